@@ -1,0 +1,355 @@
+//! The run loop: processes (state machines) exchange messages through the network and set timers; handlers are
+//! pure in the sense that they only change their own state and push commands, which the engine then applies.
+
+use super::network::Network;
+use super::queue::EventQueue;
+use super::rng::SimRng;
+use super::time::SimTime;
+
+/// The index of a process in the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+/// A simulated process. `Out` is what the process reports to the outside world (history, trace).
+pub trait Process {
+    type Msg;
+    type Timer;
+    type Out;
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>);
+    fn on_message(
+        &mut self,
+        from: NodeId,
+        msg: Self::Msg,
+        ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>,
+    );
+    fn on_timer(
+        &mut self,
+        timer: Self::Timer,
+        ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>,
+    );
+}
+
+/// What a handler asks the engine to do.
+pub enum Command<M, T, O> {
+    Send {
+        to: NodeId,
+        msg: M,
+    },
+    Timer {
+        after_us: u64,
+        timer: T,
+    },
+    Emit(O),
+    /// The process stops itself (a clean exit): like `Engine::stop`, after this handler.
+    Exit,
+}
+
+/// A handler's view of the world: the time, its own id and random stream, and a buffer for commands.
+pub struct Ctx<'a, M, T, O> {
+    pub now: SimTime,
+    pub me: NodeId,
+    pub rng: &'a mut SimRng,
+    commands: &'a mut Vec<Command<M, T, O>>,
+}
+
+impl<M, T, O> Ctx<'_, M, T, O> {
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.commands.push(Command::Send { to, msg });
+    }
+
+    pub fn set_timer(&mut self, after_us: u64, timer: T) {
+        self.commands.push(Command::Timer { after_us, timer });
+    }
+
+    pub fn emit(&mut self, out: O) {
+        self.commands.push(Command::Emit(out));
+    }
+
+    pub fn exit(&mut self) {
+        self.commands.push(Command::Exit);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    Up,
+    /// Stopped (crashed or shut down): messages to it are lost, its timers never fire.
+    Down,
+    /// A stopped process (SIGSTOP, a long GC pause): its events wait and run when it resumes.
+    Paused,
+}
+
+enum Event<M, T> {
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        incarnation: u32,
+        msg: M,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        timer: T,
+    },
+}
+
+impl<M, T> Event<M, T> {
+    fn target(&self) -> (NodeId, u32) {
+        match self {
+            Event::Deliver {
+                to, incarnation, ..
+            } => (*to, *incarnation),
+            Event::Timer {
+                node, incarnation, ..
+            } => (*node, *incarnation),
+        }
+    }
+}
+
+struct Slot<P: Process> {
+    process: P,
+    status: NodeStatus,
+    /// Bumped on every restart so that messages and timers meant for the previous life are dropped.
+    incarnation: u32,
+    rng: SimRng,
+    held: Vec<Event<P::Msg, P::Timer>>,
+}
+
+/// Bounds on a run: it ends at `end` simulated time or after `max_events`, whichever comes first.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub end: SimTime,
+    pub max_events: u64,
+}
+
+/// Why `run_until` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    Reached,
+    EventLimit,
+}
+
+/// Counters the engine keeps about itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EngineStats {
+    pub events: u64,
+    pub messages_sent: u64,
+    pub messages_lost: u64,
+}
+
+pub struct Engine<P: Process> {
+    queue: EventQueue<Event<P::Msg, P::Timer>>,
+    pub network: Network,
+    slots: Vec<Slot<P>>,
+    commands: Vec<Command<P::Msg, P::Timer, P::Out>>,
+    outputs: Vec<(SimTime, NodeId, P::Out)>,
+    limits: Limits,
+    pub stats: EngineStats,
+}
+
+impl<P: Process> Engine<P> {
+    /// An engine over `processes` (with one random stream each). Nothing runs until `start`.
+    pub fn new(processes: Vec<(P, SimRng)>, network: Network, limits: Limits) -> Self {
+        let slots = processes
+            .into_iter()
+            .map(|(process, rng)| Slot {
+                process,
+                status: NodeStatus::Up,
+                incarnation: 0,
+                rng,
+                held: Vec::new(),
+            })
+            .collect();
+        Engine {
+            queue: EventQueue::default(),
+            network,
+            slots,
+            commands: Vec::new(),
+            outputs: Vec::new(),
+            limits,
+            stats: EngineStats::default(),
+        }
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.queue.now()
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn process(&self, node: NodeId) -> &P {
+        &self.slots[node.0 as usize].process
+    }
+
+    pub fn status(&self, node: NodeId) -> NodeStatus {
+        self.slots[node.0 as usize].status
+    }
+
+    /// Calls `on_start` on every process, in id order.
+    pub fn start(&mut self) {
+        for i in 0..self.slots.len() {
+            self.invoke(NodeId(i as u32), |p, ctx| p.on_start(ctx));
+        }
+    }
+
+    /// Runs a handler of `node` from outside (a fault, an operator action) and applies its commands.
+    pub fn invoke(
+        &mut self,
+        node: NodeId,
+        handler: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg, P::Timer, P::Out>),
+    ) {
+        let now = self.queue.now();
+        let slot = &mut self.slots[node.0 as usize];
+        let mut ctx = Ctx {
+            now,
+            me: node,
+            rng: &mut slot.rng,
+            commands: &mut self.commands,
+        };
+        handler(&mut slot.process, &mut ctx);
+        self.apply_commands(node);
+    }
+
+    /// Runs events up to and including `until` (capped at the run's end), then moves the clock there.
+    pub fn run_until(&mut self, until: SimTime) -> RunEnd {
+        let until = until.min(self.limits.end);
+        loop {
+            if self.stats.events >= self.limits.max_events {
+                return RunEnd::EventLimit;
+            }
+            let Some((_, event)) = self.queue.pop_until(until) else {
+                break;
+            };
+            self.stats.events += 1;
+            self.dispatch(event);
+        }
+        self.queue.advance_to(until.max(self.queue.now()));
+        RunEnd::Reached
+    }
+
+    fn dispatch(&mut self, event: Event<P::Msg, P::Timer>) {
+        let (node, incarnation) = event.target();
+        let slot = &mut self.slots[node.0 as usize];
+        if slot.incarnation != incarnation || slot.status == NodeStatus::Down {
+            if matches!(event, Event::Deliver { .. }) {
+                self.stats.messages_lost += 1;
+            }
+            return;
+        }
+        if slot.status == NodeStatus::Paused {
+            slot.held.push(event);
+            return;
+        }
+        match event {
+            Event::Deliver { from, to, msg, .. } => {
+                // A link cut while the message was in flight loses it.
+                if !self.network.connected(from.0, to.0) {
+                    self.stats.messages_lost += 1;
+                    return;
+                }
+                self.invoke(node, |p, ctx| p.on_message(from, msg, ctx));
+            }
+            Event::Timer { timer, .. } => self.invoke(node, |p, ctx| p.on_timer(timer, ctx)),
+        }
+    }
+
+    fn apply_commands(&mut self, node: NodeId) {
+        let now = self.queue.now();
+        let incarnation = self.slots[node.0 as usize].incarnation;
+        let mut commands = std::mem::take(&mut self.commands);
+        for command in commands.drain(..) {
+            match command {
+                Command::Send { to, msg } => {
+                    self.stats.messages_sent += 1;
+                    match self.network.arrival(node.0, to.0, now) {
+                        Some(at) => {
+                            let incarnation = self.slots[to.0 as usize].incarnation;
+                            self.queue.push(
+                                at,
+                                Event::Deliver {
+                                    from: node,
+                                    to,
+                                    incarnation,
+                                    msg,
+                                },
+                            );
+                        }
+                        None => self.stats.messages_lost += 1,
+                    }
+                }
+                Command::Timer { after_us, timer } => self.queue.push(
+                    now.plus_us(after_us),
+                    Event::Timer {
+                        node,
+                        incarnation,
+                        timer,
+                    },
+                ),
+                Command::Emit(out) => self.outputs.push((now, node, out)),
+                Command::Exit => {
+                    let slot = &mut self.slots[node.0 as usize];
+                    slot.status = NodeStatus::Down;
+                    slot.held.clear();
+                }
+            }
+        }
+        self.commands = commands;
+    }
+
+    /// Takes what processes emitted since the last call, in the order it happened.
+    pub fn drain_outputs(&mut self) -> std::vec::Drain<'_, (SimTime, NodeId, P::Out)> {
+        self.outputs.drain(..)
+    }
+
+    /// Stops `node` now: its memory is the caller's to reduce (`process_mut`), pending events for it are dropped.
+    pub fn stop(&mut self, node: NodeId) {
+        let slot = &mut self.slots[node.0 as usize];
+        slot.status = NodeStatus::Down;
+        slot.held.clear();
+    }
+
+    /// Starts a stopped node again as a new incarnation and calls its `on_start`.
+    pub fn restart(&mut self, node: NodeId) {
+        let slot = &mut self.slots[node.0 as usize];
+        if slot.status != NodeStatus::Down {
+            return;
+        }
+        slot.status = NodeStatus::Up;
+        slot.incarnation += 1;
+        self.invoke(node, |p, ctx| p.on_start(ctx));
+    }
+
+    pub fn pause(&mut self, node: NodeId) {
+        let slot = &mut self.slots[node.0 as usize];
+        if slot.status == NodeStatus::Up {
+            slot.status = NodeStatus::Paused;
+        }
+    }
+
+    /// Resumes a paused node: everything that arrived or fell due while it was stopped runs now, in order.
+    pub fn resume(&mut self, node: NodeId) {
+        let now = self.queue.now();
+        let slot = &mut self.slots[node.0 as usize];
+        if slot.status != NodeStatus::Paused {
+            return;
+        }
+        slot.status = NodeStatus::Up;
+        for event in std::mem::take(&mut slot.held) {
+            self.queue.push(now, event);
+        }
+    }
+
+    pub fn process_mut(&mut self, node: NodeId) -> &mut P {
+        &mut self.slots[node.0 as usize].process
+    }
+
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+}

@@ -1,0 +1,186 @@
+//! Fault schedules: what happens to which node when. Targets may name a node or a role ("the leader of
+//! orders-0"), resolved when the fault fires, from the controller's committed metadata.
+
+use crate::engine::{NodeId, SimRng};
+use crate::kafka::cluster::Cluster;
+use crate::kafka::ids::PartitionId;
+use rand::Rng;
+
+/// Whom a fault hits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Node(NodeId),
+    /// The partition's leader as the controller has it when the fault fires.
+    LeaderOf(PartitionId),
+    /// One of the partition's replicas that is not its leader, chosen with the faults' random stream.
+    FollowerOf(PartitionId),
+    /// The active controller.
+    Controller,
+    /// The node most recently crashed, shut down or paused by an earlier fault.
+    LastStopped,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    /// A hard crash; with `page_cache_lost` the unflushed tail of every log is gone too (power loss).
+    Crash {
+        target: Target,
+        page_cache_lost: bool,
+    },
+    Restart {
+        target: Target,
+    },
+    /// A controlled shutdown (brokers move leadership away first).
+    Shutdown {
+        target: Target,
+    },
+    Pause {
+        target: Target,
+    },
+    Resume {
+        target: Target,
+    },
+    /// Cuts every link between the two sides.
+    Partition {
+        side_a: Vec<Target>,
+        side_b: Vec<Target>,
+    },
+    Isolate {
+        target: Target,
+    },
+    /// Messages from `from` to `to` are lost; the other direction still works.
+    CutOneWay {
+        from: Target,
+        to: Target,
+    },
+    Heal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduledFault {
+    pub at_us: u64,
+    pub action: FaultAction,
+}
+
+/// Applies faults to a cluster, remembering what earlier ones hit.
+pub struct FaultInjector {
+    rng: SimRng,
+    last_stopped: Option<NodeId>,
+}
+
+impl FaultInjector {
+    pub fn new(rng: SimRng) -> Self {
+        FaultInjector {
+            rng,
+            last_stopped: None,
+        }
+    }
+
+    /// Resolves `target` now; `None` when the role has no holder (a leaderless partition).
+    pub fn resolve(&mut self, cluster: &Cluster, target: &Target) -> Option<NodeId> {
+        let spec = &cluster.spec;
+        match target {
+            Target::Node(n) => Some(*n),
+            Target::LeaderOf(p) => cluster.leader_of(*p).map(|b| spec.broker_node(b)),
+            Target::FollowerOf(p) => {
+                let leader = cluster.leader_of(*p);
+                let followers: Vec<_> = spec
+                    .partition(*p)
+                    .replicas
+                    .iter()
+                    .filter(|&&b| Some(b) != leader)
+                    .collect();
+                if followers.is_empty() {
+                    return None;
+                }
+                let pick = followers[self.rng.random_range(0..followers.len())];
+                Some(spec.broker_node(*pick))
+            }
+            Target::Controller => Some(spec.controller_node()),
+            Target::LastStopped => self.last_stopped,
+        }
+    }
+
+    /// Fires one fault and describes what it did, for the trace.
+    pub fn apply(&mut self, cluster: &mut Cluster, action: &FaultAction) -> String {
+        match action {
+            FaultAction::Crash {
+                target,
+                page_cache_lost,
+            } => self.on_node(cluster, target, "crash", |c, n| {
+                c.crash(n, *page_cache_lost)
+            }),
+            FaultAction::Restart { target } => {
+                self.on_node(cluster, target, "restart", |c, n| c.restart(n))
+            }
+            FaultAction::Shutdown { target } => {
+                self.on_node(cluster, target, "shutdown", |c, n| c.shutdown(n))
+            }
+            FaultAction::Pause { target } => {
+                self.on_node(cluster, target, "pause", |c, n| c.engine.pause(n))
+            }
+            FaultAction::Resume { target } => {
+                self.on_node(cluster, target, "resume", |c, n| c.engine.resume(n))
+            }
+            FaultAction::Isolate { target } => self.on_node(cluster, target, "isolate", |c, n| {
+                c.engine.network.isolate(n.0)
+            }),
+            FaultAction::Partition { side_a, side_b } => {
+                let a = self.resolve_all(cluster, side_a);
+                let b = self.resolve_all(cluster, side_b);
+                let ids = |v: &[NodeId]| v.iter().map(|n| n.0).collect::<Vec<_>>();
+                cluster.engine.network.partition(&ids(&a), &ids(&b));
+                format!("partition {} | {}", names(cluster, &a), names(cluster, &b))
+            }
+            FaultAction::CutOneWay { from, to } => {
+                match (self.resolve(cluster, from), self.resolve(cluster, to)) {
+                    (Some(f), Some(t)) => {
+                        cluster.engine.network.cut_one_way(f.0, t.0);
+                        format!(
+                            "cut {} -> {}",
+                            cluster.spec.node_name(f),
+                            cluster.spec.node_name(t)
+                        )
+                    }
+                    _ => "cut: no such target now".to_string(),
+                }
+            }
+            FaultAction::Heal => {
+                cluster.engine.network.heal();
+                "heal the network".to_string()
+            }
+        }
+    }
+
+    fn on_node(
+        &mut self,
+        cluster: &mut Cluster,
+        target: &Target,
+        verb: &str,
+        act: impl FnOnce(&mut Cluster, NodeId),
+    ) -> String {
+        let Some(node) = self.resolve(cluster, target) else {
+            return format!("{verb}: no node holds {target:?} now");
+        };
+        if matches!(verb, "crash" | "shutdown" | "pause") {
+            self.last_stopped = Some(node);
+        }
+        act(cluster, node);
+        format!("{verb} {}", cluster.spec.node_name(node))
+    }
+
+    fn resolve_all(&mut self, cluster: &Cluster, targets: &[Target]) -> Vec<NodeId> {
+        targets
+            .iter()
+            .filter_map(|t| self.resolve(cluster, t))
+            .collect()
+    }
+}
+
+fn names(cluster: &Cluster, nodes: &[NodeId]) -> String {
+    nodes
+        .iter()
+        .map(|&n| cluster.spec.node_name(n))
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -1,0 +1,921 @@
+//! A broker: it hosts replicas, leads some partitions (produce, follower fetches, ISR changes, high watermark)
+//! and follows others (fetching from their leader, truncating on divergence). It learns leadership only from
+//! the controller's metadata records, so a broker cut off from the controller keeps believing what it last heard.
+
+use super::config::TruncationMode;
+use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
+use super::log::{ReplicaLog, SequenceCheck};
+use super::messages::{
+    FetchRequest, FetchResponse, FetchResult, KafkaError, LeaderInfo, MetadataRecord, Msg,
+    PartitionState, ProduceRequest, ProduceResponse,
+};
+use super::node::{KafkaCtx, Timer};
+use super::obs::Obs;
+use super::partition::{self, HighWatermarkInputs, LeaderState, PendingIsr};
+use super::spec::ClusterSpec;
+use crate::engine::{NodeId, SimTime, Wakeup};
+use std::rc::Rc;
+
+/// `replica.fetch.backoff.ms`: how long a follower waits after a fetch error.
+const REPLICA_FETCH_BACKOFF_US: u64 = 1_000_000;
+/// An AlterPartition without an answer for this long is sent again (the controller channel's retry).
+const ALTER_PARTITION_RETRY_US: u64 = 5_000_000;
+
+/// A follower's fetching state for one partition.
+#[derive(Clone, Debug)]
+pub struct FollowerState {
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: LeaderEpoch,
+    /// The fetch in flight and when it times out (`replica.socket.timeout.ms`).
+    in_flight: Option<(u64, SimTime)>,
+    backoff_until: Option<SimTime>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Role {
+    /// Not yet told anything by the controller (just started).
+    Unknown,
+    Leader(LeaderState),
+    Follower(FollowerState),
+}
+
+/// One replica hosted on this broker.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    pub log: ReplicaLog,
+    pub role: Role,
+}
+
+/// An acks=all produce waiting for the high watermark (DelayedProduce in the produce purgatory).
+struct ParkedProduce {
+    client: NodeId,
+    correlation: u64,
+    partition: PartitionId,
+    base_offset: Offset,
+    required_offset: Offset,
+    deadline: SimTime,
+}
+
+/// A follower fetch with nothing to return yet (DelayedFetch, `replica.fetch.wait.max.ms`).
+struct ParkedFetch {
+    follower: NodeId,
+    request: FetchRequest,
+    deadline: SimTime,
+}
+
+pub struct Broker {
+    pub id: BrokerId,
+    spec: Rc<ClusterSpec>,
+    /// Indexed by partition; `Some` where this broker holds a replica.
+    pub replicas: Vec<Option<Replica>>,
+    /// The broker's metadata cache: partition registrations, and which brokers may join an ISR.
+    pub metadata: Vec<PartitionState>,
+    isr_eligible: Vec<bool>,
+    metadata_offset: u64,
+    incarnation: u32,
+    want_shutdown: bool,
+    parked_produces: Vec<ParkedProduce>,
+    parked_fetches: Vec<ParkedFetch>,
+    wakeup: Wakeup,
+    next_fetch_id: u64,
+}
+
+fn unknown_partition_state() -> PartitionState {
+    PartitionState {
+        leader: None,
+        leader_epoch: -1,
+        isr: Vec::new(),
+        partition_epoch: -1,
+    }
+}
+
+impl Broker {
+    pub fn new(id: BrokerId, spec: Rc<ClusterSpec>) -> Self {
+        let replicas = spec
+            .partitions
+            .iter()
+            .map(|p| {
+                p.replicas.contains(&id).then(|| Replica {
+                    log: ReplicaLog::default(),
+                    role: Role::Unknown,
+                })
+            })
+            .collect();
+        let partition_count = spec.partitions.len();
+        let broker_count = spec.broker_count as usize;
+        Broker {
+            id,
+            spec,
+            replicas,
+            metadata: vec![unknown_partition_state(); partition_count],
+            isr_eligible: vec![true; broker_count],
+            metadata_offset: 0,
+            incarnation: 0,
+            want_shutdown: false,
+            parked_produces: Vec::new(),
+            parked_fetches: Vec::new(),
+            wakeup: Wakeup::default(),
+            next_fetch_id: 0,
+        }
+    }
+
+    /// A hard crash: everything in memory is gone; each log keeps what survives (see ReplicaLog).
+    pub fn crash(&mut self, page_cache_lost: bool) {
+        for replica in self.replicas.iter_mut().flatten() {
+            replica.log.recover_after_crash(page_cache_lost);
+            replica.role = Role::Unknown;
+        }
+        self.reset_memory();
+    }
+
+    fn reset_memory(&mut self) {
+        self.metadata
+            .iter_mut()
+            .for_each(|m| *m = unknown_partition_state());
+        self.isr_eligible.iter_mut().for_each(|e| *e = true);
+        self.metadata_offset = 0;
+        self.incarnation += 1;
+        self.want_shutdown = false;
+        self.parked_produces.clear();
+        self.parked_fetches.clear();
+        self.wakeup.reset();
+    }
+
+    fn flush_all(&mut self) {
+        for replica in self.replicas.iter_mut().flatten() {
+            replica.log.flushed_offset = replica.log.log_end_offset();
+            replica.log.checkpointed_high_watermark = replica.log.high_watermark;
+        }
+    }
+
+    /// Starts a controlled shutdown: ask the controller to move leadership away first.
+    pub fn begin_controlled_shutdown(&mut self, ctx: &mut KafkaCtx<'_>) {
+        self.want_shutdown = true;
+        self.send_heartbeat(ctx);
+    }
+
+    pub fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let cfg = &self.spec.broker_config;
+        ctx.set_timer(cfg.replica_lag_time_max_us / 2, Timer::IsrExpiration);
+        ctx.set_timer(
+            cfg.replica_high_watermark_checkpoint_interval_us,
+            Timer::HighWatermarkCheckpoint,
+        );
+        self.send_heartbeat(ctx);
+        ctx.set_timer(
+            self.spec.broker_config.broker_heartbeat_interval_us,
+            Timer::BrokerHeartbeat,
+        );
+    }
+
+    pub fn on_timer(&mut self, timer: Timer, ctx: &mut KafkaCtx<'_>) {
+        match timer {
+            Timer::BrokerHeartbeat => {
+                self.send_heartbeat(ctx);
+                ctx.set_timer(
+                    self.spec.broker_config.broker_heartbeat_interval_us,
+                    Timer::BrokerHeartbeat,
+                );
+            }
+            Timer::IsrExpiration => {
+                self.check_isr_expiration(ctx);
+                ctx.set_timer(
+                    self.spec.broker_config.replica_lag_time_max_us / 2,
+                    Timer::IsrExpiration,
+                );
+            }
+            Timer::HighWatermarkCheckpoint => {
+                for replica in self.replicas.iter_mut().flatten() {
+                    replica.log.checkpointed_high_watermark = replica.log.high_watermark;
+                }
+                let interval = self
+                    .spec
+                    .broker_config
+                    .replica_high_watermark_checkpoint_interval_us;
+                ctx.set_timer(interval, Timer::HighWatermarkCheckpoint);
+            }
+            Timer::Wakeup => self.on_wakeup(ctx),
+            _ => {}
+        }
+    }
+
+    pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+        match msg {
+            Msg::MetadataUpdate {
+                from_offset,
+                records,
+            } => self.apply_metadata(from_offset, &records, ctx),
+            Msg::BrokerHeartbeatResponse { shutdown_now, .. }
+                if shutdown_now && self.want_shutdown =>
+            {
+                // Leadership has moved away: flush, checkpoint and exit (KafkaServer.shutdown).
+                self.flush_all();
+                ctx.emit(Obs::ShutdownComplete { broker: self.id });
+                ctx.exit();
+            }
+            Msg::MetadataRequest { correlation } => {
+                let leaders: Rc<[LeaderInfo]> = self
+                    .metadata
+                    .iter()
+                    .map(|m| LeaderInfo {
+                        leader: m.leader,
+                        leader_epoch: m.leader_epoch,
+                    })
+                    .collect();
+                ctx.send(
+                    from,
+                    Msg::MetadataResponse {
+                        correlation,
+                        leaders,
+                    },
+                );
+            }
+            Msg::Produce(request) => self.on_produce(from, request, ctx),
+            Msg::Fetch(request) => self.on_fetch(from, request, ctx),
+            Msg::FetchResponse(response) => self.on_fetch_response(response, ctx),
+            Msg::AlterPartitionResponse { partition, result } => {
+                self.on_alter_partition_response(partition, result, ctx)
+            }
+            _ => {}
+        }
+    }
+
+    fn send_heartbeat(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let msg = Msg::BrokerHeartbeat {
+            broker: self.id,
+            incarnation: self.incarnation,
+            metadata_offset: self.metadata_offset,
+            want_shutdown: self.want_shutdown,
+        };
+        ctx.send(self.spec.controller_node(), msg);
+    }
+
+    // ---- metadata: the controller's records decide each replica's role ----
+
+    fn apply_metadata(
+        &mut self,
+        from_offset: u64,
+        records: &[MetadataRecord],
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        if from_offset > self.metadata_offset {
+            return; // A gap: the next heartbeat asks again from our offset.
+        }
+        let skip = (self.metadata_offset - from_offset) as usize;
+        for record in records.iter().skip(skip) {
+            self.metadata_offset += 1;
+            match record {
+                MetadataRecord::Partition(p, state) => {
+                    self.metadata[p.index()] = state.clone();
+                    self.reconcile(*p, ctx);
+                }
+                MetadataRecord::Broker {
+                    broker,
+                    fenced,
+                    in_controlled_shutdown,
+                } => {
+                    self.isr_eligible[broker.index()] = !fenced && !in_controlled_shutdown;
+                }
+            }
+        }
+    }
+
+    /// Brings a replica's role in line with the partition's registration (Partition.makeLeader / makeFollower).
+    fn reconcile(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
+        let state = self.metadata[p.index()].clone();
+        let Some(replica) = self.replicas[p.index()].as_mut() else {
+            return;
+        };
+        if state.leader == Some(self.id) {
+            match &mut replica.role {
+                Role::Leader(ls) if ls.leader_epoch == state.leader_epoch => {
+                    if state.partition_epoch > ls.partition_epoch {
+                        ls.isr = state.isr;
+                        ls.partition_epoch = state.partition_epoch;
+                        ls.pending = None;
+                    }
+                }
+                _ => self.become_leader(p, &state, ctx),
+            }
+            self.maybe_advance_high_watermark(p, ctx);
+        } else {
+            match &replica.role {
+                Role::Follower(f)
+                    if f.leader == state.leader && f.leader_epoch == state.leader_epoch => {}
+                _ => self.become_follower(p, &state, ctx),
+            }
+        }
+    }
+
+    fn become_leader(&mut self, p: PartitionId, state: &PartitionState, ctx: &mut KafkaCtx<'_>) {
+        let replicas = &self.spec.partition(p).replicas;
+        let Some(replica) = self.replicas[p.index()].as_mut() else {
+            return;
+        };
+        replica.log.assign_epoch(state.leader_epoch);
+        let epoch_start = replica
+            .log
+            .epoch_start_offset(state.leader_epoch)
+            .unwrap_or(replica.log.log_end_offset());
+        let ls = LeaderState::new(
+            self.id,
+            replicas,
+            state.isr.clone(),
+            state.leader_epoch,
+            state.partition_epoch,
+            epoch_start,
+            ctx.now,
+        );
+        replica.role = Role::Leader(ls);
+    }
+
+    fn become_follower(&mut self, p: PartitionId, state: &PartitionState, ctx: &mut KafkaCtx<'_>) {
+        self.fail_parked_produces(p, KafkaError::NOT_LEADER_OR_FOLLOWER, ctx);
+        let legacy = self.spec.broker_config.truncation == TruncationMode::HighWatermark;
+        let Some(replica) = self.replicas[p.index()].as_mut() else {
+            return;
+        };
+        if legacy {
+            // Before KIP-101 a new follower truncated to its own high watermark before fetching.
+            let from = replica.log.log_end_offset();
+            let hw = replica.log.high_watermark;
+            if replica.log.truncate_to(hw) > 0 {
+                let obs = Obs::Truncated {
+                    broker: self.id,
+                    partition: p,
+                    from_offset: from,
+                    to_offset: hw,
+                    reason: "truncate to high watermark (pre-KIP-101)",
+                };
+                ctx.emit(obs);
+            }
+        }
+        replica.role = Role::Follower(FollowerState {
+            leader: state.leader,
+            leader_epoch: state.leader_epoch,
+            in_flight: None,
+            backoff_until: None,
+        });
+        if state.leader.is_some_and(|l| l != self.id) {
+            self.send_fetch(p, ctx);
+        }
+    }
+
+    // ---- leader: produce ----
+
+    fn on_produce(&mut self, client: NodeId, req: ProduceRequest, ctx: &mut KafkaCtx<'_>) {
+        let respond = |ctx: &mut KafkaCtx<'_>, result| {
+            if req.acks != 0 {
+                let response = ProduceResponse {
+                    correlation: req.correlation,
+                    partition: req.partition,
+                    result,
+                };
+                ctx.send(client, Msg::ProduceResponse(response));
+            }
+        };
+        let (base, last) = match self.append_as_leader(&req) {
+            Ok(range) => range,
+            Err(error) => return respond(ctx, Err(error)),
+        };
+        self.complete_parked_fetches(req.partition, ctx);
+        self.maybe_advance_high_watermark(req.partition, ctx);
+        match req.acks {
+            0 => {}
+            1 => respond(ctx, Ok(base)),
+            _ => {
+                let parked = ParkedProduce {
+                    client,
+                    correlation: req.correlation,
+                    partition: req.partition,
+                    base_offset: base,
+                    required_offset: last + 1,
+                    deadline: ctx.now.plus_us(req.timeout_us),
+                };
+                self.arm(parked.deadline, ctx);
+                self.parked_produces.push(parked);
+                self.complete_parked_produces(req.partition, ctx);
+            }
+        }
+    }
+
+    /// Partition.appendRecordsToLeader: leadership, the acks=all min ISR check, the idempotence check, the append.
+    fn append_as_leader(&mut self, req: &ProduceRequest) -> Result<(Offset, Offset), KafkaError> {
+        let min_isr = self.spec.topic_of(req.partition).effective_min_isr();
+        let flush_interval = self.spec.broker_config.log_flush_interval_messages;
+        let Some(replica) = self.replicas[req.partition.index()].as_mut() else {
+            return Err(KafkaError::NOT_LEADER_OR_FOLLOWER);
+        };
+        let Role::Leader(ls) = &replica.role else {
+            return Err(KafkaError::NOT_LEADER_OR_FOLLOWER);
+        };
+        if req.acks == -1 && !partition::enough_replicas_to_append(ls, min_isr) {
+            return Err(KafkaError::NOT_ENOUGH_REPLICAS);
+        }
+        if let Some(stamp) = req.stamp {
+            match replica.log.check_sequence(stamp, req.records.len()) {
+                SequenceCheck::Append => {}
+                SequenceCheck::Duplicate { base_offset } => {
+                    return Ok((base_offset, base_offset + req.records.len() as u64 - 1));
+                }
+                SequenceCheck::OutOfOrder => return Err(KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER),
+            }
+        }
+        let range = replica
+            .log
+            .append_as_leader(req.records.clone(), ls.leader_epoch, req.stamp);
+        replica.log.maybe_flush(flush_interval);
+        Ok(range)
+    }
+
+    /// DelayedProduce.tryComplete for one partition: answer the requests the high watermark has reached.
+    fn complete_parked_produces(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
+        let min_isr = self.spec.topic_of(p).effective_min_isr();
+        let Some(Replica {
+            log,
+            role: Role::Leader(ls),
+        }) = self.replicas[p.index()].as_ref()
+        else {
+            return;
+        };
+        let hw = log.high_watermark;
+        let enough = partition::enough_replicas_after_append(ls, min_isr);
+        let mut i = 0;
+        while i < self.parked_produces.len() {
+            let parked = &self.parked_produces[i];
+            if parked.partition == p && parked.required_offset <= hw {
+                let parked = self.parked_produces.swap_remove(i);
+                let result = if enough {
+                    Ok(parked.base_offset)
+                } else {
+                    Err(KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+                };
+                Self::send_produce_response(parked, result, ctx);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn fail_parked_produces(&mut self, p: PartitionId, error: KafkaError, ctx: &mut KafkaCtx<'_>) {
+        let (failed, kept) = std::mem::take(&mut self.parked_produces)
+            .into_iter()
+            .partition(|pp| pp.partition == p);
+        self.parked_produces = kept;
+        for parked in failed {
+            Self::send_produce_response(parked, Err(error), ctx);
+        }
+    }
+
+    fn send_produce_response(
+        parked: ParkedProduce,
+        result: Result<Offset, KafkaError>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        let response = ProduceResponse {
+            correlation: parked.correlation,
+            partition: parked.partition,
+            result,
+        };
+        ctx.send(parked.client, Msg::ProduceResponse(response));
+    }
+
+    // ---- leader: follower fetches, ISR expansion, high watermark ----
+
+    fn on_fetch(&mut self, follower: NodeId, req: FetchRequest, ctx: &mut KafkaCtx<'_>) {
+        if let Some(result) = self.serve_fetch(&req, ctx) {
+            let response = FetchResponse {
+                fetch_id: req.fetch_id,
+                partition: req.partition,
+                result,
+            };
+            ctx.send(follower, Msg::FetchResponse(response));
+        } else {
+            let deadline = ctx
+                .now
+                .plus_us(self.spec.broker_config.replica_fetch_wait_max_us);
+            self.arm(deadline, ctx);
+            self.parked_fetches.push(ParkedFetch {
+                follower,
+                request: req,
+                deadline,
+            });
+        }
+    }
+
+    /// Partition.fetchRecords for a follower: epoch checks, divergence (KIP-320), then the follower's progress,
+    /// ISR expansion and the high watermark, then the read. `None` means nothing to read yet: park the fetch.
+    fn serve_fetch(&mut self, req: &FetchRequest, ctx: &mut KafkaCtx<'_>) -> Option<FetchResult> {
+        let p = req.partition;
+        let max_bytes = self.spec.broker_config.replica_fetch_max_bytes;
+        let Some(Replica {
+            log,
+            role: Role::Leader(ls),
+        }) = self.replicas[p.index()].as_mut()
+        else {
+            return Some(FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER));
+        };
+        if req.current_leader_epoch < ls.leader_epoch {
+            return Some(FetchResult::Error(KafkaError::FENCED_LEADER_EPOCH));
+        }
+        if req.current_leader_epoch > ls.leader_epoch {
+            return Some(FetchResult::Error(KafkaError::UNKNOWN_LEADER_EPOCH));
+        }
+        let leo = log.log_end_offset();
+        if let Some(last_epoch) = req.last_fetched_epoch {
+            match log.end_offset_for_epoch(last_epoch) {
+                None => {
+                    return Some(FetchResult::OutOfRange {
+                        leader_log_end_offset: leo,
+                    });
+                }
+                Some((epoch, end_offset))
+                    if epoch < last_epoch || end_offset < req.fetch_offset =>
+                {
+                    return Some(FetchResult::Diverging { epoch, end_offset });
+                }
+                Some(_) => {}
+            }
+        }
+        if req.fetch_offset > leo {
+            return Some(FetchResult::OutOfRange {
+                leader_log_end_offset: leo,
+            });
+        }
+        let Some(follower) = ls.follower_mut(req.replica) else {
+            return Some(FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER));
+        };
+        partition::record_follower_fetch(follower, req.fetch_offset, leo, ctx.now);
+        self.maybe_expand_isr(p, req.replica, ctx);
+        self.maybe_advance_high_watermark(p, ctx);
+        let log = &self.replicas[p.index()].as_ref()?.log;
+        let batches = log.read(req.fetch_offset, max_bytes);
+        if batches.is_empty() {
+            return None;
+        }
+        Some(FetchResult::Records {
+            batches,
+            high_watermark: log.high_watermark,
+        })
+    }
+
+    /// New data arrived: parked follower fetches for `p` can be answered.
+    fn complete_parked_fetches(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
+        let (ready, kept) = std::mem::take(&mut self.parked_fetches)
+            .into_iter()
+            .partition(|f| f.request.partition == p);
+        self.parked_fetches = kept;
+        for parked in ready {
+            self.on_fetch(parked.follower, parked.request, ctx);
+        }
+    }
+
+    fn maybe_expand_isr(&mut self, p: PartitionId, follower: BrokerId, ctx: &mut KafkaCtx<'_>) {
+        let eligible = self.isr_eligible[follower.index()];
+        let Some(Replica {
+            log,
+            role: Role::Leader(ls),
+        }) = self.replicas[p.index()].as_mut()
+        else {
+            return;
+        };
+        if partition::can_join_isr(ls, follower, eligible, log.high_watermark) {
+            let mut proposed = ls.isr.clone();
+            proposed.push(follower);
+            Self::propose_isr(self.id, &self.spec, p, ls, proposed, ctx);
+        }
+    }
+
+    fn propose_isr(
+        me: BrokerId,
+        spec: &ClusterSpec,
+        p: PartitionId,
+        ls: &mut LeaderState,
+        proposed: Vec<BrokerId>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        let msg = Msg::AlterPartition {
+            broker: me,
+            partition: p,
+            leader_epoch: ls.leader_epoch,
+            partition_epoch: ls.partition_epoch,
+            new_isr: proposed.clone(),
+        };
+        ctx.send(spec.controller_node(), msg);
+        ls.pending = Some(PendingIsr {
+            proposed,
+            sent_at: ctx.now,
+        });
+    }
+
+    fn maybe_advance_high_watermark(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
+        let cfg = &self.spec.broker_config;
+        let min_isr = self.spec.topic_of(p).effective_min_isr();
+        let eligible = &self.isr_eligible;
+        let Some(Replica {
+            log,
+            role: Role::Leader(ls),
+        }) = self.replicas[p.index()].as_mut()
+        else {
+            return;
+        };
+        let inputs = HighWatermarkInputs {
+            state: ls,
+            leader_leo: log.log_end_offset(),
+            current: log.high_watermark,
+            now: ctx.now,
+            lag_max_us: cfg.replica_lag_time_max_us,
+            effective_min_isr: min_isr,
+            frozen_under_min_isr: cfg.hw_frozen_under_min_isr,
+            is_eligible: &|b: BrokerId| eligible[b.index()],
+        };
+        if let Some(hw) = partition::next_high_watermark(&inputs) {
+            log.high_watermark = hw;
+            self.complete_parked_produces(p, ctx);
+        }
+    }
+
+    /// The isr-expiration task (every `replica.lag.time.max.ms` / 2): propose removing lagging followers.
+    fn check_isr_expiration(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let lag_max = self.spec.broker_config.replica_lag_time_max_us;
+        for (i, slot) in self.replicas.iter_mut().enumerate() {
+            let Some(Replica {
+                log,
+                role: Role::Leader(ls),
+            }) = slot
+            else {
+                continue;
+            };
+            let p = PartitionId(i as u32);
+            if let Some(pending) = &ls.pending {
+                if ctx.now.since_us(pending.sent_at) >= ALTER_PARTITION_RETRY_US {
+                    let proposed = pending.proposed.clone();
+                    Self::propose_isr(self.id, &self.spec, p, ls, proposed, ctx);
+                }
+                continue;
+            }
+            let lagging =
+                partition::out_of_sync_followers(ls, log.log_end_offset(), ctx.now, lag_max);
+            if !lagging.is_empty() {
+                let proposed = ls
+                    .isr
+                    .iter()
+                    .copied()
+                    .filter(|b| !lagging.contains(b))
+                    .collect();
+                Self::propose_isr(self.id, &self.spec, p, ls, proposed, ctx);
+            }
+        }
+    }
+
+    fn on_alter_partition_response(
+        &mut self,
+        p: PartitionId,
+        result: Result<PartitionState, KafkaError>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        let Some(Replica {
+            role: Role::Leader(ls),
+            ..
+        }) = self.replicas[p.index()].as_mut()
+        else {
+            return;
+        };
+        match result {
+            Ok(state)
+                if state.leader_epoch == ls.leader_epoch
+                    && state.partition_epoch > ls.partition_epoch =>
+            {
+                ls.isr = state.isr;
+                ls.partition_epoch = state.partition_epoch;
+                ls.pending = None;
+            }
+            Ok(_) => {}
+            Err(_) => ls.pending = None,
+        }
+        self.maybe_advance_high_watermark(p, ctx);
+    }
+
+    // ---- follower ----
+
+    fn send_fetch(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
+        let legacy = self.spec.broker_config.truncation == TruncationMode::HighWatermark;
+        let timeout = self.spec.broker_config.replica_socket_timeout_us;
+        let Some(Replica {
+            log,
+            role: Role::Follower(f),
+        }) = self.replicas[p.index()].as_mut()
+        else {
+            return;
+        };
+        let Some(leader) = f.leader else { return };
+        self.next_fetch_id += 1;
+        let request = FetchRequest {
+            fetch_id: self.next_fetch_id,
+            partition: p,
+            replica: self.id,
+            fetch_offset: log.log_end_offset(),
+            current_leader_epoch: f.leader_epoch,
+            last_fetched_epoch: if legacy { None } else { log.latest_epoch() },
+        };
+        let deadline = ctx.now.plus_us(timeout);
+        f.in_flight = Some((request.fetch_id, deadline));
+        f.backoff_until = None;
+        ctx.send(self.spec.broker_node(leader), Msg::Fetch(request));
+        self.arm(deadline, ctx);
+    }
+
+    fn on_fetch_response(&mut self, resp: FetchResponse, ctx: &mut KafkaCtx<'_>) {
+        let p = resp.partition;
+        let flush_interval = self.spec.broker_config.log_flush_interval_messages;
+        let Some(Replica {
+            log,
+            role: Role::Follower(f),
+        }) = self.replicas[p.index()].as_mut()
+        else {
+            return;
+        };
+        if f.in_flight.map(|(id, _)| id) != Some(resp.fetch_id) {
+            return; // An answer to a fetch we gave up on.
+        }
+        f.in_flight = None;
+        let truncate_to = match resp.result {
+            FetchResult::Records {
+                batches,
+                high_watermark,
+            } => {
+                log.append_as_follower(&batches);
+                log.maybe_flush(flush_interval);
+                // The follower's high watermark: the leader's, bounded by its own log end.
+                log.high_watermark = high_watermark.min(log.log_end_offset());
+                None
+            }
+            FetchResult::Diverging { epoch, end_offset } => {
+                Some(divergence_truncation_offset(log, epoch, end_offset))
+            }
+            FetchResult::OutOfRange {
+                leader_log_end_offset,
+            } => Some(leader_log_end_offset.min(log.log_end_offset())),
+            FetchResult::Error(_) => {
+                let until = ctx.now.plus_us(REPLICA_FETCH_BACKOFF_US);
+                f.backoff_until = Some(until);
+                self.arm(until, ctx);
+                return;
+            }
+        };
+        if let Some(offset) = truncate_to {
+            let from = log.log_end_offset();
+            if log.truncate_to(offset) > 0 {
+                let obs = Obs::Truncated {
+                    broker: self.id,
+                    partition: p,
+                    from_offset: from,
+                    to_offset: offset,
+                    reason: "diverged from the leader's log",
+                };
+                ctx.emit(obs);
+            }
+        }
+        self.send_fetch(p, ctx);
+    }
+
+    // ---- deadlines ----
+
+    fn arm(&mut self, at: SimTime, ctx: &mut KafkaCtx<'_>) {
+        if self.wakeup.needs_timer(at) {
+            ctx.set_timer(at.since_us(ctx.now), Timer::Wakeup);
+        }
+    }
+
+    fn on_wakeup(&mut self, ctx: &mut KafkaCtx<'_>) {
+        self.wakeup.fired(ctx.now);
+        let now = ctx.now;
+        let (expired, kept) = std::mem::take(&mut self.parked_produces)
+            .into_iter()
+            .partition(|pp| pp.deadline <= now);
+        self.parked_produces = kept;
+        for parked in expired {
+            Self::send_produce_response(parked, Err(KafkaError::REQUEST_TIMED_OUT), ctx);
+        }
+        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parked_fetches)
+            .into_iter()
+            .partition(|f| f.deadline <= now);
+        self.parked_fetches = kept;
+        for parked in expired {
+            self.answer_expired_fetch(parked, ctx);
+        }
+        self.retry_follower_fetches(ctx);
+        if let Some(next) = self.earliest_deadline() {
+            self.arm(next, ctx);
+        }
+    }
+
+    fn answer_expired_fetch(&mut self, parked: ParkedFetch, ctx: &mut KafkaCtx<'_>) {
+        let p = parked.request.partition;
+        let result = match self.replicas[p.index()].as_ref() {
+            Some(Replica {
+                log,
+                role: Role::Leader(_),
+            }) => FetchResult::Records {
+                batches: Vec::new(),
+                high_watermark: log.high_watermark,
+            },
+            _ => FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER),
+        };
+        let response = FetchResponse {
+            fetch_id: parked.request.fetch_id,
+            partition: p,
+            result,
+        };
+        ctx.send(parked.follower, Msg::FetchResponse(response));
+    }
+
+    fn retry_follower_fetches(&mut self, ctx: &mut KafkaCtx<'_>) {
+        for i in 0..self.replicas.len() {
+            let Some(Replica {
+                role: Role::Follower(f),
+                ..
+            }) = self.replicas[i].as_ref()
+            else {
+                continue;
+            };
+            let timed_out = f.in_flight.is_some_and(|(_, deadline)| deadline <= ctx.now);
+            let backed_off = f.backoff_until.is_some_and(|until| until <= ctx.now);
+            if timed_out || backed_off {
+                self.send_fetch(PartitionId(i as u32), ctx);
+            }
+        }
+    }
+
+    fn earliest_deadline(&self) -> Option<SimTime> {
+        let produces = self.parked_produces.iter().map(|p| p.deadline);
+        let fetches = self.parked_fetches.iter().map(|f| f.deadline);
+        let followers = self
+            .replicas
+            .iter()
+            .flatten()
+            .filter_map(|r| match &r.role {
+                Role::Follower(f) => f.in_flight.map(|(_, d)| d).or(f.backoff_until),
+                _ => None,
+            });
+        produces.chain(fetches).chain(followers).min()
+    }
+}
+
+/// AbstractFetcherThread.getOffsetTruncationState (truncate-on-fetch, KIP-320): where a follower truncates when
+/// the leader says its epoch `leader_epoch` ended at `leader_end_offset`.
+pub fn divergence_truncation_offset(
+    log: &ReplicaLog,
+    leader_epoch: LeaderEpoch,
+    leader_end_offset: Offset,
+) -> Offset {
+    let leo = log.log_end_offset();
+    match log.end_offset_for_epoch(leader_epoch) {
+        // Same epoch on both sides: keep what both logs have of it.
+        Some((epoch, own_end)) if epoch == leader_epoch => own_end.min(leader_end_offset).min(leo),
+        // We only know an earlier epoch: cut back to where that one ended here; the next fetch refines it.
+        Some((_, own_end)) => own_end.min(leo),
+        None => leader_end_offset.min(leo),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::ids::ClientId;
+    use crate::kafka::log::Record;
+
+    fn log_with_epochs(epochs: &[(LeaderEpoch, usize)]) -> ReplicaLog {
+        let mut log = ReplicaLog::default();
+        let mut seq = 0;
+        for &(epoch, count) in epochs {
+            for _ in 0..count {
+                let record = Record {
+                    producer: ClientId(0),
+                    send_seq: seq,
+                    key: None,
+                    size_bytes: 10,
+                };
+                seq += 1;
+                log.append_as_leader(Rc::from(vec![record]), epoch, None);
+            }
+        }
+        log
+    }
+
+    // KIP-101 scenario 2 (replica divergence): the follower has epoch 1 up to offset 3, the leader's epoch 1
+    // ended at offset 2 (it had fewer records in that epoch). The follower truncates to 2.
+    #[test]
+    fn follower_truncates_to_the_leaders_end_of_the_shared_epoch() {
+        let follower = log_with_epochs(&[(0, 1), (1, 2)]);
+        assert_eq!(divergence_truncation_offset(&follower, 1, 2), 2);
+    }
+
+    // A follower whose last epoch the leader never had truncates to where its own earlier epoch ended.
+    #[test]
+    fn follower_with_an_unknown_epoch_cuts_back_to_its_previous_epoch() {
+        let follower = log_with_epochs(&[(0, 2), (2, 3)]);
+        // Leader says: for epoch 2 you asked, my largest epoch ≤ 2 is 1, which ended at 4.
+        assert_eq!(divergence_truncation_offset(&follower, 1, 4), 2);
+    }
+}

@@ -1,0 +1,175 @@
+//! A running cluster: the engine with every Kafka node in it, and the operations faults and observers need
+//! (crash, restart, controlled shutdown, pause; who leads what; the final state of every replica).
+
+use super::broker::{Broker, Role};
+use super::controller::Controller;
+use super::ids::{BrokerId, ClientId, LeaderEpoch, Offset, PartitionId};
+use super::node::Node;
+use super::producer::Producer;
+use super::spec::{ClusterSpec, NodeRole};
+use crate::engine::{Engine, LatencyModel, Limits, Network, NodeId, NodeStatus, stream};
+use serde::Serialize;
+use std::rc::Rc;
+
+pub struct Cluster {
+    pub spec: Rc<ClusterSpec>,
+    pub engine: Engine<Node>,
+}
+
+/// One replica at the end of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplicaSummary {
+    pub broker: BrokerId,
+    pub up: bool,
+    pub role: &'static str,
+    pub log_end_offset: Offset,
+    pub high_watermark: Offset,
+}
+
+/// One partition at the end of a run, as the controller has it and as each replica has it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartitionSummary {
+    pub partition: String,
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: LeaderEpoch,
+    pub isr: Vec<BrokerId>,
+    pub replicas: Vec<ReplicaSummary>,
+}
+
+impl Cluster {
+    /// Builds every node with its own random stream derived from `seed`; nothing runs until `start`.
+    pub fn new(spec: ClusterSpec, seed: u64, latency: LatencyModel, limits: Limits) -> Self {
+        let spec = Rc::new(spec);
+        let count = spec.node_count();
+        let nodes = (0..count)
+            .map(|n| {
+                let node = match spec.role_of(NodeId(n)) {
+                    NodeRole::Broker(b) => Node::Broker(Box::new(Broker::new(b, spec.clone()))),
+                    NodeRole::Controller => {
+                        Node::Controller(Box::new(Controller::new(spec.clone())))
+                    }
+                    NodeRole::Producer(c) => {
+                        Node::Producer(Box::new(Producer::new(c, spec.clone())))
+                    }
+                };
+                (node, stream(seed, "node", u64::from(n)))
+            })
+            .collect();
+        let network = Network::new(count, latency, stream(seed, "network", 0));
+        Cluster {
+            spec,
+            engine: Engine::new(nodes, network, limits),
+        }
+    }
+
+    pub fn broker(&self, b: BrokerId) -> &Broker {
+        match self.engine.process(self.spec.broker_node(b)) {
+            Node::Broker(broker) => broker,
+            _ => unreachable!("node numbering puts brokers first"),
+        }
+    }
+
+    pub fn controller(&self) -> &Controller {
+        match self.engine.process(self.spec.controller_node()) {
+            Node::Controller(c) => c,
+            _ => unreachable!("node numbering puts the controller after the brokers"),
+        }
+    }
+
+    pub fn producer_idle(&self, c: ClientId) -> bool {
+        match self.engine.process(self.spec.producer_node(c)) {
+            Node::Producer(p) => p.is_idle(),
+            _ => true,
+        }
+    }
+
+    pub fn is_up(&self, node: NodeId) -> bool {
+        self.engine.status(node) != NodeStatus::Down
+    }
+
+    /// A hard crash (kill -9, or power loss when `page_cache_lost`).
+    pub fn crash(&mut self, node: NodeId, page_cache_lost: bool) {
+        if !self.is_up(node) {
+            return;
+        }
+        self.engine.stop(node);
+        if let Node::Broker(b) = self.engine.process_mut(node) {
+            b.crash(page_cache_lost);
+        }
+    }
+
+    /// Starts a stopped node again (a broker recovers its logs and registers anew).
+    pub fn restart(&mut self, node: NodeId) {
+        if self.is_up(node) {
+            return;
+        }
+        if let Node::Broker(b) = self.engine.process_mut(node) {
+            b.crash(false); // After a clean exit too, memory is gone; the logs were flushed before it.
+        }
+        self.engine.restart(node);
+    }
+
+    /// Begins a controlled shutdown of a broker; it exits once the controller has moved its leadership away.
+    /// Other nodes simply stop.
+    pub fn shutdown(&mut self, node: NodeId) {
+        if self.engine.status(node) != NodeStatus::Up {
+            return;
+        }
+        match self.spec.role_of(node) {
+            NodeRole::Broker(_) => self.engine.invoke(node, |n, ctx| {
+                if let Node::Broker(b) = n {
+                    b.begin_controlled_shutdown(ctx);
+                }
+            }),
+            _ => self.engine.stop(node),
+        }
+    }
+
+    /// The partition's leader as the controller last committed it.
+    pub fn leader_of(&self, p: PartitionId) -> Option<BrokerId> {
+        self.controller().partitions[p.index()].leader
+    }
+
+    pub fn summarize(&self) -> Vec<PartitionSummary> {
+        let controller = self.controller();
+        (0..self.spec.partitions.len() as u32)
+            .map(PartitionId)
+            .map(|p| {
+                let state = &controller.partitions[p.index()];
+                let replicas = self
+                    .spec
+                    .partition(p)
+                    .replicas
+                    .iter()
+                    .map(|&b| self.replica_summary(b, p))
+                    .collect();
+                PartitionSummary {
+                    partition: self.spec.partition_name(p),
+                    leader: state.leader,
+                    leader_epoch: state.leader_epoch,
+                    isr: state.isr.clone(),
+                    replicas,
+                }
+            })
+            .collect()
+    }
+
+    fn replica_summary(&self, b: BrokerId, p: PartitionId) -> ReplicaSummary {
+        let broker = self.broker(b);
+        let up = self.is_up(self.spec.broker_node(b));
+        let replica = broker.replicas[p.index()].as_ref();
+        let role = match replica.map(|r| &r.role) {
+            Some(Role::Leader(_)) if up => "leader",
+            Some(Role::Follower(_)) if up => "follower",
+            _ if !up => "down",
+            _ => "unknown",
+        };
+        ReplicaSummary {
+            broker: b,
+            up,
+            role,
+            log_end_offset: replica.map_or(0, |r| r.log.log_end_offset()),
+            high_watermark: replica.map_or(0, |r| r.log.high_watermark),
+        }
+    }
+}

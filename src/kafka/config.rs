@@ -1,0 +1,146 @@
+//! Typed configuration under Kafka's property names, with Kafka's defaults (3.x/4.x unless the field says otherwise).
+//! Times are kept in microseconds internally; the property names keep Kafka's `.ms` spelling in scenario files.
+
+use crate::engine::time::US_PER_MS;
+
+/// `acks` (ProducerConfig): how many replicas must have a record before the leader answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acks {
+    /// `acks=0`: no response at all.
+    None,
+    /// `acks=1`: the leader's own append.
+    Leader,
+    /// `acks=all` (-1): the whole ISR, subject to `min.insync.replicas`.
+    All,
+}
+
+/// How a replica that becomes a follower finds the point where its log may diverge from the leader's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TruncationMode {
+    /// Leader epochs (KIP-101, KIP-279, KIP-320; truncate-on-fetch since 2.8): truncate only what diverges.
+    LeaderEpoch,
+    /// Before 0.11: a new follower truncates to its own high watermark, then fetches. Loses committed data
+    /// in the cases KIP-101 describes.
+    HighWatermark,
+}
+
+/// Broker settings (KafkaConfig) that the model uses, plus the model's historical-mode switches.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    /// `replica.lag.time.max.ms`, 30000 since 2.5 (KIP-537).
+    pub replica_lag_time_max_us: u64,
+    /// `replica.fetch.wait.max.ms`, 500.
+    pub replica_fetch_wait_max_us: u64,
+    /// `replica.fetch.max.bytes`, 1048576: the most a follower fetch returns per partition.
+    pub replica_fetch_max_bytes: u64,
+    /// `replica.socket.timeout.ms`, 30000: a follower's fetch that gets no answer is sent again after this.
+    pub replica_socket_timeout_us: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms`, 5000.
+    pub replica_high_watermark_checkpoint_interval_us: u64,
+    /// `broker.heartbeat.interval.ms`, 2000.
+    pub broker_heartbeat_interval_us: u64,
+    /// `broker.session.timeout.ms`, 9000.
+    pub broker_session_timeout_us: u64,
+    /// `log.flush.interval.messages`, Long.MAX_VALUE: Kafka leaves flushing to the OS page cache.
+    pub log_flush_interval_messages: u64,
+    /// The default `min.insync.replicas` for topics, 1.
+    pub min_insync_replicas: u32,
+    /// The default `unclean.leader.election.enable` for topics, false since 0.11 (KIP-106).
+    pub unclean_leader_election_enable: bool,
+    /// Model switch: how followers truncate (historical mode: `high-watermark`, before 0.11).
+    pub truncation: TruncationMode,
+    /// Model switch: KAFKA-15583 (3.7+): the high watermark does not advance while the ISR is below min ISR.
+    pub hw_frozen_under_min_isr: bool,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            replica_lag_time_max_us: 30_000 * US_PER_MS,
+            replica_fetch_wait_max_us: 500 * US_PER_MS,
+            replica_fetch_max_bytes: 1_048_576,
+            replica_socket_timeout_us: 30_000 * US_PER_MS,
+            replica_high_watermark_checkpoint_interval_us: 5_000 * US_PER_MS,
+            broker_heartbeat_interval_us: 2_000 * US_PER_MS,
+            broker_session_timeout_us: 9_000 * US_PER_MS,
+            log_flush_interval_messages: u64::MAX,
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
+            truncation: TruncationMode::LeaderEpoch,
+            hw_frozen_under_min_isr: true,
+        }
+    }
+}
+
+/// A topic and its per-topic overrides.
+#[derive(Clone, Debug)]
+pub struct TopicConfig {
+    pub name: String,
+    pub partitions: u32,
+    pub replication_factor: u32,
+    /// `min.insync.replicas` for this topic (the broker default when absent).
+    pub min_insync_replicas: u32,
+    /// `unclean.leader.election.enable` for this topic.
+    pub unclean_leader_election_enable: bool,
+}
+
+impl TopicConfig {
+    /// Kafka uses min(min.insync.replicas, replication factor) (Partition.effectiveMinIsr, 3.7+).
+    pub fn effective_min_isr(&self) -> usize {
+        self.min_insync_replicas.min(self.replication_factor) as usize
+    }
+}
+
+/// Producer settings (ProducerConfig).
+#[derive(Clone, Debug)]
+pub struct ProducerConfig {
+    /// `acks`, `all` since 3.0 (KIP-679); `1` before.
+    pub acks: Acks,
+    /// `enable.idempotence`, true since 3.0 (KIP-679).
+    pub enable_idempotence: bool,
+    /// `retries`, Integer.MAX_VALUE since 2.1 (KIP-91).
+    pub retries: u32,
+    /// `delivery.timeout.ms`, 120000.
+    pub delivery_timeout_us: u64,
+    /// `request.timeout.ms`, 30000.
+    pub request_timeout_us: u64,
+    /// `linger.ms`, 5 in 4.x (KIP-1030), 0 before.
+    pub linger_us: u64,
+    /// `batch.size`, 16384 bytes.
+    pub batch_size: u64,
+    /// `max.in.flight.requests.per.connection`, 5.
+    pub max_in_flight_requests_per_connection: u32,
+    /// `retry.backoff.ms`, 100.
+    pub retry_backoff_us: u64,
+    /// `metadata.max.age.ms`, 300000.
+    pub metadata_max_age_us: u64,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            acks: Acks::All,
+            enable_idempotence: true,
+            retries: i32::MAX as u32,
+            delivery_timeout_us: 120_000 * US_PER_MS,
+            request_timeout_us: 30_000 * US_PER_MS,
+            linger_us: 5 * US_PER_MS,
+            batch_size: 16_384,
+            max_in_flight_requests_per_connection: 5,
+            retry_backoff_us: 100 * US_PER_MS,
+            metadata_max_age_us: 300_000 * US_PER_MS,
+        }
+    }
+}
+
+impl ProducerConfig {
+    /// The defaults of Kafka 2.x clients, before KIP-679: acks=1, no idempotence, linger.ms=0.
+    pub fn pre_3_0() -> Self {
+        ProducerConfig {
+            acks: Acks::Leader,
+            enable_idempotence: false,
+            linger_us: 0,
+            ..Self::default()
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! One replica's log of one partition: record batches stamped with leader epochs, the leader-epoch cache, the
+//! high watermark, what has been flushed to disk, and the idempotent-producer state rebuilt from the log.
+
+use super::ids::{ClientId, LeaderEpoch, Offset};
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+
+/// A record as the model knows it: who sent it, which of that producer's sends it was, its key. No payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Record {
+    pub producer: ClientId,
+    /// The producer's send number (its n-th `send()` call), which makes the record unique in the run.
+    pub send_seq: u64,
+    /// The key as a number; its bytes are the decimal digits (so key 21 hashes as the string "21").
+    pub key: Option<u32>,
+    pub size_bytes: u32,
+}
+
+/// The idempotent producer's stamp on a batch (RecordBatch producerId / baseSequence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProducerStamp {
+    pub producer_id: u64,
+    pub base_sequence: u32,
+}
+
+/// A record batch as stored: base offset, the leader epoch it was appended in, its records (shared, not copied).
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub base_offset: Offset,
+    pub epoch: LeaderEpoch,
+    pub stamp: Option<ProducerStamp>,
+    pub records: Rc<[Record]>,
+}
+
+impl Batch {
+    pub fn next_offset(&self) -> Offset {
+        self.base_offset + self.records.len() as u64
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.records.iter().map(|r| u64::from(r.size_bytes)).sum()
+    }
+}
+
+/// What the producer state says of an incoming idempotent batch (ProducerAppendInfo).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SequenceCheck {
+    Append,
+    /// A retry of one of the last five batches: answer with its original base offset, append nothing.
+    Duplicate {
+        base_offset: Offset,
+    },
+    /// A gap, or a duplicate older than the retained batches: OUT_OF_ORDER_SEQUENCE_NUMBER.
+    OutOfOrder,
+}
+
+/// ProducerStateEntry.NUM_BATCHES_TO_RETAIN.
+const PRODUCER_BATCHES_RETAINED: usize = 5;
+
+#[derive(Clone, Copy, Debug)]
+struct BatchMetadata {
+    first_seq: u32,
+    last_seq: u32,
+    base_offset: Offset,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ReplicaLog {
+    batches: VecDeque<Batch>,
+    log_end_offset: Offset,
+    /// The leader-epoch cache (LeaderEpochFileCache): (epoch, start offset), both increasing.
+    epochs: Vec<(LeaderEpoch, Offset)>,
+    pub high_watermark: Offset,
+    /// The high watermark as last written to `replication-offset-checkpoint`.
+    pub checkpointed_high_watermark: Offset,
+    /// Everything below this offset is on disk (the recovery point).
+    pub flushed_offset: Offset,
+    producers: BTreeMap<u64, VecDeque<BatchMetadata>>,
+}
+
+impl ReplicaLog {
+    pub fn log_end_offset(&self) -> Offset {
+        self.log_end_offset
+    }
+
+    pub fn latest_epoch(&self) -> Option<LeaderEpoch> {
+        self.epochs.last().map(|&(epoch, _)| epoch)
+    }
+
+    /// The first offset written in `epoch`, if this log has that epoch.
+    pub fn epoch_start_offset(&self, epoch: LeaderEpoch) -> Option<Offset> {
+        self.epochs
+            .iter()
+            .find(|&&(e, _)| e == epoch)
+            .map(|&(_, start)| start)
+    }
+
+    /// Records a new leader epoch starting at the log end (LeaderEpochFileCache.assign). Epochs only grow.
+    pub fn assign_epoch(&mut self, epoch: LeaderEpoch) {
+        match self.epochs.last() {
+            Some(&(last, _)) if last >= epoch => {}
+            _ => self.epochs.push((epoch, self.log_end_offset)),
+        }
+    }
+
+    /// LeaderEpochFileCache.endOffsetFor: the largest epoch ≤ `requested` and the offset where it ended (the next
+    /// epoch's start, or the log end for the latest epoch). `None` when the epoch is unknown or beyond ours.
+    pub fn end_offset_for_epoch(&self, requested: LeaderEpoch) -> Option<(LeaderEpoch, Offset)> {
+        let &(latest, _) = self.epochs.last()?;
+        if requested == latest {
+            return Some((latest, self.log_end_offset));
+        }
+        let higher = self.epochs.iter().position(|&(e, _)| e > requested)?;
+        let next_start = self.epochs[higher].1;
+        match higher.checked_sub(1) {
+            Some(i) => Some((self.epochs[i].0, next_start)),
+            None => Some((requested, next_start)),
+        }
+    }
+
+    /// The leader's append: stamps `records` with `epoch`, returns the batch's (base offset, last offset).
+    pub fn append_as_leader(
+        &mut self,
+        records: Rc<[Record]>,
+        epoch: LeaderEpoch,
+        stamp: Option<ProducerStamp>,
+    ) -> (Offset, Offset) {
+        assert!(!records.is_empty(), "empty batch");
+        self.assign_epoch(epoch);
+        let batch = Batch {
+            base_offset: self.log_end_offset,
+            epoch,
+            stamp,
+            records,
+        };
+        let range = (batch.base_offset, batch.next_offset() - 1);
+        self.push(batch);
+        range
+    }
+
+    /// A follower's append of batches copied from the leader; they must start at our log end.
+    pub fn append_as_follower(&mut self, batches: &[Batch]) {
+        for batch in batches {
+            if batch.next_offset() <= self.log_end_offset {
+                continue; // Already have it (a duplicate response).
+            }
+            assert!(
+                batch.base_offset <= self.log_end_offset,
+                "follower append with a gap"
+            );
+            let mut batch = batch.clone();
+            if batch.base_offset < self.log_end_offset {
+                // We truncated inside this batch: keep only its part beyond our log end.
+                let skip = (self.log_end_offset - batch.base_offset) as usize;
+                batch.records = Rc::from(&batch.records[skip..]);
+                batch.base_offset = self.log_end_offset;
+                batch.stamp = None;
+            }
+            self.assign_epoch(batch.epoch);
+            self.push(batch);
+        }
+    }
+
+    fn push(&mut self, batch: Batch) {
+        if let Some(stamp) = batch.stamp {
+            self.remember_producer_batch(stamp, &batch);
+        }
+        self.log_end_offset = batch.next_offset();
+        self.batches.push_back(batch);
+    }
+
+    fn remember_producer_batch(&mut self, stamp: ProducerStamp, batch: &Batch) {
+        let entry = self.producers.entry(stamp.producer_id).or_default();
+        entry.push_back(BatchMetadata {
+            first_seq: stamp.base_sequence,
+            last_seq: stamp.base_sequence + batch.records.len() as u32 - 1,
+            base_offset: batch.base_offset,
+        });
+        if entry.len() > PRODUCER_BATCHES_RETAINED {
+            entry.pop_front();
+        }
+    }
+
+    /// ProducerAppendInfo / ProducerStateEntry: a batch with the same first and last sequence as one of the last
+    /// five is a duplicate; otherwise its first sequence must follow the last one appended.
+    pub fn check_sequence(&self, stamp: ProducerStamp, record_count: usize) -> SequenceCheck {
+        let last_seq = stamp.base_sequence + record_count as u32 - 1;
+        let Some(entry) = self.producers.get(&stamp.producer_id) else {
+            // A producer the log has never seen must start at sequence 0.
+            return if stamp.base_sequence == 0 {
+                SequenceCheck::Append
+            } else {
+                SequenceCheck::OutOfOrder
+            };
+        };
+        if let Some(dup) = entry
+            .iter()
+            .find(|m| m.first_seq == stamp.base_sequence && m.last_seq == last_seq)
+        {
+            return SequenceCheck::Duplicate {
+                base_offset: dup.base_offset,
+            };
+        }
+        match entry.back() {
+            Some(m) if m.last_seq.wrapping_add(1) == stamp.base_sequence => SequenceCheck::Append,
+            None if stamp.base_sequence == 0 => SequenceCheck::Append,
+            _ => SequenceCheck::OutOfOrder,
+        }
+    }
+
+    /// Batches starting with the one that holds `from`, up to about `max_bytes` (always at least one batch).
+    pub fn read(&self, from: Offset, max_bytes: u64) -> Vec<Batch> {
+        let start = self.batches.partition_point(|b| b.next_offset() <= from);
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for batch in self.batches.range(start..) {
+            if !out.is_empty() && bytes >= max_bytes {
+                break;
+            }
+            bytes += batch.size_bytes();
+            out.push(batch.clone());
+        }
+        out
+    }
+
+    /// Removes everything at and above `offset` (Log.truncateTo); the epoch cache, high watermark, recovery point
+    /// and producer state follow. Returns how many offsets were removed.
+    pub fn truncate_to(&mut self, offset: Offset) -> u64 {
+        if offset >= self.log_end_offset {
+            return 0;
+        }
+        let removed = self.log_end_offset - offset;
+        while let Some(last) = self.batches.back_mut() {
+            if last.base_offset >= offset {
+                self.batches.pop_back();
+            } else {
+                if last.next_offset() > offset {
+                    let keep = (offset - last.base_offset) as usize;
+                    last.records = Rc::from(&last.records[..keep]);
+                }
+                break;
+            }
+        }
+        self.log_end_offset = offset;
+        self.epochs.retain(|&(_, start)| start < offset);
+        self.high_watermark = self.high_watermark.min(offset);
+        self.checkpointed_high_watermark = self.checkpointed_high_watermark.min(offset);
+        self.flushed_offset = self.flushed_offset.min(offset);
+        self.rebuild_producer_state();
+        removed
+    }
+
+    fn rebuild_producer_state(&mut self) {
+        self.producers.clear();
+        let batches = std::mem::take(&mut self.batches);
+        for batch in &batches {
+            if let Some(stamp) = batch.stamp {
+                self.remember_producer_batch(stamp, batch);
+            }
+        }
+        self.batches = batches;
+    }
+
+    /// Applies `log.flush.interval.messages`: flush once that many messages are unflushed.
+    pub fn maybe_flush(&mut self, flush_interval_messages: u64) {
+        if self.log_end_offset - self.flushed_offset >= flush_interval_messages {
+            self.flushed_offset = self.log_end_offset;
+        }
+    }
+
+    /// What survives a hard crash: the log (all of it if the page cache survived, else the flushed prefix) and
+    /// the checkpointed high watermark; memory-only state is rebuilt from them, as in log recovery.
+    pub fn recover_after_crash(&mut self, page_cache_lost: bool) {
+        if page_cache_lost {
+            let flushed = self.flushed_offset;
+            self.truncate_to(flushed);
+        }
+        self.high_watermark = self.checkpointed_high_watermark.min(self.log_end_offset);
+    }
+
+    /// Every record with its offset, in offset order (for final states and white-box checks).
+    pub fn records(&self) -> impl Iterator<Item = (Offset, &Record)> + '_ {
+        self.batches
+            .iter()
+            .flat_map(|b| (b.base_offset..).zip(b.records.iter()))
+    }
+
+    /// The leader epoch of the batch holding `offset`, if it is in the log.
+    pub fn epoch_at(&self, offset: Offset) -> Option<LeaderEpoch> {
+        let i = self.batches.partition_point(|b| b.next_offset() <= offset);
+        self.batches
+            .get(i)
+            .filter(|b| b.base_offset <= offset)
+            .map(|b| b.epoch)
+    }
+}

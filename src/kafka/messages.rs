@@ -1,0 +1,179 @@
+//! The requests and responses nodes exchange, named after Kafka's protocol (Produce, Fetch, BrokerHeartbeat,
+//! AlterPartition, Metadata) and Kafka's error names.
+
+use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
+use super::log::{Batch, ProducerStamp, Record};
+use serde::Serialize;
+use std::rc::Rc;
+
+/// Kafka's error codes (org.apache.kafka.common.protocol.Errors) that the model produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum KafkaError {
+    NOT_LEADER_OR_FOLLOWER,
+    NOT_ENOUGH_REPLICAS,
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+    REQUEST_TIMED_OUT,
+    OUT_OF_ORDER_SEQUENCE_NUMBER,
+    FENCED_LEADER_EPOCH,
+    UNKNOWN_LEADER_EPOCH,
+    OFFSET_OUT_OF_RANGE,
+    INVALID_UPDATE_VERSION,
+    INELIGIBLE_REPLICA,
+    /// The client's connection broke or its request got no answer (NetworkException / disconnect).
+    NETWORK_EXCEPTION,
+}
+
+impl KafkaError {
+    pub fn name(self) -> &'static str {
+        match self {
+            KafkaError::NOT_LEADER_OR_FOLLOWER => "NOT_LEADER_OR_FOLLOWER",
+            KafkaError::NOT_ENOUGH_REPLICAS => "NOT_ENOUGH_REPLICAS",
+            KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            KafkaError::REQUEST_TIMED_OUT => "REQUEST_TIMED_OUT",
+            KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            KafkaError::FENCED_LEADER_EPOCH => "FENCED_LEADER_EPOCH",
+            KafkaError::UNKNOWN_LEADER_EPOCH => "UNKNOWN_LEADER_EPOCH",
+            KafkaError::OFFSET_OUT_OF_RANGE => "OFFSET_OUT_OF_RANGE",
+            KafkaError::INVALID_UPDATE_VERSION => "INVALID_UPDATE_VERSION",
+            KafkaError::INELIGIBLE_REPLICA => "INELIGIBLE_REPLICA",
+            KafkaError::NETWORK_EXCEPTION => "NETWORK_EXCEPTION",
+        }
+    }
+
+    /// Whether the producer retries it (RetriableException subclasses in the Java client). An idempotent producer
+    /// also retries OUT_OF_ORDER_SEQUENCE_NUMBER when an earlier batch is unresolved; the producer decides that.
+    pub fn is_retriable(self) -> bool {
+        !matches!(
+            self,
+            KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER | KafkaError::INVALID_UPDATE_VERSION
+        )
+    }
+}
+
+/// A partition's registration as the controller commits it (PartitionRecord / PartitionChangeRecord).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PartitionState {
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: LeaderEpoch,
+    pub isr: Vec<BrokerId>,
+    /// Bumped on every change (the KRaft partition epoch); AlterPartition must name the current one.
+    pub partition_epoch: i32,
+}
+
+/// A record of the controller's metadata log, which brokers replay in order.
+#[derive(Clone, Debug)]
+pub enum MetadataRecord {
+    Partition(PartitionId, PartitionState),
+    /// A broker's registration changed: fenced (BrokerRegistrationChangeRecord) or entering controlled shutdown.
+    Broker {
+        broker: BrokerId,
+        fenced: bool,
+        in_controlled_shutdown: bool,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct ProduceRequest {
+    pub correlation: u64,
+    pub partition: PartitionId,
+    /// 0, 1 or -1 as in the protocol.
+    pub acks: i8,
+    pub timeout_us: u64,
+    pub stamp: Option<ProducerStamp>,
+    pub records: Rc<[Record]>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProduceResponse {
+    pub correlation: u64,
+    pub partition: PartitionId,
+    pub result: Result<Offset, KafkaError>,
+}
+
+/// A follower's fetch for one partition (FetchRequest v12+ fields that matter here).
+#[derive(Clone, Debug)]
+pub struct FetchRequest {
+    pub fetch_id: u64,
+    pub partition: PartitionId,
+    pub replica: BrokerId,
+    pub fetch_offset: Offset,
+    pub current_leader_epoch: LeaderEpoch,
+    /// The epoch of the follower's last batch (KIP-320); absent in the legacy truncation mode.
+    pub last_fetched_epoch: Option<LeaderEpoch>,
+}
+
+#[derive(Clone, Debug)]
+pub enum FetchResult {
+    Records {
+        batches: Vec<Batch>,
+        high_watermark: Offset,
+    },
+    /// The follower's log diverges: its last fetched epoch ends at `end_offset` on the leader (KIP-320).
+    Diverging {
+        epoch: LeaderEpoch,
+        end_offset: Offset,
+    },
+    /// The fetch offset is beyond the leader's log end.
+    OutOfRange {
+        leader_log_end_offset: Offset,
+    },
+    Error(KafkaError),
+}
+
+#[derive(Clone, Debug)]
+pub struct FetchResponse {
+    pub fetch_id: u64,
+    pub partition: PartitionId,
+    pub result: FetchResult,
+}
+
+/// One partition's leader as a broker's metadata cache has it (MetadataResponse).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaderInfo {
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: LeaderEpoch,
+}
+
+#[derive(Clone, Debug)]
+pub enum Msg {
+    MetadataRequest {
+        correlation: u64,
+    },
+    MetadataResponse {
+        correlation: u64,
+        leaders: Rc<[LeaderInfo]>,
+    },
+    Produce(ProduceRequest),
+    ProduceResponse(ProduceResponse),
+    Fetch(FetchRequest),
+    FetchResponse(FetchResponse),
+    /// A broker's heartbeat, which also registers it (a new `incarnation` is a new registration) and asks for
+    /// metadata records from `metadata_offset` on.
+    BrokerHeartbeat {
+        broker: BrokerId,
+        incarnation: u32,
+        metadata_offset: u64,
+        want_shutdown: bool,
+    },
+    BrokerHeartbeatResponse {
+        fenced: bool,
+        shutdown_now: bool,
+    },
+    /// Metadata records from `from_offset` on, pushed by the controller or sent in answer to a heartbeat.
+    MetadataUpdate {
+        from_offset: u64,
+        records: Rc<[MetadataRecord]>,
+    },
+    AlterPartition {
+        broker: BrokerId,
+        partition: PartitionId,
+        leader_epoch: LeaderEpoch,
+        partition_epoch: i32,
+        new_isr: Vec<BrokerId>,
+    },
+    AlterPartitionResponse {
+        partition: PartitionId,
+        result: Result<PartitionState, KafkaError>,
+    },
+}

@@ -1,0 +1,16 @@
+//! The modelled Kafka cluster: brokers, the controller, producers, their messages and configs, and the rules of
+//! replication. Depends on the engine only for time, messages and timers.
+
+pub mod broker;
+pub mod cluster;
+pub mod config;
+pub mod controller;
+pub mod ids;
+pub mod log;
+pub mod messages;
+pub mod node;
+pub mod obs;
+pub mod partition;
+pub mod partitioner;
+pub mod producer;
+pub mod spec;

@@ -1,0 +1,60 @@
+//! The one process type the engine runs: a broker, the controller or a producer, with their shared message,
+//! timer and output types.
+
+use super::broker::Broker;
+use super::controller::Controller;
+use super::messages::Msg;
+use super::obs::Obs;
+use super::producer::Producer;
+use crate::engine::{Ctx, NodeId, Process};
+
+/// Every timer any node sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    BrokerHeartbeat,
+    IsrExpiration,
+    HighWatermarkCheckpoint,
+    /// The node's earliest deadline (request, fetch and produce timeouts, backoffs, linger) may have passed.
+    Wakeup,
+    ControllerFenceCheck,
+    /// The producer's workload generates the records that fell due.
+    ProducerTick,
+}
+
+pub type KafkaCtx<'a> = Ctx<'a, Msg, Timer, Obs>;
+
+pub enum Node {
+    Broker(Box<Broker>),
+    Controller(Box<Controller>),
+    Producer(Box<Producer>),
+}
+
+impl Process for Node {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Out = Obs;
+
+    fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
+        match self {
+            Node::Broker(b) => b.on_start(ctx),
+            Node::Controller(c) => c.on_start(ctx),
+            Node::Producer(p) => p.on_start(ctx),
+        }
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+        match self {
+            Node::Broker(b) => b.on_message(from, msg, ctx),
+            Node::Controller(c) => c.on_message(from, msg, ctx),
+            Node::Producer(p) => p.on_message(from, msg, ctx),
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, ctx: &mut KafkaCtx<'_>) {
+        match self {
+            Node::Broker(b) => b.on_timer(timer, ctx),
+            Node::Controller(c) => c.on_timer(timer, ctx),
+            Node::Producer(p) => p.on_timer(timer, ctx),
+        }
+    }
+}

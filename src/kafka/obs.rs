@@ -1,0 +1,47 @@
+//! What Kafka nodes report as they run: client observations (the history) and cluster events (elections, ISR
+//! changes, truncations), which make up the trace.
+
+use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
+use crate::history::ClientEvent;
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Obs {
+    Client(ClientEvent),
+    /// The controller committed a new leader (or none) for a partition.
+    LeaderElected {
+        partition: PartitionId,
+        leader: Option<BrokerId>,
+        leader_epoch: LeaderEpoch,
+        isr: Vec<BrokerId>,
+        unclean: bool,
+        reason: &'static str,
+    },
+    /// The controller committed an ISR change that kept the leader.
+    IsrChanged {
+        partition: PartitionId,
+        leader_epoch: LeaderEpoch,
+        isr: Vec<BrokerId>,
+        reason: &'static str,
+    },
+    BrokerFenced {
+        broker: BrokerId,
+        reason: &'static str,
+    },
+    BrokerUnfenced {
+        broker: BrokerId,
+    },
+    /// A replica removed offsets `to_offset..from_offset` from its log.
+    Truncated {
+        broker: BrokerId,
+        partition: PartitionId,
+        from_offset: Offset,
+        to_offset: Offset,
+        reason: &'static str,
+    },
+    /// A broker finished its controlled shutdown and stops.
+    ShutdownComplete {
+        broker: BrokerId,
+    },
+}

@@ -1,0 +1,590 @@
+//! A producer client (KafkaProducer with its RecordAccumulator and Sender): the workload's `send()` calls,
+//! batching by `linger.ms` / `batch.size`, one produce request per batch to the partition's leader, at most
+//! `max.in.flight.requests.per.connection` per broker, retries until `retries` or `delivery.timeout.ms`,
+//! idempotent sequence numbers, and metadata refreshes when leadership moves.
+
+use super::config::{Acks, ProducerConfig};
+use super::ids::{BrokerId, ClientId, PartitionId};
+use super::log::{ProducerStamp, Record};
+use super::messages::{KafkaError, LeaderInfo, Msg, ProduceRequest, ProduceResponse};
+use super::node::{KafkaCtx, Timer};
+use super::obs::Obs;
+use super::partitioner;
+use super::spec::{ClusterSpec, ProducerSpec};
+use crate::engine::time::US_PER_MS;
+use crate::engine::{NodeId, SimTime, Wakeup};
+use crate::history::ClientEvent;
+use rand::Rng;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+
+/// A batch on its way (ProducerBatch).
+#[derive(Clone, Debug)]
+struct ProducerBatch {
+    partition: PartitionId,
+    records: Vec<Record>,
+    bytes: u64,
+    created: SimTime,
+    attempts: u32,
+    /// The idempotent stamp, fixed at the first send and kept across retries.
+    stamp: Option<ProducerStamp>,
+    retry_at: SimTime,
+    last_error: Option<KafkaError>,
+}
+
+struct InFlight {
+    batch: ProducerBatch,
+    broker: BrokerId,
+    deadline: SimTime,
+}
+
+/// The accumulator's state for one of the topic's partitions.
+#[derive(Default)]
+struct PartitionQueue {
+    open: Option<ProducerBatch>,
+    ready: VecDeque<ProducerBatch>,
+    next_sequence: u32,
+}
+
+pub struct Producer {
+    id: ClientId,
+    spec: Rc<ClusterSpec>,
+    workload: ProducerSpec,
+    config: ProducerConfig,
+    /// The topic's partitions, in partition-number order.
+    partitions: Vec<PartitionId>,
+    queues: Vec<PartitionQueue>,
+    leaders: Vec<LeaderInfo>,
+    in_flight: BTreeMap<u64, InFlight>,
+    in_flight_per_broker: Vec<u32>,
+    next_correlation: u64,
+    sends: u64,
+    /// The idempotent producer's id and epoch (the model assigns ids instead of InitProducerId).
+    producer_epoch: u32,
+    metadata_request: Option<(u64, SimTime)>,
+    metadata_wanted: bool,
+    metadata_refreshed_at: SimTime,
+    bootstrap_cursor: u32,
+    sticky: Option<usize>,
+    sticky_bytes: u64,
+    wakeup: Wakeup,
+}
+
+/// The shortest interval between two workload ticks.
+const TICK_MIN_US: u64 = US_PER_MS;
+
+impl Producer {
+    pub fn new(id: ClientId, spec: Rc<ClusterSpec>) -> Self {
+        let workload = spec.producers[id.index()].clone();
+        let partitions: Vec<PartitionId> = spec.topic_partitions(workload.topic).collect();
+        let unknown = LeaderInfo {
+            leader: None,
+            leader_epoch: -1,
+        };
+        Producer {
+            id,
+            config: workload.config.clone(),
+            queues: partitions
+                .iter()
+                .map(|_| PartitionQueue::default())
+                .collect(),
+            leaders: vec![unknown; spec.partitions.len()],
+            in_flight_per_broker: vec![0; spec.broker_count as usize],
+            partitions,
+            workload,
+            spec,
+            in_flight: BTreeMap::new(),
+            next_correlation: 0,
+            sends: 0,
+            producer_epoch: 0,
+            metadata_request: None,
+            metadata_wanted: true,
+            metadata_refreshed_at: SimTime::ZERO,
+            bootstrap_cursor: 0,
+            sticky: None,
+            sticky_bytes: 0,
+            wakeup: Wakeup::default(),
+        }
+    }
+
+    pub fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
+        self.bootstrap_cursor = self.id.0;
+        ctx.set_timer(
+            self.workload.start_us.saturating_sub(ctx.now.as_us()),
+            Timer::ProducerTick,
+        );
+        self.request_metadata(ctx);
+    }
+
+    pub fn on_timer(&mut self, timer: Timer, ctx: &mut KafkaCtx<'_>) {
+        match timer {
+            Timer::ProducerTick => self.on_tick(ctx),
+            Timer::Wakeup => {
+                self.wakeup.fired(ctx.now);
+                self.expire_requests(ctx);
+                self.run_sender(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    pub fn on_message(&mut self, _from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+        match msg {
+            Msg::MetadataResponse {
+                correlation,
+                leaders,
+            } if self.metadata_request.is_some_and(|(c, _)| c == correlation) => {
+                self.metadata_request = None;
+                self.metadata_wanted = false;
+                self.metadata_refreshed_at = ctx.now;
+                self.leaders.copy_from_slice(&leaders);
+            }
+            Msg::ProduceResponse(response) => self.on_produce_response(response, ctx),
+            _ => {}
+        }
+        self.run_sender(ctx);
+    }
+
+    // ---- the workload: send() calls ----
+
+    /// Makes the `send()` calls that fell due since the last tick, then schedules the next tick.
+    fn on_tick(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let (start_us, stop_us, max_records) = (
+            self.workload.start_us,
+            self.workload.stop_us,
+            self.workload.max_records,
+        );
+        let rate = u128::from(self.workload.rate_per_s.max(1));
+        let elapsed = ctx.now.as_us().min(stop_us).saturating_sub(start_us);
+        let mut due = (u128::from(elapsed) * rate / 1_000_000) as u64 + 1;
+        if let Some(max) = max_records {
+            due = due.min(max);
+        }
+        while self.sends < due {
+            self.send(ctx);
+        }
+        let next_due_us = start_us + (u128::from(self.sends) * 1_000_000 / rate) as u64;
+        let finished = max_records.is_some_and(|m| self.sends >= m) || next_due_us >= stop_us;
+        if !finished {
+            let next = next_due_us.max(ctx.now.as_us() + TICK_MIN_US);
+            ctx.set_timer(next - ctx.now.as_us(), Timer::ProducerTick);
+        }
+        self.run_sender(ctx);
+    }
+
+    /// One `producer.send()`: pick the partition, append to its open batch (RecordAccumulator.append).
+    fn send(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let key = self
+            .workload
+            .key_space
+            .map(|n| ctx.rng.random_range(0..n.max(1)));
+        let record = Record {
+            producer: self.id,
+            send_seq: self.sends,
+            key,
+            size_bytes: self.workload.record_size_bytes,
+        };
+        self.sends += 1;
+        let index = self.choose_partition(key, ctx);
+        let partition = self.partitions[index];
+        ctx.emit(Obs::Client(ClientEvent::SendInvoked {
+            producer: self.id.0,
+            send_seq: record.send_seq,
+            key,
+            partition: partition.0,
+        }));
+        let batch_size = self.config.batch_size;
+        let queue = &mut self.queues[index];
+        let open = queue.open.get_or_insert_with(|| ProducerBatch {
+            partition,
+            records: Vec::new(),
+            bytes: 0,
+            created: ctx.now,
+            attempts: 0,
+            stamp: None,
+            retry_at: ctx.now,
+            last_error: None,
+        });
+        open.records.push(record);
+        open.bytes += u64::from(record.size_bytes);
+        if open.bytes >= batch_size {
+            queue.ready.extend(queue.open.take());
+        }
+    }
+
+    /// Keyed records: murmur2 over all partitions. Null keys: stick to one partition until about `batch.size`
+    /// bytes went to it, then pick another at random (KIP-794's uniform sticky partitioner).
+    fn choose_partition(&mut self, key: Option<u32>, ctx: &mut KafkaCtx<'_>) -> usize {
+        let n = self.partitions.len();
+        if let Some(k) = key {
+            let mut buf = [0u8; 10];
+            return partitioner::partition_for_key(partitioner::key_bytes(k, &mut buf), n as u32)
+                as usize;
+        }
+        let switch = self.sticky.is_none() || self.sticky_bytes >= self.config.batch_size;
+        if switch {
+            let previous = self.sticky;
+            let mut next = ctx.rng.random_range(0..n);
+            if n > 1 && Some(next) == previous {
+                next = (next + 1 + ctx.rng.random_range(0..n - 1)) % n;
+            }
+            self.sticky = Some(next);
+            self.sticky_bytes = 0;
+        }
+        self.sticky_bytes += u64::from(self.workload.record_size_bytes);
+        self.sticky.unwrap_or(0)
+    }
+
+    // ---- the sender loop ----
+
+    /// Sender.runOnce: refresh metadata if needed, expire old batches, send every ready batch that may go.
+    fn run_sender(&mut self, ctx: &mut KafkaCtx<'_>) {
+        // Metadata: refreshed when wanted (no more often than `retry.backoff.ms`) and every `metadata.max.age.ms`.
+        let age = ctx.now.since_us(self.metadata_refreshed_at);
+        if (self.metadata_wanted && age >= self.config.retry_backoff_us)
+            || age >= self.config.metadata_max_age_us
+        {
+            self.request_metadata(ctx);
+        }
+        self.expire_batches(ctx);
+        for index in 0..self.queues.len() {
+            self.close_lingering_batch(index, ctx.now);
+            while self.try_send_front(index, ctx) {}
+        }
+        if let Some(next) = self.earliest_deadline(ctx.now)
+            && self.wakeup.needs_timer(next)
+        {
+            ctx.set_timer(next.since_us(ctx.now), Timer::Wakeup);
+        }
+    }
+
+    fn request_metadata(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if self.metadata_request.is_some() {
+            return;
+        }
+        self.next_correlation += 1;
+        // Ask the brokers in turn (NetworkClient's least-loaded node, simplified to round robin).
+        let broker = BrokerId(self.bootstrap_cursor % self.spec.broker_count + 1);
+        self.bootstrap_cursor += 1;
+        let deadline = ctx.now.plus_us(self.config.request_timeout_us);
+        self.metadata_request = Some((self.next_correlation, deadline));
+        ctx.send(
+            self.spec.broker_node(broker),
+            Msg::MetadataRequest {
+                correlation: self.next_correlation,
+            },
+        );
+    }
+
+    fn close_lingering_batch(&mut self, index: usize, now: SimTime) {
+        let queue = &mut self.queues[index];
+        if queue
+            .open
+            .as_ref()
+            .is_some_and(|b| now.since_us(b.created) >= self.config.linger_us)
+        {
+            queue.ready.extend(queue.open.take());
+        }
+    }
+
+    /// Sends the partition's first ready batch if its leader is known, its backoff passed, and the connection
+    /// has room. An idempotent producer retrying a batch sends nothing else of that partition meanwhile.
+    fn try_send_front(&mut self, index: usize, ctx: &mut KafkaCtx<'_>) -> bool {
+        let Some(front) = self.queues[index].ready.front() else {
+            return false;
+        };
+        let Some(leader) = self.leaders[front.partition.index()].leader else {
+            self.metadata_wanted = true;
+            return false;
+        };
+        let max_in_flight = self.config.max_in_flight_requests_per_connection;
+        if front.retry_at > ctx.now || self.in_flight_per_broker[leader.index()] >= max_in_flight {
+            return false;
+        }
+        let partition = front.partition;
+        if self.config.enable_idempotence
+            && front.attempts > 0
+            && self
+                .in_flight
+                .values()
+                .any(|f| f.batch.partition == partition)
+        {
+            return false;
+        }
+        let Some(mut batch) = self.queues[index].ready.pop_front() else {
+            return false;
+        };
+        if self.config.enable_idempotence && batch.stamp.is_none() {
+            let queue = &mut self.queues[index];
+            let producer_id = (u64::from(self.id.0) + 1) << 16 | u64::from(self.producer_epoch);
+            batch.stamp = Some(ProducerStamp {
+                producer_id,
+                base_sequence: queue.next_sequence,
+            });
+            queue.next_sequence += batch.records.len() as u32;
+        }
+        self.send_batch(batch, leader, ctx);
+        true
+    }
+
+    fn send_batch(&mut self, batch: ProducerBatch, leader: BrokerId, ctx: &mut KafkaCtx<'_>) {
+        self.next_correlation += 1;
+        let request = ProduceRequest {
+            correlation: self.next_correlation,
+            partition: batch.partition,
+            acks: match self.config.acks {
+                Acks::None => 0,
+                Acks::Leader => 1,
+                Acks::All => -1,
+            },
+            timeout_us: self.config.request_timeout_us,
+            stamp: batch.stamp,
+            records: Rc::from(batch.records.as_slice()),
+        };
+        ctx.send(self.spec.broker_node(leader), Msg::Produce(request));
+        if self.config.acks == Acks::None {
+            // acks=0: the send completes when the request is written; the offset is never known.
+            self.complete_batch(&batch, None, ctx);
+            return;
+        }
+        self.in_flight_per_broker[leader.index()] += 1;
+        let deadline = ctx.now.plus_us(self.config.request_timeout_us);
+        self.in_flight.insert(
+            self.next_correlation,
+            InFlight {
+                batch,
+                broker: leader,
+                deadline,
+            },
+        );
+    }
+
+    fn on_produce_response(&mut self, response: ProduceResponse, ctx: &mut KafkaCtx<'_>) {
+        let Some(flight) = self.in_flight.remove(&response.correlation) else {
+            return;
+        };
+        self.in_flight_per_broker[flight.broker.index()] -= 1;
+        match response.result {
+            Ok(base_offset) => self.complete_batch(&flight.batch, Some(base_offset), ctx),
+            Err(error) => self.on_batch_error(flight.batch, error, ctx),
+        }
+    }
+
+    fn complete_batch(
+        &mut self,
+        batch: &ProducerBatch,
+        base_offset: Option<u64>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        for (i, record) in batch.records.iter().enumerate() {
+            ctx.emit(Obs::Client(ClientEvent::SendAcked {
+                producer: self.id.0,
+                send_seq: record.send_seq,
+                partition: batch.partition.0,
+                offset: base_offset.map(|b| b + i as u64),
+            }));
+        }
+    }
+
+    /// Sender.completeBatch with an error: retry retriable errors (with a metadata refresh where the leader may
+    /// have moved) until `retries` or `delivery.timeout.ms` runs out; fail the batch otherwise.
+    fn on_batch_error(
+        &mut self,
+        mut batch: ProducerBatch,
+        error: KafkaError,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        ctx.emit(Obs::Client(ClientEvent::ProduceAttemptFailed {
+            producer: self.id.0,
+            partition: batch.partition.0,
+            first_send_seq: batch.records[0].send_seq,
+            records: batch.records.len() as u32,
+            error: error.name().to_string(),
+        }));
+        if matches!(
+            error,
+            KafkaError::NOT_LEADER_OR_FOLLOWER | KafkaError::NETWORK_EXCEPTION
+        ) {
+            self.metadata_wanted = true;
+        }
+        batch.last_error = Some(error);
+        let expired = ctx.now.since_us(batch.created) >= self.config.delivery_timeout_us;
+        if self.can_retry(&batch, error) && batch.attempts < self.config.retries && !expired {
+            batch.attempts += 1;
+            batch.retry_at = ctx.now.plus_us(self.config.retry_backoff_us);
+            self.requeue(batch);
+        } else {
+            self.fail_batch(batch, error.name(), ctx);
+        }
+    }
+
+    /// Retriable errors, plus OUT_OF_ORDER_SEQUENCE_NUMBER for an idempotent producer whose earlier batch of the
+    /// same partition is still unresolved (it will land first, and this one after it).
+    fn can_retry(&self, batch: &ProducerBatch, error: KafkaError) -> bool {
+        if error != KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER {
+            return error.is_retriable();
+        }
+        let Some(stamp) = batch.stamp else {
+            return false;
+        };
+        let earlier = |b: &ProducerBatch| {
+            b.stamp.is_some_and(|s| {
+                s.producer_id == stamp.producer_id && s.base_sequence < stamp.base_sequence
+            })
+        };
+        let index = self.queue_index(batch.partition);
+        self.in_flight
+            .values()
+            .any(|f| f.batch.partition == batch.partition && earlier(&f.batch))
+            || self.queues[index].ready.iter().any(earlier)
+    }
+
+    /// Puts a batch back: in sequence order for an idempotent producer (RecordAccumulator.insertInSequenceOrder),
+    /// at the front otherwise — which is how retries reorder records without idempotence.
+    fn requeue(&mut self, batch: ProducerBatch) {
+        let index = self.queue_index(batch.partition);
+        let ready = &mut self.queues[index].ready;
+        match batch.stamp {
+            Some(stamp) => {
+                let at = ready.iter().position(|b| {
+                    b.stamp
+                        .is_none_or(|s| s.base_sequence > stamp.base_sequence)
+                });
+                ready.insert(at.unwrap_or(ready.len()), batch);
+            }
+            None => ready.push_front(batch),
+        }
+    }
+
+    fn fail_batch(&mut self, batch: ProducerBatch, error: &str, ctx: &mut KafkaCtx<'_>) {
+        for record in &batch.records {
+            ctx.emit(Obs::Client(ClientEvent::SendFailed {
+                producer: self.id.0,
+                send_seq: record.send_seq,
+                partition: batch.partition.0,
+                error: error.to_string(),
+            }));
+        }
+        if batch.stamp.is_some() {
+            self.bump_epoch();
+        }
+    }
+
+    /// KIP-360: after an idempotent batch fails for good, the producer bumps its epoch and restarts sequences,
+    /// so later batches are not rejected for the gap. Batches not yet sent get new sequences.
+    fn bump_epoch(&mut self) {
+        self.producer_epoch += 1;
+        for queue in &mut self.queues {
+            queue.next_sequence = 0;
+            queue.ready.iter_mut().for_each(|b| b.stamp = None);
+        }
+    }
+
+    /// Batches older than `delivery.timeout.ms`, queued or in flight, fail with TimeoutException
+    /// (REQUEST_TIMED_OUT's exception) without further retries.
+    fn expire_batches(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let timeout = self.config.delivery_timeout_us;
+        for index in 0..self.queues.len() {
+            // The front batch is the oldest (retries go back to the front or in sequence order).
+            while self.queues[index]
+                .ready
+                .front()
+                .is_some_and(|b| ctx.now.since_us(b.created) >= timeout)
+            {
+                if let Some(batch) = self.queues[index].ready.pop_front() {
+                    self.fail_batch(batch, KafkaError::REQUEST_TIMED_OUT.name(), ctx);
+                }
+            }
+        }
+        let expired: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| ctx.now.since_us(f.batch.created) >= timeout)
+            .map(|(&c, _)| c)
+            .collect();
+        for correlation in expired {
+            if let Some(flight) = self.in_flight.remove(&correlation) {
+                self.in_flight_per_broker[flight.broker.index()] -= 1;
+                self.fail_batch(flight.batch, KafkaError::REQUEST_TIMED_OUT.name(), ctx);
+            }
+        }
+    }
+
+    /// A request unanswered for `request.timeout.ms` closes its connection (NetworkClient): every request in
+    /// flight on it fails with a retriable network error, and metadata is refreshed.
+    fn expire_requests(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if self
+            .metadata_request
+            .is_some_and(|(_, deadline)| deadline <= ctx.now)
+        {
+            self.metadata_request = None;
+            self.metadata_wanted = true;
+        }
+        let broken: Vec<BrokerId> = self
+            .in_flight
+            .values()
+            .filter(|f| f.deadline <= ctx.now)
+            .map(|f| f.broker)
+            .collect();
+        for broker in broken {
+            let on_broker: Vec<u64> = self
+                .in_flight
+                .iter()
+                .filter(|(_, f)| f.broker == broker)
+                .map(|(&c, _)| c)
+                .collect();
+            for correlation in on_broker {
+                if let Some(flight) = self.in_flight.remove(&correlation) {
+                    self.in_flight_per_broker[broker.index()] -= 1;
+                    self.on_batch_error(flight.batch, KafkaError::NETWORK_EXCEPTION, ctx);
+                }
+            }
+        }
+    }
+
+    /// The next moment something may become due: a linger or backoff ending, a timeout, a metadata retry.
+    fn earliest_deadline(&self, now: SimTime) -> Option<SimTime> {
+        let delivery = self.config.delivery_timeout_us;
+        let linger = self
+            .queues
+            .iter()
+            .filter_map(|q| q.open.as_ref())
+            .map(|b| b.created.plus_us(self.config.linger_us));
+        let fronts = self.queues.iter().filter_map(|q| q.ready.front());
+        let queued = fronts.flat_map(|b| [b.retry_at, b.created.plus_us(delivery)]);
+        let requests = self
+            .in_flight
+            .values()
+            .map(|f| f.deadline.min(f.batch.created.plus_us(delivery)));
+        let metadata = match self.metadata_request {
+            Some((_, deadline)) => Some(deadline),
+            None if self.metadata_wanted => Some(
+                self.metadata_refreshed_at
+                    .plus_us(self.config.retry_backoff_us),
+            ),
+            None => Some(
+                self.metadata_refreshed_at
+                    .plus_us(self.config.metadata_max_age_us),
+            ),
+        };
+        linger
+            .chain(queued)
+            .chain(requests)
+            .chain(metadata)
+            .filter(|&t| t > now)
+            .min()
+    }
+
+    fn queue_index(&self, p: PartitionId) -> usize {
+        self.partitions.iter().position(|&q| q == p).unwrap_or(0)
+    }
+
+    /// Whether every send has completed (acknowledged or failed).
+    pub fn is_idle(&self) -> bool {
+        self.in_flight.is_empty()
+            && self
+                .queues
+                .iter()
+                .all(|q| q.open.is_none() && q.ready.is_empty())
+    }
+}

@@ -1,0 +1,8 @@
+//! insync: a deterministic simulator of Apache Kafka clusters.
+
+pub mod engine;
+pub mod faults;
+pub mod history;
+pub mod kafka;
+pub mod scenario;
+pub mod sim;

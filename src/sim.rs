@@ -1,0 +1,267 @@
+//! One simulation run: a cluster, a fault schedule and a seed in; the clients' history, the final state of
+//! every partition, counters and the trace (or its digest) out.
+
+use crate::engine::{LatencyModel, Limits, RunEnd, SimTime, stream};
+use crate::faults::{FaultInjector, ScheduledFault};
+use crate::history::{ClientEvent, History};
+use crate::kafka::cluster::{Cluster, PartitionSummary};
+use crate::kafka::ids::PartitionId;
+use crate::kafka::obs::Obs;
+use crate::kafka::spec::ClusterSpec;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+/// Everything a run needs besides the seed.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub cluster: ClusterSpec,
+    pub latency: LatencyModel,
+    pub limits: Limits,
+    pub faults: Vec<ScheduledFault>,
+}
+
+/// One line of the trace: what happened, where, when.
+#[derive(Clone, Debug, Serialize, Hash)]
+pub struct TraceLine {
+    pub time_us: u64,
+    pub node: String,
+    #[serde(flatten)]
+    pub event: TraceEvent,
+}
+
+#[derive(Clone, Debug, Serialize, Hash)]
+#[serde(untagged)]
+pub enum TraceEvent {
+    Fault { fault: String },
+    Node(Obs),
+}
+
+/// Counters over a run, for summaries and vacuity checks.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    pub events: u64,
+    pub messages_sent: u64,
+    pub messages_lost: u64,
+    pub simulated_time_us: u64,
+    pub sends_invoked: u64,
+    pub sends_acked: u64,
+    pub sends_failed: BTreeMap<String, u64>,
+    pub produce_errors: BTreeMap<String, u64>,
+    pub faults_fired: u64,
+    pub leader_elections: u64,
+    pub unclean_leader_elections: u64,
+    pub isr_shrinks: u64,
+    pub isr_expands: u64,
+    pub truncations: u64,
+    pub offsets_truncated: u64,
+    /// True when the run stopped at its event limit before its end time.
+    pub hit_event_limit: bool,
+}
+
+/// The records of one partition's authoritative replica at the end: the leader, or when there is none the
+/// replica the controller would elect (the first ISR member). `(producer, send_seq)` by offset.
+#[derive(Clone, Debug, Serialize)]
+pub struct FinalLog {
+    pub partition: String,
+    pub records: Vec<(u32, u64)>,
+}
+
+pub struct Outcome {
+    pub seed: u64,
+    pub history: History,
+    pub partitions: Vec<PartitionSummary>,
+    pub final_logs: Vec<FinalLog>,
+    pub stats: Stats,
+    pub trace_digest: u64,
+    /// The trace, when it was asked for.
+    pub trace: Option<Vec<TraceLine>>,
+}
+
+/// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process).
+struct Fnv64(u64);
+
+impl Hasher for Fnv64 {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
+    let mut cluster = Cluster::new(
+        config.cluster.clone(),
+        seed,
+        config.latency.clone(),
+        config.limits,
+    );
+    let mut injector = FaultInjector::new(stream(seed, "faults", 0));
+    let mut faults: Vec<&ScheduledFault> = config.faults.iter().collect();
+    faults.sort_by_key(|f| f.at_us); // Stable: faults at the same time keep their file order.
+    let mut recorder = Recorder::new(&cluster, seed, keep_trace);
+    cluster.engine.start();
+    recorder.drain(&mut cluster);
+    let mut hit_limit = false;
+    for fault in faults {
+        if fault.at_us > config.limits.end.as_us() {
+            break;
+        }
+        hit_limit = cluster.engine.run_until(SimTime(fault.at_us)) == RunEnd::EventLimit;
+        recorder.drain(&mut cluster);
+        if hit_limit {
+            break;
+        }
+        let description = injector.apply(&mut cluster, &fault.action);
+        recorder.fault(cluster.engine.now(), description);
+        recorder.drain(&mut cluster);
+    }
+    if !hit_limit {
+        hit_limit = cluster.engine.run_until(config.limits.end) == RunEnd::EventLimit;
+        recorder.drain(&mut cluster);
+    }
+    recorder.finish(&cluster, hit_limit)
+}
+
+/// Collects what nodes emit into the history, the counters and the trace digest.
+struct Recorder {
+    seed: u64,
+    history: History,
+    stats: Stats,
+    digest: Fnv64,
+    trace: Option<Vec<TraceLine>>,
+}
+
+impl Recorder {
+    fn new(cluster: &Cluster, seed: u64, keep_trace: bool) -> Self {
+        let spec = &cluster.spec;
+        let partitions = (0..spec.partitions.len() as u32)
+            .map(|p| spec.partition_name(PartitionId(p)))
+            .collect();
+        let producers = spec.producers.iter().map(|p| p.name.clone()).collect();
+        Recorder {
+            seed,
+            history: History::new(partitions, producers),
+            stats: Stats::default(),
+            digest: Fnv64(0xcbf2_9ce4_8422_2325),
+            trace: keep_trace.then(Vec::new),
+        }
+    }
+
+    fn fault(&mut self, at: SimTime, description: String) {
+        self.stats.faults_fired += 1;
+        let line = TraceLine {
+            time_us: at.as_us(),
+            node: "nemesis".to_string(),
+            event: TraceEvent::Fault { fault: description },
+        };
+        self.record(line);
+    }
+
+    fn drain(&mut self, cluster: &mut Cluster) {
+        let spec = cluster.spec.clone();
+        let outputs: Vec<_> = cluster.engine.drain_outputs().collect();
+        for (time, node, obs) in outputs {
+            self.count(&obs);
+            if let Obs::Client(event) = &obs {
+                self.history.push(time.as_us(), event.clone());
+                // Client events go into the digest without the cost of a trace line each.
+                time.hash(&mut self.digest);
+                node.0.hash(&mut self.digest);
+                event.hash(&mut self.digest);
+                if self.trace.is_none() {
+                    continue;
+                }
+            }
+            let line = TraceLine {
+                time_us: time.as_us(),
+                node: spec.node_name(node),
+                event: TraceEvent::Node(obs),
+            };
+            self.record(line);
+        }
+    }
+
+    fn record(&mut self, line: TraceLine) {
+        if !matches!(line.event, TraceEvent::Node(Obs::Client(_))) {
+            line.hash(&mut self.digest);
+        }
+        if let Some(trace) = &mut self.trace {
+            trace.push(line);
+        }
+    }
+
+    fn count(&mut self, obs: &Obs) {
+        let s = &mut self.stats;
+        match obs {
+            Obs::Client(ClientEvent::SendInvoked { .. }) => s.sends_invoked += 1,
+            Obs::Client(ClientEvent::SendAcked { .. }) => s.sends_acked += 1,
+            Obs::Client(ClientEvent::SendFailed { error, .. }) => {
+                *s.sends_failed.entry(error.clone()).or_default() += 1
+            }
+            Obs::Client(ClientEvent::ProduceAttemptFailed { error, .. }) => {
+                *s.produce_errors.entry(error.clone()).or_default() += 1
+            }
+            Obs::LeaderElected { unclean, .. } => {
+                s.leader_elections += 1;
+                s.unclean_leader_elections += u64::from(*unclean);
+            }
+            Obs::IsrChanged { reason, .. } if *reason == "isr expand" => s.isr_expands += 1,
+            Obs::IsrChanged { .. } => s.isr_shrinks += 1,
+            Obs::Truncated {
+                from_offset,
+                to_offset,
+                ..
+            } => {
+                s.truncations += 1;
+                s.offsets_truncated += from_offset - to_offset;
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(mut self, cluster: &Cluster, hit_event_limit: bool) -> Outcome {
+        let engine_stats = cluster.engine.stats;
+        self.stats.events = engine_stats.events;
+        self.stats.messages_sent = engine_stats.messages_sent;
+        self.stats.messages_lost = engine_stats.messages_lost;
+        self.stats.simulated_time_us = cluster.engine.now().as_us();
+        self.stats.hit_event_limit = hit_event_limit;
+        Outcome {
+            seed: self.seed,
+            history: self.history,
+            partitions: cluster.summarize(),
+            final_logs: final_logs(cluster),
+            stats: self.stats,
+            trace_digest: self.digest.finish(),
+            trace: self.trace,
+        }
+    }
+}
+
+fn final_logs(cluster: &Cluster) -> Vec<FinalLog> {
+    let controller = cluster.controller();
+    (0..cluster.spec.partitions.len() as u32)
+        .map(PartitionId)
+        .map(|p| {
+            let state = &controller.partitions[p.index()];
+            let holder = state.leader.or_else(|| state.isr.first().copied());
+            let records = holder
+                .and_then(|b| cluster.broker(b).replicas[p.index()].as_ref())
+                .map(|r| {
+                    r.log
+                        .records()
+                        .map(|(_, rec)| (rec.producer.0, rec.send_seq))
+                        .collect()
+                })
+                .unwrap_or_default();
+            FinalLog {
+                partition: cluster.spec.partition_name(p),
+                records,
+            }
+        })
+        .collect()
+}

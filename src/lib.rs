@@ -1,5 +1,7 @@
 //! insync: a deterministic simulator of Apache Kafka clusters.
 
+pub mod check;
+pub mod cli;
 pub mod engine;
 pub mod faults;
 pub mod history;

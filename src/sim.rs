@@ -3,7 +3,7 @@
 
 use crate::engine::{LatencyModel, Limits, RunEnd, SimTime, stream};
 use crate::faults::{FaultInjector, ScheduledFault};
-use crate::history::{ClientEvent, History};
+use crate::history::{ClientEvent, FinalLog, History};
 use crate::kafka::cluster::{Cluster, PartitionSummary};
 use crate::kafka::ids::PartitionId;
 use crate::kafka::obs::Obs;
@@ -59,14 +59,6 @@ pub struct Stats {
     pub hit_event_limit: bool,
 }
 
-/// The records of one partition's authoritative replica at the end: the leader, or when there is none the
-/// replica the controller would elect (the first ISR member). `(producer, send_seq)` by offset.
-#[derive(Clone, Debug, Serialize)]
-pub struct FinalLog {
-    pub partition: String,
-    pub records: Vec<(u32, u64)>,
-}
-
 pub struct Outcome {
     pub seed: u64,
     pub history: History,
@@ -74,6 +66,8 @@ pub struct Outcome {
     pub final_logs: Vec<FinalLog>,
     pub stats: Stats,
     pub trace_digest: u64,
+    /// Each fault fired: when, and what it did.
+    pub faults: Vec<(u64, String)>,
     /// The trace, when it was asked for.
     pub trace: Option<Vec<TraceLine>>,
 }
@@ -93,12 +87,7 @@ impl Hasher for Fnv64 {
 }
 
 pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
-    let mut cluster = Cluster::new(
-        config.cluster.clone(),
-        seed,
-        config.latency.clone(),
-        config.limits,
-    );
+    let mut cluster = Cluster::new(config.cluster.clone(), seed, config.latency.clone(), config.limits);
     let mut injector = FaultInjector::new(stream(seed, "faults", 0));
     let mut faults: Vec<&ScheduledFault> = config.faults.iter().collect();
     faults.sort_by_key(|f| f.at_us); // Stable: faults at the same time keep their file order.
@@ -132,27 +121,28 @@ struct Recorder {
     history: History,
     stats: Stats,
     digest: Fnv64,
+    faults: Vec<(u64, String)>,
     trace: Option<Vec<TraceLine>>,
 }
 
 impl Recorder {
     fn new(cluster: &Cluster, seed: u64, keep_trace: bool) -> Self {
         let spec = &cluster.spec;
-        let partitions = (0..spec.partitions.len() as u32)
-            .map(|p| spec.partition_name(PartitionId(p)))
-            .collect();
+        let partitions = (0..spec.partitions.len() as u32).map(|p| spec.partition_name(PartitionId(p))).collect();
         let producers = spec.producers.iter().map(|p| p.name.clone()).collect();
         Recorder {
             seed,
             history: History::new(partitions, producers),
             stats: Stats::default(),
             digest: Fnv64(0xcbf2_9ce4_8422_2325),
+            faults: Vec::new(),
             trace: keep_trace.then(Vec::new),
         }
     }
 
     fn fault(&mut self, at: SimTime, description: String) {
         self.stats.faults_fired += 1;
+        self.faults.push((at.as_us(), description.clone()));
         let line = TraceLine {
             time_us: at.as_us(),
             node: "nemesis".to_string(),
@@ -176,11 +166,7 @@ impl Recorder {
                     continue;
                 }
             }
-            let line = TraceLine {
-                time_us: time.as_us(),
-                node: spec.node_name(node),
-                event: TraceEvent::Node(obs),
-            };
+            let line = TraceLine { time_us: time.as_us(), node: spec.node_name(node), event: TraceEvent::Node(obs) };
             self.record(line);
         }
     }
@@ -211,11 +197,7 @@ impl Recorder {
             }
             Obs::IsrChanged { reason, .. } if *reason == "isr expand" => s.isr_expands += 1,
             Obs::IsrChanged { .. } => s.isr_shrinks += 1,
-            Obs::Truncated {
-                from_offset,
-                to_offset,
-                ..
-            } => {
+            Obs::Truncated { from_offset, to_offset, .. } => {
                 s.truncations += 1;
                 s.offsets_truncated += from_offset - to_offset;
             }
@@ -237,11 +219,14 @@ impl Recorder {
             final_logs: final_logs(cluster),
             stats: self.stats,
             trace_digest: self.digest.finish(),
+            faults: self.faults,
             trace: self.trace,
         }
     }
 }
 
+/// The records of each partition's authoritative replica at the end: the leader, or when there is none the
+/// replica the controller would elect first (the first ISR member).
 fn final_logs(cluster: &Cluster) -> Vec<FinalLog> {
     let controller = cluster.controller();
     (0..cluster.spec.partitions.len() as u32)
@@ -251,17 +236,9 @@ fn final_logs(cluster: &Cluster) -> Vec<FinalLog> {
             let holder = state.leader.or_else(|| state.isr.first().copied());
             let records = holder
                 .and_then(|b| cluster.broker(b).replicas[p.index()].as_ref())
-                .map(|r| {
-                    r.log
-                        .records()
-                        .map(|(_, rec)| (rec.producer.0, rec.send_seq))
-                        .collect()
-                })
+                .map(|r| r.log.records().map(|(_, rec)| (rec.producer.0, rec.send_seq)).collect())
                 .unwrap_or_default();
-            FinalLog {
-                partition: cluster.spec.partition_name(p),
-                records,
-            }
+            FinalLog { partition: p.0, records }
         })
         .collect()
 }

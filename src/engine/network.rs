@@ -18,24 +18,14 @@ pub struct LatencyModel {
 
 impl Default for LatencyModel {
     fn default() -> Self {
-        LatencyModel {
-            min_us: 100,
-            median_us: 300,
-            p99_us: 2_000,
-            max_us: 5_000,
-        }
+        LatencyModel { min_us: 100, median_us: 300, p99_us: 2_000, max_us: 5_000 }
     }
 }
 
 impl LatencyModel {
     /// A model where every message takes exactly `us` (for hand-written tests).
     pub fn fixed(us: u64) -> Self {
-        LatencyModel {
-            min_us: us,
-            median_us: us,
-            p99_us: us,
-            max_us: us,
-        }
+        LatencyModel { min_us: us, median_us: us, p99_us: us, max_us: us }
     }
 
     pub fn sample_us(&self, rng: &mut SimRng) -> u64 {
@@ -45,11 +35,7 @@ impl LatencyModel {
             50..99 => (self.median_us, self.p99_us),
             _ => (self.p99_us, self.max_us),
         };
-        if hi <= lo {
-            lo
-        } else {
-            rng.random_range(lo..=hi)
-        }
+        if hi <= lo { lo } else { rng.random_range(lo..=hi) }
     }
 }
 
@@ -82,9 +68,7 @@ impl Network {
             return None;
         }
         let slot = (from * self.node_count + to) as usize;
-        let at = now
-            .plus_us(self.latency.sample_us(&mut self.rng))
-            .max(self.last_arrival[slot]);
+        let at = now.plus_us(self.latency.sample_us(&mut self.rng)).max(self.last_arrival[slot]);
         self.last_arrival[slot] = at;
         Some(at)
     }

@@ -36,22 +36,14 @@ pub struct EventQueue<E> {
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue {
-            heap: BinaryHeap::new(),
-            next_seq: 0,
-            now: SimTime::ZERO,
-        }
+        EventQueue { heap: BinaryHeap::new(), next_seq: 0, now: SimTime::ZERO }
     }
 }
 
 impl<E> EventQueue<E> {
     /// Schedules `event` at `time`. Scheduling into the past is a programming error.
     pub fn push(&mut self, time: SimTime, event: E) {
-        assert!(
-            time >= self.now,
-            "event scheduled into the past: {time} < {}",
-            self.now
-        );
+        assert!(time >= self.now, "event scheduled into the past: {time} < {}", self.now);
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Reverse(Entry { time, seq, event }));
@@ -96,9 +88,7 @@ mod tests {
         q.push(SimTime(5), "b");
         q.push(SimTime(3), "a");
         q.push(SimTime(5), "c");
-        let order: Vec<_> = std::iter::from_fn(|| q.pop_until(SimTime::MAX))
-            .map(|(_, e)| e)
-            .collect();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop_until(SimTime::MAX)).map(|(_, e)| e).collect();
         assert_eq!(order, ["a", "b", "c"]);
     }
 

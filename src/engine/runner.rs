@@ -16,17 +16,13 @@ pub trait Process {
     type Timer;
     type Out;
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>);
-    fn on_message(
-        &mut self,
-        from: NodeId,
-        msg: Self::Msg,
-        ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>,
-    );
-    fn on_timer(
-        &mut self,
-        timer: Self::Timer,
-        ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>,
-    );
+    fn on_message(&mut self, from: NodeId, msg: Self::Msg, ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>);
+    fn on_timer(&mut self, timer: Self::Timer, ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>);
+    /// A message this process sent to `to` was refused: `to`'s process is stopped but its host is up, so the
+    /// connection attempt was rejected (a TCP reset). Messages to a powered-off host are simply lost.
+    fn on_refused(&mut self, to: NodeId, msg: Self::Msg, ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>) {
+        let _ = (to, msg, ctx);
+    }
 }
 
 /// What a handler asks the engine to do.
@@ -80,28 +76,18 @@ pub enum NodeStatus {
 }
 
 enum Event<M, T> {
-    Deliver {
-        from: NodeId,
-        to: NodeId,
-        incarnation: u32,
-        msg: M,
-    },
-    Timer {
-        node: NodeId,
-        incarnation: u32,
-        timer: T,
-    },
+    Deliver { from: NodeId, to: NodeId, incarnation: u32, msg: M },
+    Timer { node: NodeId, incarnation: u32, timer: T },
+    /// `msg`, sent by `node` to `peer`, came back refused.
+    Refused { node: NodeId, incarnation: u32, peer: NodeId, msg: M },
 }
 
 impl<M, T> Event<M, T> {
     fn target(&self) -> (NodeId, u32) {
         match self {
-            Event::Deliver {
-                to, incarnation, ..
-            } => (*to, *incarnation),
-            Event::Timer {
-                node, incarnation, ..
-            } => (*node, *incarnation),
+            Event::Deliver { to, incarnation, .. } => (*to, *incarnation),
+            Event::Timer { node, incarnation, .. } => (*node, *incarnation),
+            Event::Refused { node, incarnation, .. } => (*node, *incarnation),
         }
     }
 }
@@ -109,6 +95,8 @@ impl<M, T> Event<M, T> {
 struct Slot<P: Process> {
     process: P,
     status: NodeStatus,
+    /// Whether the node's host is running while its process is down (then connections to it are refused).
+    host_up: bool,
     /// Bumped on every restart so that messages and timers meant for the previous life are dropped.
     incarnation: u32,
     rng: SimRng,
@@ -152,13 +140,7 @@ impl<P: Process> Engine<P> {
     pub fn new(processes: Vec<(P, SimRng)>, network: Network, limits: Limits) -> Self {
         let slots = processes
             .into_iter()
-            .map(|(process, rng)| Slot {
-                process,
-                status: NodeStatus::Up,
-                incarnation: 0,
-                rng,
-                held: Vec::new(),
-            })
+            .map(|(process, rng)| Slot { process, status: NodeStatus::Up, host_up: true, incarnation: 0, rng, held: Vec::new() })
             .collect();
         Engine {
             queue: EventQueue::default(),
@@ -199,19 +181,10 @@ impl<P: Process> Engine<P> {
     }
 
     /// Runs a handler of `node` from outside (a fault, an operator action) and applies its commands.
-    pub fn invoke(
-        &mut self,
-        node: NodeId,
-        handler: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg, P::Timer, P::Out>),
-    ) {
+    pub fn invoke(&mut self, node: NodeId, handler: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg, P::Timer, P::Out>)) {
         let now = self.queue.now();
         let slot = &mut self.slots[node.0 as usize];
-        let mut ctx = Ctx {
-            now,
-            me: node,
-            rng: &mut slot.rng,
-            commands: &mut self.commands,
-        };
+        let mut ctx = Ctx { now, me: node, rng: &mut slot.rng, commands: &mut self.commands };
         handler(&mut slot.process, &mut ctx);
         self.apply_commands(node);
     }
@@ -237,8 +210,12 @@ impl<P: Process> Engine<P> {
         let (node, incarnation) = event.target();
         let slot = &mut self.slots[node.0 as usize];
         if slot.incarnation != incarnation || slot.status == NodeStatus::Down {
-            if matches!(event, Event::Deliver { .. }) {
+            if let Event::Deliver { from, to, msg, .. } = event {
                 self.stats.messages_lost += 1;
+                let refused = slot.status == NodeStatus::Down && slot.host_up;
+                if refused {
+                    self.refuse(from, to, msg);
+                }
             }
             return;
         }
@@ -256,6 +233,16 @@ impl<P: Process> Engine<P> {
                 self.invoke(node, |p, ctx| p.on_message(from, msg, ctx));
             }
             Event::Timer { timer, .. } => self.invoke(node, |p, ctx| p.on_timer(timer, ctx)),
+            Event::Refused { peer, msg, .. } => self.invoke(node, |p, ctx| p.on_refused(peer, msg, ctx)),
+        }
+    }
+
+    /// Sends the refusal of `msg` by `to`'s host back to `from`, over the network like any reply.
+    fn refuse(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        let now = self.queue.now();
+        if let Some(at) = self.network.arrival(to.0, from.0, now) {
+            let incarnation = self.slots[from.0 as usize].incarnation;
+            self.queue.push(at, Event::Refused { node: from, incarnation, peer: to, msg });
         }
     }
 
@@ -270,27 +257,14 @@ impl<P: Process> Engine<P> {
                     match self.network.arrival(node.0, to.0, now) {
                         Some(at) => {
                             let incarnation = self.slots[to.0 as usize].incarnation;
-                            self.queue.push(
-                                at,
-                                Event::Deliver {
-                                    from: node,
-                                    to,
-                                    incarnation,
-                                    msg,
-                                },
-                            );
+                            self.queue.push(at, Event::Deliver { from: node, to, incarnation, msg });
                         }
                         None => self.stats.messages_lost += 1,
                     }
                 }
-                Command::Timer { after_us, timer } => self.queue.push(
-                    now.plus_us(after_us),
-                    Event::Timer {
-                        node,
-                        incarnation,
-                        timer,
-                    },
-                ),
+                Command::Timer { after_us, timer } => {
+                    self.queue.push(now.plus_us(after_us), Event::Timer { node, incarnation, timer })
+                }
                 Command::Emit(out) => self.outputs.push((now, node, out)),
                 Command::Exit => {
                     let slot = &mut self.slots[node.0 as usize];
@@ -307,11 +281,26 @@ impl<P: Process> Engine<P> {
         self.outputs.drain(..)
     }
 
-    /// Stops `node` now: its memory is the caller's to reduce (`process_mut`), pending events for it are dropped.
+    /// Sends `msg` as if `from` had sent it now, even if `from` is down: how the kernel of a crashed process
+    /// still resets its connections (the peers see them close).
+    pub fn send_as(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        self.commands.push(Command::Send { to, msg });
+        self.apply_commands(from);
+    }
+
+    /// Stops `node`'s process now; its host stays up and refuses connections. Its memory is the caller's to
+    /// reduce (`process_mut`); pending events for it are dropped.
     pub fn stop(&mut self, node: NodeId) {
         let slot = &mut self.slots[node.0 as usize];
         slot.status = NodeStatus::Down;
+        slot.host_up = true;
         slot.held.clear();
+    }
+
+    /// Powers `node`'s host off: like `stop`, but nothing answers at all until it restarts.
+    pub fn power_off(&mut self, node: NodeId) {
+        self.stop(node);
+        self.slots[node.0 as usize].host_up = false;
     }
 
     /// Starts a stopped node again as a new incarnation and calls its `on_start`.
@@ -321,6 +310,7 @@ impl<P: Process> Engine<P> {
             return;
         }
         slot.status = NodeStatus::Up;
+        slot.host_up = true;
         slot.incarnation += 1;
         self.invoke(node, |p, ctx| p.on_start(ctx));
     }

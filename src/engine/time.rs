@@ -36,11 +36,6 @@ impl SimTime {
 impl fmt::Display for SimTime {
     /// Seconds with millisecond precision, e.g. `12.310s`: how traces and summaries show time.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:03}s",
-            self.0 / US_PER_S,
-            (self.0 % US_PER_S) / US_PER_MS
-        )
+        write!(f, "{}.{:03}s", self.0 / US_PER_S, (self.0 % US_PER_S) / US_PER_MS)
     }
 }

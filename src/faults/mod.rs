@@ -70,10 +70,7 @@ pub struct FaultInjector {
 
 impl FaultInjector {
     pub fn new(rng: SimRng) -> Self {
-        FaultInjector {
-            rng,
-            last_stopped: None,
-        }
+        FaultInjector { rng, last_stopped: None }
     }
 
     /// Resolves `target` now; `None` when the role has no holder (a leaderless partition).
@@ -84,12 +81,7 @@ impl FaultInjector {
             Target::LeaderOf(p) => cluster.leader_of(*p).map(|b| spec.broker_node(b)),
             Target::FollowerOf(p) => {
                 let leader = cluster.leader_of(*p);
-                let followers: Vec<_> = spec
-                    .partition(*p)
-                    .replicas
-                    .iter()
-                    .filter(|&&b| Some(b) != leader)
-                    .collect();
+                let followers: Vec<_> = spec.partition(*p).replicas.iter().filter(|&&b| Some(b) != leader).collect();
                 if followers.is_empty() {
                     return None;
                 }
@@ -104,27 +96,16 @@ impl FaultInjector {
     /// Fires one fault and describes what it did, for the trace.
     pub fn apply(&mut self, cluster: &mut Cluster, action: &FaultAction) -> String {
         match action {
-            FaultAction::Crash {
-                target,
-                page_cache_lost,
-            } => self.on_node(cluster, target, "crash", |c, n| {
-                c.crash(n, *page_cache_lost)
-            }),
-            FaultAction::Restart { target } => {
-                self.on_node(cluster, target, "restart", |c, n| c.restart(n))
+            FaultAction::Crash { target, page_cache_lost } => {
+                self.on_node(cluster, target, "crash", |c, n| c.crash(n, *page_cache_lost))
             }
-            FaultAction::Shutdown { target } => {
-                self.on_node(cluster, target, "shutdown", |c, n| c.shutdown(n))
+            FaultAction::Restart { target } => self.on_node(cluster, target, "restart", |c, n| c.restart(n)),
+            FaultAction::Shutdown { target } => self.on_node(cluster, target, "shutdown", |c, n| c.shutdown(n)),
+            FaultAction::Pause { target } => self.on_node(cluster, target, "pause", |c, n| c.engine.pause(n)),
+            FaultAction::Resume { target } => self.on_node(cluster, target, "resume", |c, n| c.engine.resume(n)),
+            FaultAction::Isolate { target } => {
+                self.on_node(cluster, target, "isolate", |c, n| c.engine.network.isolate(n.0))
             }
-            FaultAction::Pause { target } => {
-                self.on_node(cluster, target, "pause", |c, n| c.engine.pause(n))
-            }
-            FaultAction::Resume { target } => {
-                self.on_node(cluster, target, "resume", |c, n| c.engine.resume(n))
-            }
-            FaultAction::Isolate { target } => self.on_node(cluster, target, "isolate", |c, n| {
-                c.engine.network.isolate(n.0)
-            }),
             FaultAction::Partition { side_a, side_b } => {
                 let a = self.resolve_all(cluster, side_a);
                 let b = self.resolve_all(cluster, side_b);
@@ -132,19 +113,13 @@ impl FaultInjector {
                 cluster.engine.network.partition(&ids(&a), &ids(&b));
                 format!("partition {} | {}", names(cluster, &a), names(cluster, &b))
             }
-            FaultAction::CutOneWay { from, to } => {
-                match (self.resolve(cluster, from), self.resolve(cluster, to)) {
-                    (Some(f), Some(t)) => {
-                        cluster.engine.network.cut_one_way(f.0, t.0);
-                        format!(
-                            "cut {} -> {}",
-                            cluster.spec.node_name(f),
-                            cluster.spec.node_name(t)
-                        )
-                    }
-                    _ => "cut: no such target now".to_string(),
+            FaultAction::CutOneWay { from, to } => match (self.resolve(cluster, from), self.resolve(cluster, to)) {
+                (Some(f), Some(t)) => {
+                    cluster.engine.network.cut_one_way(f.0, t.0);
+                    format!("cut {} -> {}", cluster.spec.node_name(f), cluster.spec.node_name(t))
                 }
-            }
+                _ => "cut: no such target now".to_string(),
+            },
             FaultAction::Heal => {
                 cluster.engine.network.heal();
                 "heal the network".to_string()
@@ -170,17 +145,10 @@ impl FaultInjector {
     }
 
     fn resolve_all(&mut self, cluster: &Cluster, targets: &[Target]) -> Vec<NodeId> {
-        targets
-            .iter()
-            .filter_map(|t| self.resolve(cluster, t))
-            .collect()
+        targets.iter().filter_map(|t| self.resolve(cluster, t)).collect()
     }
 }
 
 fn names(cluster: &Cluster, nodes: &[NodeId]) -> String {
-    nodes
-        .iter()
-        .map(|&n| cluster.spec.node_name(n))
-        .collect::<Vec<_>>()
-        .join(",")
+    nodes.iter().map(|&n| cluster.spec.node_name(n)).collect::<Vec<_>>().join(",")
 }

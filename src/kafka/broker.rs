@@ -6,8 +6,8 @@ use super::config::TruncationMode;
 use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
 use super::log::{ReplicaLog, SequenceCheck};
 use super::messages::{
-    FetchRequest, FetchResponse, FetchResult, KafkaError, LeaderInfo, MetadataRecord, Msg,
-    PartitionState, ProduceRequest, ProduceResponse,
+    FetchRequest, FetchResponse, FetchResult, KafkaError, LeaderInfo, MetadataRecord, Msg, PartitionState,
+    ProduceRequest, ProduceResponse,
 };
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
@@ -81,12 +81,7 @@ pub struct Broker {
 }
 
 fn unknown_partition_state() -> PartitionState {
-    PartitionState {
-        leader: None,
-        leader_epoch: -1,
-        isr: Vec::new(),
-        partition_epoch: -1,
-    }
+    PartitionState { leader: None, leader_epoch: -1, isr: Vec::new(), partition_epoch: -1 }
 }
 
 impl Broker {
@@ -94,12 +89,7 @@ impl Broker {
         let replicas = spec
             .partitions
             .iter()
-            .map(|p| {
-                p.replicas.contains(&id).then(|| Replica {
-                    log: ReplicaLog::default(),
-                    role: Role::Unknown,
-                })
-            })
+            .map(|p| p.replicas.contains(&id).then(|| Replica { log: ReplicaLog::default(), role: Role::Unknown }))
             .collect();
         let partition_count = spec.partitions.len();
         let broker_count = spec.broker_count as usize;
@@ -129,9 +119,7 @@ impl Broker {
     }
 
     fn reset_memory(&mut self) {
-        self.metadata
-            .iter_mut()
-            .for_each(|m| *m = unknown_partition_state());
+        self.metadata.iter_mut().for_each(|m| *m = unknown_partition_state());
         self.isr_eligible.iter_mut().for_each(|e| *e = true);
         self.metadata_offset = 0;
         self.incarnation += 1;
@@ -157,41 +145,26 @@ impl Broker {
     pub fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
         let cfg = &self.spec.broker_config;
         ctx.set_timer(cfg.replica_lag_time_max_us / 2, Timer::IsrExpiration);
-        ctx.set_timer(
-            cfg.replica_high_watermark_checkpoint_interval_us,
-            Timer::HighWatermarkCheckpoint,
-        );
+        ctx.set_timer(cfg.replica_high_watermark_checkpoint_interval_us, Timer::HighWatermarkCheckpoint);
         self.send_heartbeat(ctx);
-        ctx.set_timer(
-            self.spec.broker_config.broker_heartbeat_interval_us,
-            Timer::BrokerHeartbeat,
-        );
+        ctx.set_timer(self.spec.broker_config.broker_heartbeat_interval_us, Timer::BrokerHeartbeat);
     }
 
     pub fn on_timer(&mut self, timer: Timer, ctx: &mut KafkaCtx<'_>) {
         match timer {
             Timer::BrokerHeartbeat => {
                 self.send_heartbeat(ctx);
-                ctx.set_timer(
-                    self.spec.broker_config.broker_heartbeat_interval_us,
-                    Timer::BrokerHeartbeat,
-                );
+                ctx.set_timer(self.spec.broker_config.broker_heartbeat_interval_us, Timer::BrokerHeartbeat);
             }
             Timer::IsrExpiration => {
                 self.check_isr_expiration(ctx);
-                ctx.set_timer(
-                    self.spec.broker_config.replica_lag_time_max_us / 2,
-                    Timer::IsrExpiration,
-                );
+                ctx.set_timer(self.spec.broker_config.replica_lag_time_max_us / 2, Timer::IsrExpiration);
             }
             Timer::HighWatermarkCheckpoint => {
                 for replica in self.replicas.iter_mut().flatten() {
                     replica.log.checkpointed_high_watermark = replica.log.high_watermark;
                 }
-                let interval = self
-                    .spec
-                    .broker_config
-                    .replica_high_watermark_checkpoint_interval_us;
+                let interval = self.spec.broker_config.replica_high_watermark_checkpoint_interval_us;
                 ctx.set_timer(interval, Timer::HighWatermarkCheckpoint);
             }
             Timer::Wakeup => self.on_wakeup(ctx),
@@ -201,13 +174,8 @@ impl Broker {
 
     pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
         match msg {
-            Msg::MetadataUpdate {
-                from_offset,
-                records,
-            } => self.apply_metadata(from_offset, &records, ctx),
-            Msg::BrokerHeartbeatResponse { shutdown_now, .. }
-                if shutdown_now && self.want_shutdown =>
-            {
+            Msg::MetadataUpdate { from_offset, records } => self.apply_metadata(from_offset, &records, ctx),
+            Msg::BrokerHeartbeatResponse { shutdown_now, .. } if shutdown_now && self.want_shutdown => {
                 // Leadership has moved away: flush, checkpoint and exit (KafkaServer.shutdown).
                 self.flush_all();
                 ctx.emit(Obs::ShutdownComplete { broker: self.id });
@@ -217,18 +185,9 @@ impl Broker {
                 let leaders: Rc<[LeaderInfo]> = self
                     .metadata
                     .iter()
-                    .map(|m| LeaderInfo {
-                        leader: m.leader,
-                        leader_epoch: m.leader_epoch,
-                    })
+                    .map(|m| LeaderInfo { leader: m.leader, leader_epoch: m.leader_epoch })
                     .collect();
-                ctx.send(
-                    from,
-                    Msg::MetadataResponse {
-                        correlation,
-                        leaders,
-                    },
-                );
+                ctx.send(from, Msg::MetadataResponse { correlation, leaders });
             }
             Msg::Produce(request) => self.on_produce(from, request, ctx),
             Msg::Fetch(request) => self.on_fetch(from, request, ctx),
@@ -236,6 +195,7 @@ impl Broker {
             Msg::AlterPartitionResponse { partition, result } => {
                 self.on_alter_partition_response(partition, result, ctx)
             }
+            Msg::ConnectionClosed => self.on_leader_connection_closed(from, ctx),
             _ => {}
         }
     }
@@ -252,12 +212,7 @@ impl Broker {
 
     // ---- metadata: the controller's records decide each replica's role ----
 
-    fn apply_metadata(
-        &mut self,
-        from_offset: u64,
-        records: &[MetadataRecord],
-        ctx: &mut KafkaCtx<'_>,
-    ) {
+    fn apply_metadata(&mut self, from_offset: u64, records: &[MetadataRecord], ctx: &mut KafkaCtx<'_>) {
         if from_offset > self.metadata_offset {
             return; // A gap: the next heartbeat asks again from our offset.
         }
@@ -269,11 +224,7 @@ impl Broker {
                     self.metadata[p.index()] = state.clone();
                     self.reconcile(*p, ctx);
                 }
-                MetadataRecord::Broker {
-                    broker,
-                    fenced,
-                    in_controlled_shutdown,
-                } => {
+                MetadataRecord::Broker { broker, fenced, in_controlled_shutdown } => {
                     self.isr_eligible[broker.index()] = !fenced && !in_controlled_shutdown;
                 }
             }
@@ -300,8 +251,7 @@ impl Broker {
             self.maybe_advance_high_watermark(p, ctx);
         } else {
             match &replica.role {
-                Role::Follower(f)
-                    if f.leader == state.leader && f.leader_epoch == state.leader_epoch => {}
+                Role::Follower(f) if f.leader == state.leader && f.leader_epoch == state.leader_epoch => {}
                 _ => self.become_follower(p, &state, ctx),
             }
         }
@@ -313,10 +263,7 @@ impl Broker {
             return;
         };
         replica.log.assign_epoch(state.leader_epoch);
-        let epoch_start = replica
-            .log
-            .epoch_start_offset(state.leader_epoch)
-            .unwrap_or(replica.log.log_end_offset());
+        let epoch_start = replica.log.epoch_start_offset(state.leader_epoch).unwrap_or(replica.log.log_end_offset());
         let ls = LeaderState::new(
             self.id,
             replicas,
@@ -366,11 +313,7 @@ impl Broker {
     fn on_produce(&mut self, client: NodeId, req: ProduceRequest, ctx: &mut KafkaCtx<'_>) {
         let respond = |ctx: &mut KafkaCtx<'_>, result| {
             if req.acks != 0 {
-                let response = ProduceResponse {
-                    correlation: req.correlation,
-                    partition: req.partition,
-                    result,
-                };
+                let response = ProduceResponse { correlation: req.correlation, partition: req.partition, result };
                 ctx.send(client, Msg::ProduceResponse(response));
             }
         };
@@ -421,9 +364,7 @@ impl Broker {
                 SequenceCheck::OutOfOrder => return Err(KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER),
             }
         }
-        let range = replica
-            .log
-            .append_as_leader(req.records.clone(), ls.leader_epoch, req.stamp);
+        let range = replica.log.append_as_leader(req.records.clone(), ls.leader_epoch, req.stamp);
         replica.log.maybe_flush(flush_interval);
         Ok(range)
     }
@@ -431,11 +372,7 @@ impl Broker {
     /// DelayedProduce.tryComplete for one partition: answer the requests the high watermark has reached.
     fn complete_parked_produces(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
         let min_isr = self.spec.topic_of(p).effective_min_isr();
-        let Some(Replica {
-            log,
-            role: Role::Leader(ls),
-        }) = self.replicas[p.index()].as_ref()
-        else {
+        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_ref() else {
             return;
         };
         let hw = log.high_watermark;
@@ -445,11 +382,8 @@ impl Broker {
             let parked = &self.parked_produces[i];
             if parked.partition == p && parked.required_offset <= hw {
                 let parked = self.parked_produces.swap_remove(i);
-                let result = if enough {
-                    Ok(parked.base_offset)
-                } else {
-                    Err(KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
-                };
+                let result =
+                    if enough { Ok(parked.base_offset) } else { Err(KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND) };
                 Self::send_produce_response(parked, result, ctx);
             } else {
                 i += 1;
@@ -458,25 +392,15 @@ impl Broker {
     }
 
     fn fail_parked_produces(&mut self, p: PartitionId, error: KafkaError, ctx: &mut KafkaCtx<'_>) {
-        let (failed, kept) = std::mem::take(&mut self.parked_produces)
-            .into_iter()
-            .partition(|pp| pp.partition == p);
+        let (failed, kept) = std::mem::take(&mut self.parked_produces).into_iter().partition(|pp| pp.partition == p);
         self.parked_produces = kept;
         for parked in failed {
             Self::send_produce_response(parked, Err(error), ctx);
         }
     }
 
-    fn send_produce_response(
-        parked: ParkedProduce,
-        result: Result<Offset, KafkaError>,
-        ctx: &mut KafkaCtx<'_>,
-    ) {
-        let response = ProduceResponse {
-            correlation: parked.correlation,
-            partition: parked.partition,
-            result,
-        };
+    fn send_produce_response(parked: ParkedProduce, result: Result<Offset, KafkaError>, ctx: &mut KafkaCtx<'_>) {
+        let response = ProduceResponse { correlation: parked.correlation, partition: parked.partition, result };
         ctx.send(parked.client, Msg::ProduceResponse(response));
     }
 
@@ -484,22 +408,12 @@ impl Broker {
 
     fn on_fetch(&mut self, follower: NodeId, req: FetchRequest, ctx: &mut KafkaCtx<'_>) {
         if let Some(result) = self.serve_fetch(&req, ctx) {
-            let response = FetchResponse {
-                fetch_id: req.fetch_id,
-                partition: req.partition,
-                result,
-            };
+            let response = FetchResponse { fetch_id: req.fetch_id, partition: req.partition, result };
             ctx.send(follower, Msg::FetchResponse(response));
         } else {
-            let deadline = ctx
-                .now
-                .plus_us(self.spec.broker_config.replica_fetch_wait_max_us);
+            let deadline = ctx.now.plus_us(self.spec.broker_config.replica_fetch_wait_max_us);
             self.arm(deadline, ctx);
-            self.parked_fetches.push(ParkedFetch {
-                follower,
-                request: req,
-                deadline,
-            });
+            self.parked_fetches.push(ParkedFetch { follower, request: req, deadline });
         }
     }
 
@@ -508,11 +422,7 @@ impl Broker {
     fn serve_fetch(&mut self, req: &FetchRequest, ctx: &mut KafkaCtx<'_>) -> Option<FetchResult> {
         let p = req.partition;
         let max_bytes = self.spec.broker_config.replica_fetch_max_bytes;
-        let Some(Replica {
-            log,
-            role: Role::Leader(ls),
-        }) = self.replicas[p.index()].as_mut()
-        else {
+        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
             return Some(FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER));
         };
         if req.current_leader_epoch < ls.leader_epoch {
@@ -525,22 +435,16 @@ impl Broker {
         if let Some(last_epoch) = req.last_fetched_epoch {
             match log.end_offset_for_epoch(last_epoch) {
                 None => {
-                    return Some(FetchResult::OutOfRange {
-                        leader_log_end_offset: leo,
-                    });
+                    return Some(FetchResult::OutOfRange { leader_log_end_offset: leo });
                 }
-                Some((epoch, end_offset))
-                    if epoch < last_epoch || end_offset < req.fetch_offset =>
-                {
+                Some((epoch, end_offset)) if epoch < last_epoch || end_offset < req.fetch_offset => {
                     return Some(FetchResult::Diverging { epoch, end_offset });
                 }
                 Some(_) => {}
             }
         }
         if req.fetch_offset > leo {
-            return Some(FetchResult::OutOfRange {
-                leader_log_end_offset: leo,
-            });
+            return Some(FetchResult::OutOfRange { leader_log_end_offset: leo });
         }
         let Some(follower) = ls.follower_mut(req.replica) else {
             return Some(FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER));
@@ -553,17 +457,13 @@ impl Broker {
         if batches.is_empty() {
             return None;
         }
-        Some(FetchResult::Records {
-            batches,
-            high_watermark: log.high_watermark,
-        })
+        Some(FetchResult::Records { batches, high_watermark: log.high_watermark })
     }
 
     /// New data arrived: parked follower fetches for `p` can be answered.
     fn complete_parked_fetches(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
-        let (ready, kept) = std::mem::take(&mut self.parked_fetches)
-            .into_iter()
-            .partition(|f| f.request.partition == p);
+        let (ready, kept) =
+            std::mem::take(&mut self.parked_fetches).into_iter().partition(|f| f.request.partition == p);
         self.parked_fetches = kept;
         for parked in ready {
             self.on_fetch(parked.follower, parked.request, ctx);
@@ -572,11 +472,7 @@ impl Broker {
 
     fn maybe_expand_isr(&mut self, p: PartitionId, follower: BrokerId, ctx: &mut KafkaCtx<'_>) {
         let eligible = self.isr_eligible[follower.index()];
-        let Some(Replica {
-            log,
-            role: Role::Leader(ls),
-        }) = self.replicas[p.index()].as_mut()
-        else {
+        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
             return;
         };
         if partition::can_join_isr(ls, follower, eligible, log.high_watermark) {
@@ -602,21 +498,14 @@ impl Broker {
             new_isr: proposed.clone(),
         };
         ctx.send(spec.controller_node(), msg);
-        ls.pending = Some(PendingIsr {
-            proposed,
-            sent_at: ctx.now,
-        });
+        ls.pending = Some(PendingIsr { proposed, sent_at: ctx.now });
     }
 
     fn maybe_advance_high_watermark(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
         let cfg = &self.spec.broker_config;
         let min_isr = self.spec.topic_of(p).effective_min_isr();
         let eligible = &self.isr_eligible;
-        let Some(Replica {
-            log,
-            role: Role::Leader(ls),
-        }) = self.replicas[p.index()].as_mut()
-        else {
+        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
             return;
         };
         let inputs = HighWatermarkInputs {
@@ -639,11 +528,7 @@ impl Broker {
     fn check_isr_expiration(&mut self, ctx: &mut KafkaCtx<'_>) {
         let lag_max = self.spec.broker_config.replica_lag_time_max_us;
         for (i, slot) in self.replicas.iter_mut().enumerate() {
-            let Some(Replica {
-                log,
-                role: Role::Leader(ls),
-            }) = slot
-            else {
+            let Some(Replica { log, role: Role::Leader(ls) }) = slot else {
                 continue;
             };
             let p = PartitionId(i as u32);
@@ -654,15 +539,9 @@ impl Broker {
                 }
                 continue;
             }
-            let lagging =
-                partition::out_of_sync_followers(ls, log.log_end_offset(), ctx.now, lag_max);
+            let lagging = partition::out_of_sync_followers(ls, log.log_end_offset(), ctx.now, lag_max);
             if !lagging.is_empty() {
-                let proposed = ls
-                    .isr
-                    .iter()
-                    .copied()
-                    .filter(|b| !lagging.contains(b))
-                    .collect();
+                let proposed = ls.isr.iter().copied().filter(|b| !lagging.contains(b)).collect();
                 Self::propose_isr(self.id, &self.spec, p, ls, proposed, ctx);
             }
         }
@@ -674,18 +553,11 @@ impl Broker {
         result: Result<PartitionState, KafkaError>,
         ctx: &mut KafkaCtx<'_>,
     ) {
-        let Some(Replica {
-            role: Role::Leader(ls),
-            ..
-        }) = self.replicas[p.index()].as_mut()
-        else {
+        let Some(Replica { role: Role::Leader(ls), .. }) = self.replicas[p.index()].as_mut() else {
             return;
         };
         match result {
-            Ok(state)
-                if state.leader_epoch == ls.leader_epoch
-                    && state.partition_epoch > ls.partition_epoch =>
-            {
+            Ok(state) if state.leader_epoch == ls.leader_epoch && state.partition_epoch > ls.partition_epoch => {
                 ls.isr = state.isr;
                 ls.partition_epoch = state.partition_epoch;
                 ls.pending = None;
@@ -701,11 +573,7 @@ impl Broker {
     fn send_fetch(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
         let legacy = self.spec.broker_config.truncation == TruncationMode::HighWatermark;
         let timeout = self.spec.broker_config.replica_socket_timeout_us;
-        let Some(Replica {
-            log,
-            role: Role::Follower(f),
-        }) = self.replicas[p.index()].as_mut()
-        else {
+        let Some(Replica { log, role: Role::Follower(f) }) = self.replicas[p.index()].as_mut() else {
             return;
         };
         let Some(leader) = f.leader else { return };
@@ -728,11 +596,7 @@ impl Broker {
     fn on_fetch_response(&mut self, resp: FetchResponse, ctx: &mut KafkaCtx<'_>) {
         let p = resp.partition;
         let flush_interval = self.spec.broker_config.log_flush_interval_messages;
-        let Some(Replica {
-            log,
-            role: Role::Follower(f),
-        }) = self.replicas[p.index()].as_mut()
-        else {
+        let Some(Replica { log, role: Role::Follower(f) }) = self.replicas[p.index()].as_mut() else {
             return;
         };
         if f.in_flight.map(|(id, _)| id) != Some(resp.fetch_id) {
@@ -740,22 +604,15 @@ impl Broker {
         }
         f.in_flight = None;
         let truncate_to = match resp.result {
-            FetchResult::Records {
-                batches,
-                high_watermark,
-            } => {
+            FetchResult::Records { batches, high_watermark } => {
                 log.append_as_follower(&batches);
                 log.maybe_flush(flush_interval);
                 // The follower's high watermark: the leader's, bounded by its own log end.
                 log.high_watermark = high_watermark.min(log.log_end_offset());
                 None
             }
-            FetchResult::Diverging { epoch, end_offset } => {
-                Some(divergence_truncation_offset(log, epoch, end_offset))
-            }
-            FetchResult::OutOfRange {
-                leader_log_end_offset,
-            } => Some(leader_log_end_offset.min(log.log_end_offset())),
+            FetchResult::Diverging { epoch, end_offset } => Some(divergence_truncation_offset(log, epoch, end_offset)),
+            FetchResult::OutOfRange { leader_log_end_offset } => Some(leader_log_end_offset.min(log.log_end_offset())),
             FetchResult::Error(_) => {
                 let until = ctx.now.plus_us(REPLICA_FETCH_BACKOFF_US);
                 f.backoff_until = Some(until);
@@ -779,6 +636,31 @@ impl Broker {
         self.send_fetch(p, ctx);
     }
 
+    /// A fetch refused by a leader whose process is down fails like a closed connection.
+    pub fn on_refused(&mut self, to: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+        if matches!(msg, Msg::Fetch(_)) {
+            self.on_leader_connection_closed(to, ctx);
+        }
+    }
+
+    /// The fetcher's connection to a leader closed: its fetches failed; retry after `replica.fetch.backoff.ms`.
+    fn on_leader_connection_closed(&mut self, from: NodeId, ctx: &mut KafkaCtx<'_>) {
+        let until = ctx.now.plus_us(REPLICA_FETCH_BACKOFF_US);
+        let mut any = false;
+        for replica in self.replicas.iter_mut().flatten() {
+            let Role::Follower(f) = &mut replica.role else { continue };
+            let to_sender = f.leader.is_some_and(|l| self.spec.broker_node(l) == from);
+            if to_sender && f.in_flight.is_some() {
+                f.in_flight = None;
+                f.backoff_until = Some(until);
+                any = true;
+            }
+        }
+        if any {
+            self.arm(until, ctx);
+        }
+    }
+
     // ---- deadlines ----
 
     fn arm(&mut self, at: SimTime, ctx: &mut KafkaCtx<'_>) {
@@ -790,16 +672,13 @@ impl Broker {
     fn on_wakeup(&mut self, ctx: &mut KafkaCtx<'_>) {
         self.wakeup.fired(ctx.now);
         let now = ctx.now;
-        let (expired, kept) = std::mem::take(&mut self.parked_produces)
-            .into_iter()
-            .partition(|pp| pp.deadline <= now);
+        let (expired, kept) = std::mem::take(&mut self.parked_produces).into_iter().partition(|pp| pp.deadline <= now);
         self.parked_produces = kept;
         for parked in expired {
             Self::send_produce_response(parked, Err(KafkaError::REQUEST_TIMED_OUT), ctx);
         }
-        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parked_fetches)
-            .into_iter()
-            .partition(|f| f.deadline <= now);
+        let (expired, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.parked_fetches).into_iter().partition(|f| f.deadline <= now);
         self.parked_fetches = kept;
         for parked in expired {
             self.answer_expired_fetch(parked, ctx);
@@ -813,30 +692,18 @@ impl Broker {
     fn answer_expired_fetch(&mut self, parked: ParkedFetch, ctx: &mut KafkaCtx<'_>) {
         let p = parked.request.partition;
         let result = match self.replicas[p.index()].as_ref() {
-            Some(Replica {
-                log,
-                role: Role::Leader(_),
-            }) => FetchResult::Records {
-                batches: Vec::new(),
-                high_watermark: log.high_watermark,
-            },
+            Some(Replica { log, role: Role::Leader(_) }) => {
+                FetchResult::Records { batches: Vec::new(), high_watermark: log.high_watermark }
+            }
             _ => FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER),
         };
-        let response = FetchResponse {
-            fetch_id: parked.request.fetch_id,
-            partition: p,
-            result,
-        };
+        let response = FetchResponse { fetch_id: parked.request.fetch_id, partition: p, result };
         ctx.send(parked.follower, Msg::FetchResponse(response));
     }
 
     fn retry_follower_fetches(&mut self, ctx: &mut KafkaCtx<'_>) {
         for i in 0..self.replicas.len() {
-            let Some(Replica {
-                role: Role::Follower(f),
-                ..
-            }) = self.replicas[i].as_ref()
-            else {
+            let Some(Replica { role: Role::Follower(f), .. }) = self.replicas[i].as_ref() else {
                 continue;
             };
             let timed_out = f.in_flight.is_some_and(|(_, deadline)| deadline <= ctx.now);
@@ -850,25 +717,17 @@ impl Broker {
     fn earliest_deadline(&self) -> Option<SimTime> {
         let produces = self.parked_produces.iter().map(|p| p.deadline);
         let fetches = self.parked_fetches.iter().map(|f| f.deadline);
-        let followers = self
-            .replicas
-            .iter()
-            .flatten()
-            .filter_map(|r| match &r.role {
-                Role::Follower(f) => f.in_flight.map(|(_, d)| d).or(f.backoff_until),
-                _ => None,
-            });
+        let followers = self.replicas.iter().flatten().filter_map(|r| match &r.role {
+            Role::Follower(f) => f.in_flight.map(|(_, d)| d).or(f.backoff_until),
+            _ => None,
+        });
         produces.chain(fetches).chain(followers).min()
     }
 }
 
 /// AbstractFetcherThread.getOffsetTruncationState (truncate-on-fetch, KIP-320): where a follower truncates when
 /// the leader says its epoch `leader_epoch` ended at `leader_end_offset`.
-pub fn divergence_truncation_offset(
-    log: &ReplicaLog,
-    leader_epoch: LeaderEpoch,
-    leader_end_offset: Offset,
-) -> Offset {
+pub fn divergence_truncation_offset(log: &ReplicaLog, leader_epoch: LeaderEpoch, leader_end_offset: Offset) -> Offset {
     let leo = log.log_end_offset();
     match log.end_offset_for_epoch(leader_epoch) {
         // Same epoch on both sides: keep what both logs have of it.
@@ -890,12 +749,7 @@ mod tests {
         let mut seq = 0;
         for &(epoch, count) in epochs {
             for _ in 0..count {
-                let record = Record {
-                    producer: ClientId(0),
-                    send_seq: seq,
-                    key: None,
-                    size_bytes: 10,
-                };
+                let record = Record { producer: ClientId(0), send_seq: seq, key: None, size_bytes: 10 };
                 seq += 1;
                 log.append_as_leader(Rc::from(vec![record]), epoch, None);
             }

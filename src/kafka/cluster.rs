@@ -4,6 +4,7 @@
 use super::broker::{Broker, Role};
 use super::controller::Controller;
 use super::ids::{BrokerId, ClientId, LeaderEpoch, Offset, PartitionId};
+use super::messages::Msg;
 use super::node::Node;
 use super::producer::Producer;
 use super::spec::{ClusterSpec, NodeRole};
@@ -45,21 +46,14 @@ impl Cluster {
             .map(|n| {
                 let node = match spec.role_of(NodeId(n)) {
                     NodeRole::Broker(b) => Node::Broker(Box::new(Broker::new(b, spec.clone()))),
-                    NodeRole::Controller => {
-                        Node::Controller(Box::new(Controller::new(spec.clone())))
-                    }
-                    NodeRole::Producer(c) => {
-                        Node::Producer(Box::new(Producer::new(c, spec.clone())))
-                    }
+                    NodeRole::Controller => Node::Controller(Box::new(Controller::new(spec.clone()))),
+                    NodeRole::Producer(c) => Node::Producer(Box::new(Producer::new(c, spec.clone()))),
                 };
                 (node, stream(seed, "node", u64::from(n)))
             })
             .collect();
         let network = Network::new(count, latency, stream(seed, "network", 0));
-        Cluster {
-            spec,
-            engine: Engine::new(nodes, network, limits),
-        }
+        Cluster { spec, engine: Engine::new(nodes, network, limits) }
     }
 
     pub fn broker(&self, b: BrokerId) -> &Broker {
@@ -92,9 +86,26 @@ impl Cluster {
         if !self.is_up(node) {
             return;
         }
-        self.engine.stop(node);
+        if page_cache_lost {
+            self.engine.power_off(node);
+        } else {
+            self.engine.stop(node);
+        }
         if let Node::Broker(b) = self.engine.process_mut(node) {
             b.crash(page_cache_lost);
+        }
+        if !page_cache_lost {
+            // A process crash leaves the OS running, and it resets the process's connections at once. After a
+            // power loss nothing answers: peers wait for their own timeouts.
+            self.close_connections(node);
+        }
+    }
+
+    fn close_connections(&mut self, node: NodeId) {
+        for peer in 0..self.spec.node_count() {
+            if peer != node.0 {
+                self.engine.send_as(node, NodeId(peer), Msg::ConnectionClosed);
+            }
         }
     }
 
@@ -121,7 +132,10 @@ impl Cluster {
                     b.begin_controlled_shutdown(ctx);
                 }
             }),
-            _ => self.engine.stop(node),
+            _ => {
+                self.engine.stop(node);
+                self.close_connections(node);
+            }
         }
     }
 
@@ -136,13 +150,7 @@ impl Cluster {
             .map(PartitionId)
             .map(|p| {
                 let state = &controller.partitions[p.index()];
-                let replicas = self
-                    .spec
-                    .partition(p)
-                    .replicas
-                    .iter()
-                    .map(|&b| self.replica_summary(b, p))
-                    .collect();
+                let replicas = self.spec.partition(p).replicas.iter().map(|&b| self.replica_summary(b, p)).collect();
                 PartitionSummary {
                     partition: self.spec.partition_name(p),
                     leader: state.leader,

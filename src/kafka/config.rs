@@ -136,11 +136,6 @@ impl Default for ProducerConfig {
 impl ProducerConfig {
     /// The defaults of Kafka 2.x clients, before KIP-679: acks=1, no idempotence, linger.ms=0.
     pub fn pre_3_0() -> Self {
-        ProducerConfig {
-            acks: Acks::Leader,
-            enable_idempotence: false,
-            linger_us: 0,
-            ..Self::default()
-        }
+        ProducerConfig { acks: Acks::Leader, enable_idempotence: false, linger_us: 0, ..Self::default() }
     }
 }

@@ -66,12 +66,7 @@ impl Controller {
             .enumerate()
             .map(|(i, s)| MetadataRecord::Partition(PartitionId(i as u32), s.clone()))
             .collect();
-        Controller {
-            spec,
-            partitions,
-            brokers,
-            log,
-        }
+        Controller { spec, partitions, brokers, log }
     }
 
     pub fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
@@ -91,29 +86,13 @@ impl Controller {
 
     pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
         match msg {
-            Msg::BrokerHeartbeat {
-                broker,
-                incarnation,
-                metadata_offset,
-                want_shutdown,
-            } if self.spec.role_of(from) == NodeRole::Broker(broker) => {
+            Msg::BrokerHeartbeat { broker, incarnation, metadata_offset, want_shutdown }
+                if self.spec.role_of(from) == NodeRole::Broker(broker) =>
+            {
                 self.on_heartbeat(broker, incarnation, metadata_offset, want_shutdown, ctx);
             }
-            Msg::AlterPartition {
-                broker,
-                partition,
-                leader_epoch,
-                partition_epoch,
-                new_isr,
-            } => {
-                let result = self.alter_partition(
-                    broker,
-                    partition,
-                    leader_epoch,
-                    partition_epoch,
-                    new_isr,
-                    ctx,
-                );
+            Msg::AlterPartition { broker, partition, leader_epoch, partition_epoch, new_isr } => {
+                let result = self.alter_partition(broker, partition, leader_epoch, partition_epoch, new_isr, ctx);
                 ctx.send(from, Msg::AlterPartitionResponse { partition, result });
             }
             _ => {}
@@ -145,40 +124,24 @@ impl Controller {
             session.in_controlled_shutdown = false;
         }
         self.brokers[b.index()].last_heartbeat = ctx.now;
-        if want_shutdown
-            && !self.brokers[b.index()].in_controlled_shutdown
-            && !self.brokers[b.index()].fenced
-        {
+        if want_shutdown && !self.brokers[b.index()].in_controlled_shutdown && !self.brokers[b.index()].fenced {
             self.begin_controlled_shutdown(b, ctx);
         }
         let caught_up = metadata_offset >= self.log.len() as u64;
         if self.brokers[b.index()].fenced && !want_shutdown && caught_up {
             self.unfence(b, ctx);
         }
-        let shutdown_now =
-            self.brokers[b.index()].in_controlled_shutdown && !self.leads_anything(b);
+        let shutdown_now = self.brokers[b.index()].in_controlled_shutdown && !self.leads_anything(b);
         if shutdown_now && !self.brokers[b.index()].fenced {
             self.fence(b, "controlled shutdown complete", ctx);
         }
         let node = self.spec.broker_node(b);
         if metadata_offset < self.log.len() as u64 {
             let records: Rc<[MetadataRecord]> = self.log[metadata_offset as usize..].into();
-            ctx.send(
-                node,
-                Msg::MetadataUpdate {
-                    from_offset: metadata_offset,
-                    records,
-                },
-            );
+            ctx.send(node, Msg::MetadataUpdate { from_offset: metadata_offset, records });
         }
         let fenced = self.brokers[b.index()].fenced;
-        ctx.send(
-            node,
-            Msg::BrokerHeartbeatResponse {
-                fenced,
-                shutdown_now,
-            },
-        );
+        ctx.send(node, Msg::BrokerHeartbeatResponse { fenced, shutdown_now });
     }
 
     fn leads_anything(&self, b: BrokerId) -> bool {
@@ -220,21 +183,12 @@ impl Controller {
 
     fn append_broker_record(&mut self, b: BrokerId, ctx: &mut KafkaCtx<'_>) {
         let s = &self.brokers[b.index()];
-        let record = MetadataRecord::Broker {
-            broker: b,
-            fenced: s.fenced,
-            in_controlled_shutdown: s.in_controlled_shutdown,
-        };
+        let record =
+            MetadataRecord::Broker { broker: b, fenced: s.fenced, in_controlled_shutdown: s.in_controlled_shutdown };
         self.append(record, ctx);
     }
 
-    fn update_partitions_of(
-        &mut self,
-        b: BrokerId,
-        change: Change,
-        reason: &'static str,
-        ctx: &mut KafkaCtx<'_>,
-    ) {
+    fn update_partitions_of(&mut self, b: BrokerId, change: Change, reason: &'static str, ctx: &mut KafkaCtx<'_>) {
         for i in 0..self.partitions.len() {
             let p = PartitionId(i as u32);
             if self.spec.partition(p).replicas.contains(&b) {
@@ -244,13 +198,7 @@ impl Controller {
     }
 
     /// PartitionChangeBuilder: apply `change`, keep a still-acceptable leader, otherwise elect one.
-    fn update_partition(
-        &mut self,
-        p: PartitionId,
-        change: Change,
-        reason: &'static str,
-        ctx: &mut KafkaCtx<'_>,
-    ) {
+    fn update_partition(&mut self, p: PartitionId, change: Change, reason: &'static str, ctx: &mut KafkaCtx<'_>) {
         let current = self.partitions[p.index()].clone();
         let mut isr = current.isr.clone();
         if let Change::RemoveFromIsr(b) = change {
@@ -260,11 +208,7 @@ impl Controller {
             }
         }
         let leader_ok = current.leader.is_some_and(|l| self.is_acceptable(l));
-        let (leader, isr, unclean) = if leader_ok {
-            (current.leader, isr, false)
-        } else {
-            self.elect_leader(p, isr)
-        };
+        let (leader, isr, unclean) = if leader_ok { (current.leader, isr, false) } else { self.elect_leader(p, isr) };
         if leader == current.leader && isr == current.isr {
             return;
         }
@@ -274,16 +218,9 @@ impl Controller {
     /// Leader election (PartitionChangeBuilder): the first replica in assignment order that is in the ISR and
     /// acceptable; else, if `unclean.leader.election.enable`, the first acceptable replica, whose ISR becomes
     /// just itself; else no leader (offline) and the ISR unchanged.
-    fn elect_leader(
-        &self,
-        p: PartitionId,
-        isr: Vec<BrokerId>,
-    ) -> (Option<BrokerId>, Vec<BrokerId>, bool) {
+    fn elect_leader(&self, p: PartitionId, isr: Vec<BrokerId>) -> (Option<BrokerId>, Vec<BrokerId>, bool) {
         let replicas = &self.spec.partition(p).replicas;
-        if let Some(&clean) = replicas
-            .iter()
-            .find(|&&r| isr.contains(&r) && self.is_acceptable(r))
-        {
+        if let Some(&clean) = replicas.iter().find(|&&r| isr.contains(&r) && self.is_acceptable(r)) {
             return (Some(clean), isr, false);
         }
         if self.spec.topic_of(p).unclean_leader_election_enable
@@ -314,21 +251,9 @@ impl Controller {
         };
         self.partitions[p.index()] = state.clone();
         let obs = if leader_changed {
-            Obs::LeaderElected {
-                partition: p,
-                leader,
-                leader_epoch: state.leader_epoch,
-                isr,
-                unclean,
-                reason,
-            }
+            Obs::LeaderElected { partition: p, leader, leader_epoch: state.leader_epoch, isr, unclean, reason }
         } else {
-            Obs::IsrChanged {
-                partition: p,
-                leader_epoch: state.leader_epoch,
-                isr,
-                reason,
-            }
+            Obs::IsrChanged { partition: p, leader_epoch: state.leader_epoch, isr, reason }
         };
         ctx.emit(obs);
         self.append(MetadataRecord::Partition(p, state.clone()), ctx);
@@ -358,17 +283,11 @@ impl Controller {
         if partition_epoch != current.partition_epoch {
             return Err(KafkaError::INVALID_UPDATE_VERSION);
         }
-        let adds_ineligible = new_isr
-            .iter()
-            .any(|b| !current.isr.contains(b) && !self.is_acceptable(*b));
+        let adds_ineligible = new_isr.iter().any(|b| !current.isr.contains(b) && !self.is_acceptable(*b));
         if adds_ineligible || !new_isr.contains(&broker) {
             return Err(KafkaError::INELIGIBLE_REPLICA);
         }
-        let reason = if new_isr.len() < current.isr.len() {
-            "isr shrink"
-        } else {
-            "isr expand"
-        };
+        let reason = if new_isr.len() < current.isr.len() { "isr shrink" } else { "isr expand" };
         Ok(self.commit_partition(p, Some(broker), new_isr, false, reason, ctx))
     }
 
@@ -378,13 +297,7 @@ impl Controller {
         let records: Rc<[MetadataRecord]> = Rc::from(vec![record.clone()]);
         self.log.push(record);
         for b in self.spec.brokers() {
-            ctx.send(
-                self.spec.broker_node(b),
-                Msg::MetadataUpdate {
-                    from_offset,
-                    records: records.clone(),
-                },
-            );
+            ctx.send(self.spec.broker_node(b), Msg::MetadataUpdate { from_offset, records: records.clone() });
         }
     }
 }

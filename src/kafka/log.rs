@@ -90,10 +90,7 @@ impl ReplicaLog {
 
     /// The first offset written in `epoch`, if this log has that epoch.
     pub fn epoch_start_offset(&self, epoch: LeaderEpoch) -> Option<Offset> {
-        self.epochs
-            .iter()
-            .find(|&&(e, _)| e == epoch)
-            .map(|&(_, start)| start)
+        self.epochs.iter().find(|&&(e, _)| e == epoch).map(|&(_, start)| start)
     }
 
     /// Records a new leader epoch starting at the log end (LeaderEpochFileCache.assign). Epochs only grow.
@@ -128,12 +125,7 @@ impl ReplicaLog {
     ) -> (Offset, Offset) {
         assert!(!records.is_empty(), "empty batch");
         self.assign_epoch(epoch);
-        let batch = Batch {
-            base_offset: self.log_end_offset,
-            epoch,
-            stamp,
-            records,
-        };
+        let batch = Batch { base_offset: self.log_end_offset, epoch, stamp, records };
         let range = (batch.base_offset, batch.next_offset() - 1);
         self.push(batch);
         range
@@ -145,10 +137,7 @@ impl ReplicaLog {
             if batch.next_offset() <= self.log_end_offset {
                 continue; // Already have it (a duplicate response).
             }
-            assert!(
-                batch.base_offset <= self.log_end_offset,
-                "follower append with a gap"
-            );
+            assert!(batch.base_offset <= self.log_end_offset, "follower append with a gap");
             let mut batch = batch.clone();
             if batch.base_offset < self.log_end_offset {
                 // We truncated inside this batch: keep only its part beyond our log end.
@@ -188,19 +177,10 @@ impl ReplicaLog {
         let last_seq = stamp.base_sequence + record_count as u32 - 1;
         let Some(entry) = self.producers.get(&stamp.producer_id) else {
             // A producer the log has never seen must start at sequence 0.
-            return if stamp.base_sequence == 0 {
-                SequenceCheck::Append
-            } else {
-                SequenceCheck::OutOfOrder
-            };
+            return if stamp.base_sequence == 0 { SequenceCheck::Append } else { SequenceCheck::OutOfOrder };
         };
-        if let Some(dup) = entry
-            .iter()
-            .find(|m| m.first_seq == stamp.base_sequence && m.last_seq == last_seq)
-        {
-            return SequenceCheck::Duplicate {
-                base_offset: dup.base_offset,
-            };
+        if let Some(dup) = entry.iter().find(|m| m.first_seq == stamp.base_sequence && m.last_seq == last_seq) {
+            return SequenceCheck::Duplicate { base_offset: dup.base_offset };
         }
         match entry.back() {
             Some(m) if m.last_seq.wrapping_add(1) == stamp.base_sequence => SequenceCheck::Append,
@@ -281,17 +261,12 @@ impl ReplicaLog {
 
     /// Every record with its offset, in offset order (for final states and white-box checks).
     pub fn records(&self) -> impl Iterator<Item = (Offset, &Record)> + '_ {
-        self.batches
-            .iter()
-            .flat_map(|b| (b.base_offset..).zip(b.records.iter()))
+        self.batches.iter().flat_map(|b| (b.base_offset..).zip(b.records.iter()))
     }
 
     /// The leader epoch of the batch holding `offset`, if it is in the log.
     pub fn epoch_at(&self, offset: Offset) -> Option<LeaderEpoch> {
         let i = self.batches.partition_point(|b| b.next_offset() <= offset);
-        self.batches
-            .get(i)
-            .filter(|b| b.base_offset <= offset)
-            .map(|b| b.epoch)
+        self.batches.get(i).filter(|b| b.base_offset <= offset).map(|b| b.epoch)
     }
 }

@@ -44,10 +44,7 @@ impl KafkaError {
     /// Whether the producer retries it (RetriableException subclasses in the Java client). An idempotent producer
     /// also retries OUT_OF_ORDER_SEQUENCE_NUMBER when an earlier batch is unresolved; the producer decides that.
     pub fn is_retriable(self) -> bool {
-        !matches!(
-            self,
-            KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER | KafkaError::INVALID_UPDATE_VERSION
-        )
+        !matches!(self, KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER | KafkaError::INVALID_UPDATE_VERSION)
     }
 }
 
@@ -176,4 +173,7 @@ pub enum Msg {
         partition: PartitionId,
         result: Result<PartitionState, KafkaError>,
     },
+    /// The sender's connections were closed (its process exited, or crashed while its OS stayed up so the
+    /// kernel reset them): whatever was in flight to it will get no answer.
+    ConnectionClosed,
 }

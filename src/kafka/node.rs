@@ -50,6 +50,14 @@ impl Process for Node {
         }
     }
 
+    fn on_refused(&mut self, to: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+        match self {
+            Node::Broker(b) => b.on_refused(to, msg, ctx),
+            Node::Controller(_) => {}
+            Node::Producer(p) => p.on_refused(to, msg, ctx),
+        }
+    }
+
     fn on_timer(&mut self, timer: Timer, ctx: &mut KafkaCtx<'_>) {
         match self {
             Node::Broker(b) => b.on_timer(timer, ctx),

@@ -55,24 +55,12 @@ impl LeaderState {
             .map(|&broker| FollowerProgress {
                 broker,
                 log_end_offset: None,
-                last_caught_up_time: if isr.contains(&broker) {
-                    now
-                } else {
-                    SimTime::ZERO
-                },
+                last_caught_up_time: if isr.contains(&broker) { now } else { SimTime::ZERO },
                 last_fetch_leader_log_end_offset: None,
                 last_fetch_time: SimTime::ZERO,
             })
             .collect();
-        LeaderState {
-            leader,
-            leader_epoch,
-            partition_epoch,
-            isr,
-            pending: None,
-            followers,
-            epoch_start_offset,
-        }
+        LeaderState { leader, leader_epoch, partition_epoch, isr, pending: None, followers, epoch_start_offset }
     }
 
     /// The "maximal" ISR (KIP-497): the committed ISR plus a replica whose addition is in flight. A pending shrink
@@ -90,11 +78,7 @@ impl LeaderState {
     }
 
     fn maximal_isr_contains(&self, broker: BrokerId) -> bool {
-        self.isr.contains(&broker)
-            || self
-                .pending
-                .as_ref()
-                .is_some_and(|p| p.proposed.contains(&broker))
+        self.isr.contains(&broker) || self.pending.as_ref().is_some_and(|p| p.proposed.contains(&broker))
     }
 
     pub fn follower_mut(&mut self, broker: BrokerId) -> Option<&mut FollowerProgress> {
@@ -104,26 +88,14 @@ impl LeaderState {
 
 /// Replica.updateFetchStateOrThrow: a fetch at `fetch_offset` when the leader's log ended at `leader_leo` catches
 /// the follower up now; a fetch that reaches the leader's end as of the previous fetch caught it up back then.
-pub fn record_follower_fetch(
-    f: &mut FollowerProgress,
-    fetch_offset: Offset,
-    leader_leo: Offset,
-    now: SimTime,
-) {
+pub fn record_follower_fetch(f: &mut FollowerProgress, fetch_offset: Offset, leader_leo: Offset, now: SimTime) {
     if fetch_offset >= leader_leo {
         f.last_caught_up_time = f.last_caught_up_time.max(now);
-    } else if f
-        .last_fetch_leader_log_end_offset
-        .is_some_and(|prev| fetch_offset >= prev)
-    {
+    } else if f.last_fetch_leader_log_end_offset.is_some_and(|prev| fetch_offset >= prev) {
         f.last_caught_up_time = f.last_caught_up_time.max(f.last_fetch_time);
     }
     f.log_end_offset = Some(fetch_offset);
-    f.last_fetch_leader_log_end_offset = Some(
-        f.last_fetch_leader_log_end_offset
-            .unwrap_or(0)
-            .max(leader_leo),
-    );
+    f.last_fetch_leader_log_end_offset = Some(f.last_fetch_leader_log_end_offset.unwrap_or(0).max(leader_leo));
     f.last_fetch_time = now;
 }
 
@@ -134,12 +106,7 @@ fn is_caught_up(f: &FollowerProgress, leader_leo: Offset, now: SimTime, lag_max_
 
 /// ISR shrink (Partition.getOutOfSyncReplicas): the committed ISR's followers that are not caught up. Nothing
 /// while an ISR change is in flight. Checked every `replica.lag.time.max.ms` / 2 (ReplicaManager isr-expiration).
-pub fn out_of_sync_followers(
-    state: &LeaderState,
-    leader_leo: Offset,
-    now: SimTime,
-    lag_max_us: u64,
-) -> Vec<BrokerId> {
+pub fn out_of_sync_followers(state: &LeaderState, leader_leo: Offset, now: SimTime, lag_max_us: u64) -> Vec<BrokerId> {
     if state.pending.is_some() {
         return Vec::new();
     }
@@ -154,20 +121,14 @@ pub fn out_of_sync_followers(
 /// ISR expand (Partition.canAddReplicaToIsr / isFollowerInSync): no change in flight, not yet in the ISR, eligible
 /// (not fenced or shutting down, per the broker's metadata), and its log end has reached both the high watermark
 /// and the start of the leader's current epoch.
-pub fn can_join_isr(
-    state: &LeaderState,
-    follower: BrokerId,
-    eligible: bool,
-    high_watermark: Offset,
-) -> bool {
+pub fn can_join_isr(state: &LeaderState, follower: BrokerId, eligible: bool, high_watermark: Offset) -> bool {
     if state.pending.is_some() || state.isr.contains(&follower) || !eligible {
         return false;
     }
     let Some(f) = state.followers.iter().find(|f| f.broker == follower) else {
         return false;
     };
-    f.log_end_offset
-        .is_some_and(|leo| leo >= high_watermark && leo >= state.epoch_start_offset)
+    f.log_end_offset.is_some_and(|leo| leo >= high_watermark && leo >= state.epoch_start_offset)
 }
 
 /// Partition.maybeIncrementLeaderHW: the new high watermark, if it moves forward. It is the least log end offset
@@ -223,12 +184,7 @@ mod tests {
         LeaderState::new(BrokerId(1), &replicas, isr, 1, 1, 0, SimTime::ZERO)
     }
 
-    fn inputs<'a>(
-        state: &'a LeaderState,
-        leo: Offset,
-        now: SimTime,
-        min_isr: usize,
-    ) -> HighWatermarkInputs<'a> {
+    fn inputs<'a>(state: &'a LeaderState, leo: Offset, now: SimTime, min_isr: usize) -> HighWatermarkInputs<'a> {
         HighWatermarkInputs {
             state,
             leader_leo: leo,
@@ -268,10 +224,7 @@ mod tests {
         record_follower_fetch(s.follower_mut(BrokerId(3)).unwrap(), 100, 100, SimTime(0));
         let just_within = SimTime(LAG);
         assert!(out_of_sync_followers(&s, 150, just_within, LAG).is_empty());
-        assert_eq!(
-            out_of_sync_followers(&s, 150, SimTime(LAG + 1), LAG),
-            vec![BrokerId(2), BrokerId(3)]
-        );
+        assert_eq!(out_of_sync_followers(&s, 150, SimTime(LAG + 1), LAG), vec![BrokerId(2), BrokerId(3)]);
         // A follower at the leader's log end is never out of sync, however long ago it caught up.
         assert!(out_of_sync_followers(&s, 100, SimTime(10 * LAG), LAG).is_empty());
     }
@@ -280,10 +233,7 @@ mod tests {
     #[test]
     fn no_shrink_while_an_isr_change_is_pending() {
         let mut s = leader_with(&[1, 2, 3]);
-        s.pending = Some(PendingIsr {
-            proposed: vec![BrokerId(1), BrokerId(2)],
-            sent_at: SimTime::ZERO,
-        });
+        s.pending = Some(PendingIsr { proposed: vec![BrokerId(1), BrokerId(2)], sent_at: SimTime::ZERO });
         assert!(out_of_sync_followers(&s, 150, SimTime(10 * LAG), LAG).is_empty());
     }
 
@@ -293,20 +243,11 @@ mod tests {
         let mut s = leader_with(&[1, 2]);
         s.epoch_start_offset = 50;
         record_follower_fetch(s.follower_mut(BrokerId(3)).unwrap(), 40, 60, SimTime(0));
-        assert!(
-            !can_join_isr(&s, BrokerId(3), true, 30),
-            "below the epoch start offset"
-        );
+        assert!(!can_join_isr(&s, BrokerId(3), true, 30), "below the epoch start offset");
         record_follower_fetch(s.follower_mut(BrokerId(3)).unwrap(), 55, 60, SimTime(0));
         assert!(can_join_isr(&s, BrokerId(3), true, 55));
-        assert!(
-            !can_join_isr(&s, BrokerId(3), true, 56),
-            "below the high watermark"
-        );
-        assert!(
-            !can_join_isr(&s, BrokerId(3), false, 55),
-            "a fenced broker is not eligible"
-        );
+        assert!(!can_join_isr(&s, BrokerId(3), true, 56), "below the high watermark");
+        assert!(!can_join_isr(&s, BrokerId(3), false, 55), "a fenced broker is not eligible");
     }
 
     // Partition.maybeIncrementLeaderHW: the least LEO over the maximal ISR.
@@ -322,10 +263,7 @@ mod tests {
     #[test]
     fn high_watermark_frozen_under_min_isr() {
         let s = leader_with(&[1]);
-        assert_eq!(
-            next_high_watermark(&inputs(&s, 10, SimTime(LAG * 10), 2)),
-            None
-        );
+        assert_eq!(next_high_watermark(&inputs(&s, 10, SimTime(LAG * 10), 2)), None);
         let mut old = inputs(&s, 10, SimTime(LAG * 10), 2);
         old.frozen_under_min_isr = false;
         assert_eq!(next_high_watermark(&old), Some(10));
@@ -337,16 +275,10 @@ mod tests {
         let mut s = leader_with(&[1, 2]);
         record_follower_fetch(s.follower_mut(BrokerId(2)).unwrap(), 10, 10, SimTime(0));
         record_follower_fetch(s.follower_mut(BrokerId(3)).unwrap(), 4, 10, SimTime(0));
-        s.pending = Some(PendingIsr {
-            proposed: vec![BrokerId(1), BrokerId(2), BrokerId(3)],
-            sent_at: SimTime(0),
-        });
+        s.pending = Some(PendingIsr { proposed: vec![BrokerId(1), BrokerId(2), BrokerId(3)], sent_at: SimTime(0) });
         let far = SimTime(LAG * 10);
         assert_eq!(next_high_watermark(&inputs(&s, 10, far, 1)), Some(4));
         assert!(enough_replicas_after_append(&s, 3));
-        assert!(
-            !enough_replicas_to_append(&s, 3),
-            "the pre-append check uses the committed ISR"
-        );
+        assert!(!enough_replicas_to_append(&s, 3), "the pre-append check uses the committed ISR");
     }
 }

@@ -10,7 +10,7 @@ use super::messages::{KafkaError, LeaderInfo, Msg, ProduceRequest, ProduceRespon
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
 use super::partitioner;
-use super::spec::{ClusterSpec, ProducerSpec};
+use super::spec::{ClusterSpec, NodeRole, ProducerSpec};
 use crate::engine::time::US_PER_MS;
 use crate::engine::{NodeId, SimTime, Wakeup};
 use crate::history::ClientEvent;
@@ -77,17 +77,11 @@ impl Producer {
     pub fn new(id: ClientId, spec: Rc<ClusterSpec>) -> Self {
         let workload = spec.producers[id.index()].clone();
         let partitions: Vec<PartitionId> = spec.topic_partitions(workload.topic).collect();
-        let unknown = LeaderInfo {
-            leader: None,
-            leader_epoch: -1,
-        };
+        let unknown = LeaderInfo { leader: None, leader_epoch: -1 };
         Producer {
             id,
             config: workload.config.clone(),
-            queues: partitions
-                .iter()
-                .map(|_| PartitionQueue::default())
-                .collect(),
+            queues: partitions.iter().map(|_| PartitionQueue::default()).collect(),
             leaders: vec![unknown; spec.partitions.len()],
             in_flight_per_broker: vec![0; spec.broker_count as usize],
             partitions,
@@ -109,10 +103,7 @@ impl Producer {
 
     pub fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
         self.bootstrap_cursor = self.id.0;
-        ctx.set_timer(
-            self.workload.start_us.saturating_sub(ctx.now.as_us()),
-            Timer::ProducerTick,
-        );
+        ctx.set_timer(self.workload.start_us.saturating_sub(ctx.now.as_us()), Timer::ProducerTick);
         self.request_metadata(ctx);
     }
 
@@ -128,20 +119,44 @@ impl Producer {
         }
     }
 
-    pub fn on_message(&mut self, _from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+    pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
         match msg {
-            Msg::MetadataResponse {
-                correlation,
-                leaders,
-            } if self.metadata_request.is_some_and(|(c, _)| c == correlation) => {
+            Msg::MetadataResponse { correlation, leaders }
+                if self.metadata_request.is_some_and(|(c, _)| c == correlation) =>
+            {
                 self.metadata_request = None;
                 self.metadata_wanted = false;
                 self.metadata_refreshed_at = ctx.now;
                 self.leaders.copy_from_slice(&leaders);
             }
             Msg::ProduceResponse(response) => self.on_produce_response(response, ctx),
+            Msg::ConnectionClosed => {
+                if let NodeRole::Broker(broker) = self.spec.role_of(from) {
+                    self.fail_connection(broker, ctx);
+                }
+            }
             _ => {}
         }
+        self.run_sender(ctx);
+    }
+
+    /// A broker whose process is down refused the connection: the request fails with a network error (and a
+    /// metadata refresh), like a connection reset.
+    pub fn on_refused(&mut self, to: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+        match msg {
+            Msg::Produce(request) => {
+                if let Some(flight) = self.in_flight.remove(&request.correlation) {
+                    self.in_flight_per_broker[flight.broker.index()] -= 1;
+                    self.on_batch_error(flight.batch, KafkaError::NETWORK_EXCEPTION, ctx);
+                }
+            }
+            Msg::MetadataRequest { correlation } if self.metadata_request.is_some_and(|(c, _)| c == correlation) => {
+                self.metadata_request = None;
+                self.metadata_wanted = true;
+            }
+            _ => {}
+        }
+        let _ = to;
         self.run_sender(ctx);
     }
 
@@ -149,11 +164,8 @@ impl Producer {
 
     /// Makes the `send()` calls that fell due since the last tick, then schedules the next tick.
     fn on_tick(&mut self, ctx: &mut KafkaCtx<'_>) {
-        let (start_us, stop_us, max_records) = (
-            self.workload.start_us,
-            self.workload.stop_us,
-            self.workload.max_records,
-        );
+        let (start_us, stop_us, max_records) =
+            (self.workload.start_us, self.workload.stop_us, self.workload.max_records);
         let rate = u128::from(self.workload.rate_per_s.max(1));
         let elapsed = ctx.now.as_us().min(stop_us).saturating_sub(start_us);
         let mut due = (u128::from(elapsed) * rate / 1_000_000) as u64 + 1;
@@ -174,16 +186,9 @@ impl Producer {
 
     /// One `producer.send()`: pick the partition, append to its open batch (RecordAccumulator.append).
     fn send(&mut self, ctx: &mut KafkaCtx<'_>) {
-        let key = self
-            .workload
-            .key_space
-            .map(|n| ctx.rng.random_range(0..n.max(1)));
-        let record = Record {
-            producer: self.id,
-            send_seq: self.sends,
-            key,
-            size_bytes: self.workload.record_size_bytes,
-        };
+        let key = self.workload.key_space.map(|n| ctx.rng.random_range(0..n.max(1)));
+        let record =
+            Record { producer: self.id, send_seq: self.sends, key, size_bytes: self.workload.record_size_bytes };
         self.sends += 1;
         let index = self.choose_partition(key, ctx);
         let partition = self.partitions[index];
@@ -218,8 +223,7 @@ impl Producer {
         let n = self.partitions.len();
         if let Some(k) = key {
             let mut buf = [0u8; 10];
-            return partitioner::partition_for_key(partitioner::key_bytes(k, &mut buf), n as u32)
-                as usize;
+            return partitioner::partition_for_key(partitioner::key_bytes(k, &mut buf), n as u32) as usize;
         }
         let switch = self.sticky.is_none() || self.sticky_bytes >= self.config.batch_size;
         if switch {
@@ -241,9 +245,7 @@ impl Producer {
     fn run_sender(&mut self, ctx: &mut KafkaCtx<'_>) {
         // Metadata: refreshed when wanted (no more often than `retry.backoff.ms`) and every `metadata.max.age.ms`.
         let age = ctx.now.since_us(self.metadata_refreshed_at);
-        if (self.metadata_wanted && age >= self.config.retry_backoff_us)
-            || age >= self.config.metadata_max_age_us
-        {
+        if (self.metadata_wanted && age >= self.config.retry_backoff_us) || age >= self.config.metadata_max_age_us {
             self.request_metadata(ctx);
         }
         self.expire_batches(ctx);
@@ -268,21 +270,12 @@ impl Producer {
         self.bootstrap_cursor += 1;
         let deadline = ctx.now.plus_us(self.config.request_timeout_us);
         self.metadata_request = Some((self.next_correlation, deadline));
-        ctx.send(
-            self.spec.broker_node(broker),
-            Msg::MetadataRequest {
-                correlation: self.next_correlation,
-            },
-        );
+        ctx.send(self.spec.broker_node(broker), Msg::MetadataRequest { correlation: self.next_correlation });
     }
 
     fn close_lingering_batch(&mut self, index: usize, now: SimTime) {
         let queue = &mut self.queues[index];
-        if queue
-            .open
-            .as_ref()
-            .is_some_and(|b| now.since_us(b.created) >= self.config.linger_us)
-        {
+        if queue.open.as_ref().is_some_and(|b| now.since_us(b.created) >= self.config.linger_us) {
             queue.ready.extend(queue.open.take());
         }
     }
@@ -304,10 +297,7 @@ impl Producer {
         let partition = front.partition;
         if self.config.enable_idempotence
             && front.attempts > 0
-            && self
-                .in_flight
-                .values()
-                .any(|f| f.batch.partition == partition)
+            && self.in_flight.values().any(|f| f.batch.partition == partition)
         {
             return false;
         }
@@ -317,10 +307,7 @@ impl Producer {
         if self.config.enable_idempotence && batch.stamp.is_none() {
             let queue = &mut self.queues[index];
             let producer_id = (u64::from(self.id.0) + 1) << 16 | u64::from(self.producer_epoch);
-            batch.stamp = Some(ProducerStamp {
-                producer_id,
-                base_sequence: queue.next_sequence,
-            });
+            batch.stamp = Some(ProducerStamp { producer_id, base_sequence: queue.next_sequence });
             queue.next_sequence += batch.records.len() as u32;
         }
         self.send_batch(batch, leader, ctx);
@@ -349,14 +336,7 @@ impl Producer {
         }
         self.in_flight_per_broker[leader.index()] += 1;
         let deadline = ctx.now.plus_us(self.config.request_timeout_us);
-        self.in_flight.insert(
-            self.next_correlation,
-            InFlight {
-                batch,
-                broker: leader,
-                deadline,
-            },
-        );
+        self.in_flight.insert(self.next_correlation, InFlight { batch, broker: leader, deadline });
     }
 
     fn on_produce_response(&mut self, response: ProduceResponse, ctx: &mut KafkaCtx<'_>) {
@@ -370,12 +350,7 @@ impl Producer {
         }
     }
 
-    fn complete_batch(
-        &mut self,
-        batch: &ProducerBatch,
-        base_offset: Option<u64>,
-        ctx: &mut KafkaCtx<'_>,
-    ) {
+    fn complete_batch(&mut self, batch: &ProducerBatch, base_offset: Option<u64>, ctx: &mut KafkaCtx<'_>) {
         for (i, record) in batch.records.iter().enumerate() {
             ctx.emit(Obs::Client(ClientEvent::SendAcked {
                 producer: self.id.0,
@@ -388,12 +363,7 @@ impl Producer {
 
     /// Sender.completeBatch with an error: retry retriable errors (with a metadata refresh where the leader may
     /// have moved) until `retries` or `delivery.timeout.ms` runs out; fail the batch otherwise.
-    fn on_batch_error(
-        &mut self,
-        mut batch: ProducerBatch,
-        error: KafkaError,
-        ctx: &mut KafkaCtx<'_>,
-    ) {
+    fn on_batch_error(&mut self, mut batch: ProducerBatch, error: KafkaError, ctx: &mut KafkaCtx<'_>) {
         ctx.emit(Obs::Client(ClientEvent::ProduceAttemptFailed {
             producer: self.id.0,
             partition: batch.partition.0,
@@ -401,10 +371,7 @@ impl Producer {
             records: batch.records.len() as u32,
             error: error.name().to_string(),
         }));
-        if matches!(
-            error,
-            KafkaError::NOT_LEADER_OR_FOLLOWER | KafkaError::NETWORK_EXCEPTION
-        ) {
+        if matches!(error, KafkaError::NOT_LEADER_OR_FOLLOWER | KafkaError::NETWORK_EXCEPTION) {
             self.metadata_wanted = true;
         }
         batch.last_error = Some(error);
@@ -428,14 +395,10 @@ impl Producer {
             return false;
         };
         let earlier = |b: &ProducerBatch| {
-            b.stamp.is_some_and(|s| {
-                s.producer_id == stamp.producer_id && s.base_sequence < stamp.base_sequence
-            })
+            b.stamp.is_some_and(|s| s.producer_id == stamp.producer_id && s.base_sequence < stamp.base_sequence)
         };
         let index = self.queue_index(batch.partition);
-        self.in_flight
-            .values()
-            .any(|f| f.batch.partition == batch.partition && earlier(&f.batch))
+        self.in_flight.values().any(|f| f.batch.partition == batch.partition && earlier(&f.batch))
             || self.queues[index].ready.iter().any(earlier)
     }
 
@@ -446,10 +409,7 @@ impl Producer {
         let ready = &mut self.queues[index].ready;
         match batch.stamp {
             Some(stamp) => {
-                let at = ready.iter().position(|b| {
-                    b.stamp
-                        .is_none_or(|s| s.base_sequence > stamp.base_sequence)
-                });
+                let at = ready.iter().position(|b| b.stamp.is_none_or(|s| s.base_sequence > stamp.base_sequence));
                 ready.insert(at.unwrap_or(ready.len()), batch);
             }
             None => ready.push_front(batch),
@@ -486,11 +446,7 @@ impl Producer {
         let timeout = self.config.delivery_timeout_us;
         for index in 0..self.queues.len() {
             // The front batch is the oldest (retries go back to the front or in sequence order).
-            while self.queues[index]
-                .ready
-                .front()
-                .is_some_and(|b| ctx.now.since_us(b.created) >= timeout)
-            {
+            while self.queues[index].ready.front().is_some_and(|b| ctx.now.since_us(b.created) >= timeout) {
                 if let Some(batch) = self.queues[index].ready.pop_front() {
                     self.fail_batch(batch, KafkaError::REQUEST_TIMED_OUT.name(), ctx);
                 }
@@ -513,66 +469,43 @@ impl Producer {
     /// A request unanswered for `request.timeout.ms` closes its connection (NetworkClient): every request in
     /// flight on it fails with a retriable network error, and metadata is refreshed.
     fn expire_requests(&mut self, ctx: &mut KafkaCtx<'_>) {
-        if self
-            .metadata_request
-            .is_some_and(|(_, deadline)| deadline <= ctx.now)
-        {
+        if self.metadata_request.is_some_and(|(_, deadline)| deadline <= ctx.now) {
             self.metadata_request = None;
             self.metadata_wanted = true;
         }
-        let broken: Vec<BrokerId> = self
-            .in_flight
-            .values()
-            .filter(|f| f.deadline <= ctx.now)
-            .map(|f| f.broker)
-            .collect();
+        let broken: Vec<BrokerId> =
+            self.in_flight.values().filter(|f| f.deadline <= ctx.now).map(|f| f.broker).collect();
         for broker in broken {
-            let on_broker: Vec<u64> = self
-                .in_flight
-                .iter()
-                .filter(|(_, f)| f.broker == broker)
-                .map(|(&c, _)| c)
-                .collect();
-            for correlation in on_broker {
-                if let Some(flight) = self.in_flight.remove(&correlation) {
-                    self.in_flight_per_broker[broker.index()] -= 1;
-                    self.on_batch_error(flight.batch, KafkaError::NETWORK_EXCEPTION, ctx);
-                }
+            self.fail_connection(broker, ctx);
+        }
+    }
+
+    /// The connection to `broker` is gone: every request in flight on it fails with a retriable network error.
+    fn fail_connection(&mut self, broker: BrokerId, ctx: &mut KafkaCtx<'_>) {
+        let on_broker: Vec<u64> = self.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(&c, _)| c).collect();
+        for correlation in on_broker {
+            if let Some(flight) = self.in_flight.remove(&correlation) {
+                self.in_flight_per_broker[broker.index()] -= 1;
+                self.on_batch_error(flight.batch, KafkaError::NETWORK_EXCEPTION, ctx);
             }
         }
+        self.metadata_wanted = true;
     }
 
     /// The next moment something may become due: a linger or backoff ending, a timeout, a metadata retry.
     fn earliest_deadline(&self, now: SimTime) -> Option<SimTime> {
         let delivery = self.config.delivery_timeout_us;
-        let linger = self
-            .queues
-            .iter()
-            .filter_map(|q| q.open.as_ref())
-            .map(|b| b.created.plus_us(self.config.linger_us));
+        let linger =
+            self.queues.iter().filter_map(|q| q.open.as_ref()).map(|b| b.created.plus_us(self.config.linger_us));
         let fronts = self.queues.iter().filter_map(|q| q.ready.front());
         let queued = fronts.flat_map(|b| [b.retry_at, b.created.plus_us(delivery)]);
-        let requests = self
-            .in_flight
-            .values()
-            .map(|f| f.deadline.min(f.batch.created.plus_us(delivery)));
+        let requests = self.in_flight.values().map(|f| f.deadline.min(f.batch.created.plus_us(delivery)));
         let metadata = match self.metadata_request {
             Some((_, deadline)) => Some(deadline),
-            None if self.metadata_wanted => Some(
-                self.metadata_refreshed_at
-                    .plus_us(self.config.retry_backoff_us),
-            ),
-            None => Some(
-                self.metadata_refreshed_at
-                    .plus_us(self.config.metadata_max_age_us),
-            ),
+            None if self.metadata_wanted => Some(self.metadata_refreshed_at.plus_us(self.config.retry_backoff_us)),
+            None => Some(self.metadata_refreshed_at.plus_us(self.config.metadata_max_age_us)),
         };
-        linger
-            .chain(queued)
-            .chain(requests)
-            .chain(metadata)
-            .filter(|&t| t > now)
-            .min()
+        linger.chain(queued).chain(requests).chain(metadata).filter(|&t| t > now).min()
     }
 
     fn queue_index(&self, p: PartitionId) -> usize {
@@ -581,10 +514,6 @@ impl Producer {
 
     /// Whether every send has completed (acknowledged or failed).
     pub fn is_idle(&self) -> bool {
-        self.in_flight.is_empty()
-            && self
-                .queues
-                .iter()
-                .all(|q| q.open.is_none() && q.ready.is_empty())
+        self.in_flight.is_empty() && self.queues.iter().all(|q| q.open.is_none() && q.ready.is_empty())
     }
 }

@@ -100,27 +100,19 @@ impl ClusterSpec {
     }
 
     pub fn find_partition(&self, name: &str) -> Option<PartitionId> {
-        (0..self.partitions.len() as u32)
-            .map(PartitionId)
-            .find(|&p| self.partition_name(p) == name)
+        (0..self.partitions.len() as u32).map(PartitionId).find(|&p| self.partition_name(p) == name)
     }
 
     /// The partitions of topic `topic`, in partition-number order.
     pub fn topic_partitions(&self, topic: usize) -> impl Iterator<Item = PartitionId> + '_ {
-        (0..self.partitions.len() as u32)
-            .map(PartitionId)
-            .filter(move |p| self.partitions[p.index()].topic == topic)
+        (0..self.partitions.len() as u32).map(PartitionId).filter(move |p| self.partitions[p.index()].topic == topic)
     }
 }
 
 /// Kafka's replica assignment without racks (AdminUtils.assignReplicasToBrokersRackUnaware): leaders round robin
 /// from `start_index`, followers shifted by a per-round shift so that replica sets differ. The model fixes both
 /// the start index and the first shift at 0 so that a scenario's leaders are predictable.
-pub fn assign_replicas(
-    broker_count: u32,
-    partitions: u32,
-    replication_factor: u32,
-) -> Vec<Vec<BrokerId>> {
+pub fn assign_replicas(broker_count: u32, partitions: u32, replication_factor: u32) -> Vec<Vec<BrokerId>> {
     let n = broker_count as usize;
     let mut shift = 0usize;
     (0..partitions as usize)
@@ -129,12 +121,8 @@ pub fn assign_replicas(
                 shift += 1;
             }
             let first = i % n;
-            let followers = (0..replication_factor as usize - 1)
-                .map(|j| (first + 1 + (shift + j) % (n - 1)) % n);
-            std::iter::once(first)
-                .chain(followers)
-                .map(|b| BrokerId(b as u32 + 1))
-                .collect()
+            let followers = (0..replication_factor as usize - 1).map(|j| (first + 1 + (shift + j) % (n - 1)) % n);
+            std::iter::once(first).chain(followers).map(|b| BrokerId(b as u32 + 1)).collect()
         })
         .collect()
 }

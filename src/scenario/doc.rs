@@ -106,10 +106,7 @@ pub struct Source {
 
 impl Source {
     pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
-        Source {
-            path: path.into(),
-            text: text.into(),
-        }
+        Source { path: path.into(), text: text.into() }
     }
 
     /// 1-based (line, column) of a byte offset; the column counts chars. Offsets past the end
@@ -161,13 +158,7 @@ impl LoadError {
 
     /// An error at `node`, with `found` describing the node's value.
     pub fn at_node(src: &Source, node: &Node, field: &str, expected: impl Into<String>) -> Self {
-        Self::at(
-            src,
-            node.span.clone(),
-            field,
-            expected,
-            node.value.describe(),
-        )
+        Self::at(src, node.span.clone(), field, expected, node.value.describe())
     }
 }
 
@@ -202,11 +193,7 @@ fn describe_at(text: &str, pos: usize) -> String {
 
 /// `path.key`, or just `key` at the top level.
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
+    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
 }
 
 /// Field path of element `index` of the array at `path`: `topics[3]`.
@@ -220,21 +207,14 @@ pub fn elem_path(path: &str, index: usize) -> String {
 
 /// Parses a scenario document: JSON if the path ends in `.json`, otherwise TOML.
 pub fn parse(source: &Source) -> Result<Node, LoadError> {
-    if source.path.to_ascii_lowercase().ends_with(".json") {
-        parse_json(source)
-    } else {
-        parse_toml(source)
-    }
+    if source.path.to_ascii_lowercase().ends_with(".json") { parse_json(source) } else { parse_toml(source) }
 }
 
 /// Parses `source.text` as TOML regardless of the path.
 pub fn parse_toml(source: &Source) -> Result<Node, LoadError> {
     let root = toml::de::DeTable::parse(&source.text).map_err(|e| toml_error(source, &e))?;
     let entries = toml_table(source, root.get_ref(), "", 0)?;
-    Ok(Node {
-        span: 0..source.text.len(),
-        value: Value::Table(entries),
-    })
+    Ok(Node { span: 0..source.text.len(), value: Value::Table(entries) })
 }
 
 fn toml_error(src: &Source, err: &toml::de::Error) -> LoadError {
@@ -244,13 +224,7 @@ fn toml_error(src: &Source, err: &toml::de::Error) -> LoadError {
         let raw = src.text.get(span.clone()).unwrap_or("");
         let key = truncate(raw.lines().next().unwrap_or("").trim(), 60);
         let found = format!("a duplicate key `{key}`");
-        return LoadError::at(
-            src,
-            span,
-            key,
-            "each key defined only once per table",
-            found,
-        );
+        return LoadError::at(src, span, key, "each key defined only once per table", found);
     }
     let found = describe_at(&src.text, span.start);
     LoadError::at(src, span, "", format!("valid TOML ({msg})"), found)
@@ -268,33 +242,21 @@ fn toml_table(
     for (key, value) in table.iter() {
         let name = key.get_ref().to_string();
         let node = toml_value(src, value, &join(path, &name), depth + 1)?;
-        entries.push((
-            Key {
-                name,
-                span: key.span(),
-            },
-            node,
-        ));
+        entries.push((Key { name, span: key.span() }, node));
     }
     // `toml` stores tables sorted by name; restore source order.
     entries.sort_by_key(|(key, _)| key.span.start);
     Ok(entries)
 }
 
-fn toml_value(
-    src: &Source,
-    value: &TomlValue<'_>,
-    path: &str,
-    depth: usize,
-) -> Result<Node, LoadError> {
+fn toml_value(src: &Source, value: &TomlValue<'_>, path: &str, depth: usize) -> Result<Node, LoadError> {
     use toml::de::DeValue;
     let span = value.span();
     if depth > MAX_DEPTH {
         let expected = format!("nesting at most {MAX_DEPTH} levels deep");
         return Err(LoadError::at(src, span, path, expected, "deeper nesting"));
     }
-    let err =
-        |expected: &str, found: String| LoadError::at(src, span.clone(), path, expected, found);
+    let err = |expected: &str, found: String| LoadError::at(src, span.clone(), path, expected, found);
     let value = match value.get_ref() {
         DeValue::String(s) => Value::Str(s.to_string()),
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
@@ -307,8 +269,7 @@ fn toml_value(
         },
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(d) => {
-            let expected =
-                "a string, number, boolean, array or table (TOML dates are not supported)";
+            let expected = "a string, number, boolean, array or table (TOML dates are not supported)";
             return Err(err(expected, format!("the datetime {d}")));
         }
         DeValue::Array(items) => {
@@ -364,12 +325,7 @@ impl JsonParser<'_> {
         out
     }
 
-    fn err_at(
-        &self,
-        at: usize,
-        expected: impl Into<String>,
-        found: impl Into<String>,
-    ) -> LoadError {
+    fn err_at(&self, at: usize, expected: impl Into<String>, found: impl Into<String>) -> LoadError {
         LoadError::at(self.src, at..at + 1, self.field(), expected, found)
     }
 
@@ -383,9 +339,7 @@ impl JsonParser<'_> {
     }
 
     fn rest_starts_with(&self, s: &str) -> bool {
-        self.bytes
-            .get(self.pos..)
-            .is_some_and(|r| r.starts_with(s.as_bytes()))
+        self.bytes.get(self.pos..).is_some_and(|r| r.starts_with(s.as_bytes()))
     }
 
     fn ws(&mut self) {
@@ -418,10 +372,7 @@ impl JsonParser<'_> {
             }
             _ => return Err(self.err_here("a JSON value")),
         };
-        Ok(Node {
-            span: start..self.pos,
-            value,
-        })
+        Ok(Node { span: start..self.pos, value })
     }
 
     fn literal(&mut self, len: usize, value: Value) -> Value {
@@ -464,10 +415,7 @@ impl JsonParser<'_> {
             }
         }
         self.depth -= 1;
-        Ok(Node {
-            span: start..self.pos,
-            value: Value::Table(entries),
-        })
+        Ok(Node { span: start..self.pos, value: Value::Table(entries) })
     }
 
     fn member(&mut self, seen: &mut HashSet<String>) -> JsonResult<(Key, Node)> {
@@ -476,21 +424,12 @@ impl JsonParser<'_> {
         }
         let key_start = self.pos;
         let name = self.string()?;
-        let key = Key {
-            span: key_start..self.pos,
-            name,
-        };
+        let key = Key { span: key_start..self.pos, name };
         self.path.push(Seg::Key(key.name.clone()));
         if !seen.insert(key.name.clone()) {
             let found = format!("a duplicate key `{}`", key.name);
             let expected = "each key defined only once per object";
-            return Err(LoadError::at(
-                self.src,
-                key.span,
-                self.field(),
-                expected,
-                found,
-            ));
+            return Err(LoadError::at(self.src, key.span, self.field(), expected, found));
         }
         self.ws();
         if self.peek() != Some(b':') {
@@ -527,10 +466,7 @@ impl JsonParser<'_> {
             }
         }
         self.depth -= 1;
-        Ok(Node {
-            span: start..self.pos,
-            value: Value::Array(items),
-        })
+        Ok(Node { span: start..self.pos, value: Value::Array(items) })
     }
 
     /// Parses a string starting at the opening quote.
@@ -591,9 +527,8 @@ impl JsonParser<'_> {
 
     fn hex4(&mut self, at: usize) -> JsonResult<u32> {
         let digits = self.text.get(self.pos..self.pos + 4);
-        let value = digits
-            .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))
-            .and_then(|d| u32::from_str_radix(d, 16).ok());
+        let value =
+            digits.filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit())).and_then(|d| u32::from_str_radix(d, 16).ok());
         match value {
             Some(v) => {
                 self.pos += 4;
@@ -668,9 +603,7 @@ impl JsonParser<'_> {
         let literal = self.text.get(start..self.pos).unwrap_or("");
         match (float, literal.parse::<i64>(), literal.parse::<f64>()) {
             (false, Ok(i), _) => Ok(Value::Int(i)),
-            (false, Err(_), _) => {
-                Err(self.err_at(start, "an integer that fits in 64 bits", literal))
-            }
+            (false, Err(_), _) => Err(self.err_at(start, "an integer that fits in 64 bits", literal)),
             (true, _, Ok(f)) if f.is_finite() => Ok(Value::Float(f)),
             (true, _, _) => Err(self.err_at(start, "a finite number", literal)),
         }
@@ -686,11 +619,7 @@ impl JsonParser<'_> {
 /// A leaf key's span covers the whole dotted key when it is written on one line
 /// (`min.insync.replicas = 2`), else just the leaf segment. Two spellings of the same dotted
 /// name (`a.b` and `"a.b"`) are a duplicate-key error. `path` names the table in errors.
-pub fn flatten<'a>(
-    src: &Source,
-    node: &'a Node,
-    path: &str,
-) -> Result<Vec<(Key, &'a Node)>, LoadError> {
+pub fn flatten<'a>(src: &Source, node: &'a Node, path: &str) -> Result<Vec<(Key, &'a Node)>, LoadError> {
     let Some(entries) = node.as_table() else {
         return Err(LoadError::at_node(src, node, path, "a table"));
     };
@@ -702,13 +631,7 @@ pub fn flatten<'a>(
         if !seen.insert(key.name.as_str()) {
             let found = format!("a duplicate key `{}`", key.name);
             let expected = "each property defined only once (dotted and quoted forms are the same)";
-            return Err(LoadError::at(
-                src,
-                key.span.clone(),
-                join(path, &key.name),
-                expected,
-                found,
-            ));
+            return Err(LoadError::at(src, key.span.clone(), join(path, &key.name), expected, found));
         }
     }
     Ok(out)
@@ -725,15 +648,10 @@ fn flatten_into<'a>(
         let name = join(prefix, &key.name);
         // Start of the dotted key: the outermost enclosing key on the same line, if any.
         let start = outer_start
-            .filter(|&s| {
-                text.get(s..key.span.start)
-                    .is_some_and(|t| !t.contains('\n'))
-            })
+            .filter(|&s| text.get(s..key.span.start).is_some_and(|t| !t.contains('\n')))
             .unwrap_or(key.span.start);
         match &node.value {
-            Value::Table(sub) if !sub.is_empty() => {
-                flatten_into(text, &name, Some(start), sub, out)
-            }
+            Value::Table(sub) if !sub.is_empty() => flatten_into(text, &name, Some(start), sub, out),
             _ => {
                 let span = start..key.span.end.max(start);
                 out.push((Key { name, span }, node));
@@ -770,26 +688,10 @@ impl<'a> TableReader<'a> {
         let Some(table) = node.as_table() else {
             return Err(LoadError::at_node(src, node, path, "a table"));
         };
-        let pairs: Vec<(Key, &'a Node)> = if flat {
-            flatten(src, node, path)?
-        } else {
-            table.iter().map(|(k, n)| (k.clone(), n)).collect()
-        };
-        let entries = pairs
-            .into_iter()
-            .map(|(key, node)| Entry {
-                key,
-                node,
-                used: false,
-            })
-            .collect();
-        Ok(TableReader {
-            src,
-            node,
-            path: path.to_string(),
-            entries,
-            known: Vec::new(),
-        })
+        let pairs: Vec<(Key, &'a Node)> =
+            if flat { flatten(src, node, path)? } else { table.iter().map(|(k, n)| (k.clone(), n)).collect() };
+        let entries = pairs.into_iter().map(|(key, node)| Entry { key, node, used: false }).collect();
+        Ok(TableReader { src, node, path: path.to_string(), entries, known: Vec::new() })
     }
 
     /// The source this reader reports errors against.
@@ -903,39 +805,19 @@ impl<'a> TableReader<'a> {
     /// A "missing field" error located at this table.
     pub fn missing(&self, key: &str, expected: &str) -> LoadError {
         let found = "nothing (the field is missing)";
-        LoadError::at(
-            self.src,
-            self.node.span.clone(),
-            self.path(key),
-            expected,
-            found,
-        )
+        LoadError::at(self.src, self.node.span.clone(), self.path(key), expected, found)
     }
 
     /// An error at `key`'s value (or at this table if `key` is absent).
-    pub fn error_at(
-        &self,
-        key: &str,
-        expected: impl Into<String>,
-        found: impl Into<String>,
-    ) -> LoadError {
-        let span = self
-            .entries
-            .iter()
-            .find(|e| e.key.name == key)
-            .map_or(self.node.span.clone(), |e| e.node.span.clone());
+    pub fn error_at(&self, key: &str, expected: impl Into<String>, found: impl Into<String>) -> LoadError {
+        let span =
+            self.entries.iter().find(|e| e.key.name == key).map_or(self.node.span.clone(), |e| e.node.span.clone());
         LoadError::at(self.src, span, self.path(key), expected, found)
     }
 
     /// An error about this table as a whole.
     pub fn error_here(&self, expected: impl Into<String>, found: impl Into<String>) -> LoadError {
-        LoadError::at(
-            self.src,
-            self.node.span.clone(),
-            self.path.clone(),
-            expected,
-            found,
-        )
+        LoadError::at(self.src, self.node.span.clone(), self.path.clone(), expected, found)
     }
 
     /// Fails on the first (in source order) key never read, suggesting the closest known key.
@@ -954,13 +836,7 @@ impl<'a> TableReader<'a> {
         };
         let found = format!("unknown field `{name}`");
         let span = entry.key.span.clone();
-        Err(LoadError::at(
-            self.src,
-            span,
-            self.path(name),
-            expected,
-            found,
-        ))
+        Err(LoadError::at(self.src, span, self.path(name), expected, found))
     }
 }
 
@@ -969,18 +845,12 @@ impl<'a> TableReader<'a> {
 // ---------------------------------------------------------------------------------------------
 
 /// A reader over a table node (e.g. an array element); same as [`TableReader::new`].
-pub fn expect_table<'a>(
-    src: &'a Source,
-    node: &'a Node,
-    path: &str,
-    flat: bool,
-) -> Result<TableReader<'a>, LoadError> {
+pub fn expect_table<'a>(src: &'a Source, node: &'a Node, path: &str, flat: bool) -> Result<TableReader<'a>, LoadError> {
     TableReader::new(src, node, path, flat)
 }
 
 pub fn expect_str<'a>(src: &Source, node: &'a Node, path: &str) -> Result<&'a str, LoadError> {
-    node.as_str()
-        .ok_or_else(|| LoadError::at_node(src, node, path, "a string"))
+    node.as_str().ok_or_else(|| LoadError::at_node(src, node, path, "a string"))
 }
 
 pub fn expect_array<'a>(src: &Source, node: &'a Node, path: &str) -> Result<&'a [Node], LoadError> {
@@ -997,52 +867,22 @@ pub fn expect_bool(src: &Source, node: &Node, path: &str) -> Result<bool, LoadEr
     }
 }
 
-pub fn expect_i64_in(
-    src: &Source,
-    node: &Node,
-    path: &str,
-    min: i64,
-    max: i64,
-) -> Result<i64, LoadError> {
+pub fn expect_i64_in(src: &Source, node: &Node, path: &str, min: i64, max: i64) -> Result<i64, LoadError> {
     match node.value {
         Value::Int(i) if (min..=max).contains(&i) => Ok(i),
-        _ => Err(LoadError::at_node(
-            src,
-            node,
-            path,
-            format!("an integer from {min} to {max}"),
-        )),
+        _ => Err(LoadError::at_node(src, node, path, format!("an integer from {min} to {max}"))),
     }
 }
 
-pub fn expect_u64_in(
-    src: &Source,
-    node: &Node,
-    path: &str,
-    min: u64,
-    max: u64,
-) -> Result<u64, LoadError> {
+pub fn expect_u64_in(src: &Source, node: &Node, path: &str, min: u64, max: u64) -> Result<u64, LoadError> {
     match node.value {
-        Value::Int(i) if u64::try_from(i).is_ok_and(|u| (min..=max).contains(&u)) => {
-            Ok(i.unsigned_abs())
-        }
-        _ => Err(LoadError::at_node(
-            src,
-            node,
-            path,
-            format!("an integer from {min} to {max}"),
-        )),
+        Value::Int(i) if u64::try_from(i).is_ok_and(|u| (min..=max).contains(&u)) => Ok(i.unsigned_abs()),
+        _ => Err(LoadError::at_node(src, node, path, format!("an integer from {min} to {max}"))),
     }
 }
 
 /// A number (integer or float) in `min..=max`.
-pub fn expect_f64_in(
-    src: &Source,
-    node: &Node,
-    path: &str,
-    min: f64,
-    max: f64,
-) -> Result<f64, LoadError> {
+pub fn expect_f64_in(src: &Source, node: &Node, path: &str, min: f64, max: f64) -> Result<f64, LoadError> {
     let x = match node.value {
         Value::Int(i) => i as f64,
         Value::Float(f) => f,
@@ -1051,21 +891,11 @@ pub fn expect_f64_in(
     if x >= min && x <= max {
         Ok(x)
     } else {
-        Err(LoadError::at_node(
-            src,
-            node,
-            path,
-            format!("a number from {min:?} to {max:?}"),
-        ))
+        Err(LoadError::at_node(src, node, path, format!("a number from {min:?} to {max:?}")))
     }
 }
 
-pub fn expect_one_of<'a>(
-    src: &Source,
-    node: &'a Node,
-    path: &str,
-    options: &[&str],
-) -> Result<&'a str, LoadError> {
+pub fn expect_one_of<'a>(src: &Source, node: &'a Node, path: &str, options: &[&str]) -> Result<&'a str, LoadError> {
     let s = node.as_str();
     if let Some(s) = s.filter(|s| options.contains(s)) {
         return Ok(s);
@@ -1079,24 +909,15 @@ pub fn expect_one_of<'a>(
     Err(LoadError::at_node(src, node, path, expected))
 }
 
-const DURATION_FORMS: &str =
-    r#"a duration string with a unit: "100us", "250ms", "1.5s", "2m", "1h" (or "0")"#;
+const DURATION_FORMS: &str = r#"a duration string with a unit: "100us", "250ms", "1.5s", "2m", "1h" (or "0")"#;
 
 /// A duration string, in microseconds. Integer literals are rejected (the unit is required).
 pub fn expect_duration_us(src: &Source, node: &Node, path: &str) -> Result<u64, LoadError> {
     match &node.value {
-        Value::Str(s) => {
-            parse_duration_us(s).ok_or_else(|| LoadError::at_node(src, node, path, DURATION_FORMS))
-        }
+        Value::Str(s) => parse_duration_us(s).ok_or_else(|| LoadError::at_node(src, node, path, DURATION_FORMS)),
         Value::Int(i) => {
             let found = format!("the bare number {i} (add a unit, e.g. \"{i}ms\")");
-            Err(LoadError::at(
-                src,
-                node.span.clone(),
-                path,
-                DURATION_FORMS,
-                found,
-            ))
+            Err(LoadError::at(src, node.span.clone(), path, DURATION_FORMS, found))
         }
         _ => Err(LoadError::at_node(src, node, path, DURATION_FORMS)),
     }
@@ -1208,20 +1029,14 @@ mod tests {
     /// Flattened (name, value) pairs without spans, for cross-format comparison.
     fn shape(src: &Source, node: &Node) -> Vec<(String, Value)> {
         let flat = flatten(src, node, "").expect("flatten");
-        flat.into_iter()
-            .map(|(k, n)| (k.name, n.value.clone()))
-            .collect()
+        flat.into_iter().map(|(k, n)| (k.name, n.value.clone())).collect()
     }
 
     #[test]
     fn toml_syntax_error_has_position() {
         let err = parse_err(&toml_src("a = 1\nb = \nc = 3\n"));
         assert_eq!((err.line, err.column), (2, 5), "{err}");
-        assert!(
-            err.to_string()
-                .starts_with("scenario.toml:2:5: expected valid TOML"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("scenario.toml:2:5: expected valid TOML"), "{err}");
     }
 
     #[test]
@@ -1232,11 +1047,7 @@ mod tests {
         assert_eq!(err.expected, "`:` after the key");
         assert_eq!(err.found, "`2`");
         let err = parse_err(&json_src("{\"t\": [1, 2,]}"));
-        assert_eq!(
-            (err.line, err.column, err.field.as_str()),
-            (1, 13, "t[2]"),
-            "{err}"
-        );
+        assert_eq!((err.line, err.column, err.field.as_str()), (1, 13, "t[2]"), "{err}");
     }
 
     #[test]
@@ -1260,9 +1071,7 @@ mod tests {
     fn json_strings_and_numbers() {
         let src = json_src(r#"["a\"\\\/\b\f\n\r\t", "\u00e9\ud83d\ude00", -0, 12, -3.5e2, 1E3]"#);
         let node = parse(&src).expect("parse");
-        let Value::Array(items) = node.value else {
-            panic!("not an array")
-        };
+        let Value::Array(items) = node.value else { panic!("not an array") };
         let values: Vec<Value> = items.into_iter().map(|n| n.value).collect();
         assert_eq!(
             values,
@@ -1275,17 +1084,7 @@ mod tests {
                 Value::Float(1000.0),
             ]
         );
-        for bad in [
-            r#""\ud83d""#,
-            r#""\ude00""#,
-            r#""\u12""#,
-            "01",
-            "1.",
-            "-",
-            "1e",
-            "99999999999999999999",
-            "1e999",
-        ] {
+        for bad in [r#""\ud83d""#, r#""\ude00""#, r#""\u12""#, "01", "1.", "-", "1e", "99999999999999999999", "1e999"] {
             assert!(parse(&json_src(bad)).is_err(), "{bad}");
         }
     }
@@ -1295,18 +1094,14 @@ mod tests {
         let toml = toml_src(
             "[producer]\nlinger.ms = 5\n\"batch.size\" = 100\nacks = \"all\"\n[producer.retry]\nbackoff.ms = 3\n",
         );
-        let json = json_src(
-            r#"{"producer": {"linger.ms": 5, "batch.size": 100, "acks": "all", "retry.backoff.ms": 3}}"#,
-        );
+        let json =
+            json_src(r#"{"producer": {"linger.ms": 5, "batch.size": 100, "acks": "all", "retry.backoff.ms": 3}}"#);
         let (t, j) = (parse(&toml).expect("toml"), parse(&json).expect("json"));
         assert_eq!(shape(&toml, &t), shape(&json, &j));
         for (src, root) in [(&toml, &t), (&json, &j)] {
             let mut reader = TableReader::new(src, root, "", false).expect("root");
             let mut producer = reader.table("producer", true).expect("ok").expect("some");
-            assert_eq!(
-                producer.keys(),
-                ["linger.ms", "batch.size", "acks", "retry.backoff.ms"]
-            );
+            assert_eq!(producer.keys(), ["linger.ms", "batch.size", "acks", "retry.backoff.ms"]);
             assert_eq!(producer.ms_as_us("linger.ms"), Ok(Some(5_000)));
             assert_eq!(producer.u64_in("batch.size", 0, 1 << 30), Ok(Some(100)));
             assert_eq!(producer.one_of("acks", &["0", "1", "all"]), Ok(Some("all")));
@@ -1321,17 +1116,11 @@ mod tests {
         let src = toml_src("a.b = 1\n\"a.b\" = 2\n");
         let root = parse(&src).expect("parse");
         let err = flatten(&src, &root, "cfg").expect_err("duplicate");
-        assert_eq!(
-            (err.line, err.column, err.field.as_str()),
-            (2, 1, "cfg.a.b")
-        );
+        assert_eq!((err.line, err.column, err.field.as_str()), (2, 1, "cfg.a.b"));
         let src = toml_src("[p.retry]\nbackoff.ms = 3\n[p]\nx.y.z = 1\n");
         let root = parse(&src).expect("parse");
-        let spans: Vec<(String, &str)> = flatten(&src, &root, "")
-            .expect("flatten")
-            .into_iter()
-            .map(|(k, _)| (k.name, &src.text[k.span]))
-            .collect();
+        let spans: Vec<(String, &str)> =
+            flatten(&src, &root, "").expect("flatten").into_iter().map(|(k, _)| (k.name, &src.text[k.span])).collect();
         let want = [("p.retry.backoff.ms", "backoff.ms"), ("p.x.y.z", "x.y.z")];
         assert_eq!(spans, want.map(|(n, t)| (n.to_string(), t)));
     }
@@ -1379,18 +1168,13 @@ mod tests {
         assert_eq!((err.line, err.column), (5, 14));
         assert_eq!(err.found, "a string \"six\"");
         let name = t1.str("name").expect("absent is ok");
-        let err = t1
-            .required("name", name, "a topic name")
-            .expect_err("missing");
+        let err = t1.required("name", name, "a topic name").expect_err("missing");
         assert_eq!((err.field.as_str(), err.line), ("topics[1].name", 4));
         let err = t1.bool("partitions").expect_err("bool");
         assert_eq!(err.expected, "true or false");
-        let err = t1
-            .one_of("partitions", &["sx!!", "six!"])
-            .expect_err("one_of");
+        let err = t1.one_of("partitions", &["sx!!", "six!"]).expect_err("one_of");
         assert!(err.expected.ends_with("did you mean \"six!\"?"), "{err}");
-        let err =
-            expect_table(&src, &topics[0], "x", true).and_then(|_| expect_str(&src, &root, "r"));
+        let err = expect_table(&src, &topics[0], "x", true).and_then(|_| expect_str(&src, &root, "r"));
         assert_eq!(err.err().map(|e| e.found), Some("a table".to_string()));
     }
 
@@ -1484,11 +1268,7 @@ mod tests {
         inputs.push("[".repeat(100_000));
         inputs.push("{\"a\":".repeat(10_000));
         inputs.push(format!("a = {}1{}", "[".repeat(5_000), "]".repeat(5_000)));
-        inputs.push(format!(
-            "{}{}",
-            "[".repeat(MAX_DEPTH),
-            "]".repeat(MAX_DEPTH)
-        ));
+        inputs.push(format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH)));
         inputs.push(format!("a{} = 1", ".a".repeat(10_000)));
         inputs.push(format!("[{}a]", "a.".repeat(10_000)));
         let mut seed = 0x9E37_79B9_7F4A_7C15_u64;

@@ -1,3 +1,32 @@
-//! Scenario files: the format, its strict validation with precise errors, and building a run from it.
+//! Scenario files: the format (TOML, or JSON with the same schema), its strict validation with precise errors,
+//! and the typed `Scenario` a run is built from.
 
 pub mod doc;
+pub mod load;
+
+pub use doc::{LoadError, Source};
+pub use load::Scenario;
+
+use std::path::Path;
+
+/// Loads and validates a scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
+        file: shown.clone(),
+        line: 0,
+        column: 0,
+        field: String::new(),
+        expected: "a readable UTF-8 scenario file".to_string(),
+        found: e.to_string(),
+    })?;
+    load_str(&shown, &text)
+}
+
+/// Loads a scenario from text; `path` decides the format (`.json` is JSON, anything else TOML) and names errors.
+pub fn load_str(path: &str, text: &str) -> Result<Scenario, LoadError> {
+    let source = Source::new(path, text);
+    let root = doc::parse(&source)?;
+    let stem = Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
+    load::read_scenario(&source, &root, stem)
+}

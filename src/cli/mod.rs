@@ -1,0 +1,98 @@
+//! The command line: argument parsing, exit codes and printers. Everything else lives in the library.
+
+mod summary;
+
+use crate::scenario;
+use crate::sim::{self, Outcome};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "insync", version, about = "A deterministic simulator of Apache Kafka clusters")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario once and report what clients observed and the cluster's final state.
+    Run {
+        /// The scenario file (TOML, or JSON with the same schema).
+        scenario: PathBuf,
+        /// Overrides the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON object instead of the human summary.
+        #[arg(long)]
+        json: bool,
+        /// Write the trace (JSON Lines, one event a line) to this file.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+        /// Write the client history (JSON Lines: a header line, then one event a line) to this file.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+    },
+}
+
+/// Exit codes: 0 ran (expectations met), 1 an expectation failed, 2 bad input or usage.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            let usage_error = e.use_stderr();
+            return ExitCode::from(if usage_error { EXIT_BAD_INPUT } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Run { scenario, seed, json, trace, history } => {
+            run(&scenario, seed, json, trace.as_deref(), history.as_deref())
+        }
+    }
+}
+
+fn run(path: &Path, seed: Option<u64>, json: bool, trace: Option<&Path>, history: Option<&Path>) -> ExitCode {
+    let scenario = match scenario::load_file(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    let outcome = sim::run(&scenario.sim, seed, trace.is_some());
+    if let Err(e) = write_files(&outcome, trace, history) {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let text = if json { summary::json(&scenario, path, &outcome) } else { summary::human(&scenario, path, &outcome) };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}
+
+fn write_files(outcome: &Outcome, trace: Option<&Path>, history: Option<&Path>) -> Result<(), String> {
+    if let (Some(path), Some(lines)) = (trace, &outcome.trace) {
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(&serde_json::to_string(line).map_err(|e| e.to_string())?);
+            text.push('\n');
+        }
+        std::fs::write(path, text).map_err(|e| format!("cannot write the trace to {}: {e}", path.display()))?;
+    }
+    if let Some(path) = history {
+        let text = summary::history_jsonl(outcome).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("cannot write the history to {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The command that reproduces a run, printed with every result.
+pub fn reproduce_command(path: &Path, seed: u64) -> String {
+    format!("insync run {} --seed {seed}", path.display())
+}

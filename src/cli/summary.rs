@@ -1,0 +1,177 @@
+//! Printers for a run: the human summary, the JSON object, the history as JSON Lines.
+
+use super::reproduce_command;
+use crate::check::lost_write::{LostWrite, lost_writes};
+use crate::engine::SimTime;
+use crate::history::{ClientEvent, History};
+use crate::scenario::Scenario;
+use crate::sim::Outcome;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+/// What one producer's sends came to.
+#[derive(Clone, Debug, Default, Serialize)]
+struct ProducerTally {
+    name: String,
+    sent: u64,
+    acked: u64,
+    failed: BTreeMap<String, u64>,
+    retried_errors: BTreeMap<String, u64>,
+}
+
+fn tally(history: &History) -> Vec<ProducerTally> {
+    let mut out: Vec<ProducerTally> =
+        history.producers.iter().map(|name| ProducerTally { name: name.clone(), ..Default::default() }).collect();
+    for entry in &history.entries {
+        match &entry.event {
+            ClientEvent::SendInvoked { producer, .. } => out[*producer as usize].sent += 1,
+            ClientEvent::SendAcked { producer, .. } => out[*producer as usize].acked += 1,
+            ClientEvent::SendFailed { producer, error, .. } => {
+                *out[*producer as usize].failed.entry(error.clone()).or_default() += 1
+            }
+            ClientEvent::ProduceAttemptFailed { producer, error, .. } => {
+                *out[*producer as usize].retried_errors.entry(error.clone()).or_default() += 1
+            }
+        }
+    }
+    out
+}
+
+pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome) -> String {
+    let mut s = String::new();
+    let st = &outcome.stats;
+    let _ = writeln!(s, "scenario {} (seed {})", scenario.name, outcome.seed);
+    let _ = writeln!(
+        s,
+        "simulated {} in {} events, {} messages ({} lost)",
+        SimTime(st.simulated_time_us),
+        st.events,
+        st.messages_sent,
+        st.messages_lost
+    );
+    if st.hit_event_limit {
+        let _ = writeln!(s, "stopped early: the run reached its limit of {} events", scenario.sim.limits.max_events);
+    }
+    write_faults(&mut s, outcome);
+    let _ = writeln!(
+        s,
+        "cluster: {} leader elections ({} unclean), {} ISR shrinks, {} ISR expands, {} truncations ({} offsets)",
+        st.leader_elections,
+        st.unclean_leader_elections,
+        st.isr_shrinks,
+        st.isr_expands,
+        st.truncations,
+        st.offsets_truncated
+    );
+    let _ = writeln!(s, "producers:");
+    for p in tally(&outcome.history) {
+        let _ = writeln!(
+            s,
+            "  {:<16} sent {:>9}  acked {:>9}  failed {:>7}",
+            p.name,
+            p.sent,
+            p.acked,
+            p.failed.values().sum::<u64>()
+        );
+        for (error, n) in &p.failed {
+            let _ = writeln!(s, "    failed with {error}: {n}");
+        }
+        for (error, n) in &p.retried_errors {
+            let _ = writeln!(s, "    attempts failed with {error}: {n}");
+        }
+    }
+    write_partitions(&mut s, outcome);
+    write_lost(&mut s, &outcome.history, &lost_writes(&outcome.history, &outcome.final_logs));
+    let _ = writeln!(s, "trace digest {:016x}", outcome.trace_digest);
+    let _ = writeln!(s, "reproduce: {}", reproduce_command(path, outcome.seed));
+    s
+}
+
+fn write_faults(s: &mut String, outcome: &Outcome) {
+    let _ = writeln!(s, "faults:");
+    for (at_us, fault) in &outcome.faults {
+        let _ = writeln!(s, "  {:>10}  {fault}", SimTime(*at_us).to_string());
+    }
+}
+
+fn write_partitions(s: &mut String, outcome: &Outcome) {
+    let _ = writeln!(
+        s,
+        "partitions (controller's leader, epoch, ISR; each replica's role, log end offset / high watermark):"
+    );
+    for p in &outcome.partitions {
+        let leader = p.leader.map_or("none".to_string(), |b| b.to_string());
+        let isr: Vec<String> = p.isr.iter().map(|b| b.0.to_string()).collect();
+        let _ =
+            write!(s, "  {:<14} leader {:<9} epoch {:<3} isr [{}]", p.partition, leader, p.leader_epoch, isr.join(","));
+        for r in &p.replicas {
+            let _ = write!(s, "  {}:{} {}/{}", r.broker, r.role, r.log_end_offset, r.high_watermark);
+        }
+        let _ = writeln!(s);
+    }
+}
+
+fn write_lost(s: &mut String, history: &History, lost: &[LostWrite]) {
+    let _ = writeln!(s, "acknowledged writes missing from the final logs: {}", lost.len());
+    for l in lost.iter().take(5) {
+        let offset = l.offset.map_or("?".to_string(), |o| o.to_string());
+        let _ = writeln!(
+            s,
+            "  {} send #{} acked at {} as {}@{}",
+            history.producers[l.producer as usize],
+            l.send_seq,
+            SimTime(l.acked_at_us),
+            history.partitions[l.partition as usize],
+            offset
+        );
+    }
+}
+
+#[derive(Serialize)]
+struct JsonSummary<'a> {
+    scenario: &'a str,
+    seed: u64,
+    trace_digest: String,
+    stats: &'a crate::sim::Stats,
+    producers: Vec<ProducerTally>,
+    partitions: &'a [crate::kafka::cluster::PartitionSummary],
+    lost_writes: Vec<LostWrite>,
+    reproduce: String,
+}
+
+pub fn json(scenario: &Scenario, path: &Path, outcome: &Outcome) -> String {
+    let summary = JsonSummary {
+        scenario: &scenario.name,
+        seed: outcome.seed,
+        trace_digest: format!("{:016x}", outcome.trace_digest),
+        stats: &outcome.stats,
+        producers: tally(&outcome.history),
+        partitions: &outcome.partitions,
+        lost_writes: lost_writes(&outcome.history, &outcome.final_logs),
+        reproduce: reproduce_command(path, outcome.seed),
+    };
+    let mut text = serde_json::to_string(&summary).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    text.push('\n');
+    text
+}
+
+/// The history as JSON Lines: a header with the version and names, then one event a line.
+pub fn history_jsonl(outcome: &Outcome) -> serde_json::Result<String> {
+    #[derive(Serialize)]
+    struct Header<'a> {
+        version: u32,
+        partitions: &'a [String],
+        producers: &'a [String],
+    }
+    let h = &outcome.history;
+    let mut text =
+        serde_json::to_string(&Header { version: h.version, partitions: &h.partitions, producers: &h.producers })?;
+    text.push('\n');
+    for entry in &h.entries {
+        text.push_str(&serde_json::to_string(entry)?);
+        text.push('\n');
+    }
+    Ok(text)
+}

@@ -1,0 +1,479 @@
+//! The scenario schema: reads a parsed document into a typed `Scenario`, filling Kafka's defaults and rejecting
+//! anything unknown, mistyped or impossible with the file, line, column and field.
+
+use super::doc::{LoadError, Node, Source, TableReader, expect_array, expect_str, expect_table};
+use crate::engine::{LatencyModel, Limits, SimTime};
+use crate::faults::{FaultAction, ScheduledFault, Target};
+use crate::kafka::config::{Acks, BrokerConfig, ProducerConfig, TopicConfig, TruncationMode};
+use crate::kafka::ids::{BrokerId, ClientId};
+use crate::kafka::spec::{ClusterSpec, PartitionSpec, ProducerSpec, assign_replicas};
+use crate::sim::SimConfig;
+
+const MAX_BROKERS: u64 = 64;
+const MAX_PARTITIONS: u64 = 10_000;
+const MAX_DURATION_US: u64 = 24 * 3_600 * 1_000_000;
+const DEFAULT_MAX_EVENTS: u64 = 100_000_000;
+/// Kafka's `.ms` properties accept up to Integer.MAX_VALUE milliseconds.
+const MAX_MS_US: u64 = i32::MAX as u64 * 1_000;
+
+/// A loaded, validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    pub sim: SimConfig,
+}
+
+/// Reads the whole document.
+pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Scenario, LoadError> {
+    let mut top = TableReader::new(src, root, "", false)?;
+    let name = top.str("name")?.unwrap_or(default_name).to_string();
+    let seed = top.u64_in("seed", 0, u64::MAX)?.unwrap_or(1);
+    let end_us = top.duration_us("duration")?.unwrap_or(60_000_000);
+    if end_us == 0 || end_us > MAX_DURATION_US {
+        return Err(top.error_at("duration", "a duration from 1us to 24h", format!("{end_us}us")));
+    }
+    let max_events = top.u64_in("max_events", 1, u64::MAX)?.unwrap_or(DEFAULT_MAX_EVENTS);
+    let model = read_model(&mut top)?;
+    let broker_count = read_broker_count(&mut top)?;
+    let broker_config = read_broker_config(&mut top, &model)?;
+    let latency = read_network(&mut top)?;
+    let (topics, partitions) = read_topics(&mut top, broker_count, &broker_config)?;
+    let producers = read_producers(&mut top, &topics, &model, end_us)?;
+    let mut cluster = ClusterSpec { broker_config, broker_count, topics, partitions, producers };
+    let faults = read_faults(&mut top, &cluster, end_us)?;
+    top.finish()?;
+    cluster.producers.shrink_to_fit();
+    let limits = Limits { end: SimTime(end_us), max_events };
+    Ok(Scenario { name, seed, sim: SimConfig { cluster, latency, limits, faults } })
+}
+
+/// Historical-mode switches.
+struct Model {
+    truncation: TruncationMode,
+    hw_frozen_under_min_isr: bool,
+    producer_defaults: ProducerConfig,
+}
+
+fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
+    let mut model = Model {
+        truncation: TruncationMode::LeaderEpoch,
+        hw_frozen_under_min_isr: true,
+        producer_defaults: ProducerConfig::default(),
+    };
+    let Some(mut t) = top.table("model", false)? else { return Ok(model) };
+    if let Some(mode) = t.one_of("truncation", &["leader-epoch", "high-watermark"])? {
+        model.truncation =
+            if mode == "high-watermark" { TruncationMode::HighWatermark } else { TruncationMode::LeaderEpoch };
+    }
+    if let Some(frozen) = t.bool("hw_frozen_under_min_isr")? {
+        model.hw_frozen_under_min_isr = frozen;
+    }
+    if let Some(defaults) = t.one_of("producer_defaults", &["kafka-4", "kafka-3", "kafka-2"])? {
+        model.producer_defaults = match defaults {
+            "kafka-2" => ProducerConfig::pre_3_0(),
+            "kafka-3" => ProducerConfig { linger_us: 0, ..ProducerConfig::default() },
+            _ => ProducerConfig::default(),
+        };
+    }
+    t.finish()?;
+    Ok(model)
+}
+
+fn read_broker_count(top: &mut TableReader<'_>) -> Result<u32, LoadError> {
+    let Some(mut t) = top.table("cluster", false)? else { return Ok(3) };
+    let brokers = t.u64_in("brokers", 1, MAX_BROKERS)?.unwrap_or(3) as u32;
+    t.finish()?;
+    Ok(brokers)
+}
+
+fn read_broker_config(top: &mut TableReader<'_>, model: &Model) -> Result<BrokerConfig, LoadError> {
+    let mut c = BrokerConfig {
+        truncation: model.truncation,
+        hw_frozen_under_min_isr: model.hw_frozen_under_min_isr,
+        ..BrokerConfig::default()
+    };
+    let Some(mut t) = top.table("broker", true)? else { return Ok(c) };
+    set_ms(&mut t, "replica.lag.time.max.ms", &mut c.replica_lag_time_max_us)?;
+    set_ms(&mut t, "replica.fetch.wait.max.ms", &mut c.replica_fetch_wait_max_us)?;
+    set_ms(&mut t, "replica.socket.timeout.ms", &mut c.replica_socket_timeout_us)?;
+    set_ms(
+        &mut t,
+        "replica.high.watermark.checkpoint.interval.ms",
+        &mut c.replica_high_watermark_checkpoint_interval_us,
+    )?;
+    set_ms(&mut t, "broker.heartbeat.interval.ms", &mut c.broker_heartbeat_interval_us)?;
+    set_ms(&mut t, "broker.session.timeout.ms", &mut c.broker_session_timeout_us)?;
+    if let Some(v) = t.u64_in("replica.fetch.max.bytes", 1, i32::MAX as u64)? {
+        c.replica_fetch_max_bytes = v;
+    }
+    if let Some(v) = t.u64_in("log.flush.interval.messages", 1, i64::MAX as u64)? {
+        c.log_flush_interval_messages = v;
+    }
+    if let Some(v) = t.u64_in("min.insync.replicas", 1, 1_000)? {
+        c.min_insync_replicas = v as u32;
+    }
+    if let Some(v) = t.bool("unclean.leader.election.enable")? {
+        c.unclean_leader_election_enable = v;
+    }
+    t.finish()?;
+    Ok(c)
+}
+
+/// Reads a Kafka `.ms` property (integer milliseconds, or a duration string) into `slot` if present.
+fn set_ms(t: &mut TableReader<'_>, key: &str, slot: &mut u64) -> Result<(), LoadError> {
+    if let Some(us) = t.ms_as_us(key)? {
+        if us == 0 || us > MAX_MS_US {
+            return Err(t.error_at(key, "a duration from 1 ms to Integer.MAX_VALUE ms", format!("{us}us")));
+        }
+        *slot = us;
+    }
+    Ok(())
+}
+
+fn read_network(top: &mut TableReader<'_>) -> Result<LatencyModel, LoadError> {
+    let mut latency = LatencyModel::default();
+    let Some(mut t) = top.table("network", true)? else { return Ok(latency) };
+    for (key, slot) in [
+        ("latency.min", &mut latency.min_us),
+        ("latency.median", &mut latency.median_us),
+        ("latency.p99", &mut latency.p99_us),
+        ("latency.max", &mut latency.max_us),
+    ] {
+        if let Some(us) = t.duration_us(key)? {
+            *slot = us;
+        }
+    }
+    let ordered =
+        latency.min_us <= latency.median_us && latency.median_us <= latency.p99_us && latency.p99_us <= latency.max_us;
+    if !ordered || latency.max_us > 60_000_000 {
+        let found =
+            format!("{}us, {}us, {}us, {}us", latency.min_us, latency.median_us, latency.p99_us, latency.max_us);
+        return Err(t.error_here("latency with min <= median <= p99 <= max <= 60s", found));
+    }
+    t.finish()?;
+    Ok(latency)
+}
+
+fn read_topics(
+    top: &mut TableReader<'_>,
+    broker_count: u32,
+    broker: &BrokerConfig,
+) -> Result<(Vec<TopicConfig>, Vec<PartitionSpec>), LoadError> {
+    let src = top.source();
+    let nodes = top.array("topics")?.unwrap_or(&[]);
+    if nodes.is_empty() {
+        return Err(top.missing("topics", "at least one [[topics]] table"));
+    }
+    let mut topics = Vec::new();
+    let mut partitions = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let path = format!("topics[{i}]");
+        let mut t = expect_table(src, node, &path, true)?;
+        let name_value = t_str(&mut t, "name")?;
+        let name = t.required("name", name_value, "a topic name")?;
+        if topics.iter().any(|existing: &TopicConfig| existing.name == name) {
+            return Err(t.error_at("name", "a topic name not used before", format!("\"{name}\"")));
+        }
+        let count = t.u64_in("partitions", 1, MAX_PARTITIONS)?.unwrap_or(1) as u32;
+        let rf = t.u64_in("replication.factor", 1, u64::from(broker_count))?.unwrap_or(u64::from(broker_count.min(3)))
+            as u32;
+        let min_isr = t.u64_in("min.insync.replicas", 1, 1_000)?.map_or(broker.min_insync_replicas, |v| v as u32);
+        let unclean = t.bool("unclean.leader.election.enable")?.unwrap_or(broker.unclean_leader_election_enable);
+        let assignment = match t.array("replicas")? {
+            Some(rows) => read_assignment(src, rows, &format!("{path}.replicas"), count, rf, broker_count)?,
+            None => assign_replicas(broker_count, count, rf),
+        };
+        t.finish()?;
+        let topic = topics.len();
+        for (number, replicas) in assignment.into_iter().enumerate() {
+            partitions.push(PartitionSpec { topic, number: number as u32, replicas });
+        }
+        topics.push(TopicConfig {
+            name,
+            partitions: count,
+            replication_factor: rf,
+            min_insync_replicas: min_isr,
+            unclean_leader_election_enable: unclean,
+        });
+    }
+    if partitions.len() as u64 > MAX_PARTITIONS {
+        return Err(top.error_at(
+            "topics",
+            format!("at most {MAX_PARTITIONS} partitions in all"),
+            partitions.len().to_string(),
+        ));
+    }
+    Ok((topics, partitions))
+}
+
+fn t_str(t: &mut TableReader<'_>, key: &str) -> Result<Option<String>, LoadError> {
+    Ok(t.str(key)?.map(str::to_string))
+}
+
+/// An explicit assignment: one list of distinct broker ids per partition, each `replication.factor` long.
+fn read_assignment(
+    src: &Source,
+    rows: &[Node],
+    path: &str,
+    partitions: u32,
+    rf: u32,
+    broker_count: u32,
+) -> Result<Vec<Vec<BrokerId>>, LoadError> {
+    if rows.len() != partitions as usize {
+        let span = rows.first().map_or(0..0, |n| n.span.clone());
+        return Err(LoadError::at(
+            src,
+            span,
+            path,
+            format!("one replica list per partition ({partitions})"),
+            format!("{} lists", rows.len()),
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let row_path = format!("{path}[{i}]");
+        let ids = expect_array(src, row, &row_path)?;
+        let mut replicas: Vec<BrokerId> = Vec::new();
+        for (j, id) in ids.iter().enumerate() {
+            let b = super::doc::expect_u64_in(src, id, &format!("{row_path}[{j}]"), 1, u64::from(broker_count))?;
+            if replicas.contains(&BrokerId(b as u32)) {
+                return Err(LoadError::at_node(src, id, &format!("{row_path}[{j}]"), "a broker not already listed"));
+            }
+            replicas.push(BrokerId(b as u32));
+        }
+        if replicas.len() != rf as usize {
+            return Err(LoadError::at_node(src, row, &row_path, format!("{rf} brokers (the replication factor)")));
+        }
+        out.push(replicas);
+    }
+    Ok(out)
+}
+
+fn read_producers(
+    top: &mut TableReader<'_>,
+    topics: &[TopicConfig],
+    model: &Model,
+    end_us: u64,
+) -> Result<Vec<ProducerSpec>, LoadError> {
+    let src = top.source();
+    let nodes = top.array("producers")?.unwrap_or(&[]);
+    let mut producers: Vec<ProducerSpec> = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let mut t = expect_table(src, node, &format!("producers[{i}]"), true)?;
+        let name = t_str(&mut t, "name")?.unwrap_or_else(|| format!("producer-{}", i + 1));
+        if producers.iter().any(|p| p.name == name) || name.starts_with("broker-") || name == "controller" {
+            return Err(t.error_at("name", "a name not used by another node", format!("\"{name}\"")));
+        }
+        let topic_name_value = t_str(&mut t, "topic")?;
+        let topic_name = t.required("topic", topic_name_value, "the name of a topic")?;
+        let Some(topic) = topics.iter().position(|x| x.name == topic_name) else {
+            let known: Vec<&str> = topics.iter().map(|x| x.name.as_str()).collect();
+            return Err(t.error_at(
+                "topic",
+                format!("one of the topics: {}", known.join(", ")),
+                format!("\"{topic_name}\""),
+            ));
+        };
+        let rate_per_s = t.u64_in("rate", 1, 10_000_000)?.unwrap_or(1_000);
+        let max_records = t.u64_in("count", 1, 1_000_000_000)?;
+        let start_us = t.duration_us("start")?.unwrap_or(1_000_000);
+        let stop_us = t.duration_us("stop")?.unwrap_or(end_us);
+        if start_us >= stop_us {
+            return Err(t.error_at("stop", "a time after `start`", format!("{stop_us}us")));
+        }
+        let key_space = read_keys(&mut t)?;
+        let record_size_bytes = t.u64_in("record_size", 1, 1_048_576)?.unwrap_or(100) as u32;
+        let config = read_producer_config(&mut t, &model.producer_defaults)?;
+        t.finish()?;
+        producers.push(ProducerSpec {
+            name,
+            topic,
+            config,
+            rate_per_s,
+            max_records,
+            start_us,
+            stop_us,
+            key_space,
+            record_size_bytes,
+        });
+    }
+    Ok(producers)
+}
+
+/// `keys = 1000` (keys drawn from 0..1000) or `keys = "none"` (null keys, the sticky partitioner).
+fn read_keys(t: &mut TableReader<'_>) -> Result<Option<u32>, LoadError> {
+    let Some(node) = t.node("keys") else { return Ok(Some(1_000)) };
+    if node.as_str() == Some("none") {
+        return Ok(None);
+    }
+    let path = t.path("keys");
+    let n = super::doc::expect_u64_in(t.source(), node, &path, 1, u64::from(u32::MAX)).map_err(|mut e| {
+        e.expected = "a number of distinct keys from 1 to 4294967295, or \"none\" for null keys".to_string();
+        e
+    })?;
+    Ok(Some(n as u32))
+}
+
+fn read_producer_config(t: &mut TableReader<'_>, defaults: &ProducerConfig) -> Result<ProducerConfig, LoadError> {
+    let mut c = defaults.clone();
+    if let Some(acks) = t.one_of("acks", &["0", "1", "all", "-1"])? {
+        c.acks = match acks {
+            "0" => Acks::None,
+            "1" => Acks::Leader,
+            _ => Acks::All,
+        };
+    }
+    if let Some(v) = t.bool("enable.idempotence")? {
+        c.enable_idempotence = v;
+    }
+    if let Some(v) = t.u64_in("retries", 0, i32::MAX as u64)? {
+        c.retries = v as u32;
+    }
+    set_ms(t, "delivery.timeout.ms", &mut c.delivery_timeout_us)?;
+    set_ms(t, "request.timeout.ms", &mut c.request_timeout_us)?;
+    set_ms(t, "retry.backoff.ms", &mut c.retry_backoff_us)?;
+    set_ms(t, "metadata.max.age.ms", &mut c.metadata_max_age_us)?;
+    if let Some(v) = t.ms_as_us("linger.ms")? {
+        c.linger_us = v;
+    }
+    if let Some(v) = t.u64_in("batch.size", 1, i32::MAX as u64)? {
+        c.batch_size = v;
+    }
+    if let Some(v) = t.u64_in("max.in.flight.requests.per.connection", 1, 1_000)? {
+        c.max_in_flight_requests_per_connection = v as u32;
+    }
+    validate_producer_config(t, &c)?;
+    Ok(c)
+}
+
+/// ProducerConfig's own checks: idempotence needs acks=all and at most 5 requests in flight.
+fn validate_producer_config(t: &TableReader<'_>, c: &ProducerConfig) -> Result<(), LoadError> {
+    if c.enable_idempotence && c.acks != Acks::All {
+        return Err(t.error_at("acks", "acks=all when enable.idempotence=true (ProducerConfig)", "another acks"));
+    }
+    if c.enable_idempotence && c.max_in_flight_requests_per_connection > 5 {
+        let found = c.max_in_flight_requests_per_connection.to_string();
+        return Err(t.error_at(
+            "max.in.flight.requests.per.connection",
+            "at most 5 with enable.idempotence=true",
+            found,
+        ));
+    }
+    if c.delivery_timeout_us < c.linger_us + c.request_timeout_us {
+        return Err(t.error_at(
+            "delivery.timeout.ms",
+            "at least linger.ms + request.timeout.ms (ProducerConfig)",
+            format!("{}ms", c.delivery_timeout_us / 1000),
+        ));
+    }
+    Ok(())
+}
+
+fn read_faults(
+    top: &mut TableReader<'_>,
+    cluster: &ClusterSpec,
+    end_us: u64,
+) -> Result<Vec<ScheduledFault>, LoadError> {
+    let src = top.source();
+    let nodes = top.array("faults")?.unwrap_or(&[]);
+    let mut faults = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let mut t = expect_table(src, node, &format!("faults[{i}]"), false)?;
+        let at_us_value = t.duration_us("at")?;
+        let at_us = t.required("at", at_us_value, "the time the fault fires, e.g. \"20s\"")?;
+        if at_us > end_us {
+            return Err(t.error_at("at", "a time within the scenario's duration", format!("{at_us}us")));
+        }
+        let kinds = ["crash", "restart", "shutdown", "pause", "resume", "isolate", "partition", "cut", "heal"];
+        let kind_value = t.one_of("action", &kinds)?;
+        let kind = t.required("action", kind_value, "an action")?;
+        let action = read_fault_action(&mut t, kind, cluster)?;
+        t.finish()?;
+        faults.push(ScheduledFault { at_us, action });
+    }
+    Ok(faults)
+}
+
+fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec) -> Result<FaultAction, LoadError> {
+    let target = |t: &mut TableReader<'_>, key: &str| -> Result<Target, LoadError> {
+        let text_value = t.str(key)?;
+        let text = t.required(key, text_value, "a node or role, e.g. \"broker-2\" or \"leader of orders-0\"")?;
+        parse_target(text, cluster).ok_or_else(|| t.error_at(key, target_help(cluster), format!("\"{text}\"")))
+    };
+    Ok(match kind {
+        "crash" => {
+            let target = target(t, "target")?;
+            FaultAction::Crash { target, page_cache_lost: t.bool("page_cache_lost")?.unwrap_or(false) }
+        }
+        "restart" => FaultAction::Restart { target: target(t, "target")? },
+        "shutdown" => FaultAction::Shutdown { target: target(t, "target")? },
+        "pause" => FaultAction::Pause { target: target(t, "target")? },
+        "resume" => FaultAction::Resume { target: target(t, "target")? },
+        "isolate" => FaultAction::Isolate { target: target(t, "target")? },
+        "cut" => FaultAction::CutOneWay { from: target(t, "from")?, to: target(t, "to")? },
+        "partition" => {
+            let sides_value = t.array("sides")?;
+            let sides = t.required(
+                "sides",
+                sides_value,
+                "two lists of nodes, e.g. [[\"broker-1\"], [\"broker-2\", \"controller\"]]",
+            )?;
+            read_partition_sides(t, sides, cluster)?
+        }
+        _ => FaultAction::Heal,
+    })
+}
+
+fn read_partition_sides(t: &TableReader<'_>, sides: &[Node], cluster: &ClusterSpec) -> Result<FaultAction, LoadError> {
+    let src = t.source();
+    let path = t.path("sides");
+    if sides.len() != 2 {
+        return Err(t.error_at("sides", "exactly two sides", format!("{} sides", sides.len())));
+    }
+    let mut out = Vec::new();
+    for (i, side) in sides.iter().enumerate() {
+        let side_path = format!("{path}[{i}]");
+        let mut targets = Vec::new();
+        for (j, node) in expect_array(src, side, &side_path)?.iter().enumerate() {
+            let item_path = format!("{side_path}[{j}]");
+            let text = expect_str(src, node, &item_path)?;
+            let target = parse_target(text, cluster)
+                .ok_or_else(|| LoadError::at_node(src, node, &item_path, target_help(cluster)))?;
+            targets.push(target);
+        }
+        out.push(targets);
+    }
+    let side_b = out.pop().unwrap_or_default();
+    let side_a = out.pop().unwrap_or_default();
+    Ok(FaultAction::Partition { side_a, side_b })
+}
+
+fn target_help(cluster: &ClusterSpec) -> String {
+    format!(
+        "a node (broker-1..broker-{}, controller, a producer's name) or a role (\"leader of TOPIC-N\", \"a follower of TOPIC-N\", \"the active controller\", \"last stopped\")",
+        cluster.broker_count
+    )
+}
+
+/// Node names and roles: `broker-2`, `controller`, a producer's name, `leader of orders-0`,
+/// `a follower of orders-0`, `the active controller`, `last stopped`.
+pub fn parse_target(text: &str, cluster: &ClusterSpec) -> Option<Target> {
+    let text = text.trim();
+    if let Some(p) = text.strip_prefix("leader of ").or_else(|| text.strip_prefix("the leader of ")) {
+        return cluster.find_partition(p.trim()).map(Target::LeaderOf);
+    }
+    if let Some(p) = text.strip_prefix("a follower of ") {
+        return cluster.find_partition(p.trim()).map(Target::FollowerOf);
+    }
+    match text {
+        "controller" | "the active controller" | "active controller" => return Some(Target::Controller),
+        "last stopped" => return Some(Target::LastStopped),
+        _ => {}
+    }
+    if let Some(n) = text.strip_prefix("broker-").and_then(|n| n.parse::<u32>().ok()) {
+        return (1..=cluster.broker_count).contains(&n).then(|| Target::Node(cluster.broker_node(BrokerId(n))));
+    }
+    let producer = cluster.producers.iter().position(|p| p.name == text)?;
+    Some(Target::Node(cluster.producer_node(ClientId(producer as u32))))
+}

@@ -76,10 +76,24 @@ pub enum NodeStatus {
 }
 
 enum Event<M, T> {
-    Deliver { from: NodeId, to: NodeId, incarnation: u32, msg: M },
-    Timer { node: NodeId, incarnation: u32, timer: T },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        incarnation: u32,
+        msg: M,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        timer: T,
+    },
     /// `msg`, sent by `node` to `peer`, came back refused.
-    Refused { node: NodeId, incarnation: u32, peer: NodeId, msg: M },
+    Refused {
+        node: NodeId,
+        incarnation: u32,
+        peer: NodeId,
+        msg: M,
+    },
 }
 
 impl<M, T> Event<M, T> {
@@ -140,7 +154,14 @@ impl<P: Process> Engine<P> {
     pub fn new(processes: Vec<(P, SimRng)>, network: Network, limits: Limits) -> Self {
         let slots = processes
             .into_iter()
-            .map(|(process, rng)| Slot { process, status: NodeStatus::Up, host_up: true, incarnation: 0, rng, held: Vec::new() })
+            .map(|(process, rng)| Slot {
+                process,
+                status: NodeStatus::Up,
+                host_up: true,
+                incarnation: 0,
+                rng,
+                held: Vec::new(),
+            })
             .collect();
         Engine {
             queue: EventQueue::default(),

@@ -1,0 +1,8 @@
+//! The integration tests: one binary, a module per area (scenarios' Kafka behaviour, determinism, properties,
+//! bad input). Run in release: `cargo test --release`.
+
+mod bad_input;
+mod determinism;
+mod properties;
+mod scenarios;
+mod support;

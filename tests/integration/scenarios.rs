@@ -1,0 +1,140 @@
+//! The bundled scenarios behave as Kafka does. Each test names the Kafka rule its expectation comes from and
+//! checks both sides where there is a safe twin: the unsafe setting loses acknowledged writes, the safe one
+//! keeps every one under the same faults.
+
+use crate::support::{ack_times, attempt_errors, lost, run};
+use insync::history::ClientEvent;
+use insync::kafka::ids::BrokerId;
+use insync::kafka::obs::Obs;
+use insync::sim::{Outcome, TraceEvent};
+
+const S: u64 = 1_000_000;
+
+/// The trace's cluster events, with their times.
+fn cluster_events(outcome: &Outcome) -> Vec<(u64, &Obs)> {
+    let trace = outcome.trace.as_ref().expect("tests keep the trace");
+    trace
+        .iter()
+        .filter_map(|l| match &l.event {
+            TraceEvent::Node(obs) if !matches!(obs, Obs::Client(_)) => Some((l.time_us, obs)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn first_election_after(outcome: &Outcome, after_us: u64) -> u64 {
+    cluster_events(outcome)
+        .into_iter()
+        .find(|(t, obs)| *t > after_us && matches!(obs, Obs::LeaderElected { leader: Some(_), .. }))
+        .map(|(t, _)| t)
+        .expect("a leader was elected")
+}
+
+// ProducerConfig `acks=1`: the leader answers after its own append, so a leader lost before its followers
+// copied the records loses them. The records acknowledged while the leader was cut off (10 s – 12 s) are lost.
+#[test]
+fn acks1_leader_crash_loses_acknowledged_writes() {
+    let (_, outcome) = run("acks1-leader-crash");
+    let lost = lost(&outcome);
+    assert!(!lost.is_empty(), "acks=1 must lose the writes only the crashed leader had");
+    for l in &lost {
+        assert!(
+            (10 * S..=12 * S).contains(&l.acked_at_us),
+            "lost write acked at {} µs, outside the cut",
+            l.acked_at_us
+        );
+    }
+}
+
+// acks=all waits for the HW (Partition.checkEnoughReplicasReachOffset): nothing is acknowledged while the
+// followers cannot fetch, every acknowledged write survives the crash, and writes resume on the new leader.
+#[test]
+fn acks_all_min2_keeps_every_acknowledged_write_and_stays_writable() {
+    let (_, outcome) = run("acks-all-min2-broker-crash");
+    assert!(lost(&outcome).is_empty(), "acks=all with min.insync 2 lost {:?}", &lost(&outcome)[..1]);
+    let elected = first_election_after(&outcome, 12 * S);
+    let acks = ack_times(&outcome);
+    let frozen = 10 * S + 100_000;
+    assert!(!acks.iter().any(|&t| t > frozen && t < elected), "acknowledged while the followers could not fetch");
+    assert!(acks.iter().any(|&t| t > elected), "no writes acknowledged after the failover");
+}
+
+// Partition.appendRecordsToLeader: acks=all is refused before append with NOT_ENOUGH_REPLICAS while the ISR is
+// below min.insync.replicas. That starts once the second crashed broker is fenced (30 s + broker.session.timeout.ms
+// 9 s) and ends once a returning broker is back in the ISR. With one broker down the ISR still has 2 and writes
+// go on; nothing acknowledged is lost.
+#[test]
+fn two_brokers_down_refuses_writes_with_not_enough_replicas() {
+    let (_, outcome) = run("acks-all-min2-two-down");
+    assert!(lost(&outcome).is_empty());
+    assert!(attempt_errors(&outcome, "NOT_ENOUGH_REPLICAS") > 0);
+    let rejoined = cluster_events(&outcome)
+        .into_iter()
+        .find(|(t, obs)| *t > 60 * S && matches!(obs, Obs::IsrChanged { reason: "isr expand", .. }))
+        .map(|(t, _)| t)
+        .expect("a returning broker rejoins the ISR");
+    for entry in &outcome.history.entries {
+        if let ClientEvent::ProduceAttemptFailed { error, .. } = &entry.event {
+            if error == "NOT_ENOUGH_REPLICAS" {
+                let window = 39 * S..rejoined + 10_000;
+                assert!(window.contains(&entry.time_us), "NOT_ENOUGH_REPLICAS at {} µs", entry.time_us);
+            }
+        }
+    }
+    let acks = ack_times(&outcome);
+    assert!(acks.iter().any(|&t| (20 * S..30 * S).contains(&t)), "one broker down: writes must continue");
+    assert!(acks.iter().any(|&t| t > 65 * S), "writes must resume once the brokers return");
+    assert!(outcome.stats.sends_failed.contains_key("REQUEST_TIMED_OUT"), "delivery.timeout.ms expires sends");
+}
+
+// `unclean.leader.election.enable` (KIP-106): an out-of-sync replica elected leader loses what only the ISR had;
+// with it off the partition stays offline until the last ISR member returns, and nothing is lost.
+#[test]
+fn unclean_election_loses_what_clean_election_keeps() {
+    let (_, unclean) = run("unclean-election");
+    assert_eq!(unclean.stats.unclean_leader_elections, 1);
+    assert!(!lost(&unclean).is_empty(), "the unclean leader's log lacks acknowledged writes");
+
+    let (_, clean) = run("unclean-election-off");
+    assert_eq!(clean.stats.unclean_leader_elections, 0);
+    assert!(lost(&clean).is_empty());
+    let back = first_election_after(&clean, 20 * S);
+    assert!(back >= 40 * S, "elected at {back} µs, before the last ISR member returned");
+    let acks = ack_times(&clean);
+    assert!(!acks.iter().any(|&t| t > 20 * S + 100_000 && t < 40 * S), "acknowledged while offline");
+}
+
+// KIP-101 scenario 1: truncating to the high watermark on becoming follower, then a second quick leader change,
+// loses committed (acks=all, min.insync 2) writes; leader-epoch truncation keeps them.
+#[test]
+fn legacy_truncation_loses_committed_data_that_leader_epochs_keep() {
+    let (_, legacy) = run("legacy-truncation");
+    assert!(!lost(&legacy).is_empty(), "truncating to the HW must lose the committed tail");
+    let truncated_by_hw = cluster_events(&legacy)
+        .iter()
+        .any(|(_, obs)| matches!(obs, Obs::Truncated { broker: BrokerId(3), reason, .. } if reason.contains("high watermark")));
+    assert!(truncated_by_hw, "broker-3 should truncate to its high watermark when it becomes a follower");
+
+    let (_, epochs) = run("kip101-leader-epoch");
+    assert!(lost(&epochs).is_empty(), "leader epochs must keep every acknowledged write");
+}
+
+// Partition.getOutOfSyncReplicas: followers that have not caught up for replica.lag.time.max.ms (10 s) are
+// dropped by the leader's isr-expiration task, which runs every lag/2 (5 s): the shrink lands between 15 s and
+// 20 s after the 5 s cut (plus a round trip to the controller). The controller still hears the leader, so no
+// election; with min.insync.replicas 1 writes continue.
+#[test]
+fn leader_cut_off_from_followers_shrinks_the_isr_without_an_election() {
+    let (_, outcome) = run("leader-cut-off-from-followers");
+    let events = cluster_events(&outcome);
+    let shrink = events.iter().find(|(_, obs)| matches!(obs, Obs::IsrChanged { reason: "isr shrink", .. }));
+    let &(at, obs) = shrink.expect("the ISR shrinks");
+    assert!((15 * S..=20 * S + 50_000).contains(&at), "shrink at {at} µs");
+    assert!(matches!(obs, Obs::IsrChanged { isr, .. } if isr == &vec![BrokerId(1)]));
+    assert!(!events.iter().any(|(_, obs)| matches!(obs, Obs::LeaderElected { .. })));
+    let acks = ack_times(&outcome);
+    assert!(acks.iter().any(|&t| (21 * S..40 * S).contains(&t)), "min.insync 1: writes continue on the leader alone");
+    assert!(lost(&outcome).is_empty());
+    let final_isr = &outcome.partitions[0].isr;
+    assert_eq!(final_isr.len(), 3, "after the heal the followers catch up and rejoin: {final_isr:?}");
+}

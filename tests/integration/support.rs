@@ -1,0 +1,56 @@
+//! Shared helpers: load a bundled scenario and run it.
+
+use insync::check::lost_write::{LostWrite, lost_writes};
+use insync::history::ClientEvent;
+use insync::scenario::{self, Scenario};
+use insync::sim::{self, Outcome};
+use std::path::{Path, PathBuf};
+
+pub fn scenario_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.toml"))
+}
+
+pub fn load(name: &str) -> Scenario {
+    let path = scenario_path(name);
+    scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn run(name: &str) -> (Scenario, Outcome) {
+    let s = load(name);
+    let outcome = sim::run(&s.sim, s.seed, true);
+    (s, outcome)
+}
+
+pub fn lost(outcome: &Outcome) -> Vec<LostWrite> {
+    lost_writes(&outcome.history, &outcome.final_logs)
+}
+
+/// Times (µs) at which sends were acknowledged.
+pub fn ack_times(outcome: &Outcome) -> Vec<u64> {
+    outcome
+        .history
+        .entries
+        .iter()
+        .filter(|e| matches!(e.event, ClientEvent::SendAcked { .. }))
+        .map(|e| e.time_us)
+        .collect()
+}
+
+/// Produce attempts that failed with `error`.
+pub fn attempt_errors(outcome: &Outcome, error: &str) -> u64 {
+    outcome.stats.produce_errors.get(error).copied().unwrap_or(0)
+}
+
+/// Every bundled scenario file's name (without extension), sorted.
+pub fn bundled_scenarios() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("scenarios/ exists")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}

@@ -35,6 +35,15 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
     },
+    /// Time runs of a scenario (wall clock; the simulation itself never reads it).
+    Bench {
+        /// The scenario to time.
+        #[arg(default_value = "scenarios/bench-replication.toml")]
+        scenario: PathBuf,
+        /// How many timed runs.
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+    },
 }
 
 /// Exit codes: 0 ran (expectations met), 1 an expectation failed, 2 bad input or usage.
@@ -53,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Run { scenario, seed, json, trace, history } => {
             run(&scenario, seed, json, trace.as_deref(), history.as_deref())
         }
+        Command::Bench { scenario, runs } => bench(&scenario, runs),
     }
 }
 
@@ -73,6 +83,38 @@ fn run(path: &Path, seed: Option<u64>, json: bool, trace: Option<&Path>, history
     let text = if json { summary::json(&scenario, path, &outcome) } else { summary::human(&scenario, path, &outcome) };
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}
+
+fn bench(path: &Path, runs: u32) -> ExitCode {
+    let scenario = match scenario::load_file(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let mut walls_us = Vec::new();
+    let mut events = 0;
+    for _ in 0..runs.max(1) {
+        let started = std::time::Instant::now();
+        let outcome = sim::run(&scenario.sim, scenario.seed, false);
+        walls_us.push(started.elapsed().as_micros() as u64);
+        events = outcome.stats.events;
+    }
+    walls_us.sort_unstable();
+    let median_us = walls_us[walls_us.len() / 2];
+    let simulated_s = scenario.sim.limits.end.as_us() as f64 / 1e6;
+    println!("bench {} ({} runs, seed {})", scenario.name, walls_us.len(), scenario.seed);
+    println!(
+        "  wall per run: min {:.1} ms, median {:.1} ms, max {:.1} ms",
+        walls_us[0] as f64 / 1e3,
+        median_us as f64 / 1e3,
+        walls_us[walls_us.len() - 1] as f64 / 1e3
+    );
+    let per_s = events as f64 / (median_us.max(1) as f64 / 1e6);
+    println!("  {events} events for {simulated_s:.0} simulated seconds: {:.2} M events/s", per_s / 1e6);
+    println!("  {:.0}x faster than real time", simulated_s / (median_us.max(1) as f64 / 1e6));
     ExitCode::SUCCESS
 }
 

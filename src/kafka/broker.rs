@@ -392,8 +392,7 @@ impl Broker {
     }
 
     fn fail_parked_produces(&mut self, p: PartitionId, error: KafkaError, ctx: &mut KafkaCtx<'_>) {
-        let (failed, kept) = std::mem::take(&mut self.parked_produces).into_iter().partition(|pp| pp.partition == p);
-        self.parked_produces = kept;
+        let failed: Vec<_> = self.parked_produces.extract_if(.., |pp| pp.partition == p).collect();
         for parked in failed {
             Self::send_produce_response(parked, Err(error), ctx);
         }
@@ -462,10 +461,12 @@ impl Broker {
 
     /// New data arrived: parked follower fetches for `p` can be answered.
     fn complete_parked_fetches(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
-        let (ready, kept) =
-            std::mem::take(&mut self.parked_fetches).into_iter().partition(|f| f.request.partition == p);
-        self.parked_fetches = kept;
-        for parked in ready {
+        // Served one at a time, without collecting: a fetch that parks again goes to the back, after every
+        // fetch that was waiting, so `waiting` bounds the loop.
+        let waiting = self.parked_fetches.iter().filter(|f| f.request.partition == p).count();
+        for _ in 0..waiting {
+            let Some(i) = self.parked_fetches.iter().position(|f| f.request.partition == p) else { break };
+            let parked = self.parked_fetches.remove(i);
             self.on_fetch(parked.follower, parked.request, ctx);
         }
     }
@@ -672,14 +673,11 @@ impl Broker {
     fn on_wakeup(&mut self, ctx: &mut KafkaCtx<'_>) {
         self.wakeup.fired(ctx.now);
         let now = ctx.now;
-        let (expired, kept) = std::mem::take(&mut self.parked_produces).into_iter().partition(|pp| pp.deadline <= now);
-        self.parked_produces = kept;
+        let expired: Vec<_> = self.parked_produces.extract_if(.., |pp| pp.deadline <= now).collect();
         for parked in expired {
             Self::send_produce_response(parked, Err(KafkaError::REQUEST_TIMED_OUT), ctx);
         }
-        let (expired, kept): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.parked_fetches).into_iter().partition(|f| f.deadline <= now);
-        self.parked_fetches = kept;
+        let expired: Vec<_> = self.parked_fetches.extract_if(.., |f| f.deadline <= now).collect();
         for parked in expired {
             self.answer_expired_fetch(parked, ctx);
         }
@@ -693,7 +691,7 @@ impl Broker {
         let p = parked.request.partition;
         let result = match self.replicas[p.index()].as_ref() {
             Some(Replica { log, role: Role::Leader(_) }) => {
-                FetchResult::Records { batches: Vec::new(), high_watermark: log.high_watermark }
+                FetchResult::Records { batches: Default::default(), high_watermark: log.high_watermark }
             }
             _ => FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER),
         };

@@ -43,6 +43,9 @@ impl Batch {
     }
 }
 
+/// Batches read for a fetch. A caught-up follower usually gets one or two, which then need no allocation.
+pub type FetchedBatches = smallvec::SmallVec<[Batch; 2]>;
+
 /// What the producer state says of an incoming idempotent batch (ProducerAppendInfo).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SequenceCheck {
@@ -190,9 +193,9 @@ impl ReplicaLog {
     }
 
     /// Batches starting with the one that holds `from`, up to about `max_bytes` (always at least one batch).
-    pub fn read(&self, from: Offset, max_bytes: u64) -> Vec<Batch> {
+    pub fn read(&self, from: Offset, max_bytes: u64) -> FetchedBatches {
         let start = self.batches.partition_point(|b| b.next_offset() <= from);
-        let mut out = Vec::new();
+        let mut out = FetchedBatches::new();
         let mut bytes = 0;
         for batch in self.batches.range(start..) {
             if !out.is_empty() && bytes >= max_bytes {

@@ -2,7 +2,7 @@
 //! AlterPartition, Metadata) and Kafka's error names.
 
 use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
-use super::log::{Batch, ProducerStamp, Record};
+use super::log::{FetchedBatches, ProducerStamp, Record};
 use serde::Serialize;
 use std::rc::Rc;
 
@@ -103,7 +103,7 @@ pub struct FetchRequest {
 #[derive(Clone, Debug)]
 pub enum FetchResult {
     Records {
-        batches: Vec<Batch>,
+        batches: FetchedBatches,
         high_watermark: Offset,
     },
     /// The follower's log diverges: its last fetched epoch ends at `end_offset` on the leader (KIP-320).

@@ -63,18 +63,11 @@ impl LeaderState {
         LeaderState { leader, leader_epoch, partition_epoch, isr, pending: None, followers, epoch_start_offset }
     }
 
-    /// The "maximal" ISR (KIP-497): the committed ISR plus a replica whose addition is in flight. A pending shrink
-    /// still counts the replicas being removed.
-    pub fn maximal_isr(&self) -> Vec<BrokerId> {
-        let mut isr = self.isr.clone();
-        if let Some(pending) = &self.pending {
-            for b in &pending.proposed {
-                if !isr.contains(b) {
-                    isr.push(*b);
-                }
-            }
-        }
-        isr
+    /// The size of the "maximal" ISR (KIP-497): the committed ISR plus a replica whose addition is in flight.
+    /// A pending shrink still counts the replicas being removed.
+    pub fn maximal_isr_len(&self) -> usize {
+        let added = self.pending.as_ref().map_or(0, |p| p.proposed.iter().filter(|b| !self.isr.contains(b)).count());
+        self.isr.len() + added
     }
 
     fn maximal_isr_contains(&self, broker: BrokerId) -> bool {
@@ -169,7 +162,7 @@ pub fn enough_replicas_to_append(state: &LeaderState, effective_min_isr: usize) 
 /// acks=all once the high watermark reached the batch (Partition.checkEnoughReplicasReachOffset): OK if the
 /// maximal ISR still has min ISR members, else NOT_ENOUGH_REPLICAS_AFTER_APPEND (the records stay in the log).
 pub fn enough_replicas_after_append(state: &LeaderState, effective_min_isr: usize) -> bool {
-    state.maximal_isr().len() >= effective_min_isr
+    state.maximal_isr_len() >= effective_min_isr
 }
 
 #[cfg(test)]

@@ -15,15 +15,14 @@ use crate::engine::time::US_PER_MS;
 use crate::engine::{NodeId, SimTime, Wakeup};
 use crate::history::ClientEvent;
 use rand::Rng;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 /// A batch on its way (ProducerBatch).
 #[derive(Clone, Debug)]
 struct ProducerBatch {
     partition: PartitionId,
-    records: Vec<Record>,
-    bytes: u64,
+    records: Rc<[Record]>,
     created: SimTime,
     attempts: u32,
     /// The idempotent stamp, fixed at the first send and kept across retries.
@@ -38,12 +37,69 @@ struct InFlight {
     deadline: SimTime,
 }
 
+/// The batch still accepting records; its buffer is reused from batch to batch.
+#[derive(Default)]
+struct OpenBatch {
+    records: Vec<Record>,
+    bytes: u64,
+    created: SimTime,
+}
+
 /// The accumulator's state for one of the topic's partitions.
 #[derive(Default)]
 struct PartitionQueue {
-    open: Option<ProducerBatch>,
+    open: OpenBatch,
     ready: VecDeque<ProducerBatch>,
     next_sequence: u32,
+}
+
+impl PartitionQueue {
+    /// Closes the open batch (full, or lingered long enough) into the ready queue.
+    fn close_open_batch(&mut self, partition: PartitionId) {
+        if self.open.records.is_empty() {
+            return;
+        }
+        let created = self.open.created;
+        self.ready.push_back(ProducerBatch {
+            partition,
+            records: Rc::from(self.open.records.as_slice()),
+            created,
+            attempts: 0,
+            stamp: None,
+            retry_at: created,
+            last_error: None,
+        });
+        self.open.records.clear();
+        self.open.bytes = 0;
+    }
+}
+
+/// Requests awaiting an answer, by correlation id: a handful, so a vector beats a map (and never allocates
+/// once warm).
+#[derive(Default)]
+struct InFlightRequests(Vec<(u64, InFlight)>);
+
+impl InFlightRequests {
+    fn insert(&mut self, correlation: u64, flight: InFlight) {
+        self.0.push((correlation, flight));
+    }
+
+    fn remove(&mut self, correlation: &u64) -> Option<InFlight> {
+        let i = self.0.iter().position(|(c, _)| c == correlation)?;
+        Some(self.0.remove(i).1)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &InFlight> {
+        self.0.iter().map(|(_, f)| f)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&u64, &InFlight)> {
+        self.0.iter().map(|(c, f)| (c, f))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 pub struct Producer {
@@ -55,7 +111,7 @@ pub struct Producer {
     partitions: Vec<PartitionId>,
     queues: Vec<PartitionQueue>,
     leaders: Vec<LeaderInfo>,
-    in_flight: BTreeMap<u64, InFlight>,
+    in_flight: InFlightRequests,
     in_flight_per_broker: Vec<u32>,
     next_correlation: u64,
     sends: u64,
@@ -87,7 +143,7 @@ impl Producer {
             partitions,
             workload,
             spec,
-            in_flight: BTreeMap::new(),
+            in_flight: InFlightRequests::default(),
             next_correlation: 0,
             sends: 0,
             producer_epoch: 0,
@@ -200,20 +256,13 @@ impl Producer {
         }));
         let batch_size = self.config.batch_size;
         let queue = &mut self.queues[index];
-        let open = queue.open.get_or_insert_with(|| ProducerBatch {
-            partition,
-            records: Vec::new(),
-            bytes: 0,
-            created: ctx.now,
-            attempts: 0,
-            stamp: None,
-            retry_at: ctx.now,
-            last_error: None,
-        });
-        open.records.push(record);
-        open.bytes += u64::from(record.size_bytes);
-        if open.bytes >= batch_size {
-            queue.ready.extend(queue.open.take());
+        if queue.open.records.is_empty() {
+            queue.open.created = ctx.now;
+        }
+        queue.open.records.push(record);
+        queue.open.bytes += u64::from(record.size_bytes);
+        if queue.open.bytes >= batch_size {
+            queue.close_open_batch(partition);
         }
     }
 
@@ -275,8 +324,8 @@ impl Producer {
 
     fn close_lingering_batch(&mut self, index: usize, now: SimTime) {
         let queue = &mut self.queues[index];
-        if queue.open.as_ref().is_some_and(|b| now.since_us(b.created) >= self.config.linger_us) {
-            queue.ready.extend(queue.open.take());
+        if !queue.open.records.is_empty() && now.since_us(queue.open.created) >= self.config.linger_us {
+            queue.close_open_batch(self.partitions[index]);
         }
     }
 
@@ -326,7 +375,7 @@ impl Producer {
             },
             timeout_us: self.config.request_timeout_us,
             stamp: batch.stamp,
-            records: Rc::from(batch.records.as_slice()),
+            records: batch.records.clone(),
         };
         ctx.send(self.spec.broker_node(leader), Msg::Produce(request));
         if self.config.acks == Acks::None {
@@ -417,7 +466,7 @@ impl Producer {
     }
 
     fn fail_batch(&mut self, batch: ProducerBatch, error: &str, ctx: &mut KafkaCtx<'_>) {
-        for record in &batch.records {
+        for record in batch.records.iter() {
             ctx.emit(Obs::Client(ClientEvent::SendFailed {
                 producer: self.id.0,
                 send_seq: record.send_seq,
@@ -495,8 +544,11 @@ impl Producer {
     /// The next moment something may become due: a linger or backoff ending, a timeout, a metadata retry.
     fn earliest_deadline(&self, now: SimTime) -> Option<SimTime> {
         let delivery = self.config.delivery_timeout_us;
-        let linger =
-            self.queues.iter().filter_map(|q| q.open.as_ref()).map(|b| b.created.plus_us(self.config.linger_us));
+        let linger = self
+            .queues
+            .iter()
+            .filter(|q| !q.open.records.is_empty())
+            .map(|q| q.open.created.plus_us(self.config.linger_us));
         let fronts = self.queues.iter().filter_map(|q| q.ready.front());
         let queued = fronts.flat_map(|b| [b.retry_at, b.created.plus_us(delivery)]);
         let requests = self.in_flight.values().map(|f| f.deadline.min(f.batch.created.plus_us(delivery)));
@@ -514,6 +566,6 @@ impl Producer {
 
     /// Whether every send has completed (acknowledged or failed).
     pub fn is_idle(&self) -> bool {
-        self.in_flight.is_empty() && self.queues.iter().all(|q| q.open.is_none() && q.ready.is_empty())
+        self.in_flight.is_empty() && self.queues.iter().all(|q| q.open.records.is_empty() && q.ready.is_empty())
     }
 }

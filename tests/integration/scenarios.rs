@@ -74,11 +74,11 @@ fn two_brokers_down_refuses_writes_with_not_enough_replicas() {
         .map(|(t, _)| t)
         .expect("a returning broker rejoins the ISR");
     for entry in &outcome.history.entries {
-        if let ClientEvent::ProduceAttemptFailed { error, .. } = &entry.event {
-            if error == "NOT_ENOUGH_REPLICAS" {
-                let window = 39 * S..rejoined + 10_000;
-                assert!(window.contains(&entry.time_us), "NOT_ENOUGH_REPLICAS at {} µs", entry.time_us);
-            }
+        if let ClientEvent::ProduceAttemptFailed { error, .. } = &entry.event
+            && error == "NOT_ENOUGH_REPLICAS"
+        {
+            let window = 39 * S..rejoined + 10_000;
+            assert!(window.contains(&entry.time_us), "NOT_ENOUGH_REPLICAS at {} µs", entry.time_us);
         }
     }
     let acks = ack_times(&outcome);

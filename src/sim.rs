@@ -232,7 +232,7 @@ fn final_logs(cluster: &Cluster) -> Vec<FinalLog> {
     (0..cluster.spec.partitions.len() as u32)
         .map(PartitionId)
         .map(|p| {
-            let state = &controller.partitions[p.index()];
+            let state = &controller.committed_partitions[p.index()];
             let holder = state.leader.or_else(|| state.isr.first().copied());
             let records = holder
                 .and_then(|b| cluster.broker(b).replicas[p.index()].as_ref())

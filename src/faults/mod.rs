@@ -14,7 +14,7 @@ pub enum Target {
     LeaderOf(PartitionId),
     /// One of the partition's replicas that is not its leader, chosen with the faults' random stream.
     FollowerOf(PartitionId),
-    /// The active controller.
+    /// The active controller (the metadata quorum's leader) when the fault fires.
     Controller,
     /// The node most recently crashed, shut down or paused by an earlier fault.
     LastStopped,
@@ -88,7 +88,7 @@ impl FaultInjector {
                 let pick = followers[self.rng.random_range(0..followers.len())];
                 Some(spec.broker_node(*pick))
             }
-            Target::Controller => Some(spec.controller_node()),
+            Target::Controller => cluster.active_controller().map(|i| spec.controller_node(i)),
             Target::LastStopped => self.last_stopped,
         }
     }

@@ -72,6 +72,9 @@ pub struct Broker {
     pub metadata: Vec<PartitionState>,
     isr_eligible: Vec<bool>,
     metadata_offset: u64,
+    /// The controller this broker believes active (an index into the quorum), and when it last answered.
+    active_controller: u32,
+    last_controller_response: SimTime,
     incarnation: u32,
     want_shutdown: bool,
     parked_produces: Vec<ParkedProduce>,
@@ -100,6 +103,8 @@ impl Broker {
             metadata: vec![unknown_partition_state(); partition_count],
             isr_eligible: vec![true; broker_count],
             metadata_offset: 0,
+            active_controller: 0,
+            last_controller_response: SimTime::ZERO,
             incarnation: 0,
             want_shutdown: false,
             parked_produces: Vec::new(),
@@ -122,6 +127,7 @@ impl Broker {
         self.metadata.iter_mut().for_each(|m| *m = unknown_partition_state());
         self.isr_eligible.iter_mut().for_each(|e| *e = true);
         self.metadata_offset = 0;
+        self.active_controller = 0;
         self.incarnation += 1;
         self.want_shutdown = false;
         self.parked_produces.clear();
@@ -175,11 +181,8 @@ impl Broker {
     pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
         match msg {
             Msg::MetadataUpdate { from_offset, records } => self.apply_metadata(from_offset, &records, ctx),
-            Msg::BrokerHeartbeatResponse { shutdown_now, .. } if shutdown_now && self.want_shutdown => {
-                // Leadership has moved away: flush, checkpoint and exit (KafkaServer.shutdown).
-                self.flush_all();
-                ctx.emit(Obs::ShutdownComplete { broker: self.id });
-                ctx.exit();
+            Msg::BrokerHeartbeatResponse { shutdown_now, not_controller, leader, .. } => {
+                self.on_heartbeat_response(from, shutdown_now, not_controller, leader, ctx)
             }
             Msg::MetadataRequest { correlation } => {
                 let leaders: Rc<[LeaderInfo]> = self
@@ -200,14 +203,52 @@ impl Broker {
         }
     }
 
+    /// Heartbeats go to the controller believed active; after two intervals without an answer the broker tries
+    /// the next one (a controller that is not active points to the one that is).
     fn send_heartbeat(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let silent =
+            ctx.now.since_us(self.last_controller_response) > 2 * self.spec.broker_config.broker_heartbeat_interval_us;
+        if silent {
+            self.active_controller = (self.active_controller + 1) % self.spec.controller_count;
+            self.last_controller_response = ctx.now;
+        }
         let msg = Msg::BrokerHeartbeat {
             broker: self.id,
             incarnation: self.incarnation,
             metadata_offset: self.metadata_offset,
             want_shutdown: self.want_shutdown,
         };
-        ctx.send(self.spec.controller_node(), msg);
+        ctx.send(self.spec.controller_node(self.active_controller), msg);
+    }
+
+    fn on_heartbeat_response(
+        &mut self,
+        from: NodeId,
+        shutdown_now: bool,
+        not_controller: bool,
+        leader: Option<u32>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        if not_controller {
+            if let Some(leader) = leader.filter(|&l| l != self.active_controller) {
+                self.active_controller = leader;
+                self.send_heartbeat(ctx);
+            }
+            return;
+        }
+        if self.spec.controller_node(self.active_controller) == from {
+            self.last_controller_response = ctx.now;
+        }
+        if shutdown_now && self.want_shutdown {
+            // Leadership has moved away: flush, checkpoint, close connections and exit (KafkaServer.shutdown).
+            self.flush_all();
+            ctx.emit(Obs::ShutdownComplete { broker: self.id });
+            let me = ctx.me.0;
+            for peer in (0..self.spec.node_count()).filter(|&n| n != me) {
+                ctx.send(NodeId(peer), Msg::ConnectionClosed);
+            }
+            ctx.exit();
+        }
     }
 
     // ---- metadata: the controller's records decide each replica's role ----
@@ -220,13 +261,14 @@ impl Broker {
         for record in records.iter().skip(skip) {
             self.metadata_offset += 1;
             match record {
-                MetadataRecord::Partition(p, state) => {
+                MetadataRecord::Partition { partition: p, state, .. } => {
                     self.metadata[p.index()] = state.clone();
                     self.reconcile(*p, ctx);
                 }
-                MetadataRecord::Broker { broker, fenced, in_controlled_shutdown } => {
+                MetadataRecord::Broker { broker, fenced, in_controlled_shutdown, .. } => {
                     self.isr_eligible[broker.index()] = !fenced && !in_controlled_shutdown;
                 }
+                MetadataRecord::LeaderChange { .. } => {}
             }
         }
     }
@@ -472,6 +514,7 @@ impl Broker {
     }
 
     fn maybe_expand_isr(&mut self, p: PartitionId, follower: BrokerId, ctx: &mut KafkaCtx<'_>) {
+        let controller = self.spec.controller_node(self.active_controller);
         let eligible = self.isr_eligible[follower.index()];
         let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
             return;
@@ -479,13 +522,13 @@ impl Broker {
         if partition::can_join_isr(ls, follower, eligible, log.high_watermark) {
             let mut proposed = ls.isr.clone();
             proposed.push(follower);
-            Self::propose_isr(self.id, &self.spec, p, ls, proposed, ctx);
+            Self::propose_isr(self.id, controller, p, ls, proposed, ctx);
         }
     }
 
     fn propose_isr(
         me: BrokerId,
-        spec: &ClusterSpec,
+        controller: NodeId,
         p: PartitionId,
         ls: &mut LeaderState,
         proposed: Vec<BrokerId>,
@@ -498,7 +541,7 @@ impl Broker {
             partition_epoch: ls.partition_epoch,
             new_isr: proposed.clone(),
         };
-        ctx.send(spec.controller_node(), msg);
+        ctx.send(controller, msg);
         ls.pending = Some(PendingIsr { proposed, sent_at: ctx.now });
     }
 
@@ -527,6 +570,7 @@ impl Broker {
 
     /// The isr-expiration task (every `replica.lag.time.max.ms` / 2): propose removing lagging followers.
     fn check_isr_expiration(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let controller = self.spec.controller_node(self.active_controller);
         let lag_max = self.spec.broker_config.replica_lag_time_max_us;
         for (i, slot) in self.replicas.iter_mut().enumerate() {
             let Some(Replica { log, role: Role::Leader(ls) }) = slot else {
@@ -536,14 +580,14 @@ impl Broker {
             if let Some(pending) = &ls.pending {
                 if ctx.now.since_us(pending.sent_at) >= ALTER_PARTITION_RETRY_US {
                     let proposed = pending.proposed.clone();
-                    Self::propose_isr(self.id, &self.spec, p, ls, proposed, ctx);
+                    Self::propose_isr(self.id, controller, p, ls, proposed, ctx);
                 }
                 continue;
             }
             let lagging = partition::out_of_sync_followers(ls, log.log_end_offset(), ctx.now, lag_max);
             if !lagging.is_empty() {
                 let proposed = ls.isr.iter().copied().filter(|b| !lagging.contains(b)).collect();
-                Self::propose_isr(self.id, &self.spec, p, ls, proposed, ctx);
+                Self::propose_isr(self.id, controller, p, ls, proposed, ctx);
             }
         }
     }

@@ -46,7 +46,7 @@ impl Cluster {
             .map(|n| {
                 let node = match spec.role_of(NodeId(n)) {
                     NodeRole::Broker(b) => Node::Broker(Box::new(Broker::new(b, spec.clone()))),
-                    NodeRole::Controller => Node::Controller(Box::new(Controller::new(spec.clone()))),
+                    NodeRole::Controller(i) => Node::Controller(Box::new(Controller::new(i, spec.clone()))),
                     NodeRole::Producer(c) => Node::Producer(Box::new(Producer::new(c, spec.clone()))),
                 };
                 (node, stream(seed, "node", u64::from(n)))
@@ -63,11 +63,27 @@ impl Cluster {
         }
     }
 
-    pub fn controller(&self) -> &Controller {
-        match self.engine.process(self.spec.controller_node()) {
+    fn controller_at(&self, index: u32) -> &Controller {
+        match self.engine.process(self.spec.controller_node(index)) {
             Node::Controller(c) => c,
-            _ => unreachable!("node numbering puts the controller after the brokers"),
+            _ => unreachable!("node numbering puts the controllers after the brokers"),
         }
+    }
+
+    /// The active controller (the quorum leader of the highest epoch among running controllers), if any.
+    pub fn active_controller(&self) -> Option<u32> {
+        (0..self.spec.controller_count)
+            .filter(|&i| self.is_up(self.spec.controller_node(i)) && self.controller_at(i).is_active())
+            .max_by_key(|&i| self.controller_at(i).quorum.epoch)
+    }
+
+    /// The controller whose committed metadata is the cluster's truth now: the active one, else the one that
+    /// has committed the most.
+    pub fn controller(&self) -> &Controller {
+        let index = self.active_controller().unwrap_or_else(|| {
+            (0..self.spec.controller_count).max_by_key(|&i| self.controller_at(i).quorum.high_watermark).unwrap_or(0)
+        });
+        self.controller_at(index)
     }
 
     pub fn producer_idle(&self, c: ClientId) -> bool {
@@ -141,7 +157,7 @@ impl Cluster {
 
     /// The partition's leader as the controller last committed it.
     pub fn leader_of(&self, p: PartitionId) -> Option<BrokerId> {
-        self.controller().partitions[p.index()].leader
+        self.controller().committed_partitions[p.index()].leader
     }
 
     pub fn summarize(&self) -> Vec<PartitionSummary> {
@@ -149,7 +165,7 @@ impl Cluster {
         (0..self.spec.partitions.len() as u32)
             .map(PartitionId)
             .map(|p| {
-                let state = &controller.partitions[p.index()];
+                let state = &controller.committed_partitions[p.index()];
                 let replicas = self.spec.partition(p).replicas.iter().map(|&b| self.replica_summary(b, p)).collect();
                 PartitionSummary {
                     partition: self.spec.partition_name(p),

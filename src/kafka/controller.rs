@@ -1,34 +1,44 @@
-//! The active controller (KRaft's QuorumController with ReplicationControlManager): broker liveness by
-//! heartbeats, fencing, leader election, ISR changes requested by leaders, controlled shutdown. Its decisions
-//! are records in a metadata log that brokers replay; a broker learns nothing any other way.
+//! A KRaft controller (QuorumController with ReplicationControlManager): the active one tracks broker liveness
+//! by heartbeats, fences, elects leaders, commits ISR changes requested by leaders and runs controlled
+//! shutdowns. Its decisions are records in the quorum's metadata log; brokers learn them only once committed,
+//! and learn nothing any other way. Standby controllers replicate the log and take over by election.
 
 use super::ids::{BrokerId, PartitionId};
 use super::messages::{KafkaError, MetadataRecord, Msg, PartitionState};
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
+use super::quorum::{Quorum, QuorumConfig, QuorumEffects};
 use super::spec::{ClusterSpec, NodeRole};
 use crate::engine::{NodeId, SimTime};
 use std::rc::Rc;
 
-/// How often the controller looks for brokers whose session expired (it fences them at most this late).
+/// How often the active controller looks for brokers whose session expired (it fences them at most this late).
 const FENCE_CHECK_INTERVAL_US: u64 = 250_000;
+/// How often the quorum's timeouts are checked.
+const QUORUM_TICK_US: u64 = 50_000;
 
-/// What the controller knows of a broker (BrokerRegistration plus BrokerHeartbeatManager's session).
-#[derive(Clone, Debug)]
-struct BrokerSession {
-    /// The incarnation of the broker's current registration; a different one means the broker restarted.
+/// A broker's registration as the metadata log has it.
+#[derive(Clone, Debug, Default)]
+struct Registration {
     incarnation: u32,
     fenced: bool,
     in_controlled_shutdown: bool,
-    last_heartbeat: SimTime,
 }
 
 pub struct Controller {
     spec: Rc<ClusterSpec>,
-    pub partitions: Vec<PartitionState>,
-    brokers: Vec<BrokerSession>,
-    /// The metadata log: brokers ask for it from their offset on.
-    log: Vec<MetadataRecord>,
+    pub quorum: Quorum,
+    /// Partition registrations through the end of the log: what the active controller decides from.
+    partitions: Vec<PartitionState>,
+    registrations: Vec<Registration>,
+    /// Partition registrations through the high watermark: what brokers have been (or can be) told.
+    pub committed_partitions: Vec<PartitionState>,
+    committed_fenced: Vec<bool>,
+    /// The active controller's broker sessions (BrokerHeartbeatManager): last heartbeat per broker.
+    sessions: Vec<SimTime>,
+    /// Responses to send once the log commits through the given offset (AlterPartition answers).
+    pending_responses: Vec<(u64, NodeId, Msg)>,
+    published: u64,
 }
 
 /// Why a partition's registration is being recomputed.
@@ -38,71 +48,244 @@ enum Change {
     ElectIfLeaderless,
 }
 
+/// The records of a freshly created cluster: every broker registered, every partition led by the first replica
+/// of its assignment with the full assignment as ISR.
+fn bootstrap_records(spec: &ClusterSpec) -> Vec<MetadataRecord> {
+    let brokers = spec.brokers().map(|broker| MetadataRecord::Broker {
+        broker,
+        incarnation: 0,
+        fenced: false,
+        in_controlled_shutdown: false,
+    });
+    let partitions = spec.partitions.iter().enumerate().map(|(i, p)| MetadataRecord::Partition {
+        partition: PartitionId(i as u32),
+        state: PartitionState {
+            leader: p.replicas.first().copied(),
+            leader_epoch: 0,
+            isr: p.replicas.clone(),
+            partition_epoch: 0,
+        },
+        reason: "topic created",
+        unclean: false,
+    });
+    brokers.chain(partitions).collect()
+}
+
 impl Controller {
-    /// A controller whose cluster is freshly created: every broker registered, every partition led by the first
-    /// replica of its assignment with the full assignment as ISR.
-    pub fn new(spec: Rc<ClusterSpec>) -> Self {
-        let brokers = spec
-            .brokers()
-            .map(|_| BrokerSession {
-                incarnation: 0,
-                fenced: false,
-                in_controlled_shutdown: false,
-                last_heartbeat: SimTime::ZERO,
-            })
-            .collect();
-        let partitions: Vec<PartitionState> = spec
-            .partitions
-            .iter()
-            .map(|p| PartitionState {
-                leader: p.replicas.first().copied(),
-                leader_epoch: 0,
-                isr: p.replicas.clone(),
-                partition_epoch: 0,
-            })
-            .collect();
-        let log = partitions
-            .iter()
-            .enumerate()
-            .map(|(i, s)| MetadataRecord::Partition(PartitionId(i as u32), s.clone()))
-            .collect();
-        Controller { spec, partitions, brokers, log }
+    pub fn new(index: u32, spec: Rc<ClusterSpec>) -> Self {
+        let config = QuorumConfig::default();
+        let quorum = Quorum::new(index, spec.controller_count, config, bootstrap_records(&spec));
+        let mut c = Controller {
+            partitions: Vec::new(),
+            registrations: Vec::new(),
+            committed_partitions: Vec::new(),
+            committed_fenced: vec![false; spec.broker_count as usize],
+            sessions: vec![SimTime::ZERO; spec.broker_count as usize],
+            pending_responses: Vec::new(),
+            published: 0,
+            quorum,
+            spec,
+        };
+        c.rebuild_state();
+        c.committed_partitions = c.partitions.clone();
+        c.published = c.quorum.high_watermark;
+        c
+    }
+
+    /// Replays the whole log into the working state (on election, the new leader's view).
+    fn rebuild_state(&mut self) {
+        self.partitions = vec![
+            PartitionState { leader: None, leader_epoch: 0, isr: Vec::new(), partition_epoch: 0 };
+            self.spec.partitions.len()
+        ];
+        self.registrations = vec![Registration::default(); self.spec.broker_count as usize];
+        let records: Vec<MetadataRecord> = self.quorum.entries().cloned().collect();
+        for record in &records {
+            self.apply(record);
+        }
+    }
+
+    fn apply(&mut self, record: &MetadataRecord) {
+        match record {
+            MetadataRecord::Partition { partition, state, .. } => self.partitions[partition.index()] = state.clone(),
+            MetadataRecord::Broker { broker, incarnation, fenced, in_controlled_shutdown } => {
+                self.registrations[broker.index()] = Registration {
+                    incarnation: *incarnation,
+                    fenced: *fenced,
+                    in_controlled_shutdown: *in_controlled_shutdown,
+                };
+            }
+            MetadataRecord::LeaderChange { .. } => {}
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.quorum.is_leader()
     }
 
     pub fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
-        // Sessions restart with the controller: every broker gets a full session timeout to heartbeat.
-        for session in &mut self.brokers {
-            session.last_heartbeat = ctx.now;
+        if ctx.now > SimTime::ZERO {
+            // A restart: the log and epoch are durable, the rest is rebuilt; it rejoins as a follower.
+            self.quorum.restart(ctx.now);
+            self.pending_responses.clear();
+            self.rebuild_state();
         }
+        self.reset_sessions(ctx.now);
         ctx.set_timer(FENCE_CHECK_INTERVAL_US, Timer::ControllerFenceCheck);
+        ctx.set_timer(QUORUM_TICK_US, Timer::QuorumTick);
+    }
+
+    /// A new active controller gives every broker a full session timeout to heartbeat to it.
+    fn reset_sessions(&mut self, now: SimTime) {
+        self.sessions.iter_mut().for_each(|s| *s = now);
     }
 
     pub fn on_timer(&mut self, timer: Timer, ctx: &mut KafkaCtx<'_>) {
-        if timer == Timer::ControllerFenceCheck {
-            self.fence_expired_sessions(ctx);
-            ctx.set_timer(FENCE_CHECK_INTERVAL_US, Timer::ControllerFenceCheck);
-        }
-    }
-
-    pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
-        match msg {
-            Msg::BrokerHeartbeat { broker, incarnation, metadata_offset, want_shutdown }
-                if self.spec.role_of(from) == NodeRole::Broker(broker) =>
-            {
-                self.on_heartbeat(broker, incarnation, metadata_offset, want_shutdown, ctx);
+        match timer {
+            Timer::ControllerFenceCheck => {
+                if self.is_active() {
+                    self.fence_expired_sessions(ctx);
+                }
+                ctx.set_timer(FENCE_CHECK_INTERVAL_US, Timer::ControllerFenceCheck);
             }
-            Msg::AlterPartition { broker, partition, leader_epoch, partition_epoch, new_isr } => {
-                let result = self.alter_partition(broker, partition, leader_epoch, partition_epoch, new_isr, ctx);
-                ctx.send(from, Msg::AlterPartitionResponse { partition, result });
+            Timer::QuorumTick => {
+                let mut fx = QuorumEffects::default();
+                self.quorum.tick(ctx.now, ctx.rng, &mut fx);
+                self.after_quorum(fx, ctx);
+                ctx.set_timer(QUORUM_TICK_US, Timer::QuorumTick);
             }
             _ => {}
         }
     }
 
+    pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+        match msg {
+            Msg::Quorum(q) => {
+                if let NodeRole::Controller(index) = self.spec.role_of(from) {
+                    let mut fx = QuorumEffects::default();
+                    self.quorum.on_message(index, q, ctx.now, &mut fx);
+                    self.after_quorum(fx, ctx);
+                }
+            }
+            Msg::BrokerHeartbeat { broker, incarnation, metadata_offset, want_shutdown } => {
+                if self.spec.role_of(from) != NodeRole::Broker(broker) {
+                    return;
+                }
+                if self.is_active() {
+                    self.on_heartbeat(broker, incarnation, metadata_offset, want_shutdown, ctx);
+                } else {
+                    let leader = self.quorum.leader();
+                    let msg = Msg::BrokerHeartbeatResponse {
+                        fenced: false,
+                        shutdown_now: false,
+                        not_controller: true,
+                        leader,
+                    };
+                    ctx.send(from, msg);
+                }
+            }
+            Msg::AlterPartition { broker, partition, leader_epoch, partition_epoch, new_isr } => {
+                let result = self.alter_partition(broker, partition, leader_epoch, partition_epoch, new_isr, ctx);
+                let response = Msg::AlterPartitionResponse { partition, result };
+                match result_is_committed_later(&response) {
+                    true => self.pending_responses.push((self.quorum.log_end_offset(), from, response)),
+                    false => ctx.send(from, response),
+                }
+                self.flush_pending_responses(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends what the quorum asked, then follows its transitions: a new leader replays the log and restarts
+    /// broker sessions; a committed high watermark is published to brokers.
+    fn after_quorum(&mut self, fx: QuorumEffects, ctx: &mut KafkaCtx<'_>) {
+        for (voter, msg) in fx.sends {
+            ctx.send(self.spec.controller_node(voter), Msg::Quorum(msg));
+        }
+        if fx.lost_leadership {
+            self.pending_responses.clear();
+            ctx.emit(Obs::ControllerResigned { epoch: self.quorum.epoch });
+        }
+        if fx.became_leader {
+            ctx.emit(Obs::ControllerElected { epoch: self.quorum.epoch });
+            self.rebuild_state();
+            self.reset_sessions(ctx.now);
+        }
+        if fx.committed || fx.became_leader {
+            self.publish(ctx);
+        }
+    }
+
+    /// Everything newly committed: recorded as the committed view, told to brokers and the trace by the active
+    /// controller, and answered where an answer waited for it.
+    fn publish(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let from = self.published;
+        let committed: Vec<(i32, MetadataRecord)> = self.quorum.committed(from).to_vec();
+        if committed.is_empty() {
+            return;
+        }
+        self.published += committed.len() as u64;
+        for (_, record) in &committed {
+            self.note_committed(record, ctx);
+        }
+        if self.is_active() {
+            let records: Rc<[MetadataRecord]> = committed.into_iter().map(|(_, r)| r).collect();
+            for b in self.spec.brokers() {
+                ctx.send(self.spec.broker_node(b), Msg::MetadataUpdate { from_offset: from, records: records.clone() });
+            }
+            self.flush_pending_responses(ctx);
+        }
+    }
+
+    /// Keeps the committed view, and (on the active controller) puts what changed in the trace.
+    fn note_committed(&mut self, record: &MetadataRecord, ctx: &mut KafkaCtx<'_>) {
+        let active = self.is_active();
+        match record {
+            MetadataRecord::Partition { partition, state, reason, unclean } => {
+                let old = &mut self.committed_partitions[partition.index()];
+                if active {
+                    ctx.emit(partition_obs(*partition, old, state, reason, *unclean));
+                }
+                *old = state.clone();
+            }
+            MetadataRecord::Broker { broker, fenced, .. } => {
+                let was = std::mem::replace(&mut self.committed_fenced[broker.index()], *fenced);
+                if active && was != *fenced {
+                    ctx.emit(if *fenced {
+                        Obs::BrokerFenced { broker: *broker }
+                    } else {
+                        Obs::BrokerUnfenced { broker: *broker }
+                    });
+                }
+            }
+            MetadataRecord::LeaderChange { .. } => {}
+        }
+    }
+
+    fn flush_pending_responses(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let hw = self.quorum.high_watermark;
+        let ready: Vec<(u64, NodeId, Msg)> =
+            self.pending_responses.extract_if(.., |(offset, _, _)| *offset <= hw).collect();
+        for (_, to, msg) in ready {
+            ctx.send(to, msg);
+        }
+    }
+
+    /// Appends a record to the metadata log (the active controller only) and applies it to the working state.
+    fn append(&mut self, record: MetadataRecord, ctx: &mut KafkaCtx<'_>) {
+        self.apply(&record);
+        let mut fx = QuorumEffects::default();
+        self.quorum.append(record, ctx.now, &mut fx);
+        self.after_quorum(fx, ctx);
+    }
+
+    // ---- brokers: heartbeats, registration, fencing ----
+
     /// Whether the controller would make `broker` a leader or add it to an ISR now.
     fn is_acceptable(&self, broker: BrokerId) -> bool {
-        let session = &self.brokers[broker.index()];
-        !session.fenced && !session.in_controlled_shutdown
+        let r = &self.registrations[broker.index()];
+        !r.fenced && !r.in_controlled_shutdown
     }
 
     fn on_heartbeat(
@@ -113,35 +296,48 @@ impl Controller {
         want_shutdown: bool,
         ctx: &mut KafkaCtx<'_>,
     ) {
-        if self.brokers[b.index()].incarnation != incarnation {
-            // A new registration (the broker restarted): the old one is fenced first, which removes the
-            // broker from every ISR; it is unfenced again once it has caught up with the metadata log.
-            if !self.brokers[b.index()].fenced {
-                self.fence(b, "re-registered after a restart", ctx);
-            }
-            let session = &mut self.brokers[b.index()];
-            session.incarnation = incarnation;
-            session.in_controlled_shutdown = false;
+        if self.registrations[b.index()].incarnation != incarnation {
+            self.reregister(b, incarnation, ctx);
         }
-        self.brokers[b.index()].last_heartbeat = ctx.now;
-        if want_shutdown && !self.brokers[b.index()].in_controlled_shutdown && !self.brokers[b.index()].fenced {
+        self.sessions[b.index()] = ctx.now;
+        let r = self.registrations[b.index()].clone();
+        if want_shutdown && !r.in_controlled_shutdown && !r.fenced {
             self.begin_controlled_shutdown(b, ctx);
         }
-        let caught_up = metadata_offset >= self.log.len() as u64;
-        if self.brokers[b.index()].fenced && !want_shutdown && caught_up {
-            self.unfence(b, ctx);
+        // Unfenced once caught up with the committed metadata (BrokerHeartbeatManager's catch-up rule).
+        if self.registrations[b.index()].fenced && !want_shutdown && metadata_offset >= self.quorum.high_watermark {
+            self.set_registration(b, false, false, ctx);
+            self.update_partitions_of(b, Change::ElectIfLeaderless, "broker unfenced", ctx);
         }
-        let shutdown_now = self.brokers[b.index()].in_controlled_shutdown && !self.leads_anything(b);
-        if shutdown_now && !self.brokers[b.index()].fenced {
-            self.fence(b, "controlled shutdown complete", ctx);
+        let r = self.registrations[b.index()].clone();
+        let shutdown_now = r.in_controlled_shutdown && !self.leads_anything(b);
+        if shutdown_now && !r.fenced {
+            self.set_registration(b, true, true, ctx);
         }
         let node = self.spec.broker_node(b);
-        if metadata_offset < self.log.len() as u64 {
-            let records: Rc<[MetadataRecord]> = self.log[metadata_offset as usize..].into();
+        if metadata_offset < self.quorum.high_watermark {
+            let records: Rc<[MetadataRecord]> =
+                self.quorum.committed(metadata_offset).iter().map(|(_, r)| r.clone()).collect();
             ctx.send(node, Msg::MetadataUpdate { from_offset: metadata_offset, records });
         }
-        let fenced = self.brokers[b.index()].fenced;
-        ctx.send(node, Msg::BrokerHeartbeatResponse { fenced, shutdown_now });
+        let fenced = self.registrations[b.index()].fenced;
+        let leader = self.quorum.leader();
+        ctx.send(node, Msg::BrokerHeartbeatResponse { fenced, shutdown_now, not_controller: false, leader });
+    }
+
+    /// A new registration (the broker restarted): the old one is fenced first, which removes the broker from
+    /// every ISR; it is unfenced again once it has caught up with the metadata log.
+    fn reregister(&mut self, b: BrokerId, incarnation: u32, ctx: &mut KafkaCtx<'_>) {
+        if !self.registrations[b.index()].fenced {
+            self.fence(b, "re-registered after a restart", ctx);
+        }
+        self.registrations[b.index()].incarnation = incarnation;
+        self.set_registration(b, true, false, ctx);
+    }
+
+    fn set_registration(&mut self, b: BrokerId, fenced: bool, in_controlled_shutdown: bool, ctx: &mut KafkaCtx<'_>) {
+        let incarnation = self.registrations[b.index()].incarnation;
+        self.append(MetadataRecord::Broker { broker: b, incarnation, fenced, in_controlled_shutdown }, ctx);
     }
 
     fn leads_anything(&self, b: BrokerId) -> bool {
@@ -151,8 +347,7 @@ impl Controller {
     fn fence_expired_sessions(&mut self, ctx: &mut KafkaCtx<'_>) {
         let timeout = self.spec.broker_config.broker_session_timeout_us;
         for b in self.spec.brokers() {
-            let session = &self.brokers[b.index()];
-            if !session.fenced && ctx.now.since_us(session.last_heartbeat) > timeout {
+            if !self.registrations[b.index()].fenced && ctx.now.since_us(self.sessions[b.index()]) > timeout {
                 self.fence(b, "broker.session.timeout.ms expired", ctx);
             }
         }
@@ -161,32 +356,17 @@ impl Controller {
     /// ReplicationControlManager.handleBrokerFenced: the broker leaves every ISR (never emptying one) and loses
     /// its leaderships.
     fn fence(&mut self, b: BrokerId, reason: &'static str, ctx: &mut KafkaCtx<'_>) {
-        self.brokers[b.index()].fenced = true;
-        ctx.emit(Obs::BrokerFenced { broker: b, reason });
-        self.append_broker_record(b, ctx);
+        self.set_registration(b, true, false, ctx);
         self.update_partitions_of(b, Change::RemoveFromIsr(b), reason, ctx);
-    }
-
-    fn unfence(&mut self, b: BrokerId, ctx: &mut KafkaCtx<'_>) {
-        self.brokers[b.index()].fenced = false;
-        ctx.emit(Obs::BrokerUnfenced { broker: b });
-        self.append_broker_record(b, ctx);
-        self.update_partitions_of(b, Change::ElectIfLeaderless, "broker unfenced", ctx);
     }
 
     /// KRaft controlled shutdown: like fencing for ISRs and leadership, while the broker still runs.
     fn begin_controlled_shutdown(&mut self, b: BrokerId, ctx: &mut KafkaCtx<'_>) {
-        self.brokers[b.index()].in_controlled_shutdown = true;
-        self.append_broker_record(b, ctx);
+        self.set_registration(b, false, true, ctx);
         self.update_partitions_of(b, Change::RemoveFromIsr(b), "controlled shutdown", ctx);
     }
 
-    fn append_broker_record(&mut self, b: BrokerId, ctx: &mut KafkaCtx<'_>) {
-        let s = &self.brokers[b.index()];
-        let record =
-            MetadataRecord::Broker { broker: b, fenced: s.fenced, in_controlled_shutdown: s.in_controlled_shutdown };
-        self.append(record, ctx);
-    }
+    // ---- partitions: elections and ISR changes ----
 
     fn update_partitions_of(&mut self, b: BrokerId, change: Change, reason: &'static str, ctx: &mut KafkaCtx<'_>) {
         for i in 0..self.partitions.len() {
@@ -231,7 +411,8 @@ impl Controller {
         (None, isr, false)
     }
 
-    /// Commits a partition change: the partition epoch always moves, the leader epoch when the leader does.
+    /// Appends a partition change: the partition epoch always moves, the leader epoch when the leader does
+    /// (PartitionRegistration.merge; ISR-only changes keep the leader epoch since metadata version 3.6).
     fn commit_partition(
         &mut self,
         p: PartitionId,
@@ -246,22 +427,16 @@ impl Controller {
         let state = PartitionState {
             leader,
             leader_epoch: current.leader_epoch + i32::from(leader_changed),
-            isr: isr.clone(),
+            isr,
             partition_epoch: current.partition_epoch + 1,
         };
-        self.partitions[p.index()] = state.clone();
-        let obs = if leader_changed {
-            Obs::LeaderElected { partition: p, leader, leader_epoch: state.leader_epoch, isr, unclean, reason }
-        } else {
-            Obs::IsrChanged { partition: p, leader_epoch: state.leader_epoch, isr, reason }
-        };
-        ctx.emit(obs);
-        self.append(MetadataRecord::Partition(p, state.clone()), ctx);
+        self.append(MetadataRecord::Partition { partition: p, state: state.clone(), reason, unclean }, ctx);
         state
     }
 
-    /// AlterPartition from a leader (ReplicationControlManager.alterPartition): only the current leader at the
-    /// current leader and partition epochs may change the ISR, and only to add eligible brokers.
+    /// AlterPartition from a leader (ReplicationControlManager.alterPartition): only the active controller
+    /// answers, and only the current leader at the current leader and partition epochs may change the ISR, and
+    /// only to add eligible brokers.
     fn alter_partition(
         &mut self,
         broker: BrokerId,
@@ -271,9 +446,10 @@ impl Controller {
         new_isr: Vec<BrokerId>,
         ctx: &mut KafkaCtx<'_>,
     ) -> Result<PartitionState, KafkaError> {
-        let Some(current) = self.partitions.get(p.index()) else {
-            return Err(KafkaError::NOT_LEADER_OR_FOLLOWER);
-        };
+        if !self.is_active() {
+            return Err(KafkaError::NOT_CONTROLLER);
+        }
+        let Some(current) = self.partitions.get(p.index()) else { return Err(KafkaError::NOT_LEADER_OR_FOLLOWER) };
         if current.leader != Some(broker) {
             return Err(KafkaError::NOT_LEADER_OR_FOLLOWER);
         }
@@ -290,14 +466,31 @@ impl Controller {
         let reason = if new_isr.len() < current.isr.len() { "isr shrink" } else { "isr expand" };
         Ok(self.commit_partition(p, Some(broker), new_isr, false, reason, ctx))
     }
+}
 
-    /// Appends one record to the metadata log and pushes it to every broker.
-    fn append(&mut self, record: MetadataRecord, ctx: &mut KafkaCtx<'_>) {
-        let from_offset = self.log.len() as u64;
-        let records: Rc<[MetadataRecord]> = Rc::from(vec![record.clone()]);
-        self.log.push(record);
-        for b in self.spec.brokers() {
-            ctx.send(self.spec.broker_node(b), Msg::MetadataUpdate { from_offset, records: records.clone() });
+/// An accepted AlterPartition is answered once its record commits; a rejection at once.
+fn result_is_committed_later(response: &Msg) -> bool {
+    matches!(response, Msg::AlterPartitionResponse { result: Ok(_), .. })
+}
+
+/// What a committed partition change looks like in the trace.
+fn partition_obs(
+    p: PartitionId,
+    old: &PartitionState,
+    new: &PartitionState,
+    reason: &'static str,
+    unclean: bool,
+) -> Obs {
+    if new.leader != old.leader {
+        Obs::LeaderElected {
+            partition: p,
+            leader: new.leader,
+            leader_epoch: new.leader_epoch,
+            isr: new.isr.clone(),
+            unclean,
+            reason,
         }
+    } else {
+        Obs::IsrChanged { partition: p, leader_epoch: new.leader_epoch, isr: new.isr.clone(), reason }
     }
 }

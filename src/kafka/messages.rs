@@ -20,6 +20,7 @@ pub enum KafkaError {
     OFFSET_OUT_OF_RANGE,
     INVALID_UPDATE_VERSION,
     INELIGIBLE_REPLICA,
+    NOT_CONTROLLER,
     /// The client's connection broke or its request got no answer (NetworkException / disconnect).
     NETWORK_EXCEPTION,
 }
@@ -37,6 +38,7 @@ impl KafkaError {
             KafkaError::OFFSET_OUT_OF_RANGE => "OFFSET_OUT_OF_RANGE",
             KafkaError::INVALID_UPDATE_VERSION => "INVALID_UPDATE_VERSION",
             KafkaError::INELIGIBLE_REPLICA => "INELIGIBLE_REPLICA",
+            KafkaError::NOT_CONTROLLER => "NOT_CONTROLLER",
             KafkaError::NETWORK_EXCEPTION => "NETWORK_EXCEPTION",
         }
     }
@@ -58,16 +60,46 @@ pub struct PartitionState {
     pub partition_epoch: i32,
 }
 
-/// A record of the controller's metadata log, which brokers replay in order.
-#[derive(Clone, Debug)]
+/// A record of the controllers' metadata log, which brokers replay in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MetadataRecord {
-    Partition(PartitionId, PartitionState),
-    /// A broker's registration changed: fenced (BrokerRegistrationChangeRecord) or entering controlled shutdown.
-    Broker {
-        broker: BrokerId,
-        fenced: bool,
-        in_controlled_shutdown: bool,
-    },
+    /// A partition's new registration (PartitionRecord / PartitionChangeRecord), with why it changed and whether
+    /// the leader was elected uncleanly (Kafka marks such a leader RECOVERING).
+    Partition { partition: PartitionId, state: PartitionState, reason: &'static str, unclean: bool },
+    /// A broker's registration: a new incarnation (RegisterBrokerRecord), fenced or unfenced
+    /// (BrokerRegistrationChangeRecord), or entering controlled shutdown.
+    Broker { broker: BrokerId, incarnation: u32, fenced: bool, in_controlled_shutdown: bool },
+    /// A new quorum leader's first record (KRaft's LeaderChangeMessage control record).
+    LeaderChange { leader: u32 },
+}
+
+/// What controllers say to each other about the metadata quorum (KIP-595's Vote, BeginQuorumEpoch, Fetch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QuorumMsg {
+    Vote { epoch: i32, candidate: u32, last_epoch: i32, last_offset: u64 },
+    VoteResponse { epoch: i32, granted: bool },
+    BeginQuorumEpoch { epoch: i32, leader: u32 },
+    Fetch { epoch: i32, fetch_offset: u64, last_fetched_epoch: Option<i32> },
+    FetchResponse { epoch: i32, result: QuorumFetchResult },
+}
+
+impl QuorumMsg {
+    pub fn epoch(&self) -> i32 {
+        match self {
+            QuorumMsg::Vote { epoch, .. }
+            | QuorumMsg::VoteResponse { epoch, .. }
+            | QuorumMsg::BeginQuorumEpoch { epoch, .. }
+            | QuorumMsg::Fetch { epoch, .. }
+            | QuorumMsg::FetchResponse { epoch, .. } => *epoch,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QuorumFetchResult {
+    Entries { from_offset: u64, entries: Vec<(i32, MetadataRecord)>, high_watermark: u64 },
+    Diverging { epoch: i32, end_offset: u64 },
+    NotLeader,
 }
 
 #[derive(Clone, Debug)]
@@ -153,10 +185,15 @@ pub enum Msg {
         metadata_offset: u64,
         want_shutdown: bool,
     },
+    /// `leader` is the responder's idea of the active controller (a controller index); a controller that is not
+    /// active answers `not_controller` and nothing else.
     BrokerHeartbeatResponse {
         fenced: bool,
         shutdown_now: bool,
+        not_controller: bool,
+        leader: Option<u32>,
     },
+    Quorum(QuorumMsg),
     /// Metadata records from `from_offset` on, pushed by the controller or sent in answer to a heartbeat.
     MetadataUpdate {
         from_offset: u64,

@@ -13,4 +13,5 @@ pub mod obs;
 pub mod partition;
 pub mod partitioner;
 pub mod producer;
+pub mod quorum;
 pub mod spec;

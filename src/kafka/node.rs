@@ -17,6 +17,8 @@ pub enum Timer {
     /// The node's earliest deadline (request, fetch and produce timeouts, backoffs, linger) may have passed.
     Wakeup,
     ControllerFenceCheck,
+    /// The controller's quorum checks its timeouts (fetch, election, check quorum).
+    QuorumTick,
     /// The producer's workload generates the records that fell due.
     ProducerTick,
 }

@@ -27,7 +27,14 @@ pub enum Obs {
     },
     BrokerFenced {
         broker: BrokerId,
-        reason: &'static str,
+    },
+    /// This controller won the metadata quorum's election for `epoch` and is now the active controller.
+    ControllerElected {
+        epoch: i32,
+    },
+    /// This controller stopped being the active one (a higher epoch, or it lost touch with the majority).
+    ControllerResigned {
+        epoch: i32,
     },
     BrokerUnfenced {
         broker: BrokerId,

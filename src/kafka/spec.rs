@@ -34,6 +34,8 @@ pub struct ProducerSpec {
 pub struct ClusterSpec {
     pub broker_config: BrokerConfig,
     pub broker_count: u32,
+    /// Controllers in the KRaft quorum (1, 3 or 5 in practice).
+    pub controller_count: u32,
     pub topics: Vec<TopicConfig>,
     pub partitions: Vec<PartitionSpec>,
     pub producers: Vec<ProducerSpec>,
@@ -43,40 +45,41 @@ pub struct ClusterSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeRole {
     Broker(BrokerId),
-    Controller,
+    /// A controller, by its index in the quorum (0-based; named controller-1, controller-2…).
+    Controller(u32),
     Producer(ClientId),
 }
 
 impl ClusterSpec {
-    // Node numbering: brokers first (node i is broker-(i+1)), then the controller, then producers.
+    // Node numbering: brokers first (node i is broker-(i+1)), then the controllers, then producers.
     pub fn broker_node(&self, broker: BrokerId) -> NodeId {
         NodeId(broker.0 - 1)
     }
 
-    pub fn controller_node(&self) -> NodeId {
-        NodeId(self.broker_count)
+    pub fn controller_node(&self, index: u32) -> NodeId {
+        NodeId(self.broker_count + index)
     }
 
     pub fn producer_node(&self, client: ClientId) -> NodeId {
-        NodeId(self.broker_count + 1 + client.0)
+        NodeId(self.broker_count + self.controller_count + client.0)
     }
 
     pub fn node_count(&self) -> u32 {
-        self.broker_count + 1 + self.producers.len() as u32
+        self.broker_count + self.controller_count + self.producers.len() as u32
     }
 
     pub fn role_of(&self, node: NodeId) -> NodeRole {
         match node.0 {
             n if n < self.broker_count => NodeRole::Broker(BrokerId(n + 1)),
-            n if n == self.broker_count => NodeRole::Controller,
-            n => NodeRole::Producer(ClientId(n - self.broker_count - 1)),
+            n if n < self.broker_count + self.controller_count => NodeRole::Controller(n - self.broker_count),
+            n => NodeRole::Producer(ClientId(n - self.broker_count - self.controller_count)),
         }
     }
 
     pub fn node_name(&self, node: NodeId) -> String {
         match self.role_of(node) {
             NodeRole::Broker(b) => b.to_string(),
-            NodeRole::Controller => "controller".to_string(),
+            NodeRole::Controller(i) => format!("controller-{}", i + 1),
             NodeRole::Producer(c) => self.producers[c.index()].name.clone(),
         }
     }

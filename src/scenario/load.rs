@@ -35,12 +35,12 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     }
     let max_events = top.u64_in("max_events", 1, u64::MAX)?.unwrap_or(DEFAULT_MAX_EVENTS);
     let model = read_model(&mut top)?;
-    let broker_count = read_broker_count(&mut top)?;
+    let (broker_count, controller_count) = read_cluster_size(&mut top)?;
     let broker_config = read_broker_config(&mut top, &model)?;
     let latency = read_network(&mut top)?;
     let (topics, partitions) = read_topics(&mut top, broker_count, &broker_config)?;
     let producers = read_producers(&mut top, &topics, &model, end_us)?;
-    let mut cluster = ClusterSpec { broker_config, broker_count, topics, partitions, producers };
+    let mut cluster = ClusterSpec { broker_config, broker_count, controller_count, topics, partitions, producers };
     let faults = read_faults(&mut top, &cluster, end_us)?;
     top.finish()?;
     cluster.producers.shrink_to_fit();
@@ -80,11 +80,13 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
     Ok(model)
 }
 
-fn read_broker_count(top: &mut TableReader<'_>) -> Result<u32, LoadError> {
-    let Some(mut t) = top.table("cluster", false)? else { return Ok(3) };
+/// `[cluster]`: how many brokers and how many controllers (the KRaft quorum's voters).
+fn read_cluster_size(top: &mut TableReader<'_>) -> Result<(u32, u32), LoadError> {
+    let Some(mut t) = top.table("cluster", false)? else { return Ok((3, 1)) };
     let brokers = t.u64_in("brokers", 1, MAX_BROKERS)?.unwrap_or(3) as u32;
+    let controllers = t.u64_in("controllers", 1, 7)?.unwrap_or(1) as u32;
     t.finish()?;
-    Ok(brokers)
+    Ok((brokers, controllers))
 }
 
 fn read_broker_config(top: &mut TableReader<'_>, model: &Model) -> Result<BrokerConfig, LoadError> {
@@ -262,7 +264,7 @@ fn read_producers(
     for (i, node) in nodes.iter().enumerate() {
         let mut t = expect_table(src, node, &format!("producers[{i}]"), true)?;
         let name = t_str(&mut t, "name")?.unwrap_or_else(|| format!("producer-{}", i + 1));
-        if producers.iter().any(|p| p.name == name) || name.starts_with("broker-") || name == "controller" {
+        if producers.iter().any(|p| p.name == name) || name.starts_with("broker-") || name.starts_with("controller") {
             return Err(t.error_at("name", "a name not used by another node", format!("\"{name}\"")));
         }
         let topic_name_value = t_str(&mut t, "topic")?;
@@ -451,12 +453,12 @@ fn read_partition_sides(t: &TableReader<'_>, sides: &[Node], cluster: &ClusterSp
 
 fn target_help(cluster: &ClusterSpec) -> String {
     format!(
-        "a node (broker-1..broker-{}, controller, a producer's name) or a role (\"leader of TOPIC-N\", \"a follower of TOPIC-N\", \"the active controller\", \"last stopped\")",
-        cluster.broker_count
+        "a node (broker-1..broker-{}, controller-1..controller-{}, a producer's name) or a role (\"leader of TOPIC-N\", \"a follower of TOPIC-N\", \"the active controller\", \"last stopped\")",
+        cluster.broker_count, cluster.controller_count
     )
 }
 
-/// Node names and roles: `broker-2`, `controller`, a producer's name, `leader of orders-0`,
+/// Node names and roles: `broker-2`, `controller-1`, `controller` (the active one), a producer's name, `leader of orders-0`,
 /// `a follower of orders-0`, `the active controller`, `last stopped`.
 pub fn parse_target(text: &str, cluster: &ClusterSpec) -> Option<Target> {
     let text = text.trim();
@@ -470,6 +472,9 @@ pub fn parse_target(text: &str, cluster: &ClusterSpec) -> Option<Target> {
         "controller" | "the active controller" | "active controller" => return Some(Target::Controller),
         "last stopped" => return Some(Target::LastStopped),
         _ => {}
+    }
+    if let Some(n) = text.strip_prefix("controller-").and_then(|n| n.parse::<u32>().ok()) {
+        return (1..=cluster.controller_count).contains(&n).then(|| Target::Node(cluster.controller_node(n - 1)));
     }
     if let Some(n) = text.strip_prefix("broker-").and_then(|n| n.parse::<u32>().ok()) {
         return (1..=cluster.broker_count).contains(&n).then(|| Target::Node(cluster.broker_node(BrokerId(n))));

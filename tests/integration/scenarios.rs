@@ -138,3 +138,67 @@ fn leader_cut_off_from_followers_shrinks_the_isr_without_an_election() {
     let final_isr = &outcome.partitions[0].isr;
     assert_eq!(final_isr.len(), 3, "after the heal the followers catch up and rejoin: {final_isr:?}");
 }
+
+/// Where (which node) and when the trace shows `pred`.
+fn traced(outcome: &Outcome, pred: impl Fn(&Obs) -> bool) -> Vec<(u64, String)> {
+    let trace = outcome.trace.as_ref().expect("tests keep the trace");
+    trace
+        .iter()
+        .filter_map(|l| match &l.event {
+            TraceEvent::Node(obs) if pred(obs) => Some((l.time_us, l.node.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+// KIP-595: voters that stop hearing from the leader for controller.quorum.fetch.timeout.ms (2 s) elect a new
+// one (within an election timeout or two); KIP-631: the new active controller fences a crashed broker after
+// broker.session.timeout.ms (9 s) and moves its leadership.
+#[test]
+fn a_new_active_controller_takes_over_and_keeps_fencing() {
+    let (_, outcome) = run("controller-failover");
+    let elected = traced(&outcome, |o| matches!(o, Obs::ControllerElected { .. }));
+    let &(at, ref by) = elected.first().expect("a controller election");
+    assert!((12 * S..15 * S).contains(&at), "controller elected at {at} µs");
+    assert_ne!(by, "controller-1", "the crashed controller cannot win");
+    let fenced = traced(&outcome, |o| matches!(o, Obs::BrokerFenced { broker: BrokerId(1) }));
+    let &(at, ref by) = fenced.first().expect("broker-1 is fenced");
+    assert!((29 * S..30 * S).contains(&at), "fenced at {at} µs");
+    assert_eq!(by, &elected[0].1);
+    assert!(lost(&outcome).is_empty());
+    assert!(ack_times(&outcome).iter().any(|&t| t > 31 * S), "writes continue after the failover");
+}
+
+// KIP-595: a record commits only on a majority, so the active controller cut off with a minority cannot fence
+// anyone (brokers 2 and 3 stay unfenced though it no longer hears them) and resigns; the majority elects a new
+// active controller, which fences broker-1, cut off with the old one.
+#[test]
+fn a_controller_cut_off_from_the_majority_cannot_act() {
+    let (_, outcome) = run("controller-minority");
+    let resigned = traced(&outcome, |o| matches!(o, Obs::ControllerResigned { .. }));
+    assert!(resigned.iter().any(|(t, by)| by == "controller-1" && *t < 14 * S), "{resigned:?}");
+    let fenced = traced(&outcome, |o| matches!(o, Obs::BrokerFenced { .. }));
+    assert!(!fenced.iter().any(|(_, by)| by == "controller-1"), "the minority controller fenced someone: {fenced:?}");
+    let fenced_brokers: Vec<BrokerId> = cluster_events(&outcome)
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Obs::BrokerFenced { broker } => Some(*broker),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fenced_brokers, vec![BrokerId(1)]);
+    assert!(lost(&outcome).is_empty());
+}
+
+// KIP-631: a controlled shutdown moves leadership before the broker stops, so the handover takes a round trip
+// to the controller, not broker.session.timeout.ms.
+#[test]
+fn controlled_shutdown_hands_leadership_over_before_stopping() {
+    let (_, outcome) = run("controlled-shutdown");
+    let moved = first_election_after(&outcome, 10 * S);
+    assert!(moved < 10 * S + 50_000, "leadership moved at {moved} µs");
+    let stopped = traced(&outcome, |o| matches!(o, Obs::ShutdownComplete { .. }));
+    assert!(stopped.first().is_some_and(|&(t, _)| t >= moved), "the broker stops only after the handover");
+    assert!(lost(&outcome).is_empty());
+    assert_eq!(outcome.stats.sends_failed.values().sum::<u64>(), 0);
+}

@@ -43,6 +43,8 @@ pub struct Stats {
     pub events: u64,
     pub messages_sent: u64,
     pub messages_lost: u64,
+    /// The most events ever waiting in the engine's queue.
+    pub max_queue_len: u64,
     pub simulated_time_us: u64,
     pub sends_invoked: u64,
     pub sends_acked: u64,
@@ -210,6 +212,7 @@ impl Recorder {
         self.stats.events = engine_stats.events;
         self.stats.messages_sent = engine_stats.messages_sent;
         self.stats.messages_lost = engine_stats.messages_lost;
+        self.stats.max_queue_len = engine_stats.max_queue_len;
         self.stats.simulated_time_us = cluster.engine.now().as_us();
         self.stats.hit_event_limit = hit_event_limit;
         Outcome {

@@ -1,8 +1,13 @@
 //! A self-rearming deadline timer. Timeouts that are almost always cancelled (request, fetch, produce) are kept
-//! as deadlines in the node's own state; the node arms one engine timer at the earliest deadline, so the queue
-//! holds at most a few wakeups per node instead of one dead entry per request.
+//! as deadlines in the node's own state; the node arms one engine timer at its earliest deadline. An earlier
+//! deadline needs a new timer and leaves the later one in the queue, dead; arming never more than a horizon
+//! ahead keeps those dead entries few (at most a horizon's worth per node) at the cost of a wakeup per horizon
+//! while something is pending.
 
 use super::time::SimTime;
+
+/// The furthest ahead a wakeup is armed.
+pub const WAKEUP_HORIZON_US: u64 = 100_000;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Wakeup {
@@ -10,13 +15,15 @@ pub struct Wakeup {
 }
 
 impl Wakeup {
-    /// Whether an engine timer must be set for `at`: only when nothing earlier (or equal) is already armed.
-    pub fn needs_timer(&mut self, at: SimTime) -> bool {
+    /// The delay of the engine timer to set for a deadline `at`, if one is needed: only when nothing earlier
+    /// (or equal) is already armed. The timer fires at `at` or one horizon from now, whichever is first.
+    pub fn arm(&mut self, at: SimTime, now: SimTime) -> Option<u64> {
+        let at = at.min(now.plus_us(WAKEUP_HORIZON_US)).max(now);
         if self.armed_at.is_some_and(|armed| armed <= at) {
-            return false;
+            return None;
         }
         self.armed_at = Some(at);
-        true
+        Some(at.since_us(now))
     }
 
     /// Called when a wakeup timer fires: forgets the armed time if it has passed.
@@ -38,10 +45,18 @@ mod tests {
     #[test]
     fn only_earlier_deadlines_need_a_new_timer() {
         let mut w = Wakeup::default();
-        assert!(w.needs_timer(SimTime(100)));
-        assert!(!w.needs_timer(SimTime(150)));
-        assert!(w.needs_timer(SimTime(50)));
+        let now = SimTime(0);
+        assert_eq!(w.arm(SimTime(100), now), Some(100));
+        assert_eq!(w.arm(SimTime(150), now), None);
+        assert_eq!(w.arm(SimTime(50), now), Some(50));
         w.fired(SimTime(50));
-        assert!(w.needs_timer(SimTime(150)));
+        assert_eq!(w.arm(SimTime(150), SimTime(50)), Some(100));
+    }
+
+    #[test]
+    fn far_deadlines_are_armed_one_horizon_ahead() {
+        let mut w = Wakeup::default();
+        assert_eq!(w.arm(SimTime(30_000_000), SimTime(0)), Some(WAKEUP_HORIZON_US));
+        assert_eq!(w.arm(SimTime(20_000_000), SimTime(0)), None, "already armed earlier than the horizon");
     }
 }

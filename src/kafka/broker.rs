@@ -18,6 +18,8 @@ use std::rc::Rc;
 
 /// `replica.fetch.backoff.ms`: how long a follower waits after a fetch error.
 const REPLICA_FETCH_BACKOFF_US: u64 = 1_000_000;
+/// Linux's vm.dirty_writeback_centisecs: how often the OS writes expired dirty pages back.
+const PAGE_CACHE_WRITEBACK_INTERVAL_US: u64 = 5_000_000;
 /// An AlterPartition without an answer for this long is sent again (the controller channel's retry).
 const ALTER_PARTITION_RETRY_US: u64 = 5_000_000;
 
@@ -152,6 +154,7 @@ impl Broker {
         let cfg = &self.spec.broker_config;
         ctx.set_timer(cfg.replica_lag_time_max_us / 2, Timer::IsrExpiration);
         ctx.set_timer(cfg.replica_high_watermark_checkpoint_interval_us, Timer::HighWatermarkCheckpoint);
+        ctx.set_timer(PAGE_CACHE_WRITEBACK_INTERVAL_US, Timer::PageCacheWriteback);
         self.send_heartbeat(ctx);
         ctx.set_timer(self.spec.broker_config.broker_heartbeat_interval_us, Timer::BrokerHeartbeat);
     }
@@ -172,6 +175,13 @@ impl Broker {
                 }
                 let interval = self.spec.broker_config.replica_high_watermark_checkpoint_interval_us;
                 ctx.set_timer(interval, Timer::HighWatermarkCheckpoint);
+            }
+            Timer::PageCacheWriteback => {
+                let expire = self.spec.broker_config.dirty_expire_us;
+                for replica in self.replicas.iter_mut().flatten() {
+                    replica.log.page_cache_writeback(ctx.now, expire);
+                }
+                ctx.set_timer(PAGE_CACHE_WRITEBACK_INTERVAL_US, Timer::PageCacheWriteback);
             }
             Timer::Wakeup => self.on_wakeup(ctx),
             _ => {}
@@ -709,8 +719,8 @@ impl Broker {
     // ---- deadlines ----
 
     fn arm(&mut self, at: SimTime, ctx: &mut KafkaCtx<'_>) {
-        if self.wakeup.needs_timer(at) {
-            ctx.set_timer(at.since_us(ctx.now), Timer::Wakeup);
+        if let Some(delay_us) = self.wakeup.arm(at, ctx.now) {
+            ctx.set_timer(delay_us, Timer::Wakeup);
         }
     }
 

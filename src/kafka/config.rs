@@ -43,6 +43,9 @@ pub struct BrokerConfig {
     pub broker_session_timeout_us: u64,
     /// `log.flush.interval.messages`, Long.MAX_VALUE: Kafka leaves flushing to the OS page cache.
     pub log_flush_interval_messages: u64,
+    /// Linux's vm.dirty_expire_centisecs (30 s): dirty pages older than this are written back by the OS
+    /// (checked every vm.dirty_writeback_centisecs, 5 s), so a power loss loses only the newer tail.
+    pub dirty_expire_us: u64,
     /// The default `min.insync.replicas` for topics, 1.
     pub min_insync_replicas: u32,
     /// The default `unclean.leader.election.enable` for topics, false since 0.11 (KIP-106).
@@ -64,6 +67,7 @@ impl Default for BrokerConfig {
             broker_heartbeat_interval_us: 2_000 * US_PER_MS,
             broker_session_timeout_us: 9_000 * US_PER_MS,
             log_flush_interval_messages: u64::MAX,
+            dirty_expire_us: 30_000 * US_PER_MS,
             min_insync_replicas: 1,
             unclean_leader_election_enable: false,
             truncation: TruncationMode::LeaderEpoch,

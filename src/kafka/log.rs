@@ -2,6 +2,7 @@
 //! high watermark, what has been flushed to disk, and the idempotent-producer state rebuilt from the log.
 
 use super::ids::{ClientId, LeaderEpoch, Offset};
+use crate::engine::SimTime;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -77,8 +78,10 @@ pub struct ReplicaLog {
     pub high_watermark: Offset,
     /// The high watermark as last written to `replication-offset-checkpoint`.
     pub checkpointed_high_watermark: Offset,
-    /// Everything below this offset is on disk (the recovery point).
+    /// Everything below this offset is on disk: flushed by Kafka, or written back by the OS.
     pub flushed_offset: Offset,
+    /// The log end offset at each OS writeback pass still within the dirty-expire window: (time, offset).
+    dirty_samples: VecDeque<(SimTime, Offset)>,
     producers: BTreeMap<u64, VecDeque<BatchMetadata>>,
 }
 
@@ -230,6 +233,7 @@ impl ReplicaLog {
         self.high_watermark = self.high_watermark.min(offset);
         self.checkpointed_high_watermark = self.checkpointed_high_watermark.min(offset);
         self.flushed_offset = self.flushed_offset.min(offset);
+        self.dirty_samples.iter_mut().for_each(|(_, o)| *o = (*o).min(offset));
         self.rebuild_producer_state();
         removed
     }
@@ -252,6 +256,19 @@ impl ReplicaLog {
         }
     }
 
+    /// The OS's writeback of dirty pages (Linux's flusher, every vm.dirty_writeback_centisecs): whatever has been
+    /// dirty for longer than `dirty_expire_us` (vm.dirty_expire_centisecs) reaches the disk without an fsync.
+    pub fn page_cache_writeback(&mut self, now: SimTime, dirty_expire_us: u64) {
+        self.dirty_samples.push_back((now, self.log_end_offset));
+        while let Some(&(at, offset)) = self.dirty_samples.front() {
+            if now.since_us(at) < dirty_expire_us {
+                break;
+            }
+            self.flushed_offset = self.flushed_offset.max(offset.min(self.log_end_offset));
+            self.dirty_samples.pop_front();
+        }
+    }
+
     /// What survives a hard crash: the log (all of it if the page cache survived, else the flushed prefix) and
     /// the checkpointed high watermark; memory-only state is rebuilt from them, as in log recovery.
     pub fn recover_after_crash(&mut self, page_cache_lost: bool) {
@@ -259,6 +276,7 @@ impl ReplicaLog {
             let flushed = self.flushed_offset;
             self.truncate_to(flushed);
         }
+        self.dirty_samples.clear();
         self.high_watermark = self.checkpointed_high_watermark.min(self.log_end_offset);
     }
 
@@ -271,5 +289,100 @@ impl ReplicaLog {
     pub fn epoch_at(&self, offset: Offset) -> Option<LeaderEpoch> {
         let i = self.batches.partition_point(|b| b.next_offset() <= offset);
         self.batches.get(i).filter(|b| b.base_offset <= offset).map(|b| b.epoch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seq: u64) -> Rc<[Record]> {
+        Rc::from(vec![Record { producer: ClientId(0), send_seq: seq, key: None, size_bytes: 100 }])
+    }
+
+    fn log_of(n: u64) -> ReplicaLog {
+        let mut log = ReplicaLog::default();
+        for seq in 0..n {
+            log.append_as_leader(record(seq), 0, None);
+        }
+        log
+    }
+
+    // Kafka leaves flushing to the OS (log.flush.interval.messages = Long.MAX_VALUE): a process crash keeps the
+    // page cache, so the whole log survives; a power loss keeps only what was flushed.
+    #[test]
+    fn a_crash_keeps_the_page_cache_and_a_power_loss_only_the_flushed_prefix() {
+        let mut log = log_of(10);
+        log.maybe_flush(4);
+        assert_eq!(log.flushed_offset, 10);
+        log.append_as_leader(record(10), 0, None);
+        log.append_as_leader(record(11), 0, None);
+        let mut process_crash = log.clone();
+        process_crash.recover_after_crash(false);
+        assert_eq!(process_crash.log_end_offset(), 12);
+        log.recover_after_crash(true);
+        assert_eq!(log.log_end_offset(), 10);
+    }
+
+    // Without fsync the OS still writes dirty pages back once they are older than vm.dirty_expire_centisecs: a
+    // power loss loses only the recent tail.
+    #[test]
+    fn a_power_loss_keeps_what_the_os_wrote_back() {
+        let mut log = log_of(10);
+        log.page_cache_writeback(SimTime(0), 30_000_000);
+        for seq in 10..15 {
+            log.append_as_leader(record(seq), 0, None);
+        }
+        log.page_cache_writeback(SimTime(5_000_000), 30_000_000);
+        log.page_cache_writeback(SimTime(30_000_000), 30_000_000);
+        assert_eq!(log.flushed_offset, 10, "the first 10 records have been dirty for 30 s");
+        log.recover_after_crash(true);
+        assert_eq!(log.log_end_offset(), 10);
+    }
+
+    // The high watermark survives a restart only as far as the last replication-offset-checkpoint
+    // (replica.high.watermark.checkpoint.interval.ms), bounded by the recovered log end.
+    #[test]
+    fn the_high_watermark_is_recovered_from_its_checkpoint() {
+        let mut log = log_of(10);
+        log.high_watermark = 8;
+        log.checkpointed_high_watermark = 5;
+        log.recover_after_crash(false);
+        assert_eq!(log.high_watermark, 5);
+        let mut unflushed = log_of(10);
+        unflushed.checkpointed_high_watermark = 9;
+        unflushed.recover_after_crash(true);
+        assert_eq!(unflushed.high_watermark, 0, "nothing was flushed");
+    }
+
+    // ProducerStateEntry: a retry of one of the last five batches is a duplicate (answered with its offset);
+    // a gap is OUT_OF_ORDER_SEQUENCE_NUMBER; an older duplicate than the five retained is out of order too.
+    #[test]
+    fn idempotent_sequences_detect_duplicates_and_gaps() {
+        let mut log = ReplicaLog::default();
+        let stamp = |seq| Some(ProducerStamp { producer_id: 7, base_sequence: seq });
+        for seq in 0..7u32 {
+            assert_eq!(log.check_sequence(stamp(seq).unwrap(), 1), SequenceCheck::Append);
+            log.append_as_leader(record(u64::from(seq)), 0, stamp(seq));
+        }
+        assert_eq!(log.check_sequence(stamp(6).unwrap(), 1), SequenceCheck::Duplicate { base_offset: 6 });
+        assert_eq!(log.check_sequence(stamp(2).unwrap(), 1), SequenceCheck::Duplicate { base_offset: 2 });
+        assert_eq!(log.check_sequence(stamp(1).unwrap(), 1), SequenceCheck::OutOfOrder, "older than five batches");
+        assert_eq!(log.check_sequence(stamp(9).unwrap(), 1), SequenceCheck::OutOfOrder, "a gap");
+    }
+
+    // LeaderEpochFileCache.endOffsetFor: the latest epoch ends at the log end; an earlier one where the next
+    // begins; an epoch between two known ones is answered with the largest smaller one.
+    #[test]
+    fn end_offset_for_epoch_follows_the_leader_epoch_cache() {
+        let mut log = ReplicaLog::default();
+        log.append_as_leader(record(0), 1, None);
+        log.append_as_leader(record(1), 1, None);
+        log.append_as_leader(record(2), 3, None);
+        assert_eq!(log.end_offset_for_epoch(3), Some((3, 3)));
+        assert_eq!(log.end_offset_for_epoch(1), Some((1, 2)));
+        assert_eq!(log.end_offset_for_epoch(2), Some((1, 2)));
+        assert_eq!(log.end_offset_for_epoch(0), Some((0, 0)));
+        assert_eq!(log.end_offset_for_epoch(4), None);
     }
 }

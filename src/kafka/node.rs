@@ -14,6 +14,8 @@ pub enum Timer {
     BrokerHeartbeat,
     IsrExpiration,
     HighWatermarkCheckpoint,
+    /// The OS writes dirty pages back (vm.dirty_writeback_centisecs).
+    PageCacheWriteback,
     /// The node's earliest deadline (request, fetch and produce timeouts, backoffs, linger) may have passed.
     Wakeup,
     ControllerFenceCheck,

@@ -302,10 +302,8 @@ impl Producer {
             self.close_lingering_batch(index, ctx.now);
             while self.try_send_front(index, ctx) {}
         }
-        if let Some(next) = self.earliest_deadline(ctx.now)
-            && self.wakeup.needs_timer(next)
-        {
-            ctx.set_timer(next.since_us(ctx.now), Timer::Wakeup);
+        if let Some(delay_us) = self.earliest_deadline(ctx.now).and_then(|next| self.wakeup.arm(next, ctx.now)) {
+            ctx.set_timer(delay_us, Timer::Wakeup);
         }
     }
 

@@ -51,6 +51,7 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
 /// Historical-mode switches.
 struct Model {
     truncation: TruncationMode,
+    dirty_expire_us: u64,
     hw_frozen_under_min_isr: bool,
     producer_defaults: ProducerConfig,
 }
@@ -58,6 +59,7 @@ struct Model {
 fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
     let mut model = Model {
         truncation: TruncationMode::LeaderEpoch,
+        dirty_expire_us: BrokerConfig::default().dirty_expire_us,
         hw_frozen_under_min_isr: true,
         producer_defaults: ProducerConfig::default(),
     };
@@ -65,6 +67,9 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
     if let Some(mode) = t.one_of("truncation", &["leader-epoch", "high-watermark"])? {
         model.truncation =
             if mode == "high-watermark" { TruncationMode::HighWatermark } else { TruncationMode::LeaderEpoch };
+    }
+    if let Some(us) = t.duration_us("dirty_expire")? {
+        model.dirty_expire_us = us;
     }
     if let Some(frozen) = t.bool("hw_frozen_under_min_isr")? {
         model.hw_frozen_under_min_isr = frozen;
@@ -92,6 +97,7 @@ fn read_cluster_size(top: &mut TableReader<'_>) -> Result<(u32, u32), LoadError>
 fn read_broker_config(top: &mut TableReader<'_>, model: &Model) -> Result<BrokerConfig, LoadError> {
     let mut c = BrokerConfig {
         truncation: model.truncation,
+        dirty_expire_us: model.dirty_expire_us,
         hw_frozen_under_min_isr: model.hw_frozen_under_min_isr,
         ..BrokerConfig::default()
     };

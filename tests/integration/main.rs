@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod determinism;
+mod limits;
 mod properties;
 mod scenarios;
 mod support;

@@ -51,10 +51,15 @@ pub struct Stats {
     pub sends_failed: BTreeMap<String, u64>,
     pub produce_errors: BTreeMap<String, u64>,
     pub faults_fired: u64,
+    /// Partitions given a leader by the controller (a partition going leaderless is counted in `partitions_offline`).
     pub leader_elections: u64,
     pub unclean_leader_elections: u64,
+    pub partitions_offline: u64,
+    /// ISR shrinks and expands requested by leaders (AlterPartition), as Kafka's IsrShrinksPerSec counts them.
     pub isr_shrinks: u64,
     pub isr_expands: u64,
+    /// Replicas the controller removed from ISRs (fenced or shutting-down brokers).
+    pub isr_removals_by_controller: u64,
     pub truncations: u64,
     pub offsets_truncated: u64,
     /// True when the run stopped at its event limit before its end time.
@@ -193,12 +198,14 @@ impl Recorder {
             Obs::Client(ClientEvent::ProduceAttemptFailed { error, .. }) => {
                 *s.produce_errors.entry(error.clone()).or_default() += 1
             }
+            Obs::LeaderElected { leader: None, .. } => s.partitions_offline += 1,
             Obs::LeaderElected { unclean, .. } => {
                 s.leader_elections += 1;
                 s.unclean_leader_elections += u64::from(*unclean);
             }
-            Obs::IsrChanged { reason, .. } if *reason == "isr expand" => s.isr_expands += 1,
-            Obs::IsrChanged { .. } => s.isr_shrinks += 1,
+            Obs::IsrChanged { reason: "isr expand", .. } => s.isr_expands += 1,
+            Obs::IsrChanged { reason: "isr shrink", .. } => s.isr_shrinks += 1,
+            Obs::IsrChanged { .. } => s.isr_removals_by_controller += 1,
             Obs::Truncated { from_offset, to_offset, .. } => {
                 s.truncations += 1;
                 s.offsets_truncated += from_offset - to_offset;

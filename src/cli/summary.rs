@@ -34,6 +34,7 @@ fn tally(history: &History) -> Vec<ProducerTally> {
             ClientEvent::ProduceAttemptFailed { producer, error, .. } => {
                 *out[*producer as usize].retried_errors.entry(error.clone()).or_default() += 1
             }
+            _ => {}
         }
     }
     out
@@ -57,11 +58,14 @@ pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome) -> String {
     write_faults(&mut s, outcome);
     let _ = writeln!(
         s,
-        "cluster: {} leader elections ({} unclean), {} ISR shrinks, {} ISR expands, {} truncations ({} offsets)",
+        "cluster: {} leader elections ({} unclean), {} times a partition went offline; {} ISR shrinks and {} \
+         expands by leaders, {} ISR removals by the controller; {} truncations ({} offsets)",
         st.leader_elections,
         st.unclean_leader_elections,
+        st.partitions_offline,
         st.isr_shrinks,
         st.isr_expands,
+        st.isr_removals_by_controller,
         st.truncations,
         st.offsets_truncated
     );

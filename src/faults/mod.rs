@@ -97,15 +97,29 @@ impl FaultInjector {
     pub fn apply(&mut self, cluster: &mut Cluster, action: &FaultAction) -> String {
         match action {
             FaultAction::Crash { target, page_cache_lost } => {
-                self.on_node(cluster, target, "crash", |c, n| c.crash(n, *page_cache_lost))
+                let verb = if *page_cache_lost { "power off" } else { "crash" };
+                self.on_node(cluster, target, verb, |c, n| c.crash(n, *page_cache_lost))
             }
-            FaultAction::Restart { target } => self.on_node(cluster, target, "restart", |c, n| c.restart(n)),
-            FaultAction::Shutdown { target } => self.on_node(cluster, target, "shutdown", |c, n| c.shutdown(n)),
-            FaultAction::Pause { target } => self.on_node(cluster, target, "pause", |c, n| c.engine.pause(n)),
-            FaultAction::Resume { target } => self.on_node(cluster, target, "resume", |c, n| c.engine.resume(n)),
-            FaultAction::Isolate { target } => {
-                self.on_node(cluster, target, "isolate", |c, n| c.engine.network.isolate(n.0))
-            }
+            FaultAction::Restart { target } => self.on_node(cluster, target, "restart", |c, n| {
+                c.restart(n);
+                None
+            }),
+            FaultAction::Shutdown { target } => self.on_node(cluster, target, "shutdown", |c, n| {
+                c.shutdown(n);
+                None
+            }),
+            FaultAction::Pause { target } => self.on_node(cluster, target, "pause", |c, n| {
+                c.engine.pause(n);
+                None
+            }),
+            FaultAction::Resume { target } => self.on_node(cluster, target, "resume", |c, n| {
+                c.engine.resume(n);
+                None
+            }),
+            FaultAction::Isolate { target } => self.on_node(cluster, target, "isolate", |c, n| {
+                c.engine.network.isolate(n.0);
+                None
+            }),
             FaultAction::Partition { side_a, side_b } => {
                 let a = self.resolve_all(cluster, side_a);
                 let b = self.resolve_all(cluster, side_b);
@@ -132,16 +146,20 @@ impl FaultInjector {
         cluster: &mut Cluster,
         target: &Target,
         verb: &str,
-        act: impl FnOnce(&mut Cluster, NodeId),
+        act: impl FnOnce(&mut Cluster, NodeId) -> Option<String>,
     ) -> String {
         let Some(node) = self.resolve(cluster, target) else {
             return format!("{verb}: no node holds {target:?} now");
         };
-        if matches!(verb, "crash" | "shutdown" | "pause") {
+        if matches!(verb, "crash" | "power off" | "shutdown" | "pause") {
             self.last_stopped = Some(node);
         }
-        act(cluster, node);
-        format!("{verb} {}", cluster.spec.node_name(node))
+        let detail = act(cluster, node);
+        let name = cluster.spec.node_name(node);
+        match detail {
+            Some(detail) => format!("{verb} {name} ({detail})"),
+            None => format!("{verb} {name}"),
+        }
     }
 
     fn resolve_all(&mut self, cluster: &Cluster, targets: &[Target]) -> Vec<NodeId> {

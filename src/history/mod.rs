@@ -15,6 +15,18 @@ pub enum ClientEvent {
     SendAcked { producer: u32, send_seq: u64, partition: u32, offset: Option<u64> },
     /// The send's callback reported a final failure.
     SendFailed { producer: u32, send_seq: u64, partition: u32, error: String },
+    /// A consumer's new assignment after a rebalance (onPartitionsAssigned), at `generation`.
+    Assigned { consumer: u32, group: u32, generation: i32, partitions: Vec<u32> },
+    /// Partitions taken from a consumer before a rebalance (onPartitionsRevoked) or lost with its membership.
+    Revoked { consumer: u32, group: u32, partitions: Vec<u32> },
+    /// A consumer left its group (`reason` says why: max.poll.interval.ms, close).
+    LeftGroup { consumer: u32, group: u32, reason: String },
+    /// `poll()` returned `count` records of `partition` from `first_offset`.
+    Polled { consumer: u32, group: u32, generation: i32, partition: u32, first_offset: u64, count: u32 },
+    /// The application finished processing one record.
+    Processed { consumer: u32, group: u32, generation: i32, partition: u32, offset: u64, producer: u32, send_seq: u64 },
+    /// An offset commit's outcome for one partition: `error` is absent when it succeeded.
+    Committed { consumer: u32, group: u32, generation: i32, partition: u32, offset: u64, error: Option<String> },
     /// One produce attempt of a batch failed and the batch will be retried (or failed, see SendFailed).
     ProduceAttemptFailed { producer: u32, partition: u32, first_send_seq: u64, records: u32, error: String },
 }
@@ -34,12 +46,24 @@ pub struct History {
     pub partitions: Vec<String>,
     /// Producer names, indexed by the numbers events use.
     pub producers: Vec<String>,
+    /// Consumer names and group names, indexed by the numbers events use.
+    #[serde(default)]
+    pub consumers: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
     pub entries: Vec<Entry>,
 }
 
 impl History {
     pub fn new(partitions: Vec<String>, producers: Vec<String>) -> Self {
-        History { version: HISTORY_VERSION, partitions, producers, entries: Vec::new() }
+        History {
+            version: HISTORY_VERSION,
+            partitions,
+            producers,
+            consumers: Vec::new(),
+            groups: Vec::new(),
+            entries: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, time_us: u64, event: ClientEvent) {

@@ -3,6 +3,7 @@
 //! the controller's metadata records, so a broker cut off from the controller keeps believing what it last heard.
 
 use super::config::TruncationMode;
+use super::coordinator::Group;
 use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
 use super::log::{ReplicaLog, SequenceCheck};
 use super::messages::{
@@ -15,6 +16,9 @@ use super::partition::{self, HighWatermarkInputs, LeaderState, PendingIsr};
 use super::spec::ClusterSpec;
 use crate::engine::{NodeId, SimTime, Wakeup};
 use std::rc::Rc;
+
+#[path = "broker_groups.rs"]
+mod groups;
 
 /// `replica.fetch.backoff.ms`: how long a follower waits after a fetch error.
 const REPLICA_FETCH_BACKOFF_US: u64 = 1_000_000;
@@ -56,6 +60,8 @@ struct ParkedProduce {
     base_offset: Offset,
     required_offset: Offset,
     deadline: SimTime,
+    /// Set when this is a group's offset commit to `__consumer_offsets` rather than a client's produce.
+    commit: Option<(usize, Vec<(PartitionId, u64)>)>,
 }
 
 /// A follower fetch with nothing to return yet (DelayedFetch, `replica.fetch.wait.max.ms`).
@@ -81,6 +87,10 @@ pub struct Broker {
     want_shutdown: bool,
     parked_produces: Vec<ParkedProduce>,
     parked_fetches: Vec<ParkedFetch>,
+    /// Consumer fetches waiting for the high watermark to move (DelayedFetch, `fetch.max.wait.ms`).
+    parked_consumer_fetches: Vec<groups::ParkedConsumerFetch>,
+    /// The consumer groups this broker coordinates: those whose `__consumer_offsets` partition it leads.
+    groups: std::collections::BTreeMap<usize, Group>,
     wakeup: Wakeup,
     next_fetch_id: u64,
 }
@@ -111,18 +121,28 @@ impl Broker {
             want_shutdown: false,
             parked_produces: Vec::new(),
             parked_fetches: Vec::new(),
+            parked_consumer_fetches: Vec::new(),
+            groups: std::collections::BTreeMap::new(),
             wakeup: Wakeup::default(),
             next_fetch_id: 0,
         }
     }
 
     /// A hard crash: everything in memory is gone; each log keeps what survives (see ReplicaLog).
-    pub fn crash(&mut self, page_cache_lost: bool) {
-        for replica in self.replicas.iter_mut().flatten() {
+    /// Returns what each log lost: (partition, old log end, recovered log end), for logs that lost anything.
+    pub fn crash(&mut self, page_cache_lost: bool) -> Vec<(PartitionId, Offset, Offset)> {
+        let mut lost = Vec::new();
+        for (i, replica) in self.replicas.iter_mut().enumerate() {
+            let Some(replica) = replica else { continue };
+            let before = replica.log.log_end_offset();
             replica.log.recover_after_crash(page_cache_lost);
             replica.role = Role::Unknown;
+            if replica.log.log_end_offset() < before {
+                lost.push((PartitionId(i as u32), before, replica.log.log_end_offset()));
+            }
         }
         self.reset_memory();
+        lost
     }
 
     fn reset_memory(&mut self) {
@@ -134,6 +154,8 @@ impl Broker {
         self.want_shutdown = false;
         self.parked_produces.clear();
         self.parked_fetches.clear();
+        self.parked_consumer_fetches.clear();
+        self.groups.clear();
         self.wakeup.reset();
     }
 
@@ -209,6 +231,7 @@ impl Broker {
                 self.on_alter_partition_response(partition, result, ctx)
             }
             Msg::ConnectionClosed => self.on_leader_connection_closed(from, ctx),
+            Msg::GroupRequest { correlation, request } => self.on_group_request(from, correlation, request, ctx),
             _ => {}
         }
     }
@@ -326,10 +349,12 @@ impl Broker {
             ctx.now,
         );
         replica.role = Role::Leader(ls);
+        self.load_groups(p);
     }
 
     fn become_follower(&mut self, p: PartitionId, state: &PartitionState, ctx: &mut KafkaCtx<'_>) {
         self.fail_parked_produces(p, KafkaError::NOT_LEADER_OR_FOLLOWER, ctx);
+        self.unload_groups(p, ctx);
         let legacy = self.spec.broker_config.truncation == TruncationMode::HighWatermark;
         let Some(replica) = self.replicas[p.index()].as_mut() else {
             return;
@@ -386,6 +411,7 @@ impl Broker {
                     base_offset: base,
                     required_offset: last + 1,
                     deadline: ctx.now.plus_us(req.timeout_us),
+                    commit: None,
                 };
                 self.arm(parked.deadline, ctx);
                 self.parked_produces.push(parked);
@@ -436,7 +462,7 @@ impl Broker {
                 let parked = self.parked_produces.swap_remove(i);
                 let result =
                     if enough { Ok(parked.base_offset) } else { Err(KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND) };
-                Self::send_produce_response(parked, result, ctx);
+                self.answer_parked(parked, result, ctx);
             } else {
                 i += 1;
             }
@@ -446,11 +472,16 @@ impl Broker {
     fn fail_parked_produces(&mut self, p: PartitionId, error: KafkaError, ctx: &mut KafkaCtx<'_>) {
         let failed: Vec<_> = self.parked_produces.extract_if(.., |pp| pp.partition == p).collect();
         for parked in failed {
-            Self::send_produce_response(parked, Err(error), ctx);
+            self.answer_parked(parked, Err(error), ctx);
         }
     }
 
-    fn send_produce_response(parked: ParkedProduce, result: Result<Offset, KafkaError>, ctx: &mut KafkaCtx<'_>) {
+    /// Answers a produce (or a group's offset commit) that waited for the high watermark.
+    fn answer_parked(&mut self, parked: ParkedProduce, result: Result<Offset, KafkaError>, ctx: &mut KafkaCtx<'_>) {
+        if let Some((group, offsets)) = parked.commit {
+            self.complete_offset_commit(parked.client, parked.correlation, group, offsets, result.map(|_| ()), ctx);
+            return;
+        }
         let response = ProduceResponse { correlation: parked.correlation, partition: parked.partition, result };
         ctx.send(parked.client, Msg::ProduceResponse(response));
     }
@@ -575,6 +606,7 @@ impl Broker {
         if let Some(hw) = partition::next_high_watermark(&inputs) {
             log.high_watermark = hw;
             self.complete_parked_produces(p, ctx);
+            self.complete_consumer_fetches(p, ctx);
         }
     }
 
@@ -729,13 +761,15 @@ impl Broker {
         let now = ctx.now;
         let expired: Vec<_> = self.parked_produces.extract_if(.., |pp| pp.deadline <= now).collect();
         for parked in expired {
-            Self::send_produce_response(parked, Err(KafkaError::REQUEST_TIMED_OUT), ctx);
+            self.answer_parked(parked, Err(KafkaError::REQUEST_TIMED_OUT), ctx);
         }
         let expired: Vec<_> = self.parked_fetches.extract_if(.., |f| f.deadline <= now).collect();
         for parked in expired {
             self.answer_expired_fetch(parked, ctx);
         }
         self.retry_follower_fetches(ctx);
+        self.expire_consumer_fetches(ctx);
+        self.expire_group_sessions(ctx);
         if let Some(next) = self.earliest_deadline() {
             self.arm(next, ctx);
         }
@@ -773,7 +807,9 @@ impl Broker {
             Role::Follower(f) => f.in_flight.map(|(_, d)| d).or(f.backoff_until),
             _ => None,
         });
-        produces.chain(fetches).chain(followers).min()
+        let consumers = self.parked_consumer_fetches.iter().map(|f| f.deadline);
+        let groups = self.groups.values().filter_map(|g| g.next_deadline());
+        produces.chain(fetches).chain(followers).chain(consumers).chain(groups).min()
     }
 }
 

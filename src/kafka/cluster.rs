@@ -48,6 +48,7 @@ impl Cluster {
                     NodeRole::Broker(b) => Node::Broker(Box::new(Broker::new(b, spec.clone()))),
                     NodeRole::Controller(i) => Node::Controller(Box::new(Controller::new(i, spec.clone()))),
                     NodeRole::Producer(c) => Node::Producer(Box::new(Producer::new(c, spec.clone()))),
+                    NodeRole::Consumer(_) => unimplemented!("consumers"),
                 };
                 (node, stream(seed, "node", u64::from(n)))
             })
@@ -97,24 +98,34 @@ impl Cluster {
         self.engine.status(node) != NodeStatus::Down
     }
 
-    /// A hard crash (kill -9, or power loss when `page_cache_lost`).
-    pub fn crash(&mut self, node: NodeId, page_cache_lost: bool) {
+    /// A hard crash (kill -9, or power loss when `page_cache_lost`). Returns what the logs lost, if anything.
+    pub fn crash(&mut self, node: NodeId, page_cache_lost: bool) -> Option<String> {
         if !self.is_up(node) {
-            return;
+            return None;
         }
         if page_cache_lost {
             self.engine.power_off(node);
         } else {
             self.engine.stop(node);
         }
-        if let Node::Broker(b) = self.engine.process_mut(node) {
-            b.crash(page_cache_lost);
-        }
+        let lost = match self.engine.process_mut(node) {
+            Node::Broker(b) => b.crash(page_cache_lost),
+            Node::Producer(p) => {
+                p.crash();
+                Vec::new()
+            }
+            Node::Controller(_) => Vec::new(),
+        };
         if !page_cache_lost {
             // A process crash leaves the OS running, and it resets the process's connections at once. After a
             // power loss nothing answers: peers wait for their own timeouts.
             self.close_connections(node);
         }
+        let lost: Vec<String> = lost
+            .iter()
+            .map(|&(p, from, to)| format!("{} lost offsets {to}..{from}", self.spec.partition_name(p)))
+            .collect();
+        (!lost.is_empty()).then(|| format!("unwritten page cache gone: {}", lost.join(", ")))
     }
 
     fn close_connections(&mut self, node: NodeId) {

@@ -46,6 +46,8 @@ pub struct BrokerConfig {
     /// Linux's vm.dirty_expire_centisecs (30 s): dirty pages older than this are written back by the OS
     /// (checked every vm.dirty_writeback_centisecs, 5 s), so a power loss loses only the newer tail.
     pub dirty_expire_us: u64,
+    /// `default.replication.factor`, 1: a topic's replication factor when it names none.
+    pub default_replication_factor: u32,
     /// The default `min.insync.replicas` for topics, 1.
     pub min_insync_replicas: u32,
     /// The default `unclean.leader.election.enable` for topics, false since 0.11 (KIP-106).
@@ -68,6 +70,7 @@ impl Default for BrokerConfig {
             broker_session_timeout_us: 9_000 * US_PER_MS,
             log_flush_interval_messages: u64::MAX,
             dirty_expire_us: 30_000 * US_PER_MS,
+            default_replication_factor: 1,
             min_insync_replicas: 1,
             unclean_leader_election_enable: false,
             truncation: TruncationMode::LeaderEpoch,
@@ -141,5 +144,95 @@ impl ProducerConfig {
     /// The defaults of Kafka 2.x clients, before KIP-679: acks=1, no idempotence, linger.ms=0.
     pub fn pre_3_0() -> Self {
         ProducerConfig { acks: Acks::Leader, enable_idempotence: false, linger_us: 0, ..Self::default() }
+    }
+}
+
+/// `auto.offset.reset` (ConsumerConfig): where a group with no committed offset starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetReset {
+    Earliest,
+    /// The default: only records produced after the consumer starts.
+    Latest,
+    /// Fail (NoOffsetForPartitionException): the model stops consuming that partition.
+    None,
+}
+
+/// When a consumer commits what it consumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitStrategy {
+    /// `enable.auto.commit=true`: each poll commits what the previous polls returned once
+    /// `auto.commit.interval.ms` has passed, and before a rebalance and on close (ConsumerCoordinator).
+    Auto,
+    /// `commitSync`/`commitAsync` after processing, per record or per poll batch.
+    AfterProcessing { sync: bool, per_record: bool },
+    /// Commit what a poll returned before processing it (at-most-once).
+    BeforeProcessing,
+}
+
+/// Consumer settings (ConsumerConfig) plus how the application commits and how long it works per record.
+#[derive(Clone, Debug)]
+pub struct ConsumerConfig {
+    /// `group.instance.id` (KIP-345): static membership. Recorded; the model treats members as dynamic.
+    pub group_instance_id: Option<String>,
+    pub commit: CommitStrategy,
+    /// `auto.commit.interval.ms`, 5000.
+    pub auto_commit_interval_us: u64,
+    /// `auto.offset.reset`, latest.
+    pub auto_offset_reset: OffsetReset,
+    /// `max.poll.records`, 500.
+    pub max_poll_records: u32,
+    /// `fetch.max.wait.ms`, 500.
+    pub fetch_max_wait_us: u64,
+    /// `heartbeat.interval.ms`, 3000.
+    pub heartbeat_interval_us: u64,
+    /// `session.timeout.ms`, 45000 since 3.0 (KIP-735).
+    pub session_timeout_us: u64,
+    /// `max.poll.interval.ms`, 300000; also the rebalance timeout the consumer sends in JoinGroup.
+    pub max_poll_interval_us: u64,
+    /// `partition.assignment.strategy`, [range, cooperative-sticky]: the first every member supports wins.
+    pub assignors: Vec<String>,
+    /// `request.timeout.ms`, 30000.
+    pub request_timeout_us: u64,
+    /// `retry.backoff.ms`, 100.
+    pub retry_backoff_us: u64,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            group_instance_id: None,
+            commit: CommitStrategy::Auto,
+            auto_commit_interval_us: 5_000 * US_PER_MS,
+            auto_offset_reset: OffsetReset::Latest,
+            max_poll_records: 500,
+            fetch_max_wait_us: 500 * US_PER_MS,
+            heartbeat_interval_us: 3_000 * US_PER_MS,
+            session_timeout_us: 45_000 * US_PER_MS,
+            max_poll_interval_us: 300_000 * US_PER_MS,
+            assignors: vec!["range".to_string(), "cooperative-sticky".to_string()],
+            request_timeout_us: 30_000 * US_PER_MS,
+            retry_backoff_us: 100 * US_PER_MS,
+        }
+    }
+}
+
+/// Group coordinator settings (GroupCoordinatorConfig) and the offsets topic.
+#[derive(Clone, Debug)]
+pub struct GroupConfig {
+    /// `group.initial.rebalance.delay.ms`, 3000: an empty group's first rebalance waits for more members.
+    pub initial_rebalance_delay_us: u64,
+    /// `offsets.topic.num.partitions`, 50.
+    pub offsets_topic_partitions: u32,
+    /// `offsets.topic.replication.factor`, 3 (capped at the number of brokers).
+    pub offsets_topic_replication_factor: u32,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            initial_rebalance_delay_us: 3_000 * US_PER_MS,
+            offsets_topic_partitions: 50,
+            offsets_topic_replication_factor: 3,
+        }
     }
 }

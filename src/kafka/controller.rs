@@ -328,11 +328,12 @@ impl Controller {
     /// A new registration (the broker restarted): the old one is fenced first, which removes the broker from
     /// every ISR; it is unfenced again once it has caught up with the metadata log.
     fn reregister(&mut self, b: BrokerId, incarnation: u32, ctx: &mut KafkaCtx<'_>) {
-        if !self.registrations[b.index()].fenced {
+        self.registrations[b.index()].incarnation = incarnation;
+        if self.registrations[b.index()].fenced {
+            self.set_registration(b, true, false, ctx);
+        } else {
             self.fence(b, "re-registered after a restart", ctx);
         }
-        self.registrations[b.index()].incarnation = incarnation;
-        self.set_registration(b, true, false, ctx);
     }
 
     fn set_registration(&mut self, b: BrokerId, fenced: bool, in_controlled_shutdown: bool, ctx: &mut KafkaCtx<'_>) {

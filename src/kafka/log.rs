@@ -18,6 +18,20 @@ pub struct Record {
     pub size_bytes: u32,
 }
 
+impl Record {
+    /// A `__consumer_offsets` record: key (group, partition), value the committed offset. The model carries it in
+    /// a record's id fields — `producer` holds the group index, `key` the partition, `send_seq` the offset — and
+    /// only the group coordinator reads records of that topic.
+    pub fn offset_commit(group: usize, partition: super::ids::PartitionId, offset: u64) -> Record {
+        Record { producer: ClientId(group as u32), send_seq: offset, key: Some(partition.0), size_bytes: 64 }
+    }
+
+    /// The (group, partition, offset) of a `__consumer_offsets` record.
+    pub fn as_offset_commit(&self) -> (usize, super::ids::PartitionId, u64) {
+        (self.producer.0 as usize, super::ids::PartitionId(self.key.unwrap_or(0)), self.send_seq)
+    }
+}
+
 /// The idempotent producer's stamp on a batch (RecordBatch producerId / baseSequence).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProducerStamp {
@@ -208,6 +222,18 @@ impl ReplicaLog {
             out.push(batch.clone());
         }
         out
+    }
+
+    /// What a consumer may read from `from`: the batches `read` returns, cut at the high watermark.
+    pub fn read_committed(&self, from: Offset, max_bytes: u64) -> FetchedBatches {
+        let hw = self.high_watermark;
+        let mut batches = self.read(from, max_bytes);
+        batches.retain(|b| b.base_offset < hw);
+        if let Some(last) = batches.last_mut().filter(|b| b.next_offset() > hw) {
+            let keep = (hw - last.base_offset) as usize;
+            last.records = Rc::from(&last.records[..keep]);
+        }
+        batches
     }
 
     /// Removes everything at and above `offset` (Log.truncateTo); the epoch cache, high watermark, recovery point

@@ -21,6 +21,14 @@ pub enum KafkaError {
     INVALID_UPDATE_VERSION,
     INELIGIBLE_REPLICA,
     NOT_CONTROLLER,
+    NOT_COORDINATOR,
+    COORDINATOR_NOT_AVAILABLE,
+    COORDINATOR_LOAD_IN_PROGRESS,
+    MEMBER_ID_REQUIRED,
+    UNKNOWN_MEMBER_ID,
+    ILLEGAL_GENERATION,
+    REBALANCE_IN_PROGRESS,
+    INCONSISTENT_GROUP_PROTOCOL,
     /// The client's connection broke or its request got no answer (NetworkException / disconnect).
     NETWORK_EXCEPTION,
 }
@@ -39,6 +47,14 @@ impl KafkaError {
             KafkaError::INVALID_UPDATE_VERSION => "INVALID_UPDATE_VERSION",
             KafkaError::INELIGIBLE_REPLICA => "INELIGIBLE_REPLICA",
             KafkaError::NOT_CONTROLLER => "NOT_CONTROLLER",
+            KafkaError::NOT_COORDINATOR => "NOT_COORDINATOR",
+            KafkaError::COORDINATOR_NOT_AVAILABLE => "COORDINATOR_NOT_AVAILABLE",
+            KafkaError::COORDINATOR_LOAD_IN_PROGRESS => "COORDINATOR_LOAD_IN_PROGRESS",
+            KafkaError::MEMBER_ID_REQUIRED => "MEMBER_ID_REQUIRED",
+            KafkaError::UNKNOWN_MEMBER_ID => "UNKNOWN_MEMBER_ID",
+            KafkaError::ILLEGAL_GENERATION => "ILLEGAL_GENERATION",
+            KafkaError::REBALANCE_IN_PROGRESS => "REBALANCE_IN_PROGRESS",
+            KafkaError::INCONSISTENT_GROUP_PROTOCOL => "INCONSISTENT_GROUP_PROTOCOL",
             KafkaError::NETWORK_EXCEPTION => "NETWORK_EXCEPTION",
         }
     }
@@ -210,7 +226,133 @@ pub enum Msg {
         partition: PartitionId,
         result: Result<PartitionState, KafkaError>,
     },
+    /// A consumer's request to a broker: group coordination, offsets, or a fetch.
+    GroupRequest {
+        correlation: u64,
+        request: GroupRequest,
+    },
+    GroupResponse {
+        correlation: u64,
+        response: GroupResponse,
+    },
     /// The sender's connections were closed (its process exited, or crashed while its OS stayed up so the
     /// kernel reset them): whatever was in flight to it will get no answer.
     ConnectionClosed,
+}
+
+/// What a member tells the coordinator when it joins (JoinGroupRequest's protocol metadata: the consumer's
+/// subscription and, for cooperative rebalancing, what it owns now).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinMetadata {
+    pub instance_id: Option<String>,
+    pub session_timeout_us: u64,
+    pub rebalance_timeout_us: u64,
+    /// Assignor names in preference order.
+    pub protocols: Vec<String>,
+    /// Topic indexes.
+    pub topics: Vec<usize>,
+    pub owned: Vec<PartitionId>,
+    pub owned_generation: i32,
+}
+
+/// One member as the coordinator reports it to the group leader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinedMember {
+    pub member_id: String,
+    pub metadata: JoinMetadata,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinResult {
+    pub generation: i32,
+    pub member_id: String,
+    pub leader: String,
+    pub protocol: String,
+    /// Every member, for the leader only (it runs the assignor); empty for the others.
+    pub members: Vec<JoinedMember>,
+}
+
+#[derive(Clone, Debug)]
+pub enum GroupRequest {
+    FindCoordinator {
+        group: usize,
+    },
+    /// An empty `member_id` asks for one (KIP-394: the coordinator answers MEMBER_ID_REQUIRED with it).
+    JoinGroup {
+        group: usize,
+        member_id: String,
+        metadata: JoinMetadata,
+    },
+    SyncGroup {
+        group: usize,
+        generation: i32,
+        member_id: String,
+        assignments: Vec<(String, Vec<PartitionId>)>,
+    },
+    Heartbeat {
+        group: usize,
+        generation: i32,
+        member_id: String,
+    },
+    LeaveGroup {
+        group: usize,
+        member_id: String,
+    },
+    OffsetCommit {
+        group: usize,
+        generation: i32,
+        member_id: String,
+        offsets: Vec<(PartitionId, u64)>,
+    },
+    OffsetFetch {
+        group: usize,
+        partitions: Vec<PartitionId>,
+    },
+    /// ListOffsets for one partition: its log start (`latest` false) or its end for consumers, the high
+    /// watermark (`latest` true).
+    ListOffsets {
+        partition: PartitionId,
+        latest: bool,
+    },
+    /// A consumer's fetch: records from `offset`, below the high watermark only.
+    Fetch {
+        partition: PartitionId,
+        offset: u64,
+        max_wait_us: u64,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub enum GroupResponse {
+    FindCoordinator {
+        result: Result<BrokerId, KafkaError>,
+    },
+    /// On MEMBER_ID_REQUIRED, `member_id` is the id to join with.
+    JoinGroup {
+        result: Result<JoinResult, KafkaError>,
+        member_id: String,
+    },
+    SyncGroup {
+        result: Result<Vec<PartitionId>, KafkaError>,
+    },
+    Heartbeat {
+        result: Result<(), KafkaError>,
+    },
+    LeaveGroup,
+    OffsetCommit {
+        offsets: Vec<(PartitionId, u64)>,
+        result: Result<(), KafkaError>,
+    },
+    OffsetFetch {
+        result: Result<Vec<(PartitionId, Option<u64>)>, KafkaError>,
+    },
+    ListOffsets {
+        partition: PartitionId,
+        result: Result<u64, KafkaError>,
+    },
+    Fetch {
+        partition: PartitionId,
+        offset: u64,
+        result: Result<FetchedBatches, KafkaError>,
+    },
 }

@@ -47,6 +47,13 @@ pub enum Obs {
         to_offset: Offset,
         reason: &'static str,
     },
+    /// A group coordinator moved a group to a new state (a rebalance began, its join phase ended, or it completed).
+    GroupRebalance {
+        group: String,
+        generation: i32,
+        state: &'static str,
+        members: usize,
+    },
     /// A broker finished its controlled shutdown and stops.
     ShutdownComplete {
         broker: BrokerId,

@@ -11,7 +11,9 @@ pub struct FollowerProgress {
     pub broker: BrokerId,
     /// The follower's log end offset as its last fetch reported it; `None` until it fetches from this leader.
     pub log_end_offset: Option<Offset>,
-    pub last_caught_up_time: SimTime,
+    /// When it was last caught up with the leader; `None` if never under this leader (Kafka starts such a
+    /// replica at 0 ms since the epoch: long ago).
+    pub last_caught_up_time: Option<SimTime>,
     pub last_fetch_leader_log_end_offset: Option<Offset>,
     pub last_fetch_time: SimTime,
 }
@@ -55,7 +57,7 @@ impl LeaderState {
             .map(|&broker| FollowerProgress {
                 broker,
                 log_end_offset: None,
-                last_caught_up_time: if isr.contains(&broker) { now } else { SimTime::ZERO },
+                last_caught_up_time: isr.contains(&broker).then_some(now),
                 last_fetch_leader_log_end_offset: None,
                 last_fetch_time: SimTime::ZERO,
             })
@@ -83,9 +85,9 @@ impl LeaderState {
 /// the follower up now; a fetch that reaches the leader's end as of the previous fetch caught it up back then.
 pub fn record_follower_fetch(f: &mut FollowerProgress, fetch_offset: Offset, leader_leo: Offset, now: SimTime) {
     if fetch_offset >= leader_leo {
-        f.last_caught_up_time = f.last_caught_up_time.max(now);
+        f.last_caught_up_time = f.last_caught_up_time.max(Some(now));
     } else if f.last_fetch_leader_log_end_offset.is_some_and(|prev| fetch_offset >= prev) {
-        f.last_caught_up_time = f.last_caught_up_time.max(f.last_fetch_time);
+        f.last_caught_up_time = f.last_caught_up_time.max(Some(f.last_fetch_time));
     }
     f.log_end_offset = Some(fetch_offset);
     f.last_fetch_leader_log_end_offset = Some(f.last_fetch_leader_log_end_offset.unwrap_or(0).max(leader_leo));
@@ -94,7 +96,7 @@ pub fn record_follower_fetch(f: &mut FollowerProgress, fetch_offset: Offset, lea
 
 /// ReplicaState.isCaughtUp: at the leader's log end, or caught up within `replica.lag.time.max.ms`.
 fn is_caught_up(f: &FollowerProgress, leader_leo: Offset, now: SimTime, lag_max_us: u64) -> bool {
-    f.log_end_offset == Some(leader_leo) || now.since_us(f.last_caught_up_time) <= lag_max_us
+    f.log_end_offset == Some(leader_leo) || f.last_caught_up_time.is_some_and(|t| now.since_us(t) <= lag_max_us)
 }
 
 /// ISR shrink (Partition.getOutOfSyncReplicas): the committed ISR's followers that are not caught up. Nothing
@@ -196,7 +198,7 @@ mod tests {
         let mut s = leader_with(&[1, 2, 3]);
         let f = s.follower_mut(BrokerId(2)).unwrap();
         record_follower_fetch(f, 10, 10, SimTime(5_000));
-        assert_eq!(f.last_caught_up_time, SimTime(5_000));
+        assert_eq!(f.last_caught_up_time, Some(SimTime(5_000)));
     }
 
     // Same rule: reaching the leader's end as of the previous fetch counts from the previous fetch's time.
@@ -206,7 +208,7 @@ mod tests {
         let f = s.follower_mut(BrokerId(2)).unwrap();
         record_follower_fetch(f, 5, 10, SimTime(1_000));
         record_follower_fetch(f, 10, 20, SimTime(2_000));
-        assert_eq!(f.last_caught_up_time, SimTime(1_000));
+        assert_eq!(f.last_caught_up_time, Some(SimTime(1_000)));
     }
 
     // Partition.getOutOfSyncReplicas: behind the leader and not caught up for more than replica.lag.time.max.ms.
@@ -260,6 +262,15 @@ mod tests {
         let mut old = inputs(&s, 10, SimTime(LAG * 10), 2);
         old.frozen_under_min_isr = false;
         assert_eq!(next_high_watermark(&old), Some(10));
+    }
+
+    // Replica.resetReplicaState: a replica outside the ISR starts as never caught up, so before it fetches it
+    // does not hold the high watermark back, even early in a run.
+    #[test]
+    fn out_of_sync_replica_that_never_fetched_does_not_hold_the_hw() {
+        let mut s = leader_with(&[1, 2]);
+        record_follower_fetch(s.follower_mut(BrokerId(2)).unwrap(), 10, 10, SimTime(0));
+        assert_eq!(next_high_watermark(&inputs(&s, 10, SimTime(1_000), 1)), Some(10));
     }
 
     // KIP-497: a follower whose addition is pending already holds the HW back; one being removed still does.

@@ -124,6 +124,7 @@ pub struct Producer {
     sticky: Option<usize>,
     sticky_bytes: u64,
     wakeup: Wakeup,
+    restarted: bool,
 }
 
 /// The shortest interval between two workload ticks.
@@ -154,11 +155,29 @@ impl Producer {
             sticky: None,
             sticky_bytes: 0,
             wakeup: Wakeup::default(),
+            restarted: false,
         }
+    }
+
+    /// A crash of the producer's process: everything in memory is gone, and the sends it held are never
+    /// completed (the application died with them).
+    pub fn crash(&mut self) {
+        let fresh = Producer::new(self.id, self.spec.clone());
+        let sends = self.sends;
+        let epoch = self.producer_epoch;
+        *self = fresh;
+        self.sends = sends;
+        // A new producer instance gets a new epoch (InitProducerId), so its sequences start over.
+        self.producer_epoch = epoch + 1;
+        self.restarted = true;
     }
 
     pub fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
         self.bootstrap_cursor = self.id.0;
+        if self.restarted {
+            // The sends that fell due while the process was down never happened.
+            self.sends = self.sends.max(self.due_by(ctx.now));
+        }
         ctx.set_timer(self.workload.start_us.saturating_sub(ctx.now.as_us()), Timer::ProducerTick);
         self.request_metadata(ctx);
     }
@@ -220,24 +239,31 @@ impl Producer {
 
     /// Makes the `send()` calls that fell due since the last tick, then schedules the next tick.
     fn on_tick(&mut self, ctx: &mut KafkaCtx<'_>) {
-        let (start_us, stop_us, max_records) =
-            (self.workload.start_us, self.workload.stop_us, self.workload.max_records);
-        let rate = u128::from(self.workload.rate_per_s.max(1));
-        let elapsed = ctx.now.as_us().min(stop_us).saturating_sub(start_us);
-        let mut due = (u128::from(elapsed) * rate / 1_000_000) as u64 + 1;
-        if let Some(max) = max_records {
-            due = due.min(max);
-        }
+        let due = self.due_by(ctx.now);
         while self.sends < due {
             self.send(ctx);
         }
-        let next_due_us = start_us + (u128::from(self.sends) * 1_000_000 / rate) as u64;
-        let finished = max_records.is_some_and(|m| self.sends >= m) || next_due_us >= stop_us;
+        let w = &self.workload;
+        let rate = u128::from(w.rate_per_s.max(1));
+        let next_due_us = w.start_us + (u128::from(self.sends) * 1_000_000 / rate) as u64;
+        let finished = w.max_records.is_some_and(|m| self.sends >= m) || next_due_us >= w.stop_us;
         if !finished {
             let next = next_due_us.max(ctx.now.as_us() + TICK_MIN_US);
             ctx.set_timer(next - ctx.now.as_us(), Timer::ProducerTick);
         }
         self.run_sender(ctx);
+    }
+
+    /// How many `send()` calls the workload has made by `now`: one at the start, then `rate` per second, up to
+    /// the stop time and the record count.
+    fn due_by(&self, now: SimTime) -> u64 {
+        let w = &self.workload;
+        if now.as_us() < w.start_us {
+            return 0;
+        }
+        let elapsed = now.as_us().min(w.stop_us).saturating_sub(w.start_us);
+        let due = (u128::from(elapsed) * u128::from(w.rate_per_s.max(1)) / 1_000_000) as u64 + 1;
+        w.max_records.map_or(due, |max| due.min(max))
     }
 
     /// One `producer.send()`: pick the partition, append to its open batch (RecordAccumulator.append).

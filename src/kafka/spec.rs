@@ -1,7 +1,7 @@
 //! The static shape of a simulated cluster: configs, topics, replica assignment and which engine node is which.
 //! Every node reads it (as every real process reads its own config files); nothing in it changes during a run.
 
-use super::config::{BrokerConfig, ProducerConfig, TopicConfig};
+use super::config::{BrokerConfig, ConsumerConfig, GroupConfig, ProducerConfig, TopicConfig};
 use super::ids::{BrokerId, ClientId, PartitionId};
 use crate::engine::NodeId;
 
@@ -30,6 +30,22 @@ pub struct ProducerSpec {
     pub record_size_bytes: u32,
 }
 
+/// A consumer: its group, what it subscribes to, how it commits, how long it works on each record.
+#[derive(Clone, Debug)]
+pub struct ConsumerSpec {
+    pub name: String,
+    /// An index into `groups`.
+    pub group: usize,
+    /// Topic indexes it subscribes to.
+    pub topics: Vec<usize>,
+    pub config: ConsumerConfig,
+    pub processing_time_us: u64,
+    pub start_us: u64,
+}
+
+/// The name of the internal topic that holds committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
 #[derive(Clone, Debug)]
 pub struct ClusterSpec {
     pub broker_config: BrokerConfig,
@@ -39,6 +55,10 @@ pub struct ClusterSpec {
     pub topics: Vec<TopicConfig>,
     pub partitions: Vec<PartitionSpec>,
     pub producers: Vec<ProducerSpec>,
+    pub consumers: Vec<ConsumerSpec>,
+    /// Consumer group names (`group.id`), indexed by consumers' `group`.
+    pub groups: Vec<String>,
+    pub group_config: GroupConfig,
 }
 
 /// What a node of the engine is.
@@ -48,6 +68,8 @@ pub enum NodeRole {
     /// A controller, by its index in the quorum (0-based; named controller-1, controller-2…).
     Controller(u32),
     Producer(ClientId),
+    /// A consumer, by its index in `consumers`.
+    Consumer(u32),
 }
 
 impl ClusterSpec {
@@ -64,15 +86,22 @@ impl ClusterSpec {
         NodeId(self.broker_count + self.controller_count + client.0)
     }
 
+    pub fn consumer_node(&self, consumer: u32) -> NodeId {
+        NodeId(self.broker_count + self.controller_count + self.producers.len() as u32 + consumer)
+    }
+
     pub fn node_count(&self) -> u32 {
-        self.broker_count + self.controller_count + self.producers.len() as u32
+        self.broker_count + self.controller_count + (self.producers.len() + self.consumers.len()) as u32
     }
 
     pub fn role_of(&self, node: NodeId) -> NodeRole {
+        let producers_start = self.broker_count + self.controller_count;
+        let consumers_start = producers_start + self.producers.len() as u32;
         match node.0 {
             n if n < self.broker_count => NodeRole::Broker(BrokerId(n + 1)),
-            n if n < self.broker_count + self.controller_count => NodeRole::Controller(n - self.broker_count),
-            n => NodeRole::Producer(ClientId(n - self.broker_count - self.controller_count)),
+            n if n < producers_start => NodeRole::Controller(n - self.broker_count),
+            n if n < consumers_start => NodeRole::Producer(ClientId(n - producers_start)),
+            n => NodeRole::Consumer(n - consumers_start),
         }
     }
 
@@ -81,7 +110,23 @@ impl ClusterSpec {
             NodeRole::Broker(b) => b.to_string(),
             NodeRole::Controller(i) => format!("controller-{}", i + 1),
             NodeRole::Producer(c) => self.producers[c.index()].name.clone(),
+            NodeRole::Consumer(c) => self.consumers[c as usize].name.clone(),
         }
+    }
+
+    /// The `__consumer_offsets` partition that holds `group`'s offsets, whose leader is the group's coordinator:
+    /// abs(groupId.hashCode()) % offsets.topic.num.partitions (GroupCoordinator.partitionFor).
+    pub fn offsets_partition_of(&self, group: usize) -> Option<PartitionId> {
+        let topic = self.topics.iter().position(|t| t.name == OFFSETS_TOPIC)?;
+        let count = self.topics[topic].partitions;
+        let hash = java_string_hash(&self.groups[group]);
+        let index = if hash == i32::MIN { 0 } else { hash.unsigned_abs() } % count;
+        self.topic_partitions(topic).nth(index as usize)
+    }
+
+    /// The groups whose offsets live in `partition` (empty unless it is a `__consumer_offsets` partition).
+    pub fn groups_in(&self, partition: PartitionId) -> impl Iterator<Item = usize> + '_ {
+        (0..self.groups.len()).filter(move |&g| self.offsets_partition_of(g) == Some(partition))
     }
 
     pub fn brokers(&self) -> impl Iterator<Item = BrokerId> + use<> {
@@ -112,6 +157,12 @@ impl ClusterSpec {
     }
 }
 
+/// Java's String.hashCode (s[0]·31^(n-1) + … + s[n-1], over UTF-16 code units, wrapping), which Kafka uses to
+/// place a group on an offsets partition.
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16().fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)))
+}
+
 /// Kafka's replica assignment without racks (AdminUtils.assignReplicasToBrokersRackUnaware): leaders round robin
 /// from `start_index`, followers shifted by a per-round shift so that replica sets differ. The model fixes both
 /// the start index and the first shift at 0 so that a scenario's leaders are predictable.
@@ -136,6 +187,16 @@ mod tests {
 
     // The expected assignment is AdminZkClientTest.testReplicaAssignment's (brokers 0-4, 10 partitions, RF 3,
     // fixed start index 0), with broker ids shifted by one because the model numbers brokers from 1.
+    // java.lang.String.hashCode, as documented in the JDK: "abc" is 96354, "hello" is 99162322; the empty
+    // string hashes to 0; a long string wraps around.
+    #[test]
+    fn java_string_hash_matches_the_jdk() {
+        assert_eq!(java_string_hash("abc"), 96354);
+        assert_eq!(java_string_hash("hello"), 99162322);
+        assert_eq!(java_string_hash(""), 0);
+        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
+    }
+
     #[test]
     fn replica_assignment_matches_kafka() {
         let expected: [[u32; 3]; 10] = [

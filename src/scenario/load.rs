@@ -1,10 +1,10 @@
 //! The scenario schema: reads a parsed document into a typed `Scenario`, filling Kafka's defaults and rejecting
 //! anything unknown, mistyped or impossible with the file, line, column and field.
 
-use super::doc::{LoadError, Node, Source, TableReader, expect_array, expect_str, expect_table};
+use super::doc::{LoadError, Node, Source, TableReader, Value, expect_array, expect_str, expect_table};
 use crate::engine::{LatencyModel, Limits, SimTime};
 use crate::faults::{FaultAction, ScheduledFault, Target};
-use crate::kafka::config::{Acks, BrokerConfig, ProducerConfig, TopicConfig, TruncationMode};
+use crate::kafka::config::{Acks, BrokerConfig, GroupConfig, ProducerConfig, TopicConfig, TruncationMode};
 use crate::kafka::ids::{BrokerId, ClientId};
 use crate::kafka::spec::{ClusterSpec, PartitionSpec, ProducerSpec, assign_replicas};
 use crate::sim::SimConfig;
@@ -40,7 +40,17 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     let latency = read_network(&mut top)?;
     let (topics, partitions) = read_topics(&mut top, broker_count, &broker_config)?;
     let producers = read_producers(&mut top, &topics, &model, end_us)?;
-    let mut cluster = ClusterSpec { broker_config, broker_count, controller_count, topics, partitions, producers };
+    let mut cluster = ClusterSpec {
+        broker_config,
+        broker_count,
+        controller_count,
+        topics,
+        partitions,
+        producers,
+        consumers: Vec::new(),
+        groups: Vec::new(),
+        group_config: GroupConfig::default(),
+    };
     let faults = read_faults(&mut top, &cluster, end_us)?;
     top.finish()?;
     cluster.producers.shrink_to_fit();
@@ -69,6 +79,9 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
             if mode == "high-watermark" { TruncationMode::HighWatermark } else { TruncationMode::LeaderEpoch };
     }
     if let Some(us) = t.duration_us("dirty_expire")? {
+        if us > MAX_DURATION_US {
+            return Err(t.error_at("dirty_expire", "a duration up to 24h", format!("{us}us")));
+        }
         model.dirty_expire_us = us;
     }
     if let Some(frozen) = t.bool("hw_frozen_under_min_isr")? {
@@ -120,6 +133,9 @@ fn read_broker_config(top: &mut TableReader<'_>, model: &Model) -> Result<Broker
     }
     if let Some(v) = t.u64_in("min.insync.replicas", 1, 1_000)? {
         c.min_insync_replicas = v as u32;
+    }
+    if let Some(v) = t.u64_in("default.replication.factor", 1, MAX_BROKERS)? {
+        c.default_replication_factor = v as u32;
     }
     if let Some(v) = t.bool("unclean.leader.election.enable")? {
         c.unclean_leader_election_enable = v;
@@ -325,16 +341,10 @@ fn read_keys(t: &mut TableReader<'_>) -> Result<Option<u32>, LoadError> {
 
 fn read_producer_config(t: &mut TableReader<'_>, defaults: &ProducerConfig) -> Result<ProducerConfig, LoadError> {
     let mut c = defaults.clone();
-    if let Some(acks) = t.one_of("acks", &["0", "1", "all", "-1"])? {
-        c.acks = match acks {
-            "0" => Acks::None,
-            "1" => Acks::Leader,
-            _ => Acks::All,
-        };
+    if let Some(acks) = read_acks(t)? {
+        c.acks = acks;
     }
-    if let Some(v) = t.bool("enable.idempotence")? {
-        c.enable_idempotence = v;
-    }
+    let idempotence = t.bool("enable.idempotence")?;
     if let Some(v) = t.u64_in("retries", 0, i32::MAX as u64)? {
         c.retries = v as u32;
     }
@@ -343,6 +353,9 @@ fn read_producer_config(t: &mut TableReader<'_>, defaults: &ProducerConfig) -> R
     set_ms(t, "retry.backoff.ms", &mut c.retry_backoff_us)?;
     set_ms(t, "metadata.max.age.ms", &mut c.metadata_max_age_us)?;
     if let Some(v) = t.ms_as_us("linger.ms")? {
+        if v > MAX_MS_US {
+            return Err(t.error_at("linger.ms", "at most Integer.MAX_VALUE ms", format!("{v}us")));
+        }
         c.linger_us = v;
     }
     if let Some(v) = t.u64_in("batch.size", 1, i32::MAX as u64)? {
@@ -351,31 +364,57 @@ fn read_producer_config(t: &mut TableReader<'_>, defaults: &ProducerConfig) -> R
     if let Some(v) = t.u64_in("max.in.flight.requests.per.connection", 1, 1_000)? {
         c.max_in_flight_requests_per_connection = v as u32;
     }
-    validate_producer_config(t, &c)?;
-    Ok(c)
-}
-
-/// ProducerConfig's own checks: idempotence needs acks=all and at most 5 requests in flight.
-fn validate_producer_config(t: &TableReader<'_>, c: &ProducerConfig) -> Result<(), LoadError> {
-    if c.enable_idempotence && c.acks != Acks::All {
-        return Err(t.error_at("acks", "acks=all when enable.idempotence=true (ProducerConfig)", "another acks"));
-    }
-    if c.enable_idempotence && c.max_in_flight_requests_per_connection > 5 {
-        let found = c.max_in_flight_requests_per_connection.to_string();
-        return Err(t.error_at(
-            "max.in.flight.requests.per.connection",
-            "at most 5 with enable.idempotence=true",
-            found,
-        ));
-    }
+    resolve_idempotence(t, &mut c, idempotence)?;
     if c.delivery_timeout_us < c.linger_us + c.request_timeout_us {
+        let found = format!("{}ms", c.delivery_timeout_us / 1000);
         return Err(t.error_at(
             "delivery.timeout.ms",
             "at least linger.ms + request.timeout.ms (ProducerConfig)",
-            format!("{}ms", c.delivery_timeout_us / 1000),
+            found,
         ));
     }
-    Ok(())
+    Ok(c)
+}
+
+/// `acks`: "all", "-1", "0" or "1", as a string or a number.
+fn read_acks(t: &mut TableReader<'_>) -> Result<Option<Acks>, LoadError> {
+    let Some(node) = t.node("acks") else { return Ok(None) };
+    let text = match &node.value {
+        Value::Str(s) => s.clone(),
+        Value::Int(n) => n.to_string(),
+        other => return Err(t.error_at("acks", "one of \"all\", \"-1\", \"0\", \"1\"", other.describe())),
+    };
+    match text.as_str() {
+        "all" | "-1" => Ok(Some(Acks::All)),
+        "1" => Ok(Some(Acks::Leader)),
+        "0" => Ok(Some(Acks::None)),
+        _ => Err(t.error_at("acks", "one of \"all\", \"-1\", \"0\", \"1\"", format!("\"{text}\""))),
+    }
+}
+
+/// Idempotence needs acks=all and at most 5 requests in flight. Set explicitly, a conflict is a ConfigException;
+/// left at its default, it is quietly turned off (KafkaProducer since 3.2, KAFKA-13598).
+fn resolve_idempotence(t: &TableReader<'_>, c: &mut ProducerConfig, explicit: Option<bool>) -> Result<(), LoadError> {
+    let conflict = if c.acks != Acks::All {
+        Some(("acks", "acks=all when enable.idempotence=true (ProducerConfig)", "another acks".to_string()))
+    } else if c.max_in_flight_requests_per_connection > 5 {
+        let found = c.max_in_flight_requests_per_connection.to_string();
+        Some(("max.in.flight.requests.per.connection", "at most 5 with enable.idempotence=true", found))
+    } else {
+        None
+    };
+    match (explicit, conflict) {
+        (Some(true), Some((key, expected, found))) => Err(t.error_at(key, expected, found)),
+        (Some(v), _) => {
+            c.enable_idempotence = v;
+            Ok(())
+        }
+        (None, Some(_)) => {
+            c.enable_idempotence = false;
+            Ok(())
+        }
+        (None, None) => Ok(()),
+    }
 }
 
 fn read_faults(

@@ -1,0 +1,316 @@
+//! The broker's side of consumers: FindCoordinator, ListOffsets, consumer fetches (below the high watermark,
+//! held until it moves), and the group coordinator for the groups whose `__consumer_offsets` partition this
+//! broker leads, with offset commits appended to that partition and answered once replicated.
+
+use super::super::coordinator::{Coordinator, Group, GroupState, Output};
+use super::super::ids::PartitionId;
+use super::super::log::{FetchedBatches, Record};
+use super::super::messages::{GroupRequest, GroupResponse, KafkaError, Msg};
+use super::super::node::KafkaCtx;
+use super::super::obs::Obs;
+use super::{Broker, ParkedProduce, Replica, Role};
+use crate::engine::{NodeId, SimTime};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// `max.partition.fetch.bytes`: the most a consumer fetch returns for one partition.
+const MAX_PARTITION_FETCH_BYTES: u64 = 1_048_576;
+/// How long an offset commit may wait for replication (`offsets.commit.timeout.ms`).
+const OFFSETS_COMMIT_TIMEOUT_US: u64 = 5_000_000;
+
+/// A consumer fetch with nothing committed to return yet.
+pub(super) struct ParkedConsumerFetch {
+    consumer: NodeId,
+    correlation: u64,
+    partition: PartitionId,
+    offset: u64,
+    pub(super) deadline: SimTime,
+}
+
+impl Broker {
+    pub(super) fn on_group_request(
+        &mut self,
+        from: NodeId,
+        correlation: u64,
+        request: GroupRequest,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        let response = match request {
+            GroupRequest::FindCoordinator { group } => Some(self.find_coordinator(group)),
+            GroupRequest::ListOffsets { partition, latest } => Some(self.list_offsets(partition, latest)),
+            GroupRequest::Fetch { partition, offset, max_wait_us } => {
+                self.consumer_fetch(from, correlation, partition, offset, ctx.now.plus_us(max_wait_us), ctx);
+                None
+            }
+            other => {
+                self.coordinate(from, correlation, other, ctx);
+                None
+            }
+        };
+        if let Some(response) = response {
+            ctx.send(from, Msg::GroupResponse { correlation, response });
+        }
+    }
+
+    /// FindCoordinator: the leader of the group's `__consumer_offsets` partition, from this broker's metadata.
+    fn find_coordinator(&self, group: usize) -> GroupResponse {
+        let leader = self.spec.offsets_partition_of(group).and_then(|p| self.metadata[p.index()].leader);
+        GroupResponse::FindCoordinator { result: leader.ok_or(KafkaError::COORDINATOR_NOT_AVAILABLE) }
+    }
+
+    /// ListOffsets: the log start (always 0 here) or, for consumers, the high watermark.
+    fn list_offsets(&self, partition: PartitionId, latest: bool) -> GroupResponse {
+        let result = match self.replicas.get(partition.index()).and_then(Option::as_ref) {
+            Some(Replica { log, role: Role::Leader(_) }) => Ok(if latest { log.high_watermark } else { 0 }),
+            _ => Err(KafkaError::NOT_LEADER_OR_FOLLOWER),
+        };
+        GroupResponse::ListOffsets { partition, result }
+    }
+
+    fn consumer_fetch(
+        &mut self,
+        consumer: NodeId,
+        correlation: u64,
+        partition: PartitionId,
+        offset: u64,
+        deadline: SimTime,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        match self.read_for_consumer(partition, offset) {
+            Some(result) => {
+                let response = GroupResponse::Fetch { partition, offset, result };
+                ctx.send(consumer, Msg::GroupResponse { correlation, response });
+            }
+            None => {
+                self.parked_consumer_fetches.push(ParkedConsumerFetch {
+                    consumer,
+                    correlation,
+                    partition,
+                    offset,
+                    deadline,
+                });
+                self.arm(deadline, ctx);
+            }
+        }
+    }
+
+    /// Records from `offset` below the high watermark; `None` when there are none yet (hold the fetch). An offset
+    /// beyond the high watermark is out of range (Partition.fetchOffsetSnapshot / Log.read).
+    fn read_for_consumer(&self, partition: PartitionId, offset: u64) -> Option<Result<FetchedBatches, KafkaError>> {
+        let Some(Replica { log, role: Role::Leader(_) }) =
+            self.replicas.get(partition.index()).and_then(Option::as_ref)
+        else {
+            return Some(Err(KafkaError::NOT_LEADER_OR_FOLLOWER));
+        };
+        if offset > log.high_watermark {
+            return Some(Err(KafkaError::OFFSET_OUT_OF_RANGE));
+        }
+        let batches = log.read_committed(offset, MAX_PARTITION_FETCH_BYTES);
+        (!batches.is_empty()).then_some(Ok(batches))
+    }
+
+    /// The high watermark of `p` moved: held consumer fetches may have records now.
+    pub(super) fn complete_consumer_fetches(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
+        let waiting = self.parked_consumer_fetches.iter().filter(|f| f.partition == p).count();
+        for _ in 0..waiting {
+            let Some(i) = self.parked_consumer_fetches.iter().position(|f| f.partition == p) else { break };
+            let parked = self.parked_consumer_fetches.remove(i);
+            if let Some(result) = self.read_for_consumer(p, parked.offset) {
+                let response = GroupResponse::Fetch { partition: p, offset: parked.offset, result };
+                ctx.send(parked.consumer, Msg::GroupResponse { correlation: parked.correlation, response });
+            } else {
+                self.parked_consumer_fetches.push(parked);
+            }
+        }
+    }
+
+    /// Held consumer fetches whose `fetch.max.wait.ms` passed are answered empty.
+    pub(super) fn expire_consumer_fetches(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let now = ctx.now;
+        let expired: Vec<ParkedConsumerFetch> =
+            self.parked_consumer_fetches.extract_if(.., |f| f.deadline <= now).collect();
+        for parked in expired {
+            let result = self.read_for_consumer(parked.partition, parked.offset).unwrap_or(Ok(Default::default()));
+            let response = GroupResponse::Fetch { partition: parked.partition, offset: parked.offset, result };
+            ctx.send(parked.consumer, Msg::GroupResponse { correlation: parked.correlation, response });
+        }
+    }
+
+    // ---- the group coordinator ----
+
+    /// Becoming leader of a `__consumer_offsets` partition loads its groups' committed offsets from the log
+    /// (GroupMetadataManager.loadGroupsAndOffsets). Membership is not persisted in the model: members rejoin.
+    pub(super) fn load_groups(&mut self, p: PartitionId) {
+        let spec = self.spec.clone();
+        let groups: Vec<usize> = spec.groups_in(p).collect();
+        if groups.is_empty() {
+            return;
+        }
+        let Some(replica) = self.replicas[p.index()].as_ref() else { return };
+        let mut offsets: BTreeMap<usize, BTreeMap<PartitionId, u64>> = BTreeMap::new();
+        for (_, record) in replica.log.records() {
+            let (group, partition, offset) = record.as_offset_commit();
+            offsets.entry(group).or_default().insert(partition, offset);
+        }
+        for g in groups {
+            let loaded = Group::new(spec.groups[g].clone(), offsets.remove(&g).unwrap_or_default());
+            self.groups.insert(g, loaded);
+        }
+    }
+
+    /// Losing leadership of an offsets partition unloads its groups; their members will find the new coordinator.
+    pub(super) fn unload_groups(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
+        let spec = self.spec.clone();
+        for g in spec.groups_in(p) {
+            if self.groups.remove(&g).is_some() {
+                ctx.emit(Obs::GroupRebalance {
+                    group: spec.groups[g].clone(),
+                    generation: -1,
+                    state: "Unloaded",
+                    members: 0,
+                });
+            }
+        }
+    }
+
+    fn coordinate(&mut self, from: NodeId, correlation: u64, request: GroupRequest, ctx: &mut KafkaCtx<'_>) {
+        let Some(g) = group_of(&request) else { return };
+        let initial_delay_us = self.spec.group_config.initial_rebalance_delay_us;
+        let Some(group) = self.groups.get_mut(&g) else {
+            let response = not_coordinator(&request);
+            ctx.send(from, Msg::GroupResponse { correlation, response });
+            return;
+        };
+        let mut out = Vec::new();
+        Coordinator { group, g, now: ctx.now, initial_delay_us, out: &mut out }.handle(from, correlation, request);
+        self.apply_coordinator_output(out, ctx);
+    }
+
+    pub(super) fn expire_group_sessions(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let initial_delay_us = self.spec.group_config.initial_rebalance_delay_us;
+        let mut out = Vec::new();
+        for (&g, group) in self.groups.iter_mut() {
+            if group.next_deadline().is_some_and(|d| d <= ctx.now) {
+                Coordinator { group, g, now: ctx.now, initial_delay_us, out: &mut out }.expire();
+            }
+        }
+        self.apply_coordinator_output(out, ctx);
+    }
+
+    fn apply_coordinator_output(&mut self, out: Vec<Output>, ctx: &mut KafkaCtx<'_>) {
+        for output in out {
+            match output {
+                Output::Reply { to, correlation, response } => {
+                    ctx.send(to, Msg::GroupResponse { correlation, response })
+                }
+                Output::AppendCommit { to, correlation, group, offsets } => {
+                    self.append_offset_commit(to, correlation, group, offsets, ctx)
+                }
+                Output::Rebalance { group, generation, state, members } => {
+                    let name = self.spec.groups[group].clone();
+                    ctx.emit(Obs::GroupRebalance { group: name, generation, state: state_name(state), members });
+                }
+            }
+        }
+        if let Some(next) = self.groups.values().filter_map(|g| g.next_deadline()).min() {
+            self.arm(next, ctx);
+        }
+    }
+
+    /// Offsets are records in the group's `__consumer_offsets` partition, appended by its leader (this broker) and
+    /// acknowledged once replicated like acks=all (GroupMetadataManager.storeOffsets).
+    fn append_offset_commit(
+        &mut self,
+        client: NodeId,
+        correlation: u64,
+        group: usize,
+        offsets: Vec<(PartitionId, u64)>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        let Some(p) = self.spec.offsets_partition_of(group) else { return };
+        let records: Rc<[Record]> = offsets.iter().map(|&(tp, o)| Record::offset_commit(group, tp, o)).collect();
+        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
+            let response = GroupResponse::OffsetCommit { offsets, result: Err(KafkaError::NOT_COORDINATOR) };
+            ctx.send(client, Msg::GroupResponse { correlation, response });
+            return;
+        };
+        let (base, last) = log.append_as_leader(records, ls.leader_epoch, None);
+        let deadline = ctx.now.plus_us(OFFSETS_COMMIT_TIMEOUT_US);
+        let parked = ParkedProduce {
+            client,
+            correlation,
+            partition: p,
+            base_offset: base,
+            required_offset: last + 1,
+            deadline,
+            commit: Some((group, offsets)),
+        };
+        self.parked_produces.push(parked);
+        self.arm(deadline, ctx);
+        self.complete_parked_fetches(p, ctx);
+        self.maybe_advance_high_watermark(p, ctx);
+    }
+
+    /// The commit was replicated (or failed): update the group's offsets and answer. Append errors map to the
+    /// coordinator errors Kafka returns (GroupMetadataManager: NOT_ENOUGH_REPLICAS and timeouts become
+    /// COORDINATOR_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER becomes NOT_COORDINATOR).
+    pub(super) fn complete_offset_commit(
+        &mut self,
+        client: NodeId,
+        correlation: u64,
+        group: usize,
+        offsets: Vec<(PartitionId, u64)>,
+        result: Result<(), KafkaError>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        let result = result.map_err(|e| match e {
+            KafkaError::NOT_LEADER_OR_FOLLOWER => KafkaError::NOT_COORDINATOR,
+            _ => KafkaError::COORDINATOR_NOT_AVAILABLE,
+        });
+        if result.is_ok()
+            && let Some(g) = self.groups.get_mut(&group)
+        {
+            g.offsets.extend(offsets.iter().copied());
+        }
+        let response = GroupResponse::OffsetCommit { offsets, result };
+        ctx.send(client, Msg::GroupResponse { correlation, response });
+    }
+}
+
+fn group_of(request: &GroupRequest) -> Option<usize> {
+    match request {
+        GroupRequest::JoinGroup { group, .. }
+        | GroupRequest::SyncGroup { group, .. }
+        | GroupRequest::Heartbeat { group, .. }
+        | GroupRequest::LeaveGroup { group, .. }
+        | GroupRequest::OffsetCommit { group, .. }
+        | GroupRequest::OffsetFetch { group, .. } => Some(*group),
+        _ => None,
+    }
+}
+
+/// The NOT_COORDINATOR answer to a group request sent to the wrong broker.
+fn not_coordinator(request: &GroupRequest) -> GroupResponse {
+    let e = KafkaError::NOT_COORDINATOR;
+    match request {
+        GroupRequest::JoinGroup { member_id, .. } => {
+            GroupResponse::JoinGroup { result: Err(e), member_id: member_id.clone() }
+        }
+        GroupRequest::SyncGroup { .. } => GroupResponse::SyncGroup { result: Err(e) },
+        GroupRequest::Heartbeat { .. } => GroupResponse::Heartbeat { result: Err(e) },
+        GroupRequest::OffsetCommit { offsets, .. } => {
+            GroupResponse::OffsetCommit { offsets: offsets.clone(), result: Err(e) }
+        }
+        GroupRequest::OffsetFetch { .. } => GroupResponse::OffsetFetch { result: Err(e) },
+        _ => GroupResponse::LeaveGroup,
+    }
+}
+
+fn state_name(state: GroupState) -> &'static str {
+    match state {
+        GroupState::Empty => "Empty",
+        GroupState::PreparingRebalance => "PreparingRebalance",
+        GroupState::CompletingRebalance => "CompletingRebalance",
+        GroupState::Stable => "Stable",
+    }
+}

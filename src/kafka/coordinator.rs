@@ -1,0 +1,561 @@
+//! The classic group coordinator (kafka.coordinator.group.GroupCoordinator, the JoinGroup/SyncGroup protocol):
+//! group states, the join phase and its delays, generations, the leader, heartbeats and session expiry, offset
+//! commits and fetches. It runs on the broker that leads the group's `__consumer_offsets` partition; it is pure
+//! (requests and time in, replies and offset records out) and the broker does the I/O.
+
+use super::ids::PartitionId;
+use super::messages::{GroupRequest, GroupResponse, JoinMetadata, JoinResult, JoinedMember, KafkaError};
+use crate::engine::{NodeId, SimTime};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupState {
+    Empty,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+}
+
+#[derive(Clone, Debug)]
+struct Member {
+    node: NodeId,
+    metadata: JoinMetadata,
+    /// Join order, which decides the leader of a new group.
+    joined_seq: u64,
+    last_heartbeat: SimTime,
+    /// A JoinGroup waiting for the join phase to end (its correlation id).
+    pending_join: Option<u64>,
+    pending_sync: Option<u64>,
+    assignment: Vec<PartitionId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub name: String,
+    pub state: GroupState,
+    pub generation: i32,
+    pub protocol: Option<String>,
+    pub leader: Option<String>,
+    members: BTreeMap<String, Member>,
+    /// When the join phase ends at the latest; the initial delay (an empty group) also ends it.
+    join_deadline: Option<SimTime>,
+    /// An empty group's first join phase waits `group.initial.rebalance.delay.ms` for more members, at most
+    /// until this time (InitialDelayedJoin).
+    initial_join_limit: Option<SimTime>,
+    pub offsets: BTreeMap<PartitionId, u64>,
+    next_member: u64,
+}
+
+/// A reply to send, or an offset commit to append (and answer once it is replicated).
+#[derive(Debug)]
+pub enum Output {
+    Reply {
+        to: NodeId,
+        correlation: u64,
+        response: GroupResponse,
+    },
+    AppendCommit {
+        to: NodeId,
+        correlation: u64,
+        group: usize,
+        offsets: Vec<(PartitionId, u64)>,
+    },
+    /// A trace-worthy change: a rebalance started or ended.
+    Rebalance {
+        group: usize,
+        generation: i32,
+        state: GroupState,
+        members: usize,
+    },
+}
+
+impl Group {
+    pub fn new(name: String, offsets: BTreeMap<PartitionId, u64>) -> Self {
+        Group {
+            name,
+            state: GroupState::Empty,
+            generation: 0,
+            protocol: None,
+            leader: None,
+            members: BTreeMap::new(),
+            join_deadline: None,
+            initial_join_limit: None,
+            offsets,
+            next_member: 0,
+        }
+    }
+
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// The earliest moment something may time out here (a session, the join phase).
+    pub fn next_deadline(&self) -> Option<SimTime> {
+        let sessions = self
+            .members
+            .values()
+            .filter(|m| m.pending_join.is_none())
+            .map(|m| m.last_heartbeat.plus_us(m.metadata.session_timeout_us));
+        sessions.chain(self.join_deadline).min()
+    }
+}
+
+/// The coordinator's decisions for one group; `g` is the group's index, `initial_delay_us` the
+/// `group.initial.rebalance.delay.ms`.
+pub struct Coordinator<'a> {
+    pub group: &'a mut Group,
+    pub g: usize,
+    pub now: SimTime,
+    pub initial_delay_us: u64,
+    pub out: &'a mut Vec<Output>,
+}
+
+impl Coordinator<'_> {
+    pub fn handle(&mut self, from: NodeId, correlation: u64, request: GroupRequest) {
+        let response = match request {
+            GroupRequest::JoinGroup { member_id, metadata, .. } => self.join(from, correlation, member_id, metadata),
+            GroupRequest::SyncGroup { generation, member_id, assignments, .. } => {
+                self.sync(correlation, generation, &member_id, assignments)
+            }
+            GroupRequest::Heartbeat { generation, member_id, .. } => {
+                Some(GroupResponse::Heartbeat { result: self.heartbeat(generation, &member_id) })
+            }
+            GroupRequest::LeaveGroup { member_id, .. } => {
+                self.remove_member(&member_id, "member left");
+                Some(GroupResponse::LeaveGroup)
+            }
+            GroupRequest::OffsetCommit { generation, member_id, offsets, .. } => {
+                self.commit(from, correlation, generation, &member_id, offsets)
+            }
+            GroupRequest::OffsetFetch { partitions, .. } => {
+                let found = partitions.iter().map(|p| (*p, self.group.offsets.get(p).copied())).collect();
+                Some(GroupResponse::OffsetFetch { result: Ok(found) })
+            }
+            _ => None,
+        };
+        if let Some(response) = response {
+            self.out.push(Output::Reply { to: from, correlation, response });
+        }
+    }
+
+    /// JoinGroup (GroupCoordinator.handleJoinGroup): a new member first gets an id (KIP-394); a known member's
+    /// join starts a rebalance unless the group is stable and it is a follower with unchanged metadata.
+    fn join(
+        &mut self,
+        from: NodeId,
+        correlation: u64,
+        member_id: String,
+        metadata: JoinMetadata,
+    ) -> Option<GroupResponse> {
+        let g = &mut *self.group;
+        if member_id.is_empty() {
+            g.next_member += 1;
+            let id = format!("{}-member-{}", g.name, g.next_member);
+            return Some(GroupResponse::JoinGroup { result: Err(KafkaError::MEMBER_ID_REQUIRED), member_id: id });
+        }
+        if !self.protocol_compatible(&metadata) {
+            return Some(join_error(KafkaError::INCONSISTENT_GROUP_PROTOCOL, member_id));
+        }
+        let g = &mut *self.group;
+        if let Some(m) = g.members.get(&member_id)
+            && g.state == GroupState::Stable
+            && g.leader.as_deref() != Some(&member_id)
+            && m.metadata == metadata
+        {
+            return Some(GroupResponse::JoinGroup { result: Ok(self.join_result(&member_id, false)), member_id });
+        }
+        let seq = g.next_member;
+        let member = g.members.entry(member_id).or_insert_with(|| Member {
+            node: from,
+            metadata: metadata.clone(),
+            joined_seq: seq,
+            last_heartbeat: self.now,
+            pending_join: None,
+            pending_sync: None,
+            assignment: Vec::new(),
+        });
+        member.node = from;
+        member.metadata = metadata;
+        member.pending_join = Some(correlation);
+        member.last_heartbeat = self.now;
+        self.prepare_rebalance("member joined");
+        self.maybe_complete_join();
+        None
+    }
+
+    /// A new member must share at least one assignor with the group's members.
+    fn protocol_compatible(&self, metadata: &JoinMetadata) -> bool {
+        self.group.members.values().all(|m| m.metadata.protocols.iter().any(|p| metadata.protocols.contains(p)))
+    }
+
+    /// Starts (or extends) the join phase: members must rejoin within their rebalance timeout; an empty group's
+    /// first join waits `group.initial.rebalance.delay.ms`, extended by each newcomer (InitialDelayedJoin).
+    fn prepare_rebalance(&mut self, _reason: &str) {
+        let now = self.now;
+        let g = &mut *self.group;
+        let rebalance_timeout = g.members.values().map(|m| m.metadata.rebalance_timeout_us).max().unwrap_or(0);
+        match g.state {
+            GroupState::Empty => {
+                g.initial_join_limit = Some(now.plus_us(rebalance_timeout));
+                g.join_deadline = Some(now.plus_us(self.initial_delay_us));
+            }
+            GroupState::PreparingRebalance => {
+                if let Some(limit) = g.initial_join_limit {
+                    g.join_deadline = Some(now.plus_us(self.initial_delay_us).min(limit));
+                }
+                return;
+            }
+            GroupState::Stable | GroupState::CompletingRebalance => {
+                g.initial_join_limit = None;
+                g.join_deadline = Some(now.plus_us(rebalance_timeout));
+                for m in g.members.values_mut() {
+                    if let Some(correlation) = m.pending_sync.take() {
+                        let response = GroupResponse::SyncGroup { result: Err(KafkaError::REBALANCE_IN_PROGRESS) };
+                        self.out.push(Output::Reply { to: m.node, correlation, response });
+                    }
+                }
+            }
+        }
+        g.state = GroupState::PreparingRebalance;
+        self.out.push(Output::Rebalance {
+            group: self.g,
+            generation: g.generation,
+            state: g.state,
+            members: g.members.len(),
+        });
+    }
+
+    /// Ends the join phase once every member rejoined (or, for a new group, once the initial delay passed).
+    fn maybe_complete_join(&mut self) {
+        let g = &*self.group;
+        if g.state != GroupState::PreparingRebalance || g.initial_join_limit.is_some() {
+            return;
+        }
+        if g.members.values().all(|m| m.pending_join.is_some()) {
+            self.complete_join();
+        }
+    }
+
+    /// DelayedJoin.onComplete: members that did not rejoin are removed; the generation moves; the protocol is
+    /// chosen by vote; the leader is kept or the earliest joiner; every waiting JoinGroup is answered.
+    fn complete_join(&mut self) {
+        let g = &mut *self.group;
+        g.members.retain(|_, m| m.pending_join.is_some());
+        g.join_deadline = None;
+        g.initial_join_limit = None;
+        g.generation += 1;
+        if g.members.is_empty() {
+            g.state = GroupState::Empty;
+            g.leader = None;
+            g.protocol = None;
+            self.out.push(Output::Rebalance { group: self.g, generation: g.generation, state: g.state, members: 0 });
+            return;
+        }
+        g.protocol = select_protocol(g.members.values().map(|m| &m.metadata.protocols));
+        if g.leader.as_ref().is_none_or(|l| !g.members.contains_key(l)) {
+            g.leader = g.members.iter().min_by_key(|(_, m)| m.joined_seq).map(|(id, _)| id.clone());
+        }
+        g.state = GroupState::CompletingRebalance;
+        let leader = g.leader.clone().unwrap_or_default();
+        let waiting: Vec<(String, NodeId, u64)> =
+            g.members.iter_mut().filter_map(|(id, m)| m.pending_join.take().map(|c| (id.clone(), m.node, c))).collect();
+        for (id, node, correlation) in waiting {
+            let result = self.join_result(&id, id == leader);
+            let response = GroupResponse::JoinGroup { result: Ok(result), member_id: id };
+            self.out.push(Output::Reply { to: node, correlation, response });
+        }
+        let g = &*self.group;
+        self.out.push(Output::Rebalance {
+            group: self.g,
+            generation: g.generation,
+            state: g.state,
+            members: g.members.len(),
+        });
+    }
+
+    fn join_result(&self, member_id: &str, with_members: bool) -> JoinResult {
+        let g = &*self.group;
+        let members = if with_members {
+            g.members
+                .iter()
+                .map(|(id, m)| JoinedMember { member_id: id.clone(), metadata: m.metadata.clone() })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        JoinResult {
+            generation: g.generation,
+            member_id: member_id.to_string(),
+            leader: g.leader.clone().unwrap_or_default(),
+            protocol: g.protocol.clone().unwrap_or_default(),
+            members,
+        }
+    }
+
+    /// SyncGroup (GroupCoordinator.handleSyncGroup): the leader's assignment completes the rebalance; followers
+    /// wait for it.
+    fn sync(
+        &mut self,
+        correlation: u64,
+        generation: i32,
+        member_id: &str,
+        assignments: Vec<(String, Vec<PartitionId>)>,
+    ) -> Option<GroupResponse> {
+        let g = &mut *self.group;
+        let reply = |e| Some(GroupResponse::SyncGroup { result: Err(e) });
+        let Some(member) = g.members.get_mut(member_id) else { return reply(KafkaError::UNKNOWN_MEMBER_ID) };
+        if generation != g.generation {
+            return reply(KafkaError::ILLEGAL_GENERATION);
+        }
+        match g.state {
+            GroupState::Empty => reply(KafkaError::UNKNOWN_MEMBER_ID),
+            GroupState::PreparingRebalance => reply(KafkaError::REBALANCE_IN_PROGRESS),
+            GroupState::Stable => Some(GroupResponse::SyncGroup { result: Ok(member.assignment.clone()) }),
+            GroupState::CompletingRebalance => {
+                member.pending_sync = Some(correlation);
+                member.last_heartbeat = self.now;
+                if g.leader.as_deref() == Some(member_id) {
+                    self.complete_sync(assignments);
+                }
+                None
+            }
+        }
+    }
+
+    fn complete_sync(&mut self, assignments: Vec<(String, Vec<PartitionId>)>) {
+        let g = &mut *self.group;
+        for m in g.members.values_mut() {
+            m.assignment.clear();
+        }
+        for (id, partitions) in assignments {
+            if let Some(m) = g.members.get_mut(&id) {
+                m.assignment = partitions;
+            }
+        }
+        g.state = GroupState::Stable;
+        for m in g.members.values_mut() {
+            if let Some(correlation) = m.pending_sync.take() {
+                let response = GroupResponse::SyncGroup { result: Ok(m.assignment.clone()) };
+                self.out.push(Output::Reply { to: m.node, correlation, response });
+            }
+        }
+        self.out.push(Output::Rebalance {
+            group: self.g,
+            generation: g.generation,
+            state: g.state,
+            members: g.members.len(),
+        });
+    }
+
+    /// Heartbeat (GroupCoordinator.handleHeartbeat): keeps the session; tells members to rejoin during a rebalance.
+    fn heartbeat(&mut self, generation: i32, member_id: &str) -> Result<(), KafkaError> {
+        let g = &mut *self.group;
+        let Some(member) = g.members.get_mut(member_id) else { return Err(KafkaError::UNKNOWN_MEMBER_ID) };
+        member.last_heartbeat = self.now;
+        match g.state {
+            GroupState::Empty => Err(KafkaError::UNKNOWN_MEMBER_ID),
+            GroupState::PreparingRebalance => Err(KafkaError::REBALANCE_IN_PROGRESS),
+            _ if generation != g.generation => Err(KafkaError::ILLEGAL_GENERATION),
+            _ => Ok(()),
+        }
+    }
+
+    /// OffsetCommit (GroupCoordinator.handleCommitOffsets): only a current member of a stable group, at the current
+    /// generation, may commit; a group with no members accepts commits from outside (generation -1).
+    fn commit(
+        &mut self,
+        from: NodeId,
+        correlation: u64,
+        generation: i32,
+        member_id: &str,
+        offsets: Vec<(PartitionId, u64)>,
+    ) -> Option<GroupResponse> {
+        let g = &mut *self.group;
+        let simple = generation < 0 && member_id.is_empty() && g.members.is_empty();
+        if !simple {
+            let error = match g.members.get_mut(member_id) {
+                None => Some(KafkaError::UNKNOWN_MEMBER_ID),
+                Some(_) if generation != g.generation => Some(KafkaError::ILLEGAL_GENERATION),
+                Some(_) if g.state != GroupState::Stable => Some(KafkaError::REBALANCE_IN_PROGRESS),
+                Some(m) => {
+                    m.last_heartbeat = self.now;
+                    None
+                }
+            };
+            if let Some(e) = error {
+                return Some(GroupResponse::OffsetCommit { offsets, result: Err(e) });
+            }
+        }
+        self.out.push(Output::AppendCommit { to: from, correlation, group: self.g, offsets });
+        None
+    }
+
+    fn remove_member(&mut self, member_id: &str, reason: &str) {
+        if self.group.members.remove(member_id).is_none() {
+            return;
+        }
+        match self.group.state {
+            GroupState::Stable | GroupState::CompletingRebalance => self.prepare_rebalance(reason),
+            GroupState::PreparingRebalance => self.maybe_complete_join(),
+            GroupState::Empty => {}
+        }
+        if self.group.members.is_empty() && self.group.state == GroupState::PreparingRebalance {
+            self.complete_join();
+        }
+    }
+
+    /// Time passes: sessions expire (removing their members) and the join phase ends at its deadline.
+    pub fn expire(&mut self) {
+        let now = self.now;
+        let expired: Vec<String> = self
+            .group
+            .members
+            .iter()
+            .filter(|(_, m)| m.pending_join.is_none() && now.since_us(m.last_heartbeat) > m.metadata.session_timeout_us)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.remove_member(&id, "session.timeout.ms expired");
+        }
+        if self.group.join_deadline.is_some_and(|d| d <= now) && self.group.state == GroupState::PreparingRebalance {
+            self.complete_join();
+        }
+    }
+}
+
+fn join_error(error: KafkaError, member_id: String) -> GroupResponse {
+    GroupResponse::JoinGroup { result: Err(error), member_id }
+}
+
+/// GroupMetadata.selectProtocol: among the assignors every member supports, each member votes for its most
+/// preferred; the most votes win (ties go to the first member's preference order).
+fn select_protocol<'a>(preferences: impl Iterator<Item = &'a Vec<String>> + Clone) -> Option<String> {
+    let first = preferences.clone().next()?;
+    let candidates: Vec<&String> =
+        first.iter().filter(|p| preferences.clone().all(|prefs| prefs.contains(p))).collect();
+    let mut votes: Vec<usize> = vec![0; candidates.len()];
+    for prefs in preferences {
+        if let Some(i) = prefs.iter().find_map(|p| candidates.iter().position(|c| *c == p)) {
+            votes[i] += 1;
+        }
+    }
+    let best = votes.iter().enumerate().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))?.0;
+    candidates.get(best).map(|c| (*c).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata() -> JoinMetadata {
+        JoinMetadata {
+            instance_id: None,
+            session_timeout_us: 45_000_000,
+            rebalance_timeout_us: 300_000_000,
+            protocols: vec!["range".into(), "cooperative-sticky".into()],
+            topics: vec![0],
+            owned: Vec::new(),
+            owned_generation: -1,
+        }
+    }
+
+    fn run(group: &mut Group, now: u64, from: u32, correlation: u64, request: GroupRequest) -> Vec<Output> {
+        let mut out = Vec::new();
+        let mut c = Coordinator { group, g: 0, now: SimTime(now), initial_delay_us: 3_000_000, out: &mut out };
+        c.handle(NodeId(from), correlation, request);
+        out
+    }
+
+    fn join(member_id: &str) -> GroupRequest {
+        GroupRequest::JoinGroup { group: 0, member_id: member_id.into(), metadata: metadata() }
+    }
+
+    // KIP-394: a join without a member id is answered MEMBER_ID_REQUIRED with the id to use.
+    #[test]
+    fn first_join_gets_a_member_id() {
+        let mut g = Group::new("email".into(), BTreeMap::new());
+        let out = run(&mut g, 0, 1, 1, join(""));
+        assert!(
+            matches!(&out[0], Output::Reply { response: GroupResponse::JoinGroup { result: Err(KafkaError::MEMBER_ID_REQUIRED), member_id }, .. } if member_id == "email-member-1")
+        );
+    }
+
+    // group.initial.rebalance.delay.ms: an empty group's first rebalance waits for more members; then generation
+    // 1 starts with the first joiner as leader.
+    #[test]
+    fn empty_group_waits_the_initial_delay_then_completes() {
+        let mut g = Group::new("email".into(), BTreeMap::new());
+        run(&mut g, 0, 1, 1, join("a"));
+        run(&mut g, 1_000_000, 2, 2, join("b"));
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+        assert_eq!(g.next_deadline(), Some(SimTime(4_000_000)), "each joiner extends the delay");
+        let mut out = Vec::new();
+        Coordinator { group: &mut g, g: 0, now: SimTime(4_000_000), initial_delay_us: 3_000_000, out: &mut out }
+            .expire();
+        assert_eq!((g.state, g.generation, g.leader.as_deref()), (GroupState::CompletingRebalance, 1, Some("a")));
+        let replies = out.iter().filter(|o| matches!(o, Output::Reply { .. })).count();
+        assert_eq!(replies, 2);
+    }
+
+    // ILLEGAL_GENERATION fences a commit from an old generation; REBALANCE_IN_PROGRESS during a rebalance.
+    #[test]
+    fn commits_are_fenced_by_generation_and_rebalance() {
+        let mut g = Group::new("email".into(), BTreeMap::new());
+        run(&mut g, 0, 1, 1, join("a"));
+        let mut out = Vec::new();
+        Coordinator { group: &mut g, g: 0, now: SimTime(3_000_000), initial_delay_us: 3_000_000, out: &mut out }
+            .expire();
+        run(
+            &mut g,
+            3_000_001,
+            1,
+            2,
+            GroupRequest::SyncGroup {
+                group: 0,
+                generation: 1,
+                member_id: "a".into(),
+                assignments: vec![("a".into(), vec![PartitionId(0)])],
+            },
+        );
+        assert_eq!(g.state, GroupState::Stable);
+        let stale = GroupRequest::OffsetCommit {
+            group: 0,
+            generation: 0,
+            member_id: "a".into(),
+            offsets: vec![(PartitionId(0), 5)],
+        };
+        let out = run(&mut g, 3_000_002, 1, 3, stale);
+        assert!(matches!(
+            &out[0],
+            Output::Reply {
+                response: GroupResponse::OffsetCommit { result: Err(KafkaError::ILLEGAL_GENERATION), .. },
+                ..
+            }
+        ));
+        run(&mut g, 3_000_003, 2, 4, join("b"));
+        let during = GroupRequest::OffsetCommit {
+            group: 0,
+            generation: 1,
+            member_id: "a".into(),
+            offsets: vec![(PartitionId(0), 5)],
+        };
+        let out = run(&mut g, 3_000_004, 1, 5, during);
+        assert!(matches!(
+            &out[0],
+            Output::Reply {
+                response: GroupResponse::OffsetCommit { result: Err(KafkaError::REBALANCE_IN_PROGRESS), .. },
+                ..
+            }
+        ));
+    }
+
+    // GroupMetadata.selectProtocol: the protocol all members support that most of them prefer.
+    #[test]
+    fn protocol_is_chosen_by_vote_among_common_ones() {
+        let a = vec!["range".to_string(), "cooperative-sticky".to_string()];
+        let b = vec!["cooperative-sticky".to_string(), "range".to_string()];
+        let c = vec!["cooperative-sticky".to_string()];
+        assert_eq!(select_protocol([&a, &b, &c].into_iter()), Some("cooperative-sticky".to_string()));
+        assert_eq!(select_protocol([&a, &a, &b].into_iter()), Some("range".to_string()));
+    }
+}

@@ -1,1 +1,338 @@
-//! (being written)
+//! Bad scenario files: each gives one clear error (file, line, column, field path, what was expected) and nothing
+//! ever panics, whatever the bytes. Expected positions are counted by hand from the texts below (1-based, in chars).
+
+use insync::scenario::{LoadError, Scenario, load_str};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// A scenario written twice, as TOML and as JSON (nested dotted keys in one place, quoted in another).
+const TWIN_TOML: &str = r#"name = "twin"
+seed = 7
+duration = "30s"
+
+[cluster]
+brokers = 4
+
+[broker]
+min.insync.replicas = 2
+
+[[topics]]
+name = "orders"
+partitions = 3
+replication.factor = 3
+
+[[producers]]
+name = "svc"
+topic = "orders"
+rate = 500
+acks = "1"
+enable.idempotence = false
+
+[[faults]]
+at = "10s"
+action = "partition"
+sides = [["leader of orders-0"], ["broker-2", "controller"]]
+
+[[faults]]
+at = "12s"
+action = "crash"
+target = "a follower of orders-1"
+page_cache_lost = true
+"#;
+
+const TWIN_JSON: &str = r#"{
+  "name": "twin",
+  "seed": 7,
+  "duration": "30s",
+  "cluster": {"brokers": 4},
+  "broker": {"min": {"insync": {"replicas": 2}}},
+  "topics": [{"name": "orders", "partitions": 3, "replication.factor": 3}],
+  "producers": [
+    {"name": "svc", "topic": "orders", "rate": 500, "acks": "1", "enable": {"idempotence": false}}
+  ],
+  "faults": [
+    {"at": "10s", "action": "partition", "sides": [["leader of orders-0"], ["broker-2", "controller"]]},
+    {"at": "12s", "action": "crash", "target": "a follower of orders-1", "page_cache_lost": true}
+  ]
+}
+"#;
+
+/// The error `text` gives when loaded from `path`; fails the test if it loads.
+fn load_err(path: &str, text: &str) -> LoadError {
+    match load_str(path, text) {
+        Ok(s) => panic!("{path} loaded as {:?} but should not have:\n{text}", s.name),
+        Err(e) => e,
+    }
+}
+
+fn load_ok(path: &str, text: &str) -> Scenario {
+    load_str(path, text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Checks where the error points and which field it names.
+fn assert_at(e: &LoadError, line: usize, column: usize, field: &str) {
+    assert_eq!((e.line, e.column, e.field.as_str()), (line, column, field), "{e}");
+    assert!(e.to_string().starts_with(&format!("{}:{line}:{column}: ", e.file)), "{e}");
+}
+
+#[test]
+fn an_unknown_producer_key_suggests_the_known_one() {
+    let text = "[[topics]]\nname = \"orders\"\n\n[[producers]]\ntopic = \"orders\"\nlingr.ms = 5\n";
+    let e = load_err("bad.toml", text);
+    assert_at(&e, 6, 1, "producers[0].lingr.ms");
+    assert!(e.expected.contains("did you mean `linger.ms`?"), "{e}");
+    assert_eq!(e.found, "unknown field `lingr.ms`");
+    assert_eq!(e.file, "bad.toml");
+}
+
+#[test]
+fn a_string_where_a_number_belongs_names_both() {
+    let e = load_err("bad.toml", "[[topics]]\nname = \"orders\"\npartitions = \"six\"\n");
+    assert_at(&e, 3, 14, "topics[0].partitions");
+    assert_eq!(e.expected, "an integer from 1 to 10000");
+    assert_eq!(e.found, "a string \"six\"");
+}
+
+#[test]
+fn a_replication_factor_above_the_broker_count_gives_the_range() {
+    let text = "[cluster]\nbrokers = 3\n\n[[topics]]\nname = \"orders\"\nreplication.factor = 5\n";
+    let e = load_err("bad.toml", text);
+    assert_at(&e, 6, 22, "topics[0].replication.factor");
+    assert_eq!(e.expected, "an integer from 1 to 3");
+    assert_eq!(e.found, "5");
+}
+
+#[test]
+fn a_producer_on_an_unknown_topic_lists_the_topics() {
+    let text = "[[topics]]\nname = \"orders\"\n\n[[topics]]\nname = \"audit\"\n\n[[producers]]\ntopic = \"ordrs\"\n";
+    let e = load_err("bad.toml", text);
+    assert_at(&e, 8, 9, "producers[0].topic");
+    assert_eq!(e.expected, "one of the topics: orders, audit");
+    assert_eq!(e.found, "\"ordrs\"");
+}
+
+const FAULT_HEAD: &str = "[[topics]]\nname = \"orders\"\n\n[[faults]]\nat = \"5s\"\n";
+
+#[test]
+fn an_unknown_fault_action_lists_the_actions() {
+    let e = load_err("bad.toml", &format!("{FAULT_HEAD}action = \"explode\"\n"));
+    assert_at(&e, 6, 10, "faults[0].action");
+    assert!(e.expected.starts_with("one of \"crash\", \"restart\""), "{e}");
+    assert!(e.expected.contains("\"heal\""), "{e}");
+    assert_eq!(e.found, "a string \"explode\"");
+    let e = load_err("bad.toml", &format!("{FAULT_HEAD}action = \"crsh\"\n"));
+    assert_at(&e, 6, 10, "faults[0].action");
+    assert!(e.expected.ends_with("did you mean \"crash\"?"), "{e}");
+}
+
+#[test]
+fn a_target_naming_an_unknown_partition_explains_targets() {
+    let e = load_err("bad.toml", &format!("{FAULT_HEAD}action = \"crash\"\ntarget = \"leader of nope-0\"\n"));
+    assert_at(&e, 7, 10, "faults[0].target");
+    assert!(e.expected.contains("\"leader of TOPIC-N\""), "{e}");
+    assert!(e.expected.contains("broker-1..broker-3"), "{e}");
+    assert_eq!(e.found, "\"leader of nope-0\"");
+}
+
+#[test]
+fn a_bad_node_in_a_partition_side_points_at_that_node() {
+    let text = format!("{FAULT_HEAD}action = \"partition\"\nsides = [[\"broker-1\"], [\"broker-9\"]]\n");
+    let e = load_err("bad.toml", &text);
+    assert_at(&e, 7, 25, "faults[0].sides[1][0]");
+    assert!(e.expected.contains("broker-1..broker-3"), "{e}");
+    assert_eq!(e.found, "a string \"broker-9\"");
+    let e = load_err("bad.toml", &format!("{FAULT_HEAD}action = \"partition\"\nsides = [[\"broker-1\"]]\n"));
+    assert_at(&e, 7, 9, "faults[0].sides");
+    assert_eq!((e.expected.as_str(), e.found.as_str()), ("exactly two sides", "1 sides"));
+}
+
+#[test]
+fn a_duration_without_a_known_unit_shows_the_forms() {
+    let e = load_err("bad.toml", "duration = \"10 parsecs\"\n");
+    assert_at(&e, 1, 12, "duration");
+    assert!(e.expected.contains("\"250ms\""), "{e}");
+    assert_eq!(e.found, "a string \"10 parsecs\"");
+    let e = load_err("bad.toml", "name = \"x\"\nduration = 10\n");
+    assert_at(&e, 2, 12, "duration");
+    assert!(e.found.contains("add a unit, e.g. \"10ms\""), "{e}");
+}
+
+#[test]
+fn a_toml_syntax_error_points_at_the_place() {
+    let e = load_err("bad.toml", "[cluster]\nbrokers = \n");
+    assert_at(&e, 2, 11, "");
+    assert!(e.expected.starts_with("valid TOML ("), "{e}");
+    assert_eq!(e.found, "end of line");
+    let e = load_err("bad.toml", "name = \"x\"\nseed = 1\nname = \"y\"\n");
+    assert_at(&e, 3, 1, "name");
+    assert_eq!(e.found, "a duplicate key `name`");
+}
+
+#[test]
+fn a_json_syntax_error_points_at_the_place() {
+    let e = load_err("bad.json", "{\n  \"topics\": [\n    {\"name\": \"orders\",}\n  ]\n}\n");
+    assert_at(&e, 3, 23, "topics[0]");
+    assert_eq!(e.expected, "a string key in double quotes");
+    assert_eq!(e.found, "`}`");
+    let e = load_err("bad.json", "{\"seed\": 1,\n \"duration\": null}");
+    assert_at(&e, 2, 14, "duration");
+    assert!(e.expected.contains("null is not allowed"), "{e}");
+}
+
+#[test]
+fn toml_text_in_a_json_file_is_a_json_error() {
+    let e = load_err("scenario.JSON", TWIN_TOML);
+    assert_at(&e, 1, 1, "");
+    assert_eq!((e.expected.as_str(), e.found.as_str()), ("a JSON value", "`n`"));
+}
+
+#[test]
+fn the_json_twin_loads_the_same_scenario() {
+    let t = load_ok("twin.toml", TWIN_TOML);
+    let j = load_ok("twin.json", TWIN_JSON);
+    assert_eq!((t.name.as_str(), t.seed), (j.name.as_str(), j.seed));
+    assert_eq!((t.sim.limits.end, t.sim.limits.max_events), (j.sim.limits.end, j.sim.limits.max_events));
+    let (tc, jc) = (&t.sim.cluster, &j.sim.cluster);
+    assert_eq!((tc.broker_count, tc.controller_count), (jc.broker_count, jc.controller_count));
+    assert_eq!(tc.broker_config.min_insync_replicas, 2);
+    assert_eq!(jc.broker_config.min_insync_replicas, 2);
+    let topic = |s: &Scenario| {
+        s.sim
+            .cluster
+            .topics
+            .iter()
+            .map(|t| (t.name.clone(), t.partitions, t.replication_factor, t.min_insync_replicas))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(topic(&t), vec![("orders".to_string(), 3, 3, 2)]);
+    assert_eq!(topic(&t), topic(&j));
+    let replicas = |s: &Scenario| s.sim.cluster.partitions.iter().map(|p| p.replicas.clone()).collect::<Vec<_>>();
+    assert_eq!(replicas(&t), replicas(&j));
+    let (tp, jp) = (&tc.producers[0], &jc.producers[0]);
+    assert_eq!((tp.name.as_str(), tp.rate_per_s, tp.config.acks), (jp.name.as_str(), jp.rate_per_s, jp.config.acks));
+    assert!(!tp.config.enable_idempotence && !jp.config.enable_idempotence);
+    assert_eq!(t.sim.faults, j.sim.faults);
+    assert_eq!(t.sim.faults.len(), 2);
+}
+
+#[test]
+fn an_empty_file_lacks_topics() {
+    for (path, text) in [("empty.toml", ""), ("empty.json", "{}"), ("blank.toml", "\n# nothing\n")] {
+        let e = load_err(path, text);
+        assert_at(&e, 1, 1, "topics");
+        assert_eq!(e.expected, "at least one [[topics]] table", "{e}");
+        assert_eq!(e.found, "nothing (the field is missing)");
+    }
+    let e = load_err("empty.json", "");
+    assert_at(&e, 1, 1, "");
+    assert_eq!((e.expected.as_str(), e.found.as_str()), ("a JSON value", "end of input"));
+}
+
+/// A path in the temp dir no other test (or process) uses.
+fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("insync-bad-input-{}-{name}", std::process::id()))
+}
+
+fn insync_run(path: &PathBuf) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_insync")).arg("run").arg(path).output().expect("the insync binary runs")
+}
+
+#[test]
+fn the_cli_exits_2_with_the_position_for_a_bad_file() {
+    let path = temp_path("lingr.toml");
+    let text = "[[topics]]\nname = \"orders\"\n\n[[producers]]\ntopic = \"orders\"\nlingr.ms = 5\n";
+    std::fs::write(&path, text).expect("temp file written");
+    let out = insync_run(&path);
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}:6:1: ", path.display())), "{stderr}");
+    assert!(stderr.contains("linger.ms"), "{stderr}");
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn the_cli_exits_2_for_a_missing_file() {
+    let path = temp_path("does-not-exist.toml");
+    let out = insync_run(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+}
+
+/// Loads `text` as TOML and as JSON; neither may panic, and an error must point inside the text.
+fn load_both_ways(text: &str) -> Result<(), TestCaseError> {
+    for path in ["fuzz.toml", "fuzz.json"] {
+        if let Err(e) = load_str(path, text) {
+            let lines = text.split('\n').count();
+            prop_assert!(e.line >= 1 && e.line <= lines && e.column >= 1, "{} in {:?}", e, text);
+            let prefix = format!("{path}:{}:{}: ", e.line, e.column);
+            prop_assert!(e.to_string().starts_with(&prefix), "{} lacks {}", e, prefix);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+enum Mutation {
+    Delete(usize),
+    Insert(usize, String),
+    DuplicateLine(usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        any::<usize>().prop_map(Mutation::Delete),
+        (any::<usize>(), "[\\[\\]{}\",:.=#\\\\ \nA-Za-z0-9\u{e9}\u{1F600}-]{1,4}")
+            .prop_map(|(at, s)| Mutation::Insert(at, s)),
+        any::<usize>().prop_map(Mutation::DuplicateLine),
+    ]
+}
+
+/// The char boundary at `raw` (modulo the text's length in chars).
+fn boundary(text: &str, raw: usize) -> usize {
+    let chars = text.chars().count();
+    text.char_indices().nth(raw % (chars + 1)).map_or(text.len(), |(i, _)| i)
+}
+
+fn apply(text: &mut String, m: &Mutation) {
+    match m {
+        Mutation::Delete(raw) if !text.is_empty() => {
+            let at = boundary(text, raw % text.chars().count());
+            text.remove(at);
+        }
+        Mutation::Delete(_) => {}
+        Mutation::Insert(raw, s) => text.insert_str(boundary(text, *raw), s),
+        Mutation::DuplicateLine(raw) => {
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            let Some(line) = lines.get(raw % lines.len().max(1)).map(|l| l.to_string()) else { return };
+            let at = lines[..raw % lines.len()].concat().len();
+            text.insert_str(at, &line);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in vec(any::<u8>(), 0..400)) {
+        load_both_ways(&String::from_utf8_lossy(&bytes))?;
+    }
+
+    #[test]
+    fn syntax_soup_never_panics(text in "[\\[\\]{}\",:.=#\\\\ \n\tA-Za-z0-9_-]{0,300}") {
+        load_both_ways(&text)?;
+    }
+
+    #[test]
+    fn mutated_scenarios_never_panic(json in any::<bool>(), mutations in vec(mutation(), 1..=4)) {
+        let mut text = if json { TWIN_JSON } else { TWIN_TOML }.to_string();
+        for m in &mutations {
+            apply(&mut text, m);
+        }
+        load_both_ways(&text)?;
+    }
+}

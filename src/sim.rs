@@ -61,6 +61,11 @@ pub struct Stats {
     /// Replicas the controller removed from ISRs (fenced or shutting-down brokers).
     pub isr_removals_by_controller: u64,
     pub truncations: u64,
+    /// Records processed by consumers, and offset commits that failed.
+    pub records_processed: u64,
+    pub commits_failed: u64,
+    /// Group state changes at coordinators (a rebalance is several).
+    pub group_rebalance_steps: u64,
     pub offsets_truncated: u64,
     /// True when the run stopped at its event limit before its end time.
     pub hit_event_limit: bool,
@@ -75,6 +80,8 @@ pub struct Outcome {
     pub trace_digest: u64,
     /// Each fault fired: when, and what it did.
     pub faults: Vec<(u64, String)>,
+    /// Each group state change at a coordinator: (time, group, generation, state, members).
+    pub group_changes: Vec<(u64, String, i32, &'static str, usize)>,
     /// The trace, when it was asked for.
     pub trace: Option<Vec<TraceLine>>,
 }
@@ -129,6 +136,7 @@ struct Recorder {
     stats: Stats,
     digest: Fnv64,
     faults: Vec<(u64, String)>,
+    group_changes: Vec<(u64, String, i32, &'static str, usize)>,
     trace: Option<Vec<TraceLine>>,
 }
 
@@ -137,12 +145,16 @@ impl Recorder {
         let spec = &cluster.spec;
         let partitions = (0..spec.partitions.len() as u32).map(|p| spec.partition_name(PartitionId(p))).collect();
         let producers = spec.producers.iter().map(|p| p.name.clone()).collect();
+        let mut history = History::new(partitions, producers);
+        history.consumers = spec.consumers.iter().map(|c| c.name.clone()).collect();
+        history.groups = spec.groups.clone();
         Recorder {
             seed,
-            history: History::new(partitions, producers),
+            history,
             stats: Stats::default(),
             digest: Fnv64(0xcbf2_9ce4_8422_2325),
             faults: Vec::new(),
+            group_changes: Vec::new(),
             trace: keep_trace.then(Vec::new),
         }
     }
@@ -163,6 +175,9 @@ impl Recorder {
         let outputs: Vec<_> = cluster.engine.drain_outputs().collect();
         for (time, node, obs) in outputs {
             self.count(&obs);
+            if let Obs::GroupRebalance { group, generation, state, members } = &obs {
+                self.group_changes.push((time.as_us(), group.clone(), *generation, state, *members));
+            }
             if let Obs::Client(event) = &obs {
                 self.history.push(time.as_us(), event.clone());
                 // Client events go into the digest without the cost of a trace line each.
@@ -206,6 +221,9 @@ impl Recorder {
             Obs::IsrChanged { reason: "isr expand", .. } => s.isr_expands += 1,
             Obs::IsrChanged { reason: "isr shrink", .. } => s.isr_shrinks += 1,
             Obs::IsrChanged { .. } => s.isr_removals_by_controller += 1,
+            Obs::Client(ClientEvent::Processed { .. }) => s.records_processed += 1,
+            Obs::Client(ClientEvent::Committed { error: Some(_), .. }) => s.commits_failed += 1,
+            Obs::GroupRebalance { .. } => s.group_rebalance_steps += 1,
             Obs::Truncated { from_offset, to_offset, .. } => {
                 s.truncations += 1;
                 s.offsets_truncated += from_offset - to_offset;
@@ -230,6 +248,7 @@ impl Recorder {
             stats: self.stats,
             trace_digest: self.digest.finish(),
             faults: self.faults,
+            group_changes: self.group_changes,
             trace: self.trace,
         }
     }

@@ -86,6 +86,7 @@ pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome) -> String {
             let _ = writeln!(s, "    attempts failed with {error}: {n}");
         }
     }
+    write_groups(&mut s, outcome);
     write_partitions(&mut s, outcome);
     write_lost(&mut s, &outcome.history, &lost_writes(&outcome.history, &outcome.final_logs));
     let _ = writeln!(s, "trace digest {:016x}", outcome.trace_digest);
@@ -97,6 +98,80 @@ fn write_faults(s: &mut String, outcome: &Outcome) {
     let _ = writeln!(s, "faults:");
     for (at_us, fault) in &outcome.faults {
         let _ = writeln!(s, "  {:>10}  {fault}", SimTime(*at_us).to_string());
+    }
+}
+
+/// Each group: its generations with who owned what (idle members say so), how long each rebalance took, and
+/// what each consumer processed and committed.
+fn write_groups(s: &mut String, outcome: &Outcome) {
+    let h = &outcome.history;
+    for (g, group) in h.groups.iter().enumerate() {
+        let _ = writeln!(s, "group {group}:");
+        let mut generations: BTreeMap<i32, Vec<(u32, Vec<u32>)>> = BTreeMap::new();
+        for e in &h.entries {
+            if let ClientEvent::Assigned { consumer, group, generation, partitions } = &e.event
+                && *group as usize == g
+            {
+                generations.entry(*generation).or_default().push((*consumer, partitions.clone()));
+            }
+        }
+        for (generation, members) in &generations {
+            let owned: Vec<String> = members
+                .iter()
+                .map(|(c, ps)| {
+                    let names: Vec<&str> = ps.iter().map(|p| h.partitions[*p as usize].as_str()).collect();
+                    let idle = if ps.is_empty() { " (idle)" } else { "" };
+                    format!("{} [{}]{idle}", h.consumers[*c as usize], names.join(","))
+                })
+                .collect();
+            let _ = writeln!(s, "  generation {generation}: {}", owned.join("; "));
+        }
+        write_rebalances(s, outcome, group);
+        write_consumer_counts(s, h, g);
+    }
+}
+
+/// Rebalance durations: from a group entering PreparingRebalance to it being Stable again.
+fn write_rebalances(s: &mut String, outcome: &Outcome, group: &str) {
+    let mut started: Option<u64> = None;
+    let mut spans = Vec::new();
+    for (t, name, generation, state, _) in &outcome.group_changes {
+        if name != group {
+            continue;
+        }
+        match *state {
+            "PreparingRebalance" if started.is_none() => started = Some(*t),
+            "Stable" => {
+                if let Some(t0) = started.take() {
+                    spans.push(format!("gen {generation} in {}ms", (t - t0) / 1_000));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !spans.is_empty() {
+        let _ = writeln!(s, "  rebalances: {}", spans.join(", "));
+    }
+}
+
+fn write_consumer_counts(s: &mut String, h: &History, g: usize) {
+    let mut counts: BTreeMap<u32, (u64, u64, u64)> = BTreeMap::new();
+    for e in &h.entries {
+        match &e.event {
+            ClientEvent::Processed { consumer, group, .. } if *group as usize == g => {
+                counts.entry(*consumer).or_default().0 += 1
+            }
+            ClientEvent::Committed { consumer, group, error, .. } if *group as usize == g => {
+                let c = counts.entry(*consumer).or_default();
+                if error.is_some() { c.2 += 1 } else { c.1 += 1 }
+            }
+            _ => {}
+        }
+    }
+    for (consumer, (processed, committed, failed)) in counts {
+        let name = &h.consumers[consumer as usize];
+        let _ =
+            writeln!(s, "  {name:<16} processed {processed:>9}  commits ok {committed:>7}  commits failed {failed:>5}");
     }
 }
 

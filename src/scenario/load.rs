@@ -36,10 +36,17 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     let max_events = top.u64_in("max_events", 1, u64::MAX)?.unwrap_or(DEFAULT_MAX_EVENTS);
     let model = read_model(&mut top)?;
     let (broker_count, controller_count) = read_cluster_size(&mut top)?;
-    let broker_config = read_broker_config(&mut top, &model)?;
+    let (broker_config, group_config) = read_broker_config(&mut top, &model, broker_count)?;
     let latency = read_network(&mut top)?;
     let (topics, partitions) = read_topics(&mut top, broker_count, &broker_config)?;
+    let (mut topics, mut partitions) = (topics, partitions);
     let producers = read_producers(&mut top, &topics, &model, end_us)?;
+    let producer_names: Vec<String> = producers.iter().map(|p| p.name.clone()).collect();
+    let (consumers, groups) = super::consumers::read_consumers(&mut top, &topics, &producer_names)?;
+    if !consumers.is_empty() {
+        let min_isr = broker_config.min_insync_replicas;
+        super::consumers::add_offsets_topic(&mut topics, &mut partitions, &group_config, broker_count, min_isr);
+    }
     let mut cluster = ClusterSpec {
         broker_config,
         broker_count,
@@ -47,9 +54,9 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
         topics,
         partitions,
         producers,
-        consumers: Vec::new(),
-        groups: Vec::new(),
-        group_config: GroupConfig::default(),
+        consumers,
+        groups,
+        group_config,
     };
     let faults = read_faults(&mut top, &cluster, end_us)?;
     top.finish()?;
@@ -107,14 +114,23 @@ fn read_cluster_size(top: &mut TableReader<'_>) -> Result<(u32, u32), LoadError>
     Ok((brokers, controllers))
 }
 
-fn read_broker_config(top: &mut TableReader<'_>, model: &Model) -> Result<BrokerConfig, LoadError> {
+fn read_broker_config(
+    top: &mut TableReader<'_>,
+    model: &Model,
+    broker_count: u32,
+) -> Result<(BrokerConfig, GroupConfig), LoadError> {
     let mut c = BrokerConfig {
         truncation: model.truncation,
         dirty_expire_us: model.dirty_expire_us,
         hw_frozen_under_min_isr: model.hw_frozen_under_min_isr,
         ..BrokerConfig::default()
     };
-    let Some(mut t) = top.table("broker", true)? else { return Ok(c) };
+    let Some(mut t) = top.table("broker", true)? else {
+        let mut group = GroupConfig::default();
+        group.offsets_topic_replication_factor = group.offsets_topic_replication_factor.min(broker_count);
+        return Ok((c, group));
+    };
+    let group = super::consumers::read_group_config(&mut t, broker_count)?;
     set_ms(&mut t, "replica.lag.time.max.ms", &mut c.replica_lag_time_max_us)?;
     set_ms(&mut t, "replica.fetch.wait.max.ms", &mut c.replica_fetch_wait_max_us)?;
     set_ms(&mut t, "replica.socket.timeout.ms", &mut c.replica_socket_timeout_us)?;
@@ -141,7 +157,7 @@ fn read_broker_config(top: &mut TableReader<'_>, model: &Model) -> Result<Broker
         c.unclean_leader_election_enable = v;
     }
     t.finish()?;
-    Ok(c)
+    Ok((c, group))
 }
 
 /// Reads a Kafka `.ms` property (integer milliseconds, or a duration string) into `slot` if present.
@@ -498,7 +514,7 @@ fn read_partition_sides(t: &TableReader<'_>, sides: &[Node], cluster: &ClusterSp
 
 fn target_help(cluster: &ClusterSpec) -> String {
     format!(
-        "a node (broker-1..broker-{}, controller-1..controller-{}, a producer's name) or a role (\"leader of TOPIC-N\", \"a follower of TOPIC-N\", \"the active controller\", \"last stopped\")",
+        "a node (broker-1..broker-{}, controller-1..controller-{}, a producer's or consumer's name) or a role (\"leader of TOPIC-N\", \"a follower of TOPIC-N\", \"the active controller\", \"the coordinator of group G\", \"a member of group G\", \"last stopped\")",
         cluster.broker_count, cluster.controller_count
     )
 }
@@ -523,6 +539,24 @@ pub fn parse_target(text: &str, cluster: &ClusterSpec) -> Option<Target> {
     }
     if let Some(n) = text.strip_prefix("broker-").and_then(|n| n.parse::<u32>().ok()) {
         return (1..=cluster.broker_count).contains(&n).then(|| Target::Node(cluster.broker_node(BrokerId(n))));
+    }
+    if let Some(c) = cluster.consumers.iter().position(|c| c.name == text) {
+        return Some(Target::Node(cluster.consumer_node(c as u32)));
+    }
+    if let Some(group) = text.strip_prefix("the coordinator of group ") {
+        return cluster
+            .groups
+            .iter()
+            .position(|g| g == group.trim())
+            .and_then(|g| cluster.offsets_partition_of(g))
+            .map(Target::LeaderOf);
+    }
+    if let Some(group) = text.strip_prefix("a member of group ") {
+        let members: Vec<_> = (0..cluster.consumers.len() as u32)
+            .filter(|&c| cluster.groups[cluster.consumers[c as usize].group] == group.trim())
+            .map(|c| cluster.consumer_node(c))
+            .collect();
+        return (!members.is_empty()).then_some(Target::OneOf(members));
     }
     let producer = cluster.producers.iter().position(|p| p.name == text)?;
     Some(Target::Node(cluster.producer_node(ClientId(producer as u32))))

@@ -1,6 +1,7 @@
 //! Scenario files: the format (TOML, or JSON with the same schema), its strict validation with precise errors,
 //! and the typed `Scenario` a run is built from.
 
+pub mod consumers;
 pub mod doc;
 pub mod load;
 

@@ -1,0 +1,213 @@
+//! The `[[consumers]]` tables: group members, what they subscribe to, how they commit, Kafka's consumer configs
+//! under their own names; and the internal `__consumer_offsets` topic that groups need.
+
+use super::doc::{LoadError, Node, TableReader, Value, expect_str, expect_table};
+use crate::kafka::config::{CommitStrategy, ConsumerConfig, GroupConfig, OffsetReset, TopicConfig};
+use crate::kafka::spec::{ConsumerSpec, OFFSETS_TOPIC, PartitionSpec, assign_replicas};
+
+const MAX_MS_US: u64 = i32::MAX as u64 * 1_000;
+const ASSIGNORS: [&str; 4] = ["range", "roundrobin", "sticky", "cooperative-sticky"];
+
+/// The consumers, the group names they use (in order of first appearance).
+pub fn read_consumers(
+    top: &mut TableReader<'_>,
+    topics: &[TopicConfig],
+    producer_names: &[String],
+) -> Result<(Vec<ConsumerSpec>, Vec<String>), LoadError> {
+    let src = top.source();
+    let nodes = top.array("consumers")?.unwrap_or(&[]);
+    let mut consumers: Vec<ConsumerSpec> = Vec::new();
+    let mut groups: Vec<String> = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let mut t = expect_table(src, node, &format!("consumers[{i}]"), true)?;
+        let spec = read_consumer(&mut t, topics, &mut groups, i)?;
+        let copies = t.u64_in("instances", 1, 100)?.unwrap_or(1);
+        t.finish()?;
+        for n in 1..=copies {
+            let mut c = spec.clone();
+            if copies > 1 {
+                c.name = format!("{}-{n}", spec.name);
+            }
+            let taken = consumers.iter().any(|x| x.name == c.name) || producer_names.contains(&c.name);
+            if taken || c.name.starts_with("broker-") || c.name.starts_with("controller") {
+                return Err(LoadError::at_node(
+                    src,
+                    node,
+                    &format!("consumers[{i}].name"),
+                    "a name no other node uses",
+                ));
+            }
+            consumers.push(c);
+        }
+    }
+    Ok((consumers, groups))
+}
+
+fn read_consumer(
+    t: &mut TableReader<'_>,
+    topics: &[TopicConfig],
+    groups: &mut Vec<String>,
+    i: usize,
+) -> Result<ConsumerSpec, LoadError> {
+    let name = t.str("name")?.map_or_else(|| format!("consumer-{}", i + 1), str::to_string);
+    let group_value = t.str("group")?;
+    let group_name = t.required("group", group_value, "the consumer's group.id")?.to_string();
+    let group = groups.iter().position(|g| *g == group_name).unwrap_or_else(|| {
+        groups.push(group_name);
+        groups.len() - 1
+    });
+    let topic_indexes = read_subscription(t, topics)?;
+    let start_us = t.duration_us("start")?.unwrap_or(1_000_000);
+    let processing_time_us = t.duration_us("processing_time")?.unwrap_or(1_000);
+    let config = read_consumer_config(t)?;
+    Ok(ConsumerSpec { name, group, topics: topic_indexes, config, processing_time_us, start_us })
+}
+
+/// `topics = ["orders"]` (or a single name): topics that exist.
+fn read_subscription(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<Vec<usize>, LoadError> {
+    let path = t.path("topics");
+    let Some(node) = t.node("topics") else { return Err(t.missing("topics", "the topics the consumer subscribes to")) };
+    let names: Vec<&Node> = match &node.value {
+        Value::Array(items) => items.iter().collect(),
+        _ => vec![node],
+    };
+    let known: Vec<&str> = topics.iter().map(|x| x.name.as_str()).filter(|n| *n != OFFSETS_TOPIC).collect();
+    let mut out = Vec::new();
+    for (j, item) in names.iter().enumerate() {
+        let name = expect_str(t.source(), item, &format!("{path}[{j}]"))?;
+        let Some(index) = topics.iter().position(|x| x.name == name && x.name != OFFSETS_TOPIC) else {
+            let expected = format!("one of the topics: {}", known.join(", "));
+            return Err(LoadError::at(
+                t.source(),
+                item.span.clone(),
+                format!("{path}[{j}]"),
+                expected,
+                format!("\"{name}\""),
+            ));
+        };
+        out.push(index);
+    }
+    if out.is_empty() {
+        return Err(t.error_at("topics", "at least one topic", "an empty list"));
+    }
+    Ok(out)
+}
+
+fn read_consumer_config(t: &mut TableReader<'_>) -> Result<ConsumerConfig, LoadError> {
+    let mut c = ConsumerConfig::default();
+    let auto = t.bool("enable.auto.commit")?.unwrap_or(true);
+    let commit = t.one_of("commit", &COMMITS)?;
+    c.commit = commit_strategy(commit, auto);
+    for (key, slot) in [
+        ("auto.commit.interval.ms", &mut c.auto_commit_interval_us),
+        ("fetch.max.wait.ms", &mut c.fetch_max_wait_us),
+        ("heartbeat.interval.ms", &mut c.heartbeat_interval_us),
+        ("session.timeout.ms", &mut c.session_timeout_us),
+        ("max.poll.interval.ms", &mut c.max_poll_interval_us),
+        ("request.timeout.ms", &mut c.request_timeout_us),
+        ("retry.backoff.ms", &mut c.retry_backoff_us),
+    ] {
+        if let Some(us) = t.ms_as_us(key)? {
+            if us == 0 || us > MAX_MS_US {
+                return Err(t.error_at(key, "a duration from 1 ms to Integer.MAX_VALUE ms", format!("{us}us")));
+            }
+            *slot = us;
+        }
+    }
+    if let Some(reset) = t.one_of("auto.offset.reset", &["earliest", "latest", "none"])? {
+        c.auto_offset_reset = match reset {
+            "earliest" => OffsetReset::Earliest,
+            "none" => OffsetReset::None,
+            _ => OffsetReset::Latest,
+        };
+    }
+    if let Some(n) = t.u64_in("max.poll.records", 1, i32::MAX as u64)? {
+        c.max_poll_records = n as u32;
+    }
+    c.group_instance_id = t.str("group.instance.id")?.map(str::to_string);
+    if let Some(list) = read_assignors(t)? {
+        c.assignors = list;
+    }
+    if c.heartbeat_interval_us >= c.session_timeout_us {
+        return Err(t.error_at(
+            "heartbeat.interval.ms",
+            "less than session.timeout.ms (ConsumerConfig)",
+            format!("{}us", c.heartbeat_interval_us),
+        ));
+    }
+    Ok(c)
+}
+
+const COMMITS: [&str; 6] =
+    ["auto", "sync-after-batch", "async-after-batch", "sync-after-each", "async-after-each", "before-processing"];
+
+/// `commit`: how the application commits. Without it, `enable.auto.commit` decides (auto, or a synchronous
+/// commit after each poll's batch).
+fn commit_strategy(commit: Option<&str>, auto: bool) -> CommitStrategy {
+    match commit {
+        Some("auto") => CommitStrategy::Auto,
+        Some("sync-after-batch") => CommitStrategy::AfterProcessing { sync: true, per_record: false },
+        Some("async-after-batch") => CommitStrategy::AfterProcessing { sync: false, per_record: false },
+        Some("sync-after-each") => CommitStrategy::AfterProcessing { sync: true, per_record: true },
+        Some("async-after-each") => CommitStrategy::AfterProcessing { sync: false, per_record: true },
+        Some(_) => CommitStrategy::BeforeProcessing,
+        None if auto => CommitStrategy::Auto,
+        None => CommitStrategy::AfterProcessing { sync: true, per_record: false },
+    }
+}
+
+/// `partition.assignment.strategy`: a list of assignor names (Kafka's short names).
+fn read_assignors(t: &mut TableReader<'_>) -> Result<Option<Vec<String>>, LoadError> {
+    let path = t.path("partition.assignment.strategy");
+    let Some(node) = t.node("partition.assignment.strategy") else { return Ok(None) };
+    let items: Vec<&Node> = match &node.value {
+        Value::Array(items) => items.iter().collect(),
+        _ => vec![node],
+    };
+    let mut out = Vec::new();
+    for (j, item) in items.iter().enumerate() {
+        let name = super::doc::expect_one_of(t.source(), item, &format!("{path}[{j}]"), &ASSIGNORS)?;
+        out.push(name.to_string());
+    }
+    Ok(Some(out))
+}
+
+/// Group coordinator settings under their Kafka names in `[broker]`.
+pub fn read_group_config(t: &mut TableReader<'_>, broker_count: u32) -> Result<GroupConfig, LoadError> {
+    let mut g = GroupConfig::default();
+    if let Some(us) = t.ms_as_us("group.initial.rebalance.delay.ms")? {
+        g.initial_rebalance_delay_us = us;
+    }
+    if let Some(n) = t.u64_in("offsets.topic.num.partitions", 1, 1_000)? {
+        g.offsets_topic_partitions = n as u32;
+    }
+    if let Some(n) = t.u64_in("offsets.topic.replication.factor", 1, 64)? {
+        g.offsets_topic_replication_factor = n as u32;
+    }
+    g.offsets_topic_replication_factor = g.offsets_topic_replication_factor.min(broker_count);
+    Ok(g)
+}
+
+/// Adds `__consumer_offsets` (offsets.topic.num.partitions × offsets.topic.replication.factor, capped at the
+/// brokers) after the scenario's topics.
+pub fn add_offsets_topic(
+    topics: &mut Vec<TopicConfig>,
+    partitions: &mut Vec<PartitionSpec>,
+    group: &GroupConfig,
+    broker_count: u32,
+    min_insync_replicas: u32,
+) {
+    let topic = topics.len();
+    let rf = group.offsets_topic_replication_factor.min(broker_count);
+    for (number, replicas) in assign_replicas(broker_count, group.offsets_topic_partitions, rf).into_iter().enumerate()
+    {
+        partitions.push(PartitionSpec { topic, number: number as u32, replicas });
+    }
+    topics.push(TopicConfig {
+        name: OFFSETS_TOPIC.to_string(),
+        partitions: group.offsets_topic_partitions,
+        replication_factor: rf,
+        min_insync_replicas,
+        unclean_leader_election_enable: false,
+    });
+}

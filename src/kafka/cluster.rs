@@ -2,6 +2,7 @@
 //! (crash, restart, controlled shutdown, pause; who leads what; the final state of every replica).
 
 use super::broker::{Broker, Role};
+use super::consumer::Consumer;
 use super::controller::Controller;
 use super::ids::{BrokerId, ClientId, LeaderEpoch, Offset, PartitionId};
 use super::messages::Msg;
@@ -48,7 +49,7 @@ impl Cluster {
                     NodeRole::Broker(b) => Node::Broker(Box::new(Broker::new(b, spec.clone()))),
                     NodeRole::Controller(i) => Node::Controller(Box::new(Controller::new(i, spec.clone()))),
                     NodeRole::Producer(c) => Node::Producer(Box::new(Producer::new(c, spec.clone()))),
-                    NodeRole::Consumer(_) => unimplemented!("consumers"),
+                    NodeRole::Consumer(c) => Node::Consumer(Box::new(Consumer::new(c, spec.clone()))),
                 };
                 (node, stream(seed, "node", u64::from(n)))
             })
@@ -112,6 +113,10 @@ impl Cluster {
             Node::Broker(b) => b.crash(page_cache_lost),
             Node::Producer(p) => {
                 p.crash();
+                Vec::new()
+            }
+            Node::Consumer(c) => {
+                c.crash();
                 Vec::new()
             }
             Node::Controller(_) => Vec::new(),

@@ -360,8 +360,10 @@ impl Coordinator<'_> {
         }
     }
 
-    /// OffsetCommit (GroupCoordinator.handleCommitOffsets): only a current member of a stable group, at the current
-    /// generation, may commit; a group with no members accepts commits from outside (generation -1).
+    /// OffsetCommit (GroupCoordinator.handleCommitOffsets): a current member at the current generation may commit
+    /// while the group is Stable or PreparingRebalance (members commit before they rejoin); in
+    /// CompletingRebalance the answer is REBALANCE_IN_PROGRESS; an empty group accepts commits from outside
+    /// (generation -1, no member id).
     fn commit(
         &mut self,
         from: NodeId,
@@ -376,7 +378,7 @@ impl Coordinator<'_> {
             let error = match g.members.get_mut(member_id) {
                 None => Some(KafkaError::UNKNOWN_MEMBER_ID),
                 Some(_) if generation != g.generation => Some(KafkaError::ILLEGAL_GENERATION),
-                Some(_) if g.state != GroupState::Stable => Some(KafkaError::REBALANCE_IN_PROGRESS),
+                Some(_) if g.state == GroupState::CompletingRebalance => Some(KafkaError::REBALANCE_IN_PROGRESS),
                 Some(m) => {
                     m.last_heartbeat = self.now;
                     None
@@ -411,7 +413,9 @@ impl Coordinator<'_> {
             .group
             .members
             .iter()
-            .filter(|(_, m)| m.pending_join.is_none() && now.since_us(m.last_heartbeat) > m.metadata.session_timeout_us)
+            .filter(|(_, m)| {
+                m.pending_join.is_none() && now.since_us(m.last_heartbeat) >= m.metadata.session_timeout_us
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for id in expired {
@@ -497,56 +501,74 @@ mod tests {
         assert_eq!(replies, 2);
     }
 
-    // ILLEGAL_GENERATION fences a commit from an old generation; REBALANCE_IN_PROGRESS during a rebalance.
-    #[test]
-    fn commits_are_fenced_by_generation_and_rebalance() {
+    fn stable_group_of_one() -> Group {
         let mut g = Group::new("email".into(), BTreeMap::new());
         run(&mut g, 0, 1, 1, join("a"));
         let mut out = Vec::new();
         Coordinator { group: &mut g, g: 0, now: SimTime(3_000_000), initial_delay_us: 3_000_000, out: &mut out }
             .expire();
-        run(
-            &mut g,
-            3_000_001,
-            1,
-            2,
-            GroupRequest::SyncGroup {
-                group: 0,
-                generation: 1,
-                member_id: "a".into(),
-                assignments: vec![("a".into(), vec![PartitionId(0)])],
-            },
-        );
-        assert_eq!(g.state, GroupState::Stable);
-        let stale = GroupRequest::OffsetCommit {
-            group: 0,
-            generation: 0,
-            member_id: "a".into(),
-            offsets: vec![(PartitionId(0), 5)],
-        };
-        let out = run(&mut g, 3_000_002, 1, 3, stale);
-        assert!(matches!(
-            &out[0],
-            Output::Reply {
-                response: GroupResponse::OffsetCommit { result: Err(KafkaError::ILLEGAL_GENERATION), .. },
-                ..
-            }
-        ));
-        run(&mut g, 3_000_003, 2, 4, join("b"));
-        let during = GroupRequest::OffsetCommit {
+        assert_eq!(g.state, GroupState::CompletingRebalance);
+        let sync = GroupRequest::SyncGroup {
             group: 0,
             generation: 1,
             member_id: "a".into(),
-            offsets: vec![(PartitionId(0), 5)],
+            assignments: vec![("a".into(), vec![PartitionId(0)])],
         };
-        let out = run(&mut g, 3_000_004, 1, 5, during);
+        run(&mut g, 3_000_001, 1, 2, sync);
+        assert_eq!(g.state, GroupState::Stable);
+        g
+    }
+
+    fn commit(generation: i32) -> GroupRequest {
+        GroupRequest::OffsetCommit { group: 0, generation, member_id: "a".into(), offsets: vec![(PartitionId(0), 5)] }
+    }
+
+    fn commit_error(out: &[Output]) -> Option<KafkaError> {
+        match out.first() {
+            Some(Output::Reply { response: GroupResponse::OffsetCommit { result: Err(e), .. }, .. }) => Some(*e),
+            _ => None,
+        }
+    }
+
+    // GroupCoordinator.handleCommitOffsets: a commit from an old generation is ILLEGAL_GENERATION (how a zombie is
+    // fenced); during PreparingRebalance the current generation may still commit (members commit before they
+    // rejoin); during CompletingRebalance the answer is REBALANCE_IN_PROGRESS.
+    #[test]
+    fn commits_follow_generation_and_group_state() {
+        let mut g = stable_group_of_one();
+        assert_eq!(commit_error(&run(&mut g, 3_000_002, 1, 3, commit(0))), Some(KafkaError::ILLEGAL_GENERATION));
+        run(&mut g, 3_000_003, 2, 4, join("b"));
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+        let out = run(&mut g, 3_000_004, 1, 5, commit(1));
+        assert!(matches!(out.first(), Some(Output::AppendCommit { .. })), "accepted while preparing: {out:?}");
+        run(&mut g, 3_000_005, 1, 6, join("a"));
+        assert_eq!(g.state, GroupState::CompletingRebalance);
+        assert_eq!(commit_error(&run(&mut g, 3_000_006, 1, 7, commit(2))), Some(KafkaError::REBALANCE_IN_PROGRESS));
+        let unknown = GroupRequest::OffsetCommit { group: 0, generation: 2, member_id: "z".into(), offsets: vec![] };
+        assert_eq!(commit_error(&run(&mut g, 3_000_007, 3, 8, unknown)), Some(KafkaError::UNKNOWN_MEMBER_ID));
+    }
+
+    // GroupCoordinator.handleHeartbeat: a heartbeat during PreparingRebalance is answered REBALANCE_IN_PROGRESS,
+    // which tells the member to rejoin; an expired session removes the member and rebalances.
+    #[test]
+    fn heartbeats_announce_rebalances_and_sessions_expire() {
+        let mut g = stable_group_of_one();
+        run(&mut g, 3_000_010, 2, 9, join("b"));
+        let hb = GroupRequest::Heartbeat { group: 0, generation: 1, member_id: "a".into() };
+        let out = run(&mut g, 3_000_011, 1, 10, hb);
         assert!(matches!(
-            &out[0],
-            Output::Reply {
-                response: GroupResponse::OffsetCommit { result: Err(KafkaError::REBALANCE_IN_PROGRESS), .. },
+            out.first(),
+            Some(Output::Reply {
+                response: GroupResponse::Heartbeat { result: Err(KafkaError::REBALANCE_IN_PROGRESS) },
                 ..
-            }
+            })
         ));
+        let mut stable = stable_group_of_one();
+        let mut out = Vec::new();
+        let expired_at = SimTime(3_000_001 + 45_000_000);
+        Coordinator { group: &mut stable, g: 0, now: expired_at, initial_delay_us: 3_000_000, out: &mut out }.expire();
+        assert_eq!(stable.member_count(), 0);
+        assert_eq!(stable.state, GroupState::Empty);
     }
 
     // GroupMetadata.selectProtocol: the protocol all members support that most of them prefer.

@@ -1,9 +1,11 @@
 //! The modelled Kafka cluster: brokers, the controller, producers, their messages and configs, and the rules of
 //! replication. Depends on the engine only for time, messages and timers.
 
+pub mod assignor;
 pub mod broker;
 pub mod cluster;
 pub mod config;
+pub mod consumer;
 pub mod controller;
 pub mod coordinator;
 pub mod ids;

@@ -2,6 +2,7 @@
 //! timer and output types.
 
 use super::broker::Broker;
+use super::consumer::Consumer;
 use super::controller::Controller;
 use super::messages::Msg;
 use super::obs::Obs;
@@ -23,6 +24,12 @@ pub enum Timer {
     QuorumTick,
     /// The producer's workload generates the records that fell due.
     ProducerTick,
+    /// The consumer application calls poll() (at its start, or after a backoff).
+    ConsumerPoll,
+    /// The consumer's heartbeat thread wakes.
+    ConsumerHeartbeat,
+    /// The consumer application finished processing what it was working on.
+    ConsumerProcessed,
 }
 
 pub type KafkaCtx<'a> = Ctx<'a, Msg, Timer, Obs>;
@@ -31,6 +38,7 @@ pub enum Node {
     Broker(Box<Broker>),
     Controller(Box<Controller>),
     Producer(Box<Producer>),
+    Consumer(Box<Consumer>),
 }
 
 impl Process for Node {
@@ -43,6 +51,7 @@ impl Process for Node {
             Node::Broker(b) => b.on_start(ctx),
             Node::Controller(c) => c.on_start(ctx),
             Node::Producer(p) => p.on_start(ctx),
+            Node::Consumer(c) => c.on_start(ctx),
         }
     }
 
@@ -51,6 +60,7 @@ impl Process for Node {
             Node::Broker(b) => b.on_message(from, msg, ctx),
             Node::Controller(c) => c.on_message(from, msg, ctx),
             Node::Producer(p) => p.on_message(from, msg, ctx),
+            Node::Consumer(c) => c.on_message(from, msg, ctx),
         }
     }
 
@@ -59,6 +69,7 @@ impl Process for Node {
             Node::Broker(b) => b.on_refused(to, msg, ctx),
             Node::Controller(_) => {}
             Node::Producer(p) => p.on_refused(to, msg, ctx),
+            Node::Consumer(c) => c.on_refused(to, msg, ctx),
         }
     }
 
@@ -67,6 +78,7 @@ impl Process for Node {
             Node::Broker(b) => b.on_timer(timer, ctx),
             Node::Controller(c) => c.on_timer(timer, ctx),
             Node::Producer(p) => p.on_timer(timer, ctx),
+            Node::Consumer(c) => c.on_timer(timer, ctx),
         }
     }
 }

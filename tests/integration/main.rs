@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod determinism;
+mod groups;
 mod limits;
 mod properties;
 mod scenarios;

@@ -54,3 +54,47 @@ pub fn bundled_scenarios() -> Vec<String> {
     names.sort();
     names
 }
+
+/// How many times the group named `group` processed each record (producer, send_seq).
+pub fn processed_by_group(outcome: &Outcome, group: &str) -> std::collections::BTreeMap<(u32, u64), u32> {
+    let g = outcome.history.groups.iter().position(|x| x == group).expect("the group exists") as u32;
+    let mut counts = std::collections::BTreeMap::new();
+    for e in &outcome.history.entries {
+        if let ClientEvent::Processed { group, producer, send_seq, .. } = e.event
+            && group == g
+        {
+            *counts.entry((producer, send_seq)).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Every send acknowledged with an offset: (producer, send_seq).
+pub fn acked_records(outcome: &Outcome) -> Vec<(u32, u64)> {
+    outcome
+        .history
+        .entries
+        .iter()
+        .filter_map(|e| match e.event {
+            ClientEvent::SendAcked { producer, send_seq, offset: Some(_), .. } => Some((producer, send_seq)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each consumer's assignments: (time, consumer name, generation, partition names).
+pub fn assignments(outcome: &Outcome) -> Vec<(u64, String, i32, Vec<String>)> {
+    let h = &outcome.history;
+    h.entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            ClientEvent::Assigned { consumer, generation, partitions, .. } => Some((
+                e.time_us,
+                h.consumers[*consumer as usize].clone(),
+                *generation,
+                partitions.iter().map(|p| h.partitions[*p as usize].clone()).collect(),
+            )),
+            _ => None,
+        })
+        .collect()
+}

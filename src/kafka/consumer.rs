@@ -1,0 +1,837 @@
+//! A consumer client in a group (KafkaConsumer with its ConsumerCoordinator and Fetcher) and the application
+//! around it: the poll loop, processing time per record, and the commit strategy. The heartbeat runs on its own
+//! timer, as Kafka's heartbeat thread does; a rebalance the coordinator announces is joined at the next poll,
+//! so a consumer busy processing delays it; one that does not poll within `max.poll.interval.ms` leaves the
+//! group while its processing goes on (a zombie).
+
+use super::assignor::{self, Assignor, MemberSubscription, TopicPartition};
+use super::config::{CommitStrategy, OffsetReset};
+use super::ids::{BrokerId, PartitionId};
+use super::log::Record;
+use super::messages::{GroupRequest, GroupResponse, JoinMetadata, JoinResult, KafkaError, LeaderInfo, Msg};
+use super::node::{KafkaCtx, Timer};
+use super::obs::Obs;
+use super::spec::{ClusterSpec, ConsumerSpec, NodeRole};
+use crate::engine::{NodeId, SimTime, Wakeup};
+use crate::history::ClientEvent;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+
+/// How long the application's `poll(timeout)` waits before returning empty (a common choice: 100 ms).
+const POLL_TIMEOUT_US: u64 = 100_000;
+
+/// Where the member is in the group protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Membership {
+    Unjoined,
+    Joining,
+    Syncing,
+    Stable,
+}
+
+/// What the application thread is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum App {
+    /// Inside `poll()`, waiting for records (or for the group to settle).
+    Polling,
+    /// Processing the records the last poll returned; done at the time given.
+    Processing { records: Vec<(PartitionId, u64, Record)>, done_at: SimTime },
+    /// Blocked in `commitSync` (then it polls again, or processes the batch if it committed first).
+    CommittingSync { then_process: Vec<(PartitionId, u64, Record)> },
+}
+
+/// A request in flight and what it was for.
+#[derive(Clone, Debug)]
+struct Pending {
+    correlation: u64,
+    deadline: SimTime,
+    kind: PendingKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PendingKind {
+    Metadata,
+    FindCoordinator,
+    Join,
+    Sync,
+    Heartbeat,
+    Commit { sync: bool },
+    OffsetFetch,
+    ListOffsets(PartitionId),
+    Fetch(PartitionId),
+}
+
+/// A partition this consumer is assigned.
+#[derive(Clone, Debug, Default)]
+struct Position {
+    /// The next offset to fetch; `None` until the committed offset (or the reset policy) tells.
+    fetch: Option<u64>,
+    /// The offset after the last record `poll()` returned: what a commit stores.
+    consumed: Option<u64>,
+}
+
+pub struct Consumer {
+    index: u32,
+    spec: Rc<ClusterSpec>,
+    cfg: ConsumerSpec,
+    leaders: Vec<LeaderInfo>,
+    coordinator: Option<BrokerId>,
+    member_id: String,
+    generation: i32,
+    membership: Membership,
+    rejoin_needed: bool,
+    positions: BTreeMap<PartitionId, Position>,
+    buffer: VecDeque<(PartitionId, u64, Record)>,
+    app: App,
+    last_poll: SimTime,
+    last_auto_commit: SimTime,
+    pending: Vec<Pending>,
+    next_correlation: u64,
+    bootstrap_cursor: u32,
+    started: bool,
+    poll_wakeup: Wakeup,
+    request_wakeup: Wakeup,
+}
+
+impl Consumer {
+    pub fn new(index: u32, spec: Rc<ClusterSpec>) -> Self {
+        let cfg = spec.consumers[index as usize].clone();
+        Consumer {
+            index,
+            leaders: vec![LeaderInfo { leader: None, leader_epoch: -1 }; spec.partitions.len()],
+            cfg,
+            spec,
+            coordinator: None,
+            member_id: String::new(),
+            generation: -1,
+            membership: Membership::Unjoined,
+            rejoin_needed: true,
+            positions: BTreeMap::new(),
+            buffer: VecDeque::new(),
+            app: App::Polling,
+            last_poll: SimTime::ZERO,
+            last_auto_commit: SimTime::ZERO,
+            pending: Vec::new(),
+            next_correlation: 0,
+            bootstrap_cursor: index,
+            started: false,
+            poll_wakeup: Wakeup::default(),
+            request_wakeup: Wakeup::default(),
+        }
+    }
+
+    /// A crash of the consumer's process: its memory is gone; it will start over as a new member, from the
+    /// group's committed offsets.
+    pub fn crash(&mut self) {
+        *self = Consumer::new(self.index, self.spec.clone());
+    }
+
+    /// A request refused by a broker whose process is down: like a closed connection, it gets no answer;
+    /// coordinator requests mark the coordinator dead, others are sent again at the next poll.
+    pub fn on_refused(&mut self, _to: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+        let correlation = match msg {
+            Msg::GroupRequest { correlation, .. } | Msg::MetadataRequest { correlation } => correlation,
+            _ => return,
+        };
+        if let Some(kind) = self.take_pending(correlation) {
+            if matches!(
+                kind,
+                PendingKind::Join | PendingKind::Sync | PendingKind::Heartbeat | PendingKind::FindCoordinator
+            ) {
+                self.mark_coordinator_dead();
+            }
+            if matches!(kind, PendingKind::Fetch(p) | PendingKind::ListOffsets(p) if self.leaders[p.index()].leader.is_some())
+            {
+                self.leaders.iter_mut().for_each(|l| l.leader = None);
+            }
+            if kind == (PendingKind::Commit { sync: true }) {
+                self.finish_sync_commit(ctx);
+            }
+            if self.app == App::Polling && self.started {
+                self.arm_poll(self.cfg.config.retry_backoff_us, ctx);
+            }
+        }
+    }
+
+    pub fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
+        ctx.set_timer(self.cfg.start_us.saturating_sub(ctx.now.as_us()), Timer::ConsumerPoll);
+        ctx.set_timer(self.cfg.config.heartbeat_interval_us, Timer::ConsumerHeartbeat);
+    }
+
+    pub fn on_timer(&mut self, timer: Timer, ctx: &mut KafkaCtx<'_>) {
+        match timer {
+            Timer::ConsumerPoll => {
+                self.poll_wakeup.fired(ctx.now);
+                if !self.started {
+                    self.started = true;
+                    self.last_auto_commit = ctx.now;
+                }
+                if self.app == App::Polling {
+                    self.poll(ctx);
+                }
+            }
+            Timer::ConsumerHeartbeat => {
+                self.on_heartbeat_timer(ctx);
+                ctx.set_timer(self.cfg.config.heartbeat_interval_us, Timer::ConsumerHeartbeat);
+            }
+            Timer::ConsumerProcessed => self.on_processed(ctx),
+            Timer::Wakeup => {
+                self.request_wakeup.fired(ctx.now);
+                self.expire_requests(ctx);
+                if let Some(next) = self.pending.iter().map(|p| p.deadline).min() {
+                    self.arm_request_wakeup(next, ctx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn on_message(&mut self, _from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+        match msg {
+            Msg::MetadataResponse { correlation, leaders } if self.take_pending(correlation).is_some() => {
+                self.leaders.copy_from_slice(&leaders);
+                self.resume_poll(ctx);
+            }
+            Msg::GroupResponse { correlation, response } => {
+                if let Some(kind) = self.take_pending(correlation) {
+                    self.on_response(kind, response, ctx);
+                }
+            }
+            Msg::ConnectionClosed => {}
+            _ => {}
+        }
+    }
+
+    fn group(&self) -> usize {
+        self.cfg.group
+    }
+
+    fn emit(&self, ctx: &mut KafkaCtx<'_>, event: ClientEvent) {
+        ctx.emit(Obs::Client(event));
+    }
+
+    // ---- requests ----
+
+    fn send(&mut self, to: BrokerId, kind: PendingKind, request: GroupRequest, ctx: &mut KafkaCtx<'_>) {
+        self.next_correlation += 1;
+        let correlation = self.next_correlation;
+        let deadline = ctx.now.plus_us(self.cfg.config.request_timeout_us);
+        self.pending.push(Pending { correlation, deadline, kind });
+        ctx.send(self.spec.broker_node(to), Msg::GroupRequest { correlation, request });
+        self.arm_request_wakeup(deadline, ctx);
+    }
+
+    /// One wakeup for every request deadline: armed at the earliest (at most a horizon ahead).
+    fn arm_request_wakeup(&mut self, at: SimTime, ctx: &mut KafkaCtx<'_>) {
+        if let Some(delay) = self.request_wakeup.arm(at, ctx.now) {
+            ctx.set_timer(delay, Timer::Wakeup);
+        }
+    }
+
+    fn has_pending(&self, kind: PendingKind) -> bool {
+        self.pending.iter().any(|p| p.kind == kind)
+    }
+
+    fn take_pending(&mut self, correlation: u64) -> Option<PendingKind> {
+        let i = self.pending.iter().position(|p| p.correlation == correlation)?;
+        Some(self.pending.remove(i).kind)
+    }
+
+    /// Requests unanswered for `request.timeout.ms` are given up: the coordinator is presumed dead (and found
+    /// again), fetches and metadata are asked again at the next poll.
+    fn expire_requests(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let now = ctx.now;
+        let expired: Vec<Pending> = self.pending.extract_if(.., |p| p.deadline <= now).collect();
+        for p in &expired {
+            if matches!(
+                p.kind,
+                PendingKind::Join | PendingKind::Sync | PendingKind::Heartbeat | PendingKind::Commit { .. }
+            ) {
+                self.mark_coordinator_dead();
+            }
+            if p.kind == (PendingKind::Commit { sync: true }) {
+                self.finish_sync_commit(ctx);
+            }
+        }
+        if !expired.is_empty() {
+            self.resume_poll(ctx);
+        }
+    }
+
+    fn mark_coordinator_dead(&mut self) {
+        self.coordinator = None;
+        if self.membership != Membership::Stable {
+            self.membership = Membership::Unjoined;
+            self.rejoin_needed = true;
+        }
+    }
+
+    fn any_broker(&mut self) -> BrokerId {
+        self.bootstrap_cursor += 1;
+        BrokerId(self.bootstrap_cursor % self.spec.broker_count + 1)
+    }
+
+    // ---- poll ----
+
+    /// Continues a `poll()` that was waiting, if the application is in one.
+    fn resume_poll(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if self.started && self.app == App::Polling {
+            self.poll(ctx);
+        }
+    }
+
+    /// KafkaConsumer.poll: settle the group (coordinator, rejoin), learn positions, auto-commit when due, then
+    /// return buffered records or send fetches and wait.
+    fn poll(&mut self, ctx: &mut KafkaCtx<'_>) {
+        self.last_poll = ctx.now;
+        if !self.ensure_group(ctx) || !self.ensure_positions(ctx) {
+            return self.wait_in_poll(ctx);
+        }
+        if self.cfg.config.commit == CommitStrategy::Auto
+            && ctx.now.since_us(self.last_auto_commit) >= self.cfg.config.auto_commit_interval_us
+        {
+            self.last_auto_commit = ctx.now;
+            self.commit_consumed(false, ctx);
+        }
+        let records = self.take_records();
+        if records.is_empty() {
+            self.send_fetches(ctx);
+            return self.wait_in_poll(ctx);
+        }
+        self.emit_polled(&records, ctx);
+        if self.cfg.config.commit == CommitStrategy::BeforeProcessing {
+            self.app = App::CommittingSync { then_process: records };
+            self.commit_consumed(true, ctx);
+        } else {
+            self.start_processing(records, ctx);
+        }
+    }
+
+    /// `poll(timeout)` returns empty after the application's poll timeout and is called again; responses that
+    /// arrive sooner wake it earlier.
+    fn wait_in_poll(&mut self, ctx: &mut KafkaCtx<'_>) {
+        self.arm_poll(POLL_TIMEOUT_US, ctx);
+    }
+
+    fn arm_poll(&mut self, delay_us: u64, ctx: &mut KafkaCtx<'_>) {
+        if let Some(delay) = self.poll_wakeup.arm(ctx.now.plus_us(delay_us), ctx.now) {
+            ctx.set_timer(delay, Timer::ConsumerPoll);
+        }
+    }
+
+    /// Finds the coordinator and (re)joins when needed; true once the member is stable with an assignment.
+    fn ensure_group(&mut self, ctx: &mut KafkaCtx<'_>) -> bool {
+        if self.leaders.iter().all(|l| l.leader.is_none()) && !self.has_pending(PendingKind::Metadata) {
+            self.request_metadata(ctx);
+        }
+        let Some(coordinator) = self.coordinator else {
+            if !self.has_pending(PendingKind::FindCoordinator) {
+                let group = self.group();
+                let broker = self.any_broker();
+                self.send(broker, PendingKind::FindCoordinator, GroupRequest::FindCoordinator { group }, ctx);
+            }
+            return false;
+        };
+        if self.rejoin_needed && matches!(self.membership, Membership::Unjoined | Membership::Stable) {
+            self.prepare_rejoin(ctx);
+            self.send_join(coordinator, ctx);
+            return false;
+        }
+        self.membership == Membership::Stable
+    }
+
+    fn request_metadata(&mut self, ctx: &mut KafkaCtx<'_>) {
+        self.next_correlation += 1;
+        let correlation = self.next_correlation;
+        let deadline = ctx.now.plus_us(self.cfg.config.request_timeout_us);
+        self.pending.push(Pending { correlation, deadline, kind: PendingKind::Metadata });
+        let broker = self.any_broker();
+        ctx.send(self.spec.broker_node(broker), Msg::MetadataRequest { correlation });
+        self.arm_request_wakeup(deadline, ctx);
+    }
+
+    /// Before rejoining (eager protocol): auto-commit what was consumed, then revoke everything
+    /// (ConsumerCoordinator.onJoinPrepare).
+    fn prepare_rejoin(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if self.positions.is_empty() {
+            return;
+        }
+        if self.cfg.config.commit == CommitStrategy::Auto && self.membership == Membership::Stable {
+            self.commit_consumed(false, ctx);
+        }
+        let partitions: Vec<u32> = self.positions.keys().map(|p| p.0).collect();
+        let event = ClientEvent::Revoked { consumer: self.index, group: self.group() as u32, partitions };
+        self.emit(ctx, event);
+        self.positions.clear();
+        self.buffer.clear();
+    }
+
+    fn send_join(&mut self, coordinator: BrokerId, ctx: &mut KafkaCtx<'_>) {
+        self.membership = Membership::Joining;
+        let c = &self.cfg.config;
+        let metadata = JoinMetadata {
+            instance_id: c.group_instance_id.clone(),
+            session_timeout_us: c.session_timeout_us,
+            rebalance_timeout_us: c.max_poll_interval_us,
+            protocols: c.assignors.clone(),
+            topics: self.cfg.topics.clone(),
+            owned: Vec::new(),
+            owned_generation: self.generation,
+        };
+        let request = GroupRequest::JoinGroup { group: self.group(), member_id: self.member_id.clone(), metadata };
+        self.send(coordinator, PendingKind::Join, request, ctx);
+    }
+
+    /// Positions for new partitions: the committed offset (OffsetFetch), else `auto.offset.reset` (ListOffsets).
+    fn ensure_positions(&mut self, ctx: &mut KafkaCtx<'_>) -> bool {
+        let unknown: Vec<PartitionId> =
+            self.positions.iter().filter(|(_, p)| p.fetch.is_none()).map(|(&p, _)| p).collect();
+        if unknown.is_empty() {
+            return true;
+        }
+        if let Some(coordinator) = self.coordinator
+            && !self.has_pending(PendingKind::OffsetFetch)
+            && !self.pending.iter().any(|p| matches!(p.kind, PendingKind::ListOffsets(_)))
+        {
+            let request = GroupRequest::OffsetFetch { group: self.group(), partitions: unknown };
+            self.send(coordinator, PendingKind::OffsetFetch, request, ctx);
+        }
+        false
+    }
+
+    /// Up to `max.poll.records` buffered records, advancing the consumed positions.
+    fn take_records(&mut self) -> Vec<(PartitionId, u64, Record)> {
+        let max = self.cfg.config.max_poll_records as usize;
+        let mut out = Vec::new();
+        while out.len() < max {
+            let Some((p, offset, record)) = self.buffer.pop_front() else { break };
+            let Some(pos) = self.positions.get_mut(&p) else { continue };
+            if pos.consumed.is_some_and(|c| offset < c) {
+                continue;
+            }
+            pos.consumed = Some(offset + 1);
+            out.push((p, offset, record));
+        }
+        out
+    }
+
+    fn emit_polled(&self, records: &[(PartitionId, u64, Record)], ctx: &mut KafkaCtx<'_>) {
+        let mut start = 0;
+        while start < records.len() {
+            let p = records[start].0;
+            let count = records[start..].iter().take_while(|r| r.0 == p).count();
+            let event = ClientEvent::Polled {
+                consumer: self.index,
+                group: self.group() as u32,
+                generation: self.generation,
+                partition: p.0,
+                first_offset: records[start].1,
+                count: count as u32,
+            };
+            self.emit(ctx, event);
+            start += count;
+        }
+    }
+
+    /// Fetches every assigned partition whose position is known and has nothing in flight.
+    fn send_fetches(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let wanted: Vec<(PartitionId, u64)> = self
+            .positions
+            .iter()
+            .filter_map(|(&p, pos)| pos.fetch.map(|o| (p, o)))
+            .filter(|&(p, _)| !self.has_pending(PendingKind::Fetch(p)))
+            .collect();
+        for (p, offset) in wanted {
+            let Some(leader) = self.leaders[p.index()].leader else {
+                if !self.has_pending(PendingKind::Metadata) {
+                    self.request_metadata(ctx);
+                }
+                continue;
+            };
+            let max_wait_us = self.cfg.config.fetch_max_wait_us;
+            self.send(leader, PendingKind::Fetch(p), GroupRequest::Fetch { partition: p, offset, max_wait_us }, ctx);
+        }
+    }
+
+    // ---- processing and commits ----
+
+    fn start_processing(&mut self, records: Vec<(PartitionId, u64, Record)>, ctx: &mut KafkaCtx<'_>) {
+        let per_record = matches!(self.cfg.config.commit, CommitStrategy::AfterProcessing { per_record: true, .. });
+        let batch = if per_record { 1 } else { records.len() };
+        let took_us = self.cfg.processing_time_us * batch as u64;
+        let done_at = ctx.now.plus_us(took_us);
+        self.app = App::Processing { records, done_at };
+        ctx.set_timer(took_us, Timer::ConsumerProcessed);
+    }
+
+    /// Records processed: report them, commit if the strategy says so, go on.
+    fn on_processed(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let App::Processing { records, done_at } = std::mem::replace(&mut self.app, App::Polling) else { return };
+        if done_at > ctx.now {
+            self.app = App::Processing { records, done_at };
+            return;
+        }
+        let per_record = matches!(self.cfg.config.commit, CommitStrategy::AfterProcessing { per_record: true, .. });
+        let (done, rest) = if per_record { records.split_at(1) } else { records.split_at(records.len()) };
+        for &(p, offset, record) in done {
+            let event = ClientEvent::Processed {
+                consumer: self.index,
+                group: self.group() as u32,
+                generation: self.generation,
+                partition: p.0,
+                offset,
+                producer: record.producer.0,
+                send_seq: record.send_seq,
+            };
+            self.emit(ctx, event);
+        }
+        let rest = rest.to_vec();
+        match self.cfg.config.commit {
+            CommitStrategy::AfterProcessing { sync, .. } => {
+                let upto: Vec<(PartitionId, u64)> = done.iter().map(|&(p, o, _)| (p, o + 1)).collect();
+                self.commit(upto, sync, ctx);
+                if sync {
+                    self.app = App::CommittingSync { then_process: rest };
+                    return;
+                }
+            }
+            CommitStrategy::Auto | CommitStrategy::BeforeProcessing => {}
+        }
+        self.continue_after(rest, ctx);
+    }
+
+    fn continue_after(&mut self, rest: Vec<(PartitionId, u64, Record)>, ctx: &mut KafkaCtx<'_>) {
+        if rest.is_empty() {
+            self.app = App::Polling;
+            self.poll(ctx);
+        } else {
+            self.start_processing(rest, ctx);
+        }
+    }
+
+    /// Commits the consumed position of every assigned partition.
+    fn commit_consumed(&mut self, sync: bool, ctx: &mut KafkaCtx<'_>) {
+        let offsets: Vec<(PartitionId, u64)> =
+            self.positions.iter().filter_map(|(&p, pos)| pos.consumed.map(|c| (p, c))).collect();
+        if offsets.is_empty() {
+            if sync {
+                self.finish_sync_commit(ctx);
+            }
+            return;
+        }
+        self.commit(offsets, sync, ctx);
+    }
+
+    fn commit(&mut self, offsets: Vec<(PartitionId, u64)>, sync: bool, ctx: &mut KafkaCtx<'_>) {
+        let Some(coordinator) = self.coordinator else {
+            self.report_commit(&offsets, Some(KafkaError::COORDINATOR_NOT_AVAILABLE), ctx);
+            if sync {
+                self.finish_sync_commit(ctx);
+            }
+            return;
+        };
+        let request = GroupRequest::OffsetCommit {
+            group: self.group(),
+            generation: self.generation,
+            member_id: self.member_id.clone(),
+            offsets,
+        };
+        self.send(coordinator, PendingKind::Commit { sync }, request, ctx);
+    }
+
+    fn report_commit(&self, offsets: &[(PartitionId, u64)], error: Option<KafkaError>, ctx: &mut KafkaCtx<'_>) {
+        for &(p, offset) in offsets {
+            let event = ClientEvent::Committed {
+                consumer: self.index,
+                group: self.group() as u32,
+                generation: self.generation,
+                partition: p.0,
+                offset,
+                error: error.map(|e| e.name().to_string()),
+            };
+            self.emit(ctx, event);
+        }
+    }
+
+    /// A `commitSync` returned (or gave up): go on with what the application was doing.
+    fn finish_sync_commit(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if let App::CommittingSync { then_process } = std::mem::replace(&mut self.app, App::Polling) {
+            if self.cfg.config.commit == CommitStrategy::BeforeProcessing && !then_process.is_empty() {
+                self.start_processing(then_process, ctx);
+            } else {
+                self.continue_after(then_process, ctx);
+            }
+        }
+    }
+
+    // ---- heartbeats and max.poll.interval.ms ----
+
+    /// The heartbeat thread: beats while a member; leaves the group if the application has not polled within
+    /// `max.poll.interval.ms` (AbstractCoordinator.HeartbeatThread; "consumer poll timeout has expired").
+    fn on_heartbeat_timer(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let Some(coordinator) = self.coordinator else { return };
+        if self.membership != Membership::Stable || self.member_id.is_empty() {
+            return;
+        }
+        if self.started && ctx.now.since_us(self.last_poll) > self.cfg.config.max_poll_interval_us {
+            self.leave_group(coordinator, "max.poll.interval.ms expired", ctx);
+            return;
+        }
+        if !self.has_pending(PendingKind::Heartbeat) {
+            let request = GroupRequest::Heartbeat {
+                group: self.group(),
+                generation: self.generation,
+                member_id: self.member_id.clone(),
+            };
+            self.send(coordinator, PendingKind::Heartbeat, request, ctx);
+        }
+    }
+
+    fn leave_group(&mut self, coordinator: BrokerId, reason: &str, ctx: &mut KafkaCtx<'_>) {
+        let request = GroupRequest::LeaveGroup { group: self.group(), member_id: std::mem::take(&mut self.member_id) };
+        self.next_correlation += 1;
+        ctx.send(self.spec.broker_node(coordinator), Msg::GroupRequest { correlation: self.next_correlation, request });
+        let event =
+            ClientEvent::LeftGroup { consumer: self.index, group: self.group() as u32, reason: reason.to_string() };
+        self.emit(ctx, event);
+        self.generation = -1;
+        self.membership = Membership::Unjoined;
+        self.rejoin_needed = true;
+    }
+
+    // ---- responses ----
+
+    fn on_response(&mut self, kind: PendingKind, response: GroupResponse, ctx: &mut KafkaCtx<'_>) {
+        match response {
+            GroupResponse::FindCoordinator { result } => {
+                self.coordinator = result.ok();
+                self.after_backoff_or_poll(result.is_err(), ctx);
+            }
+            GroupResponse::JoinGroup { result, member_id } => self.on_join_response(result, member_id, ctx),
+            GroupResponse::SyncGroup { result } => self.on_sync_response(result, ctx),
+            GroupResponse::Heartbeat { result } => self.on_heartbeat_response(result),
+            GroupResponse::OffsetCommit { offsets, result } => self.on_commit_response(kind, offsets, result, ctx),
+            GroupResponse::OffsetFetch { result } => self.on_offset_fetch_response(result, ctx),
+            GroupResponse::ListOffsets { partition, result } => {
+                if let (Some(pos), Ok(offset)) = (self.positions.get_mut(&partition), result) {
+                    pos.fetch = Some(offset);
+                    pos.consumed = Some(offset);
+                }
+                self.resume_poll(ctx);
+            }
+            GroupResponse::Fetch { partition, offset, result } => {
+                self.on_fetch_response(partition, offset, result, ctx)
+            }
+            GroupResponse::LeaveGroup => {}
+        }
+    }
+
+    /// Waits `retry.backoff.ms` after an error before polling again; polls at once otherwise.
+    fn after_backoff_or_poll(&mut self, failed: bool, ctx: &mut KafkaCtx<'_>) {
+        if failed {
+            if self.app == App::Polling {
+                self.arm_poll(self.cfg.config.retry_backoff_us, ctx);
+            }
+        } else {
+            self.resume_poll(ctx);
+        }
+    }
+
+    fn on_coordinator_error(&mut self, error: KafkaError) {
+        match error {
+            KafkaError::NOT_COORDINATOR
+            | KafkaError::COORDINATOR_NOT_AVAILABLE
+            | KafkaError::COORDINATOR_LOAD_IN_PROGRESS => self.mark_coordinator_dead(),
+            KafkaError::UNKNOWN_MEMBER_ID => {
+                self.member_id.clear();
+                self.generation = -1;
+                self.rejoin_needed = true;
+            }
+            _ => self.rejoin_needed = true,
+        }
+    }
+
+    /// JoinGroup answered: with a member id to use (KIP-394), an error, or the new generation — the leader then
+    /// runs the assignor and sends everyone's assignment in its SyncGroup.
+    fn on_join_response(&mut self, result: Result<JoinResult, KafkaError>, member_id: String, ctx: &mut KafkaCtx<'_>) {
+        self.membership = Membership::Unjoined;
+        let joined = match result {
+            Err(KafkaError::MEMBER_ID_REQUIRED) => {
+                self.member_id = member_id;
+                return self.resume_poll(ctx);
+            }
+            Err(e) => {
+                self.on_coordinator_error(e);
+                return self.after_backoff_or_poll(true, ctx);
+            }
+            Ok(joined) => joined,
+        };
+        self.member_id = joined.member_id.clone();
+        self.generation = joined.generation;
+        self.rejoin_needed = false;
+        let assignments = if joined.leader == joined.member_id { self.assign(&joined) } else { Vec::new() };
+        let Some(coordinator) = self.coordinator else { return };
+        self.membership = Membership::Syncing;
+        let request = GroupRequest::SyncGroup {
+            group: self.group(),
+            generation: self.generation,
+            member_id: self.member_id.clone(),
+            assignments,
+        };
+        self.send(coordinator, PendingKind::Sync, request, ctx);
+    }
+
+    /// The leader's assignment (ConsumerCoordinator.onLeaderElected): the group's chosen assignor over every
+    /// member's subscription.
+    fn assign(&self, joined: &JoinResult) -> Vec<(String, Vec<PartitionId>)> {
+        let assignor = Assignor::from_name(&joined.protocol).unwrap_or(Assignor::Range);
+        let topics: BTreeMap<String, u32> = self.spec.topics.iter().map(|t| (t.name.clone(), t.partitions)).collect();
+        let members: Vec<MemberSubscription> = joined
+            .members
+            .iter()
+            .map(|m| MemberSubscription {
+                member_id: m.member_id.clone(),
+                group_instance_id: m.metadata.instance_id.clone(),
+                topics: m.metadata.topics.iter().map(|&t| self.spec.topics[t].name.clone()).collect(),
+                owned: m.metadata.owned.iter().map(|&p| self.topic_partition(p)).collect(),
+                generation: Some(m.metadata.owned_generation),
+                rack: None,
+            })
+            .collect();
+        assignor::assign(assignor, &topics, &members)
+            .into_iter()
+            .map(|(member, tps)| (member, tps.iter().filter_map(|tp| self.partition_id(tp)).collect()))
+            .collect()
+    }
+
+    fn topic_partition(&self, p: PartitionId) -> TopicPartition {
+        let spec = self.spec.partition(p);
+        TopicPartition { topic: self.spec.topics[spec.topic].name.clone(), partition: spec.number }
+    }
+
+    fn partition_id(&self, tp: &TopicPartition) -> Option<PartitionId> {
+        self.spec.find_partition(&format!("{}-{}", tp.topic, tp.partition))
+    }
+
+    fn on_sync_response(&mut self, result: Result<Vec<PartitionId>, KafkaError>, ctx: &mut KafkaCtx<'_>) {
+        let assignment = match result {
+            Ok(a) => a,
+            Err(e) => {
+                self.membership = Membership::Unjoined;
+                self.on_coordinator_error(e);
+                return self.after_backoff_or_poll(true, ctx);
+            }
+        };
+        self.membership = Membership::Stable;
+        self.positions = assignment.iter().map(|&p| (p, Position::default())).collect();
+        let event = ClientEvent::Assigned {
+            consumer: self.index,
+            group: self.group() as u32,
+            generation: self.generation,
+            partitions: assignment.iter().map(|p| p.0).collect(),
+        };
+        self.emit(ctx, event);
+        self.resume_poll(ctx);
+    }
+
+    fn on_heartbeat_response(&mut self, result: Result<(), KafkaError>) {
+        if let Err(e) = result {
+            self.on_coordinator_error(e);
+        }
+    }
+
+    fn on_commit_response(
+        &mut self,
+        kind: PendingKind,
+        offsets: Vec<(PartitionId, u64)>,
+        result: Result<(), KafkaError>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        self.report_commit(&offsets, result.err(), ctx);
+        if let Err(e) = result {
+            self.on_coordinator_error(e);
+        }
+        if kind == (PendingKind::Commit { sync: true }) {
+            self.finish_sync_commit(ctx);
+        }
+    }
+
+    /// Committed offsets become positions; partitions without one follow `auto.offset.reset`.
+    fn on_offset_fetch_response(
+        &mut self,
+        result: Result<Vec<(PartitionId, Option<u64>)>, KafkaError>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        let found = match result {
+            Ok(found) => found,
+            Err(e) => {
+                self.on_coordinator_error(e);
+                return self.after_backoff_or_poll(true, ctx);
+            }
+        };
+        for (p, committed) in found {
+            let Some(pos) = self.positions.get_mut(&p) else { continue };
+            match committed {
+                Some(offset) => {
+                    pos.fetch = Some(offset);
+                    pos.consumed = Some(offset);
+                }
+                None => self.reset_position(p, ctx),
+            }
+        }
+        self.resume_poll(ctx);
+    }
+
+    /// `auto.offset.reset`: earliest or latest through ListOffsets; none leaves the partition unconsumed.
+    fn reset_position(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
+        let latest = match self.cfg.config.auto_offset_reset {
+            OffsetReset::Earliest => false,
+            OffsetReset::Latest => true,
+            OffsetReset::None => return,
+        };
+        if let Some(leader) = self.leaders[p.index()].leader {
+            self.send(leader, PendingKind::ListOffsets(p), GroupRequest::ListOffsets { partition: p, latest }, ctx);
+        }
+    }
+
+    fn on_fetch_response(
+        &mut self,
+        p: PartitionId,
+        offset: u64,
+        result: Result<super::log::FetchedBatches, KafkaError>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        let Some(pos) = self.positions.get_mut(&p).filter(|pos| pos.fetch == Some(offset)) else {
+            return self.resume_poll(ctx);
+        };
+        match result {
+            Ok(batches) => {
+                for batch in &batches {
+                    for (o, record) in (batch.base_offset..).zip(batch.records.iter()) {
+                        if o >= offset {
+                            self.buffer.push_back((p, o, *record));
+                            pos.fetch = Some(o + 1);
+                        }
+                    }
+                }
+            }
+            Err(KafkaError::OFFSET_OUT_OF_RANGE) => {
+                pos.fetch = None;
+                self.reset_position(p, ctx);
+            }
+            Err(_) => {
+                self.leaders[p.index()].leader = None;
+            }
+        }
+        self.resume_poll(ctx);
+    }
+
+    /// The application's view, for summaries.
+    pub fn member(&self) -> (&str, i32) {
+        (&self.member_id, self.generation)
+    }
+
+    pub fn role(&self) -> NodeRole {
+        NodeRole::Consumer(self.index)
+    }
+}

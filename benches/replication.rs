@@ -1,5 +1,5 @@
-//! `cargo bench`: times the replication benchmark scenario and counts heap allocations per simulated event
-//! with a counting global allocator (issue 2: "no per-event heap allocation in steady state").
+//! `cargo bench`: times the benchmark scenarios (replication; a consumer group) and counts heap allocations per
+//! simulated event with a counting global allocator (issue 2: "no per-event heap allocation in steady state").
 
 use insync::scenario;
 use insync::sim;
@@ -29,7 +29,13 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn main() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/bench-replication.toml");
+    for name in ["bench-replication", "bench-consumers"] {
+        bench(name);
+    }
+}
+
+fn bench(name: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
     let scenario = scenario::load_file(&path).expect("the bench scenario loads");
     let mut walls_ms = Vec::new();
     for _ in 0..5 {
@@ -42,7 +48,7 @@ fn main() {
         let requests = outcome.stats.messages_sent;
         walls_ms.push(wall.as_secs_f64() * 1e3);
         println!(
-            "bench-replication: {:.1} ms wall, {events} events, {requests} messages, {allocations} allocations \
+            "{name}: {:.1} ms wall, {events} events, {requests} messages, {allocations} allocations \
              ({:.3} per event, {:.3} per message)",
             wall.as_secs_f64() * 1e3,
             allocations as f64 / events as f64,
@@ -50,5 +56,5 @@ fn main() {
         );
     }
     walls_ms.sort_by(f64::total_cmp);
-    println!("median {:.1} ms", walls_ms[walls_ms.len() / 2]);
+    println!("{name}: median {:.1} ms", walls_ms[walls_ms.len() / 2]);
 }

@@ -488,7 +488,12 @@ impl Consumer {
         let rest = rest.to_vec();
         match self.cfg.config.commit {
             CommitStrategy::AfterProcessing { sync, .. } => {
-                let upto: Vec<(PartitionId, u64)> = done.iter().map(|&(p, o, _)| (p, o + 1)).collect();
+                // The position after the last processed record of each partition.
+                let mut upto: BTreeMap<PartitionId, u64> = BTreeMap::new();
+                for &(p, o, _) in done {
+                    upto.insert(p, o + 1);
+                }
+                let upto: Vec<(PartitionId, u64)> = upto.into_iter().collect();
                 self.commit(upto, sync, ctx);
                 if sync {
                     self.app = App::CommittingSync { then_process: rest };

@@ -2,6 +2,7 @@
 //! each commit strategy does to delivery when a consumer crashes.
 
 use crate::support::{acked_records, assignments, processed_by_group, run};
+use insync::history::ClientEvent;
 
 const S: u64 = 1_000_000;
 
@@ -65,4 +66,55 @@ fn committing_before_processing_and_a_crash_skip_records() {
     let processed = processed_by_group(&outcome, "shipping");
     let missing = acked_records(&outcome).iter().filter(|r| !processed.contains_key(r)).count();
     assert!(missing > 0, "the crashed member's committed but unprocessed records are skipped");
+}
+
+// GroupCoordinator.handleCommitOffsets checks member and generation: a consumer that was paused past
+// session.timeout.ms has been removed, so its late commit is refused (UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION)
+// and cannot overwrite the new owner's progress; what it processed meanwhile was processed twice.
+#[test]
+fn a_zombies_late_commit_is_fenced() {
+    let (_, outcome) = run("zombie-consumer");
+    let h = &outcome.history;
+    let zombie = h.consumers.iter().position(|c| c == "fraud-1").expect("fraud-1") as u32;
+    let resumed = 50 * S;
+    let fenced = h.entries.iter().any(|e| match &e.event {
+        ClientEvent::Committed { consumer, error: Some(error), .. } => {
+            *consumer == zombie
+                && e.time_us >= resumed
+                && (error == "UNKNOWN_MEMBER_ID" || error == "ILLEGAL_GENERATION")
+        }
+        _ => false,
+    });
+    assert!(fenced, "the zombie's commit after its pause must be refused");
+    let processed = processed_by_group(&outcome, "fraud");
+    assert!(processed.values().any(|&n| n > 1), "the zombie's batch was processed by the new owner too");
+    assert!(acked_records(&outcome).iter().all(|r| processed.contains_key(r)), "nothing is skipped");
+}
+
+// Kafka orders records within a partition, and a key always maps to one partition: so each group processes a
+// key's records in the order they were written (here without faults, so without redelivery).
+#[test]
+fn each_group_processes_a_keys_records_in_log_order() {
+    let (_, outcome) = run("fan-out-groups");
+    let h = &outcome.history;
+    let mut keys = std::collections::BTreeMap::new();
+    for e in &h.entries {
+        if let ClientEvent::SendInvoked { producer, send_seq, key: Some(k), .. } = e.event {
+            keys.insert((producer, send_seq), k);
+        }
+    }
+    let mut last: std::collections::BTreeMap<(u32, u32), (u32, u64)> = std::collections::BTreeMap::new();
+    let mut checked = 0;
+    for e in &h.entries {
+        if let ClientEvent::Processed { group, partition, offset, producer, send_seq, .. } = e.event {
+            let key = keys[&(producer, send_seq)];
+            if let Some(&(p, o)) = last.get(&(group, key)) {
+                assert_eq!(p, partition, "a key moved partitions");
+                assert!(offset > o, "group {group} key {key}: offset {offset} after {o}");
+                checked += 1;
+            }
+            last.insert((group, key), (partition, offset));
+        }
+    }
+    assert!(checked > 1_000, "too few repeated keys to check ({checked})");
 }

@@ -352,6 +352,8 @@ impl Consumer {
 
     /// Before rejoining (eager protocol): auto-commit what was consumed, then revoke everything
     /// (ConsumerCoordinator.onJoinPrepare).
+    /// With the cooperative protocol (KIP-429) a member keeps its partitions while it rejoins, unless its
+    /// generation was lost (then they are lost: onPartitionsLost).
     fn prepare_rejoin(&mut self, ctx: &mut KafkaCtx<'_>) {
         if self.positions.is_empty() {
             return;
@@ -359,11 +361,33 @@ impl Consumer {
         if self.cfg.config.commit == CommitStrategy::Auto && self.membership == Membership::Stable {
             self.commit_consumed(false, ctx);
         }
-        let partitions: Vec<u32> = self.positions.keys().map(|p| p.0).collect();
-        let event = ClientEvent::Revoked { consumer: self.index, group: self.group() as u32, partitions };
+        if self.cooperative() && self.generation >= 0 {
+            return;
+        }
+        let all: Vec<PartitionId> = self.positions.keys().copied().collect();
+        self.revoke(&all, ctx);
+    }
+
+    /// The rebalance protocol: cooperative only if every configured assignor supports it
+    /// (ConsumerCoordinator: the highest protocol common to all of `partition.assignment.strategy`).
+    fn cooperative(&self) -> bool {
+        self.cfg.config.assignors.iter().all(|a| Assignor::from_name(a).is_some_and(|a| a.supports_cooperative()))
+    }
+
+    fn revoke(&mut self, partitions: &[PartitionId], ctx: &mut KafkaCtx<'_>) {
+        if partitions.is_empty() {
+            return;
+        }
+        let event = ClientEvent::Revoked {
+            consumer: self.index,
+            group: self.group() as u32,
+            partitions: partitions.iter().map(|p| p.0).collect(),
+        };
         self.emit(ctx, event);
-        self.positions.clear();
-        self.buffer.clear();
+        for p in partitions {
+            self.positions.remove(p);
+        }
+        self.buffer.retain(|(p, _, _)| !partitions.contains(p));
     }
 
     fn send_join(&mut self, coordinator: BrokerId, ctx: &mut KafkaCtx<'_>) {
@@ -375,7 +399,7 @@ impl Consumer {
             rebalance_timeout_us: c.max_poll_interval_us,
             protocols: c.assignors.clone(),
             topics: self.cfg.topics.clone(),
-            owned: Vec::new(),
+            owned: if self.cooperative() { self.positions.keys().copied().collect() } else { Vec::new() },
             owned_generation: self.generation,
         };
         let request = GroupRequest::JoinGroup { group: self.group(), member_id: self.member_id.clone(), metadata };
@@ -652,6 +676,11 @@ impl Consumer {
                 self.generation = -1;
                 self.rejoin_needed = true;
             }
+            // AbstractCoordinator.resetGenerationOnResponseError: the member id stays, the generation is gone.
+            KafkaError::ILLEGAL_GENERATION => {
+                self.generation = -1;
+                self.rejoin_needed = true;
+            }
             _ => self.rejoin_needed = true,
         }
     }
@@ -728,7 +757,16 @@ impl Consumer {
             }
         };
         self.membership = Membership::Stable;
-        self.positions = assignment.iter().map(|&p| (p, Position::default())).collect();
+        // Cooperative: partitions no longer assigned are revoked now, and a follow-up rebalance lets their new
+        // owner have them (ConsumerCoordinator.onJoinComplete); kept partitions keep their positions.
+        let revoked: Vec<PartitionId> = self.positions.keys().copied().filter(|p| !assignment.contains(p)).collect();
+        self.revoke(&revoked, ctx);
+        if !revoked.is_empty() && self.cooperative() {
+            self.rejoin_needed = true;
+        }
+        for &p in &assignment {
+            self.positions.entry(p).or_default();
+        }
         let event = ClientEvent::Assigned {
             consumer: self.index,
             group: self.group() as u32,

@@ -118,3 +118,46 @@ fn each_group_processes_a_keys_records_in_log_order() {
     }
     assert!(checked > 1_000, "too few repeated keys to check ({checked})");
 }
+
+/// Revocations after `after_us`: (consumer name, partitions).
+fn revocations(outcome: &insync::sim::Outcome, after_us: u64) -> Vec<(String, Vec<u32>)> {
+    let h = &outcome.history;
+    h.entries
+        .iter()
+        .filter(|e| e.time_us > after_us)
+        .filter_map(|e| match &e.event {
+            ClientEvent::Revoked { consumer, partitions, .. } => {
+                Some((h.consumers[*consumer as usize].clone(), partitions.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+// KIP-429: with the cooperative protocol members keep their partitions while rejoining and revoke only those
+// the assignor moves; the moved partitions reach the newcomer in a follow-up rebalance. With the eager protocol
+// every member revokes everything before rejoining.
+#[test]
+fn cooperative_rebalancing_revokes_only_what_moves_and_hands_over_in_two_steps() {
+    let (_, coop) = run("cooperative-rebalance");
+    let before: Vec<_> = assignments(&coop).into_iter().filter(|a| a.2 == 1).collect();
+    let revoked = revocations(&coop, 20 * S);
+    assert!(!revoked.is_empty());
+    for (member, partitions) in &revoked {
+        let owned = &before.iter().find(|a| &a.1 == member).expect("an original member").3;
+        assert!(partitions.len() < owned.len(), "{member} revoked {partitions:?} of {owned:?}: more than what moved");
+    }
+    let newcomer: Vec<_> = assignments(&coop).into_iter().filter(|a| a.1 == "search-new" && !a.3.is_empty()).collect();
+    let first_rebalance_after_join = assignments(&coop).iter().filter(|a| a.0 > 20 * S).map(|a| a.2).min().unwrap_or(0);
+    assert!(
+        newcomer.first().is_some_and(|a| a.2 > first_rebalance_after_join),
+        "handover must take a second rebalance"
+    );
+
+    let (_, eager) = run("eager-rebalance");
+    let before: Vec<_> = assignments(&eager).into_iter().filter(|a| a.2 == 1).collect();
+    for (member, partitions) in revocations(&eager, 20 * S) {
+        let owned = &before.iter().find(|a| a.1 == member).expect("an original member").3;
+        assert_eq!(partitions.len(), owned.len(), "eager: {member} revokes everything it owned");
+    }
+}

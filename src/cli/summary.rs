@@ -4,6 +4,7 @@ use super::reproduce_command;
 use crate::check::lost_write::{LostWrite, lost_writes};
 use crate::engine::SimTime;
 use crate::history::{ClientEvent, History};
+use crate::kafka::spec::OFFSETS_TOPIC;
 use crate::scenario::Scenario;
 use crate::sim::Outcome;
 use serde::Serialize;
@@ -141,6 +142,7 @@ fn write_rebalances(s: &mut String, outcome: &Outcome, group: &str) {
         }
         match *state {
             "PreparingRebalance" if started.is_none() => started = Some(*t),
+            "Empty" => started = None,
             "Stable" => {
                 if let Some(t0) = started.take() {
                     spans.push(format!("gen {generation} in {}ms", (t - t0) / 1_000));
@@ -180,7 +182,13 @@ fn write_partitions(s: &mut String, outcome: &Outcome) {
         s,
         "partitions (controller's leader, epoch, ISR; each replica's role, log end offset / high watermark):"
     );
+    let mut hidden = 0;
     for p in &outcome.partitions {
+        let empty = p.replicas.iter().all(|r| r.log_end_offset == 0);
+        if empty && p.partition.starts_with(OFFSETS_TOPIC) {
+            hidden += 1;
+            continue;
+        }
         let leader = p.leader.map_or("none".to_string(), |b| b.to_string());
         let isr: Vec<String> = p.isr.iter().map(|b| b.0.to_string()).collect();
         let _ =
@@ -189,6 +197,9 @@ fn write_partitions(s: &mut String, outcome: &Outcome) {
             let _ = write!(s, "  {}:{} {}/{}", r.broker, r.role, r.log_end_offset, r.high_watermark);
         }
         let _ = writeln!(s);
+    }
+    if hidden > 0 {
+        let _ = writeln!(s, "  ({hidden} empty {OFFSETS_TOPIC} partitions not shown)");
     }
 }
 

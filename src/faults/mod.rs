@@ -2,7 +2,7 @@
 //! orders-0"), resolved when the fault fires, from the controller's committed metadata.
 
 use crate::engine::{NodeId, SimRng};
-use crate::kafka::cluster::Cluster;
+use crate::kafka::cluster::{Cluster, ResetTo};
 use crate::kafka::ids::PartitionId;
 use rand::Rng;
 
@@ -56,6 +56,12 @@ pub enum FaultAction {
         to: Target,
     },
     Heal,
+    /// An operator resets a group's committed offsets on a topic (kafka-consumer-groups --reset-offsets).
+    ResetOffsets {
+        group: usize,
+        topic: usize,
+        to: ResetTo,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +146,13 @@ impl FaultInjector {
                 }
                 _ => "cut: no such target now".to_string(),
             },
+            FaultAction::ResetOffsets { group, topic, to } => {
+                let outcome = cluster.reset_offsets(*group, *topic, *to);
+                format!(
+                    "reset offsets of group {} on {}: {outcome}",
+                    cluster.spec.groups[*group], cluster.spec.topics[*topic].name
+                )
+            }
             FaultAction::Heal => {
                 cluster.engine.network.heal();
                 "heal the network".to_string()

@@ -217,6 +217,23 @@ impl Broker {
         }
     }
 
+    /// An operator's `kafka-consumer-groups --reset-offsets --execute` arriving here: allowed only while the group
+    /// has no members (ConsumerGroupCommand refuses an active group), then committed like any offset commit.
+    pub fn admin_reset_offsets(
+        &mut self,
+        group: usize,
+        offsets: Vec<(PartitionId, u64)>,
+        ctx: &mut KafkaCtx<'_>,
+    ) -> Result<(), String> {
+        let Some(loaded) = self.groups.get(&group) else { return Err("NOT_COORDINATOR".to_string()) };
+        if loaded.member_count() > 0 {
+            return Err(format!("group is {} with {} members", state_name(loaded.state), loaded.member_count()));
+        }
+        let me = ctx.me;
+        self.append_offset_commit(me, 0, group, offsets, ctx);
+        Ok(())
+    }
+
     /// Offsets are records in the group's `__consumer_offsets` partition, appended by its leader (this broker) and
     /// acknowledged once replicated like acks=all (GroupMetadataManager.storeOffsets).
     fn append_offset_commit(

@@ -18,6 +18,14 @@ pub struct Cluster {
     pub engine: Engine<Node>,
 }
 
+/// Where `--reset-offsets` moves a group: `--to-earliest`, `--to-latest`, `--to-offset N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetTo {
+    Earliest,
+    Latest,
+    Offset(u64),
+}
+
 /// One replica at the end of a run.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReplicaSummary {
@@ -146,8 +154,13 @@ impl Cluster {
         if self.is_up(node) {
             return;
         }
-        if let Node::Broker(b) = self.engine.process_mut(node) {
-            b.crash(false); // After a clean exit too, memory is gone; the logs were flushed before it.
+        match self.engine.process_mut(node) {
+            // After a clean exit too, memory is gone; the logs were flushed before it.
+            Node::Broker(b) => {
+                b.crash(false);
+            }
+            Node::Consumer(c) => c.crash(),
+            _ => {}
         }
         self.engine.restart(node);
     }
@@ -164,10 +177,51 @@ impl Cluster {
                     b.begin_controlled_shutdown(ctx);
                 }
             }),
+            NodeRole::Consumer(_) => self.engine.invoke(node, |n, ctx| {
+                if let Node::Consumer(c) = n {
+                    c.close(ctx);
+                }
+            }),
             _ => {
                 self.engine.stop(node);
                 self.close_connections(node);
             }
+        }
+    }
+
+    /// Resets `group`'s committed offsets on `topic` (the consumer-groups tool): earliest (the log start), latest
+    /// (each partition's high watermark, as ListOffsets reports it) or a given offset. Says what happened.
+    pub fn reset_offsets(&mut self, group: usize, topic: usize, to: ResetTo) -> String {
+        let Some(coordinator) = self.spec.offsets_partition_of(group).and_then(|p| self.leader_of(p)) else {
+            return "refused: the group has no coordinator".to_string();
+        };
+        let partitions: Vec<PartitionId> = self.spec.topic_partitions(topic).collect();
+        let offsets: Vec<(PartitionId, u64)> = partitions
+            .iter()
+            .map(|&p| {
+                let offset = match to {
+                    ResetTo::Earliest => 0,
+                    ResetTo::Offset(o) => o,
+                    ResetTo::Latest => self
+                        .leader_of(p)
+                        .and_then(|b| self.broker(b).replicas[p.index()].as_ref())
+                        .map_or(0, |r| r.log.high_watermark),
+                };
+                (p, offset)
+            })
+            .collect();
+        let mut result = Err("the coordinator is down".to_string());
+        let node = self.spec.broker_node(coordinator);
+        if self.is_up(node) {
+            self.engine.invoke(node, |n, ctx| {
+                if let Node::Broker(b) = n {
+                    result = b.admin_reset_offsets(group, offsets.clone(), ctx);
+                }
+            });
+        }
+        match result {
+            Ok(()) => format!("to {to:?} on {} partitions", offsets.len()),
+            Err(why) => format!("refused: {why}"),
         }
     }
 

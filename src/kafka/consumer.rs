@@ -126,6 +126,24 @@ impl Consumer {
         *self = Consumer::new(self.index, self.spec.clone());
     }
 
+    /// `KafkaConsumer.close()`: commit what was consumed (with auto-commit), leave the group so it rebalances at
+    /// once instead of after session.timeout.ms, and exit.
+    pub fn close(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if let Some(coordinator) = self.coordinator
+            && self.membership == Membership::Stable
+        {
+            if self.cfg.config.commit == CommitStrategy::Auto {
+                self.commit_consumed(false, ctx);
+            }
+            self.leave_group(coordinator, "closed", ctx);
+        }
+        let me = ctx.me.0;
+        for peer in (0..self.spec.node_count()).filter(|&n| n != me) {
+            ctx.send(NodeId(peer), Msg::ConnectionClosed);
+        }
+        ctx.exit();
+    }
+
     /// A request refused by a broker whose process is down: like a closed connection, it gets no answer;
     /// coordinator requests mark the coordinator dead, others are sent again at the next poll.
     pub fn on_refused(&mut self, _to: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {

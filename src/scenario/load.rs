@@ -4,6 +4,7 @@
 use super::doc::{LoadError, Node, Source, TableReader, Value, expect_array, expect_str, expect_table};
 use crate::engine::{LatencyModel, Limits, SimTime};
 use crate::faults::{FaultAction, ScheduledFault, Target};
+use crate::kafka::cluster::ResetTo;
 use crate::kafka::config::{Acks, BrokerConfig, GroupConfig, ProducerConfig, TopicConfig, TruncationMode};
 use crate::kafka::ids::{BrokerId, ClientId};
 use crate::kafka::spec::{ClusterSpec, PartitionSpec, ProducerSpec, assign_replicas};
@@ -448,7 +449,8 @@ fn read_faults(
         if at_us > end_us {
             return Err(t.error_at("at", "a time within the scenario's duration", format!("{at_us}us")));
         }
-        let kinds = ["crash", "restart", "shutdown", "pause", "resume", "isolate", "partition", "cut", "heal"];
+        let kinds =
+            ["crash", "restart", "shutdown", "pause", "resume", "isolate", "partition", "cut", "heal", "reset-offsets"];
         let kind_value = t.one_of("action", &kinds)?;
         let kind = t.required("action", kind_value, "an action")?;
         let action = read_fault_action(&mut t, kind, cluster)?;
@@ -475,6 +477,7 @@ fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec)
         "resume" => FaultAction::Resume { target: target(t, "target")? },
         "isolate" => FaultAction::Isolate { target: target(t, "target")? },
         "cut" => FaultAction::CutOneWay { from: target(t, "from")?, to: target(t, "to")? },
+        "reset-offsets" => read_reset_offsets(t, cluster)?,
         "partition" => {
             let sides_value = t.array("sides")?;
             let sides = t.required(
@@ -486,6 +489,32 @@ fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec)
         }
         _ => FaultAction::Heal,
     })
+}
+
+/// `action = "reset-offsets"`: `group`, `topic`, and `to` = "earliest", "latest" or an offset.
+fn read_reset_offsets(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<FaultAction, LoadError> {
+    let group_name = t.str("group")?;
+    let group_name = t.required("group", group_name, "the group.id to reset")?;
+    let Some(group) = cluster.groups.iter().position(|g| g == group_name) else {
+        return Err(t.error_at(
+            "group",
+            format!("one of the groups: {}", cluster.groups.join(", ")),
+            format!("\"{group_name}\""),
+        ));
+    };
+    let topic_name = t.str("topic")?;
+    let topic_name = t.required("topic", topic_name, "the topic whose offsets to reset")?;
+    let Some(topic) = cluster.topics.iter().position(|x| x.name == topic_name) else {
+        return Err(t.error_at("topic", "the name of a topic", format!("\"{topic_name}\"")));
+    };
+    let Some(node) = t.node("to") else { return Err(t.missing("to", "\"earliest\", \"latest\" or an offset")) };
+    let to = match &node.value {
+        Value::Str(s) if s == "earliest" => ResetTo::Earliest,
+        Value::Str(s) if s == "latest" => ResetTo::Latest,
+        Value::Int(n) if *n >= 0 => ResetTo::Offset(*n as u64),
+        other => return Err(t.error_at("to", "\"earliest\", \"latest\" or an offset >= 0", other.describe())),
+    };
+    Ok(FaultAction::ResetOffsets { group, topic, to })
 }
 
 fn read_partition_sides(t: &TableReader<'_>, sides: &[Node], cluster: &ClusterSpec) -> Result<FaultAction, LoadError> {

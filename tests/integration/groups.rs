@@ -161,3 +161,27 @@ fn cooperative_rebalancing_revokes_only_what_moves_and_hands_over_in_two_steps()
         assert_eq!(partitions.len(), owned.len(), "eager: {member} revokes everything it owned");
     }
 }
+
+// ConsumerGroupCommand --reset-offsets --to-earliest on an empty group: its members, restarted, process the
+// topic again from offset 0. A new group with auto.offset.reset=earliest reads the whole history.
+#[test]
+fn a_reset_to_earliest_replays_and_a_late_group_reads_everything() {
+    let (_, outcome) = run("replay-reset-offsets");
+    assert!(outcome.faults.iter().any(|(_, f)| f.contains("reset offsets") && !f.contains("refused")));
+    let sms = processed_by_group(&outcome, "notification-sms");
+    let acked = acked_records(&outcome);
+    let before_reset: Vec<_> = outcome
+        .history
+        .entries
+        .iter()
+        .filter(|e| e.time_us < 24 * S)
+        .filter_map(|e| match e.event {
+            ClientEvent::SendAcked { producer, send_seq, .. } => Some((producer, send_seq)),
+            _ => None,
+        })
+        .collect();
+    assert!(!before_reset.is_empty());
+    assert!(before_reset.iter().all(|r| sms.get(r).is_some_and(|&n| n >= 2)), "records before the reset are replayed");
+    let push = processed_by_group(&outcome, "push");
+    assert!(acked.iter().all(|r| push.contains_key(r)), "the late group reads the whole history");
+}

@@ -25,6 +25,8 @@ pub enum ClientEvent {
     Polled { consumer: u32, group: u32, generation: i32, partition: u32, first_offset: u64, count: u32 },
     /// The application finished processing one record.
     Processed { consumer: u32, group: u32, generation: i32, partition: u32, offset: u64, producer: u32, send_seq: u64 },
+    /// The application met a record it cannot deserialize: it skipped it, or died on it (`skipped` false).
+    Poisoned { consumer: u32, group: u32, partition: u32, offset: u64, producer: u32, send_seq: u64, skipped: bool },
     /// An offset commit's outcome for one partition: `error` is absent when it succeeded.
     Committed { consumer: u32, group: u32, generation: i32, partition: u32, offset: u64, error: Option<String> },
     /// One produce attempt of a batch failed and the batch will be retried (or failed, see SendFailed).

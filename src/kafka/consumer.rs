@@ -11,7 +11,7 @@ use super::log::Record;
 use super::messages::{GroupRequest, GroupResponse, JoinMetadata, JoinResult, KafkaError, LeaderInfo, Msg};
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
-use super::spec::{ClusterSpec, ConsumerSpec, NodeRole};
+use super::spec::{ClusterSpec, ConsumerSpec, NodeRole, PoisonPolicy};
 use crate::engine::{NodeId, SimTime, Wakeup};
 use crate::history::ClientEvent;
 use std::collections::{BTreeMap, VecDeque};
@@ -19,6 +19,9 @@ use std::rc::Rc;
 
 /// How long the application's `poll(timeout)` waits before returning empty (a common choice: 100 ms).
 const POLL_TIMEOUT_US: u64 = 100_000;
+
+/// A fetched record: its partition, its offset, the record.
+type Fetched = (PartitionId, u64, Record);
 
 /// Where the member is in the group protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +92,8 @@ pub struct Consumer {
     next_correlation: u64,
     bootstrap_cursor: u32,
     started: bool,
+    /// After the application died on a poison record, nothing runs before its restart.
+    dead_until: SimTime,
     poll_wakeup: Wakeup,
     request_wakeup: Wakeup,
 }
@@ -115,6 +120,7 @@ impl Consumer {
             next_correlation: 0,
             bootstrap_cursor: index,
             started: false,
+            dead_until: SimTime::ZERO,
             poll_wakeup: Wakeup::default(),
             request_wakeup: Wakeup::default(),
         }
@@ -178,6 +184,11 @@ impl Consumer {
 
     pub fn on_timer(&mut self, timer: Timer, ctx: &mut KafkaCtx<'_>) {
         match timer {
+            Timer::ConsumerPoll if ctx.now < self.dead_until => {
+                // Wakeups are armed at most a horizon ahead: keep waiting for the restart.
+                self.poll_wakeup.fired(ctx.now);
+                self.arm_poll(self.dead_until.since_us(ctx.now), ctx);
+            }
             Timer::ConsumerPoll => {
                 self.poll_wakeup.fired(ctx.now);
                 if !self.started {
@@ -311,7 +322,10 @@ impl Consumer {
             self.last_auto_commit = ctx.now;
             self.commit_consumed(false, ctx);
         }
-        let records = self.take_records();
+        let (records, poison) = self.take_records(ctx);
+        if let Some(poison) = poison {
+            return self.die_on_poison(poison, ctx);
+        }
         if records.is_empty() {
             self.send_fetches(ctx);
             return self.wait_in_poll(ctx);
@@ -442,7 +456,10 @@ impl Consumer {
     }
 
     /// Up to `max.poll.records` buffered records, advancing the consumed positions.
-    fn take_records(&mut self) -> Vec<(PartitionId, u64, Record)> {
+    /// Up to `max.poll.records` buffered records, advancing the consumed positions. A record that cannot be
+    /// deserialized is skipped (an error-handling deserializer) or stops the poll there; returned second when
+    /// nothing came before it (then poll throws).
+    fn take_records(&mut self, ctx: &mut KafkaCtx<'_>) -> (Vec<Fetched>, Option<Fetched>) {
         let max = self.cfg.config.max_poll_records as usize;
         let mut out = Vec::new();
         while out.len() < max {
@@ -451,10 +468,46 @@ impl Consumer {
             if pos.consumed.is_some_and(|c| offset < c) {
                 continue;
             }
+            if self.spec.is_poison(record.producer, record.send_seq) {
+                if self.cfg.on_poison == PoisonPolicy::Skip {
+                    pos.consumed = Some(offset + 1);
+                    self.report_poison(p, offset, record, true, ctx);
+                    continue;
+                }
+                if !out.is_empty() {
+                    self.buffer.push_front((p, offset, record));
+                    break;
+                }
+                return (out, Some((p, offset, record)));
+            }
             pos.consumed = Some(offset + 1);
             out.push((p, offset, record));
         }
-        out
+        (out, None)
+    }
+
+    fn report_poison(&self, p: PartitionId, offset: u64, record: Record, skipped: bool, ctx: &mut KafkaCtx<'_>) {
+        let event = ClientEvent::Poisoned {
+            consumer: self.index,
+            group: self.group() as u32,
+            partition: p.0,
+            offset,
+            producer: record.producer.0,
+            send_seq: record.send_seq,
+            skipped,
+        };
+        self.emit(ctx, event);
+    }
+
+    /// poll threw on a record it could not deserialize and the application died; its supervisor restarts it after
+    /// a delay, as a new member that resumes from the committed offsets (and meets the same record again).
+    fn die_on_poison(&mut self, (p, offset, record): (PartitionId, u64, Record), ctx: &mut KafkaCtx<'_>) {
+        self.report_poison(p, offset, record, false, ctx);
+        let next_correlation = self.next_correlation;
+        *self = Consumer::new(self.index, self.spec.clone());
+        self.next_correlation = next_correlation;
+        self.dead_until = ctx.now.plus_us(self.cfg.restart_delay_us);
+        self.arm_poll(self.cfg.restart_delay_us, ctx);
     }
 
     fn emit_polled(&self, records: &[(PartitionId, u64, Record)], ctx: &mut KafkaCtx<'_>) {

@@ -28,6 +28,8 @@ pub struct ProducerSpec {
     /// Keys are drawn uniformly from `0..key_space`; `None` sends null keys.
     pub key_space: Option<u32>,
     pub record_size_bytes: u32,
+    /// Every n-th record this producer sends cannot be deserialized by consumers (a poison pill).
+    pub poison_every: Option<u64>,
 }
 
 /// A consumer: its group, what it subscribes to, how it commits, how long it works on each record.
@@ -41,6 +43,20 @@ pub struct ConsumerSpec {
     pub config: ConsumerConfig,
     pub processing_time_us: u64,
     pub start_us: u64,
+    /// What the application does with a record it cannot deserialize.
+    pub on_poison: PoisonPolicy,
+    /// How long the application's supervisor waits before restarting it after it died.
+    pub restart_delay_us: u64,
+}
+
+/// What a consumer application does with a record it cannot deserialize.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoisonPolicy {
+    /// Kafka's default: poll throws (RecordDeserializationException) at that record, the application dies, is
+    /// restarted, resumes from the committed offset and hits the same record again.
+    Fail,
+    /// An ErrorHandlingDeserializer: the record comes back without a value and the application skips it.
+    Skip,
 }
 
 /// The name of the internal topic that holds committed offsets.
@@ -139,6 +155,12 @@ impl ClusterSpec {
 
     pub fn topic_of(&self, p: PartitionId) -> &TopicConfig {
         &self.topics[self.partitions[p.index()].topic]
+    }
+
+    /// Whether `producer`'s `send_seq`-th record is a poison pill (its bytes are not what consumers expect).
+    pub fn is_poison(&self, producer: ClientId, send_seq: u64) -> bool {
+        let every = self.producers.get(producer.index()).and_then(|p| p.poison_every);
+        every.is_some_and(|n| send_seq % n == n - 1)
     }
 
     /// Kafka's name for a partition: `orders-0`.

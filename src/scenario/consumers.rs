@@ -3,7 +3,7 @@
 
 use super::doc::{LoadError, Node, TableReader, Value, expect_str, expect_table};
 use crate::kafka::config::{CommitStrategy, ConsumerConfig, GroupConfig, OffsetReset, TopicConfig};
-use crate::kafka::spec::{ConsumerSpec, OFFSETS_TOPIC, PartitionSpec, assign_replicas};
+use crate::kafka::spec::{ConsumerSpec, OFFSETS_TOPIC, PartitionSpec, PoisonPolicy, assign_replicas};
 
 const MAX_MS_US: u64 = i32::MAX as u64 * 1_000;
 const ASSIGNORS: [&str; 4] = ["range", "roundrobin", "sticky", "cooperative-sticky"];
@@ -60,7 +60,21 @@ fn read_consumer(
     let start_us = t.duration_us("start")?.unwrap_or(1_000_000);
     let processing_time_us = t.duration_us("processing_time")?.unwrap_or(1_000);
     let config = read_consumer_config(t)?;
-    Ok(ConsumerSpec { name, group, topics: topic_indexes, config, processing_time_us, start_us })
+    let on_poison = match t.one_of("on_poison", &["fail", "skip"])? {
+        Some("skip") => PoisonPolicy::Skip,
+        _ => PoisonPolicy::Fail,
+    };
+    let restart_delay_us = t.duration_us("restart_delay")?.unwrap_or(5_000_000);
+    Ok(ConsumerSpec {
+        name,
+        group,
+        topics: topic_indexes,
+        config,
+        processing_time_us,
+        start_us,
+        on_poison,
+        restart_delay_us,
+    })
 }
 
 /// `topics = ["orders"]` (or a single name): topics that exist.

@@ -325,6 +325,7 @@ fn read_producers(
         }
         let key_space = read_keys(&mut t)?;
         let record_size_bytes = t.u64_in("record_size", 1, 1_048_576)?.unwrap_or(100) as u32;
+        let poison_every = t.u64_in("poison_every", 1, u64::MAX)?;
         let config = read_producer_config(&mut t, &model.producer_defaults)?;
         t.finish()?;
         producers.push(ProducerSpec {
@@ -337,6 +338,7 @@ fn read_producers(
             stop_us,
             key_space,
             record_size_bytes,
+            poison_every,
         });
     }
     Ok(producers)

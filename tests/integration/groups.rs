@@ -185,3 +185,47 @@ fn a_reset_to_earliest_replays_and_a_late_group_reads_everything() {
     let push = processed_by_group(&outcome, "push");
     assert!(acked.iter().all(|r| push.contains_key(r)), "the late group reads the whole history");
 }
+
+// KIP-334: poll throws at a record it cannot deserialize and the position stays there, so an application that
+// dies on it meets it again after every restart (a crash loop, the partition stuck behind it); with an
+// error-handling deserializer the record is skipped and everything else is processed.
+#[test]
+fn a_poison_record_loops_the_default_consumer_and_is_skipped_by_a_tolerant_one() {
+    let (_, outcome) = run("poison-record");
+    let h = &outcome.history;
+    let group = |name: &str| h.groups.iter().position(|g| g == name).expect("group") as u32;
+    let (fulfilment, analytics) = (group("fulfilment"), group("analytics"));
+    let deaths: Vec<(u32, u64)> = h
+        .entries
+        .iter()
+        .filter_map(|e| match e.event {
+            ClientEvent::Poisoned { group, partition, offset, skipped: false, .. } if group == fulfilment => {
+                Some((partition, offset))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(deaths.len() >= 3, "the default consumer dies again and again: {deaths:?}");
+    // Each partition stops at its first poison record: the deaths are always at one offset per partition.
+    let stuck: std::collections::BTreeMap<u32, u64> = deaths.iter().copied().collect();
+    for (p, o) in &deaths {
+        assert_eq!(stuck.get(p), Some(o), "deaths at different offsets of one partition: {deaths:?}");
+    }
+    let past_it = h.entries.iter().any(|e| match e.event {
+        ClientEvent::Processed { group, partition, offset, .. } => {
+            group == fulfilment && stuck.get(&partition).is_some_and(|&at| offset > at)
+        }
+        _ => false,
+    });
+    assert!(!past_it, "nothing beyond a partition's poison record is processed");
+
+    let processed = processed_by_group(&outcome, "analytics");
+    let skipped = h
+        .entries
+        .iter()
+        .filter(|e| matches!(e.event, ClientEvent::Poisoned { group, skipped: true, .. } if group == analytics))
+        .count();
+    assert!(skipped > 0);
+    let unprocessed = acked_records(&outcome).iter().filter(|r| !processed.contains_key(r)).count();
+    assert_eq!(unprocessed, skipped, "the tolerant consumer processes everything but the poison records");
+}

@@ -263,11 +263,12 @@ fn final_logs(cluster: &Cluster) -> Vec<FinalLog> {
         .map(|p| {
             let state = &controller.committed_partitions[p.index()];
             let holder = state.leader.or_else(|| state.isr.first().copied());
-            let records = holder
-                .and_then(|b| cluster.broker(b).replicas[p.index()].as_ref())
+            let replica = holder.and_then(|b| cluster.broker(b).replicas[p.index()].as_ref());
+            let start_offset = replica.map_or(0, |r| r.log.log_start_offset());
+            let records = replica
                 .map(|r| r.log.records().map(|(_, rec)| (rec.producer.0, rec.send_seq)).collect())
                 .unwrap_or_default();
-            FinalLog { partition: p.0, records }
+            FinalLog { partition: p.0, start_offset, records }
         })
         .collect()
 }

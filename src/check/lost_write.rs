@@ -31,9 +31,12 @@ pub fn lost_writes(history: &History, logs: &[FinalLog]) -> Vec<LostWrite> {
         let ClientEvent::SendAcked { producer, send_seq, partition, offset } = entry.event else { continue };
         let Some(log) = logs.iter().position(|l| l.partition == partition) else { continue };
         let record = (producer, send_seq);
+        let start = logs[log].start_offset;
         let (present, found_instead) = match offset {
+            // Below the log start, retention deleted it on purpose: not a lost write.
+            Some(o) if o < start => (true, None),
             Some(o) => {
-                let at = logs[log].records.get(o as usize).copied();
+                let at = logs[log].records.get((o - start) as usize).copied();
                 (at == Some(record), at)
             }
             None => (sorted[log].binary_search(&record).is_ok(), None),
@@ -60,14 +63,14 @@ mod tests {
     #[test]
     fn acknowledged_record_at_its_offset_is_not_lost() {
         let h = history(vec![ClientEvent::SendAcked { producer: 0, send_seq: 7, partition: 0, offset: Some(1) }]);
-        let logs = [FinalLog { partition: 0, records: vec![(0, 6), (0, 7)] }];
+        let logs = [FinalLog { partition: 0, start_offset: 0, records: vec![(0, 6), (0, 7)] }];
         assert!(lost_writes(&h, &logs).is_empty());
     }
 
     #[test]
     fn acknowledged_record_replaced_at_its_offset_is_lost() {
         let h = history(vec![ClientEvent::SendAcked { producer: 0, send_seq: 7, partition: 0, offset: Some(1) }]);
-        let logs = [FinalLog { partition: 0, records: vec![(0, 6), (1, 0)] }];
+        let logs = [FinalLog { partition: 0, start_offset: 0, records: vec![(0, 6), (1, 0)] }];
         let lost = lost_writes(&h, &logs);
         assert_eq!(lost.len(), 1);
         assert_eq!(lost[0].found_instead, Some((1, 0)));
@@ -79,7 +82,7 @@ mod tests {
             ClientEvent::SendAcked { producer: 0, send_seq: 1, partition: 0, offset: None },
             ClientEvent::SendAcked { producer: 0, send_seq: 2, partition: 0, offset: None },
         ]);
-        let logs = [FinalLog { partition: 0, records: vec![(0, 1)] }];
+        let logs = [FinalLog { partition: 0, start_offset: 0, records: vec![(0, 1)] }];
         let lost = lost_writes(&h, &logs);
         assert_eq!(lost.iter().map(|l| l.send_seq).collect::<Vec<_>>(), vec![2]);
     }

@@ -254,10 +254,17 @@ pub fn history_jsonl(outcome: &Outcome) -> serde_json::Result<String> {
         version: u32,
         partitions: &'a [String],
         producers: &'a [String],
+        consumers: &'a [String],
+        groups: &'a [String],
     }
     let h = &outcome.history;
-    let mut text =
-        serde_json::to_string(&Header { version: h.version, partitions: &h.partitions, producers: &h.producers })?;
+    let mut text = serde_json::to_string(&Header {
+        version: h.version,
+        partitions: &h.partitions,
+        producers: &h.producers,
+        consumers: &h.consumers,
+        groups: &h.groups,
+    })?;
     text.push('\n');
     for entry in &h.entries {
         text.push_str(&serde_json::to_string(entry)?);

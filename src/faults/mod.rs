@@ -18,6 +18,8 @@ pub enum Target {
     Controller,
     /// The node most recently crashed, shut down or paused by an earlier fault.
     LastStopped,
+    /// The member of a group (by index) that owns a partition when the fault fires.
+    OwnerOf(usize, PartitionId),
     /// One of these nodes that is up, chosen with the faults' random stream (e.g. a member of a group).
     OneOf(Vec<NodeId>),
 }
@@ -98,6 +100,7 @@ impl FaultInjector {
             }
             Target::Controller => cluster.active_controller().map(|i| spec.controller_node(i)),
             Target::LastStopped => self.last_stopped,
+            Target::OwnerOf(group, p) => cluster.owner_of(*group, *p),
             Target::OneOf(nodes) => {
                 let up: Vec<NodeId> = nodes.iter().copied().filter(|&n| cluster.is_up(n)).collect();
                 (!up.is_empty()).then(|| up[self.rng.random_range(0..up.len())])

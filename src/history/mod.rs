@@ -27,6 +27,10 @@ pub enum ClientEvent {
     Processed { consumer: u32, group: u32, generation: i32, partition: u32, offset: u64, producer: u32, send_seq: u64 },
     /// The application met a record it cannot deserialize: it skipped it, or died on it (`skipped` false).
     Poisoned { consumer: u32, group: u32, partition: u32, offset: u64, producer: u32, send_seq: u64, skipped: bool },
+    /// A fetch position was out of range (retention deleted it, or the log was truncated below it).
+    OffsetOutOfRange { consumer: u32, group: u32, partition: u32, offset: u64 },
+    /// `auto.offset.reset` (or a reset after OFFSET_OUT_OF_RANGE) moved a position to `offset`.
+    PositionReset { consumer: u32, group: u32, partition: u32, offset: u64 },
     /// An offset commit's outcome for one partition: `error` is absent when it succeeded.
     Committed { consumer: u32, group: u32, generation: i32, partition: u32, offset: u64, error: Option<String> },
     /// One produce attempt of a batch failed and the batch will be retried (or failed, see SendFailed).
@@ -73,10 +77,13 @@ impl History {
     }
 }
 
-/// One partition's log at the end of a run as `(producer, send_seq)` per offset, from offset 0: the white-box
+/// One partition's log at the end of a run as `(producer, send_seq)` per offset, from its start offset: the white-box
 /// view some checks use. Histories recorded from a real cluster may not have it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalLog {
     pub partition: u32,
+    /// The log start offset: `records[0]` is at this offset (retention deletes the records before it).
+    #[serde(default)]
+    pub start_offset: u64,
     pub records: Vec<(u32, u64)>,
 }

@@ -177,6 +177,7 @@ impl Broker {
         ctx.set_timer(cfg.replica_lag_time_max_us / 2, Timer::IsrExpiration);
         ctx.set_timer(cfg.replica_high_watermark_checkpoint_interval_us, Timer::HighWatermarkCheckpoint);
         ctx.set_timer(PAGE_CACHE_WRITEBACK_INTERVAL_US, Timer::PageCacheWriteback);
+        ctx.set_timer(cfg.log_retention_check_interval_us, Timer::LogRetentionCheck);
         self.send_heartbeat(ctx);
         ctx.set_timer(self.spec.broker_config.broker_heartbeat_interval_us, Timer::BrokerHeartbeat);
     }
@@ -197,6 +198,10 @@ impl Broker {
                 }
                 let interval = self.spec.broker_config.replica_high_watermark_checkpoint_interval_us;
                 ctx.set_timer(interval, Timer::HighWatermarkCheckpoint);
+            }
+            Timer::LogRetentionCheck => {
+                self.apply_retention(ctx);
+                ctx.set_timer(self.spec.broker_config.log_retention_check_interval_us, Timer::LogRetentionCheck);
             }
             Timer::PageCacheWriteback => {
                 let expire = self.spec.broker_config.dirty_expire_us;
@@ -394,7 +399,7 @@ impl Broker {
                 ctx.send(client, Msg::ProduceResponse(response));
             }
         };
-        let (base, last) = match self.append_as_leader(&req) {
+        let (base, last) = match self.append_as_leader(&req, ctx.now) {
             Ok(range) => range,
             Err(error) => return respond(ctx, Err(error)),
         };
@@ -421,7 +426,7 @@ impl Broker {
     }
 
     /// Partition.appendRecordsToLeader: leadership, the acks=all min ISR check, the idempotence check, the append.
-    fn append_as_leader(&mut self, req: &ProduceRequest) -> Result<(Offset, Offset), KafkaError> {
+    fn append_as_leader(&mut self, req: &ProduceRequest, now: SimTime) -> Result<(Offset, Offset), KafkaError> {
         let min_isr = self.spec.topic_of(req.partition).effective_min_isr();
         let flush_interval = self.spec.broker_config.log_flush_interval_messages;
         let Some(replica) = self.replicas[req.partition.index()].as_mut() else {
@@ -442,7 +447,7 @@ impl Broker {
                 SequenceCheck::OutOfOrder => return Err(KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER),
             }
         }
-        let range = replica.log.append_as_leader(req.records.clone(), ls.leader_epoch, req.stamp);
+        let range = replica.log.append_as_leader(req.records.clone(), ls.leader_epoch, req.stamp, now);
         replica.log.maybe_flush(flush_interval);
         Ok(range)
     }
@@ -517,7 +522,11 @@ impl Broker {
         if let Some(last_epoch) = req.last_fetched_epoch {
             match log.end_offset_for_epoch(last_epoch) {
                 None => {
-                    return Some(FetchResult::OutOfRange { leader_log_end_offset: leo });
+                    let start = log.log_start_offset();
+                    return Some(FetchResult::OutOfRange {
+                        leader_log_start_offset: start,
+                        leader_log_end_offset: leo,
+                    });
                 }
                 Some((epoch, end_offset)) if epoch < last_epoch || end_offset < req.fetch_offset => {
                     return Some(FetchResult::Diverging { epoch, end_offset });
@@ -525,8 +534,9 @@ impl Broker {
                 Some(_) => {}
             }
         }
-        if req.fetch_offset > leo {
-            return Some(FetchResult::OutOfRange { leader_log_end_offset: leo });
+        if req.fetch_offset > leo || req.fetch_offset < log.log_start_offset() {
+            let start = log.log_start_offset();
+            return Some(FetchResult::OutOfRange { leader_log_start_offset: start, leader_log_end_offset: leo });
         }
         let Some(follower) = ls.follower_mut(req.replica) else {
             return Some(FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER));
@@ -699,7 +709,16 @@ impl Broker {
                 None
             }
             FetchResult::Diverging { epoch, end_offset } => Some(divergence_truncation_offset(log, epoch, end_offset)),
-            FetchResult::OutOfRange { leader_log_end_offset } => Some(leader_log_end_offset.min(log.log_end_offset())),
+            // ReplicaFetcherThread.handleOutOfRangeError: a follower ahead of the leader's end truncates to it; one
+            // behind the leader's log start (retention deleted what it needs) starts over at that offset.
+            FetchResult::OutOfRange { leader_log_start_offset, leader_log_end_offset } => {
+                if log.log_end_offset() < leader_log_start_offset {
+                    log.truncate_fully_and_start_at(leader_log_start_offset);
+                    None
+                } else {
+                    Some(leader_log_end_offset.min(log.log_end_offset()))
+                }
+            }
             FetchResult::Error(_) => {
                 let until = ctx.now.plus_us(REPLICA_FETCH_BACKOFF_US);
                 f.backoff_until = Some(until);
@@ -745,6 +764,22 @@ impl Broker {
         }
         if any {
             self.arm(until, ctx);
+        }
+    }
+
+    /// The retention check (every `log.retention.check.interval.ms`): each replica deletes, on its own, what its
+    /// topic's `retention.ms` / `retention.bytes` no longer keep.
+    fn apply_retention(&mut self, ctx: &mut KafkaCtx<'_>) {
+        for (i, replica) in self.replicas.iter_mut().enumerate() {
+            let Some(replica) = replica else { continue };
+            let topic = self.spec.topic_of(PartitionId(i as u32));
+            if let Some(start) = replica.log.apply_retention(ctx.now, topic.retention_us, topic.retention_bytes) {
+                ctx.emit(Obs::LogStartMoved {
+                    broker: self.id,
+                    partition: PartitionId(i as u32),
+                    log_start_offset: start,
+                });
+            }
         }
     }
 
@@ -839,7 +874,7 @@ mod tests {
             for _ in 0..count {
                 let record = Record { producer: ClientId(0), send_seq: seq, key: None, size_bytes: 10 };
                 seq += 1;
-                log.append_as_leader(Rc::from(vec![record]), epoch, None);
+                log.append_as_leader(Rc::from(vec![record]), epoch, None, SimTime::ZERO);
             }
         }
         log

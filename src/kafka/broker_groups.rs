@@ -58,10 +58,12 @@ impl Broker {
         GroupResponse::FindCoordinator { result: leader.ok_or(KafkaError::COORDINATOR_NOT_AVAILABLE) }
     }
 
-    /// ListOffsets: the log start (always 0 here) or, for consumers, the high watermark.
+    /// ListOffsets: the log start or, for consumers, the high watermark.
     fn list_offsets(&self, partition: PartitionId, latest: bool) -> GroupResponse {
         let result = match self.replicas.get(partition.index()).and_then(Option::as_ref) {
-            Some(Replica { log, role: Role::Leader(_) }) => Ok(if latest { log.high_watermark } else { 0 }),
+            Some(Replica { log, role: Role::Leader(_) }) => {
+                Ok(if latest { log.high_watermark } else { log.log_start_offset() })
+            }
             _ => Err(KafkaError::NOT_LEADER_OR_FOLLOWER),
         };
         GroupResponse::ListOffsets { partition, result }
@@ -95,14 +97,16 @@ impl Broker {
     }
 
     /// Records from `offset` below the high watermark; `None` when there are none yet (hold the fetch). An offset
-    /// beyond the high watermark is out of range (Partition.fetchOffsetSnapshot / Log.read).
+    /// beyond the log end or before the log start is out of range (Partition.fetchOffsetSnapshot).
     fn read_for_consumer(&self, partition: PartitionId, offset: u64) -> Option<Result<FetchedBatches, KafkaError>> {
         let Some(Replica { log, role: Role::Leader(_) }) =
             self.replicas.get(partition.index()).and_then(Option::as_ref)
         else {
             return Some(Err(KafkaError::NOT_LEADER_OR_FOLLOWER));
         };
-        if offset > log.high_watermark {
+        // Out of range only beyond the log end or before its start; between the high watermark and the log end
+        // (a new leader whose high watermark has not caught up yet) there is simply nothing to read yet.
+        if offset > log.log_end_offset() || offset < log.log_start_offset() {
             return Some(Err(KafkaError::OFFSET_OUT_OF_RANGE));
         }
         let batches = log.read_committed(offset, MAX_PARTITION_FETCH_BYTES);
@@ -251,7 +255,7 @@ impl Broker {
             ctx.send(client, Msg::GroupResponse { correlation, response });
             return;
         };
-        let (base, last) = log.append_as_leader(records, ls.leader_epoch, None);
+        let (base, last) = log.append_as_leader(records, ls.leader_epoch, None, ctx.now);
         let deadline = ctx.now.plus_us(OFFSETS_COMMIT_TIMEOUT_US);
         let parked = ParkedProduce {
             client,

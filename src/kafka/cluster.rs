@@ -225,6 +225,15 @@ impl Cluster {
         }
     }
 
+    /// The running member of `group` that owns `p` now, if any.
+    pub fn owner_of(&self, group: usize, p: PartitionId) -> Option<NodeId> {
+        (0..self.spec.consumers.len() as u32).map(|c| self.spec.consumer_node(c)).find(|&node| {
+            self.is_up(node)
+                && matches!(self.engine.process(node), Node::Consumer(c) if c.owns(p))
+                && self.spec.consumers[self.spec.role_index(node)].group == group
+        })
+    }
+
     /// The partition's leader as the controller last committed it.
     pub fn leader_of(&self, p: PartitionId) -> Option<BrokerId> {
         self.controller().committed_partitions[p.index()].leader

@@ -41,6 +41,8 @@ pub struct BrokerConfig {
     pub broker_heartbeat_interval_us: u64,
     /// `broker.session.timeout.ms`, 9000.
     pub broker_session_timeout_us: u64,
+    /// `log.retention.check.interval.ms`, 300000.
+    pub log_retention_check_interval_us: u64,
     /// `log.flush.interval.messages`, Long.MAX_VALUE: Kafka leaves flushing to the OS page cache.
     pub log_flush_interval_messages: u64,
     /// Linux's vm.dirty_expire_centisecs (30 s): dirty pages older than this are written back by the OS
@@ -68,6 +70,7 @@ impl Default for BrokerConfig {
             replica_high_watermark_checkpoint_interval_us: 5_000 * US_PER_MS,
             broker_heartbeat_interval_us: 2_000 * US_PER_MS,
             broker_session_timeout_us: 9_000 * US_PER_MS,
+            log_retention_check_interval_us: 300_000 * US_PER_MS,
             log_flush_interval_messages: u64::MAX,
             dirty_expire_us: 30_000 * US_PER_MS,
             default_replication_factor: 1,
@@ -89,6 +92,10 @@ pub struct TopicConfig {
     pub min_insync_replicas: u32,
     /// `unclean.leader.election.enable` for this topic.
     pub unclean_leader_election_enable: bool,
+    /// `retention.ms` (7 days by default; `None` is -1, unlimited).
+    pub retention_us: Option<u64>,
+    /// `retention.bytes` (-1 by default: unlimited).
+    pub retention_bytes: Option<u64>,
 }
 
 impl TopicConfig {

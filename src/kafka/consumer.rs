@@ -71,6 +71,8 @@ struct Position {
     fetch: Option<u64>,
     /// The offset after the last record `poll()` returned: what a commit stores.
     consumed: Option<u64>,
+    /// No committed offset and `auto.offset.reset=none` (NoOffsetForPartitionException): left unconsumed.
+    no_offset: bool,
 }
 
 pub struct Consumer {
@@ -141,7 +143,10 @@ impl Consumer {
             if self.cfg.config.commit == CommitStrategy::Auto {
                 self.commit_consumed(false, ctx);
             }
-            self.leave_group(coordinator, "closed", ctx);
+            // KIP-345: a static member does not leave on close; its session timeout decides.
+            if self.cfg.config.group_instance_id.is_none() {
+                self.leave_group(coordinator, "closed", ctx);
+            }
         }
         let me = ctx.me.0;
         for peer in (0..self.spec.node_count()).filter(|&n| n != me) {
@@ -244,7 +249,14 @@ impl Consumer {
     fn send(&mut self, to: BrokerId, kind: PendingKind, request: GroupRequest, ctx: &mut KafkaCtx<'_>) {
         self.next_correlation += 1;
         let correlation = self.next_correlation;
-        let deadline = ctx.now.plus_us(self.cfg.config.request_timeout_us);
+        // A JoinGroup may wait a whole rebalance: its timeout is max.poll.interval.ms + 5 s (ConsumerCoordinator).
+        let timeout_us = match kind {
+            PendingKind::Join => {
+                self.cfg.config.request_timeout_us.max(self.cfg.config.max_poll_interval_us + 5_000_000)
+            }
+            _ => self.cfg.config.request_timeout_us,
+        };
+        let deadline = ctx.now.plus_us(timeout_us);
         self.pending.push(Pending { correlation, deadline, kind });
         ctx.send(self.spec.broker_node(to), Msg::GroupRequest { correlation, request });
         self.arm_request_wakeup(deadline, ctx);
@@ -441,7 +453,7 @@ impl Consumer {
     /// Positions for new partitions: the committed offset (OffsetFetch), else `auto.offset.reset` (ListOffsets).
     fn ensure_positions(&mut self, ctx: &mut KafkaCtx<'_>) -> bool {
         let unknown: Vec<PartitionId> =
-            self.positions.iter().filter(|(_, p)| p.fetch.is_none()).map(|(&p, _)| p).collect();
+            self.positions.iter().filter(|(_, p)| p.fetch.is_none() && !p.no_offset).map(|(&p, _)| p).collect();
         if unknown.is_empty() {
             return true;
         }
@@ -535,6 +547,9 @@ impl Consumer {
             .iter()
             .filter_map(|(&p, pos)| pos.fetch.map(|o| (p, o)))
             .filter(|&(p, _)| !self.has_pending(PendingKind::Fetch(p)))
+            // Fetcher.fetchablePartitions: a partition whose fetched records are not yet drained by poll is not
+            // fetched again, so a slow consumer does not read ahead without bound.
+            .filter(|&(p, _)| !self.buffer.iter().any(|(b, _, _)| *b == p))
             .collect();
         for (p, offset) in wanted {
             let Some(leader) = self.leaders[p.index()].leader else {
@@ -713,9 +728,19 @@ impl Consumer {
             GroupResponse::OffsetCommit { offsets, result } => self.on_commit_response(kind, offsets, result, ctx),
             GroupResponse::OffsetFetch { result } => self.on_offset_fetch_response(result, ctx),
             GroupResponse::ListOffsets { partition, result } => {
+                if result.is_err() {
+                    self.leaders[partition.index()].leader = None;
+                }
                 if let (Some(pos), Ok(offset)) = (self.positions.get_mut(&partition), result) {
                     pos.fetch = Some(offset);
                     pos.consumed = Some(offset);
+                    let event = ClientEvent::PositionReset {
+                        consumer: self.index,
+                        group: self.group() as u32,
+                        partition: partition.0,
+                        offset,
+                    };
+                    self.emit(ctx, event);
                 }
                 self.resume_poll(ctx);
             }
@@ -901,7 +926,12 @@ impl Consumer {
         let latest = match self.cfg.config.auto_offset_reset {
             OffsetReset::Earliest => false,
             OffsetReset::Latest => true,
-            OffsetReset::None => return,
+            OffsetReset::None => {
+                if let Some(pos) = self.positions.get_mut(&p) {
+                    pos.no_offset = true;
+                }
+                return;
+            }
         };
         if let Some(leader) = self.leaders[p.index()].leader {
             self.send(leader, PendingKind::ListOffsets(p), GroupRequest::ListOffsets { partition: p, latest }, ctx);
@@ -931,6 +961,13 @@ impl Consumer {
             }
             Err(KafkaError::OFFSET_OUT_OF_RANGE) => {
                 pos.fetch = None;
+                let event = ClientEvent::OffsetOutOfRange {
+                    consumer: self.index,
+                    group: self.group() as u32,
+                    partition: p.0,
+                    offset,
+                };
+                self.emit(ctx, event);
                 self.reset_position(p, ctx);
             }
             Err(_) => {
@@ -938,6 +975,11 @@ impl Consumer {
             }
         }
         self.resume_poll(ctx);
+    }
+
+    /// Whether this consumer is a stable member that owns `p` now.
+    pub fn owns(&self, p: PartitionId) -> bool {
+        self.membership == Membership::Stable && self.positions.contains_key(&p)
     }
 
     /// The application's view, for summaries.

@@ -147,6 +147,15 @@ impl Coordinator<'_> {
         member_id: String,
         metadata: JoinMetadata,
     ) -> Option<GroupResponse> {
+        let mut member_id = member_id;
+        if member_id.is_empty()
+            && let Some(instance) = metadata.instance_id.clone()
+        {
+            match self.replace_static_member(from, &instance, &metadata) {
+                Some(response) => return Some(response),
+                None => member_id = self.new_member_id(),
+            }
+        }
         let g = &mut *self.group;
         if member_id.is_empty() {
             g.next_member += 1;
@@ -181,6 +190,42 @@ impl Coordinator<'_> {
         self.prepare_rebalance("member joined");
         self.maybe_complete_join();
         None
+    }
+
+    fn new_member_id(&mut self) -> String {
+        self.group.next_member += 1;
+        format!("{}-member-{}", self.group.name, self.group.next_member)
+    }
+
+    /// KIP-345: a static member (group.instance.id) rejoining under a new member id takes its old place; a stable
+    /// group does not rebalance for it — it gets the current generation back and, at SyncGroup, its old
+    /// assignment. `None` when the instance id is new, or the group is rebalancing anyway (join normally).
+    fn replace_static_member(
+        &mut self,
+        from: NodeId,
+        instance: &str,
+        metadata: &JoinMetadata,
+    ) -> Option<GroupResponse> {
+        let old_id = self
+            .group
+            .members
+            .iter()
+            .find(|(_, m)| m.metadata.instance_id.as_deref() == Some(instance))
+            .map(|(id, _)| id.clone())?;
+        if self.group.state != GroupState::Stable {
+            return None;
+        }
+        let new_id = self.new_member_id();
+        let g = &mut *self.group;
+        let mut member = g.members.remove(&old_id)?;
+        member.node = from;
+        member.metadata = metadata.clone();
+        member.last_heartbeat = self.now;
+        g.members.insert(new_id.clone(), member);
+        if g.leader.as_deref() == Some(old_id.as_str()) {
+            g.leader = Some(new_id.clone());
+        }
+        Some(GroupResponse::JoinGroup { result: Ok(self.join_result(&new_id, false)), member_id: new_id })
     }
 
     /// A new member must share at least one assignor with the group's members.
@@ -569,6 +614,31 @@ mod tests {
         Coordinator { group: &mut stable, g: 0, now: expired_at, initial_delay_us: 3_000_000, out: &mut out }.expire();
         assert_eq!(stable.member_count(), 0);
         assert_eq!(stable.state, GroupState::Empty);
+    }
+
+    // KIP-345: a static member restarting within the session timeout takes its old place under a new member id,
+    // without a rebalance, and gets its old assignment back.
+    #[test]
+    fn a_static_member_rejoins_without_a_rebalance() {
+        let mut g = Group::new("email".into(), BTreeMap::new());
+        let mut static_meta = metadata();
+        static_meta.instance_id = Some("email-host-1".into());
+        let join = GroupRequest::JoinGroup { group: 0, member_id: String::new(), metadata: static_meta.clone() };
+        run(&mut g, 0, 1, 1, join.clone());
+        let mut out = Vec::new();
+        Coordinator { group: &mut g, g: 0, now: SimTime(3_000_000), initial_delay_us: 3_000_000, out: &mut out }
+            .expire();
+        let id = g.leader.clone().expect("a leader");
+        let sync = GroupRequest::SyncGroup { group: 0, generation: 1, member_id: id, assignments: vec![] };
+        run(&mut g, 3_000_001, 1, 2, sync);
+        assert_eq!(g.state, GroupState::Stable);
+        let out = run(&mut g, 10_000_000, 1, 3, join);
+        assert_eq!(g.state, GroupState::Stable, "no rebalance");
+        assert_eq!(g.generation, 1);
+        assert!(
+            matches!(out.first(), Some(Output::Reply { response: GroupResponse::JoinGroup { result: Ok(r), .. }, .. }) if r.generation == 1)
+        );
+        assert_eq!(g.member_count(), 1);
     }
 
     // GroupMetadata.selectProtocol: the protocol all members support that most of them prefer.

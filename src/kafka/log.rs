@@ -45,6 +45,8 @@ pub struct Batch {
     pub base_offset: Offset,
     pub epoch: LeaderEpoch,
     pub stamp: Option<ProducerStamp>,
+    /// When the leader appended it (the batch's max timestamp, which time-based retention reads).
+    pub timestamp: SimTime,
     pub records: Rc<[Record]>,
 }
 
@@ -87,6 +89,8 @@ struct BatchMetadata {
 pub struct ReplicaLog {
     batches: VecDeque<Batch>,
     log_end_offset: Offset,
+    /// The first offset still in the log; retention moves it forward.
+    log_start_offset: Offset,
     /// The leader-epoch cache (LeaderEpochFileCache): (epoch, start offset), both increasing.
     epochs: Vec<(LeaderEpoch, Offset)>,
     pub high_watermark: Offset,
@@ -102,6 +106,48 @@ pub struct ReplicaLog {
 impl ReplicaLog {
     pub fn log_end_offset(&self) -> Offset {
         self.log_end_offset
+    }
+
+    pub fn log_start_offset(&self) -> Offset {
+        self.log_start_offset
+    }
+
+    /// Log retention (LogManager.cleanupLogs / UnifiedLog.deleteOldSegments), with a batch standing for a
+    /// segment: deletes the oldest batches that are wholly below the high watermark and either older than
+    /// `retention_ms` or beyond `retention_bytes`. Returns the new log start offset if it moved.
+    pub fn apply_retention(
+        &mut self,
+        now: SimTime,
+        retention_us: Option<u64>,
+        retention_bytes: Option<u64>,
+    ) -> Option<Offset> {
+        let mut size: u64 = self.batches.iter().map(Batch::size_bytes).sum();
+        let before = self.log_start_offset;
+        while let Some(first) = self.batches.front() {
+            let below_hw = first.next_offset() <= self.high_watermark;
+            let expired = retention_us.is_some_and(|r| now.since_us(first.timestamp) > r);
+            let too_big = retention_bytes.is_some_and(|b| size > b);
+            if !below_hw || !(expired || too_big) {
+                break;
+            }
+            size -= first.size_bytes();
+            self.log_start_offset = first.next_offset();
+            self.batches.pop_front();
+        }
+        (self.log_start_offset > before).then_some(self.log_start_offset)
+    }
+
+    /// A follower whose log ends before the leader's log start starts over there (truncateFullyAndStartAt).
+    pub fn truncate_fully_and_start_at(&mut self, offset: Offset) {
+        self.batches.clear();
+        self.epochs.clear();
+        self.producers.clear();
+        self.dirty_samples.clear();
+        self.log_start_offset = offset;
+        self.log_end_offset = offset;
+        self.high_watermark = offset;
+        self.checkpointed_high_watermark = offset;
+        self.flushed_offset = offset;
     }
 
     pub fn latest_epoch(&self) -> Option<LeaderEpoch> {
@@ -142,10 +188,11 @@ impl ReplicaLog {
         records: Rc<[Record]>,
         epoch: LeaderEpoch,
         stamp: Option<ProducerStamp>,
+        timestamp: SimTime,
     ) -> (Offset, Offset) {
         assert!(!records.is_empty(), "empty batch");
         self.assign_epoch(epoch);
-        let batch = Batch { base_offset: self.log_end_offset, epoch, stamp, records };
+        let batch = Batch { base_offset: self.log_end_offset, epoch, stamp, timestamp, records };
         let range = (batch.base_offset, batch.next_offset() - 1);
         self.push(batch);
         range
@@ -227,6 +274,9 @@ impl ReplicaLog {
     /// What a consumer may read from `from`: the batches `read` returns, cut at the high watermark.
     pub fn read_committed(&self, from: Offset, max_bytes: u64) -> FetchedBatches {
         let hw = self.high_watermark;
+        if from >= hw {
+            return FetchedBatches::new();
+        }
         let mut batches = self.read(from, max_bytes);
         batches.retain(|b| b.base_offset < hw);
         if let Some(last) = batches.last_mut().filter(|b| b.next_offset() > hw) {
@@ -255,6 +305,7 @@ impl ReplicaLog {
             }
         }
         self.log_end_offset = offset;
+        self.log_start_offset = self.log_start_offset.min(offset);
         self.epochs.retain(|&(_, start)| start < offset);
         self.high_watermark = self.high_watermark.min(offset);
         self.checkpointed_high_watermark = self.checkpointed_high_watermark.min(offset);
@@ -329,7 +380,7 @@ mod tests {
     fn log_of(n: u64) -> ReplicaLog {
         let mut log = ReplicaLog::default();
         for seq in 0..n {
-            log.append_as_leader(record(seq), 0, None);
+            log.append_as_leader(record(seq), 0, None, SimTime::ZERO);
         }
         log
     }
@@ -341,8 +392,8 @@ mod tests {
         let mut log = log_of(10);
         log.maybe_flush(4);
         assert_eq!(log.flushed_offset, 10);
-        log.append_as_leader(record(10), 0, None);
-        log.append_as_leader(record(11), 0, None);
+        log.append_as_leader(record(10), 0, None, SimTime::ZERO);
+        log.append_as_leader(record(11), 0, None, SimTime::ZERO);
         let mut process_crash = log.clone();
         process_crash.recover_after_crash(false);
         assert_eq!(process_crash.log_end_offset(), 12);
@@ -357,7 +408,7 @@ mod tests {
         let mut log = log_of(10);
         log.page_cache_writeback(SimTime(0), 30_000_000);
         for seq in 10..15 {
-            log.append_as_leader(record(seq), 0, None);
+            log.append_as_leader(record(seq), 0, None, SimTime::ZERO);
         }
         log.page_cache_writeback(SimTime(5_000_000), 30_000_000);
         log.page_cache_writeback(SimTime(30_000_000), 30_000_000);
@@ -389,7 +440,7 @@ mod tests {
         let stamp = |seq| Some(ProducerStamp { producer_id: 7, base_sequence: seq });
         for seq in 0..7u32 {
             assert_eq!(log.check_sequence(stamp(seq).unwrap(), 1), SequenceCheck::Append);
-            log.append_as_leader(record(u64::from(seq)), 0, stamp(seq));
+            log.append_as_leader(record(u64::from(seq)), 0, stamp(seq), SimTime::ZERO);
         }
         assert_eq!(log.check_sequence(stamp(6).unwrap(), 1), SequenceCheck::Duplicate { base_offset: 6 });
         assert_eq!(log.check_sequence(stamp(2).unwrap(), 1), SequenceCheck::Duplicate { base_offset: 2 });
@@ -397,14 +448,31 @@ mod tests {
         assert_eq!(log.check_sequence(stamp(9).unwrap(), 1), SequenceCheck::OutOfOrder, "a gap");
     }
 
+    // UnifiedLog.deleteOldSegments: retention deletes only what is below the high watermark, oldest first, by
+    // age (retention.ms) or by size (retention.bytes); the log start moves to the first record kept.
+    #[test]
+    fn retention_deletes_old_batches_below_the_high_watermark() {
+        let mut log = ReplicaLog::default();
+        for seq in 0..4 {
+            log.append_as_leader(record(seq), 0, None, SimTime(seq * 10_000_000));
+        }
+        log.high_watermark = 3;
+        assert_eq!(log.apply_retention(SimTime(35_000_000), Some(20_000_000), None), Some(2));
+        assert_eq!(log.log_start_offset(), 2);
+        assert_eq!(log.apply_retention(SimTime(100_000_000), Some(20_000_000), None), Some(3), "stops at the HW");
+        let mut by_size = log_of(10);
+        by_size.high_watermark = 10;
+        assert_eq!(by_size.apply_retention(SimTime(0), None, Some(300)), Some(7), "keeps the newest 300 bytes");
+    }
+
     // LeaderEpochFileCache.endOffsetFor: the latest epoch ends at the log end; an earlier one where the next
     // begins; an epoch between two known ones is answered with the largest smaller one.
     #[test]
     fn end_offset_for_epoch_follows_the_leader_epoch_cache() {
         let mut log = ReplicaLog::default();
-        log.append_as_leader(record(0), 1, None);
-        log.append_as_leader(record(1), 1, None);
-        log.append_as_leader(record(2), 3, None);
+        log.append_as_leader(record(0), 1, None, SimTime::ZERO);
+        log.append_as_leader(record(1), 1, None, SimTime::ZERO);
+        log.append_as_leader(record(2), 3, None, SimTime::ZERO);
         assert_eq!(log.end_offset_for_epoch(3), Some((3, 3)));
         assert_eq!(log.end_offset_for_epoch(1), Some((1, 2)));
         assert_eq!(log.end_offset_for_epoch(2), Some((1, 2)));

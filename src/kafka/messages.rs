@@ -159,8 +159,9 @@ pub enum FetchResult {
         epoch: LeaderEpoch,
         end_offset: Offset,
     },
-    /// The fetch offset is beyond the leader's log end.
+    /// The fetch offset is outside the leader's log: beyond its end, or before its start (retention).
     OutOfRange {
+        leader_log_start_offset: Offset,
         leader_log_end_offset: Offset,
     },
     Error(KafkaError),

@@ -54,6 +54,12 @@ pub enum Obs {
         state: &'static str,
         members: usize,
     },
+    /// Retention deleted the start of a replica's log: offsets below `log_start_offset` are gone.
+    LogStartMoved {
+        broker: BrokerId,
+        partition: PartitionId,
+        log_start_offset: Offset,
+    },
     /// A broker finished its controlled shutdown and stops.
     ShutdownComplete {
         broker: BrokerId,

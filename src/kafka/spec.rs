@@ -130,6 +130,15 @@ impl ClusterSpec {
         }
     }
 
+    /// A producer's or consumer's index among its kind (0 for brokers and controllers' own numbering aside).
+    pub fn role_index(&self, node: NodeId) -> usize {
+        match self.role_of(node) {
+            NodeRole::Broker(b) => b.index(),
+            NodeRole::Controller(i) | NodeRole::Consumer(i) => i as usize,
+            NodeRole::Producer(c) => c.index(),
+        }
+    }
+
     /// The `__consumer_offsets` partition that holds `group`'s offsets, whose leader is the group's coordinator:
     /// abs(groupId.hashCode()) % offsets.topic.num.partitions (GroupCoordinator.partitionFor).
     pub fn offsets_partition_of(&self, group: usize) -> Option<PartitionId> {

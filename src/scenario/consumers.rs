@@ -50,8 +50,8 @@ fn read_consumer(
     i: usize,
 ) -> Result<ConsumerSpec, LoadError> {
     let name = t.str("name")?.map_or_else(|| format!("consumer-{}", i + 1), str::to_string);
-    let group_value = t.str("group")?;
-    let group_name = t.required("group", group_value, "the consumer's group.id")?.to_string();
+    let group_value = t.str("group.id")?;
+    let group_name = t.required("group.id", group_value, "the consumer's group.id")?.to_string();
     let group = groups.iter().position(|g| *g == group_name).unwrap_or_else(|| {
         groups.push(group_name);
         groups.len() - 1
@@ -223,5 +223,8 @@ pub fn add_offsets_topic(
         replication_factor: rf,
         min_insync_replicas,
         unclean_leader_election_enable: false,
+        // The offsets topic is compacted, never deleted by time (cleanup.policy=compact).
+        retention_us: None,
+        retention_bytes: None,
     });
 }

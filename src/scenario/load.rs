@@ -142,6 +142,7 @@ fn read_broker_config(
     )?;
     set_ms(&mut t, "broker.heartbeat.interval.ms", &mut c.broker_heartbeat_interval_us)?;
     set_ms(&mut t, "broker.session.timeout.ms", &mut c.broker_session_timeout_us)?;
+    set_ms(&mut t, "log.retention.check.interval.ms", &mut c.log_retention_check_interval_us)?;
     if let Some(v) = t.u64_in("replica.fetch.max.bytes", 1, i32::MAX as u64)? {
         c.replica_fetch_max_bytes = v;
     }
@@ -217,8 +218,10 @@ fn read_topics(
             return Err(t.error_at("name", "a topic name not used before", format!("\"{name}\"")));
         }
         let count = t.u64_in("partitions", 1, MAX_PARTITIONS)?.unwrap_or(1) as u32;
-        let rf = t.u64_in("replication.factor", 1, u64::from(broker_count))?.unwrap_or(u64::from(broker_count.min(3)))
-            as u32;
+        let rf = t.u64_in("replication.factor", 1, u64::from(broker_count))?;
+        let rf = rf.unwrap_or(u64::from(broker.default_replication_factor.min(broker_count))) as u32;
+        let retention_us = read_retention_ms(&mut t)?;
+        let retention_bytes = t.i64_in("retention.bytes", -1, i64::MAX)?.filter(|&b| b >= 0).map(|b| b as u64);
         let min_isr = t.u64_in("min.insync.replicas", 1, 1_000)?.map_or(broker.min_insync_replicas, |v| v as u32);
         let unclean = t.bool("unclean.leader.election.enable")?.unwrap_or(broker.unclean_leader_election_enable);
         let assignment = match t.array("replicas")? {
@@ -236,6 +239,8 @@ fn read_topics(
             replication_factor: rf,
             min_insync_replicas: min_isr,
             unclean_leader_election_enable: unclean,
+            retention_us,
+            retention_bytes,
         });
     }
     if partitions.len() as u64 > MAX_PARTITIONS {
@@ -246,6 +251,23 @@ fn read_topics(
         ));
     }
     Ok((topics, partitions))
+}
+
+/// `retention.ms`: milliseconds or a duration; -1 means unlimited; Kafka's default is 7 days.
+fn read_retention_ms(t: &mut TableReader<'_>) -> Result<Option<u64>, LoadError> {
+    const WEEK_US: u64 = 7 * 24 * 3_600 * 1_000_000;
+    let Some(node) = t.node("retention.ms") else { return Ok(Some(WEEK_US)) };
+    match &node.value {
+        Value::Int(-1) => Ok(None),
+        Value::Int(ms) if *ms >= 0 => Ok(Some((*ms as u64).saturating_mul(1_000))),
+        Value::Str(text) => match super::doc::parse_duration_us(text) {
+            Some(us) => Ok(Some(us)),
+            None => {
+                Err(t.error_at("retention.ms", "milliseconds, a duration like \"30s\", or -1", format!("\"{text}\"")))
+            }
+        },
+        other => Err(t.error_at("retention.ms", "milliseconds, a duration like \"30s\", or -1", other.describe())),
+    }
 }
 
 fn t_str(t: &mut TableReader<'_>, key: &str) -> Result<Option<String>, LoadError> {
@@ -445,7 +467,7 @@ fn read_faults(
     let nodes = top.array("faults")?.unwrap_or(&[]);
     let mut faults = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
-        let mut t = expect_table(src, node, &format!("faults[{i}]"), false)?;
+        let mut t = expect_table(src, node, &format!("faults[{i}]"), true)?;
         let at_us_value = t.duration_us("at")?;
         let at_us = t.required("at", at_us_value, "the time the fault fires, e.g. \"20s\"")?;
         if at_us > end_us {
@@ -493,13 +515,13 @@ fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec)
     })
 }
 
-/// `action = "reset-offsets"`: `group`, `topic`, and `to` = "earliest", "latest" or an offset.
+/// `action = "reset-offsets"`: `group.id`, `topic`, and `to` = "earliest", "latest" or an offset.
 fn read_reset_offsets(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<FaultAction, LoadError> {
-    let group_name = t.str("group")?;
-    let group_name = t.required("group", group_name, "the group.id to reset")?;
+    let group_name = t.str("group.id")?;
+    let group_name = t.required("group.id", group_name, "the group.id to reset")?;
     let Some(group) = cluster.groups.iter().position(|g| g == group_name) else {
         return Err(t.error_at(
-            "group",
+            "group.id",
             format!("one of the groups: {}", cluster.groups.join(", ")),
             format!("\"{group_name}\""),
         ));
@@ -545,7 +567,7 @@ fn read_partition_sides(t: &TableReader<'_>, sides: &[Node], cluster: &ClusterSp
 
 fn target_help(cluster: &ClusterSpec) -> String {
     format!(
-        "a node (broker-1..broker-{}, controller-1..controller-{}, a producer's or consumer's name) or a role (\"leader of TOPIC-N\", \"a follower of TOPIC-N\", \"the active controller\", \"the coordinator of group G\", \"a member of group G\", \"last stopped\")",
+        "a node (broker-1..broker-{}, controller-1..controller-{}, a producer's or consumer's name) or a role (\"leader of TOPIC-N\", \"a follower of TOPIC-N\", \"the active controller\", \"the coordinator of group G\", \"a member of group G\", \"the owner of TOPIC-N in group G\", \"last stopped\")",
         cluster.broker_count, cluster.controller_count
     )
 }
@@ -581,6 +603,12 @@ pub fn parse_target(text: &str, cluster: &ClusterSpec) -> Option<Target> {
             .position(|g| g == group.trim())
             .and_then(|g| cluster.offsets_partition_of(g))
             .map(Target::LeaderOf);
+    }
+    if let Some(rest) = text.strip_prefix("the owner of ")
+        && let Some((partition, group)) = rest.split_once(" in group ")
+    {
+        let g = cluster.groups.iter().position(|x| x == group.trim())?;
+        return cluster.find_partition(partition.trim()).map(|p| Target::OwnerOf(g, p));
     }
     if let Some(group) = text.strip_prefix("a member of group ") {
         let members: Vec<_> = (0..cluster.consumers.len() as u32)

@@ -229,3 +229,44 @@ fn a_poison_record_loops_the_default_consumer_and_is_skipped_by_a_tolerant_one()
     let unprocessed = acked_records(&outcome).iter().filter(|r| !processed.contains_key(r)).count();
     assert_eq!(unprocessed, skipped, "the tolerant consumer processes everything but the poison records");
 }
+
+// retention.ms deletes old records whether or not a group read them; a consumer whose position fell below the
+// log start gets OFFSET_OUT_OF_RANGE and follows auto.offset.reset (earliest: the new log start), so the
+// deleted records are lost to that group — and only those.
+#[test]
+fn retention_overtaking_a_lagging_group_loses_records_for_it() {
+    let (_, outcome) = run("retention-overtakes-lagging-group");
+    let h = &outcome.history;
+    let out_of_range = h.entries.iter().filter(|e| matches!(e.event, ClientEvent::OffsetOutOfRange { .. })).count();
+    assert!(out_of_range > 0, "the lagging group must fall behind the log start");
+    let processed = processed_by_group(&outcome, "reporting");
+    let log_start = outcome
+        .final_logs
+        .iter()
+        .find(|l| h.partitions[l.partition as usize] == "clickstream-0")
+        .expect("log")
+        .start_offset;
+    let mut skipped = 0;
+    for e in &h.entries {
+        if let ClientEvent::SendAcked { producer, send_seq, offset: Some(o), .. } = e.event
+            && !processed.contains_key(&(producer, send_seq))
+            && e.time_us < 60 * S
+        {
+            assert!(o < log_start, "record at offset {o} was never processed though retention kept it");
+            skipped += 1;
+        }
+    }
+    assert!(skipped > 0, "records deleted before the group read them are lost to it");
+}
+
+// KIP-345: a static member (group.instance.id) restarted within session.timeout.ms takes its old place back:
+// no new generation, the same partitions.
+#[test]
+fn a_static_member_restarted_in_time_keeps_its_partitions_without_a_rebalance() {
+    let (_, outcome) = run("static-membership");
+    let all = assignments(&outcome);
+    assert!(all.iter().all(|a| a.2 == 1), "no rebalance: {all:?}");
+    let mine: Vec<_> = all.iter().filter(|a| a.1 == "inventory-1").collect();
+    assert_eq!(mine.len(), 2, "assigned at start and again after the restart");
+    assert!(mine[1].0 > 25 * S && mine[1].3 == mine[0].3, "the same partitions come back: {mine:?}");
+}

@@ -57,4 +57,14 @@ fn bench(name: &str) {
     }
     walls_ms.sort_by(f64::total_cmp);
     println!("{name}: median {:.1} ms", walls_ms[walls_ms.len() / 2]);
+    // The checker over this run's history (issue 4: O(n log n); a million entries well under 2 s).
+    let outcome = sim::run(&scenario.sim, scenario.seed, false);
+    let started = std::time::Instant::now();
+    let found = insync::check::check_all(&outcome.history, Some(&outcome.final_logs));
+    let violations: usize = found.values().map(Vec::len).sum();
+    println!(
+        "{name}: checked {} history entries in {:.1} ms ({violations} violations)",
+        outcome.history.entries.len(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
 }

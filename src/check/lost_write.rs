@@ -1,8 +1,16 @@
 //! `lost-write`: a send acknowledged to its producer is not in its partition's final log (at the offset it was
-//! acknowledged with, or anywhere in the partition when acks=0 gave no offset).
+//! acknowledged with, or anywhere in the partition when acks=0 gave no offset); or a record a consumer processed at
+//! (partition, offset), or met there and could not read, is no longer there in the final log; or consumers polled
+//! offsets past the final log's end.
+//! Jepsen's Kafka checker calls the first `lost-write` too (it infers the log from reads; this check is white-box).
 
+use super::index::{Logs, Record, read};
+use super::violation::{Names, Violation, seconds};
 use crate::history::{ClientEvent, FinalLog, History};
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const NAME: &str = "lost-write";
 
 /// One acknowledged write that the final log does not hold.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -16,36 +24,140 @@ pub struct LostWrite {
     pub found_instead: Option<(u32, u64)>,
 }
 
+/// Acknowledged writes the final logs do not hold. Offsets before a log's start offset were deleted by retention
+/// and prove nothing; so does an acks=0 record's absence from a log retention has trimmed.
 pub fn lost_writes(history: &History, logs: &[FinalLog]) -> Vec<LostWrite> {
+    let by_partition = Logs::new(history, logs);
     // Per partition, the records sorted for lookups of offset-less (acks=0) acknowledgements.
-    let sorted: Vec<Vec<(u32, u64)>> = logs
+    let sorted: BTreeMap<u32, (u64, Vec<Record>)> = by_partition
         .iter()
-        .map(|log| {
-            let mut records = log.records.clone();
+        .map(|(p, start, records)| {
+            let mut records = records.to_vec();
             records.sort_unstable();
-            records
+            (p, (start, records))
         })
         .collect();
     let mut lost = Vec::new();
     for entry in &history.entries {
         let ClientEvent::SendAcked { producer, send_seq, partition, offset } = entry.event else { continue };
-        let Some(log) = logs.iter().position(|l| l.partition == partition) else { continue };
+        let Some((start, sorted)) = sorted.get(&partition) else { continue };
         let record = (producer, send_seq);
-        let start = logs[log].start_offset;
         let (present, found_instead) = match offset {
-            // Below the log start, retention deleted it on purpose: not a lost write.
-            Some(o) if o < start => (true, None),
+            Some(o) if o < *start => (true, None),
             Some(o) => {
-                let at = logs[log].records.get((o - start) as usize).copied();
+                let at = by_partition.record_at(partition, o);
                 (at == Some(record), at)
             }
-            None => (sorted[log].binary_search(&record).is_ok(), None),
+            None => (*start > 0 || sorted.binary_search(&record).is_ok(), None),
         };
         if !present {
             lost.push(LostWrite { producer, send_seq, partition, offset, acked_at_us: entry.time_us, found_instead });
         }
     }
     lost
+}
+
+/// Acknowledged writes missing from the final logs, then records consumers processed that the final log no longer
+/// holds where they were read, then polls past a final log's end; each (partition, offset, record) once.
+/// Nothing without final logs.
+pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
+    let Some(logs) = logs else { return Vec::new() };
+    let names = Names::without_keys(history);
+    let by_partition = Logs::new(history, logs);
+    let mut reported = BTreeSet::new();
+    let mut out = Vec::new();
+    for lost in lost_writes(history, logs) {
+        if let Some(o) = lost.offset {
+            reported.insert((lost.partition, o, lost.producer, lost.send_seq));
+        }
+        out.push(acked_violation(&lost, &by_partition, &names));
+    }
+    out.extend(read_violations(history, &by_partition, &names, &mut reported));
+    out.extend(polled_violations(history, &by_partition, &names, &reported));
+    out
+}
+
+fn acked_violation(lost: &LostWrite, logs: &Logs<'_>, names: &Names<'_>) -> Violation {
+    let detail = match (lost.offset, lost.found_instead) {
+        (None, _) => "acknowledged without an offset (acks=0), but in no offset of the final log".to_string(),
+        (Some(_), Some(other)) => {
+            format!("acknowledged there, but the final log holds {} instead", names.record(other))
+        }
+        (Some(_), None) => format!("acknowledged there, but {}", log_end(logs, lost.partition)),
+    };
+    Violation::new(NAME, detail)
+        .at(lost.partition, lost.offset)
+        .record(Some((lost.producer, lost.send_seq)))
+        .time(lost.acked_at_us)
+}
+
+fn log_end(logs: &Logs<'_>, partition: u32) -> String {
+    format!("the final log ends at offset {}", logs.span(partition).map_or(0, |(_, end)| end))
+}
+
+/// Records a consumer read (processed, or met as unreadable) at an offset where the final log holds something else
+/// (or nothing).
+fn read_violations(
+    history: &History,
+    logs: &Logs<'_>,
+    names: &Names<'_>,
+    reported: &mut BTreeSet<(u32, u64, u32, u64)>,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (entry, r) in history.entries.iter().filter_map(|e| Some((e, read(&e.event)?))) {
+        let Some((start, _)) = logs.span(r.partition) else { continue };
+        let now = logs.record_at(r.partition, r.offset);
+        if r.offset < start
+            || now == Some(r.record)
+            || !reported.insert((r.partition, r.offset, r.record.0, r.record.1))
+        {
+            continue;
+        }
+        let instead = match now {
+            Some(other) => format!("the final log holds {} instead", names.record(other)),
+            None => log_end(logs, r.partition),
+        };
+        let detail = format!("{} there by consumer {}, but {instead}", r.verb, names.consumer(r.consumer));
+        let v = Violation::new(NAME, detail).at(r.partition, Some(r.offset)).record(Some(r.record));
+        out.push(v.group(r.group).time(entry.time_us));
+    }
+    out
+}
+
+/// Per partition, the furthest poll: if it reached past the final log's end and no processed record there was
+/// reported already, the records it returned are gone.
+fn polled_violations(
+    history: &History,
+    logs: &Logs<'_>,
+    names: &Names<'_>,
+    reported: &BTreeSet<(u32, u64, u32, u64)>,
+) -> Vec<Violation> {
+    // partition -> (end of the furthest poll, its time, consumer, group); the earliest poll wins ties.
+    let mut furthest: BTreeMap<u32, (u64, u64, u32, u32)> = BTreeMap::new();
+    for entry in &history.entries {
+        let ClientEvent::Polled { consumer, group, partition, first_offset, count, .. } = entry.event else { continue };
+        let end = first_offset.saturating_add(u64::from(count));
+        let best = furthest.entry(partition).or_insert((end, entry.time_us, consumer, group));
+        if end > best.0 {
+            *best = (end, entry.time_us, consumer, group);
+        }
+    }
+    let mut out = Vec::new();
+    for (partition, (end, time_us, consumer, group)) in furthest {
+        let Some((_, len)) = logs.span(partition) else { continue };
+        if end <= len || reported.range((partition, len, 0, 0)..(partition, end, 0, 0)).next().is_some() {
+            continue;
+        }
+        let detail = format!(
+            "consumer {} polled offsets up to {} at {}, but {}",
+            names.consumer(consumer),
+            end - 1,
+            seconds(time_us),
+            log_end(logs, partition)
+        );
+        out.push(Violation::new(NAME, detail).at(partition, Some(len)).group(group).time(time_us));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -85,5 +197,62 @@ mod tests {
         let logs = [FinalLog { partition: 0, start_offset: 0, records: vec![(0, 1)] }];
         let lost = lost_writes(&h, &logs);
         assert_eq!(lost.iter().map(|l| l.send_seq).collect::<Vec<_>>(), vec![2]);
+    }
+
+    mod check {
+        use super::super::*;
+        use crate::check::testkit::*;
+
+        #[test]
+        fn nothing_without_final_logs() {
+            let h = history(vec![acked(0, 0, 0, Some(0))]);
+            assert!(check(&h, None).is_empty());
+        }
+
+        #[test]
+        fn an_acknowledged_write_and_its_processing_at_a_truncated_offset_are_one_violation() {
+            let h = history(vec![acked(0, 1, 0, Some(1)), polled(0, 0, 0, 0, 2), processed(0, 0, 0, 1, (0, 1))]);
+            let v = check(&h, Some(&[log(0, &[(0, 0)])]));
+            assert_eq!(v.len(), 1, "{v:?}");
+            assert_eq!((v[0].partition, v[0].offset, v[0].witness_record()), (Some(0), Some(1), Some((0, 1))));
+            assert_eq!(v[0].time_us, Some(0));
+        }
+
+        #[test]
+        fn a_processed_record_replaced_in_the_log_is_lost() {
+            let h = history(vec![processed(1, 0, 0, 0, (0, 0))]);
+            let v = check(&h, Some(&[log(0, &[(1, 5)])]));
+            assert_eq!(v.len(), 1);
+            assert_eq!((v[0].group, v[0].witness_record()), (Some(0), Some((0, 0))));
+            assert!(v[0].detail.contains("p1 send #5"), "{}", v[0].detail);
+        }
+
+        #[test]
+        fn polling_past_the_final_logs_end_is_a_loss_at_the_first_missing_offset() {
+            let h = history(vec![polled(0, 1, 0, 0, 3), polled(1, 1, 0, 3, 2)]);
+            let v = check(&h, Some(&[log(0, &[(0, 0), (0, 1), (0, 2), (0, 3)])]));
+            assert_eq!(v.len(), 1);
+            assert_eq!((v[0].partition, v[0].offset, v[0].group, v[0].time_us), (Some(0), Some(4), Some(1), Some(1)));
+        }
+
+        #[test]
+        fn records_deleted_by_retention_are_not_lost() {
+            let h = history(vec![
+                acked(0, 0, 0, Some(0)),
+                acked(0, 9, 0, None),
+                polled(0, 0, 0, 0, 2),
+                processed(0, 0, 0, 0, (0, 0)),
+                processed(0, 0, 0, 1, (0, 1)),
+            ]);
+            assert!(check(&h, Some(&[log_from(0, 1, &[(0, 1)])])).is_empty());
+            let v = check(&h, Some(&[log_from(0, 1, &[(1, 1)])]));
+            assert_eq!(v.iter().map(|v| (v.offset, v.witness_record())).collect::<Vec<_>>(), [(Some(1), Some((0, 1)))]);
+        }
+
+        #[test]
+        fn records_still_where_they_were_read_are_not_lost() {
+            let h = history(vec![acked(0, 0, 0, Some(0)), polled(0, 0, 0, 0, 1), processed(0, 0, 0, 0, (0, 0))]);
+            assert!(check(&h, Some(&[log(0, &[(0, 0)])])).is_empty());
+        }
     }
 }

@@ -1,4 +1,140 @@
 //! Invariants over what clients observed (and, for white-box checks, the final logs). Knows nothing of the
 //! engine or the model: the same checks can judge a history recorded from a real cluster.
+//!
+//! One module per invariant, each `check(history, logs) -> Vec<Violation>`, named after Jepsen's Kafka checker
+//! (jepsen.tests.kafka) where the meaning matches. White-box checks need the final logs and find nothing without
+//! them; partitions of internal topics (`__consumer_offsets`) are not judged.
+//!
+//! - `lost-write` (logs): an acknowledged send is not at its offset in the final log (anywhere, for acks=0); a
+//!   record a consumer read is no longer where it read it; a poll reached past the log's end.
+//! - `undelivered` (logs): a group never processed a record of a topic it consumed (the final log's records, and
+//!   those acknowledged before the log start that retention deleted).
+//! - `duplicate-delivery`: a group processed one record twice.
+//! - `duplicate-write` (logs): one record at two offsets (Jepsen: `duplicate`).
+//! - `key-order`: a group processed a key's record for the first time after a later-offset record of that key.
+//! - `reordered-write` (logs): one producer's records of one key stand in the log out of send order (Jepsen:
+//!   `nonmonotonic-send`).
+//! - `nonmonotonic-poll`: within one ownership, a consumer's poll started before the previous poll's end.
+//! - `poll-skip` (logs optional): within one ownership, a consumer's poll jumped over offsets that exist.
+//! - `inconsistent-offsets` (logs optional): one (partition, offset) seen holding two records.
+//! - `divergence` (replica logs, so not in `check_all`): two replicas differ below their common high watermark.
+//!
+//! Guarantees name sets of invariants (`expand`). Every check is O(n log n) in the history and logs.
 
+pub mod divergence;
+pub mod duplicate_delivery;
+pub mod duplicate_write;
+pub mod inconsistent_offsets;
+mod index;
+pub mod key_order;
 pub mod lost_write;
+pub mod nonmonotonic_poll;
+mod ownership;
+pub mod poll_skip;
+pub mod reordered_write;
+pub mod undelivered;
+mod violation;
+
+#[cfg(test)]
+mod model_tests;
+#[cfg(test)]
+mod testkit;
+
+pub use violation::{Named, Names, Violation};
+
+use crate::history::{FinalLog, History};
+use std::collections::BTreeMap;
+
+type Check = fn(&History, Option<&[FinalLog]>) -> Vec<Violation>;
+
+/// The invariants judged from a history (and final logs), in the order `check_all` lists them.
+const CHECKS: [(&str, Check); 9] = [
+    (lost_write::NAME, lost_write::check),
+    (undelivered::NAME, undelivered::check),
+    (duplicate_delivery::NAME, duplicate_delivery::check),
+    (duplicate_write::NAME, duplicate_write::check),
+    (key_order::NAME, key_order::check),
+    (reordered_write::NAME, reordered_write::check),
+    (nonmonotonic_poll::NAME, nonmonotonic_poll::check),
+    (poll_skip::NAME, poll_skip::check),
+    (inconsistent_offsets::NAME, inconsistent_offsets::check),
+];
+
+/// Every invariant name: those `check_all` runs, then `divergence` (which needs replica logs).
+pub const INVARIANTS: [&str; 10] = [
+    lost_write::NAME,
+    undelivered::NAME,
+    duplicate_delivery::NAME,
+    duplicate_write::NAME,
+    key_order::NAME,
+    reordered_write::NAME,
+    nonmonotonic_poll::NAME,
+    poll_skip::NAME,
+    inconsistent_offsets::NAME,
+    divergence::NAME,
+];
+
+/// Guarantees a user can ask for, each the invariants that together make it.
+pub const GUARANTEES: [(&str, &[&str]); 5] = [
+    ("durability", &[lost_write::NAME]),
+    ("at-least-once", &[lost_write::NAME, undelivered::NAME]),
+    ("no-duplicates", &[duplicate_delivery::NAME, duplicate_write::NAME]),
+    ("key-order", &[key_order::NAME, reordered_write::NAME, nonmonotonic_poll::NAME]),
+    ("exactly-once", &[lost_write::NAME, undelivered::NAME, duplicate_delivery::NAME, duplicate_write::NAME]),
+];
+
+/// The invariants a guarantee or invariant name stands for (a guarantee first: `key-order` is both), or `None`
+/// for an unknown name.
+pub fn expand(name: &str) -> Option<Vec<&'static str>> {
+    if let Some((_, invariants)) = GUARANTEES.iter().find(|(g, _)| *g == name) {
+        return Some(invariants.to_vec());
+    }
+    INVARIANTS.iter().find(|&&i| i == name).map(|&i| vec![i])
+}
+
+/// Runs one invariant by name; `None` for an unknown name or `divergence` (see `divergence::check`).
+pub fn check_one(name: &str, history: &History, logs: Option<&[FinalLog]>) -> Option<Vec<Violation>> {
+    CHECKS.iter().find(|(n, _)| *n == name).map(|(_, check)| check(history, logs))
+}
+
+/// Every invariant `CHECKS` holds, each with its violations (empty when it held).
+pub fn check_all(history: &History, logs: Option<&[FinalLog]>) -> BTreeMap<&'static str, Vec<Violation>> {
+    CHECKS.iter().map(|&(name, check)| (name, check(history, logs))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guarantees_expand_to_their_invariants() {
+        assert_eq!(expand("durability"), Some(vec!["lost-write"]));
+        assert_eq!(expand("at-least-once"), Some(vec!["lost-write", "undelivered"]));
+        assert_eq!(expand("no-duplicates"), Some(vec!["duplicate-delivery", "duplicate-write"]));
+        assert_eq!(expand("key-order"), Some(vec!["key-order", "reordered-write", "nonmonotonic-poll"]));
+        assert_eq!(
+            expand("exactly-once"),
+            Some(vec!["lost-write", "undelivered", "duplicate-delivery", "duplicate-write"])
+        );
+    }
+
+    #[test]
+    fn an_invariant_expands_to_itself_and_unknown_names_to_nothing() {
+        for name in INVARIANTS.iter().filter(|&&n| n != "key-order") {
+            assert_eq!(expand(name), Some(vec![*name]));
+        }
+        assert_eq!(expand("exactly-twice"), None);
+    }
+
+    #[test]
+    fn every_guarantee_names_known_invariants_and_check_all_runs_all_but_divergence() {
+        for (_, invariants) in GUARANTEES {
+            assert!(invariants.iter().all(|i| INVARIANTS.contains(i)));
+        }
+        let all = check_all(&History::default(), None);
+        assert_eq!(all.len(), INVARIANTS.len() - 1);
+        assert!(!all.contains_key(divergence::NAME) && all.values().all(Vec::is_empty));
+        assert_eq!(check_one("poll-skip", &History::default(), None), Some(vec![]));
+        assert_eq!(check_one("divergence", &History::default(), None), None);
+    }
+}

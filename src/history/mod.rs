@@ -21,12 +21,15 @@ pub enum ClientEvent {
     Revoked { consumer: u32, group: u32, partitions: Vec<u32> },
     /// A consumer left its group (`reason` says why: max.poll.interval.ms, close).
     LeftGroup { consumer: u32, group: u32, reason: String },
-    /// `poll()` returned `count` records of `partition` from `first_offset`.
+    /// `poll()` moved past `count` offsets of `partition` from `first_offset`: the records it returned, and any it
+    /// filtered out (another channel) or skipped (undeserializable) among them.
     Polled { consumer: u32, group: u32, generation: i32, partition: u32, first_offset: u64, count: u32 },
     /// The application finished processing one record.
     Processed { consumer: u32, group: u32, generation: i32, partition: u32, offset: u64, producer: u32, send_seq: u64 },
     /// The application met a record it cannot deserialize: it skipped it, or died on it (`skipped` false).
     Poisoned { consumer: u32, group: u32, partition: u32, offset: u64, producer: u32, send_seq: u64, skipped: bool },
+    /// A processor stage wrote `send_seq` of `producer` for the input record (`from_producer`, `from_send_seq`).
+    Derived { producer: u32, send_seq: u64, from_producer: u32, from_send_seq: u64 },
     /// A fetch position was out of range (retention deleted it, or the log was truncated below it).
     OffsetOutOfRange { consumer: u32, group: u32, partition: u32, offset: u64 },
     /// `auto.offset.reset` (or a reset after OFFSET_OUT_OF_RANGE) moved a position to `offset`.

@@ -112,6 +112,10 @@ impl Cluster {
         if !self.is_up(node) {
             return None;
         }
+        if let Some(producer) = self.stage_producer_of(node) {
+            // A processor stage's producer lives in the same process: it dies with it.
+            self.crash(producer, page_cache_lost);
+        }
         if page_cache_lost {
             self.engine.power_off(node);
         } else {
@@ -154,6 +158,9 @@ impl Cluster {
         if self.is_up(node) {
             return;
         }
+        if let Some(producer) = self.stage_producer_of(node) {
+            self.restart(producer);
+        }
         match self.engine.process_mut(node) {
             // After a clean exit too, memory is gone; the logs were flushed before it.
             Node::Broker(b) => {
@@ -177,11 +184,17 @@ impl Cluster {
                     b.begin_controlled_shutdown(ctx);
                 }
             }),
-            NodeRole::Consumer(_) => self.engine.invoke(node, |n, ctx| {
-                if let Node::Consumer(c) = n {
-                    c.close(ctx);
+            NodeRole::Consumer(_) => {
+                self.engine.invoke(node, |n, ctx| {
+                    if let Node::Consumer(c) = n {
+                        c.close(ctx);
+                    }
+                });
+                if let Some(producer) = self.stage_producer_of(node) {
+                    self.engine.stop(producer);
+                    self.close_connections(producer);
                 }
-            }),
+            }
             _ => {
                 self.engine.stop(node);
                 self.close_connections(node);
@@ -222,6 +235,14 @@ impl Cluster {
         match result {
             Ok(()) => format!("to {to:?} on {} partitions", offsets.len()),
             Err(why) => format!("refused: {why}"),
+        }
+    }
+
+    /// The producer node of a processor stage's consumer node.
+    fn stage_producer_of(&self, node: NodeId) -> Option<NodeId> {
+        match self.spec.role_of(node) {
+            NodeRole::Consumer(c) => self.spec.consumers[c as usize].stage_producer.map(|p| self.spec.producer_node(p)),
+            _ => None,
         }
     }
 

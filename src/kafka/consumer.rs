@@ -23,6 +23,19 @@ const POLL_TIMEOUT_US: u64 = 100_000;
 /// A fetched record: its partition, its offset, the record.
 type Fetched = (PartitionId, u64, Record);
 
+/// What one poll takes from the fetched records.
+#[derive(Default)]
+struct Taken {
+    /// Returned to the application.
+    records: Vec<Fetched>,
+    /// Skipped as undeserializable (an error-handling deserializer).
+    skipped: Vec<Fetched>,
+    /// The record poll throws on (the default deserializer), when it is the first one.
+    poison: Option<Fetched>,
+    /// Per partition, the offsets the poll moved past: [first, end).
+    ranges: BTreeMap<PartitionId, (u64, u64)>,
+}
+
 /// Where the member is in the group protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Membership {
@@ -41,6 +54,8 @@ enum App {
     Processing { records: Vec<(PartitionId, u64, Record)>, done_at: SimTime },
     /// Blocked in `commitSync` (then it polls again, or processes the batch if it committed first).
     CommittingSync { then_process: Vec<(PartitionId, u64, Record)> },
+    /// A processor stage waiting for its producer to acknowledge what it wrote for `done`.
+    Forwarding { token: u64, done: Vec<(PartitionId, u64, Record)>, rest: Vec<(PartitionId, u64, Record)> },
 }
 
 /// A request in flight and what it was for.
@@ -231,6 +246,7 @@ impl Consumer {
                     self.on_response(kind, response, ctx);
                 }
             }
+            Msg::Forwarded { token } => self.on_forwarded(token, ctx),
             Msg::ConnectionClosed => {}
             _ => {}
         }
@@ -334,15 +350,19 @@ impl Consumer {
             self.last_auto_commit = ctx.now;
             self.commit_consumed(false, ctx);
         }
-        let (records, poison) = self.take_records(ctx);
-        if let Some(poison) = poison {
+        let taken = self.take_records();
+        if let Some(poison) = taken.poison {
             return self.die_on_poison(poison, ctx);
         }
+        self.emit_polled(&taken.ranges, ctx);
+        for &(p, offset, record) in &taken.skipped {
+            self.report_poison(p, offset, record, true, ctx);
+        }
+        let records = taken.records;
         if records.is_empty() {
             self.send_fetches(ctx);
             return self.wait_in_poll(ctx);
         }
-        self.emit_polled(&records, ctx);
         if self.cfg.config.commit == CommitStrategy::BeforeProcessing {
             self.app = App::CommittingSync { then_process: records };
             self.commit_consumed(true, ctx);
@@ -467,35 +487,38 @@ impl Consumer {
         false
     }
 
-    /// Up to `max.poll.records` buffered records, advancing the consumed positions.
-    /// Up to `max.poll.records` buffered records, advancing the consumed positions. A record that cannot be
-    /// deserialized is skipped (an error-handling deserializer) or stops the poll there; returned second when
-    /// nothing came before it (then poll throws).
-    fn take_records(&mut self, ctx: &mut KafkaCtx<'_>) -> (Vec<Fetched>, Option<Fetched>) {
+    /// Up to `max.poll.records` buffered records, advancing the consumed positions. Records of another channel
+    /// are consumed without being returned; a record that cannot be deserialized is skipped (an error-handling
+    /// deserializer) or stops the poll there (then poll throws, if nothing came before it).
+    fn take_records(&mut self) -> Taken {
         let max = self.cfg.config.max_poll_records as usize;
-        let mut out = Vec::new();
-        while out.len() < max {
+        let mut taken = Taken::default();
+        while taken.records.len() < max {
             let Some((p, offset, record)) = self.buffer.pop_front() else { break };
             let Some(pos) = self.positions.get_mut(&p) else { continue };
             if pos.consumed.is_some_and(|c| offset < c) {
                 continue;
             }
-            if self.spec.is_poison(record.producer, record.send_seq) {
-                if self.cfg.on_poison == PoisonPolicy::Skip {
-                    pos.consumed = Some(offset + 1);
-                    self.report_poison(p, offset, record, true, ctx);
-                    continue;
-                }
-                if !out.is_empty() {
+            let poison = self.spec.is_poison(record.producer, record.send_seq);
+            if poison && self.cfg.on_poison == PoisonPolicy::Fail {
+                if taken.records.is_empty() && taken.ranges.is_empty() {
+                    taken.poison = Some((p, offset, record));
+                } else {
                     self.buffer.push_front((p, offset, record));
-                    break;
                 }
-                return (out, Some((p, offset, record)));
+                break;
             }
             pos.consumed = Some(offset + 1);
-            out.push((p, offset, record));
+            taken.ranges.entry(p).or_insert((offset, offset)).1 = offset + 1;
+            let other_channel =
+                self.cfg.channel.is_some_and(|c| self.spec.channel_of(record.producer, record.send_seq) != Some(c));
+            if poison {
+                taken.skipped.push((p, offset, record));
+            } else if !other_channel {
+                taken.records.push((p, offset, record));
+            }
         }
-        (out, None)
+        taken
     }
 
     fn report_poison(&self, p: PartitionId, offset: u64, record: Record, skipped: bool, ctx: &mut KafkaCtx<'_>) {
@@ -522,21 +545,18 @@ impl Consumer {
         self.arm_poll(self.cfg.restart_delay_us, ctx);
     }
 
-    fn emit_polled(&self, records: &[(PartitionId, u64, Record)], ctx: &mut KafkaCtx<'_>) {
-        let mut start = 0;
-        while start < records.len() {
-            let p = records[start].0;
-            let count = records[start..].iter().take_while(|r| r.0 == p).count();
+    /// One `polled` event per partition: the offsets this poll moved past (returned, filtered or skipped).
+    fn emit_polled(&self, ranges: &BTreeMap<PartitionId, (u64, u64)>, ctx: &mut KafkaCtx<'_>) {
+        for (&p, &(first, end)) in ranges {
             let event = ClientEvent::Polled {
                 consumer: self.index,
                 group: self.group() as u32,
                 generation: self.generation,
                 partition: p.0,
-                first_offset: records[start].1,
-                count: count as u32,
+                first_offset: first,
+                count: (end - first) as u32,
             };
             self.emit(ctx, event);
-            start += count;
         }
     }
 
@@ -574,7 +594,8 @@ impl Consumer {
         ctx.set_timer(took_us, Timer::ConsumerProcessed);
     }
 
-    /// Records processed: report them, commit if the strategy says so, go on.
+    /// Records processed: report them; a processor stage hands them to its producer and waits for the
+    /// acknowledgements (a flush) before committing; then commit if the strategy says so, and go on.
     fn on_processed(&mut self, ctx: &mut KafkaCtx<'_>) {
         let App::Processing { records, done_at } = std::mem::replace(&mut self.app, App::Polling) else { return };
         if done_at > ctx.now {
@@ -582,8 +603,9 @@ impl Consumer {
             return;
         }
         let per_record = matches!(self.cfg.config.commit, CommitStrategy::AfterProcessing { per_record: true, .. });
-        let (done, rest) = if per_record { records.split_at(1) } else { records.split_at(records.len()) };
-        for &(p, offset, record) in done {
+        let split = if per_record { 1 } else { records.len() };
+        let (done, rest) = (records[..split].to_vec(), records[split..].to_vec());
+        for &(p, offset, record) in &done {
             let event = ClientEvent::Processed {
                 consumer: self.index,
                 group: self.group() as u32,
@@ -595,12 +617,33 @@ impl Consumer {
             };
             self.emit(ctx, event);
         }
-        let rest = rest.to_vec();
+        if let Some(producer) = self.cfg.stage_producer {
+            self.next_correlation += 1;
+            let token = self.next_correlation;
+            let inputs = done.iter().map(|(_, _, r)| (r.key, r.producer.0, r.send_seq)).collect();
+            ctx.send(self.spec.producer_node(producer), Msg::Forward { token, inputs });
+            self.app = App::Forwarding { token, done, rest };
+            return;
+        }
+        self.after_processing(done, rest, ctx);
+    }
+
+    /// The stage's producer acknowledged what it wrote for the batch: carry on as after processing.
+    fn on_forwarded(&mut self, token: u64, ctx: &mut KafkaCtx<'_>) {
+        if !matches!(&self.app, App::Forwarding { token: t, .. } if *t == token) {
+            return;
+        }
+        if let App::Forwarding { done, rest, .. } = std::mem::replace(&mut self.app, App::Polling) {
+            self.after_processing(done, rest, ctx);
+        }
+    }
+
+    fn after_processing(&mut self, done: Vec<Fetched>, rest: Vec<Fetched>, ctx: &mut KafkaCtx<'_>) {
         match self.cfg.config.commit {
             CommitStrategy::AfterProcessing { sync, .. } => {
                 // The position after the last processed record of each partition.
                 let mut upto: BTreeMap<PartitionId, u64> = BTreeMap::new();
-                for &(p, o, _) in done {
+                for &(p, o, _) in &done {
                     upto.insert(p, o + 1);
                 }
                 let upto: Vec<(PartitionId, u64)> = upto.into_iter().collect();

@@ -227,6 +227,15 @@ pub enum Msg {
         partition: PartitionId,
         result: Result<PartitionState, KafkaError>,
     },
+    /// A processor stage hands what it processed to its producer (in the same process): each input record's key
+    /// and identity; the producer answers `Forwarded` once everything it wrote for them is acknowledged (a flush).
+    Forward {
+        token: u64,
+        inputs: Vec<(Option<u32>, u32, u64)>,
+    },
+    Forwarded {
+        token: u64,
+    },
     /// A consumer's request to a broker: group coordination, offsets, or a fetch.
     GroupRequest {
         correlation: u64,

@@ -125,6 +125,17 @@ pub struct Producer {
     sticky_bytes: u64,
     wakeup: Wakeup,
     restarted: bool,
+    /// A processor stage's forwards not yet fully acknowledged.
+    forwards: Vec<Forwarding>,
+}
+
+/// One `Forward` from a processor stage: its sends `first..end`, how many are not yet complete.
+struct Forwarding {
+    stage: NodeId,
+    token: u64,
+    first: u64,
+    end: u64,
+    outstanding: u64,
 }
 
 /// The shortest interval between two workload ticks.
@@ -156,6 +167,7 @@ impl Producer {
             sticky_bytes: 0,
             wakeup: Wakeup::default(),
             restarted: false,
+            forwards: Vec::new(),
         }
     }
 
@@ -178,8 +190,41 @@ impl Producer {
             // The sends that fell due while the process was down never happened.
             self.sends = self.sends.max(self.due_by(ctx.now));
         }
-        ctx.set_timer(self.workload.start_us.saturating_sub(ctx.now.as_us()), Timer::ProducerTick);
+        if self.workload.driven_by.is_none() {
+            ctx.set_timer(self.workload.start_us.saturating_sub(ctx.now.as_us()), Timer::ProducerTick);
+        }
         self.request_metadata(ctx);
+    }
+
+    /// A processor stage's records to write: `fan_out` for each input, with the input's key. The stage is told
+    /// when all of them are acknowledged (or failed), so it commits its input only after (at-least-once).
+    fn on_forward(&mut self, from: NodeId, token: u64, inputs: Vec<(Option<u32>, u32, u64)>, ctx: &mut KafkaCtx<'_>) {
+        let first = self.sends;
+        for (key, from_producer, from_send_seq) in inputs {
+            for _ in 0..self.workload.fan_out.max(1) {
+                let send_seq = self.sends;
+                self.send_with_key(key, ctx);
+                let derived = ClientEvent::Derived { producer: self.id.0, send_seq, from_producer, from_send_seq };
+                ctx.emit(Obs::Client(derived));
+            }
+        }
+        self.forwards.push(Forwarding { stage: from, token, first, end: self.sends, outstanding: self.sends - first });
+        self.answer_done_forwards(ctx);
+        self.run_sender(ctx);
+    }
+
+    /// Counts completed sends against the stage's forwards and answers those fully done.
+    fn note_completed(&mut self, send_seq: u64) {
+        if let Some(f) = self.forwards.iter_mut().find(|f| (f.first..f.end).contains(&send_seq)) {
+            f.outstanding = f.outstanding.saturating_sub(1);
+        }
+    }
+
+    fn answer_done_forwards(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let done: Vec<Forwarding> = self.forwards.extract_if(.., |f| f.outstanding == 0).collect();
+        for f in done {
+            ctx.send(f.stage, Msg::Forwarded { token: f.token });
+        }
     }
 
     pub fn on_timer(&mut self, timer: Timer, ctx: &mut KafkaCtx<'_>) {
@@ -205,6 +250,7 @@ impl Producer {
                 self.leaders.copy_from_slice(&leaders);
             }
             Msg::ProduceResponse(response) => self.on_produce_response(response, ctx),
+            Msg::Forward { token, inputs } => self.on_forward(from, token, inputs, ctx),
             Msg::ConnectionClosed => {
                 if let NodeRole::Broker(broker) = self.spec.role_of(from) {
                     self.fail_connection(broker, ctx);
@@ -266,9 +312,14 @@ impl Producer {
         w.max_records.map_or(due, |max| due.min(max))
     }
 
-    /// One `producer.send()`: pick the partition, append to its open batch (RecordAccumulator.append).
+    /// One `producer.send()` of the workload: a key drawn from the key space.
     fn send(&mut self, ctx: &mut KafkaCtx<'_>) {
         let key = self.workload.key_space.map(|n| ctx.rng.random_range(0..n.max(1)));
+        self.send_with_key(key, ctx);
+    }
+
+    /// One `producer.send()`: pick the partition, append to its open batch (RecordAccumulator.append).
+    fn send_with_key(&mut self, key: Option<u32>, ctx: &mut KafkaCtx<'_>) {
         let record =
             Record { producer: self.id, send_seq: self.sends, key, size_bytes: self.workload.record_size_bytes };
         self.sends += 1;
@@ -431,7 +482,9 @@ impl Producer {
                 partition: batch.partition.0,
                 offset: base_offset.map(|b| b + i as u64),
             }));
+            self.note_completed(record.send_seq);
         }
+        self.answer_done_forwards(ctx);
     }
 
     /// Sender.completeBatch with an error: retry retriable errors (with a metadata refresh where the leader may
@@ -497,7 +550,9 @@ impl Producer {
                 partition: batch.partition.0,
                 error: error.to_string(),
             }));
+            self.note_completed(record.send_seq);
         }
+        self.answer_done_forwards(ctx);
         if batch.stamp.is_some() {
             self.bump_epoch();
         }

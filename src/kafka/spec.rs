@@ -30,6 +30,12 @@ pub struct ProducerSpec {
     pub record_size_bytes: u32,
     /// Every n-th record this producer sends cannot be deserialized by consumers (a poison pill).
     pub poison_every: Option<u64>,
+    /// Set for a processor stage's producer: it sends what that consumer (by index) processed, `fan_out`
+    /// records for each, instead of a workload of its own.
+    pub driven_by: Option<u32>,
+    /// How many records a stage writes for each record it processed (e.g. 2: an SMS and an EMAIL); the n-th of
+    /// them is channel n.
+    pub fan_out: u32,
 }
 
 /// A consumer: its group, what it subscribes to, how it commits, how long it works on each record.
@@ -45,6 +51,10 @@ pub struct ConsumerSpec {
     pub start_us: u64,
     /// What the application does with a record it cannot deserialize.
     pub on_poison: PoisonPolicy,
+    /// A processor stage: the producer (in `producers`) that writes what this consumer processes.
+    pub stage_producer: Option<ClientId>,
+    /// Process only the records of this channel of a stage's output (others are filtered out unprocessed).
+    pub channel: Option<u32>,
     /// How long the application's supervisor waits before restarting it after it died.
     pub restart_delay_us: u64,
 }
@@ -164,6 +174,13 @@ impl ClusterSpec {
 
     pub fn topic_of(&self, p: PartitionId) -> &TopicConfig {
         &self.topics[self.partitions[p.index()].topic]
+    }
+
+    /// The channel of a record written by a processor stage (its place among the `fan_out` records written for
+    /// one input); `None` for other producers' records.
+    pub fn channel_of(&self, producer: ClientId, send_seq: u64) -> Option<u32> {
+        let spec = self.producers.get(producer.index())?;
+        spec.driven_by.map(|_| (send_seq % u64::from(spec.fan_out.max(1))) as u32)
     }
 
     /// Whether `producer`'s `send_seq`-th record is a poison pill (its bytes are not what consumers expect).

@@ -8,19 +8,30 @@ use crate::kafka::spec::{ConsumerSpec, OFFSETS_TOPIC, PartitionSpec, PoisonPolic
 const MAX_MS_US: u64 = i32::MAX as u64 * 1_000;
 const ASSIGNORS: [&str; 4] = ["range", "roundrobin", "sticky", "cooperative-sticky"];
 
-/// The consumers, the group names they use (in order of first appearance).
+/// A processor stage's output: the topic it writes to and how many records per input (`produce.*`).
+#[derive(Clone, Copy, Debug)]
+pub struct StageOutput {
+    pub topic: usize,
+    pub fan_out: u32,
+}
+
+/// The consumers (with, for processor stages, what they write), and the group names they use (in order of
+/// first appearance).
+pub type Consumers = (Vec<(ConsumerSpec, Option<StageOutput>)>, Vec<String>);
+
 pub fn read_consumers(
     top: &mut TableReader<'_>,
     topics: &[TopicConfig],
     producer_names: &[String],
-) -> Result<(Vec<ConsumerSpec>, Vec<String>), LoadError> {
+) -> Result<Consumers, LoadError> {
     let src = top.source();
     let nodes = top.array("consumers")?.unwrap_or(&[]);
-    let mut consumers: Vec<ConsumerSpec> = Vec::new();
+    let mut consumers: Vec<(ConsumerSpec, Option<StageOutput>)> = Vec::new();
     let mut groups: Vec<String> = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         let mut t = expect_table(src, node, &format!("consumers[{i}]"), true)?;
         let spec = read_consumer(&mut t, topics, &mut groups, i)?;
+        let stage = read_stage_output(&mut t, topics)?;
         let copies = t.u64_in("instances", 1, 100)?.unwrap_or(1);
         t.finish()?;
         for n in 1..=copies {
@@ -28,7 +39,12 @@ pub fn read_consumers(
             if copies > 1 {
                 c.name = format!("{}-{n}", spec.name);
             }
-            let taken = consumers.iter().any(|x| x.name == c.name) || producer_names.contains(&c.name);
+            if copies > 1
+                && let Some(id) = &spec.config.group_instance_id
+            {
+                c.config.group_instance_id = Some(format!("{id}-{n}"));
+            }
+            let taken = consumers.iter().any(|(x, _)| x.name == c.name) || producer_names.contains(&c.name);
             if taken || c.name.starts_with("broker-") || c.name.starts_with("controller") {
                 return Err(LoadError::at_node(
                     src,
@@ -37,7 +53,7 @@ pub fn read_consumers(
                     "a name no other node uses",
                 ));
             }
-            consumers.push(c);
+            consumers.push((c, stage));
         }
     }
     Ok((consumers, groups))
@@ -65,6 +81,7 @@ fn read_consumer(
         _ => PoisonPolicy::Fail,
     };
     let restart_delay_us = t.duration_us("restart_delay")?.unwrap_or(5_000_000);
+    let channel = t.u64_in("channel", 0, 1_000)?.map(|c| c as u32);
     Ok(ConsumerSpec {
         name,
         group,
@@ -74,7 +91,25 @@ fn read_consumer(
         start_us,
         on_poison,
         restart_delay_us,
+        stage_producer: None,
+        channel,
     })
+}
+
+/// `produce.topic` / `produce.fan_out`: a processor stage writes `fan_out` records to `topic` for each record
+/// it processes.
+fn read_stage_output(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<Option<StageOutput>, LoadError> {
+    let fan_out = t.u64_in("produce.fan_out", 1, 100)?;
+    let Some(name) = t.str("produce.topic")? else {
+        return match fan_out {
+            Some(_) => Err(t.missing("produce.topic", "the topic a processor stage writes to")),
+            None => Ok(None),
+        };
+    };
+    let Some(topic) = topics.iter().position(|x| x.name == name && x.name != OFFSETS_TOPIC) else {
+        return Err(t.error_at("produce.topic", "the name of a topic", format!("\"{name}\"")));
+    };
+    Ok(Some(StageOutput { topic, fan_out: fan_out.unwrap_or(1) as u32 }))
 }
 
 /// `topics = ["orders"]` (or a single name): topics that exist.
@@ -182,6 +217,9 @@ fn read_assignors(t: &mut TableReader<'_>) -> Result<Option<Vec<String>>, LoadEr
     for (j, item) in items.iter().enumerate() {
         let name = super::doc::expect_one_of(t.source(), item, &format!("{path}[{j}]"), &ASSIGNORS)?;
         out.push(name.to_string());
+    }
+    if out.is_empty() {
+        return Err(LoadError::at_node(t.source(), node, &path, "at least one assignor"));
     }
     Ok(Some(out))
 }

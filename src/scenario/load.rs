@@ -7,7 +7,7 @@ use crate::faults::{FaultAction, ScheduledFault, Target};
 use crate::kafka::cluster::ResetTo;
 use crate::kafka::config::{Acks, BrokerConfig, GroupConfig, ProducerConfig, TopicConfig, TruncationMode};
 use crate::kafka::ids::{BrokerId, ClientId};
-use crate::kafka::spec::{ClusterSpec, PartitionSpec, ProducerSpec, assign_replicas};
+use crate::kafka::spec::{ClusterSpec, ConsumerSpec, PartitionSpec, ProducerSpec, assign_replicas};
 use crate::sim::SimConfig;
 
 const MAX_BROKERS: u64 = 64;
@@ -44,6 +44,8 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     let producers = read_producers(&mut top, &topics, &model, end_us)?;
     let producer_names: Vec<String> = producers.iter().map(|p| p.name.clone()).collect();
     let (consumers, groups) = super::consumers::read_consumers(&mut top, &topics, &producer_names)?;
+    let (mut producers, consumers) = (producers, consumers);
+    let consumers = add_stage_producers(&mut producers, consumers, &model.producer_defaults, end_us);
     if !consumers.is_empty() {
         let min_isr = broker_config.min_insync_replicas;
         super::consumers::add_offsets_topic(&mut topics, &mut partitions, &group_config, broker_count, min_isr);
@@ -64,6 +66,37 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     cluster.producers.shrink_to_fit();
     let limits = Limits { end: SimTime(end_us), max_events };
     Ok(Scenario { name, seed, sim: SimConfig { cluster, latency, limits, faults } })
+}
+
+/// Each processor stage gets a producer of its own (named after it, `-out`), driven by what it processes.
+fn add_stage_producers(
+    producers: &mut Vec<ProducerSpec>,
+    consumers: Vec<(ConsumerSpec, Option<super::consumers::StageOutput>)>,
+    defaults: &ProducerConfig,
+    end_us: u64,
+) -> Vec<ConsumerSpec> {
+    let mut out = Vec::new();
+    for (index, (mut consumer, stage)) in consumers.into_iter().enumerate() {
+        if let Some(stage) = stage {
+            consumer.stage_producer = Some(ClientId(producers.len() as u32));
+            producers.push(ProducerSpec {
+                name: format!("{}-out", consumer.name),
+                topic: stage.topic,
+                config: defaults.clone(),
+                rate_per_s: 1,
+                max_records: None,
+                start_us: 0,
+                stop_us: end_us,
+                key_space: None,
+                record_size_bytes: 100,
+                poison_every: None,
+                driven_by: Some(index as u32),
+                fan_out: stage.fan_out,
+            });
+        }
+        out.push(consumer);
+    }
+    out
 }
 
 /// Historical-mode switches.
@@ -214,6 +247,13 @@ fn read_topics(
         let mut t = expect_table(src, node, &path, true)?;
         let name_value = t_str(&mut t, "name")?;
         let name = t.required("name", name_value, "a topic name")?;
+        if name == crate::kafka::spec::OFFSETS_TOPIC {
+            return Err(t.error_at(
+                "name",
+                "a topic name other than the internal __consumer_offsets",
+                format!("\"{name}\""),
+            ));
+        }
         if topics.iter().any(|existing: &TopicConfig| existing.name == name) {
             return Err(t.error_at("name", "a topic name not used before", format!("\"{name}\"")));
         }
@@ -361,6 +401,8 @@ fn read_producers(
             key_space,
             record_size_bytes,
             poison_every,
+            driven_by: None,
+            fan_out: 1,
         });
     }
     Ok(producers)

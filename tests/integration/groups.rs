@@ -270,3 +270,28 @@ fn a_static_member_restarted_in_time_keeps_its_partitions_without_a_rebalance() 
     assert_eq!(mine.len(), 2, "assigned at start and again after the restart");
     assert!(mine[1].0 > 25 * S && mine[1].3 == mine[0].3, "the same partitions come back: {mine:?}");
 }
+
+// A processor stage that commits its input only after its own writes are acknowledged is at-least-once end to
+// end: through a broker crash, every order reaches both the SMS and the EMAIL senders.
+#[test]
+fn the_notification_pipeline_delivers_every_order_to_both_channels() {
+    let (_, outcome) = run("notification-pipeline");
+    let h = &outcome.history;
+    let order_service = h.producers.iter().position(|p| p == "order-service").expect("producer") as u32;
+    let mut outputs: std::collections::BTreeMap<(u32, u64), Vec<(u32, u64)>> = std::collections::BTreeMap::new();
+    for e in &h.entries {
+        if let ClientEvent::Derived { producer, send_seq, from_producer, from_send_seq } = e.event {
+            outputs.entry((from_producer, from_send_seq)).or_default().push((producer, send_seq));
+        }
+    }
+    let sms = processed_by_group(&outcome, "notification-sms");
+    let email = processed_by_group(&outcome, "notification-email");
+    let orders: Vec<_> = acked_records(&outcome).into_iter().filter(|r| r.0 == order_service).collect();
+    assert!(!orders.is_empty());
+    for order in &orders {
+        let out = outputs.get(order).unwrap_or_else(|| panic!("order {order:?} was never processed by the stage"));
+        // The stage writes two records per order: channel 0 (SMS) then channel 1 (EMAIL).
+        assert!(out.iter().any(|r| r.1 % 2 == 0 && sms.contains_key(r)), "order {order:?} got no SMS");
+        assert!(out.iter().any(|r| r.1 % 2 == 1 && email.contains_key(r)), "order {order:?} got no EMAIL");
+    }
+}

@@ -2,6 +2,7 @@
 //! bad input). Run in release: `cargo test --release`.
 
 mod bad_input;
+mod checker;
 mod determinism;
 mod groups;
 mod limits;

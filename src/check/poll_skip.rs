@@ -1,0 +1,112 @@
+//! `poll-skip` (Jepsen's name and meaning): within one consumer's continuous ownership of a partition, a poll
+//! started past the previous poll's end, jumping over offsets that exist. An offset exists if the partition's final
+//! log holds it (offsets retention deleted do not count); without a final log for the partition, if a producer was
+//! acknowledged or a consumer processed a record at it (Kafka leaves offsets empty under transactions and
+//! compaction, so a gap alone proves nothing). Ownership, and the position resets that restart it, are defined in
+//! `ownership`.
+
+use super::index::Logs;
+use super::ownership::{PollStep, for_each_poll_step};
+use super::violation::{Names, Violation};
+use crate::history::{ClientEvent, FinalLog, History};
+use std::collections::BTreeSet;
+
+pub const NAME: &str = "poll-skip";
+
+/// One violation per skipping step, at the first existing offset skipped (with the final log's record there when
+/// known), in history order. Needs no final logs.
+pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
+    let logs = Logs::new(history, logs.unwrap_or_default());
+    let names = Names::without_keys(history);
+    let mut observed: Option<BTreeSet<(u32, u64)>> = None;
+    let mut out = Vec::new();
+    for_each_poll_step(history, |s| {
+        let gap = (s.before.1, s.now.0);
+        if gap.0 >= gap.1 {
+            return;
+        }
+        let skipped = match logs.span(s.partition) {
+            Some((start, end)) => Some(gap.0.max(start)).filter(|&o| o < gap.1.min(end)),
+            None => {
+                let observed = observed.get_or_insert_with(|| observed_offsets(history));
+                observed.range((s.partition, gap.0)..(s.partition, gap.1)).next().map(|&(_, o)| o)
+            }
+        };
+        if let Some(offset) = skipped {
+            out.push(violation(&s, offset, &logs, &names));
+        }
+    });
+    out
+}
+
+fn violation(s: &PollStep, offset: u64, logs: &Logs<'_>, names: &Names<'_>) -> Violation {
+    let detail = format!(
+        "consumer {} polled offsets {}..={} after {}..={} without a rebalance in between, skipping {}",
+        names.consumer(s.consumer),
+        s.now.0,
+        s.now.1 - 1,
+        s.before.0,
+        s.before.1 - 1,
+        skipped_count(s.now.0 - s.before.1)
+    );
+    let v = Violation::new(NAME, detail).at(s.partition, Some(offset)).record(logs.record_at(s.partition, offset));
+    v.group(s.group).time(s.time_us)
+}
+
+fn skipped_count(n: u64) -> String {
+    if n == 1 { "1 offset".to_string() } else { format!("{n} offsets") }
+}
+
+/// `(partition, offset)` of every acknowledgement with an offset and every processed record.
+fn observed_offsets(history: &History) -> BTreeSet<(u32, u64)> {
+    history
+        .entries
+        .iter()
+        .filter_map(|e| match e.event {
+            ClientEvent::SendAcked { partition, offset: Some(o), .. } => Some((partition, o)),
+            ClientEvent::Processed { partition, offset, .. } => Some((partition, offset)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn jumping_over_offsets_of_the_final_log_is_a_skip() {
+        let h = history(vec![assigned(0, 0, &[0]), polled(0, 0, 0, 0, 2), polled(0, 0, 0, 4, 1)]);
+        let v = check(&h, Some(&[log(0, &[(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)])]));
+        assert_eq!(v.len(), 1);
+        assert_eq!((v[0].partition, v[0].offset, v[0].witness_record()), (Some(0), Some(2), Some((0, 2))));
+        assert!(v[0].detail.ends_with("skipping 2 offsets"), "{}", v[0].detail);
+    }
+
+    #[test]
+    fn a_gap_past_the_final_logs_end_is_not_a_skip() {
+        let h = history(vec![assigned(0, 0, &[0]), polled(0, 0, 0, 0, 1), polled(0, 0, 0, 3, 1)]);
+        assert!(check(&h, Some(&[log(0, &[(0, 0)])])).is_empty());
+    }
+
+    #[test]
+    fn a_gap_retention_deleted_or_a_position_reset_is_not_a_skip() {
+        let h = history(vec![assigned(0, 0, &[0]), polled(0, 0, 0, 0, 1), polled(0, 0, 0, 3, 1)]);
+        assert!(check(&h, Some(&[log_from(0, 3, &[(0, 3)])])).is_empty());
+        let v = check(&h, Some(&[log_from(0, 2, &[(0, 2), (0, 3)])]));
+        assert_eq!((v.len(), v[0].offset, v[0].witness_record()), (1, Some(2), Some((0, 2))));
+        let h = history(vec![assigned(0, 0, &[0]), polled(0, 0, 0, 0, 1), reset(0, 0, 0, 3), polled(0, 0, 0, 3, 1)]);
+        assert!(check(&h, Some(&[log(0, &[(0, 0), (0, 1), (0, 2), (0, 3)])])).is_empty());
+    }
+
+    #[test]
+    fn without_a_log_only_observed_offsets_prove_a_skip() {
+        let gap = vec![assigned(0, 0, &[0]), polled(0, 0, 0, 0, 1), polled(0, 0, 0, 4, 1)];
+        assert!(check(&history(gap.clone()), None).is_empty(), "offsets 1..4 may be transaction markers");
+        let mut seen = gap;
+        seen.insert(0, acked(1, 0, 0, Some(2)));
+        let v = check(&history(seen), None);
+        assert_eq!((v.len(), v[0].offset, v[0].witness_record()), (1, Some(2), None));
+    }
+}

@@ -1,0 +1,188 @@
+//! `undelivered`: a record of a partition a group consumed that the group never processed.
+//!
+//! A group consumed a partition if one of its members was ever assigned it or processed a record from it; it is
+//! then held to every partition of that partition's topic (a subscription is to topics). The records it is held
+//! to are every record of those final logs, to the log's end (the run's liveness phase, not this check, decides
+//! whether the group had time to get there), and the acknowledged records at offsets retention deleted before the
+//! log's start (deleted before the group read them: lost to it). A record counts as processed when the group
+//! processed it (same producer and send_seq) at any offset; one it skipped as unreadable (`Poisoned`) does not.
+//! Jepsen's nearest check is `unseen` (acknowledged but never polled by anyone), a liveness measure.
+
+use super::index::{Logs, Record, topic_of};
+use super::violation::{Names, Violation};
+use crate::history::{ClientEvent, FinalLog, History};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const NAME: &str = "undelivered";
+
+/// In group, partition and offset order. Nothing without final logs.
+pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
+    let Some(logs) = logs else { return Vec::new() };
+    let logs = Logs::new(history, logs);
+    let consumed = Consumed::new(history);
+    let deleted = deleted_records(history, &logs);
+    let processed = processed_records(history);
+    let poisoned = poisoned_records(history);
+    let names = Names::without_keys(history);
+    let mut out = Vec::new();
+    for &g in &consumed.groups {
+        for (p, start, records) in logs.iter().filter(|&(p, _, _)| consumed.covers(history, g, p)) {
+            let gone = deleted.get(&p).map_or(&[][..], Vec::as_slice);
+            let kept = records.iter().enumerate().map(|(i, &r)| (start + i as u64, r));
+            for (o, record) in gone.iter().copied().chain(kept) {
+                if processed.contains(&(g, record)) {
+                    continue;
+                }
+                let why = match poisoned.get(&(g, record)) {
+                    _ if o < start => format!("retention deleted it (the log now starts at offset {start}) first"),
+                    Some(&c) => format!("consumer {} skipped it as unreadable", names.consumer(c)),
+                    None => "it is in the final log".to_string(),
+                };
+                let detail = format!("group {} never processed it: {why}", names.group(g));
+                out.push(Violation::new(NAME, detail).at(p, Some(o)).record(Some(record)).group(g));
+            }
+        }
+    }
+    out
+}
+
+/// Which groups consumed which partitions and topics.
+struct Consumed<'h> {
+    groups: BTreeSet<u32>,
+    partitions: BTreeSet<(u32, u32)>,
+    topics: BTreeSet<(u32, &'h str)>,
+}
+
+impl<'h> Consumed<'h> {
+    fn new(history: &'h History) -> Self {
+        let mut partitions = BTreeSet::new();
+        for entry in &history.entries {
+            match &entry.event {
+                ClientEvent::Assigned { group, partitions: ps, .. } => {
+                    partitions.extend(ps.iter().map(|&p| (*group, p)))
+                }
+                ClientEvent::Processed { group, partition, .. } => _ = partitions.insert((*group, *partition)),
+                _ => {}
+            }
+        }
+        let topics = partitions.iter().filter_map(|&(g, p)| Some((g, topic(history, p)?))).collect();
+        Consumed { groups: partitions.iter().map(|&(g, _)| g).collect(), partitions, topics }
+    }
+
+    fn covers(&self, history: &History, group: u32, partition: u32) -> bool {
+        self.partitions.contains(&(group, partition))
+            || topic(history, partition).is_some_and(|t| self.topics.contains(&(group, t)))
+    }
+}
+
+fn topic(history: &History, partition: u32) -> Option<&str> {
+    history.partitions.get(partition as usize).map(|name| topic_of(name))
+}
+
+/// Per partition, the acknowledged records at offsets before the final log's start, by offset (one per offset).
+fn deleted_records(history: &History, logs: &Logs<'_>) -> BTreeMap<u32, Vec<(u64, Record)>> {
+    let mut deleted: BTreeMap<u32, Vec<(u64, Record)>> = BTreeMap::new();
+    for entry in &history.entries {
+        let ClientEvent::SendAcked { producer, send_seq, partition, offset: Some(o) } = entry.event else { continue };
+        if logs.span(partition).is_some_and(|(start, _)| o < start) {
+            deleted.entry(partition).or_default().push((o, (producer, send_seq)));
+        }
+    }
+    for records in deleted.values_mut() {
+        records.sort_unstable();
+        records.dedup_by_key(|(o, _)| *o);
+    }
+    deleted
+}
+
+fn processed_records(history: &History) -> BTreeSet<(u32, Record)> {
+    history
+        .entries
+        .iter()
+        .filter_map(|e| match e.event {
+            ClientEvent::Processed { group, producer, send_seq, .. } => Some((group, (producer, send_seq))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// (group, record) -> the consumer that skipped it as unreadable.
+fn poisoned_records(history: &History) -> BTreeMap<(u32, Record), u32> {
+    history
+        .entries
+        .iter()
+        .filter_map(|e| match e.event {
+            ClientEvent::Poisoned { consumer, group, producer, send_seq, skipped: true, .. } => {
+                Some(((group, (producer, send_seq)), consumer))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn a_record_the_group_never_processed_is_undelivered() {
+        let h = history(vec![assigned(0, 0, &[0]), processed(0, 0, 0, 0, (0, 0))]);
+        let v = check(&h, Some(&[log(0, &[(0, 0), (0, 1)])]));
+        assert_eq!(v.len(), 1);
+        let w = (v[0].partition, v[0].offset, v[0].witness_record(), v[0].group);
+        assert_eq!(w, (Some(0), Some(1), Some((0, 1)), Some(0)));
+        assert!(v[0].detail.ends_with("it is in the final log"), "{}", v[0].detail);
+    }
+
+    #[test]
+    fn the_group_is_held_to_every_partition_of_a_topic_it_consumed_and_no_other() {
+        // g0 was assigned only t-0, so t-1 counts too (same topic), u-0 does not.
+        let h = history(vec![assigned(0, 0, &[0])]);
+        let v = check(&h, Some(&[log(0, &[]), log(1, &[(1, 0)]), log(2, &[(1, 1)])]));
+        assert_eq!(v.iter().map(|v| (v.partition, v.witness_record())).collect::<Vec<_>>(), [(Some(1), Some((1, 0)))]);
+    }
+
+    #[test]
+    fn processing_by_another_group_does_not_count() {
+        let h = history(vec![assigned(0, 0, &[2]), processed(1, 1, 2, 0, (0, 0))]);
+        let v = check(&h, Some(&[log(2, &[(0, 0)])]));
+        assert_eq!(v.iter().map(|v| v.group).collect::<Vec<_>>(), [Some(0)]);
+    }
+
+    #[test]
+    fn records_retention_deleted_before_the_group_read_them_are_undelivered() {
+        let h = history(vec![
+            acked(0, 0, 0, Some(0)),
+            acked(0, 1, 0, Some(1)),
+            assigned(0, 0, &[0]),
+            processed(0, 0, 0, 0, (0, 0)),
+            processed(0, 0, 0, 2, (0, 2)),
+        ]);
+        let v = check(&h, Some(&[log_from(0, 2, &[(0, 2)])]));
+        assert_eq!(v.iter().map(|v| (v.offset, v.witness_record())).collect::<Vec<_>>(), [(Some(1), Some((0, 1)))]);
+        assert!(v[0].detail.contains("retention deleted it"), "{}", v[0].detail);
+    }
+
+    #[test]
+    fn a_record_skipped_as_poison_is_undelivered_and_says_so() {
+        let poisoned = ClientEvent::Poisoned {
+            consumer: 1,
+            group: 0,
+            partition: 0,
+            offset: 0,
+            producer: 0,
+            send_seq: 0,
+            skipped: true,
+        };
+        let h = history(vec![assigned(1, 0, &[0]), poisoned]);
+        let v = check(&h, Some(&[log(0, &[(0, 0)])]));
+        assert!(v.len() == 1 && v[0].detail.contains("consumer c1 skipped it as unreadable"), "{v:?}");
+    }
+
+    #[test]
+    fn a_group_that_consumed_nothing_expects_nothing() {
+        assert!(check(&history(vec![]), Some(&[log(0, &[(0, 0)])])).is_empty());
+        assert!(check(&history(vec![assigned(0, 0, &[0])]), None).is_empty());
+    }
+}

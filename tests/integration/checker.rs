@@ -1,0 +1,76 @@
+//! The checker against the bundled scenarios: each unsafe configuration breaks the guarantee its story says it
+//! breaks (and the checker names it), each safe twin keeps it, and no scenario breaks what Kafka guarantees in
+//! every configuration (offset order within a partition, hence per key).
+
+use crate::support::{bundled_scenarios, run};
+use insync::check::{Names, Violation, check_all, expand};
+use std::collections::BTreeMap;
+
+/// The violations of every invariant the `guarantees` stand for, from one run of `scenario`, and a few printed.
+fn violations(scenario: &str, guarantees: &[&str]) -> (Vec<Violation>, String) {
+    let (_, outcome) = run(scenario);
+    let wanted: Vec<&str> = guarantees.iter().flat_map(|g| expand(g).expect("a known guarantee")).collect();
+    let found: BTreeMap<&str, Vec<Violation>> = check_all(&outcome.history, Some(&outcome.final_logs));
+    let broken: Vec<Violation> =
+        found.into_iter().filter(|(name, _)| wanted.contains(name)).flat_map(|(_, v)| v).collect();
+    let names = Names::new(&outcome.history);
+    let sample = broken.iter().take(3).map(|v| v.named(&names).to_string()).collect::<Vec<_>>().join("\n");
+    (broken, sample)
+}
+
+fn assert_holds(scenario: &str, guarantees: &[&str]) {
+    let (broken, sample) = violations(scenario, guarantees);
+    assert!(broken.is_empty(), "{scenario} must keep {guarantees:?}, but {} violations:\n{sample}", broken.len());
+}
+
+fn assert_broken(scenario: &str, guarantee: &str, invariant: &str) {
+    let (broken, sample) = violations(scenario, &[guarantee]);
+    assert!(broken.iter().any(|v| v.invariant == invariant), "{scenario} must break {invariant}:\n{sample}");
+}
+
+// acks=all with min.insync.replicas=2, a clean ISR-only election, leader epochs (KIP-101) and controlled
+// shutdown keep every acknowledged write (ProducerConfig `acks`, `unclean.leader.election.enable`).
+#[test]
+fn safe_configurations_keep_every_acknowledged_write() {
+    for scenario in ["acks-all-min2-broker-crash", "unclean-election-off", "kip101-leader-epoch", "controlled-shutdown"]
+    {
+        assert_holds(scenario, &["durability"]);
+    }
+}
+
+// Their unsafe twins lose acknowledged writes: acks=1 with a dying leader, unclean election, legacy truncation to
+// the high watermark, and the last replica losing its page cache.
+#[test]
+fn unsafe_configurations_lose_acknowledged_writes() {
+    for scenario in ["acks1-leader-crash", "unclean-election", "legacy-truncation", "lost-page-cache"] {
+        assert_broken(scenario, "durability", "lost-write");
+    }
+}
+
+// Committing before processing is at-most-once: a crash in between skips records for the group.
+#[test]
+fn committing_before_processing_leaves_records_undelivered() {
+    assert_broken("commit-before-processing-crash", "at-least-once", "undelivered");
+}
+
+// Retention deletes records a lagging group never read (`retention.ms`, OFFSET_OUT_OF_RANGE).
+#[test]
+fn retention_overtaking_a_lagging_group_leaves_records_undelivered() {
+    assert_broken("retention-overtakes-lagging-group", "at-least-once", "undelivered");
+}
+
+// At-least-once redelivers: the zombie's batch is processed by the new owner too, and a replay reprocesses.
+#[test]
+fn redelivery_is_a_duplicate_delivery() {
+    assert_broken("zombie-consumer", "no-duplicates", "duplicate-delivery");
+    assert_broken("replay-reset-offsets", "no-duplicates", "duplicate-delivery");
+}
+
+// Kafka orders records within a partition whatever the configuration: no bundled scenario's group processes a
+// key out of order or sees a consumer's polls go back or skip within one assignment.
+#[test]
+fn no_scenario_breaks_key_order_or_poll_continuity() {
+    for scenario in bundled_scenarios().iter().filter(|s| !s.starts_with("bench")) {
+        assert_holds(scenario, &["key-order", "poll-skip"]);
+    }
+}

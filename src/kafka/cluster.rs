@@ -9,7 +9,7 @@ use super::messages::Msg;
 use super::node::Node;
 use super::producer::Producer;
 use super::spec::{ClusterSpec, NodeRole};
-use crate::engine::{Engine, LatencyModel, Limits, Network, NodeId, NodeStatus, stream};
+use crate::engine::{Engine, LatencyModel, Limits, Network, NodeId, NodeStatus, SimTime, stream};
 use serde::Serialize;
 use std::rc::Rc;
 
@@ -24,6 +24,9 @@ pub enum ResetTo {
     Earliest,
     Latest,
     Offset(u64),
+    /// `--to-datetime`: the first offset whose timestamp is at or after this simulated time (ListOffsets by
+    /// timestamp, KIP-79), or the log end if there is none.
+    Datetime(SimTime),
 }
 
 /// One replica at the end of a run.
@@ -213,12 +216,10 @@ impl Cluster {
             .iter()
             .map(|&p| {
                 let offset = match to {
-                    ResetTo::Earliest => 0,
+                    ResetTo::Earliest => self.leader_log(p).map_or(0, |log| log.log_start_offset()),
                     ResetTo::Offset(o) => o,
-                    ResetTo::Latest => self
-                        .leader_of(p)
-                        .and_then(|b| self.broker(b).replicas[p.index()].as_ref())
-                        .map_or(0, |r| r.log.high_watermark),
+                    ResetTo::Latest => self.leader_log(p).map_or(0, |log| log.high_watermark),
+                    ResetTo::Datetime(t) => self.leader_log(p).map_or(0, |log| log.offset_for_time(t)),
                 };
                 (p, offset)
             })
@@ -236,6 +237,10 @@ impl Cluster {
             Ok(()) => format!("to {to:?} on {} partitions", offsets.len()),
             Err(why) => format!("refused: {why}"),
         }
+    }
+
+    fn leader_log(&self, p: PartitionId) -> Option<&super::log::ReplicaLog> {
+        self.leader_of(p).and_then(|b| self.broker(b).replicas[p.index()].as_ref()).map(|r| &r.log)
     }
 
     /// The producer node of a processor stage's consumer node.

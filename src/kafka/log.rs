@@ -137,6 +137,12 @@ impl ReplicaLog {
         (self.log_start_offset > before).then_some(self.log_start_offset)
     }
 
+    /// ListOffsets by timestamp (KIP-79): the first offset of the first batch stamped at or after `t`, or the log
+    /// end when every batch is older.
+    pub fn offset_for_time(&self, t: SimTime) -> Offset {
+        self.batches.iter().find(|b| b.timestamp >= t).map_or(self.log_end_offset, |b| b.base_offset)
+    }
+
     /// A follower whose log ends before the leader's log start starts over there (truncateFullyAndStartAt).
     pub fn truncate_fully_and_start_at(&mut self, offset: Offset) {
         self.batches.clear();
@@ -463,6 +469,18 @@ mod tests {
         let mut by_size = log_of(10);
         by_size.high_watermark = 10;
         assert_eq!(by_size.apply_retention(SimTime(0), None, Some(300)), Some(7), "keeps the newest 300 bytes");
+    }
+
+    // ListOffsets by timestamp (KIP-79): the earliest offset whose timestamp is at or after the target.
+    #[test]
+    fn offset_for_time_finds_the_first_batch_at_or_after() {
+        let mut log = ReplicaLog::default();
+        for seq in 0..4 {
+            log.append_as_leader(record(seq), 0, None, SimTime(seq * 10));
+        }
+        assert_eq!(log.offset_for_time(SimTime(0)), 0);
+        assert_eq!(log.offset_for_time(SimTime(15)), 2);
+        assert_eq!(log.offset_for_time(SimTime(99)), 4, "nothing that late: the log end");
     }
 
     // LeaderEpochFileCache.endOffsetFor: the latest epoch ends at the log end; an earlier one where the next

@@ -557,7 +557,8 @@ fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec)
     })
 }
 
-/// `action = "reset-offsets"`: `group.id`, `topic`, and `to` = "earliest", "latest" or an offset.
+/// `action = "reset-offsets"`: `group.id`, `topic`, and `to` = "earliest", "latest" or an offset, or
+/// `to_datetime` = a simulated time.
 fn read_reset_offsets(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<FaultAction, LoadError> {
     let group_name = t.str("group.id")?;
     let group_name = t.required("group.id", group_name, "the group.id to reset")?;
@@ -573,7 +574,12 @@ fn read_reset_offsets(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<
     let Some(topic) = cluster.topics.iter().position(|x| x.name == topic_name) else {
         return Err(t.error_at("topic", "the name of a topic", format!("\"{topic_name}\"")));
     };
-    let Some(node) = t.node("to") else { return Err(t.missing("to", "\"earliest\", \"latest\" or an offset")) };
+    if let Some(at) = t.duration_us("to_datetime")? {
+        return Ok(FaultAction::ResetOffsets { group, topic, to: ResetTo::Datetime(SimTime(at)) });
+    }
+    let Some(node) = t.node("to") else {
+        return Err(t.missing("to", "\"earliest\", \"latest\" or an offset (or to_datetime = a time)"));
+    };
     let to = match &node.value {
         Value::Str(s) if s == "earliest" => ResetTo::Earliest,
         Value::Str(s) if s == "latest" => ResetTo::Latest,

@@ -295,3 +295,28 @@ fn the_notification_pipeline_delivers_every_order_to_both_channels() {
         assert!(out.iter().any(|r| r.1 % 2 == 1 && email.contains_key(r)), "order {order:?} got no EMAIL");
     }
 }
+
+// ConsumerGroupCommand --to-datetime (ListOffsets by timestamp, KIP-79): after the reset, records written from
+// that time on are processed again, earlier ones are not.
+#[test]
+fn a_reset_to_a_datetime_replays_from_that_time_only() {
+    let (_, outcome) = run("replay-from-datetime");
+    let processed = processed_by_group(&outcome, "ledger");
+    let acked: Vec<(u64, (u32, u64))> = outcome
+        .history
+        .entries
+        .iter()
+        .filter_map(|e| match e.event {
+            ClientEvent::SendAcked { producer, send_seq, .. } => Some((e.time_us, (producer, send_seq))),
+            _ => None,
+        })
+        .collect();
+    for (t, r) in &acked {
+        let n = processed.get(r).copied().unwrap_or(0);
+        if *t < 19 * S {
+            assert_eq!(n, 1, "written at {t} µs, before the reset point: processed once");
+        } else if *t > 21 * S && *t < 29 * S {
+            assert_eq!(n, 2, "written at {t} µs, after the reset point: processed again");
+        }
+    }
+}

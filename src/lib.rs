@@ -8,3 +8,4 @@ pub mod history;
 pub mod kafka;
 pub mod scenario;
 pub mod sim;
+pub mod verdict;

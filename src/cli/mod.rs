@@ -4,6 +4,7 @@ mod summary;
 
 use crate::scenario;
 use crate::sim::{self, Outcome};
+use crate::verdict;
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,19 @@ pub enum Command {
         /// Write the client history (JSON Lines: a header line, then one event a line) to this file.
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
+        /// Write the scenario's expectations as JUnit XML (one test case each) to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+    /// Judge a recorded history (JSON Lines, as `run --history` writes it) without running anything.
+    Check {
+        history: PathBuf,
+        /// Guarantees or invariants that must hold (comma-separated); exit 1 when one is violated.
+        #[arg(long, value_delimiter = ',')]
+        holds: Vec<String>,
+        /// Print one JSON object instead of the human summary.
+        #[arg(long)]
+        json: bool,
     },
     /// Time runs of a scenario (wall clock; the simulation itself never reads it).
     Bench {
@@ -47,6 +61,7 @@ pub enum Command {
 }
 
 /// Exit codes: 0 ran (expectations met), 1 an expectation failed, 2 bad input or usage.
+pub const EXIT_EXPECTATION_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
 pub fn main() -> ExitCode {
@@ -59,14 +74,23 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { scenario, seed, json, trace, history } => {
-            run(&scenario, seed, json, trace.as_deref(), history.as_deref())
+        Command::Run { scenario, seed, json, trace, history, junit } => {
+            let files = OutputFiles { trace: trace.as_deref(), history: history.as_deref(), junit: junit.as_deref() };
+            run(&scenario, seed, json, files)
         }
+        Command::Check { history, holds, json } => check_history(&history, &holds, json),
         Command::Bench { scenario, runs } => bench(&scenario, runs),
     }
 }
 
-fn run(path: &Path, seed: Option<u64>, json: bool, trace: Option<&Path>, history: Option<&Path>) -> ExitCode {
+/// Where `run` writes what it was asked to.
+struct OutputFiles<'a> {
+    trace: Option<&'a Path>,
+    history: Option<&'a Path>,
+    junit: Option<&'a Path>,
+}
+
+fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> ExitCode {
     let scenario = match scenario::load_file(path) {
         Ok(s) => s,
         Err(e) => {
@@ -75,15 +99,55 @@ fn run(path: &Path, seed: Option<u64>, json: bool, trace: Option<&Path>, history
         }
     };
     let seed = seed.unwrap_or(scenario.seed);
-    let outcome = sim::run(&scenario.sim, seed, trace.is_some());
-    if let Err(e) = write_files(&outcome, trace, history) {
+    let outcome = sim::run(&scenario.sim, seed, files.trace.is_some());
+    let verdict = (!scenario.expect.is_empty())
+        .then(|| verdict::judge(&scenario.expect, &outcome.history, Some(&outcome.final_logs), Some(&outcome.stats)));
+    if let Err(e) = write_files(&outcome, files.trace, files.history) {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let text = if json { summary::json(&scenario, path, &outcome) } else { summary::human(&scenario, path, &outcome) };
+    if let (Some(junit), Some(v)) = (files.junit, &verdict) {
+        let xml = verdict::junit(&scenario.name, v, &reproduce_command(path, outcome.seed));
+        if let Err(e) = std::fs::write(junit, xml) {
+            eprintln!("error: cannot write {}: {e}", junit.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
+    let text = if json {
+        summary::json(&scenario, path, &outcome, verdict.as_ref())
+    } else {
+        summary::human(&scenario, path, &outcome, verdict.as_ref())
+    };
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
-    ExitCode::SUCCESS
+    match verdict {
+        Some(v) if !v.all_met() => ExitCode::from(EXIT_EXPECTATION_FAILED),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// `insync check`: the checker over a recorded history (and its final logs, when the file has them).
+fn check_history(path: &Path, holds: &[String], json: bool) -> ExitCode {
+    let (history, logs) = match summary::read_history_jsonl(path) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    if let Some(unknown) = holds.iter().find(|h| insync_check_expand(h).is_none()) {
+        eprintln!("error: --holds {unknown}: not a guarantee or invariant");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let expect = scenario::expect::Expectations { holds: holds.to_vec(), ..Default::default() };
+    let v = verdict::judge(&expect, &history, logs.as_deref(), None);
+    let text = if json { summary::check_json(&v, logs.is_some()) } else { summary::check_human(&v, logs.is_some()) };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if v.all_met() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPECTATION_FAILED) }
+}
+
+fn insync_check_expand(name: &str) -> Option<Vec<&'static str>> {
+    crate::check::expand(name)
 }
 
 fn bench(path: &Path, runs: u32) -> ExitCode {

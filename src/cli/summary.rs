@@ -3,10 +3,11 @@
 use super::reproduce_command;
 use crate::check::lost_write::{LostWrite, lost_writes};
 use crate::engine::SimTime;
-use crate::history::{ClientEvent, History};
+use crate::history::{ClientEvent, FinalLog, History};
 use crate::kafka::spec::OFFSETS_TOPIC;
 use crate::scenario::Scenario;
 use crate::sim::Outcome;
+use crate::verdict::{Verdict, WITNESSES_SHOWN};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -41,7 +42,7 @@ fn tally(history: &History) -> Vec<ProducerTally> {
     out
 }
 
-pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome) -> String {
+pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome, verdict: Option<&Verdict>) -> String {
     let mut s = String::new();
     let st = &outcome.stats;
     let _ = writeln!(s, "scenario {} (seed {})", scenario.name, outcome.seed);
@@ -90,6 +91,9 @@ pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome) -> String {
     write_groups(&mut s, outcome);
     write_partitions(&mut s, outcome);
     write_lost(&mut s, &outcome.history, &lost_writes(&outcome.history, &outcome.final_logs));
+    if let Some(v) = verdict {
+        write_verdict(&mut s, v);
+    }
     let _ = writeln!(s, "trace digest {:016x}", outcome.trace_digest);
     let _ = writeln!(s, "reproduce: {}", reproduce_command(path, outcome.seed));
     s
@@ -203,6 +207,69 @@ fn write_partitions(s: &mut String, outcome: &Outcome) {
     }
 }
 
+/// Each expectation, met or not; an unmet one with its first witnesses.
+fn write_verdict(s: &mut String, v: &Verdict) {
+    let met = v.results.iter().filter(|r| r.met).count();
+    let _ = writeln!(s, "expectations: {met} of {} met", v.results.len());
+    for r in &v.results {
+        let mark = if r.met { "ok  " } else { "FAIL" };
+        let _ = writeln!(s, "  {mark} {} {}: {}", r.kind, r.name, r.detail);
+        if !r.met {
+            for w in r.witnesses.iter().take(WITNESSES_SHOWN) {
+                let _ = writeln!(s, "         {w}");
+            }
+        }
+    }
+}
+
+/// `insync check`'s summary: violations per invariant, then the `--holds` expectations.
+pub fn check_human(v: &Verdict, with_logs: bool) -> String {
+    let mut s = String::new();
+    if !with_logs {
+        let _ = writeln!(
+            s,
+            "no final logs in the file: lost-write, undelivered, duplicate-write and reordered-write need them and find nothing"
+        );
+    }
+    for (name, count) in &v.violations {
+        let _ = writeln!(s, "  {name:<22} {count} violations");
+    }
+    if !v.results.is_empty() {
+        write_verdict(&mut s, v);
+    }
+    s
+}
+
+pub fn check_json(v: &Verdict, with_logs: bool) -> String {
+    #[derive(Serialize)]
+    struct CheckJson<'a> {
+        final_logs: bool,
+        verdict: &'a Verdict,
+    }
+    let mut text = serde_json::to_string(&CheckJson { final_logs: with_logs, verdict: v }).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Reads a history written by `run --history`: the header, the events, and the final logs if present.
+pub fn read_history_jsonl(path: &Path) -> Result<(History, Option<Vec<FinalLog>>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let at = |n: usize, e: serde_json::Error| format!("{}:{}: {e}", path.display(), n + 1);
+    let (n, first) = lines.next().ok_or_else(|| format!("{}: empty history file", path.display()))?;
+    let mut history: History = serde_json::from_str(first).map_err(|e| at(n, e))?;
+    let mut logs = Vec::new();
+    for (n, line) in lines {
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| at(n, e))?;
+        if let Some(log) = value.get("final_log") {
+            logs.push(serde_json::from_value(log.clone()).map_err(|e| at(n, e))?);
+        } else {
+            history.entries.push(serde_json::from_value(value).map_err(|e| at(n, e))?);
+        }
+    }
+    Ok((history, (!logs.is_empty()).then_some(logs)))
+}
+
 fn write_lost(s: &mut String, history: &History, lost: &[LostWrite]) {
     let _ = writeln!(s, "acknowledged writes missing from the final logs: {}", lost.len());
     for l in lost.iter().take(5) {
@@ -228,10 +295,11 @@ struct JsonSummary<'a> {
     producers: Vec<ProducerTally>,
     partitions: &'a [crate::kafka::cluster::PartitionSummary],
     lost_writes: Vec<LostWrite>,
+    verdict: Option<&'a Verdict>,
     reproduce: String,
 }
 
-pub fn json(scenario: &Scenario, path: &Path, outcome: &Outcome) -> String {
+pub fn json(scenario: &Scenario, path: &Path, outcome: &Outcome, verdict: Option<&Verdict>) -> String {
     let summary = JsonSummary {
         scenario: &scenario.name,
         seed: outcome.seed,
@@ -240,6 +308,7 @@ pub fn json(scenario: &Scenario, path: &Path, outcome: &Outcome) -> String {
         producers: tally(&outcome.history),
         partitions: &outcome.partitions,
         lost_writes: lost_writes(&outcome.history, &outcome.final_logs),
+        verdict,
         reproduce: reproduce_command(path, outcome.seed),
     };
     let mut text = serde_json::to_string(&summary).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
@@ -268,6 +337,14 @@ pub fn history_jsonl(outcome: &Outcome) -> serde_json::Result<String> {
     text.push('\n');
     for entry in &h.entries {
         text.push_str(&serde_json::to_string(entry)?);
+        text.push('\n');
+    }
+    #[derive(Serialize)]
+    struct FinalLogLine<'a> {
+        final_log: &'a FinalLog,
+    }
+    for log in &outcome.final_logs {
+        text.push_str(&serde_json::to_string(&FinalLogLine { final_log: log })?);
         text.push('\n');
     }
     Ok(text)

@@ -60,6 +60,7 @@ pub struct History {
     pub consumers: Vec<String>,
     #[serde(default)]
     pub groups: Vec<String>,
+    #[serde(default)]
     pub entries: Vec<Entry>,
 }
 

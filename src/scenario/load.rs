@@ -23,6 +23,7 @@ pub struct Scenario {
     pub name: String,
     pub seed: u64,
     pub sim: SimConfig,
+    pub expect: super::expect::Expectations,
 }
 
 /// Reads the whole document.
@@ -62,10 +63,11 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
         group_config,
     };
     let faults = read_faults(&mut top, &cluster, end_us)?;
+    let expect = super::expect::read_expectations(&mut top)?;
     top.finish()?;
     cluster.producers.shrink_to_fit();
     let limits = Limits { end: SimTime(end_us), max_events };
-    Ok(Scenario { name, seed, sim: SimConfig { cluster, latency, limits, faults } })
+    Ok(Scenario { name, seed, sim: SimConfig { cluster, latency, limits, faults }, expect })
 }
 
 /// Each processor stage gets a producer of its own (named after it, `-out`), driven by what it processes.

@@ -3,6 +3,7 @@
 
 pub mod consumers;
 pub mod doc;
+pub mod expect;
 pub mod load;
 
 pub use doc::{LoadError, Source};

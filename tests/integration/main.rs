@@ -4,6 +4,7 @@
 mod bad_input;
 mod checker;
 mod determinism;
+mod expectations;
 mod groups;
 mod limits;
 mod properties;

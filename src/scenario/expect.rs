@@ -1,0 +1,81 @@
+//! The `[expect]` table: what a scenario says must hold, what it exists to show broken, and what must have
+//! happened for the run to mean anything (the vacuity guard).
+
+use super::doc::{LoadError, Node, TableReader, expect_str};
+use crate::check;
+
+/// What counts as having happened in a run, by name (see `verdict::happened_count`).
+pub const HAPPENINGS: [&str; 12] = [
+    "fault",
+    "leader-election",
+    "unclean-election",
+    "partition-offline",
+    "isr-shrink",
+    "isr-expand",
+    "truncation",
+    "rebalance",
+    "produce-retry",
+    "send-failed",
+    "commit-failed",
+    "offset-reset",
+];
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expectations {
+    /// Guarantees or invariants that must hold.
+    pub holds: Vec<String>,
+    /// Guarantees or invariants the scenario demonstrates broken: at least one of their invariants must fire.
+    pub violated: Vec<String>,
+    /// Things that must have happened at least once.
+    pub happened: Vec<String>,
+}
+
+impl Expectations {
+    pub fn is_empty(&self) -> bool {
+        self.holds.is_empty() && self.violated.is_empty() && self.happened.is_empty()
+    }
+}
+
+pub fn read_expectations(top: &mut TableReader<'_>) -> Result<Expectations, LoadError> {
+    let Some(mut t) = top.table("expect", false)? else { return Ok(Expectations::default()) };
+    let judged = |name: &str| check::expand(name).is_some_and(|invariants| !invariants.contains(&"divergence"));
+    let expect = Expectations {
+        holds: read_names(&mut t, "holds", &judged, "a guarantee or invariant")?,
+        violated: read_names(&mut t, "violated", &judged, "a guarantee or invariant")?,
+        happened: read_names(&mut t, "happened", &|n| HAPPENINGS.contains(&n), "something that happens")?,
+    };
+    t.finish()?;
+    Ok(expect)
+}
+
+fn read_names(
+    t: &mut TableReader<'_>,
+    key: &str,
+    known: &dyn Fn(&str) -> bool,
+    what: &str,
+) -> Result<Vec<String>, LoadError> {
+    let path = t.path(key);
+    let Some(items) = t.array(key)? else { return Ok(Vec::new()) };
+    let src = t.source();
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let name = expect_str(src, item, &item_path)?;
+        if !known(name) {
+            return Err(unknown(src, item, &item_path, what, key));
+        }
+        out.push(name.to_string());
+    }
+    Ok(out)
+}
+
+fn unknown(src: &super::doc::Source, item: &Node, path: &str, what: &str, key: &str) -> LoadError {
+    let choices = if key == "happened" {
+        HAPPENINGS.join(", ")
+    } else {
+        let guarantees = check::GUARANTEES.iter().map(|(g, _)| *g);
+        let invariants = check::INVARIANTS.iter().copied().filter(|&i| i != "divergence");
+        guarantees.chain(invariants).collect::<Vec<_>>().join(", ")
+    };
+    LoadError::at_node(src, item, path, format!("{what}: one of {choices}"))
+}

@@ -1,0 +1,140 @@
+//! Judging a run against its scenario's `[expect]`: each guarantee that must hold, each the scenario exists to
+//! show broken, and each thing that must have happened. The checker does the judging; this only compares.
+
+use crate::check::{self, Names, Violation};
+use crate::history::{ClientEvent, FinalLog, History};
+use crate::scenario::expect::Expectations;
+use crate::sim::Stats;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How many witnesses each unmet expectation carries in the summary (the JSON output has them all).
+pub const WITNESSES_SHOWN: usize = 3;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExpectationResult {
+    /// `holds`, `violated` or `happened`.
+    pub kind: &'static str,
+    pub name: String,
+    pub met: bool,
+    pub detail: String,
+    /// For `holds` (the violations) and `violated` (what proves it), named records.
+    pub witnesses: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Verdict {
+    pub results: Vec<ExpectationResult>,
+    /// Violations per invariant, whether or not an expectation mentions it.
+    pub violations: BTreeMap<&'static str, usize>,
+}
+
+impl Verdict {
+    pub fn all_met(&self) -> bool {
+        self.results.iter().all(|r| r.met)
+    }
+}
+
+/// Runs the checker over the history (and final logs) and compares with the expectations.
+pub fn judge(expect: &Expectations, history: &History, logs: Option<&[FinalLog]>, stats: Option<&Stats>) -> Verdict {
+    let found = check::check_all(history, logs);
+    let names = Names::new(history);
+    let mut results = Vec::new();
+    for name in &expect.holds {
+        let broken = broken_by(&found, name);
+        let detail =
+            if broken.is_empty() { "no violation".to_string() } else { format!("{} violations", broken.len()) };
+        results.push(result("holds", name, broken.is_empty(), detail, &broken, &names));
+    }
+    for name in &expect.violated {
+        let broken = broken_by(&found, name);
+        let detail = if broken.is_empty() {
+            "held: no violation to show".to_string()
+        } else {
+            format!("{} violations", broken.len())
+        };
+        results.push(result("violated", name, !broken.is_empty(), detail, &broken, &names));
+    }
+    for name in &expect.happened {
+        let count = happened_count(name, history, stats);
+        results.push(ExpectationResult {
+            kind: "happened",
+            name: name.clone(),
+            met: count > 0,
+            detail: format!("{count} times"),
+            witnesses: Vec::new(),
+        });
+    }
+    let violations = found.iter().map(|(&name, v)| (name, v.len())).collect();
+    Verdict { results, violations }
+}
+
+fn broken_by<'a>(found: &'a BTreeMap<&'static str, Vec<Violation>>, name: &str) -> Vec<&'a Violation> {
+    let invariants = check::expand(name).unwrap_or_default();
+    found.iter().filter(|(n, _)| invariants.contains(n)).flat_map(|(_, v)| v).collect()
+}
+
+fn result(
+    kind: &'static str,
+    name: &str,
+    met: bool,
+    detail: String,
+    broken: &[&Violation],
+    names: &Names<'_>,
+) -> ExpectationResult {
+    let witnesses = broken.iter().map(|v| v.named(names).to_string()).collect();
+    ExpectationResult { kind, name: name.to_string(), met, detail, witnesses }
+}
+
+/// How often something happened: from the run's counters, or (for a history alone) from its events.
+pub fn happened_count(name: &str, history: &History, stats: Option<&Stats>) -> u64 {
+    let events = |f: &dyn Fn(&ClientEvent) -> bool| history.entries.iter().filter(|e| f(&e.event)).count() as u64;
+    match (name, stats) {
+        ("produce-retry", _) => events(&|e| matches!(e, ClientEvent::ProduceAttemptFailed { .. })),
+        ("send-failed", _) => events(&|e| matches!(e, ClientEvent::SendFailed { .. })),
+        ("commit-failed", _) => events(&|e| matches!(e, ClientEvent::Committed { error: Some(_), .. })),
+        ("offset-reset", _) => events(&|e| matches!(e, ClientEvent::OffsetOutOfRange { .. })),
+        ("rebalance", None) => events(&|e| matches!(e, ClientEvent::Assigned { .. })),
+        (_, None) => 0,
+        ("fault", Some(s)) => s.faults_fired,
+        ("leader-election", Some(s)) => s.leader_elections,
+        ("unclean-election", Some(s)) => s.unclean_leader_elections,
+        ("partition-offline", Some(s)) => s.partitions_offline,
+        ("isr-shrink", Some(s)) => s.isr_shrinks + s.isr_removals_by_controller,
+        ("isr-expand", Some(s)) => s.isr_expands,
+        ("truncation", Some(s)) => s.truncations,
+        ("rebalance", Some(s)) => s.group_rebalance_steps,
+        _ => 0,
+    }
+}
+
+/// The verdict as JUnit XML: one test case per expectation.
+pub fn junit(suite: &str, verdict: &Verdict, reproduce: &str) -> String {
+    let failures = verdict.results.iter().filter(|r| !r.met).count();
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    xml.push_str(&format!(
+        "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n",
+        escape(suite),
+        verdict.results.len()
+    ));
+    for r in &verdict.results {
+        let case = format!("{} {}", r.kind, r.name);
+        xml.push_str(&format!("  <testcase classname=\"{}\" name=\"{}\">", escape(suite), escape(&case)));
+        if !r.met {
+            let mut body = r.detail.clone();
+            for w in r.witnesses.iter().take(WITNESSES_SHOWN) {
+                body.push('\n');
+                body.push_str(w);
+            }
+            body.push_str(&format!("\nreproduce: {reproduce}"));
+            xml.push_str(&format!("<failure message=\"{}\">{}</failure>", escape(&r.detail), escape(&body)));
+        }
+        xml.push_str("</testcase>\n");
+    }
+    xml.push_str("</testsuite>\n");
+    xml
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

@@ -1,0 +1,84 @@
+//! `[expect]`: every bundled scenario meets its expectations, and a run that breaks one exits 1 with a witness,
+//! in the summary, in JUnit, and through `insync check` on the recorded history.
+
+use crate::support::{bundled_scenarios, load, scenario_path};
+use insync::{sim, verdict};
+use std::path::PathBuf;
+use std::process::Command;
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("insync-expect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+#[test]
+fn every_bundled_scenario_meets_its_expectations() {
+    for name in bundled_scenarios() {
+        let s = load(&name);
+        assert!(!s.expect.is_empty(), "{name} states no expectations");
+        let outcome = sim::run(&s.sim, s.seed, false);
+        let v = verdict::judge(&s.expect, &outcome.history, Some(&outcome.final_logs), Some(&outcome.stats));
+        let unmet: Vec<_> =
+            v.results.iter().filter(|r| !r.met).map(|r| format!("{} {}: {}", r.kind, r.name, r.detail)).collect();
+        assert!(unmet.is_empty(), "{name}: {unmet:?}");
+    }
+}
+
+/// acks1-leader-crash with its expectations replaced by a wish for at-least-once.
+fn wishful_acks1() -> PathBuf {
+    let text = std::fs::read_to_string(scenario_path("acks1-leader-crash")).expect("scenario");
+    let cut = text.find("[expect]").expect("has [expect]");
+    let path = temp("acks1-expects-at-least-once.toml");
+    std::fs::write(&path, format!("{}[expect]\nholds = [\"at-least-once\"]\n", &text[..cut])).expect("write");
+    path
+}
+
+// acks=1 and a leader crash cannot give at-least-once (ProducerConfig `acks`): the run exits 1 and names a
+// lost write; JUnit has one failing test case; the recorded history judged alone says the same.
+#[test]
+fn an_unmet_expectation_exits_1_with_a_lost_write_witness() {
+    let scenario = wishful_acks1();
+    let (junit, history) = (temp("acks1.xml"), temp("acks1.jsonl"));
+    let out = Command::new(env!("CARGO_BIN_EXE_insync"))
+        .args([
+            "run".as_ref(),
+            scenario.as_os_str(),
+            "--junit".as_ref(),
+            junit.as_os_str(),
+            "--history".as_ref(),
+            history.as_os_str(),
+        ])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL holds at-least-once") && stdout.contains("lost-write: order-service send #"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("reproduce: insync run"));
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert!(xml.contains("tests=\"1\" failures=\"1\"") && xml.contains("<failure"), "{xml}");
+
+    let check = |holds: &str| {
+        Command::new(env!("CARGO_BIN_EXE_insync"))
+            .args(["check".as_ref(), history.as_os_str(), "--holds".as_ref(), holds.as_ref()])
+            .output()
+            .expect("runs")
+    };
+    let judged = check("durability");
+    assert_eq!(judged.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&judged.stdout).contains("lost-write"));
+    assert_eq!(check("no-duplicates").status.code(), Some(0), "nothing was written twice");
+}
+
+#[test]
+fn unknown_expectations_are_bad_input() {
+    let text = std::fs::read_to_string(scenario_path("acks1-leader-crash")).expect("scenario");
+    let cut = text.find("[expect]").expect("has [expect]");
+    let bad = format!("{}[expect]\nholds = [\"at-least-twice\"]\n", &text[..cut]);
+    let err = insync::scenario::load_str("bad.toml", &bad).expect_err("unknown guarantee");
+    assert_eq!(err.field, "expect.holds[0]");
+    assert!(err.expected.contains("at-least-once"), "{}", err.expected);
+}

@@ -45,6 +45,8 @@ pub struct Stats {
     pub messages_lost: u64,
     /// The most events ever waiting in the engine's queue.
     pub max_queue_len: u64,
+    /// The most timers ever waiting in the queue (dead timeouts would pile up here).
+    pub max_timers_queued: u64,
     pub simulated_time_us: u64,
     pub sends_invoked: u64,
     pub sends_acked: u64,
@@ -238,6 +240,7 @@ impl Recorder {
         self.stats.messages_sent = engine_stats.messages_sent;
         self.stats.messages_lost = engine_stats.messages_lost;
         self.stats.max_queue_len = engine_stats.max_queue_len;
+        self.stats.max_timers_queued = engine_stats.max_timers_queued;
         self.stats.simulated_time_us = cluster.engine.now().as_us();
         self.stats.hit_event_limit = hit_event_limit;
         Outcome {

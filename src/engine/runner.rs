@@ -139,6 +139,9 @@ pub struct EngineStats {
     pub messages_lost: u64,
     /// The most events ever waiting in the queue: stays small when timeouts do not pile up as dead entries.
     pub max_queue_len: u64,
+    /// Timers waiting in the queue now, and the most ever: stays small when timeouts do not pile up.
+    pub timers_queued: u64,
+    pub max_timers_queued: u64,
 }
 
 pub struct Engine<P: Process> {
@@ -224,6 +227,9 @@ impl<P: Process> Engine<P> {
             };
             self.stats.events += 1;
             self.stats.max_queue_len = self.stats.max_queue_len.max(self.queue.len() as u64 + 1);
+            if matches!(event, Event::Timer { .. }) {
+                self.stats.timers_queued -= 1;
+            }
             self.dispatch(event);
         }
         self.queue.advance_to(until.max(self.queue.now()));
@@ -287,6 +293,8 @@ impl<P: Process> Engine<P> {
                     }
                 }
                 Command::Timer { after_us, timer } => {
+                    self.stats.timers_queued += 1;
+                    self.stats.max_timers_queued = self.stats.max_timers_queued.max(self.stats.timers_queued);
                     self.queue.push(now.plus_us(after_us), Event::Timer { node, incarnation, timer })
                 }
                 Command::Emit(out) => self.outputs.push((now, node, out)),

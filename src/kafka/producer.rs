@@ -127,6 +127,16 @@ pub struct Producer {
     restarted: bool,
     /// A processor stage's forwards not yet fully acknowledged.
     forwards: Vec<Forwarding>,
+    /// Per broker: the connection's state (NetworkClient's ClusterConnectionStates).
+    links: Vec<Link>,
+}
+
+/// A connection to one broker: up, or down until a reconnection attempt (a probe) gets an answer.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    connected: bool,
+    retry_at: SimTime,
+    probe: Option<u64>,
 }
 
 /// One `Forward` from a processor stage: its sends `first..end`, how many are not yet complete.
@@ -138,11 +148,15 @@ struct Forwarding {
     outstanding: u64,
 }
 
+/// `reconnect.backoff.max.ms`: how long a broker whose connection failed is left alone.
+const RECONNECT_BACKOFF_MAX_US: u64 = 1_000_000;
+
 /// The shortest interval between two workload ticks.
 const TICK_MIN_US: u64 = US_PER_MS;
 
 impl Producer {
     pub fn new(id: ClientId, spec: Rc<ClusterSpec>) -> Self {
+        let brokers = spec.broker_count as usize;
         let workload = spec.producers[id.index()].clone();
         let partitions: Vec<PartitionId> = spec.topic_partitions(workload.topic).collect();
         let unknown = LeaderInfo { leader: None, leader_epoch: -1 };
@@ -168,6 +182,7 @@ impl Producer {
             wakeup: Wakeup::default(),
             restarted: false,
             forwards: Vec::new(),
+            links: vec![Link { connected: true, retry_at: SimTime::ZERO, probe: None }; brokers],
         }
     }
 
@@ -242,6 +257,13 @@ impl Producer {
     pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
         match msg {
             Msg::MetadataResponse { correlation, leaders }
+                if let Some(link) = self.links.iter_mut().find(|l| l.probe == Some(correlation)) =>
+            {
+                // The reconnection succeeded (and brought fresh metadata).
+                *link = Link { connected: true, retry_at: SimTime::ZERO, probe: None };
+                self.leaders.copy_from_slice(&leaders);
+            }
+            Msg::MetadataResponse { correlation, leaders }
                 if self.metadata_request.is_some_and(|(c, _)| c == correlation) =>
             {
                 self.metadata_request = None;
@@ -264,6 +286,9 @@ impl Producer {
     /// A broker whose process is down refused the connection: the request fails with a network error (and a
     /// metadata refresh), like a connection reset.
     pub fn on_refused(&mut self, to: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+        if let NodeRole::Broker(broker) = self.spec.role_of(to) {
+            self.disconnected(broker, ctx.now);
+        }
         match msg {
             Msg::Produce(request) => {
                 if let Some(flight) = self.in_flight.remove(&request.correlation) {
@@ -277,8 +302,23 @@ impl Producer {
             }
             _ => {}
         }
-        let _ = to;
         self.run_sender(ctx);
+    }
+
+    /// NetworkClient after a refused or closed connection: nothing is sent to that broker until a reconnection,
+    /// tried after `reconnect.backoff.max.ms` (1 s), succeeds; and metadata is refreshed to find where leadership
+    /// went. Batches for it wait in the accumulator meanwhile.
+    fn disconnected(&mut self, broker: BrokerId, now: SimTime) {
+        self.links[broker.index()] =
+            Link { connected: false, retry_at: now.plus_us(RECONNECT_BACKOFF_MAX_US), probe: None };
+        self.metadata_wanted = true;
+    }
+
+    /// A reconnection attempt to `broker`: a request that only a running broker answers.
+    fn probe(&mut self, broker: BrokerId, ctx: &mut KafkaCtx<'_>) {
+        self.next_correlation += 1;
+        self.links[broker.index()].probe = Some(self.next_correlation);
+        ctx.send(self.spec.broker_node(broker), Msg::MetadataRequest { correlation: self.next_correlation });
     }
 
     // ---- the workload: send() calls ----
@@ -416,6 +456,14 @@ impl Producer {
         };
         let max_in_flight = self.config.max_in_flight_requests_per_connection;
         if front.retry_at > ctx.now || self.in_flight_per_broker[leader.index()] >= max_in_flight {
+            return false;
+        }
+        let link = self.links[leader.index()];
+        if !link.connected {
+            // Not connected: the batch waits in the accumulator while a reconnection is tried.
+            if link.probe.is_none() && link.retry_at <= ctx.now {
+                self.probe(leader, ctx);
+            }
             return false;
         }
         let partition = front.partition;
@@ -610,6 +658,7 @@ impl Producer {
 
     /// The connection to `broker` is gone: every request in flight on it fails with a retriable network error.
     fn fail_connection(&mut self, broker: BrokerId, ctx: &mut KafkaCtx<'_>) {
+        self.disconnected(broker, ctx.now);
         let on_broker: Vec<u64> = self.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(&c, _)| c).collect();
         for correlation in on_broker {
             if let Some(flight) = self.in_flight.remove(&correlation) {
@@ -629,7 +678,8 @@ impl Producer {
             .filter(|q| !q.open.records.is_empty())
             .map(|q| q.open.created.plus_us(self.config.linger_us));
         let fronts = self.queues.iter().filter_map(|q| q.ready.front());
-        let queued = fronts.flat_map(|b| [b.retry_at, b.created.plus_us(delivery)]);
+        let reconnects = self.links.iter().filter(|l| !l.connected && l.probe.is_none()).map(|l| l.retry_at);
+        let queued = fronts.flat_map(|b| [b.retry_at, b.created.plus_us(delivery)]).chain(reconnects);
         let requests = self.in_flight.values().map(|f| f.deadline.min(f.batch.created.plus_us(delivery)));
         let metadata = match self.metadata_request {
             Some((_, deadline)) => Some(deadline),

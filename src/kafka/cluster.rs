@@ -119,6 +119,13 @@ impl Cluster {
             // A processor stage's producer lives in the same process: it dies with it.
             self.crash(producer, page_cache_lost);
         }
+        if matches!(self.spec.role_of(node), NodeRole::Consumer(_)) {
+            self.engine.invoke(node, |n, ctx| {
+                if let Node::Consumer(c) = n {
+                    c.report_processed_before_crash(ctx);
+                }
+            });
+        }
         if page_cache_lost {
             self.engine.power_off(node);
         } else {

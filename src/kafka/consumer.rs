@@ -111,6 +111,8 @@ pub struct Consumer {
     started: bool,
     /// After the application died on a poison record, nothing runs before its restart.
     dead_until: SimTime,
+    /// Asked to close while processing: close once the batch in hand is done.
+    closing: bool,
     poll_wakeup: Wakeup,
     request_wakeup: Wakeup,
 }
@@ -138,8 +140,30 @@ impl Consumer {
             bootstrap_cursor: index,
             started: false,
             dead_until: SimTime::ZERO,
+            closing: false,
             poll_wakeup: Wakeup::default(),
             request_wakeup: Wakeup::default(),
+        }
+    }
+
+    /// The moment before a crash: the records of the current batch whose processing had finished did their work
+    /// (their side effects happened), though nothing will commit them.
+    pub fn report_processed_before_crash(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let App::Processing { records, done_at } = &self.app else { return };
+        let per_record = self.cfg.processing_time_us.max(1);
+        let started = done_at.as_us().saturating_sub(per_record * records.len() as u64);
+        let finished = (ctx.now.as_us().saturating_sub(started) / per_record) as usize;
+        for &(p, offset, record) in records.iter().take(finished.min(records.len())) {
+            let event = ClientEvent::Processed {
+                consumer: self.index,
+                group: self.group() as u32,
+                generation: self.generation,
+                partition: p.0,
+                offset,
+                producer: record.producer.0,
+                send_seq: record.send_seq,
+            };
+            self.emit(ctx, event);
         }
     }
 
@@ -152,6 +176,12 @@ impl Consumer {
     /// `KafkaConsumer.close()`: commit what was consumed (with auto-commit), leave the group so it rebalances at
     /// once instead of after session.timeout.ms, and exit.
     pub fn close(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if self.app != App::Polling {
+            // An application closes its consumer from its poll loop, after the batch in hand (wakeup(), then
+            // close()): finish what is being processed first.
+            self.closing = true;
+            return;
+        }
         if let Some(coordinator) = self.coordinator
             && self.membership == Membership::Stable
         {
@@ -659,6 +689,10 @@ impl Consumer {
     }
 
     fn continue_after(&mut self, rest: Vec<(PartitionId, u64, Record)>, ctx: &mut KafkaCtx<'_>) {
+        if self.closing && rest.is_empty() {
+            self.app = App::Polling;
+            return self.close(ctx);
+        }
         if rest.is_empty() {
             self.app = App::Polling;
             self.poll(ctx);

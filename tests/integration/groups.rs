@@ -320,3 +320,15 @@ fn a_reset_to_a_datetime_replays_from_that_time_only() {
         }
     }
 }
+
+// KIP-429: under the same storm of joins and leaves, the cooperative protocol revokes far fewer partitions than
+// the eager one, which revokes everything at every rebalance.
+#[test]
+fn a_rebalance_storm_revokes_less_with_the_cooperative_protocol() {
+    let revoked = |name: &str| {
+        let (_, outcome) = run(name);
+        revocations(&outcome, 0).iter().map(|(_, p)| p.len()).sum::<usize>()
+    };
+    let (eager, cooperative) = (revoked("rebalance-storm-eager"), revoked("rebalance-storm-cooperative"));
+    assert!(cooperative * 2 < eager, "eager revoked {eager} partitions, cooperative {cooperative}");
+}

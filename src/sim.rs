@@ -17,8 +17,11 @@ use std::hash::{Hash, Hasher};
 pub struct SimConfig {
     pub cluster: ClusterSpec,
     pub latency: LatencyModel,
+    /// The scenario's own time (`duration`) and event bound.
     pub limits: Limits,
     pub faults: Vec<ScheduledFault>,
+    /// The liveness phase: after `limits.end`, every fault is healed and the cluster gets this long to converge.
+    pub liveness_us: Option<u64>,
 }
 
 /// One line of the trace: what happened, where, when.
@@ -82,6 +85,8 @@ pub struct Outcome {
     pub trace_digest: u64,
     /// Each fault fired: when, and what it did.
     pub faults: Vec<(u64, String)>,
+    /// After the liveness phase, what did not converge: (check name, what was found).
+    pub unconverged: Vec<(&'static str, String)>,
     /// Each group state change at a coordinator: (time, group, generation, state, members).
     pub group_changes: Vec<(u64, String, i32, &'static str, usize)>,
     /// The trace, when it was asked for.
@@ -103,7 +108,9 @@ impl Hasher for Fnv64 {
 }
 
 pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
-    let mut cluster = Cluster::new(config.cluster.clone(), seed, config.latency.clone(), config.limits);
+    let total_end = config.limits.end.plus_us(config.liveness_us.unwrap_or(0));
+    let engine_limits = Limits { end: total_end, max_events: config.limits.max_events };
+    let mut cluster = Cluster::new(config.cluster.clone(), seed, config.latency.clone(), engine_limits);
     let mut injector = FaultInjector::new(stream(seed, "faults", 0));
     let mut faults: Vec<&ScheduledFault> = config.faults.iter().collect();
     faults.sort_by_key(|f| f.at_us); // Stable: faults at the same time keep their file order.
@@ -128,7 +135,17 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
         hit_limit = cluster.engine.run_until(config.limits.end) == RunEnd::EventLimit;
         recorder.drain(&mut cluster);
     }
-    recorder.finish(&cluster, hit_limit)
+    let mut unconverged = Vec::new();
+    if let (false, Some(_)) = (hit_limit, config.liveness_us) {
+        let healed = cluster.heal_everything();
+        recorder.fault(cluster.engine.now(), format!("liveness phase: {healed}"));
+        hit_limit = cluster.engine.run_until(total_end) == RunEnd::EventLimit;
+        recorder.drain(&mut cluster);
+        unconverged = cluster.unconverged();
+    }
+    let mut outcome = recorder.finish(&cluster, hit_limit);
+    outcome.unconverged = unconverged;
+    outcome
 }
 
 /// Collects what nodes emit into the history, the counters and the trace digest.
@@ -251,6 +268,7 @@ impl Recorder {
             stats: self.stats,
             trace_digest: self.digest.finish(),
             faults: self.faults,
+            unconverged: Vec::new(),
             group_changes: self.group_changes,
             trace: self.trace,
         }

@@ -3,7 +3,7 @@
 
 use crate::check::{self, Names, Violation};
 use crate::history::{ClientEvent, FinalLog, History};
-use crate::scenario::expect::Expectations;
+use crate::scenario::expect::{Expectations, LIVENESS_CHECKS};
 use crate::sim::Stats;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -35,8 +35,17 @@ impl Verdict {
     }
 }
 
+/// What the liveness phase found not converged, for `judge`: (check name, what was found).
+pub type Unconverged<'a> = &'a [(&'static str, String)];
+
 /// Runs the checker over the history (and final logs) and compares with the expectations.
-pub fn judge(expect: &Expectations, history: &History, logs: Option<&[FinalLog]>, stats: Option<&Stats>) -> Verdict {
+pub fn judge(
+    expect: &Expectations,
+    history: &History,
+    logs: Option<&[FinalLog]>,
+    stats: Option<&Stats>,
+    unconverged: Unconverged<'_>,
+) -> Verdict {
     let found = check::check_all(history, logs);
     let names = Names::new(history);
     let mut results = Vec::new();
@@ -65,8 +74,29 @@ pub fn judge(expect: &Expectations, history: &History, logs: Option<&[FinalLog]>
             witnesses: Vec::new(),
         });
     }
+    if expect.liveness_us.is_some() {
+        results.extend(liveness_results(expect, unconverged));
+    }
     let violations = found.iter().map(|(&name, v)| (name, v.len())).collect();
     Verdict { results, violations }
+}
+
+/// One result per liveness check: met when it converged, or when the scenario says it will not.
+fn liveness_results(expect: &Expectations, unconverged: Unconverged<'_>) -> Vec<ExpectationResult> {
+    LIVENESS_CHECKS
+        .iter()
+        .map(|&check| {
+            let found: Vec<String> = unconverged.iter().filter(|(n, _)| *n == check).map(|(_, d)| d.clone()).collect();
+            let expected_stuck = expect.unconverged.iter().any(|n| n == check);
+            let detail = match (found.is_empty(), expected_stuck) {
+                (true, false) => "converged".to_string(),
+                (true, true) => "converged, though the scenario says it would not".to_string(),
+                (false, _) => format!("not converged ({} findings)", found.len()),
+            };
+            let met = found.is_empty() != expected_stuck;
+            ExpectationResult { kind: "converged", name: check.to_string(), met, detail, witnesses: found }
+        })
+        .collect()
 }
 
 fn broken_by<'a>(found: &'a BTreeMap<&'static str, Vec<Violation>>, name: &str) -> Vec<&'a Violation> {

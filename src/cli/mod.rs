@@ -100,8 +100,15 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> Ex
     };
     let seed = seed.unwrap_or(scenario.seed);
     let outcome = sim::run(&scenario.sim, seed, files.trace.is_some());
-    let verdict = (!scenario.expect.is_empty())
-        .then(|| verdict::judge(&scenario.expect, &outcome.history, Some(&outcome.final_logs), Some(&outcome.stats)));
+    let verdict = (!scenario.expect.is_empty()).then(|| {
+        verdict::judge(
+            &scenario.expect,
+            &outcome.history,
+            Some(&outcome.final_logs),
+            Some(&outcome.stats),
+            &outcome.unconverged,
+        )
+    });
     if let Err(e) = write_files(&outcome, files.trace, files.history) {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);
@@ -140,7 +147,7 @@ fn check_history(path: &Path, holds: &[String], json: bool) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let expect = scenario::expect::Expectations { holds: holds.to_vec(), ..Default::default() };
-    let v = verdict::judge(&expect, &history, logs.as_deref(), None);
+    let v = verdict::judge(&expect, &history, logs.as_deref(), None, &[]);
     let text = if json { summary::check_json(&v, logs.is_some()) } else { summary::check_human(&v, logs.is_some()) };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if v.all_met() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPECTATION_FAILED) }

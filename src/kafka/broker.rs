@@ -166,6 +166,11 @@ impl Broker {
         }
     }
 
+    /// A group this broker coordinates: its state and member count.
+    pub fn group(&self, g: usize) -> Option<(super::coordinator::GroupState, usize)> {
+        self.groups.get(&g).map(|group| (group.state, group.member_count()))
+    }
+
     /// Starts a controlled shutdown: ask the controller to move leadership away first.
     pub fn begin_controlled_shutdown(&mut self, ctx: &mut KafkaCtx<'_>) {
         self.want_shutdown = true;
@@ -354,7 +359,7 @@ impl Broker {
             ctx.now,
         );
         replica.role = Role::Leader(ls);
-        self.load_groups(p);
+        self.load_groups(p, ctx);
     }
 
     fn become_follower(&mut self, p: PartitionId, state: &PartitionState, ctx: &mut KafkaCtx<'_>) {

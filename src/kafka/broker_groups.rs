@@ -10,6 +10,7 @@ use super::super::node::KafkaCtx;
 use super::super::obs::Obs;
 use super::{Broker, ParkedProduce, Replica, Role};
 use crate::engine::{NodeId, SimTime};
+use rand::Rng;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -144,7 +145,7 @@ impl Broker {
 
     /// Becoming leader of a `__consumer_offsets` partition loads its groups' committed offsets from the log
     /// (GroupMetadataManager.loadGroupsAndOffsets). Membership is not persisted in the model: members rejoin.
-    pub(super) fn load_groups(&mut self, p: PartitionId) {
+    pub(super) fn load_groups(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
         let spec = self.spec.clone();
         let groups: Vec<usize> = spec.groups_in(p).collect();
         if groups.is_empty() {
@@ -157,7 +158,9 @@ impl Broker {
             offsets.entry(group).or_default().insert(partition, offset);
         }
         for g in groups {
-            let loaded = Group::new(spec.groups[g].clone(), offsets.remove(&g).unwrap_or_default());
+            let prefix = format!("{}-{:08x}", spec.groups[g], ctx.rng.random::<u32>());
+            let loaded = Group::new(spec.groups[g].clone(), offsets.remove(&g).unwrap_or_default())
+                .with_member_id_prefix(prefix);
             self.groups.insert(g, loaded);
         }
     }

@@ -4,6 +4,7 @@
 use super::broker::{Broker, Role};
 use super::consumer::Consumer;
 use super::controller::Controller;
+use super::coordinator::GroupState;
 use super::ids::{BrokerId, ClientId, LeaderEpoch, Offset, PartitionId};
 use super::messages::Msg;
 use super::node::Node;
@@ -265,6 +266,56 @@ impl Cluster {
                 && matches!(self.engine.process(node), Node::Consumer(c) if c.owns(p))
                 && self.spec.consumers[self.spec.role_index(node)].group == group
         })
+    }
+
+    /// The liveness phase begins: the network heals, paused processes resume, stopped ones restart.
+    pub fn heal_everything(&mut self) -> String {
+        self.engine.network.heal();
+        let mut restarted = Vec::new();
+        for n in 0..self.spec.node_count() {
+            let node = NodeId(n);
+            match self.engine.status(node) {
+                NodeStatus::Paused => self.engine.resume(node),
+                NodeStatus::Down => {
+                    self.restart(node);
+                    restarted.push(self.spec.node_name(node));
+                }
+                NodeStatus::Up => {}
+            }
+        }
+        match restarted.is_empty() {
+            true => "heal the network, resume everything".to_string(),
+            false => format!("heal the network, resume everything, restart {}", restarted.join(",")),
+        }
+    }
+
+    /// What has not converged: partitions without a leader or with replicas out of the ISR, groups not stable
+    /// with all their running members (the liveness checks' names: partitions-led, isr-full, groups-stable).
+    pub fn unconverged(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let controller = self.controller();
+        for (i, spec) in self.spec.partitions.iter().enumerate() {
+            let state = &controller.committed_partitions[i];
+            let name = self.spec.partition_name(PartitionId(i as u32));
+            if state.leader.is_none() {
+                out.push(("partitions-led", format!("{name} has no leader")));
+            } else if state.isr.len() < spec.replicas.len() {
+                out.push(("isr-full", format!("{name} has ISR {:?} of {:?}", state.isr, spec.replicas)));
+            }
+        }
+        for (g, name) in self.spec.groups.iter().enumerate() {
+            let members = self.spec.consumers.iter().filter(|c| c.group == g).count();
+            let coordinator = self.spec.offsets_partition_of(g).and_then(|p| self.leader_of(p));
+            let group = coordinator.and_then(|b| self.broker(b).group(g));
+            match group {
+                Some((GroupState::Stable, n)) if n == members => {}
+                Some((state, n)) => {
+                    out.push(("groups-stable", format!("group {name} is {state:?} with {n} of {members} members")))
+                }
+                None => out.push(("groups-stable", format!("group {name} has no coordinator"))),
+            }
+        }
+        out
     }
 
     /// The partition's leader as the controller last committed it.

@@ -44,6 +44,9 @@ pub struct Group {
     initial_join_limit: Option<SimTime>,
     pub offsets: BTreeMap<PartitionId, u64>,
     next_member: u64,
+    /// Member ids are this prefix and a counter. Kafka's are a client id and a random UUID, unique across
+    /// coordinators; a coordinator that loads the group draws a fresh prefix, so ids never repeat.
+    member_id_prefix: String,
 }
 
 /// A reply to send, or an offset commit to append (and answer once it is replicated).
@@ -72,7 +75,6 @@ pub enum Output {
 impl Group {
     pub fn new(name: String, offsets: BTreeMap<PartitionId, u64>) -> Self {
         Group {
-            name,
             state: GroupState::Empty,
             generation: 0,
             protocol: None,
@@ -82,7 +84,15 @@ impl Group {
             initial_join_limit: None,
             offsets,
             next_member: 0,
+            member_id_prefix: format!("{name}-member"),
+            name,
         }
+    }
+
+    /// The same group with member ids drawn under `prefix` (see `member_id_prefix`).
+    pub fn with_member_id_prefix(mut self, prefix: String) -> Self {
+        self.member_id_prefix = prefix;
+        self
     }
 
     pub fn member_count(&self) -> usize {
@@ -159,7 +169,7 @@ impl Coordinator<'_> {
         let g = &mut *self.group;
         if member_id.is_empty() {
             g.next_member += 1;
-            let id = format!("{}-member-{}", g.name, g.next_member);
+            let id = format!("{}-{}", g.member_id_prefix, g.next_member);
             return Some(GroupResponse::JoinGroup { result: Err(KafkaError::MEMBER_ID_REQUIRED), member_id: id });
         }
         if !self.protocol_compatible(&metadata) {
@@ -194,7 +204,7 @@ impl Coordinator<'_> {
 
     fn new_member_id(&mut self) -> String {
         self.group.next_member += 1;
-        format!("{}-member-{}", self.group.name, self.group.next_member)
+        format!("{}-{}", self.group.member_id_prefix, self.group.next_member)
     }
 
     /// KIP-345: a static member (group.instance.id) rejoining under a new member id takes its old place; a stable

@@ -28,7 +28,14 @@ pub struct Expectations {
     pub violated: Vec<String>,
     /// Things that must have happened at least once.
     pub happened: Vec<String>,
+    /// The liveness phase: after the scenario's duration, heal everything and give the cluster this long to
+    /// converge; then each of `LIVENESS_CHECKS` must pass, except those listed in `unconverged`.
+    pub liveness_us: Option<u64>,
+    pub unconverged: Vec<String>,
 }
+
+/// What the liveness phase checks at its end.
+pub const LIVENESS_CHECKS: [&str; 3] = ["partitions-led", "isr-full", "groups-stable"];
 
 impl Expectations {
     pub fn is_empty(&self) -> bool {
@@ -43,7 +50,12 @@ pub fn read_expectations(top: &mut TableReader<'_>) -> Result<Expectations, Load
         holds: read_names(&mut t, "holds", &judged, "a guarantee or invariant")?,
         violated: read_names(&mut t, "violated", &judged, "a guarantee or invariant")?,
         happened: read_names(&mut t, "happened", &|n| HAPPENINGS.contains(&n), "something that happens")?,
+        liveness_us: t.duration_us("liveness")?,
+        unconverged: read_names(&mut t, "unconverged", &|n| LIVENESS_CHECKS.contains(&n), "a liveness check")?,
     };
+    if expect.liveness_us.is_none() && !expect.unconverged.is_empty() {
+        return Err(t.error_at("unconverged", "a liveness phase too (liveness = \"30s\")", "no liveness phase"));
+    }
     t.finish()?;
     Ok(expect)
 }
@@ -72,6 +84,8 @@ fn read_names(
 fn unknown(src: &super::doc::Source, item: &Node, path: &str, what: &str, key: &str) -> LoadError {
     let choices = if key == "happened" {
         HAPPENINGS.join(", ")
+    } else if key == "unconverged" {
+        LIVENESS_CHECKS.join(", ")
     } else {
         let guarantees = check::GUARANTEES.iter().map(|(g, _)| *g);
         let invariants = check::INVARIANTS.iter().copied().filter(|&i| i != "divergence");

@@ -67,7 +67,8 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     top.finish()?;
     cluster.producers.shrink_to_fit();
     let limits = Limits { end: SimTime(end_us), max_events };
-    Ok(Scenario { name, seed, sim: SimConfig { cluster, latency, limits, faults }, expect })
+    let liveness_us = expect.liveness_us;
+    Ok(Scenario { name, seed, sim: SimConfig { cluster, latency, limits, faults, liveness_us }, expect })
 }
 
 /// Each processor stage gets a producer of its own (named after it, `-out`), driven by what it processes.

@@ -18,7 +18,8 @@ fn every_bundled_scenario_meets_its_expectations() {
         let s = load(&name);
         assert!(!s.expect.is_empty(), "{name} states no expectations");
         let outcome = sim::run(&s.sim, s.seed, false);
-        let v = verdict::judge(&s.expect, &outcome.history, Some(&outcome.final_logs), Some(&outcome.stats));
+        let logs = Some(outcome.final_logs.as_slice());
+        let v = verdict::judge(&s.expect, &outcome.history, logs, Some(&outcome.stats), &outcome.unconverged);
         let unmet: Vec<_> =
             v.results.iter().filter(|r| !r.met).map(|r| format!("{} {}: {}", r.kind, r.name, r.detail)).collect();
         assert!(unmet.is_empty(), "{name}: {unmet:?}");
@@ -81,4 +82,27 @@ fn unknown_expectations_are_bad_input() {
     let err = insync::scenario::load_str("bad.toml", &bad).expect_err("unknown guarantee");
     assert_eq!(err.field, "expect.holds[0]");
     assert!(err.expected.contains("at-least-once"), "{}", err.expected);
+}
+
+// The liveness phase heals every fault, restarts what is down and then demands convergence: a consumer group
+// stuck behind a poison record never becomes stable, and unless the scenario says so, the run fails.
+#[test]
+fn a_group_that_never_converges_fails_the_liveness_phase() {
+    let text = std::fs::read_to_string(scenario_path("poison-record")).expect("scenario");
+    let path = temp("poison-must-converge.toml");
+    std::fs::write(&path, text.replace("unconverged = [\"groups-stable\"]\n", "")).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_insync")).arg("run").arg(&path).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL converged groups-stable") && stdout.contains("group fulfilment is"), "{stdout}");
+    assert!(stdout.contains("liveness phase: heal the network"), "the phase is in the fault log: {stdout}");
+}
+
+// After the liveness phase restarted the crashed consumer, the group is stable with all three members again.
+#[test]
+fn the_liveness_phase_restarts_what_is_down() {
+    let s = load("idle-consumer-standby");
+    let outcome = sim::run(&s.sim, s.seed, false);
+    assert!(outcome.faults.iter().any(|(_, f)| f.contains("restart ledger-1")), "{:?}", outcome.faults);
+    assert!(outcome.unconverged.is_empty(), "{:?}", outcome.unconverged);
 }

@@ -87,6 +87,9 @@ pub struct Outcome {
     pub faults: Vec<(u64, String)>,
     /// After the liveness phase, what did not converge: (check name, what was found).
     pub unconverged: Vec<(&'static str, String)>,
+    /// Faults and cluster events (elections, ISR changes, truncations, fencing), described, for explaining
+    /// violations: (time, partition if it is about one, what happened).
+    pub cluster_events: Vec<(u64, Option<u32>, String)>,
     /// Each group state change at a coordinator: (time, group, generation, state, members).
     pub group_changes: Vec<(u64, String, i32, &'static str, usize)>,
     /// The trace, when it was asked for.
@@ -156,6 +159,7 @@ struct Recorder {
     digest: Fnv64,
     faults: Vec<(u64, String)>,
     group_changes: Vec<(u64, String, i32, &'static str, usize)>,
+    cluster_events: Vec<(u64, Option<u32>, String)>,
     trace: Option<Vec<TraceLine>>,
 }
 
@@ -174,6 +178,7 @@ impl Recorder {
             digest: Fnv64(0xcbf2_9ce4_8422_2325),
             faults: Vec::new(),
             group_changes: Vec::new(),
+            cluster_events: Vec::new(),
             trace: keep_trace.then(Vec::new),
         }
     }
@@ -181,6 +186,7 @@ impl Recorder {
     fn fault(&mut self, at: SimTime, description: String) {
         self.stats.faults_fired += 1;
         self.faults.push((at.as_us(), description.clone()));
+        self.cluster_events.push((at.as_us(), None, description.clone()));
         let line = TraceLine {
             time_us: at.as_us(),
             node: "nemesis".to_string(),
@@ -196,6 +202,9 @@ impl Recorder {
             self.count(&obs);
             if let Obs::GroupRebalance { group, generation, state, members } = &obs {
                 self.group_changes.push((time.as_us(), group.clone(), *generation, state, *members));
+            }
+            if let Some((partition, what)) = describe(&obs, &spec) {
+                self.cluster_events.push((time.as_us(), partition, what));
             }
             if let Obs::Client(event) = &obs {
                 self.history.push(time.as_us(), event.clone());
@@ -270,9 +279,40 @@ impl Recorder {
             faults: self.faults,
             unconverged: Vec::new(),
             group_changes: self.group_changes,
+            cluster_events: self.cluster_events,
             trace: self.trace,
         }
     }
+}
+
+/// A cluster event in words, for explanations (client events and routine ones are left out).
+fn describe(obs: &Obs, spec: &ClusterSpec) -> Option<(Option<u32>, String)> {
+    let isr = |isr: &[crate::kafka::ids::BrokerId]| isr.iter().map(|b| b.0.to_string()).collect::<Vec<_>>().join(",");
+    let name = |p: &PartitionId| spec.partition_name(*p);
+    Some(match obs {
+        Obs::LeaderElected { partition, leader: Some(l), leader_epoch, isr: i, unclean, reason } => {
+            let how = if *unclean { "uncleanly " } else { "" };
+            let text = format!(
+                "{l} elected {how}leader of {} (epoch {leader_epoch}, ISR [{}]; {reason})",
+                name(partition),
+                isr(i)
+            );
+            (Some(partition.0), text)
+        }
+        Obs::LeaderElected { partition, leader: None, isr: i, reason, .. } => {
+            (Some(partition.0), format!("{} left without a leader (ISR [{}]; {reason})", name(partition), isr(i)))
+        }
+        Obs::IsrChanged { partition, isr: i, reason, .. } => {
+            (Some(partition.0), format!("{} ISR now [{}] ({reason})", name(partition), isr(i)))
+        }
+        Obs::Truncated { broker, partition, from_offset, to_offset, reason } => (
+            Some(partition.0),
+            format!("{broker} truncated {} from offset {from_offset} to {to_offset} ({reason})", name(partition)),
+        ),
+        Obs::BrokerFenced { broker } => (None, format!("{broker} fenced")),
+        Obs::ControllerElected { epoch } => (None, format!("a controller elected for quorum epoch {epoch}")),
+        _ => return None,
+    })
 }
 
 /// The records of each partition's authoritative replica at the end: the leader, or when there is none the

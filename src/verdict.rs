@@ -38,6 +38,25 @@ impl Verdict {
 /// What the liveness phase found not converged, for `judge`: (check name, what was found).
 pub type Unconverged<'a> = &'a [(&'static str, String)];
 
+/// Cluster events in words, by time, for explaining a violation: (time, partition if about one, what).
+pub type Events<'a> = &'a [(u64, Option<u32>, String)];
+
+/// How many events an explanation follows after the violation's time.
+const EXPLAINED_EVENTS: usize = 6;
+
+/// The causal chain around a violation: the partition's leadership when the record was acknowledged or read,
+/// then the faults and the partition's events that followed.
+pub fn explain(v: &Violation, events: Events<'_>) -> Option<String> {
+    let (p, t) = (v.partition?, v.time_us?);
+    let split = events.partition_point(|e| e.0 <= t); // Events are in time order.
+    let before = events[..split].iter().rev().find(|e| e.1 == Some(p));
+    let state = before.map(|e| format!("before it, at {}: {}", crate::engine::SimTime(e.0), e.2));
+    let mut chain: Vec<String> = state.into_iter().collect();
+    let after = events[split..].iter().filter(|e| e.1.is_none_or(|q| q == p)).take(EXPLAINED_EVENTS);
+    chain.extend(after.map(|e| format!("{}: {}", crate::engine::SimTime(e.0), e.2)));
+    (!chain.is_empty()).then(|| chain.join("; "))
+}
+
 /// Runs the checker over the history (and final logs) and compares with the expectations.
 pub fn judge(
     expect: &Expectations,
@@ -45,6 +64,7 @@ pub fn judge(
     logs: Option<&[FinalLog]>,
     stats: Option<&Stats>,
     unconverged: Unconverged<'_>,
+    events: Events<'_>,
 ) -> Verdict {
     let found = check::check_all(history, logs);
     let names = Names::new(history);
@@ -53,7 +73,7 @@ pub fn judge(
         let broken = broken_by(&found, name);
         let detail =
             if broken.is_empty() { "no violation".to_string() } else { format!("{} violations", broken.len()) };
-        results.push(result("holds", name, broken.is_empty(), detail, &broken, &names));
+        results.push(result("holds", name, broken.is_empty(), detail, &broken, &names, events));
     }
     for name in &expect.violated {
         let broken = broken_by(&found, name);
@@ -62,7 +82,7 @@ pub fn judge(
         } else {
             format!("{} violations", broken.len())
         };
-        results.push(result("violated", name, !broken.is_empty(), detail, &broken, &names));
+        results.push(result("violated", name, !broken.is_empty(), detail, &broken, &names, events));
     }
     for name in &expect.happened {
         let count = happened_count(name, history, stats);
@@ -111,8 +131,15 @@ fn result(
     detail: String,
     broken: &[&Violation],
     names: &Names<'_>,
+    events: Events<'_>,
 ) -> ExpectationResult {
-    let witnesses = broken.iter().map(|v| v.named(names).to_string()).collect();
+    let witnesses = broken
+        .iter()
+        .map(|v| match explain(v, events) {
+            Some(chain) => format!("{}\n           {chain}", v.named(names)),
+            None => v.named(names).to_string(),
+        })
+        .collect();
     ExpectationResult { kind, name: name.to_string(), met, detail, witnesses }
 }
 

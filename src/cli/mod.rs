@@ -107,6 +107,7 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> Ex
             Some(&outcome.final_logs),
             Some(&outcome.stats),
             &outcome.unconverged,
+            &outcome.cluster_events,
         )
     });
     if let Err(e) = write_files(&outcome, files.trace, files.history) {
@@ -147,7 +148,7 @@ fn check_history(path: &Path, holds: &[String], json: bool) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let expect = scenario::expect::Expectations { holds: holds.to_vec(), ..Default::default() };
-    let v = verdict::judge(&expect, &history, logs.as_deref(), None, &[]);
+    let v = verdict::judge(&expect, &history, logs.as_deref(), None, &[], &[]);
     let text = if json { summary::check_json(&v, logs.is_some()) } else { summary::check_human(&v, logs.is_some()) };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if v.all_met() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPECTATION_FAILED) }

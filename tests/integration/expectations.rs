@@ -19,7 +19,7 @@ fn every_bundled_scenario_meets_its_expectations() {
         assert!(!s.expect.is_empty(), "{name} states no expectations");
         let outcome = sim::run(&s.sim, s.seed, false);
         let logs = Some(outcome.final_logs.as_slice());
-        let v = verdict::judge(&s.expect, &outcome.history, logs, Some(&outcome.stats), &outcome.unconverged);
+        let v = verdict::judge(&s.expect, &outcome.history, logs, Some(&outcome.stats), &outcome.unconverged, &[]);
         let unmet: Vec<_> =
             v.results.iter().filter(|r| !r.met).map(|r| format!("{} {}: {}", r.kind, r.name, r.detail)).collect();
         assert!(unmet.is_empty(), "{name}: {unmet:?}");
@@ -59,6 +59,9 @@ fn an_unmet_expectation_exits_1_with_a_lost_write_witness() {
         "{stdout}"
     );
     assert!(stdout.contains("reproduce: insync run"));
+    // The witness explains itself: the leader cut off, its crash, the election and the truncation that followed.
+    assert!(stdout.contains("crash broker-1") && stdout.contains("elected leader of orders-0"), "{stdout}");
+    assert!(stdout.contains("broker-1 truncated orders-0"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     assert!(xml.contains("tests=\"1\" failures=\"1\"") && xml.contains("<failure"), "{xml}");
 

@@ -25,6 +25,7 @@ pub(super) struct ParkedConsumerFetch {
     correlation: u64,
     partition: PartitionId,
     offset: u64,
+    min_bytes: u64,
     pub(super) deadline: SimTime,
 }
 
@@ -39,8 +40,16 @@ impl Broker {
         let response = match request {
             GroupRequest::FindCoordinator { group } => Some(self.find_coordinator(group)),
             GroupRequest::ListOffsets { partition, latest } => Some(self.list_offsets(partition, latest)),
-            GroupRequest::Fetch { partition, offset, max_wait_us } => {
-                self.consumer_fetch(from, correlation, partition, offset, ctx.now.plus_us(max_wait_us), ctx);
+            GroupRequest::Fetch { partition, offset, max_wait_us, min_bytes } => {
+                let parked = ParkedConsumerFetch {
+                    consumer: from,
+                    correlation,
+                    partition,
+                    offset,
+                    min_bytes,
+                    deadline: ctx.now.plus_us(max_wait_us),
+                };
+                self.consumer_fetch(parked, ctx);
                 None
             }
             other => {
@@ -70,36 +79,27 @@ impl Broker {
         GroupResponse::ListOffsets { partition, result }
     }
 
-    fn consumer_fetch(
-        &mut self,
-        consumer: NodeId,
-        correlation: u64,
-        partition: PartitionId,
-        offset: u64,
-        deadline: SimTime,
-        ctx: &mut KafkaCtx<'_>,
-    ) {
-        match self.read_for_consumer(partition, offset) {
+    fn consumer_fetch(&mut self, fetch: ParkedConsumerFetch, ctx: &mut KafkaCtx<'_>) {
+        match self.read_for_consumer(fetch.partition, fetch.offset, fetch.min_bytes) {
             Some(result) => {
-                let response = GroupResponse::Fetch { partition, offset, result };
-                ctx.send(consumer, Msg::GroupResponse { correlation, response });
+                let response = GroupResponse::Fetch { partition: fetch.partition, offset: fetch.offset, result };
+                ctx.send(fetch.consumer, Msg::GroupResponse { correlation: fetch.correlation, response });
             }
             None => {
-                self.parked_consumer_fetches.push(ParkedConsumerFetch {
-                    consumer,
-                    correlation,
-                    partition,
-                    offset,
-                    deadline,
-                });
-                self.arm(deadline, ctx);
+                self.arm(fetch.deadline, ctx);
+                self.parked_consumer_fetches.push(fetch);
             }
         }
     }
 
     /// Records from `offset` below the high watermark; `None` when there are none yet (hold the fetch). An offset
     /// beyond the log end or before the log start is out of range (Partition.fetchOffsetSnapshot).
-    fn read_for_consumer(&self, partition: PartitionId, offset: u64) -> Option<Result<FetchedBatches, KafkaError>> {
+    fn read_for_consumer(
+        &self,
+        partition: PartitionId,
+        offset: u64,
+        min_bytes: u64,
+    ) -> Option<Result<FetchedBatches, KafkaError>> {
         let Some(Replica { log, role: Role::Leader(_) }) =
             self.replicas.get(partition.index()).and_then(Option::as_ref)
         else {
@@ -111,7 +111,8 @@ impl Broker {
             return Some(Err(KafkaError::OFFSET_OUT_OF_RANGE));
         }
         let batches = log.read_committed(offset, MAX_PARTITION_FETCH_BYTES);
-        (!batches.is_empty()).then_some(Ok(batches))
+        let bytes: u64 = batches.iter().map(|b| b.size_bytes()).sum();
+        (!batches.is_empty() && bytes >= min_bytes).then_some(Ok(batches))
     }
 
     /// The high watermark of `p` moved: held consumer fetches may have records now.
@@ -120,7 +121,7 @@ impl Broker {
         for _ in 0..waiting {
             let Some(i) = self.parked_consumer_fetches.iter().position(|f| f.partition == p) else { break };
             let parked = self.parked_consumer_fetches.remove(i);
-            if let Some(result) = self.read_for_consumer(p, parked.offset) {
+            if let Some(result) = self.read_for_consumer(p, parked.offset, parked.min_bytes) {
                 let response = GroupResponse::Fetch { partition: p, offset: parked.offset, result };
                 ctx.send(parked.consumer, Msg::GroupResponse { correlation: parked.correlation, response });
             } else {
@@ -135,7 +136,8 @@ impl Broker {
         let expired: Vec<ParkedConsumerFetch> =
             self.parked_consumer_fetches.extract_if(.., |f| f.deadline <= now).collect();
         for parked in expired {
-            let result = self.read_for_consumer(parked.partition, parked.offset).unwrap_or(Ok(Default::default()));
+            // fetch.max.wait.ms is over: whatever there is, even less than fetch.min.bytes.
+            let result = self.read_for_consumer(parked.partition, parked.offset, 0).unwrap_or(Ok(Default::default()));
             let response = GroupResponse::Fetch { partition: parked.partition, offset: parked.offset, result };
             ctx.send(parked.consumer, Msg::GroupResponse { correlation: parked.correlation, response });
         }

@@ -190,6 +190,8 @@ pub struct ConsumerConfig {
     pub max_poll_records: u32,
     /// `fetch.max.wait.ms`, 500.
     pub fetch_max_wait_us: u64,
+    /// `fetch.min.bytes`, 1.
+    pub fetch_min_bytes: u64,
     /// `heartbeat.interval.ms`, 3000.
     pub heartbeat_interval_us: u64,
     /// `session.timeout.ms`, 45000 since 3.0 (KIP-735).
@@ -213,6 +215,7 @@ impl Default for ConsumerConfig {
             auto_offset_reset: OffsetReset::Latest,
             max_poll_records: 500,
             fetch_max_wait_us: 500 * US_PER_MS,
+            fetch_min_bytes: 1,
             heartbeat_interval_us: 3_000 * US_PER_MS,
             session_timeout_us: 45_000 * US_PER_MS,
             max_poll_interval_us: 300_000 * US_PER_MS,

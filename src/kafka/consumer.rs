@@ -608,8 +608,9 @@ impl Consumer {
                 }
                 continue;
             };
-            let max_wait_us = self.cfg.config.fetch_max_wait_us;
-            self.send(leader, PendingKind::Fetch(p), GroupRequest::Fetch { partition: p, offset, max_wait_us }, ctx);
+            let (max_wait_us, min_bytes) = (self.cfg.config.fetch_max_wait_us, self.cfg.config.fetch_min_bytes);
+            let request = GroupRequest::Fetch { partition: p, offset, max_wait_us, min_bytes };
+            self.send(leader, PendingKind::Fetch(p), request, ctx);
         }
     }
 

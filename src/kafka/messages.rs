@@ -329,6 +329,8 @@ pub enum GroupRequest {
         partition: PartitionId,
         offset: u64,
         max_wait_us: u64,
+        /// `fetch.min.bytes`: the broker holds the fetch until this much is readable (or the wait ends).
+        min_bytes: u64,
     },
 }
 

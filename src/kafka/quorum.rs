@@ -239,12 +239,16 @@ impl Quorum {
             self.voted_for = None;
             self.role = QuorumRole::Follower { leader: None };
             self.progress = None;
-            self.last_leader_contact = now;
+            // The election timer is not reset by a higher epoch alone (Raft): only a leader's message or a
+            // granted vote does, so a stale candidate that keeps raising the epoch cannot stall an election.
             fx.lost_leadership |= was_leader;
         }
         match msg {
             QuorumMsg::Vote { epoch, candidate, last_epoch, last_offset } => {
                 let granted = self.grant_vote(epoch, candidate, last_epoch, last_offset);
+                if granted {
+                    self.last_leader_contact = now;
+                }
                 fx.sends.push((from, QuorumMsg::VoteResponse { epoch: self.epoch, granted }));
             }
             QuorumMsg::VoteResponse { epoch, granted } => {
@@ -465,6 +469,26 @@ mod tests {
         assert!(leader.is_leader());
         leader.tick(SimTime(3_000_001), &mut rng, &mut fx);
         assert!(!leader.is_leader() && fx.lost_leadership);
+    }
+
+    // Raft: a candidate whose log is behind keeps losing, and the raised epochs it sends do not reset the other
+    // voters' election timers, so one of them times out, stands and wins.
+    #[test]
+    fn a_stale_candidate_cannot_stall_elections() {
+        let mut rng = stream(1, "test", 0);
+        let mut voter = quorum(1);
+        voter.log.push((1, record()));
+        let mut fx = QuorumEffects::default();
+        voter.on_message(
+            0,
+            QuorumMsg::Vote { epoch: 5, candidate: 0, last_epoch: 0, last_offset: 0 },
+            SimTime(1_000_000),
+            &mut fx,
+        );
+        assert_eq!(voter.epoch, 5);
+        let mut fx = QuorumEffects::default();
+        voter.tick(SimTime(2_000_001), &mut rng, &mut fx);
+        assert_eq!(voter.role, QuorumRole::Candidate, "the stale candidate's votes did not reset its timer");
     }
 
     // Raft's vote rule: a candidate with a shorter log than the voter's last entry gets no vote.

@@ -170,6 +170,9 @@ fn read_consumer_config(t: &mut TableReader<'_>) -> Result<ConsumerConfig, LoadE
             _ => OffsetReset::Latest,
         };
     }
+    if let Some(n) = t.u64_in("fetch.min.bytes", 0, i32::MAX as u64)? {
+        c.fetch_min_bytes = n;
+    }
     if let Some(n) = t.u64_in("max.poll.records", 1, i32::MAX as u64)? {
         c.max_poll_records = n as u32;
     }

@@ -34,6 +34,9 @@ pub struct Expectations {
     pub unconverged: Vec<String>,
 }
 
+/// How long the liveness phase gives the cluster to converge unless the scenario says otherwise.
+pub const DEFAULT_LIVENESS_US: u64 = 30_000_000;
+
 /// What the liveness phase checks at its end.
 pub const LIVENESS_CHECKS: [&str; 3] = ["partitions-led", "isr-full", "groups-stable"];
 
@@ -50,7 +53,12 @@ pub fn read_expectations(top: &mut TableReader<'_>) -> Result<Expectations, Load
         holds: read_names(&mut t, "holds", &judged, "a guarantee or invariant")?,
         violated: read_names(&mut t, "violated", &judged, "a guarantee or invariant")?,
         happened: read_names(&mut t, "happened", &|n| HAPPENINGS.contains(&n), "something that happens")?,
-        liveness_us: t.duration_us("liveness")?,
+        // The liveness phase runs by default when a scenario states expectations; liveness = "0s" turns it off.
+        liveness_us: match t.duration_us("liveness")? {
+            Some(0) => None,
+            Some(us) => Some(us),
+            None => Some(DEFAULT_LIVENESS_US),
+        },
         unconverged: read_names(&mut t, "unconverged", &|n| LIVENESS_CHECKS.contains(&n), "a liveness check")?,
     };
     if expect.liveness_us.is_none() && !expect.unconverged.is_empty() {

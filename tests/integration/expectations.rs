@@ -63,7 +63,8 @@ fn an_unmet_expectation_exits_1_with_a_lost_write_witness() {
     assert!(stdout.contains("crash broker-1") && stdout.contains("elected leader of orders-0"), "{stdout}");
     assert!(stdout.contains("broker-1 truncated orders-0"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).expect("junit written");
-    assert!(xml.contains("tests=\"1\" failures=\"1\"") && xml.contains("<failure"), "{xml}");
+    // One test case for the expectation, three for the liveness checks that run by default; one fails.
+    assert!(xml.contains("tests=\"4\" failures=\"1\"") && xml.contains("<failure"), "{xml}");
 
     let check = |holds: &str| {
         Command::new(env!("CARGO_BIN_EXE_insync"))

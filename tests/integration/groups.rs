@@ -332,3 +332,29 @@ fn a_rebalance_storm_revokes_less_with_the_cooperative_protocol() {
     let (eager, cooperative) = (revoked("rebalance-storm-eager"), revoked("rebalance-storm-cooperative"));
     assert!(cooperative * 2 < eager, "eager revoked {eager} partitions, cooperative {cooperative}");
 }
+
+// fetch.min.bytes: the broker holds a consumer's fetch until that much is readable (or fetch.max.wait.ms
+// passes), so a consumer asking for more makes fewer, larger polls and still gets every record.
+#[test]
+fn fetch_min_bytes_makes_fewer_larger_fetches() {
+    let polls = |extra: &str| {
+        let path = crate::support::scenario_path("fan-out-groups");
+        let text = std::fs::read_to_string(path)
+            .expect("scenario")
+            .replace("name = \"crm\"\n", &format!("name = \"crm\"\n{extra}"));
+        let s = insync::scenario::load_str("fan-out.toml", &text).expect("loads");
+        let outcome = insync::sim::run(&s.sim, s.seed, false);
+        let crm = outcome.history.consumers.iter().position(|c| c == "crm").expect("crm") as u32;
+        let polled = outcome
+            .history
+            .entries
+            .iter()
+            .filter(|e| matches!(e.event, ClientEvent::Polled { consumer, .. } if consumer == crm))
+            .count();
+        (polled, processed_by_group(&outcome, "crm").len())
+    };
+    let (default_polls, default_processed) = polls("");
+    let (big_polls, big_processed) = polls("fetch.min.bytes = 20000\n");
+    assert!(big_polls * 2 < default_polls, "{big_polls} polls with fetch.min.bytes 20000, {default_polls} with 1");
+    assert_eq!(big_processed, default_processed);
+}

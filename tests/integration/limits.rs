@@ -32,5 +32,10 @@ fn a_run_ends_at_its_simulated_end_time() {
     let s = load("acks1-leader-crash");
     let outcome = sim::run(&s.sim, s.seed, false);
     assert!(!outcome.stats.hit_event_limit);
-    assert_eq!(outcome.stats.simulated_time_us, s.sim.limits.end.as_us());
+    let liveness = s.sim.liveness_us.unwrap_or(0);
+    assert_eq!(
+        outcome.stats.simulated_time_us,
+        s.sim.limits.end.as_us() + liveness,
+        "the duration, then the liveness phase"
+    );
 }

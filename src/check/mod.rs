@@ -17,6 +17,8 @@
 //! - `nonmonotonic-poll`: within one ownership, a consumer's poll started before the previous poll's end.
 //! - `poll-skip` (logs optional): within one ownership, a consumer's poll jumped over offsets that exist.
 //! - `inconsistent-offsets` (logs optional): one (partition, offset) seen holding two records.
+//! - `processing-order`: a group processed one producer's records of a key out of send order (the
+//!   application's ordering, which Kafka gives only when the key is the record key).
 //! - `divergence` (replica logs, so not in `check_all`): two replicas differ below their common high watermark.
 //!
 //! Guarantees name sets of invariants (`expand`). Every check is O(n log n) in the history and logs.
@@ -31,6 +33,7 @@ pub mod lost_write;
 pub mod nonmonotonic_poll;
 mod ownership;
 pub mod poll_skip;
+pub mod processing_order;
 pub mod reordered_write;
 pub mod undelivered;
 mod violation;
@@ -48,7 +51,7 @@ use std::collections::BTreeMap;
 type Check = fn(&History, Option<&[FinalLog]>) -> Vec<Violation>;
 
 /// The invariants judged from a history (and final logs), in the order `check_all` lists them.
-const CHECKS: [(&str, Check); 9] = [
+const CHECKS: [(&str, Check); 10] = [
     (lost_write::NAME, lost_write::check),
     (undelivered::NAME, undelivered::check),
     (duplicate_delivery::NAME, duplicate_delivery::check),
@@ -58,10 +61,11 @@ const CHECKS: [(&str, Check); 9] = [
     (nonmonotonic_poll::NAME, nonmonotonic_poll::check),
     (poll_skip::NAME, poll_skip::check),
     (inconsistent_offsets::NAME, inconsistent_offsets::check),
+    (processing_order::NAME, processing_order::check),
 ];
 
 /// Every invariant name: those `check_all` runs, then `divergence` (which needs replica logs).
-pub const INVARIANTS: [&str; 10] = [
+pub const INVARIANTS: [&str; 11] = [
     lost_write::NAME,
     undelivered::NAME,
     duplicate_delivery::NAME,
@@ -71,6 +75,7 @@ pub const INVARIANTS: [&str; 10] = [
     nonmonotonic_poll::NAME,
     poll_skip::NAME,
     inconsistent_offsets::NAME,
+    processing_order::NAME,
     divergence::NAME,
 ];
 

@@ -363,7 +363,8 @@ impl Producer {
         let record =
             Record { producer: self.id, send_seq: self.sends, key, size_bytes: self.workload.record_size_bytes };
         self.sends += 1;
-        let index = self.choose_partition(key, ctx);
+        let record_key = if self.workload.partition_by_key { key } else { None };
+        let index = self.choose_partition(record_key, ctx);
         let partition = self.partitions[index];
         ctx.emit(Obs::Client(ClientEvent::SendInvoked {
             producer: self.id.0,

@@ -27,6 +27,9 @@ pub struct ProducerSpec {
     pub stop_us: u64,
     /// Keys are drawn uniformly from `0..key_space`; `None` sends null keys.
     pub key_space: Option<u32>,
+    /// Whether the key is the record key (it picks the partition). When false the key is an id carried in the
+    /// value (an order id): the record key is null and the sticky partitioner places the record.
+    pub partition_by_key: bool,
     pub record_size_bytes: u32,
     /// Every n-th record this producer sends cannot be deserialized by consumers (a poison pill).
     pub poison_every: Option<u64>,

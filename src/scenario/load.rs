@@ -91,6 +91,7 @@ fn add_stage_producers(
                 start_us: 0,
                 stop_us: end_us,
                 key_space: None,
+                partition_by_key: true,
                 record_size_bytes: 100,
                 poison_every: None,
                 driven_by: Some(index as u32),
@@ -389,6 +390,7 @@ fn read_producers(
             return Err(t.error_at("stop", "a time after `start`", format!("{stop_us}us")));
         }
         let key_space = read_keys(&mut t)?;
+        let partition_by_key = t.bool("partition_by_key")?.unwrap_or(true);
         let record_size_bytes = t.u64_in("record_size", 1, 1_048_576)?.unwrap_or(100) as u32;
         let poison_every = t.u64_in("poison_every", 1, u64::MAX)?;
         let config = read_producer_config(&mut t, &model.producer_defaults)?;
@@ -402,6 +404,7 @@ fn read_producers(
             start_us,
             stop_us,
             key_space,
+            partition_by_key,
             record_size_bytes,
             poison_every,
             driven_by: None,

@@ -216,7 +216,10 @@ fn inject(run: &Run, m: &mut Model) -> Expected {
             let witness = (p, m.logs[p as usize].len() as u64 - 1, Some(record));
             vec![("duplicate-write", witness), ("duplicate-delivery", witness)]
         }
-        Anomaly::SwapSameKey => vec![("reordered-write", (0, 0, Some((0, 1))))],
+        // The group then processes send #1 before send #0 of that key: processing-order fires at send #0.
+        Anomaly::SwapSameKey => {
+            vec![("reordered-write", (0, 0, Some((0, 1)))), ("processing-order", (0, 1, Some((0, 0))))]
+        }
         Anomaly::PollBackwards => {
             let poll = m.polls[run.pick % m.polls.len()];
             entries.insert(poll.entry + 1, entries[poll.entry].clone());

@@ -209,6 +209,10 @@ fn write_partitions(s: &mut String, outcome: &Outcome) {
 
 /// Each expectation, met or not; an unmet one with its first witnesses.
 fn write_verdict(s: &mut String, v: &Verdict) {
+    let found: Vec<String> =
+        v.violations.iter().filter(|(_, n)| **n > 0).map(|(name, n)| format!("{name} {n}")).collect();
+    let found = if found.is_empty() { "none".to_string() } else { found.join(", ") };
+    let _ = writeln!(s, "violations found by the checker: {found}");
     let met = v.results.iter().filter(|r| r.met).count();
     let _ = writeln!(s, "expectations: {met} of {} met", v.results.len());
     for r in &v.results {

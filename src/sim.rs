@@ -141,10 +141,15 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     let mut unconverged = Vec::new();
     if let (false, Some(_)) = (hit_limit, config.liveness_us) {
         let healed = cluster.heal_everything();
-        recorder.fault(cluster.engine.now(), format!("liveness phase: {healed}"));
+        recorder.phase(cluster.engine.now(), format!("liveness phase: {healed}"));
         hit_limit = cluster.engine.run_until(total_end) == RunEnd::EventLimit;
         recorder.drain(&mut cluster);
         unconverged = cluster.unconverged();
+    }
+    if hit_limit && config.liveness_us.is_some() {
+        // The run never reached its liveness phase: nothing can be said to have converged.
+        let why = "the run stopped at its event limit before the liveness phase ended".to_string();
+        unconverged = ["partitions-led", "isr-full", "groups-stable"].into_iter().map(|c| (c, why.clone())).collect();
     }
     let mut outcome = recorder.finish(&cluster, hit_limit);
     outcome.unconverged = unconverged;
@@ -181,6 +186,12 @@ impl Recorder {
             cluster_events: Vec::new(),
             trace: keep_trace.then(Vec::new),
         }
+    }
+
+    /// The liveness phase's start: in the fault log and the trace, but not counted as a fault.
+    fn phase(&mut self, at: SimTime, description: String) {
+        self.fault(at, description);
+        self.stats.faults_fired -= 1;
     }
 
     fn fault(&mut self, at: SimTime, description: String) {

@@ -143,8 +143,15 @@ fn check_history(path: &Path, holds: &[String], json: bool) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    if let Some(unknown) = holds.iter().find(|h| insync_check_expand(h).is_none()) {
-        eprintln!("error: --holds {unknown}: not a guarantee or invariant");
+    if let Some(unknown) = holds.iter().find(|h| insync_check_expand(h).is_none_or(|i| i.contains(&"divergence"))) {
+        eprintln!("error: --holds {unknown}: not a guarantee or invariant a history can be judged on");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let white_box = ["lost-write", "undelivered", "duplicate-write", "reordered-write"];
+    let needs_logs =
+        holds.iter().flat_map(|h| insync_check_expand(h).unwrap_or_default()).find(|i| white_box.contains(i));
+    if let (Some(invariant), None) = (needs_logs, &logs) {
+        eprintln!("error: --holds: {invariant} needs the final logs, which {} does not have", path.display());
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let expect = scenario::expect::Expectations { holds: holds.to_vec(), ..Default::default() };

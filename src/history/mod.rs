@@ -15,6 +15,8 @@ pub enum ClientEvent {
     SendAcked { producer: u32, send_seq: u64, partition: u32, offset: Option<u64> },
     /// The send's callback reported a final failure.
     SendFailed { producer: u32, send_seq: u64, partition: u32, error: String },
+    /// A consumer sends JoinGroup: a rebalance starts for it (its `member_id` is empty on a first join).
+    Joining { consumer: u32, group: u32, member_id: String },
     /// A consumer's new assignment after a rebalance (onPartitionsAssigned), at `generation`.
     Assigned { consumer: u32, group: u32, generation: i32, partitions: Vec<u32> },
     /// Partitions taken from a consumer before a rebalance (onPartitionsRevoked) or lost with its membership.

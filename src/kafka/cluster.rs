@@ -30,6 +30,17 @@ pub enum ResetTo {
     Datetime(SimTime),
 }
 
+impl std::fmt::Display for ResetTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResetTo::Earliest => write!(f, "earliest"),
+            ResetTo::Latest => write!(f, "latest"),
+            ResetTo::Offset(o) => write!(f, "offset {o}"),
+            ResetTo::Datetime(t) => write!(f, "datetime {t}"),
+        }
+    }
+}
+
 /// One replica at the end of a run.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReplicaSummary {
@@ -201,10 +212,7 @@ impl Cluster {
                         c.close(ctx);
                     }
                 });
-                if let Some(producer) = self.stage_producer_of(node) {
-                    self.engine.stop(producer);
-                    self.close_connections(producer);
-                }
+                // A stage's producer stays up: the consumer finishes its batch (and its writes) before closing.
             }
             _ => {
                 self.engine.stop(node);
@@ -227,7 +235,10 @@ impl Cluster {
                     ResetTo::Earliest => self.leader_log(p).map_or(0, |log| log.log_start_offset()),
                     ResetTo::Offset(o) => o,
                     ResetTo::Latest => self.leader_log(p).map_or(0, |log| log.high_watermark),
-                    ResetTo::Datetime(t) => self.leader_log(p).map_or(0, |log| log.offset_for_time(t)),
+                    // Never beyond what consumers may read.
+                    ResetTo::Datetime(t) => {
+                        self.leader_log(p).map_or(0, |log| log.offset_for_time(t).min(log.high_watermark))
+                    }
                 };
                 (p, offset)
             })
@@ -242,7 +253,7 @@ impl Cluster {
             });
         }
         match result {
-            Ok(()) => format!("to {to:?} on {} partitions", offsets.len()),
+            Ok(()) => format!("to {to} on {} partitions", offsets.len()),
             Err(why) => format!("refused: {why}"),
         }
     }

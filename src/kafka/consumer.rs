@@ -14,6 +14,7 @@ use super::obs::Obs;
 use super::spec::{ClusterSpec, ConsumerSpec, NodeRole, PoisonPolicy};
 use crate::engine::{NodeId, SimTime, Wakeup};
 use crate::history::ClientEvent;
+use rand::Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
@@ -485,6 +486,15 @@ impl Consumer {
     }
 
     fn send_join(&mut self, coordinator: BrokerId, ctx: &mut KafkaCtx<'_>) {
+        if !self.member_id.is_empty() {
+            // A rebalance starts for this member (its JoinGroup); `assigned` marks its end.
+            let event = ClientEvent::Joining {
+                consumer: self.index,
+                group: self.group() as u32,
+                member_id: self.member_id.clone(),
+            };
+            self.emit(ctx, event);
+        }
         self.membership = Membership::Joining;
         let c = &self.cfg.config;
         let metadata = JoinMetadata {
@@ -619,7 +629,9 @@ impl Consumer {
     fn start_processing(&mut self, records: Vec<(PartitionId, u64, Record)>, ctx: &mut KafkaCtx<'_>) {
         let per_record = matches!(self.cfg.config.commit, CommitStrategy::AfterProcessing { per_record: true, .. });
         let batch = if per_record { 1 } else { records.len() };
-        let took_us = self.cfg.processing_time_us * batch as u64;
+        let (low, high) = (self.cfg.processing_time_us, self.cfg.processing_time_max_us);
+        let took_us: u64 =
+            if high > low { (0..batch).map(|_| ctx.rng.random_range(low..=high)).sum() } else { low * batch as u64 };
         let done_at = ctx.now.plus_us(took_us);
         self.app = App::Processing { records, done_at };
         ctx.set_timer(took_us, Timer::ConsumerProcessed);

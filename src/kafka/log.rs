@@ -126,7 +126,8 @@ impl ReplicaLog {
         while let Some(first) = self.batches.front() {
             let below_hw = first.next_offset() <= self.high_watermark;
             let expired = retention_us.is_some_and(|r| now.since_us(first.timestamp) > r);
-            let too_big = retention_bytes.is_some_and(|b| size > b);
+            // Kafka deletes a segment by size only if at least retention.bytes remain without it.
+            let too_big = retention_bytes.is_some_and(|b| size.saturating_sub(first.size_bytes()) >= b);
             if !below_hw || !(expired || too_big) {
                 break;
             }

@@ -201,7 +201,7 @@ impl Producer {
 
     pub fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
         self.bootstrap_cursor = self.id.0;
-        if self.restarted {
+        if self.restarted && self.workload.driven_by.is_none() {
             // The sends that fell due while the process was down never happened.
             self.sends = self.sends.max(self.due_by(ctx.now));
         }

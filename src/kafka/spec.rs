@@ -50,7 +50,10 @@ pub struct ConsumerSpec {
     /// Topic indexes it subscribes to.
     pub topics: Vec<usize>,
     pub config: ConsumerConfig,
+    /// Processing time per record: drawn uniformly from `processing_time_us..=processing_time_max_us` with the
+    /// consumer's own random stream (equal bounds: a fixed time).
     pub processing_time_us: u64,
+    pub processing_time_max_us: u64,
     pub start_us: u64,
     /// What the application does with a record it cannot deserialize.
     pub on_poison: PoisonPolicy,

@@ -75,6 +75,14 @@ fn read_consumer(
     let topic_indexes = read_subscription(t, topics)?;
     let start_us = t.duration_us("start")?.unwrap_or(1_000_000);
     let processing_time_us = t.duration_us("processing_time")?.unwrap_or(1_000);
+    let processing_time_max_us = t.duration_us("processing_time_max")?.unwrap_or(processing_time_us);
+    if processing_time_max_us < processing_time_us {
+        return Err(t.error_at(
+            "processing_time_max",
+            "at least processing_time",
+            format!("{processing_time_max_us}us"),
+        ));
+    }
     let config = read_consumer_config(t)?;
     let on_poison = match t.one_of("on_poison", &["fail", "skip"])? {
         Some("skip") => PoisonPolicy::Skip,
@@ -88,6 +96,7 @@ fn read_consumer(
         topics: topic_indexes,
         config,
         processing_time_us,
+        processing_time_max_us,
         start_us,
         on_poison,
         restart_delay_us,

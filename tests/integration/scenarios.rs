@@ -69,16 +69,22 @@ fn two_brokers_down_refuses_writes_with_not_enough_replicas() {
     let (_, outcome) = run("acks-all-min2-two-down");
     assert!(lost(&outcome).is_empty());
     assert!(attempt_errors(&outcome, "NOT_ENOUGH_REPLICAS") > 0);
-    let rejoined = cluster_events(&outcome)
-        .into_iter()
-        .find(|(t, obs)| *t > 60 * S && matches!(obs, Obs::IsrChanged { reason: "isr expand", .. }))
-        .map(|(t, _)| t)
-        .expect("a returning broker rejoins the ISR");
+    // Per partition, when a returning broker first rejoins its ISR.
+    let rejoined = |p: u32| {
+        cluster_events(&outcome)
+            .into_iter()
+            .find(|(t, obs)| {
+                *t > 60 * S
+                    && matches!(obs, Obs::IsrChanged { partition, reason: "isr expand", .. } if partition.0 == p)
+            })
+            .map(|(t, _)| t)
+            .expect("a returning broker rejoins the ISR")
+    };
     for entry in &outcome.history.entries {
-        if let ClientEvent::ProduceAttemptFailed { error, .. } = &entry.event
+        if let ClientEvent::ProduceAttemptFailed { error, partition, .. } = &entry.event
             && error == "NOT_ENOUGH_REPLICAS"
         {
-            let window = 39 * S..rejoined + 10_000;
+            let window = 39 * S..rejoined(*partition) + 10_000;
             assert!(window.contains(&entry.time_us), "NOT_ENOUGH_REPLICAS at {} µs", entry.time_us);
         }
     }
@@ -86,6 +92,12 @@ fn two_brokers_down_refuses_writes_with_not_enough_replicas() {
     assert!(acks.iter().any(|&t| (20 * S..30 * S).contains(&t)), "one broker down: writes must continue");
     assert!(acks.iter().any(|&t| t > 65 * S), "writes must resume once the brokers return");
     assert!(outcome.stats.sends_failed.contains_key("REQUEST_TIMED_OUT"), "delivery.timeout.ms expires sends");
+    // Reads continue: consumers read committed records from the broker left while writes are refused.
+    let reads = outcome.history.entries.iter().filter(|e| matches!(e.event, ClientEvent::Processed { .. }));
+    assert!(
+        reads.filter(|e| (40 * S..60 * S).contains(&e.time_us)).count() > 0,
+        "no reads while two brokers were down"
+    );
 }
 
 // `unclean.leader.election.enable` (KIP-106): an out-of-sync replica elected leader loses what only the ISR had;
@@ -202,6 +214,14 @@ fn controlled_shutdown_hands_leadership_over_before_stopping() {
     assert!(stopped.first().is_some_and(|&(t, _)| t >= moved), "the broker stops only after the handover");
     assert!(lost(&outcome).is_empty());
     assert_eq!(outcome.stats.sends_failed.values().sum::<u64>(), 0);
+
+    // The hard-crash twin: the controller moves leadership only once broker-1's session expires
+    // (broker.session.timeout.ms, 9 s), and the producer meets errors meanwhile.
+    let (_, crashed) = run("leader-hard-crash");
+    let moved_after_crash = first_election_after(&crashed, 10 * S);
+    assert!(moved_after_crash >= 19 * S, "leadership moved at {moved_after_crash} µs, before the session expired");
+    let errors = |o: &Outcome| o.stats.produce_errors.values().sum::<u64>();
+    assert!(errors(&crashed) >= errors(&outcome), "a hard crash costs at least as many produce errors");
 }
 
 // Kafka does not fsync (log.flush.interval.messages is unbounded): after a power loss a broker keeps only what

@@ -3,7 +3,7 @@
 
 use crate::engine::{LatencyModel, Limits, RunEnd, SimTime, stream};
 use crate::faults::{FaultInjector, ScheduledFault};
-use crate::history::{ClientEvent, FinalLog, History};
+use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
 use crate::kafka::cluster::{Cluster, PartitionSummary};
 use crate::kafka::ids::PartitionId;
 use crate::kafka::obs::Obs;
@@ -81,6 +81,8 @@ pub struct Outcome {
     pub history: History,
     pub partitions: Vec<PartitionSummary>,
     pub final_logs: Vec<FinalLog>,
+    /// Every replica on a running broker at the end, for `divergence`.
+    pub replica_logs: Vec<ReplicaLog>,
     pub stats: Stats,
     pub trace_digest: u64,
     /// Each fault fired: when, and what it did.
@@ -285,6 +287,7 @@ impl Recorder {
             history: self.history,
             partitions: cluster.summarize(),
             final_logs: final_logs(cluster),
+            replica_logs: replica_logs(cluster),
             stats: self.stats,
             trace_digest: self.digest.finish(),
             faults: self.faults,
@@ -324,6 +327,26 @@ fn describe(obs: &Obs, spec: &ClusterSpec) -> Option<(Option<u32>, String)> {
         Obs::ControllerElected { epoch } => (None, format!("a controller elected for quorum epoch {epoch}")),
         _ => return None,
     })
+}
+
+/// Each partition's replicas on running brokers at the end, in partition then assignment order (a stopped
+/// broker's high watermark is not one it serves by).
+fn replica_logs(cluster: &Cluster) -> Vec<ReplicaLog> {
+    let spec = &cluster.spec;
+    let mut out = Vec::new();
+    for p in (0..spec.partitions.len() as u32).map(PartitionId) {
+        for &b in spec.partition(p).replicas.iter().filter(|&&b| cluster.is_up(spec.broker_node(b))) {
+            let Some(replica) = cluster.broker(b).replicas[p.index()].as_ref() else { continue };
+            out.push(ReplicaLog {
+                partition: p.0,
+                replica: b.to_string(),
+                start_offset: replica.log.log_start_offset(),
+                records: replica.log.records().map(|(_, rec)| (rec.producer.0, rec.send_seq)).collect(),
+                high_watermark: replica.log.high_watermark,
+            });
+        }
+    }
+    out
 }
 
 /// The records of each partition's authoritative replica at the end: the leader, or when there is none the

@@ -2,7 +2,7 @@
 //! show broken, and each thing that must have happened. The checker does the judging; this only compares.
 
 use crate::check::{self, Names, Violation};
-use crate::history::{ClientEvent, FinalLog, History};
+use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
 use crate::scenario::expect::{Expectations, LIVENESS_CHECKS};
 use crate::sim::Stats;
 use serde::Serialize;
@@ -57,16 +57,21 @@ pub fn explain(v: &Violation, events: Events<'_>) -> Option<String> {
     (!chain.is_empty()).then(|| chain.join("; "))
 }
 
-/// Runs the checker over the history (and final logs) and compares with the expectations.
+/// Runs the checker over the history (and final logs, and with replica logs `divergence`) and compares with the
+/// expectations.
 pub fn judge(
     expect: &Expectations,
     history: &History,
     logs: Option<&[FinalLog]>,
+    replicas: Option<&[ReplicaLog]>,
     stats: Option<&Stats>,
     unconverged: Unconverged<'_>,
     events: Events<'_>,
 ) -> Verdict {
-    let found = check::check_all(history, logs);
+    let mut found = check::check_all(history, logs);
+    if let Some(replicas) = replicas {
+        found.insert(check::divergence::NAME, check::divergence::check(replicas));
+    }
     let names = Names::new(history);
     let mut results = Vec::new();
     for name in &expect.holds {

@@ -1,21 +1,21 @@
 //! `divergence`: two replicas of a partition hold different records below their common high watermark, the
 //! part of the log both have called committed (KIP-101: legacy truncation to the high watermark lets replicas
-//! diverge). Takes the replicas' logs, which a client history does not have, so `check_all` does not run it.
+//! diverge). Takes the replicas' logs, which a client history does not have: `check_all` does not run it,
+//! `verdict::judge` does when it is given them.
 
 use super::violation::Violation;
+use crate::history::ReplicaLog;
 
 pub const NAME: &str = "divergence";
 
-/// One replica's log: `(partition, replica name, records as (producer, send_seq) from offset 0, high watermark)`.
-pub type ReplicaLog = (u32, String, Vec<(u32, u64)>, u64);
-
 /// One violation per partition and pair of replicas (in input order) that disagree, at the first offset below
-/// both high watermarks where they do (a record one lacks counts as a difference), in partition order.
+/// both high watermarks and at or above both log start offsets where they do (a record one lacks counts as a
+/// difference), in partition order.
 pub fn check(replicas: &[ReplicaLog]) -> Vec<Violation> {
     let mut order: Vec<usize> = (0..replicas.len()).collect();
-    order.sort_by_key(|&i| replicas[i].0);
+    order.sort_by_key(|&i| replicas[i].partition);
     let mut out = Vec::new();
-    for same in order.chunk_by(|&a, &b| replicas[a].0 == replicas[b].0) {
+    for same in order.chunk_by(|&a, &b| replicas[a].partition == replicas[b].partition) {
         for (n, &a) in same.iter().enumerate() {
             for &b in &same[n + 1..] {
                 out.extend(compare(&replicas[a], &replicas[b]));
@@ -26,18 +26,23 @@ pub fn check(replicas: &[ReplicaLog]) -> Vec<Violation> {
 }
 
 fn compare(a: &ReplicaLog, b: &ReplicaLog) -> Option<Violation> {
-    let common = a.3.min(b.3);
-    let limit = usize::try_from(common).unwrap_or(usize::MAX).min(a.2.len().max(b.2.len()));
-    let offset = (0..limit).find(|&o| a.2.get(o) != b.2.get(o))?;
-    let (ra, rb) = (a.2.get(offset).copied(), b.2.get(offset).copied());
+    let common = a.high_watermark.min(b.high_watermark);
+    let from = a.start_offset.max(b.start_offset);
+    let offset = (from..common).find(|&o| record_at(a, o) != record_at(b, o))?;
+    let (ra, rb) = (record_at(a, offset), record_at(b, offset));
     let detail = format!(
         "replica {} holds {} and replica {} holds {} below their common high watermark {common}",
-        a.1,
+        a.replica,
         describe(ra),
-        b.1,
+        b.replica,
         describe(rb)
     );
-    Some(Violation::new(NAME, detail).at(a.0, Some(offset as u64)).record(ra.or(rb)))
+    Some(Violation::new(NAME, detail).at(a.partition, Some(offset)).record(ra.or(rb)))
+}
+
+fn record_at(log: &ReplicaLog, offset: u64) -> Option<(u32, u64)> {
+    let index = usize::try_from(offset.checked_sub(log.start_offset)?).ok()?;
+    log.records.get(index).copied()
 }
 
 fn describe(record: Option<(u32, u64)>) -> String {
@@ -52,7 +57,8 @@ mod tests {
     use super::*;
 
     fn replica(partition: u32, name: &str, records: &[(u32, u64)], hw: u64) -> ReplicaLog {
-        (partition, name.to_string(), records.to_vec(), hw)
+        let records = records.to_vec();
+        ReplicaLog { partition, replica: name.to_string(), start_offset: 0, records, high_watermark: hw }
     }
 
     #[test]
@@ -77,5 +83,14 @@ mod tests {
     fn a_record_missing_below_the_high_watermark_is_a_divergence() {
         let v = check(&[replica(0, "b1", &[(0, 0), (0, 1)], 2), replica(0, "b2", &[(0, 0)], 2)]);
         assert_eq!((v.len(), v[0].offset, v[0].witness_record()), (1, Some(1), Some((0, 1))));
+    }
+
+    #[test]
+    fn offsets_are_compared_from_each_log_start_offset() {
+        let mut trimmed = replica(0, "b2", &[(0, 2), (0, 9)], 4);
+        trimmed.start_offset = 2;
+        let full = replica(0, "b1", &[(0, 0), (0, 1), (0, 2), (0, 3)], 4);
+        let v = check(&[full, trimmed]);
+        assert_eq!((v.len(), v[0].offset, v[0].witness_record()), (1, Some(3), Some((0, 3))));
     }
 }

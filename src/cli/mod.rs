@@ -105,6 +105,7 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> Ex
             &scenario.expect,
             &outcome.history,
             Some(&outcome.final_logs),
+            Some(&outcome.replica_logs),
             Some(&outcome.stats),
             &outcome.unconverged,
             &outcome.cluster_events,
@@ -134,28 +135,34 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> Ex
     }
 }
 
-/// `insync check`: the checker over a recorded history (and its final logs, when the file has them).
+/// `insync check`: the checker over a recorded history (and its final and replica logs, when the file has them).
 fn check_history(path: &Path, holds: &[String], json: bool) -> ExitCode {
-    let (history, logs) = match summary::read_history_jsonl(path) {
+    let recorded = match summary::read_history_jsonl(path) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    if let Some(unknown) = holds.iter().find(|h| insync_check_expand(h).is_none_or(|i| i.contains(&"divergence"))) {
-        eprintln!("error: --holds {unknown}: not a guarantee or invariant a history can be judged on");
+    if let Some(unknown) = holds.iter().find(|h| insync_check_expand(h).is_none()) {
+        let names = crate::check::GUARANTEES.iter().map(|(g, _)| *g).chain(crate::check::INVARIANTS.iter().copied());
+        let names = names.collect::<Vec<_>>().join(", ");
+        eprintln!("error: --holds {unknown}: expected a guarantee or invariant, one of {names}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let white_box = ["lost-write", "undelivered", "duplicate-write", "reordered-write"];
-    let needs_logs =
-        holds.iter().flat_map(|h| insync_check_expand(h).unwrap_or_default()).find(|i| white_box.contains(i));
-    if let (Some(invariant), None) = (needs_logs, &logs) {
+    let invariants: Vec<&str> = holds.iter().flat_map(|h| insync_check_expand(h).unwrap_or_default()).collect();
+    if let (Some(invariant), None) = (invariants.iter().find(|i| white_box.contains(i)), &recorded.final_logs) {
         eprintln!("error: --holds: {invariant} needs the final logs, which {} does not have", path.display());
         return ExitCode::from(EXIT_BAD_INPUT);
     }
+    if invariants.contains(&crate::check::divergence::NAME) && recorded.replica_logs.is_none() {
+        eprintln!("error: --holds: divergence needs the replica logs, which {} does not have", path.display());
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let expect = scenario::expect::Expectations { holds: holds.to_vec(), ..Default::default() };
-    let v = verdict::judge(&expect, &history, logs.as_deref(), None, &[], &[]);
+    let (logs, replicas) = (recorded.final_logs.as_deref(), recorded.replica_logs.as_deref());
+    let v = verdict::judge(&expect, &recorded.history, logs, replicas, None, &[], &[]);
     let text = if json { summary::check_json(&v, logs.is_some()) } else { summary::check_human(&v, logs.is_some()) };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if v.all_met() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPECTATION_FAILED) }

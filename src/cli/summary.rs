@@ -3,7 +3,7 @@
 use super::reproduce_command;
 use crate::check::lost_write::{LostWrite, lost_writes};
 use crate::engine::SimTime;
-use crate::history::{ClientEvent, FinalLog, History};
+use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
 use crate::kafka::spec::OFFSETS_TOPIC;
 use crate::scenario::Scenario;
 use crate::sim::Outcome;
@@ -235,6 +235,9 @@ pub fn check_human(v: &Verdict, with_logs: bool) -> String {
             "no final logs in the file: lost-write, undelivered, duplicate-write and reordered-write need them and find nothing"
         );
     }
+    if !v.violations.iter().any(|(name, _)| *name == crate::check::divergence::NAME) {
+        let _ = writeln!(s, "no replica logs in the file: divergence is not checked");
+    }
     for (name, count) in &v.violations {
         let _ = writeln!(s, "  {name:<22} {count} violations");
     }
@@ -255,23 +258,34 @@ pub fn check_json(v: &Verdict, with_logs: bool) -> String {
     text
 }
 
-/// Reads a history written by `run --history`: the header, the events, and the final logs if present.
-pub fn read_history_jsonl(path: &Path) -> Result<(History, Option<Vec<FinalLog>>), String> {
+/// A history file as read back: the clients' events, and the white-box logs when the file has them.
+pub struct RecordedHistory {
+    pub history: History,
+    pub final_logs: Option<Vec<FinalLog>>,
+    pub replica_logs: Option<Vec<ReplicaLog>>,
+}
+
+/// Reads a history written by `run --history`: the header, the events, and the final and replica logs if present.
+pub fn read_history_jsonl(path: &Path) -> Result<RecordedHistory, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     let at = |n: usize, e: serde_json::Error| format!("{}:{}: {e}", path.display(), n + 1);
     let (n, first) = lines.next().ok_or_else(|| format!("{}: empty history file", path.display()))?;
     let mut history: History = serde_json::from_str(first).map_err(|e| at(n, e))?;
-    let mut logs = Vec::new();
+    let (mut logs, mut replicas) = (Vec::new(), Vec::new());
     for (n, line) in lines {
         let value: serde_json::Value = serde_json::from_str(line).map_err(|e| at(n, e))?;
         if let Some(log) = value.get("final_log") {
             logs.push(serde_json::from_value(log.clone()).map_err(|e| at(n, e))?);
+        } else if let Some(replica) = value.get("replica_log") {
+            replicas.push(serde_json::from_value(replica.clone()).map_err(|e| at(n, e))?);
         } else {
             history.entries.push(serde_json::from_value(value).map_err(|e| at(n, e))?);
         }
     }
-    Ok((history, (!logs.is_empty()).then_some(logs)))
+    let final_logs = (!logs.is_empty()).then_some(logs);
+    let replica_logs = (!replicas.is_empty()).then_some(replicas);
+    Ok(RecordedHistory { history, final_logs, replica_logs })
 }
 
 fn write_lost(s: &mut String, history: &History, lost: &[LostWrite]) {
@@ -349,6 +363,14 @@ pub fn history_jsonl(outcome: &Outcome) -> serde_json::Result<String> {
     }
     for log in &outcome.final_logs {
         text.push_str(&serde_json::to_string(&FinalLogLine { final_log: log })?);
+        text.push('\n');
+    }
+    #[derive(Serialize)]
+    struct ReplicaLogLine<'a> {
+        replica_log: &'a ReplicaLog,
+    }
+    for log in &outcome.replica_logs {
+        text.push_str(&serde_json::to_string(&ReplicaLogLine { replica_log: log })?);
         text.push('\n');
     }
     Ok(text)

@@ -93,3 +93,15 @@ pub struct FinalLog {
     pub start_offset: u64,
     pub records: Vec<(u32, u64)>,
 }
+
+/// One replica of a partition at the end of a run, for `divergence`: its records as `(producer, send_seq)` from
+/// `start_offset`, and its own high watermark. Histories recorded from a real cluster do not have it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaLog {
+    pub partition: u32,
+    /// The broker holding the replica.
+    pub replica: String,
+    pub start_offset: u64,
+    pub records: Vec<(u32, u64)>,
+    pub high_watermark: u64,
+}

@@ -48,7 +48,7 @@ impl Expectations {
 
 pub fn read_expectations(top: &mut TableReader<'_>) -> Result<Expectations, LoadError> {
     let Some(mut t) = top.table("expect", false)? else { return Ok(Expectations::default()) };
-    let judged = |name: &str| check::expand(name).is_some_and(|invariants| !invariants.contains(&"divergence"));
+    let judged = |name: &str| check::expand(name).is_some();
     let expect = Expectations {
         holds: read_names(&mut t, "holds", &judged, "a guarantee or invariant")?,
         violated: read_names(&mut t, "violated", &judged, "a guarantee or invariant")?,
@@ -96,8 +96,7 @@ fn unknown(src: &super::doc::Source, item: &Node, path: &str, what: &str, key: &
         LIVENESS_CHECKS.join(", ")
     } else {
         let guarantees = check::GUARANTEES.iter().map(|(g, _)| *g);
-        let invariants = check::INVARIANTS.iter().copied().filter(|&i| i != "divergence");
-        guarantees.chain(invariants).collect::<Vec<_>>().join(", ")
+        guarantees.chain(check::INVARIANTS.iter().copied()).collect::<Vec<_>>().join(", ")
     };
     LoadError::at_node(src, item, path, format!("{what}: one of {choices}"))
 }

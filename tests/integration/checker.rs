@@ -2,7 +2,7 @@
 //! breaks (and the checker names it), each safe twin keeps it, and no scenario breaks what Kafka guarantees in
 //! every configuration (offset order within a partition, hence per key).
 
-use crate::support::{bundled_scenarios, run};
+use crate::support::{bundled_scenarios, lost, run};
 use insync::check::{Names, Violation, check_all, expand};
 use std::collections::BTreeMap;
 
@@ -45,6 +45,26 @@ fn unsafe_configurations_lose_acknowledged_writes() {
     for scenario in ["acks1-leader-crash", "unclean-election", "legacy-truncation", "lost-page-cache"] {
         assert_broken(scenario, "durability", "lost-write");
     }
+}
+
+// KIP-101 "Scenario 2": before leader epochs, the old leader returning after an unclean election truncates only
+// to its own high watermark and keeps records where the new leader wrote others; the replicas then differ from
+// the offset where the unclean leader's log had ended, which is where the lost writes begin. With leader epochs
+// (the same story in unclean-election) it truncates to where the new leader's epoch began and they agree.
+#[test]
+fn legacy_truncation_after_an_unclean_election_leaves_replicas_diverged() {
+    let (_, legacy) = run("legacy-unclean-divergence");
+    let diverged = insync::check::divergence::check(&legacy.replica_logs);
+    assert_eq!(diverged.len(), 1, "one partition, two replicas: {diverged:?}");
+    let first_lost = lost(&legacy).iter().filter_map(|l| l.offset).min();
+    assert!(first_lost.is_some(), "the unclean election lost acknowledged writes");
+    assert_eq!(diverged[0].offset, first_lost, "{}", diverged[0].detail);
+    assert_eq!(legacy.replica_logs.len(), 2, "both replicas are up at the end");
+
+    let (_, epochs) = run("unclean-election");
+    assert_eq!(epochs.replica_logs.len(), 2);
+    assert!(insync::check::divergence::check(&epochs.replica_logs).is_empty());
+    assert!(!lost(&epochs).is_empty(), "the unclean election still loses what broker-2 never had");
 }
 
 // Committing before processing is at-most-once: a crash in between skips records for the group.

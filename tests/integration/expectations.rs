@@ -19,7 +19,15 @@ fn every_bundled_scenario_meets_its_expectations() {
         assert!(!s.expect.is_empty(), "{name} states no expectations");
         let outcome = sim::run(&s.sim, s.seed, false);
         let logs = Some(outcome.final_logs.as_slice());
-        let v = verdict::judge(&s.expect, &outcome.history, logs, Some(&outcome.stats), &outcome.unconverged, &[]);
+        let v = verdict::judge(
+            &s.expect,
+            &outcome.history,
+            logs,
+            Some(&outcome.replica_logs),
+            Some(&outcome.stats),
+            &outcome.unconverged,
+            &[],
+        );
         let unmet: Vec<_> =
             v.results.iter().filter(|r| !r.met).map(|r| format!("{} {}: {}", r.kind, r.name, r.detail)).collect();
         assert!(unmet.is_empty(), "{name}: {unmet:?}");
@@ -76,6 +84,35 @@ fn an_unmet_expectation_exits_1_with_a_lost_write_witness() {
     assert_eq!(judged.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&judged.stdout).contains("lost-write"));
     assert_eq!(check("no-duplicates").status.code(), Some(0), "nothing was written twice");
+}
+
+// `insync check` judges divergence from the replica logs a history file carries, and refuses to without them.
+#[test]
+fn check_judges_divergence_from_the_replica_logs_in_the_history() {
+    let history = temp("divergence.jsonl");
+    let run = Command::new(env!("CARGO_BIN_EXE_insync"))
+        .arg("run")
+        .arg(scenario_path("legacy-unclean-divergence"))
+        .arg("--history")
+        .arg(&history)
+        .output()
+        .expect("runs");
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stdout));
+    let check = |file: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_insync")).arg("check").arg(file).args(["--holds", "divergence"]).output()
+    };
+    let judged = check(&history).expect("runs");
+    let stdout = String::from_utf8_lossy(&judged.stdout);
+    assert_eq!(judged.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("replica broker-1 holds") && stdout.contains("replica broker-2 holds"), "{stdout}");
+
+    let text = std::fs::read_to_string(&history).expect("history written");
+    let stripped = temp("divergence-no-replicas.jsonl");
+    let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("{\"replica_log\"")).collect();
+    std::fs::write(&stripped, kept.join("\n")).expect("write");
+    let refused = check(&stripped).expect("runs");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("divergence needs the replica logs"));
 }
 
 #[test]

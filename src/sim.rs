@@ -22,6 +22,8 @@ pub struct SimConfig {
     pub faults: Vec<ScheduledFault>,
     /// The liveness phase: after `limits.end`, every fault is healed and the cluster gets this long to converge.
     pub liveness_us: Option<u64>,
+    /// Keep every replica's log for `divergence` (a copy of every record per replica, so only when asked).
+    pub keep_replica_logs: bool,
 }
 
 /// One line of the trace: what happened, where, when.
@@ -81,8 +83,8 @@ pub struct Outcome {
     pub history: History,
     pub partitions: Vec<PartitionSummary>,
     pub final_logs: Vec<FinalLog>,
-    /// Every replica on a running broker at the end, for `divergence`.
-    pub replica_logs: Vec<ReplicaLog>,
+    /// Every replica on a running broker at the end, for `divergence`, when the config asked for them.
+    pub replica_logs: Option<Vec<ReplicaLog>>,
     pub stats: Stats,
     pub trace_digest: u64,
     /// Each fault fired: when, and what it did.
@@ -154,6 +156,7 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
         unconverged = ["partitions-led", "isr-full", "groups-stable"].into_iter().map(|c| (c, why.clone())).collect();
     }
     let mut outcome = recorder.finish(&cluster, hit_limit);
+    outcome.replica_logs = config.keep_replica_logs.then(|| replica_logs(&cluster));
     outcome.unconverged = unconverged;
     outcome
 }
@@ -287,7 +290,7 @@ impl Recorder {
             history: self.history,
             partitions: cluster.summarize(),
             final_logs: final_logs(cluster),
-            replica_logs: replica_logs(cluster),
+            replica_logs: None,
             stats: self.stats,
             trace_digest: self.digest.finish(),
             faults: self.faults,

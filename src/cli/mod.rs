@@ -91,7 +91,7 @@ struct OutputFiles<'a> {
 }
 
 fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> ExitCode {
-    let scenario = match scenario::load_file(path) {
+    let mut scenario = match scenario::load_file(path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -99,13 +99,15 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> Ex
         }
     };
     let seed = seed.unwrap_or(scenario.seed);
+    // A history file carries the replica logs so that `insync check` can judge divergence.
+    scenario.sim.keep_replica_logs |= files.history.is_some();
     let outcome = sim::run(&scenario.sim, seed, files.trace.is_some());
     let verdict = (!scenario.expect.is_empty()).then(|| {
         verdict::judge(
             &scenario.expect,
             &outcome.history,
             Some(&outcome.final_logs),
-            Some(&outcome.replica_logs),
+            outcome.replica_logs.as_deref(),
             Some(&outcome.stats),
             &outcome.unconverged,
             &outcome.cluster_events,

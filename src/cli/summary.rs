@@ -369,7 +369,7 @@ pub fn history_jsonl(outcome: &Outcome) -> serde_json::Result<String> {
     struct ReplicaLogLine<'a> {
         replica_log: &'a ReplicaLog,
     }
-    for log in &outcome.replica_logs {
+    for log in outcome.replica_logs.iter().flatten() {
         text.push_str(&serde_json::to_string(&ReplicaLogLine { replica_log: log })?);
         text.push('\n');
     }

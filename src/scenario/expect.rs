@@ -44,6 +44,12 @@ impl Expectations {
     pub fn is_empty(&self) -> bool {
         self.holds.is_empty() && self.violated.is_empty() && self.happened.is_empty()
     }
+
+    /// Whether `holds` or `violated` asks for `invariant`, by name or through a guarantee.
+    pub fn names_invariant(&self, invariant: &str) -> bool {
+        let mut names = self.holds.iter().chain(&self.violated);
+        names.any(|name| check::expand(name).is_some_and(|invariants| invariants.contains(&invariant)))
+    }
 }
 
 pub fn read_expectations(top: &mut TableReader<'_>) -> Result<Expectations, LoadError> {

@@ -68,7 +68,13 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     cluster.producers.shrink_to_fit();
     let limits = Limits { end: SimTime(end_us), max_events };
     let liveness_us = expect.liveness_us;
-    Ok(Scenario { name, seed, sim: SimConfig { cluster, latency, limits, faults, liveness_us }, expect })
+    let keep_replica_logs = expect.names_invariant(crate::check::divergence::NAME);
+    Ok(Scenario {
+        name,
+        seed,
+        sim: SimConfig { cluster, latency, limits, faults, liveness_us, keep_replica_logs },
+        expect,
+    })
 }
 
 /// Each processor stage gets a producer of its own (named after it, `-out`), driven by what it processes.

@@ -23,7 +23,7 @@ fn every_bundled_scenario_meets_its_expectations() {
             &s.expect,
             &outcome.history,
             logs,
-            Some(&outcome.replica_logs),
+            outcome.replica_logs.as_deref(),
             Some(&outcome.stats),
             &outcome.unconverged,
             &[],

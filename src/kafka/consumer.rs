@@ -154,18 +154,7 @@ impl Consumer {
         let per_record = self.cfg.processing_time_us.max(1);
         let started = done_at.as_us().saturating_sub(per_record * records.len() as u64);
         let finished = (ctx.now.as_us().saturating_sub(started) / per_record) as usize;
-        for &(p, offset, record) in records.iter().take(finished.min(records.len())) {
-            let event = ClientEvent::Processed {
-                consumer: self.index,
-                group: self.group() as u32,
-                generation: self.generation,
-                partition: p.0,
-                offset,
-                producer: record.producer.0,
-                send_seq: record.send_seq,
-            };
-            self.emit(ctx, event);
-        }
+        self.report_processed(&records[..finished.min(records.len())], ctx);
     }
 
     /// A crash of the consumer's process: its memory is gone; it will start over as a new member, from the
@@ -626,6 +615,22 @@ impl Consumer {
 
     // ---- processing and commits ----
 
+    /// One `processed` event per record, in order.
+    fn report_processed(&self, records: &[(PartitionId, u64, Record)], ctx: &mut KafkaCtx<'_>) {
+        for &(p, offset, record) in records {
+            let event = ClientEvent::Processed {
+                consumer: self.index,
+                group: self.group() as u32,
+                generation: self.generation,
+                partition: p.0,
+                offset,
+                producer: record.producer.0,
+                send_seq: record.send_seq,
+            };
+            self.emit(ctx, event);
+        }
+    }
+
     fn start_processing(&mut self, records: Vec<(PartitionId, u64, Record)>, ctx: &mut KafkaCtx<'_>) {
         let per_record = matches!(self.cfg.config.commit, CommitStrategy::AfterProcessing { per_record: true, .. });
         let batch = if per_record { 1 } else { records.len() };
@@ -648,18 +653,7 @@ impl Consumer {
         let per_record = matches!(self.cfg.config.commit, CommitStrategy::AfterProcessing { per_record: true, .. });
         let split = if per_record { 1 } else { records.len() };
         let (done, rest) = (records[..split].to_vec(), records[split..].to_vec());
-        for &(p, offset, record) in &done {
-            let event = ClientEvent::Processed {
-                consumer: self.index,
-                group: self.group() as u32,
-                generation: self.generation,
-                partition: p.0,
-                offset,
-                producer: record.producer.0,
-                send_seq: record.send_seq,
-            };
-            self.emit(ctx, event);
-        }
+        self.report_processed(&done, ctx);
         if let Some(producer) = self.cfg.stage_producer {
             self.next_correlation += 1;
             let token = self.next_correlation;

@@ -326,6 +326,14 @@ fn describe(obs: &Obs, spec: &ClusterSpec) -> Option<(Option<u32>, String)> {
             Some(partition.0),
             format!("{broker} truncated {} from offset {from_offset} to {to_offset} ({reason})", name(partition)),
         ),
+        Obs::EpochCacheTrimmed { broker, partition, log_end_offset, entries_removed } => (
+            Some(partition.0),
+            format!(
+                "{broker} dropped {entries_removed} leader-epoch cache entries of {} starting at its log end \
+                 {log_end_offset}",
+                name(partition)
+            ),
+        ),
         Obs::BrokerFenced { broker } => (None, format!("{broker} fenced")),
         Obs::ControllerElected { epoch } => (None, format!("a controller elected for quorum epoch {epoch}")),
         _ => return None,

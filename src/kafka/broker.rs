@@ -371,18 +371,8 @@ impl Broker {
         };
         if legacy {
             // Before KIP-101 a new follower truncated to its own high watermark before fetching.
-            let from = replica.log.log_end_offset();
             let hw = replica.log.high_watermark;
-            if replica.log.truncate_to(hw) > 0 {
-                let obs = Obs::Truncated {
-                    broker: self.id,
-                    partition: p,
-                    from_offset: from,
-                    to_offset: hw,
-                    reason: "truncate to high watermark (pre-KIP-101)",
-                };
-                ctx.emit(obs);
-            }
+            truncate_and_report(self.id, p, &mut replica.log, hw, "truncate to high watermark (pre-KIP-101)", ctx);
         }
         replica.role = Role::Follower(FollowerState {
             leader: state.leader,
@@ -524,20 +514,8 @@ impl Broker {
             return Some(FetchResult::Error(KafkaError::UNKNOWN_LEADER_EPOCH));
         }
         let leo = log.log_end_offset();
-        if let Some(last_epoch) = req.last_fetched_epoch {
-            match log.end_offset_for_epoch(last_epoch) {
-                None => {
-                    let start = log.log_start_offset();
-                    return Some(FetchResult::OutOfRange {
-                        leader_log_start_offset: start,
-                        leader_log_end_offset: leo,
-                    });
-                }
-                Some((epoch, end_offset)) if epoch < last_epoch || end_offset < req.fetch_offset => {
-                    return Some(FetchResult::Diverging { epoch, end_offset });
-                }
-                Some(_) => {}
-            }
+        if let Some(diverged) = req.last_fetched_epoch.and_then(|e| fetch_divergence(log, e, req.fetch_offset)) {
+            return Some(diverged);
         }
         if req.fetch_offset > leo || req.fetch_offset < log.log_start_offset() {
             let start = log.log_start_offset();
@@ -732,17 +710,7 @@ impl Broker {
             }
         };
         if let Some(offset) = truncate_to {
-            let from = log.log_end_offset();
-            if log.truncate_to(offset) > 0 {
-                let obs = Obs::Truncated {
-                    broker: self.id,
-                    partition: p,
-                    from_offset: from,
-                    to_offset: offset,
-                    reason: "diverged from the leader's log",
-                };
-                ctx.emit(obs);
-            }
+            truncate_and_report(self.id, p, log, offset, "diverged from the leader's log", ctx);
         }
         self.send_fetch(p, ctx);
     }
@@ -853,6 +821,46 @@ impl Broker {
     }
 }
 
+/// Truncates `log` to `offset` and reports what went: offsets (a `Truncated` event) or, when none did, entries
+/// of the epoch cache (`EpochCacheTrimmed`).
+fn truncate_and_report(
+    broker: BrokerId,
+    partition: PartitionId,
+    log: &mut ReplicaLog,
+    offset: Offset,
+    reason: &'static str,
+    ctx: &mut KafkaCtx<'_>,
+) {
+    let from_offset = log.log_end_offset();
+    let done = log.truncate_to(offset);
+    if done.offsets_removed > 0 {
+        ctx.emit(Obs::Truncated { broker, partition, from_offset, to_offset: offset, reason });
+    } else if done.epochs_removed > 0 {
+        let entries_removed = done.epochs_removed;
+        ctx.emit(Obs::EpochCacheTrimmed { broker, partition, log_end_offset: from_offset, entries_removed });
+    }
+}
+
+/// Partition.validateFetchOffsetAndMaybeGetDivergingEpoch (KIP-320): the leader's answer to a follower that last
+/// fetched `last_fetched_epoch` and asks from `fetch_offset`, when its log diverges from the leader's: the epoch
+/// and end offset to truncate to, or out of range when the leader knows no such epoch. `None`: no divergence.
+pub fn fetch_divergence(
+    log: &ReplicaLog,
+    last_fetched_epoch: LeaderEpoch,
+    fetch_offset: Offset,
+) -> Option<FetchResult> {
+    match log.end_offset_for_epoch(last_fetched_epoch) {
+        None => Some(FetchResult::OutOfRange {
+            leader_log_start_offset: log.log_start_offset(),
+            leader_log_end_offset: log.log_end_offset(),
+        }),
+        Some((epoch, end_offset)) if epoch < last_fetched_epoch || end_offset < fetch_offset => {
+            Some(FetchResult::Diverging { epoch, end_offset })
+        }
+        Some(_) => None,
+    }
+}
+
 /// AbstractFetcherThread.getOffsetTruncationState (truncate-on-fetch, KIP-320): where a follower truncates when
 /// the leader says its epoch `leader_epoch` ended at `leader_end_offset`.
 pub fn divergence_truncation_offset(log: &ReplicaLog, leader_epoch: LeaderEpoch, leader_end_offset: Offset) -> Offset {
@@ -899,5 +907,36 @@ mod tests {
         let follower = log_with_epochs(&[(0, 2), (2, 3)]);
         // Leader says: for epoch 2 you asked, my largest epoch ≤ 2 is 1, which ended at 4.
         assert_eq!(divergence_truncation_offset(&follower, 1, 4), 2);
+    }
+
+    /// The follower's side of one fetch round against `leader`: what it sends, what the leader answers, and the
+    /// truncation it then makes. Returns whether the leader found the logs diverged.
+    fn fetch_round(follower: &mut ReplicaLog, leader: &ReplicaLog) -> bool {
+        let last_epoch = follower.latest_epoch().expect("the follower has an epoch");
+        match fetch_divergence(leader, last_epoch, follower.log_end_offset()) {
+            Some(FetchResult::Diverging { epoch, end_offset }) => {
+                let to = divergence_truncation_offset(follower, epoch, end_offset);
+                follower.truncate_to(to);
+                true
+            }
+            Some(other) => panic!("unexpected answer {other:?}"),
+            None => false,
+        }
+    }
+
+    // Case (a) end to end, the livelock of the fidelity issue: broker A led epoch 5 without appending (its cache
+    // ends with (5, 3)); B leads epoch 6 from the same log end. A's fetch with last epoch 5 diverges at offset 3;
+    // UnifiedLog.truncateTo(3) drops (5, 3) although it removes no offset, so the next fetch (last epoch 1) is
+    // accepted. Without that the same divergence came back on every fetch.
+    #[test]
+    fn a_follower_that_led_an_empty_epoch_resyncs_after_one_divergence() {
+        let mut follower = log_with_epochs(&[(1, 3)]);
+        follower.assign_epoch(5);
+        let mut leader = log_with_epochs(&[(1, 3)]);
+        leader.assign_epoch(6);
+        assert!(fetch_round(&mut follower, &leader), "the first fetch diverges");
+        assert_eq!(follower.latest_epoch(), Some(1));
+        assert!(!fetch_round(&mut follower, &leader), "the second is accepted");
+        assert_eq!(follower.log_end_offset(), 3, "no record was lost");
     }
 }

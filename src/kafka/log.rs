@@ -1,6 +1,7 @@
 //! One replica's log of one partition: record batches stamped with leader epochs, the leader-epoch cache, the
 //! high watermark, what has been flushed to disk, and the idempotent-producer state rebuilt from the log.
 
+use super::epoch_cache::EpochCache;
 use super::ids::{ClientId, LeaderEpoch, Offset};
 use crate::engine::SimTime;
 use serde::Serialize;
@@ -75,6 +76,13 @@ pub enum SequenceCheck {
     OutOfOrder,
 }
 
+/// What a truncation removed: offsets from the log, entries from the epoch cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    pub offsets_removed: u64,
+    pub epochs_removed: usize,
+}
+
 /// ProducerStateEntry.NUM_BATCHES_TO_RETAIN.
 const PRODUCER_BATCHES_RETAINED: usize = 5;
 
@@ -91,8 +99,8 @@ pub struct ReplicaLog {
     log_end_offset: Offset,
     /// The first offset still in the log; retention moves it forward.
     log_start_offset: Offset,
-    /// The leader-epoch cache (LeaderEpochFileCache): (epoch, start offset), both increasing.
-    epochs: Vec<(LeaderEpoch, Offset)>,
+    /// The leader-epoch cache (LeaderEpochFileCache).
+    epochs: EpochCache,
     pub high_watermark: Offset,
     /// The high watermark as last written to `replication-offset-checkpoint`.
     pub checkpointed_high_watermark: Offset,
@@ -135,7 +143,12 @@ impl ReplicaLog {
             self.log_start_offset = first.next_offset();
             self.batches.pop_front();
         }
-        (self.log_start_offset > before).then_some(self.log_start_offset)
+        if self.log_start_offset == before {
+            return None;
+        }
+        // UnifiedLog.maybeIncrementLogStartOffset: the epoch cache forgets what lies below the new log start.
+        self.epochs.truncate_from_start(self.log_start_offset);
+        Some(self.log_start_offset)
     }
 
     /// ListOffsets by timestamp (KIP-79): the first offset of the first batch stamped at or after `t`, or the log
@@ -158,35 +171,27 @@ impl ReplicaLog {
     }
 
     pub fn latest_epoch(&self) -> Option<LeaderEpoch> {
-        self.epochs.last().map(|&(epoch, _)| epoch)
+        self.epochs.latest_epoch()
+    }
+
+    pub fn epoch_cache(&self) -> &EpochCache {
+        &self.epochs
     }
 
     /// The first offset written in `epoch`, if this log has that epoch.
     pub fn epoch_start_offset(&self, epoch: LeaderEpoch) -> Option<Offset> {
-        self.epochs.iter().find(|&&(e, _)| e == epoch).map(|&(_, start)| start)
+        self.epochs.start_offset_of(epoch)
     }
 
-    /// Records a new leader epoch starting at the log end (LeaderEpochFileCache.assign). Epochs only grow.
+    /// Records `epoch` as starting at the log end (UnifiedLog.maybeAssignEpochStartOffset, which a new leader
+    /// calls before it appends anything, and every append calls for its batch).
     pub fn assign_epoch(&mut self, epoch: LeaderEpoch) {
-        match self.epochs.last() {
-            Some(&(last, _)) if last >= epoch => {}
-            _ => self.epochs.push((epoch, self.log_end_offset)),
-        }
+        self.epochs.assign(epoch, self.log_end_offset);
     }
 
-    /// LeaderEpochFileCache.endOffsetFor: the largest epoch ≤ `requested` and the offset where it ended (the next
-    /// epoch's start, or the log end for the latest epoch). `None` when the epoch is unknown or beyond ours.
+    /// UnifiedLog.endOffsetForEpoch over the cache (LeaderEpochFileCache.endOffsetFor).
     pub fn end_offset_for_epoch(&self, requested: LeaderEpoch) -> Option<(LeaderEpoch, Offset)> {
-        let &(latest, _) = self.epochs.last()?;
-        if requested == latest {
-            return Some((latest, self.log_end_offset));
-        }
-        let higher = self.epochs.iter().position(|&(e, _)| e > requested)?;
-        let next_start = self.epochs[higher].1;
-        match higher.checked_sub(1) {
-            Some(i) => Some((self.epochs[i].0, next_start)),
-            None => Some((requested, next_start)),
-        }
+        self.epochs.end_offset_for(requested, self.log_end_offset)
     }
 
     /// The leader's append: stamps `records` with `epoch`, returns the batch's (base offset, last offset).
@@ -293,13 +298,22 @@ impl ReplicaLog {
         batches
     }
 
-    /// Removes everything at and above `offset` (Log.truncateTo); the epoch cache, high watermark, recovery point
-    /// and producer state follow. Returns how many offsets were removed.
-    pub fn truncate_to(&mut self, offset: Offset) -> u64 {
+    /// Removes everything at and above `offset` (UnifiedLog.truncateTo); the epoch cache, high watermark,
+    /// recovery point and producer state follow. Even when nothing is removed the epoch cache loses entries that
+    /// start at the log end: a broker that became leader and appended nothing before losing leadership has one,
+    /// and would otherwise send it as its last fetched epoch forever. Below the first kept batch the log is
+    /// truncated fully (UnifiedLog.truncateFullyAndStartAt).
+    pub fn truncate_to(&mut self, offset: Offset) -> Truncation {
         if offset >= self.log_end_offset {
-            return 0;
+            let epochs_removed = self.epochs.truncate_from_end(self.log_end_offset);
+            return Truncation { offsets_removed: 0, epochs_removed };
         }
         let removed = self.log_end_offset - offset;
+        if offset < self.log_start_offset {
+            let epochs_removed = self.epochs.entries().len();
+            self.truncate_fully_and_start_at(offset);
+            return Truncation { offsets_removed: removed, epochs_removed };
+        }
         while let Some(last) = self.batches.back_mut() {
             if last.base_offset >= offset {
                 self.batches.pop_back();
@@ -312,14 +326,13 @@ impl ReplicaLog {
             }
         }
         self.log_end_offset = offset;
-        self.log_start_offset = self.log_start_offset.min(offset);
-        self.epochs.retain(|&(_, start)| start < offset);
+        let epochs_removed = self.epochs.truncate_from_end(offset);
         self.high_watermark = self.high_watermark.min(offset);
         self.checkpointed_high_watermark = self.checkpointed_high_watermark.min(offset);
         self.flushed_offset = self.flushed_offset.min(offset);
         self.dirty_samples.iter_mut().for_each(|(_, o)| *o = (*o).min(offset));
         self.rebuild_producer_state();
-        removed
+        Truncation { offsets_removed: removed, epochs_removed }
     }
 
     fn rebuild_producer_state(&mut self) {
@@ -360,6 +373,9 @@ impl ReplicaLog {
             let flushed = self.flushed_offset;
             self.truncate_to(flushed);
         }
+        // LogLoader.load: the epoch cache (checkpointed on every assign) is trimmed to the recovered log.
+        self.epochs.truncate_from_end(self.log_end_offset);
+        self.epochs.truncate_from_start(self.log_start_offset);
         self.dirty_samples.clear();
         self.high_watermark = self.checkpointed_high_watermark.min(self.log_end_offset);
     }
@@ -497,5 +513,92 @@ mod tests {
         assert_eq!(log.end_offset_for_epoch(2), Some((1, 2)));
         assert_eq!(log.end_offset_for_epoch(0), Some((0, 0)));
         assert_eq!(log.end_offset_for_epoch(4), None);
+    }
+
+    fn log_with_epochs(epochs: &[(LeaderEpoch, u64)]) -> ReplicaLog {
+        let mut log = ReplicaLog::default();
+        let mut seq = 0;
+        for &(epoch, count) in epochs {
+            log.assign_epoch(epoch);
+            for _ in 0..count {
+                log.append_as_leader(record(seq), epoch, None, SimTime::ZERO);
+                seq += 1;
+            }
+        }
+        log
+    }
+
+    fn cache_of(log: &ReplicaLog) -> Vec<(LeaderEpoch, Offset)> {
+        log.epoch_cache().entries().iter().map(|e| (e.epoch, e.start_offset)).collect()
+    }
+
+    // Case (a), UnifiedLog.truncateTo: "always truncate epoch cache since we may have a conflicting epoch entry at
+    // the end of the log from the leader" — a broker that became leader of epoch 5 and appended nothing keeps
+    // (5, LEO); a truncation to the log end removes no offset but drops that entry.
+    #[test]
+    fn a_truncation_to_the_log_end_drops_an_epoch_led_without_appending() {
+        let mut log = log_with_epochs(&[(1, 3)]);
+        log.assign_epoch(5);
+        assert_eq!(cache_of(&log), vec![(1, 0), (5, 3)]);
+        assert_eq!(log.truncate_to(3), Truncation { offsets_removed: 0, epochs_removed: 1 });
+        assert_eq!(cache_of(&log), vec![(1, 0)]);
+        assert_eq!(log.latest_epoch(), Some(1));
+    }
+
+    // Case (b), LeaderEpochFileCache.assign: a follower appending the new leader's first batch of epoch 6 at the
+    // offset where its own empty epoch 5 began replaces that entry.
+    #[test]
+    fn a_newer_epoch_appended_where_an_empty_one_began_replaces_it() {
+        let mut log = log_with_epochs(&[(1, 3)]);
+        log.assign_epoch(5);
+        let leader = log_with_epochs(&[(1, 3), (6, 2)]);
+        log.append_as_follower(&leader.read(3, u64::MAX));
+        assert_eq!(cache_of(&log), vec![(1, 0), (6, 3)]);
+    }
+
+    // Case (d), UnifiedLog.maybeIncrementLogStartOffset → truncateFromStart: retention to offset 6 over epochs
+    // (1,0) (2,4) (3,8) leaves (2,6) (3,8); a follower still in epoch 1 is told epoch 1 ended at 6, the leader's
+    // log start, not at 4, and so does not truncate below what the leader still has.
+    #[test]
+    fn retention_moves_the_first_epoch_entry_to_the_log_start() {
+        let mut leader = log_with_epochs(&[(1, 4), (2, 4), (3, 2)]);
+        leader.high_watermark = 10;
+        let start = leader.apply_retention(SimTime(1), None, Some(400));
+        assert_eq!(start, Some(6));
+        assert_eq!(cache_of(&leader), vec![(2, 6), (3, 8)]);
+        assert_eq!(leader.end_offset_for_epoch(1), Some((1, 6)));
+    }
+
+    // Case (e), UnifiedLog.truncateTo: a target below the first kept segment truncates the log fully
+    // (truncateFullyAndStartAt), which clears the epoch cache and starts the log at the target.
+    #[test]
+    fn a_truncation_below_the_log_start_clears_the_log_and_its_epochs() {
+        let mut log = log_with_epochs(&[(1, 4), (2, 6)]);
+        log.high_watermark = 10;
+        log.apply_retention(SimTime(1), None, Some(300));
+        assert_eq!(log.log_start_offset(), 7);
+        assert_eq!(log.truncate_to(3), Truncation { offsets_removed: 7, epochs_removed: 1 });
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (3, 3));
+        assert!(log.epoch_cache().entries().is_empty());
+        assert_eq!(log.records().count(), 0);
+    }
+
+    // Case (f), LogLoader.load: after recovery the cache is trimmed at the recovered log end
+    // (truncateFromEnd(nextOffset)) and at the log start (truncateFromStart(logStartOffsetCheckpoint)), so an
+    // epoch led without appending, or one whose records the page cache lost, does not survive a restart.
+    #[test]
+    fn crash_recovery_trims_the_epoch_cache_to_the_recovered_log() {
+        let mut led_empty = log_with_epochs(&[(1, 3)]);
+        led_empty.assign_epoch(4);
+        led_empty.recover_after_crash(false);
+        assert_eq!(cache_of(&led_empty), vec![(1, 0)]);
+        let mut unflushed = log_with_epochs(&[(1, 3)]);
+        unflushed.maybe_flush(1);
+        for seq in 3..5 {
+            unflushed.append_as_leader(record(seq), 2, None, SimTime::ZERO);
+        }
+        unflushed.recover_after_crash(true);
+        assert_eq!(unflushed.log_end_offset(), 3);
+        assert_eq!(cache_of(&unflushed), vec![(1, 0)]);
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod consumer;
 pub mod controller;
 pub mod coordinator;
+pub mod epoch_cache;
 pub mod ids;
 pub mod log;
 pub mod messages;

@@ -47,6 +47,14 @@ pub enum Obs {
         to_offset: Offset,
         reason: &'static str,
     },
+    /// A truncation removed no offsets but took entries off the end of the replica's leader-epoch cache (an
+    /// epoch this broker led without appending anything, UnifiedLog.truncateTo).
+    EpochCacheTrimmed {
+        broker: BrokerId,
+        partition: PartitionId,
+        log_end_offset: Offset,
+        entries_removed: usize,
+    },
     /// A group coordinator moved a group to a new state (a rebalance began, its join phase ended, or it completed).
     GroupRebalance {
         group: String,

@@ -684,11 +684,13 @@ impl Consumer {
                     upto.insert(p, o + 1);
                 }
                 let upto: Vec<(PartitionId, u64)> = upto.into_iter().collect();
-                self.commit(upto, sync, ctx);
                 if sync {
+                    // Waiting first: a commit the client fails at once (no coordinator, not in the group)
+                    // finishes the wait before `commit` returns.
                     self.app = App::CommittingSync { then_process: rest };
-                    return;
+                    return self.commit(upto, true, ctx);
                 }
+                self.commit(upto, false, ctx);
             }
             CommitStrategy::Auto | CommitStrategy::BeforeProcessing => {}
         }
@@ -722,8 +724,18 @@ impl Consumer {
     }
 
     fn commit(&mut self, offsets: Vec<(PartitionId, u64)>, sync: bool, ctx: &mut KafkaCtx<'_>) {
-        let Some(coordinator) = self.coordinator else {
-            self.report_commit(&offsets, Some(KafkaError::COORDINATOR_NOT_AVAILABLE), ctx);
+        let refused = match (self.coordinator, self.membership) {
+            (None, _) => Some(KafkaError::COORDINATOR_NOT_AVAILABLE),
+            (Some(_), Membership::Stable) => None,
+            // ConsumerCoordinator.sendOffsetCommitRequest: with group-managed partitions a commit needs a stable
+            // generation; otherwise the client fails it without sending — RebalanceInProgressException while it
+            // is rejoining, CommitFailedException once it is out of the group (a zombie after
+            // max.poll.interval.ms), whose commit an empty group would otherwise accept.
+            (Some(_), Membership::Joining | Membership::Syncing) => Some(KafkaError::REBALANCE_IN_PROGRESS),
+            (Some(_), Membership::Unjoined) => Some(KafkaError::COMMIT_FAILED),
+        };
+        let Some(coordinator) = self.coordinator.filter(|_| refused.is_none()) else {
+            self.report_commit(&offsets, refused, ctx);
             if sync {
                 self.finish_sync_commit(ctx);
             }

@@ -31,6 +31,9 @@ pub enum KafkaError {
     INCONSISTENT_GROUP_PROTOCOL,
     /// The client's connection broke or its request got no answer (NetworkException / disconnect).
     NETWORK_EXCEPTION,
+    /// Not a wire error: the consumer failed a commit itself, without sending it, because it is not part of an
+    /// active group (ConsumerCoordinator.sendOffsetCommitRequest raises CommitFailedException).
+    COMMIT_FAILED,
 }
 
 impl KafkaError {
@@ -56,6 +59,7 @@ impl KafkaError {
             KafkaError::REBALANCE_IN_PROGRESS => "REBALANCE_IN_PROGRESS",
             KafkaError::INCONSISTENT_GROUP_PROTOCOL => "INCONSISTENT_GROUP_PROTOCOL",
             KafkaError::NETWORK_EXCEPTION => "NETWORK_EXCEPTION",
+            KafkaError::COMMIT_FAILED => "CommitFailedException",
         }
     }
 

@@ -358,3 +358,28 @@ fn fetch_min_bytes_makes_fewer_larger_fetches() {
     assert!(big_polls * 2 < default_polls, "{big_polls} polls with fetch.min.bytes 20000, {default_polls} with 1");
     assert_eq!(big_processed, default_processed);
 }
+
+// ConsumerCoordinator.sendOffsetCommitRequest: a consumer that is not part of an active group (it left when
+// max.poll.interval.ms expired) fails its commit itself with CommitFailedException and sends nothing, so no
+// commit of that group ever succeeds, although an empty group would accept a commit without a generation. The
+// member rejoins at its next poll and, with nothing committed, processes its first records again.
+#[test]
+fn a_member_past_max_poll_interval_fails_its_commits_without_sending_them() {
+    let (_, outcome) = run("max-poll-interval-exceeded");
+    let commits: Vec<Option<String>> = outcome
+        .history
+        .entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            ClientEvent::Committed { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!commits.is_empty(), "the application committed");
+    assert!(
+        commits.iter().all(|e| e.as_deref() == Some("CommitFailedException")),
+        "every commit fails in the client: {commits:?}"
+    );
+    let processed = processed_by_group(&outcome, "invoicing");
+    assert!(processed.values().any(|&n| n > 1), "the first batch is processed again after the rejoin");
+}

@@ -637,7 +637,9 @@ impl Broker {
             return;
         };
         match result {
-            Ok(state) if state.leader_epoch == ls.leader_epoch && state.partition_epoch > ls.partition_epoch => {
+            // Partition.handleAlterPartitionUpdate: a newer partition epoch, or the same one (the controller found
+            // nothing to change), commits the proposal; an older one or another leader epoch is ignored.
+            Ok(state) if state.leader_epoch == ls.leader_epoch && state.partition_epoch >= ls.partition_epoch => {
                 ls.isr = state.isr;
                 ls.partition_epoch = state.partition_epoch;
                 ls.pending = None;

@@ -23,6 +23,51 @@ struct Registration {
     incarnation: u32,
     fenced: bool,
     in_controlled_shutdown: bool,
+    /// The metadata-log offset of the first record of this incarnation (RegisterBrokerRecord's offset).
+    registered_at: u64,
+}
+
+impl Registration {
+    /// BrokerHeartbeatManager.currentBrokerState.
+    fn control_state(&self) -> BrokerControlState {
+        match (self.fenced, self.in_controlled_shutdown) {
+            (true, true) => BrokerControlState::ShutdownNow,
+            (true, false) => BrokerControlState::Fenced,
+            (false, true) => BrokerControlState::ControlledShutdown,
+            (false, false) => BrokerControlState::Unfenced,
+        }
+    }
+}
+
+/// A broker's state at the controller (BrokerControlState).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BrokerControlState {
+    Fenced,
+    Unfenced,
+    ControlledShutdown,
+    ShutdownNow,
+}
+
+/// BrokerHeartbeatManager.calculateNextBrokerState: a fenced broker that wants to shut down may do so at once (it
+/// leads nothing and is in no ISR); it is unfenced once its metadata has caught up with its own registration
+/// record. An unfenced broker that wants to shut down enters controlled shutdown while it still leads
+/// partitions, and is told to shut down now once it leads none. (Kafka also waits for the active brokers to
+/// replay the controlled-shutdown record, and has `wantFence`; the model has neither.)
+fn next_broker_state(
+    current: BrokerControlState,
+    want_shutdown: bool,
+    caught_up: bool,
+    has_leaderships: bool,
+) -> BrokerControlState {
+    use BrokerControlState::*;
+    match current {
+        Fenced if want_shutdown => ShutdownNow,
+        Fenced if caught_up => Unfenced,
+        Fenced => Fenced,
+        Unfenced if !want_shutdown => Unfenced,
+        Unfenced | ControlledShutdown if has_leaderships => ControlledShutdown,
+        Unfenced | ControlledShutdown | ShutdownNow => ShutdownNow,
+    }
 }
 
 pub struct Controller {
@@ -100,19 +145,24 @@ impl Controller {
         ];
         self.registrations = vec![Registration::default(); self.spec.broker_count as usize];
         let records: Vec<MetadataRecord> = self.quorum.entries().cloned().collect();
-        for record in &records {
-            self.apply(record);
+        for (offset, record) in records.iter().enumerate() {
+            self.apply(record, offset as u64);
         }
     }
 
-    fn apply(&mut self, record: &MetadataRecord) {
+    /// Applies the record at metadata-log offset `offset` to the working state.
+    fn apply(&mut self, record: &MetadataRecord, offset: u64) {
         match record {
             MetadataRecord::Partition { partition, state, .. } => self.partitions[partition.index()] = state.clone(),
             MetadataRecord::Broker { broker, incarnation, fenced, in_controlled_shutdown } => {
+                let old = &self.registrations[broker.index()];
+                let registered_at =
+                    if offset > 0 && old.incarnation == *incarnation { old.registered_at } else { offset };
                 self.registrations[broker.index()] = Registration {
                     incarnation: *incarnation,
                     fenced: *fenced,
                     in_controlled_shutdown: *in_controlled_shutdown,
+                    registered_at,
                 };
             }
             MetadataRecord::LeaderChange { .. } => {}
@@ -274,7 +324,7 @@ impl Controller {
 
     /// Appends a record to the metadata log (the active controller only) and applies it to the working state.
     fn append(&mut self, record: MetadataRecord, ctx: &mut KafkaCtx<'_>) {
-        self.apply(&record);
+        self.apply(&record, self.quorum.log_end_offset());
         let mut fx = QuorumEffects::default();
         self.quorum.append(record, ctx.now, &mut fx);
         self.after_quorum(fx, ctx);
@@ -300,20 +350,15 @@ impl Controller {
             self.reregister(b, incarnation, ctx);
         }
         self.sessions[b.index()] = ctx.now;
-        let r = self.registrations[b.index()].clone();
-        if want_shutdown && !r.in_controlled_shutdown && !r.fenced {
-            self.begin_controlled_shutdown(b, ctx);
+        let r = &self.registrations[b.index()];
+        let current = r.control_state();
+        // `metadata_offset` counts the records the broker has replayed: it has replayed its registration.
+        let caught_up = metadata_offset > r.registered_at;
+        let next = next_broker_state(current, want_shutdown, caught_up, self.leads_anything(b));
+        if next != current {
+            self.enter_broker_state(b, next, ctx);
         }
-        // Unfenced once caught up with the committed metadata (BrokerHeartbeatManager's catch-up rule).
-        if self.registrations[b.index()].fenced && !want_shutdown && metadata_offset >= self.quorum.high_watermark {
-            self.set_registration(b, false, false, ctx);
-            self.update_partitions_of(b, Change::ElectIfLeaderless, "broker unfenced", ctx);
-        }
-        let r = self.registrations[b.index()].clone();
-        let shutdown_now = r.in_controlled_shutdown && !self.leads_anything(b);
-        if shutdown_now && !r.fenced {
-            self.set_registration(b, true, true, ctx);
-        }
+        let shutdown_now = next == BrokerControlState::ShutdownNow;
         let node = self.spec.broker_node(b);
         if metadata_offset < self.quorum.high_watermark {
             let records: Rc<[MetadataRecord]> =
@@ -325,14 +370,32 @@ impl Controller {
         ctx.send(node, Msg::BrokerHeartbeatResponse { fenced, shutdown_now, not_controller: false, leader });
     }
 
+    /// ReplicationControlManager.processBrokerHeartbeat: the records of a broker's state change.
+    fn enter_broker_state(&mut self, b: BrokerId, next: BrokerControlState, ctx: &mut KafkaCtx<'_>) {
+        match next {
+            BrokerControlState::Unfenced => {
+                self.set_registration(b, false, false, ctx);
+                self.update_partitions_of(b, Change::ElectIfLeaderless, "broker unfenced", ctx);
+            }
+            BrokerControlState::ControlledShutdown => self.begin_controlled_shutdown(b, ctx),
+            // handleBrokerFenced, marked as shut down.
+            BrokerControlState::ShutdownNow => {
+                self.set_registration(b, true, true, ctx);
+                self.update_partitions_of(b, Change::RemoveFromIsr(b), "controlled shutdown", ctx);
+            }
+            BrokerControlState::Fenced => unreachable!("a heartbeat never fences {b}: session expiry does"),
+        }
+    }
+
     /// A new registration (the broker restarted): the old one is fenced first, which removes the broker from
     /// every ISR; it is unfenced again once it has caught up with the metadata log.
     fn reregister(&mut self, b: BrokerId, incarnation: u32, ctx: &mut KafkaCtx<'_>) {
-        self.registrations[b.index()].incarnation = incarnation;
-        if self.registrations[b.index()].fenced {
-            self.set_registration(b, true, false, ctx);
-        } else {
-            self.fence(b, "re-registered after a restart", ctx);
+        let was_fenced = self.registrations[b.index()].fenced;
+        let record = MetadataRecord::Broker { broker: b, incarnation, fenced: true, in_controlled_shutdown: false };
+        self.append(record, ctx);
+        assert_eq!(self.registrations[b.index()].registered_at + 1, self.quorum.log_end_offset());
+        if !was_fenced {
+            self.update_partitions_of(b, Change::RemoveFromIsr(b), "re-registered after a restart", ctx);
         }
     }
 
@@ -435,9 +498,10 @@ impl Controller {
         state
     }
 
-    /// AlterPartition from a leader (ReplicationControlManager.alterPartition): only the active controller
-    /// answers, and only the current leader at the current leader and partition epochs may change the ISR, and
-    /// only to add eligible brokers.
+    /// AlterPartition from a leader (ReplicationControlManager.alterPartition, validateAlterPartitionData): only the
+    /// active controller answers; the checks run in Kafka's order, each with Kafka's error. A request that
+    /// changes nothing is accepted without a record (PartitionChangeBuilder.build returns nothing), so no epoch
+    /// moves.
     fn alter_partition(
         &mut self,
         broker: BrokerId,
@@ -450,23 +514,50 @@ impl Controller {
         if !self.is_active() {
             return Err(KafkaError::NOT_CONTROLLER);
         }
-        let Some(current) = self.partitions.get(p.index()) else { return Err(KafkaError::NOT_LEADER_OR_FOLLOWER) };
-        if current.leader != Some(broker) {
-            return Err(KafkaError::NOT_LEADER_OR_FOLLOWER);
-        }
-        if leader_epoch != current.leader_epoch {
-            return Err(KafkaError::FENCED_LEADER_EPOCH);
-        }
-        if partition_epoch != current.partition_epoch {
-            return Err(KafkaError::INVALID_UPDATE_VERSION);
-        }
-        let adds_ineligible = new_isr.iter().any(|b| !current.isr.contains(b) && !self.is_acceptable(*b));
-        if adds_ineligible || !new_isr.contains(&broker) {
+        let current = self.partitions.get(p.index()).ok_or(KafkaError::UNKNOWN_TOPIC_OR_PARTITION)?;
+        let replicas = &self.spec.partition(p).replicas;
+        validate_alter_partition(current, replicas, broker, leader_epoch, partition_epoch, &new_isr)?;
+        if new_isr.iter().any(|&b| !self.is_acceptable(b)) {
             return Err(KafkaError::INELIGIBLE_REPLICA);
+        }
+        if new_isr == current.isr {
+            return Ok(current.clone());
         }
         let reason = if new_isr.len() < current.isr.len() { "isr shrink" } else { "isr expand" };
         Ok(self.commit_partition(p, Some(broker), new_isr, false, reason, ctx))
     }
+}
+
+/// The request checks of ReplicationControlManager.validateAlterPartitionData, in its order: epochs ahead of the
+/// controller's mean this controller is stale (NOT_CONTROLLER); a leader epoch behind is FENCED_LEADER_EPOCH; a
+/// sender that is not the leader, or an ISR outside the replicas or without the leader, INVALID_REQUEST; a
+/// partition epoch behind, INVALID_UPDATE_VERSION.
+fn validate_alter_partition(
+    current: &PartitionState,
+    replicas: &[BrokerId],
+    broker: BrokerId,
+    leader_epoch: i32,
+    partition_epoch: i32,
+    new_isr: &[BrokerId],
+) -> Result<(), KafkaError> {
+    if leader_epoch > current.leader_epoch || partition_epoch > current.partition_epoch {
+        return Err(KafkaError::NOT_CONTROLLER);
+    }
+    if leader_epoch < current.leader_epoch {
+        return Err(KafkaError::FENCED_LEADER_EPOCH);
+    }
+    if current.leader != Some(broker) {
+        return Err(KafkaError::INVALID_REQUEST);
+    }
+    if partition_epoch < current.partition_epoch {
+        return Err(KafkaError::INVALID_UPDATE_VERSION);
+    }
+    let within_replicas = new_isr.iter().all(|b| replicas.contains(b));
+    let distinct = new_isr.iter().enumerate().all(|(i, b)| !new_isr[..i].contains(b));
+    if new_isr.is_empty() || !within_replicas || !distinct || !new_isr.contains(&broker) {
+        return Err(KafkaError::INVALID_REQUEST);
+    }
+    Ok(())
 }
 
 /// An accepted AlterPartition is answered once its record commits; a rejection at once.
@@ -493,5 +584,65 @@ fn partition_obs(
         }
     } else {
         Obs::IsrChanged { partition: p, leader_epoch: new.leader_epoch, isr: new.isr.clone(), reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BrokerControlState::*;
+    use super::*;
+
+    // BrokerHeartbeatManager.calculateNextBrokerState: a fenced broker that wants to shut down is told
+    // SHUTDOWN_NOW at once (it was restarted, or cut off, and leads nothing), instead of waiting to be unfenced.
+    #[test]
+    fn a_fenced_broker_asking_to_shut_down_may_at_once() {
+        assert_eq!(next_broker_state(Fenced, true, false, false), ShutdownNow);
+        assert_eq!(next_broker_state(Fenced, true, true, false), ShutdownNow);
+    }
+
+    // calculateNextBrokerState: FENCED → UNFENCED only once the broker's metadata offset has reached its own
+    // registration record (and it does not want to shut down).
+    #[test]
+    fn a_fenced_broker_is_unfenced_once_caught_up_with_its_registration() {
+        assert_eq!(next_broker_state(Fenced, false, false, false), Fenced);
+        assert_eq!(next_broker_state(Fenced, false, true, false), Unfenced);
+    }
+
+    // calculateNextBrokerState: an unfenced broker that wants to shut down enters CONTROLLED_SHUTDOWN while it
+    // still leads partitions, and SHUTDOWN_NOW once it leads none (or at once if it never did).
+    #[test]
+    fn controlled_shutdown_waits_for_leaderships_to_move() {
+        assert_eq!(next_broker_state(Unfenced, false, true, true), Unfenced);
+        assert_eq!(next_broker_state(Unfenced, true, true, true), ControlledShutdown);
+        assert_eq!(next_broker_state(Unfenced, true, true, false), ShutdownNow);
+        assert_eq!(next_broker_state(ControlledShutdown, true, true, true), ControlledShutdown);
+        assert_eq!(next_broker_state(ControlledShutdown, true, true, false), ShutdownNow);
+    }
+
+    fn state(leader: u32, leader_epoch: i32, isr: &[u32], partition_epoch: i32) -> PartitionState {
+        let isr = isr.iter().map(|&b| BrokerId(b)).collect();
+        PartitionState { leader: Some(BrokerId(leader)), leader_epoch, isr, partition_epoch }
+    }
+
+    // ReplicationControlManager.validateAlterPartitionData, in Kafka's order: epochs ahead of the controller's are
+    // NOT_CONTROLLER (checked before the sender), a leader epoch behind FENCED_LEADER_EPOCH, a sender that is not
+    // the leader INVALID_REQUEST, a partition epoch behind INVALID_UPDATE_VERSION, an ISR outside the replicas or
+    // without the leader INVALID_REQUEST.
+    #[test]
+    fn alter_partition_checks_follow_kafkas_order_and_codes() {
+        let current = state(1, 4, &[1, 2, 3], 7);
+        let replicas = [BrokerId(1), BrokerId(2), BrokerId(3)];
+        let check = |broker: u32, le: i32, pe: i32, isr: &[u32]| {
+            let isr: Vec<BrokerId> = isr.iter().map(|&b| BrokerId(b)).collect();
+            validate_alter_partition(&current, &replicas, BrokerId(broker), le, pe, &isr)
+        };
+        assert_eq!(check(2, 5, 7, &[1, 2]), Err(KafkaError::NOT_CONTROLLER), "not the leader, but epoch ahead");
+        assert_eq!(check(1, 4, 8, &[1, 2]), Err(KafkaError::NOT_CONTROLLER));
+        assert_eq!(check(2, 3, 7, &[2]), Err(KafkaError::FENCED_LEADER_EPOCH), "an old leader");
+        assert_eq!(check(2, 4, 7, &[1, 2]), Err(KafkaError::INVALID_REQUEST), "not the leader");
+        assert_eq!(check(1, 4, 6, &[1, 2]), Err(KafkaError::INVALID_UPDATE_VERSION));
+        assert_eq!(check(1, 4, 7, &[1, 4]), Err(KafkaError::INVALID_REQUEST), "not a replica");
+        assert_eq!(check(1, 4, 7, &[2, 3]), Err(KafkaError::INVALID_REQUEST), "without the leader");
+        assert_eq!(check(1, 4, 7, &[1, 2]), Ok(()));
     }
 }

@@ -6,6 +6,7 @@ pub mod engine;
 pub mod faults;
 pub mod history;
 pub mod kafka;
+pub mod progress;
 pub mod scenario;
 pub mod sim;
 pub mod verdict;

@@ -1,13 +1,14 @@
 //! One simulation run: a cluster, a fault schedule and a seed in; the clients' history, the final state of
 //! every partition, counters and the trace (or its digest) out.
 
-use crate::engine::{LatencyModel, Limits, RunEnd, SimTime, stream};
+use crate::engine::{LatencyModel, Limits, NodeId, RunEnd, SimTime, stream};
 use crate::faults::{FaultInjector, ScheduledFault};
 use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
 use crate::kafka::cluster::{Cluster, PartitionSummary};
 use crate::kafka::ids::PartitionId;
 use crate::kafka::obs::Obs;
 use crate::kafka::spec::ClusterSpec;
+use crate::progress;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -48,6 +49,8 @@ pub struct Stats {
     pub events: u64,
     pub messages_sent: u64,
     pub messages_lost: u64,
+    /// Messages sent by each node, indexed by node number (brokers, controllers, producers, consumers).
+    pub messages_sent_by_node: Vec<u64>,
     /// The most events ever waiting in the engine's queue.
     pub max_queue_len: u64,
     /// The most timers ever waiting in the queue (dead timeouts would pile up here).
@@ -114,6 +117,11 @@ impl Hasher for Fnv64 {
     }
 }
 
+/// What the liveness phase checks at its end: the cluster's state (`Cluster::unconverged`) and the clients'
+/// progress since the heal (`progress`).
+pub const LIVENESS_CHECKS: [&str; 5] =
+    ["partitions-led", "isr-full", "groups-stable", "producers-progress", "consumers-progress"];
+
 pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     let total_end = config.limits.end.plus_us(config.liveness_us.unwrap_or(0));
     let engine_limits = Limits { end: total_end, max_events: config.limits.max_events };
@@ -143,8 +151,10 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
         recorder.drain(&mut cluster);
     }
     let mut unconverged = Vec::new();
+    let mut healed_at = None;
     if let (false, Some(_)) = (hit_limit, config.liveness_us) {
         let healed = cluster.heal_everything();
+        healed_at = Some(cluster.engine.now().as_us());
         recorder.phase(cluster.engine.now(), format!("liveness phase: {healed}"));
         hit_limit = cluster.engine.run_until(total_end) == RunEnd::EventLimit;
         recorder.drain(&mut cluster);
@@ -153,9 +163,18 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     if hit_limit && config.liveness_us.is_some() {
         // The run never reached its liveness phase: nothing can be said to have converged.
         let why = "the run stopped at its event limit before the liveness phase ended".to_string();
-        unconverged = ["partitions-led", "isr-full", "groups-stable"].into_iter().map(|c| (c, why.clone())).collect();
+        unconverged = LIVENESS_CHECKS.into_iter().map(|c| (c, why.clone())).collect();
     }
     let mut outcome = recorder.finish(&cluster, hit_limit);
+    if let (false, Some(healed_us)) = (hit_limit, healed_at) {
+        unconverged.extend(progress::producer_findings(&outcome.history, healed_us));
+        unconverged.extend(progress::consumer_findings(
+            &outcome.history,
+            &outcome.final_logs,
+            &cluster.spec,
+            healed_us,
+        ));
+    }
     outcome.replica_logs = config.keep_replica_logs.then(|| replica_logs(&cluster));
     outcome.unconverged = unconverged;
     outcome
@@ -281,6 +300,8 @@ impl Recorder {
         self.stats.events = engine_stats.events;
         self.stats.messages_sent = engine_stats.messages_sent;
         self.stats.messages_lost = engine_stats.messages_lost;
+        self.stats.messages_sent_by_node =
+            (0..cluster.spec.node_count()).map(|n| cluster.engine.messages_sent_by(NodeId(n))).collect();
         self.stats.max_queue_len = engine_stats.max_queue_len;
         self.stats.max_timers_queued = engine_stats.max_timers_queued;
         self.stats.simulated_time_us = cluster.engine.now().as_us();

@@ -115,6 +115,8 @@ struct Slot<P: Process> {
     incarnation: u32,
     rng: SimRng,
     held: Vec<Event<P::Msg, P::Timer>>,
+    /// Messages this node has sent, over all its incarnations.
+    messages_sent: u64,
 }
 
 /// Bounds on a run: it ends at `end` simulated time or after `max_events`, whichever comes first.
@@ -155,6 +157,11 @@ pub struct Engine<P: Process> {
 }
 
 impl<P: Process> Engine<P> {
+    /// How many messages `node` has sent so far (for request-rate limits).
+    pub fn messages_sent_by(&self, node: NodeId) -> u64 {
+        self.slots[node.0 as usize].messages_sent
+    }
+
     /// An engine over `processes` (with one random stream each). Nothing runs until `start`.
     pub fn new(processes: Vec<(P, SimRng)>, network: Network, limits: Limits) -> Self {
         let slots = processes
@@ -164,6 +171,7 @@ impl<P: Process> Engine<P> {
                 status: NodeStatus::Up,
                 host_up: true,
                 incarnation: 0,
+                messages_sent: 0,
                 rng,
                 held: Vec::new(),
             })
@@ -242,8 +250,9 @@ impl<P: Process> Engine<P> {
         if slot.incarnation != incarnation || slot.status == NodeStatus::Down {
             if let Event::Deliver { from, to, msg, .. } = event {
                 self.stats.messages_lost += 1;
-                let refused = slot.status == NodeStatus::Down && slot.host_up;
-                if refused {
+                // A process that died reset its connections: a message meant for it is refused by its host,
+                // whether the host now runs no process or a new incarnation (which knows no such connection).
+                if slot.host_up {
                     self.refuse(from, to, msg);
                 }
             }
@@ -284,6 +293,7 @@ impl<P: Process> Engine<P> {
             match command {
                 Command::Send { to, msg } => {
                     self.stats.messages_sent += 1;
+                    self.slots[node.0 as usize].messages_sent += 1;
                     match self.network.arrival(node.0, to.0, now) {
                         Some(at) => {
                             let incarnation = self.slots[to.0 as usize].incarnation;
@@ -468,5 +478,20 @@ mod tests {
         e.run_until(SimTime(3_000));
         // The restarted node's old timer (due at 2 000) belonged to its previous life: only the new one fires.
         assert_eq!(seen(&mut e, 0), vec![Seen::Tick, Seen::Pong(2_500)]);
+    }
+
+    // A request in flight to a process that restarts before it arrives is not lost silently: the old connection
+    // was reset, so the sender learns of it (refused) instead of waiting out its request timeout.
+    #[test]
+    fn a_message_to_an_earlier_incarnation_comes_back_refused() {
+        let mut e = engine();
+        e.run_until(SimTime(1_000));
+        e.drain_outputs().for_each(drop);
+        // The ping sent at 1 000 arrives at 1 100; node 1 restarts in between.
+        e.stop(NodeId(1));
+        e.restart(NodeId(1));
+        e.run_until(SimTime(1_250));
+        assert_eq!(seen(&mut e, 0), vec![Seen::Refused(1_000)]);
+        assert_eq!(seen(&mut e, 1), vec![], "the new incarnation never sees the old connection's message");
     }
 }

@@ -1,6 +1,7 @@
 //! Typed configuration under Kafka's property names, with Kafka's defaults (3.x/4.x unless the field says otherwise).
 //! Times are kept in microseconds internally; the property names keep Kafka's `.ms` spelling in scenario files.
 
+use super::backoff::ExponentialBackoff;
 use crate::engine::time::US_PER_MS;
 
 /// `acks` (ProducerConfig): how many replicas must have a record before the leader answers.
@@ -126,6 +127,8 @@ pub struct ProducerConfig {
     pub max_in_flight_requests_per_connection: u32,
     /// `retry.backoff.ms`, 100.
     pub retry_backoff_us: u64,
+    /// `retry.backoff.max.ms`, 1000 (KIP-580): retries back off exponentially up to it.
+    pub retry_backoff_max_us: u64,
     /// `metadata.max.age.ms`, 300000.
     pub metadata_max_age_us: u64,
 }
@@ -142,12 +145,18 @@ impl Default for ProducerConfig {
             batch_size: 16_384,
             max_in_flight_requests_per_connection: 5,
             retry_backoff_us: 100 * US_PER_MS,
+            retry_backoff_max_us: 1_000 * US_PER_MS,
             metadata_max_age_us: 300_000 * US_PER_MS,
         }
     }
 }
 
 impl ProducerConfig {
+    /// `retry.backoff.ms` → `retry.backoff.max.ms` (KIP-580).
+    pub fn retry_backoff(&self) -> ExponentialBackoff {
+        ExponentialBackoff::new(self.retry_backoff_us, self.retry_backoff_max_us)
+    }
+
     /// The defaults of Kafka 2.x clients, before KIP-679: acks=1, no idempotence, linger.ms=0.
     pub fn pre_3_0() -> Self {
         ProducerConfig { acks: Acks::Leader, enable_idempotence: false, linger_us: 0, ..Self::default() }
@@ -204,6 +213,8 @@ pub struct ConsumerConfig {
     pub request_timeout_us: u64,
     /// `retry.backoff.ms`, 100.
     pub retry_backoff_us: u64,
+    /// `retry.backoff.max.ms`, 1000 (KIP-580).
+    pub retry_backoff_max_us: u64,
 }
 
 impl Default for ConsumerConfig {
@@ -222,7 +233,15 @@ impl Default for ConsumerConfig {
             assignors: vec!["range".to_string(), "cooperative-sticky".to_string()],
             request_timeout_us: 30_000 * US_PER_MS,
             retry_backoff_us: 100 * US_PER_MS,
+            retry_backoff_max_us: 1_000 * US_PER_MS,
         }
+    }
+}
+
+impl ConsumerConfig {
+    /// `retry.backoff.ms` → `retry.backoff.max.ms` (KIP-580).
+    pub fn retry_backoff(&self) -> ExponentialBackoff {
+        ExponentialBackoff::new(self.retry_backoff_us, self.retry_backoff_max_us)
     }
 }
 

@@ -89,6 +89,9 @@ struct Position {
     consumed: Option<u64>,
     /// No committed offset and `auto.offset.reset=none` (NoOffsetForPartitionException): left unconsumed.
     no_offset: bool,
+    /// No committed offset: waiting for `auto.offset.reset` to give a position (SubscriptionState's
+    /// AWAIT_RESET), which needs the partition's leader.
+    awaiting_reset: bool,
 }
 
 pub struct Consumer {
@@ -116,6 +119,9 @@ pub struct Consumer {
     closing: bool,
     poll_wakeup: Wakeup,
     request_wakeup: Wakeup,
+    /// The last metadata request's time, and how many in a row have failed (for KIP-580's backoff).
+    metadata_attempted_at: Option<SimTime>,
+    metadata_failures: u32,
 }
 
 impl Consumer {
@@ -143,6 +149,8 @@ impl Consumer {
             dead_until: SimTime::ZERO,
             closing: false,
             poll_wakeup: Wakeup::default(),
+            metadata_attempted_at: None,
+            metadata_failures: 0,
             request_wakeup: Wakeup::default(),
         }
     }
@@ -198,6 +206,9 @@ impl Consumer {
             _ => return,
         };
         if let Some(kind) = self.take_pending(correlation) {
+            if kind == PendingKind::Metadata {
+                self.metadata_failures = self.metadata_failures.saturating_add(1);
+            }
             if matches!(
                 kind,
                 PendingKind::Join | PendingKind::Sync | PendingKind::Heartbeat | PendingKind::FindCoordinator
@@ -259,6 +270,7 @@ impl Consumer {
         match msg {
             Msg::MetadataResponse { correlation, leaders } if self.take_pending(correlation).is_some() => {
                 self.leaders.copy_from_slice(&leaders);
+                self.metadata_failures = 0;
                 self.resume_poll(ctx);
             }
             Msg::GroupResponse { correlation, response } => {
@@ -320,6 +332,9 @@ impl Consumer {
         let now = ctx.now;
         let expired: Vec<Pending> = self.pending.extract_if(.., |p| p.deadline <= now).collect();
         for p in &expired {
+            if p.kind == PendingKind::Metadata {
+                self.metadata_failures = self.metadata_failures.saturating_add(1);
+            }
             if matches!(
                 p.kind,
                 PendingKind::Join | PendingKind::Sync | PendingKind::Heartbeat | PendingKind::Commit { .. }
@@ -405,7 +420,7 @@ impl Consumer {
 
     /// Finds the coordinator and (re)joins when needed; true once the member is stable with an assignment.
     fn ensure_group(&mut self, ctx: &mut KafkaCtx<'_>) -> bool {
-        if self.leaders.iter().all(|l| l.leader.is_none()) && !self.has_pending(PendingKind::Metadata) {
+        if self.leaders.iter().all(|l| l.leader.is_none()) {
             self.request_metadata(ctx);
         }
         let Some(coordinator) = self.coordinator else {
@@ -424,7 +439,18 @@ impl Consumer {
         self.membership == Membership::Stable
     }
 
+    /// A metadata request, unless one is in flight or the last failed less than `retry.backoff.ms` ago (doubling
+    /// per consecutive failure, KIP-580); then the poll wakes when it may be sent.
     fn request_metadata(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if self.has_pending(PendingKind::Metadata) {
+            return;
+        }
+        let backoff_us = self.cfg.config.retry_backoff().after(self.metadata_failures.saturating_sub(1));
+        let due = self.metadata_attempted_at.filter(|_| self.metadata_failures > 0).map(|t| t.plus_us(backoff_us));
+        if let Some(due) = due.filter(|&due| due > ctx.now) {
+            return self.arm_poll(due.since_us(ctx.now), ctx);
+        }
+        self.metadata_attempted_at = Some(ctx.now);
         self.next_correlation += 1;
         let correlation = self.next_correlation;
         let deadline = ctx.now.plus_us(self.cfg.config.request_timeout_us);
@@ -501,10 +527,21 @@ impl Consumer {
 
     /// Positions for new partitions: the committed offset (OffsetFetch), else `auto.offset.reset` (ListOffsets).
     fn ensure_positions(&mut self, ctx: &mut KafkaCtx<'_>) -> bool {
-        let unknown: Vec<PartitionId> =
-            self.positions.iter().filter(|(_, p)| p.fetch.is_none() && !p.no_offset).map(|(&p, _)| p).collect();
+        let unknown: Vec<PartitionId> = self
+            .positions
+            .iter()
+            .filter(|(_, p)| p.fetch.is_none() && !p.no_offset && !p.awaiting_reset)
+            .map(|(&p, _)| p)
+            .collect();
+        let resets: Vec<PartitionId> =
+            self.positions.iter().filter(|(_, p)| p.fetch.is_none() && p.awaiting_reset).map(|(&p, _)| p).collect();
+        let idle: Vec<PartitionId> =
+            resets.iter().copied().filter(|&p| !self.has_pending(PendingKind::ListOffsets(p))).collect();
+        for p in idle {
+            self.reset_position(p, ctx);
+        }
         if unknown.is_empty() {
-            return true;
+            return resets.is_empty();
         }
         if let Some(coordinator) = self.coordinator
             && !self.has_pending(PendingKind::OffsetFetch)
@@ -602,9 +639,7 @@ impl Consumer {
             .collect();
         for (p, offset) in wanted {
             let Some(leader) = self.leaders[p.index()].leader else {
-                if !self.has_pending(PendingKind::Metadata) {
-                    self.request_metadata(ctx);
-                }
+                self.request_metadata(ctx);
                 continue;
             };
             let (max_wait_us, min_bytes) = (self.cfg.config.fetch_max_wait_us, self.cfg.config.fetch_min_bytes);
@@ -829,6 +864,7 @@ impl Consumer {
                 }
                 if let (Some(pos), Ok(offset)) = (self.positions.get_mut(&partition), result) {
                     pos.fetch = Some(offset);
+                    pos.awaiting_reset = false;
                     pos.consumed = Some(offset);
                     let event = ClientEvent::PositionReset {
                         consumer: self.index,
@@ -1029,8 +1065,16 @@ impl Consumer {
                 return;
             }
         };
-        if let Some(leader) = self.leaders[p.index()].leader {
-            self.send(leader, PendingKind::ListOffsets(p), GroupRequest::ListOffsets { partition: p, latest }, ctx);
+        if let Some(pos) = self.positions.get_mut(&p) {
+            pos.awaiting_reset = true;
+        }
+        // Fetcher.resetPositionsIfNeeded: a partition without a known leader waits for a metadata update.
+        match self.leaders[p.index()].leader {
+            Some(leader) => {
+                let request = GroupRequest::ListOffsets { partition: p, latest };
+                self.send(leader, PendingKind::ListOffsets(p), request, ctx);
+            }
+            None => self.request_metadata(ctx),
         }
     }
 

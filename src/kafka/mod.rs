@@ -2,6 +2,7 @@
 //! replication. Depends on the engine only for time, messages and timers.
 
 pub mod assignor;
+pub mod backoff;
 pub mod broker;
 pub mod cluster;
 pub mod config;

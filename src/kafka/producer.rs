@@ -3,6 +3,7 @@
 //! `max.in.flight.requests.per.connection` per broker, retries until `retries` or `delivery.timeout.ms`,
 //! idempotent sequence numbers, and metadata refreshes when leadership moves.
 
+use super::backoff;
 use super::config::{Acks, ProducerConfig};
 use super::ids::{BrokerId, ClientId, PartitionId};
 use super::log::{ProducerStamp, Record};
@@ -120,6 +121,9 @@ pub struct Producer {
     metadata_request: Option<(u64, SimTime)>,
     metadata_wanted: bool,
     metadata_refreshed_at: SimTime,
+    /// When the last metadata request was sent, and how many in a row have failed since the last success.
+    metadata_attempted_at: SimTime,
+    metadata_failures: u32,
     bootstrap_cursor: u32,
     sticky: Option<usize>,
     sticky_bytes: u64,
@@ -135,8 +139,15 @@ pub struct Producer {
 #[derive(Clone, Copy, Debug)]
 struct Link {
     connected: bool,
+    /// Consecutive failures since the connection was last up (ClusterConnectionStates' failedAttempts).
+    failures: u32,
     retry_at: SimTime,
-    probe: Option<u64>,
+    /// A reconnection attempt under way: its correlation and its connection-setup deadline (KIP-601).
+    probe: Option<(u64, SimTime)>,
+}
+
+impl Link {
+    const UP: Link = Link { connected: true, failures: 0, retry_at: SimTime::ZERO, probe: None };
 }
 
 /// One `Forward` from a processor stage: its sends `first..end`, how many are not yet complete.
@@ -147,9 +158,6 @@ struct Forwarding {
     end: u64,
     outstanding: u64,
 }
-
-/// `reconnect.backoff.max.ms`: how long a broker whose connection failed is left alone.
-const RECONNECT_BACKOFF_MAX_US: u64 = 1_000_000;
 
 /// The shortest interval between two workload ticks.
 const TICK_MIN_US: u64 = US_PER_MS;
@@ -176,13 +184,15 @@ impl Producer {
             metadata_request: None,
             metadata_wanted: true,
             metadata_refreshed_at: SimTime::ZERO,
+            metadata_attempted_at: SimTime::ZERO,
+            metadata_failures: 0,
             bootstrap_cursor: 0,
             sticky: None,
             sticky_bytes: 0,
             wakeup: Wakeup::default(),
             restarted: false,
             forwards: Vec::new(),
-            links: vec![Link { connected: true, retry_at: SimTime::ZERO, probe: None }; brokers],
+            links: vec![Link::UP; brokers],
         }
     }
 
@@ -257,10 +267,10 @@ impl Producer {
     pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
         match msg {
             Msg::MetadataResponse { correlation, leaders }
-                if let Some(link) = self.links.iter_mut().find(|l| l.probe == Some(correlation)) =>
+                if let Some(link) = self.links.iter_mut().find(|l| l.probe.is_some_and(|(c, _)| c == correlation)) =>
             {
                 // The reconnection succeeded (and brought fresh metadata).
-                *link = Link { connected: true, retry_at: SimTime::ZERO, probe: None };
+                *link = Link::UP;
                 self.leaders.copy_from_slice(&leaders);
             }
             Msg::MetadataResponse { correlation, leaders }
@@ -269,6 +279,7 @@ impl Producer {
                 self.metadata_request = None;
                 self.metadata_wanted = false;
                 self.metadata_refreshed_at = ctx.now;
+                self.metadata_failures = 0;
                 self.leaders.copy_from_slice(&leaders);
             }
             Msg::ProduceResponse(response) => self.on_produce_response(response, ctx),
@@ -297,27 +308,41 @@ impl Producer {
                 }
             }
             Msg::MetadataRequest { correlation } if self.metadata_request.is_some_and(|(c, _)| c == correlation) => {
-                self.metadata_request = None;
-                self.metadata_wanted = true;
+                self.metadata_failed();
             }
             _ => {}
         }
         self.run_sender(ctx);
     }
 
-    /// NetworkClient after a refused or closed connection: nothing is sent to that broker until a reconnection,
-    /// tried after `reconnect.backoff.max.ms` (1 s), succeeds; and metadata is refreshed to find where leadership
-    /// went. Batches for it wait in the accumulator meanwhile.
+    /// NetworkClient after a refused, closed or timed-out connection: nothing is sent to that broker until a
+    /// reconnection succeeds, tried after `reconnect.backoff.ms` (50 ms) doubling per consecutive failure up to
+    /// `reconnect.backoff.max.ms` (1 s); and metadata is refreshed to find where leadership went. Batches for it
+    /// wait in the accumulator meanwhile.
     fn disconnected(&mut self, broker: BrokerId, now: SimTime) {
-        self.links[broker.index()] =
-            Link { connected: false, retry_at: now.plus_us(RECONNECT_BACKOFF_MAX_US), probe: None };
+        let link = &mut self.links[broker.index()];
+        let failures = if link.connected { 0 } else { link.failures };
+        let retry_at = now.plus_us(backoff::RECONNECT.after(failures));
+        *link = Link { connected: false, failures: failures + 1, retry_at, probe: None };
         self.metadata_wanted = true;
     }
 
-    /// A reconnection attempt to `broker`: a request that only a running broker answers.
+    /// A metadata request failed (refused or timed out): the next waits `retry.backoff.ms`, doubling per
+    /// consecutive failure (KIP-580), measured from this attempt.
+    fn metadata_failed(&mut self) {
+        self.metadata_request = None;
+        self.metadata_wanted = true;
+        self.metadata_failures = self.metadata_failures.saturating_add(1);
+    }
+
+    /// A reconnection attempt to `broker`: a request that only a running broker answers, given
+    /// `socket.connection.setup.timeout.ms` (10 s, doubling per failure up to 30 s, KIP-601) to get through.
     fn probe(&mut self, broker: BrokerId, ctx: &mut KafkaCtx<'_>) {
         self.next_correlation += 1;
-        self.links[broker.index()].probe = Some(self.next_correlation);
+        let link = &mut self.links[broker.index()];
+        let setup_timeout = backoff::CONNECTION_SETUP_TIMEOUT.after(link.failures.saturating_sub(1));
+        let deadline = ctx.now.plus_us(setup_timeout);
+        link.probe = Some((self.next_correlation, deadline));
         ctx.send(self.spec.broker_node(broker), Msg::MetadataRequest { correlation: self.next_correlation });
     }
 
@@ -411,8 +436,7 @@ impl Producer {
     /// Sender.runOnce: refresh metadata if needed, expire old batches, send every ready batch that may go.
     fn run_sender(&mut self, ctx: &mut KafkaCtx<'_>) {
         // Metadata: refreshed when wanted (no more often than `retry.backoff.ms`) and every `metadata.max.age.ms`.
-        let age = ctx.now.since_us(self.metadata_refreshed_at);
-        if (self.metadata_wanted && age >= self.config.retry_backoff_us) || age >= self.config.metadata_max_age_us {
+        if ctx.now >= self.next_metadata_at() {
             self.request_metadata(ctx);
         }
         self.expire_batches(ctx);
@@ -435,6 +459,7 @@ impl Producer {
         self.bootstrap_cursor += 1;
         let deadline = ctx.now.plus_us(self.config.request_timeout_us);
         self.metadata_request = Some((self.next_correlation, deadline));
+        self.metadata_attempted_at = ctx.now;
         ctx.send(self.spec.broker_node(broker), Msg::MetadataRequest { correlation: self.next_correlation });
     }
 
@@ -552,8 +577,9 @@ impl Producer {
         batch.last_error = Some(error);
         let expired = ctx.now.since_us(batch.created) >= self.config.delivery_timeout_us;
         if self.can_retry(&batch, error) && batch.attempts < self.config.retries && !expired {
+            // KIP-580: each retry of a batch backs off twice as long, up to retry.backoff.max.ms.
+            batch.retry_at = ctx.now.plus_us(self.config.retry_backoff().after(batch.attempts));
             batch.attempts += 1;
-            batch.retry_at = ctx.now.plus_us(self.config.retry_backoff_us);
             self.requeue(batch);
         } else {
             self.fail_batch(batch, error.name(), ctx);
@@ -647,8 +673,16 @@ impl Producer {
     /// flight on it fails with a retriable network error, and metadata is refreshed.
     fn expire_requests(&mut self, ctx: &mut KafkaCtx<'_>) {
         if self.metadata_request.is_some_and(|(_, deadline)| deadline <= ctx.now) {
-            self.metadata_request = None;
-            self.metadata_wanted = true;
+            self.metadata_failed();
+        }
+        let timed_out: Vec<BrokerId> = self
+            .spec
+            .brokers()
+            .filter(|b| self.links[b.index()].probe.is_some_and(|(_, deadline)| deadline <= ctx.now))
+            .collect();
+        for broker in timed_out {
+            // NetworkClient: a connection not set up within its timeout is closed and counts as a failure.
+            self.disconnected(broker, ctx.now);
         }
         let broken: Vec<BrokerId> =
             self.in_flight.values().filter(|f| f.deadline <= ctx.now).map(|f| f.broker).collect();
@@ -679,15 +713,25 @@ impl Producer {
             .filter(|q| !q.open.records.is_empty())
             .map(|q| q.open.created.plus_us(self.config.linger_us));
         let fronts = self.queues.iter().filter_map(|q| q.ready.front());
-        let reconnects = self.links.iter().filter(|l| !l.connected && l.probe.is_none()).map(|l| l.retry_at);
+        let reconnects = self.links.iter().filter(|l| !l.connected).map(|l| l.probe.map_or(l.retry_at, |(_, d)| d));
         let queued = fronts.flat_map(|b| [b.retry_at, b.created.plus_us(delivery)]).chain(reconnects);
         let requests = self.in_flight.values().map(|f| f.deadline.min(f.batch.created.plus_us(delivery)));
         let metadata = match self.metadata_request {
             Some((_, deadline)) => Some(deadline),
-            None if self.metadata_wanted => Some(self.metadata_refreshed_at.plus_us(self.config.retry_backoff_us)),
-            None => Some(self.metadata_refreshed_at.plus_us(self.config.metadata_max_age_us)),
+            None => Some(self.next_metadata_at()),
         };
         linger.chain(queued).chain(requests).chain(metadata).filter(|&t| t > now).min()
+    }
+
+    /// Metadata.timeToNextUpdate: when wanted, `retry.backoff.ms` (exponential over consecutive failures) after
+    /// the last attempt; in any case `metadata.max.age.ms` after the last refresh.
+    fn next_metadata_at(&self) -> SimTime {
+        let expiry = self.metadata_refreshed_at.plus_us(self.config.metadata_max_age_us);
+        if !self.metadata_wanted {
+            return expiry;
+        }
+        let backoff = self.config.retry_backoff().after(self.metadata_failures);
+        expiry.min(self.metadata_attempted_at.plus_us(backoff))
     }
 
     fn queue_index(&self, p: PartitionId) -> usize {

@@ -164,6 +164,7 @@ fn read_consumer_config(t: &mut TableReader<'_>) -> Result<ConsumerConfig, LoadE
         ("max.poll.interval.ms", &mut c.max_poll_interval_us),
         ("request.timeout.ms", &mut c.request_timeout_us),
         ("retry.backoff.ms", &mut c.retry_backoff_us),
+        ("retry.backoff.max.ms", &mut c.retry_backoff_max_us),
     ] {
         if let Some(us) = t.ms_as_us(key)? {
             if us == 0 || us > MAX_MS_US {

@@ -38,7 +38,7 @@ pub struct Expectations {
 pub const DEFAULT_LIVENESS_US: u64 = 30_000_000;
 
 /// What the liveness phase checks at its end.
-pub const LIVENESS_CHECKS: [&str; 3] = ["partitions-led", "isr-full", "groups-stable"];
+pub use crate::sim::LIVENESS_CHECKS;
 
 impl Expectations {
     pub fn is_empty(&self) -> bool {

@@ -446,6 +446,7 @@ fn read_producer_config(t: &mut TableReader<'_>, defaults: &ProducerConfig) -> R
     set_ms(t, "delivery.timeout.ms", &mut c.delivery_timeout_us)?;
     set_ms(t, "request.timeout.ms", &mut c.request_timeout_us)?;
     set_ms(t, "retry.backoff.ms", &mut c.retry_backoff_us)?;
+    set_ms(t, "retry.backoff.max.ms", &mut c.retry_backoff_max_us)?;
     set_ms(t, "metadata.max.age.ms", &mut c.metadata_max_age_us)?;
     if let Some(v) = t.ms_as_us("linger.ms")? {
         if v > MAX_MS_US {

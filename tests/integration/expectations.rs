@@ -71,8 +71,8 @@ fn an_unmet_expectation_exits_1_with_a_lost_write_witness() {
     assert!(stdout.contains("crash broker-1") && stdout.contains("elected leader of orders-0"), "{stdout}");
     assert!(stdout.contains("broker-1 truncated orders-0"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).expect("junit written");
-    // One test case for the expectation, three for the liveness checks that run by default; one fails.
-    assert!(xml.contains("tests=\"4\" failures=\"1\"") && xml.contains("<failure"), "{xml}");
+    // One test case for the expectation, five for the liveness checks that run by default; one fails.
+    assert!(xml.contains("tests=\"6\" failures=\"1\"") && xml.contains("<failure"), "{xml}");
 
     let check = |holds: &str| {
         Command::new(env!("CARGO_BIN_EXE_insync"))
@@ -126,16 +126,21 @@ fn unknown_expectations_are_bad_input() {
 }
 
 // The liveness phase heals every fault, restarts what is down and then demands convergence: a consumer group
-// stuck behind a poison record never becomes stable, and unless the scenario says so, the run fails.
+// stuck behind a poison record never becomes stable nor moves past the record, and unless the scenario says
+// so, the run fails.
 #[test]
 fn a_group_that_never_converges_fails_the_liveness_phase() {
     let text = std::fs::read_to_string(scenario_path("poison-record")).expect("scenario");
     let path = temp("poison-must-converge.toml");
-    std::fs::write(&path, text.replace("unconverged = [\"groups-stable\"]\n", "")).expect("write");
+    let must_converge = text.replace("unconverged = [\"groups-stable\", \"consumers-progress\"]\n", "");
+    assert_ne!(must_converge, text, "the scenario lists what does not converge");
+    std::fs::write(&path, must_converge).expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_insync")).arg("run").arg(&path).output().expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL converged groups-stable") && stdout.contains("group fulfilment is"), "{stdout}");
+    assert!(stdout.contains("FAIL converged consumers-progress"), "{stdout}");
+    assert!(stdout.contains("group fulfilment stays at offset"), "{stdout}");
     assert!(stdout.contains("liveness phase: heal the network"), "the phase is in the fault log: {stdout}");
 }
 

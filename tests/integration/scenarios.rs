@@ -268,3 +268,16 @@ fn a_broker_shut_down_before_it_was_unfenced_completes_its_shutdown() {
         events.iter().any(|(t, obs)| *t > 20 * S && *t < done && matches!(obs, Obs::BrokerUnfenced { .. }));
     assert!(!unfenced_before_stop, "it stops while still fenced");
 }
+
+// KIP-601: a reconnection attempt whose answer never comes is abandoned after
+// socket.connection.setup.timeout.ms and tried again, so a producer cut off one way from its leader sends to it
+// again once the link heals: every send is acknowledged, and the liveness phase finds it making progress.
+#[test]
+fn a_producer_reconnects_after_a_one_way_cut_heals() {
+    let (_, outcome) = run("one-way-cut-leader-to-producer");
+    assert!(outcome.unconverged.is_empty(), "{:?}", outcome.unconverged);
+    let acks = ack_times(&outcome);
+    assert_eq!(acks.len() as u64, outcome.stats.sends_invoked, "every send is acknowledged in the end");
+    assert!(acks.iter().any(|&t| t > 25 * S && t < 45 * S), "acknowledged again soon after the heal at 25 s");
+    assert!(lost(&outcome).is_empty());
+}

@@ -1,0 +1,89 @@
+//! The liveness phase's progress checks over what clients observed after the heal: every producer still
+//! sending gets writes acknowledged again (`producers-progress`), and every group still behind the log's end
+//! consumes again (`consumers-progress`). A wedged client — a connection that never recovers, a request storm
+//! that never lets up — passes the cluster's own checks (leaders, ISRs, stable groups) and fails these.
+
+use crate::history::{ClientEvent, FinalLog, History};
+use crate::kafka::spec::ClusterSpec;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `producers-progress`: a producer with sends still outstanding at the end of the run (invoked, neither
+/// acknowledged nor failed) had at least one send acknowledged after `healed_us`.
+pub fn producer_findings(history: &History, healed_us: u64) -> Vec<(&'static str, String)> {
+    let mut outstanding: BTreeSet<(u32, u64)> = BTreeSet::new();
+    let mut acked_after_heal: BTreeSet<u32> = BTreeSet::new();
+    for e in &history.entries {
+        match e.event {
+            ClientEvent::SendInvoked { producer, send_seq, .. } => {
+                outstanding.insert((producer, send_seq));
+            }
+            ClientEvent::SendAcked { producer, send_seq, .. } => {
+                outstanding.remove(&(producer, send_seq));
+                if e.time_us >= healed_us {
+                    acked_after_heal.insert(producer);
+                }
+            }
+            ClientEvent::SendFailed { producer, send_seq, .. } => {
+                outstanding.remove(&(producer, send_seq));
+            }
+            _ => {}
+        }
+    }
+    let stuck: BTreeSet<u32> = outstanding.iter().map(|&(p, _)| p).filter(|p| !acked_after_heal.contains(p)).collect();
+    stuck
+        .into_iter()
+        .map(|p| {
+            let waiting = outstanding.iter().filter(|&&(q, _)| q == p).count();
+            let name = history.producers.get(p as usize).map_or("?", String::as_str);
+            (
+                "producers-progress",
+                format!("producer {name} has {waiting} sends outstanding and none acknowledged since the heal"),
+            )
+        })
+        .collect()
+}
+
+/// `consumers-progress`: in every partition of its topics where a group's position (polled, reset or
+/// committed) ends behind the final log's end, the position moved forward after `healed_us`. A group stuck in
+/// one partition (a poison record it dies on) fails it, however well its other partitions go.
+pub fn consumer_findings(
+    history: &History,
+    logs: &[FinalLog],
+    spec: &ClusterSpec,
+    healed_us: u64,
+) -> Vec<(&'static str, String)> {
+    // (group, partition) → (position reached before the heal, position reached at the end).
+    let mut reached: BTreeMap<(u32, u32), (u64, u64)> = BTreeMap::new();
+    for e in &history.entries {
+        let (group, partition, end) = match e.event {
+            ClientEvent::Polled { group, partition, first_offset, count, .. } => {
+                (group, partition, first_offset + u64::from(count))
+            }
+            ClientEvent::PositionReset { group, partition, offset, .. } => (group, partition, offset),
+            ClientEvent::Committed { group, partition, offset, error: None, .. } => (group, partition, offset),
+            _ => continue,
+        };
+        let (before, last) = reached.entry((group, partition)).or_default();
+        *last = (*last).max(end);
+        if e.time_us < healed_us {
+            *before = (*before).max(end);
+        }
+    }
+    let ends: BTreeMap<u32, u64> =
+        logs.iter().map(|l| (l.partition, l.start_offset + l.records.len() as u64)).collect();
+    let mut out = Vec::new();
+    for (g, name) in spec.groups.iter().enumerate() {
+        let topics: BTreeSet<usize> =
+            spec.consumers.iter().filter(|c| c.group == g).flat_map(|c| c.topics.iter().copied()).collect();
+        for p in (0..spec.partitions.len() as u32).filter(|&p| topics.contains(&spec.partitions[p as usize].topic)) {
+            let (before, last) = reached.get(&(g as u32, p)).copied().unwrap_or_default();
+            let end = ends.get(&p).copied().unwrap_or(0);
+            if last < end && last <= before {
+                let partition = spec.partition_name(crate::kafka::ids::PartitionId(p));
+                let text = format!("group {name} stays at offset {last} of {partition}, whose log ends at {end}");
+                out.push(("consumers-progress", text));
+            }
+        }
+    }
+    out
+}

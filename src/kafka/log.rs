@@ -96,6 +96,8 @@ struct BatchMetadata {
 #[derive(Clone, Debug, Default)]
 pub struct ReplicaLog {
     batches: VecDeque<Batch>,
+    /// The bytes of every batch in the log, kept as batches come and go (retention reads it on every check).
+    size_bytes: u64,
     log_end_offset: Offset,
     /// The first offset still in the log; retention moves it forward.
     log_start_offset: Offset,
@@ -129,17 +131,16 @@ impl ReplicaLog {
         retention_us: Option<u64>,
         retention_bytes: Option<u64>,
     ) -> Option<Offset> {
-        let mut size: u64 = self.batches.iter().map(Batch::size_bytes).sum();
         let before = self.log_start_offset;
         while let Some(first) = self.batches.front() {
             let below_hw = first.next_offset() <= self.high_watermark;
             let expired = retention_us.is_some_and(|r| now.since_us(first.timestamp) > r);
             // Kafka deletes a segment by size only if at least retention.bytes remain without it.
-            let too_big = retention_bytes.is_some_and(|b| size.saturating_sub(first.size_bytes()) >= b);
+            let too_big = retention_bytes.is_some_and(|b| self.size_bytes.saturating_sub(first.size_bytes()) >= b);
             if !below_hw || !(expired || too_big) {
                 break;
             }
-            size -= first.size_bytes();
+            self.size_bytes -= first.size_bytes();
             self.log_start_offset = first.next_offset();
             self.batches.pop_front();
         }
@@ -160,6 +161,7 @@ impl ReplicaLog {
     /// A follower whose log ends before the leader's log start starts over there (truncateFullyAndStartAt).
     pub fn truncate_fully_and_start_at(&mut self, offset: Offset) {
         self.batches.clear();
+        self.size_bytes = 0;
         self.epochs.clear();
         self.producers.clear();
         self.dirty_samples.clear();
@@ -235,6 +237,7 @@ impl ReplicaLog {
             self.remember_producer_batch(stamp, &batch);
         }
         self.log_end_offset = batch.next_offset();
+        self.size_bytes += batch.size_bytes();
         self.batches.push_back(batch);
     }
 
@@ -326,6 +329,7 @@ impl ReplicaLog {
             }
         }
         self.log_end_offset = offset;
+        self.size_bytes = self.batches.iter().map(Batch::size_bytes).sum();
         let epochs_removed = self.epochs.truncate_from_end(offset);
         self.high_watermark = self.high_watermark.min(offset);
         self.checkpointed_high_watermark = self.checkpointed_high_watermark.min(offset);

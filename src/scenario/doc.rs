@@ -928,7 +928,8 @@ pub fn expect_duration_us(src: &Source, node: &Node, path: &str) -> Result<u64, 
 pub fn expect_ms_as_us(src: &Source, node: &Node, path: &str) -> Result<u64, LoadError> {
     let value = match &node.value {
         Value::Int(ms) => u64::try_from(*ms).ok().and_then(|ms| ms.checked_mul(1_000)),
-        Value::Str(s) => parse_duration_us(s),
+        // A `.ms` property is a whole number of milliseconds in Kafka: "1500us" is not one.
+        Value::Str(s) => parse_duration_us(s).filter(|us| us % 1_000 == 0),
         _ => None,
     };
     value.ok_or_else(|| {

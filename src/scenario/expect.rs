@@ -34,6 +34,9 @@ pub struct Expectations {
     pub unconverged: Vec<String>,
 }
 
+/// The longest liveness phase a scenario may ask for (the same bound as `duration`).
+pub const MAX_LIVENESS_US: u64 = 24 * 3_600 * 1_000_000;
+
 /// How long the liveness phase gives the cluster to converge unless the scenario says otherwise.
 pub const DEFAULT_LIVENESS_US: u64 = 30_000_000;
 
@@ -62,6 +65,10 @@ pub fn read_expectations(top: &mut TableReader<'_>) -> Result<Expectations, Load
         // The liveness phase runs by default when a scenario states expectations; liveness = "0s" turns it off.
         liveness_us: match t.duration_us("liveness")? {
             Some(0) => None,
+            // Bounded like `duration`: every phase of a run has a stated limit.
+            Some(us) if us > MAX_LIVENESS_US => {
+                return Err(t.error_at("liveness", "a duration up to 24h", format!("{us}us")));
+            }
             Some(us) => Some(us),
             None => Some(DEFAULT_LIVENESS_US),
         },

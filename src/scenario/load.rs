@@ -115,6 +115,9 @@ struct Model {
     dirty_expire_us: u64,
     hw_frozen_under_min_isr: bool,
     producer_defaults: ProducerConfig,
+    /// Kafka 4.0's ProducerConfig refuses max.in.flight.requests.per.connection > 5 with idempotence on, even
+    /// by default; 3.x turned default idempotence off instead.
+    in_flight_over_5_is_an_error: bool,
 }
 
 fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
@@ -123,6 +126,7 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
         dirty_expire_us: BrokerConfig::default().dirty_expire_us,
         hw_frozen_under_min_isr: true,
         producer_defaults: ProducerConfig::default(),
+        in_flight_over_5_is_an_error: true,
     };
     let Some(mut t) = top.table("model", false)? else { return Ok(model) };
     if let Some(mode) = t.one_of("truncation", &["leader-epoch", "high-watermark"])? {
@@ -144,6 +148,7 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
             "kafka-3" => ProducerConfig { linger_us: 0, ..ProducerConfig::default() },
             _ => ProducerConfig::default(),
         };
+        model.in_flight_over_5_is_an_error = defaults == "kafka-4";
     }
     t.finish()?;
     Ok(model)
@@ -186,6 +191,31 @@ fn read_broker_config(
     set_ms(&mut t, "broker.heartbeat.interval.ms", &mut c.broker_heartbeat_interval_us)?;
     set_ms(&mut t, "broker.session.timeout.ms", &mut c.broker_session_timeout_us)?;
     set_ms(&mut t, "log.retention.check.interval.ms", &mut c.log_retention_check_interval_us)?;
+    // KafkaConfig's validation: replica.fetch.wait.max.ms ≤ replica.socket.timeout.ms ("to prevent unnecessary
+    // socket timeouts") and ≤ replica.lag.time.max.ms ("to prevent frequent changes in ISR").
+    if c.replica_socket_timeout_us < c.replica_fetch_wait_max_us {
+        let found = format!("{}ms", c.replica_socket_timeout_us / 1_000);
+        let key = if t.node("replica.socket.timeout.ms").is_some() {
+            "replica.socket.timeout.ms"
+        } else {
+            "replica.fetch.wait.max.ms"
+        };
+        return Err(t.error_at(
+            key,
+            "replica.socket.timeout.ms at least replica.fetch.wait.max.ms (KafkaConfig)",
+            found,
+        ));
+    }
+    if c.replica_lag_time_max_us < c.replica_fetch_wait_max_us {
+        let found = format!("{}ms", c.replica_fetch_wait_max_us / 1_000);
+        let expected = "replica.fetch.wait.max.ms at most replica.lag.time.max.ms (KafkaConfig)";
+        let key = if t.node("replica.lag.time.max.ms").is_some() {
+            "replica.lag.time.max.ms"
+        } else {
+            "replica.fetch.wait.max.ms"
+        };
+        return Err(t.error_at(key, expected, found));
+    }
     if let Some(v) = t.u64_in("replica.fetch.max.bytes", 1, i32::MAX as u64)? {
         c.replica_fetch_max_bytes = v;
     }
@@ -399,7 +429,7 @@ fn read_producers(
         let partition_by_key = t.bool("partition_by_key")?.unwrap_or(true);
         let record_size_bytes = t.u64_in("record_size", 1, 1_048_576)?.unwrap_or(100) as u32;
         let poison_every = t.u64_in("poison_every", 1, u64::MAX)?;
-        let config = read_producer_config(&mut t, &model.producer_defaults)?;
+        let config = read_producer_config(&mut t, model)?;
         t.finish()?;
         producers.push(ProducerSpec {
             name,
@@ -434,8 +464,8 @@ fn read_keys(t: &mut TableReader<'_>) -> Result<Option<u32>, LoadError> {
     Ok(Some(n as u32))
 }
 
-fn read_producer_config(t: &mut TableReader<'_>, defaults: &ProducerConfig) -> Result<ProducerConfig, LoadError> {
-    let mut c = defaults.clone();
+fn read_producer_config(t: &mut TableReader<'_>, model: &Model) -> Result<ProducerConfig, LoadError> {
+    let mut c = model.producer_defaults.clone();
     if let Some(acks) = read_acks(t)? {
         c.acks = acks;
     }
@@ -443,6 +473,7 @@ fn read_producer_config(t: &mut TableReader<'_>, defaults: &ProducerConfig) -> R
     if let Some(v) = t.u64_in("retries", 0, i32::MAX as u64)? {
         c.retries = v as u32;
     }
+    let delivery_timeout_set = t.node("delivery.timeout.ms").is_some();
     set_ms(t, "delivery.timeout.ms", &mut c.delivery_timeout_us)?;
     set_ms(t, "request.timeout.ms", &mut c.request_timeout_us)?;
     set_ms(t, "retry.backoff.ms", &mut c.retry_backoff_us)?;
@@ -460,14 +491,17 @@ fn read_producer_config(t: &mut TableReader<'_>, defaults: &ProducerConfig) -> R
     if let Some(v) = t.u64_in("max.in.flight.requests.per.connection", 1, 1_000)? {
         c.max_in_flight_requests_per_connection = v as u32;
     }
-    resolve_idempotence(t, &mut c, idempotence)?;
-    if c.delivery_timeout_us < c.linger_us + c.request_timeout_us {
-        let found = format!("{}ms", c.delivery_timeout_us / 1000);
-        return Err(t.error_at(
-            "delivery.timeout.ms",
-            "at least linger.ms + request.timeout.ms (ProducerConfig)",
-            found,
-        ));
+    resolve_idempotence(t, &mut c, idempotence, model.in_flight_over_5_is_an_error)?;
+    // KafkaProducer.configureDeliveryTimeout: an explicit delivery.timeout.ms below linger.ms +
+    // request.timeout.ms is an error; the default is raised to that sum.
+    let floor = c.linger_us + c.request_timeout_us;
+    if c.delivery_timeout_us < floor {
+        if delivery_timeout_set {
+            let found = format!("{}ms", c.delivery_timeout_us / 1000);
+            let expected = "at least linger.ms + request.timeout.ms (KafkaProducer.configureDeliveryTimeout)";
+            return Err(t.error_at("delivery.timeout.ms", expected, found));
+        }
+        c.delivery_timeout_us = floor;
     }
     Ok(c)
 }
@@ -490,27 +524,54 @@ fn read_acks(t: &mut TableReader<'_>) -> Result<Option<Acks>, LoadError> {
 
 /// Idempotence needs acks=all and at most 5 requests in flight. Set explicitly, a conflict is a ConfigException;
 /// left at its default, it is quietly turned off (KafkaProducer since 3.2, KAFKA-13598).
-fn resolve_idempotence(t: &TableReader<'_>, c: &mut ProducerConfig, explicit: Option<bool>) -> Result<(), LoadError> {
-    let conflict = if c.acks != Acks::All {
-        Some(("acks", "acks=all when enable.idempotence=true (ProducerConfig)", "another acks".to_string()))
-    } else if c.max_in_flight_requests_per_connection > 5 {
-        let found = c.max_in_flight_requests_per_connection.to_string();
-        Some(("max.in.flight.requests.per.connection", "at most 5 with enable.idempotence=true", found))
-    } else {
-        None
-    };
-    match (explicit, conflict) {
-        (Some(true), Some((key, expected, found))) => Err(t.error_at(key, expected, found)),
-        (Some(v), _) => {
-            c.enable_idempotence = v;
-            Ok(())
-        }
-        (None, Some(_)) => {
-            c.enable_idempotence = false;
-            Ok(())
-        }
-        (None, None) => Ok(()),
+/// ProducerConfig.postProcessAndValidateIdempotenceConfigs: with idempotence on (by default or explicitly),
+/// `retries = 0` or `acks` other than all turn default idempotence off and are errors with an explicit
+/// `enable.idempotence = true`; `max.in.flight.requests.per.connection` above 5 is an error in Kafka 4.0 even
+/// with default idempotence (3.x turned default idempotence off instead).
+fn resolve_idempotence(
+    t: &TableReader<'_>,
+    c: &mut ProducerConfig,
+    explicit: Option<bool>,
+    in_flight_over_5_is_an_error: bool,
+) -> Result<(), LoadError> {
+    c.enable_idempotence = explicit.unwrap_or(c.enable_idempotence);
+    if !c.enable_idempotence {
+        return Ok(());
     }
+    let in_flight = c.max_in_flight_requests_per_connection;
+    let conflicts = [
+        (
+            c.retries == 0,
+            "retries",
+            "non-zero when the producer is idempotent (ProducerConfig)",
+            "0".to_string(),
+            false,
+        ),
+        (
+            c.acks != Acks::All,
+            "acks",
+            "acks=all when enable.idempotence=true (ProducerConfig)",
+            "another acks".to_string(),
+            false,
+        ),
+        (
+            in_flight > 5,
+            "max.in.flight.requests.per.connection",
+            "at most 5 when the producer is idempotent (ProducerConfig; enable.idempotence = false to allow more)",
+            in_flight.to_string(),
+            in_flight_over_5_is_an_error,
+        ),
+    ];
+    for (conflict, key, expected, found, always_an_error) in conflicts {
+        if !conflict {
+            continue;
+        }
+        if explicit == Some(true) || always_an_error {
+            return Err(t.error_at(key, expected, found));
+        }
+        c.enable_idempotence = false;
+    }
+    Ok(())
 }
 
 fn read_faults(

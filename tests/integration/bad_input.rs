@@ -336,3 +336,77 @@ proptest! {
         load_both_ways(&text)?;
     }
 }
+
+/// A producer of `orders` with the given extra lines, under `[model] producer_defaults = defaults`.
+fn producer_with(defaults: &str, lines: &str) -> String {
+    format!(
+        "[model]\nproducer_defaults = \"{defaults}\"\n\n[[topics]]\nname = \"orders\"\n\n[[producers]]\ntopic = \"orders\"\n{lines}"
+    )
+}
+
+// ProducerConfig.postProcessAndValidateIdempotenceConfigs: `retries = 0` turns default idempotence off, and
+// contradicts an explicit `enable.idempotence = true` ("Must set retries to non-zero when using the idempotent
+// producer").
+#[test]
+fn retries_zero_turns_default_idempotence_off_and_conflicts_with_an_explicit_one() {
+    let s = load_ok("ok.toml", &producer_with("kafka-4", "retries = 0\n"));
+    assert!(!s.sim.cluster.producers[0].config.enable_idempotence);
+    let e = load_err("bad.toml", &producer_with("kafka-4", "retries = 0\nenable.idempotence = true\n"));
+    assert_at(&e, 9, 11, "producers[0].retries");
+}
+
+// Kafka 4.0's ProducerConfig: max.in.flight.requests.per.connection above 5 with idempotence on — by default
+// too — is a ConfigException; 3.x turned default idempotence off with a warning.
+#[test]
+fn more_than_five_in_flight_with_default_idempotence_is_an_error_in_kafka_4_only() {
+    let e = load_err("bad.toml", &producer_with("kafka-4", "max.in.flight.requests.per.connection = 6\n"));
+    assert_at(&e, 9, 41, "producers[0].max.in.flight.requests.per.connection");
+    assert!(e.expected.contains("at most 5"), "{e}");
+    let s = load_ok("ok.toml", &producer_with("kafka-3", "max.in.flight.requests.per.connection = 6\n"));
+    assert!(!s.sim.cluster.producers[0].config.enable_idempotence);
+    let s = load_ok(
+        "ok.toml",
+        &producer_with("kafka-4", "max.in.flight.requests.per.connection = 6\nenable.idempotence = false\n"),
+    );
+    assert_eq!(s.sim.cluster.producers[0].config.max_in_flight_requests_per_connection, 6);
+}
+
+// KafkaProducer.configureDeliveryTimeout: an unset delivery.timeout.ms below linger.ms + request.timeout.ms is
+// raised to that sum; an explicit one is an error.
+#[test]
+fn an_unset_delivery_timeout_is_raised_and_an_explicit_short_one_refused() {
+    let s = load_ok("ok.toml", &producer_with("kafka-4", "request.timeout.ms = 150000\n"));
+    assert_eq!(s.sim.cluster.producers[0].config.delivery_timeout_us, 150_005_000, "linger.ms 5 + 150000");
+    let e =
+        load_err("bad.toml", &producer_with("kafka-4", "request.timeout.ms = 150000\ndelivery.timeout.ms = 120000\n"));
+    assert_at(&e, 10, 23, "producers[0].delivery.timeout.ms");
+}
+
+// A `.ms` property is a whole number of milliseconds in Kafka: 1 µs is not one (and would make a zero-period
+// timer).
+#[test]
+fn a_ms_property_below_a_millisecond_is_refused() {
+    let e = load_err("bad.toml", "[broker]\nreplica.lag.time.max.ms = \"1us\"\n\n[[topics]]\nname = \"orders\"\n");
+    assert_at(&e, 2, 27, "broker.replica.lag.time.max.ms");
+    assert!(e.expected.contains("whole number of milliseconds"), "{e}");
+}
+
+// KafkaConfig: "replica.socket.timeout.ms should always be at least replica.fetch.wait.max.ms", and
+// "replica.fetch.wait.max.ms should always be less than or equal to replica.lag.time.max.ms".
+#[test]
+fn replica_timeouts_are_checked_against_each_other_as_kafka_does() {
+    let e = load_err("bad.toml", "[broker]\nreplica.socket.timeout.ms = 400\n\n[[topics]]\nname = \"orders\"\n");
+    assert_at(&e, 2, 29, "broker.replica.socket.timeout.ms");
+    let e = load_err("bad.toml", "[broker]\nreplica.lag.time.max.ms = 300\n\n[[topics]]\nname = \"orders\"\n");
+    assert_at(&e, 2, 27, "broker.replica.lag.time.max.ms");
+}
+
+// Every phase of a run is bounded: the liveness phase as `duration` is.
+#[test]
+fn a_liveness_phase_beyond_a_day_is_refused() {
+    let e = load_err(
+        "bad.toml",
+        "[[topics]]\nname = \"orders\"\n\n[expect]\nholds = [\"durability\"]\nliveness = \"25h\"\n",
+    );
+    assert_at(&e, 6, 12, "expect.liveness");
+}

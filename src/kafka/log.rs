@@ -258,8 +258,9 @@ impl ReplicaLog {
     pub fn check_sequence(&self, stamp: ProducerStamp, record_count: usize) -> SequenceCheck {
         let last_seq = stamp.base_sequence + record_count as u32 - 1;
         let Some(entry) = self.producers.get(&stamp.producer_id) else {
-            // A producer the log has never seen must start at sequence 0.
-            return if stamp.base_sequence == 0 { SequenceCheck::Append } else { SequenceCheck::OutOfOrder };
+            // ProducerAppendInfo.checkSequence: a producer with no state here (new to this log, or whose batches a
+            // truncation or a failover left none of) has no current epoch, and is accepted at any sequence.
+            return SequenceCheck::Append;
         };
         if let Some(dup) = entry.iter().find(|m| m.first_seq == stamp.base_sequence && m.last_seq == last_seq) {
             return SequenceCheck::Duplicate { base_offset: dup.base_offset };
@@ -473,6 +474,19 @@ mod tests {
         assert_eq!(log.check_sequence(stamp(2).unwrap(), 1), SequenceCheck::Duplicate { base_offset: 2 });
         assert_eq!(log.check_sequence(stamp(1).unwrap(), 1), SequenceCheck::OutOfOrder, "older than five batches");
         assert_eq!(log.check_sequence(stamp(9).unwrap(), 1), SequenceCheck::OutOfOrder, "a gap");
+    }
+
+    // ProducerAppendInfo.checkSequence: with no entry for the producer (no current producer epoch) any sequence is
+    // accepted — after a truncation or failover left none of its batches, the producer goes on where it was.
+    #[test]
+    fn a_producer_without_state_is_accepted_at_any_sequence() {
+        let mut log = ReplicaLog::default();
+        let unknown = ProducerStamp { producer_id: 9, base_sequence: 42 };
+        assert_eq!(log.check_sequence(unknown, 3), SequenceCheck::Append);
+        log.append_as_leader(record(0), 0, Some(unknown), SimTime::ZERO);
+        log.truncate_to(0);
+        let next = ProducerStamp { producer_id: 9, base_sequence: 43 };
+        assert_eq!(log.check_sequence(next, 1), SequenceCheck::Append, "its state went with the truncated batch");
     }
 
     // UnifiedLog.deleteOldSegments: retention deletes only what is below the high watermark, oldest first, by

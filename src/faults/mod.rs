@@ -3,6 +3,7 @@
 
 use crate::engine::{NodeId, SimRng};
 use crate::kafka::cluster::{Cluster, ResetTo};
+use crate::kafka::controller::ElectionType;
 use crate::kafka::ids::PartitionId;
 use rand::Rng;
 
@@ -58,6 +59,12 @@ pub enum FaultAction {
         to: Target,
     },
     Heal,
+    /// An operator asks the controller for leader elections (kafka-leader-election.sh --election-type, one
+    /// partition or all of them).
+    ElectLeaders {
+        election: ElectionType,
+        partition: Option<PartitionId>,
+    },
     /// An operator resets a group's committed offsets on a topic (kafka-consumer-groups --reset-offsets).
     ResetOffsets {
         group: usize,
@@ -156,6 +163,7 @@ impl FaultInjector {
                     cluster.spec.groups[*group], cluster.spec.topics[*topic].name
                 )
             }
+            FaultAction::ElectLeaders { election, partition } => cluster.elect_leaders(*election, *partition),
             FaultAction::Heal => {
                 cluster.engine.network.heal();
                 "heal the network".to_string()

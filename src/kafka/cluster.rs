@@ -3,7 +3,7 @@
 
 use super::broker::{Broker, Role};
 use super::consumer::Consumer;
-use super::controller::Controller;
+use super::controller::{Controller, ElectionType};
 use super::coordinator::GroupState;
 use super::ids::{BrokerId, ClientId, LeaderEpoch, Offset, PartitionId};
 use super::messages::Msg;
@@ -223,6 +223,27 @@ impl Cluster {
 
     /// Resets `group`'s committed offsets on `topic` (the consumer-groups tool): earliest (the log start), latest
     /// (each partition's high watermark, as ListOffsets reports it) or a given offset. Says what happened.
+    /// kafka-leader-election.sh: ElectLeaders for one partition or all, handled by the active controller.
+    pub fn elect_leaders(&mut self, election: ElectionType, partition: Option<PartitionId>) -> String {
+        let what = match election {
+            ElectionType::Preferred => "preferred",
+            ElectionType::Unclean => "unclean",
+        };
+        let Some(active) = self.active_controller() else {
+            return format!("elect {what} leaders: refused, no active controller");
+        };
+        let partitions: Vec<PartitionId> = match partition {
+            Some(p) => vec![p],
+            None => (0..self.spec.partitions.len() as u32).map(PartitionId).collect(),
+        };
+        let mut elected = 0;
+        self.engine.invoke(self.spec.controller_node(active), |n, ctx| {
+            let Node::Controller(c) = n else { unreachable!("node numbering puts the controllers after the brokers") };
+            elected = c.elect_leaders(election, &partitions, "kafka-leader-election.sh", ctx);
+        });
+        format!("elect {what} leaders: {elected} of {} partitions got a new leader", partitions.len())
+    }
+
     pub fn reset_offsets(&mut self, group: usize, topic: usize, to: ResetTo) -> String {
         let Some(coordinator) = self.spec.offsets_partition_of(group).and_then(|p| self.leader_of(p)) else {
             return "refused: the group has no coordinator".to_string();

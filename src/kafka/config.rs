@@ -59,6 +59,13 @@ pub struct BrokerConfig {
     pub truncation: TruncationMode,
     /// Model switch: KAFKA-15583 (3.7+): the high watermark does not advance while the ISR is below min ISR.
     pub hw_frozen_under_min_isr: bool,
+    /// `auto.leader.rebalance.enable`, true: the controller moves leadership back to preferred replicas.
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`, 300.
+    pub leader_imbalance_check_interval_us: u64,
+    /// `leader.imbalance.per.broker.percentage`, 10. Accepted for compatibility: the KRaft controller
+    /// (ReplicationControlManager.maybeBalancePartitionLeaders) balances every imbalanced partition regardless.
+    pub leader_imbalance_per_broker_percentage: u32,
 }
 
 impl Default for BrokerConfig {
@@ -79,6 +86,9 @@ impl Default for BrokerConfig {
             unclean_leader_election_enable: false,
             truncation: TruncationMode::LeaderEpoch,
             hw_frozen_under_min_isr: true,
+            auto_leader_rebalance_enable: true,
+            leader_imbalance_check_interval_us: 300_000 * US_PER_MS,
+            leader_imbalance_per_broker_percentage: 10,
         }
     }
 }

@@ -86,6 +86,16 @@ pub struct Controller {
     published: u64,
 }
 
+/// PartitionChangeBuilder's election types that an operator or the balancer asks for (ElectLeaders, KIP-460).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElectionType {
+    /// The first replica of the assignment, if it is in the ISR and may lead.
+    Preferred,
+    /// For a partition without a leader: a clean choice if there is one, else any replica that may lead,
+    /// whatever the topic's `unclean.leader.election.enable`.
+    Unclean,
+}
+
 /// Why a partition's registration is being recomputed.
 #[derive(Clone, Copy)]
 enum Change {
@@ -183,6 +193,9 @@ impl Controller {
         self.reset_sessions(ctx.now);
         ctx.set_timer(FENCE_CHECK_INTERVAL_US, Timer::ControllerFenceCheck);
         ctx.set_timer(QUORUM_TICK_US, Timer::QuorumTick);
+        if self.spec.broker_config.auto_leader_rebalance_enable {
+            ctx.set_timer(self.spec.broker_config.leader_imbalance_check_interval_us, Timer::LeaderImbalanceCheck);
+        }
     }
 
     /// A new active controller gives every broker a full session timeout to heartbeat to it.
@@ -197,6 +210,13 @@ impl Controller {
                     self.fence_expired_sessions(ctx);
                 }
                 ctx.set_timer(FENCE_CHECK_INTERVAL_US, Timer::ControllerFenceCheck);
+            }
+            Timer::LeaderImbalanceCheck => {
+                if self.is_active() {
+                    let all: Vec<PartitionId> = (0..self.partitions.len() as u32).map(PartitionId).collect();
+                    self.elect_leaders(ElectionType::Preferred, &all, "auto leader rebalance", ctx);
+                }
+                ctx.set_timer(self.spec.broker_config.leader_imbalance_check_interval_us, Timer::LeaderImbalanceCheck);
             }
             Timer::QuorumTick => {
                 let mut fx = QuorumEffects::default();
@@ -452,7 +472,9 @@ impl Controller {
             }
         }
         let leader_ok = current.leader.is_some_and(|l| self.is_acceptable(l));
-        let (leader, isr, unclean) = if leader_ok { (current.leader, isr, false) } else { self.elect_leader(p, isr) };
+        let allow_unclean = self.spec.topic_of(p).unclean_leader_election_enable;
+        let (leader, isr, unclean) =
+            if leader_ok { (current.leader, isr, false) } else { self.elect_leader(p, isr, allow_unclean) };
         if leader == current.leader && isr == current.isr {
             return;
         }
@@ -462,17 +484,60 @@ impl Controller {
     /// Leader election (PartitionChangeBuilder): the first replica in assignment order that is in the ISR and
     /// acceptable; else, if `unclean.leader.election.enable`, the first acceptable replica, whose ISR becomes
     /// just itself; else no leader (offline) and the ISR unchanged.
-    fn elect_leader(&self, p: PartitionId, isr: Vec<BrokerId>) -> (Option<BrokerId>, Vec<BrokerId>, bool) {
+    fn elect_leader(
+        &self,
+        p: PartitionId,
+        isr: Vec<BrokerId>,
+        allow_unclean: bool,
+    ) -> (Option<BrokerId>, Vec<BrokerId>, bool) {
         let replicas = &self.spec.partition(p).replicas;
         if let Some(&clean) = replicas.iter().find(|&&r| isr.contains(&r) && self.is_acceptable(r)) {
             return (Some(clean), isr, false);
         }
-        if self.spec.topic_of(p).unclean_leader_election_enable
-            && let Some(&unclean) = replicas.iter().find(|&&r| self.is_acceptable(r))
-        {
+        if allow_unclean && let Some(&unclean) = replicas.iter().find(|&&r| self.is_acceptable(r)) {
             return (Some(unclean), vec![unclean], true);
         }
         (None, isr, false)
+    }
+
+    /// ElectLeaders (ReplicationControlManager.electLeader) and the periodic balance
+    /// (maybeBalancePartitionLeaders, every `leader.imbalance.check.interval.seconds` with
+    /// `auto.leader.rebalance.enable`; the KRaft controller balances every imbalanced partition, with no
+    /// per-broker percentage). A partition whose election is not needed or not possible is left as it is
+    /// (ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE). Returns how many
+    /// partitions got a new leader. Only the active controller elects.
+    pub fn elect_leaders(
+        &mut self,
+        election: ElectionType,
+        partitions: &[PartitionId],
+        reason: &'static str,
+        ctx: &mut KafkaCtx<'_>,
+    ) -> usize {
+        if !self.is_active() {
+            return 0;
+        }
+        let mut elected = 0;
+        for &p in partitions {
+            let current = self.partitions[p.index()].clone();
+            let (leader, isr, unclean) = match election {
+                ElectionType::Preferred => {
+                    let preferred = self.spec.partition(p).replicas[0];
+                    let possible = current.isr.contains(&preferred) && self.is_acceptable(preferred);
+                    if current.leader == Some(preferred) || !possible {
+                        continue;
+                    }
+                    (Some(preferred), current.isr.clone(), false)
+                }
+                ElectionType::Unclean if current.leader.is_some() => continue,
+                ElectionType::Unclean => self.elect_leader(p, current.isr.clone(), true),
+            };
+            if leader.is_none() {
+                continue;
+            }
+            self.commit_partition(p, leader, isr, unclean, reason, ctx);
+            elected += 1;
+        }
+        elected
     }
 
     /// Appends a partition change: the partition epoch always moves, the leader epoch when the leader does

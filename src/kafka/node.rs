@@ -22,6 +22,8 @@ pub enum Timer {
     /// The node's earliest deadline (request, fetch and produce timeouts, backoffs, linger) may have passed.
     Wakeup,
     ControllerFenceCheck,
+    /// The active controller moves leadership back to preferred replicas (leader.imbalance.check.interval.seconds).
+    LeaderImbalanceCheck,
     /// The controller's quorum checks its timeouts (fetch, election, check quorum).
     QuorumTick,
     /// The producer's workload generates the records that fell due.

@@ -6,6 +6,7 @@ use crate::engine::{LatencyModel, Limits, SimTime};
 use crate::faults::{FaultAction, ScheduledFault, Target};
 use crate::kafka::cluster::ResetTo;
 use crate::kafka::config::{Acks, BrokerConfig, GroupConfig, ProducerConfig, TopicConfig, TruncationMode};
+use crate::kafka::controller::ElectionType;
 use crate::kafka::ids::{BrokerId, ClientId};
 use crate::kafka::spec::{ClusterSpec, ConsumerSpec, PartitionSpec, ProducerSpec, assign_replicas};
 use crate::sim::SimConfig;
@@ -227,6 +228,15 @@ fn read_broker_config(
     }
     if let Some(v) = t.u64_in("default.replication.factor", 1, MAX_BROKERS)? {
         c.default_replication_factor = v as u32;
+    }
+    if let Some(v) = t.bool("auto.leader.rebalance.enable")? {
+        c.auto_leader_rebalance_enable = v;
+    }
+    if let Some(seconds) = t.u64_in("leader.imbalance.check.interval.seconds", 1, 86_400)? {
+        c.leader_imbalance_check_interval_us = seconds * 1_000_000;
+    }
+    if let Some(percent) = t.u64_in("leader.imbalance.per.broker.percentage", 0, 100)? {
+        c.leader_imbalance_per_broker_percentage = percent as u32;
     }
     if let Some(v) = t.bool("unclean.leader.election.enable")? {
         c.unclean_leader_election_enable = v;
@@ -589,8 +599,19 @@ fn read_faults(
         if at_us > end_us {
             return Err(t.error_at("at", "a time within the scenario's duration", format!("{at_us}us")));
         }
-        let kinds =
-            ["crash", "restart", "shutdown", "pause", "resume", "isolate", "partition", "cut", "heal", "reset-offsets"];
+        let kinds = [
+            "crash",
+            "restart",
+            "shutdown",
+            "pause",
+            "resume",
+            "isolate",
+            "partition",
+            "cut",
+            "heal",
+            "reset-offsets",
+            "elect-leaders",
+        ];
         let kind_value = t.one_of("action", &kinds)?;
         let kind = t.required("action", kind_value, "an action")?;
         let action = read_fault_action(&mut t, kind, cluster)?;
@@ -618,6 +639,7 @@ fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec)
         "isolate" => FaultAction::Isolate { target: target(t, "target")? },
         "cut" => FaultAction::CutOneWay { from: target(t, "from")?, to: target(t, "to")? },
         "reset-offsets" => read_reset_offsets(t, cluster)?,
+        "elect-leaders" => read_elect_leaders(t, cluster)?,
         "partition" => {
             let sides_value = t.array("sides")?;
             let sides = t.required(
@@ -629,6 +651,22 @@ fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec)
         }
         _ => FaultAction::Heal,
     })
+}
+
+/// `action = "elect-leaders"` (kafka-leader-election.sh): `election_type` = "preferred" or "unclean", and
+/// `partition` = "T-N", or every partition when absent (--all-topic-partitions).
+fn read_elect_leaders(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<FaultAction, LoadError> {
+    let kind_value = t.one_of("election_type", &["preferred", "unclean"])?;
+    let kind = t.required("election_type", kind_value, "\"preferred\" or \"unclean\"")?;
+    let election = if kind == "unclean" { ElectionType::Unclean } else { ElectionType::Preferred };
+    let partition = match t.str("partition")? {
+        None => None,
+        Some(name) => match cluster.find_partition(name) {
+            Some(p) => Some(p),
+            None => return Err(t.error_at("partition", "a partition such as \"orders-0\"", format!("\"{name}\""))),
+        },
+    };
+    Ok(FaultAction::ElectLeaders { election, partition })
 }
 
 /// `action = "reset-offsets"`: `group.id`, `topic`, and `to` = "earliest", "latest" or an offset, or

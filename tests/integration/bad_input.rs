@@ -410,3 +410,14 @@ fn a_liveness_phase_beyond_a_day_is_refused() {
     );
     assert_at(&e, 6, 12, "expect.liveness");
 }
+
+// kafka-leader-election.sh needs --election-type (preferred or unclean); a partition must exist.
+#[test]
+fn an_elect_leaders_fault_needs_a_known_type_and_partition() {
+    let base = "[[topics]]\nname = \"orders\"\n\n[[faults]]\nat = \"1s\"\naction = \"elect-leaders\"\n";
+    let e = load_err("bad.toml", &format!("{base}election_type = \"random\"\n"));
+    assert_at(&e, 7, 17, "faults[0].election_type");
+    let e = load_err("bad.toml", &format!("{base}election_type = \"preferred\"\npartition = \"orders-9\"\n"));
+    assert_at(&e, 8, 13, "faults[0].partition");
+    load_ok("ok.toml", &format!("{base}election_type = \"unclean\"\npartition = \"orders-0\"\n"));
+}

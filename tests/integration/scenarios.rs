@@ -2,9 +2,10 @@
 //! checks both sides where there is a safe twin: the unsafe setting loses acknowledged writes, the safe one
 //! keeps every one under the same faults.
 
-use crate::support::{ack_times, attempt_errors, lost, run};
+use crate::support::{ack_times, attempt_errors, load, lost, run};
 use insync::faults::FaultAction;
 use insync::history::ClientEvent;
+use insync::kafka::controller::ElectionType;
 use insync::kafka::ids::BrokerId;
 use insync::kafka::obs::Obs;
 use insync::sim::{Outcome, TraceEvent};
@@ -280,4 +281,55 @@ fn a_producer_reconnects_after_a_one_way_cut_heals() {
     assert_eq!(acks.len() as u64, outcome.stats.sends_invoked, "every send is acknowledged in the end");
     assert!(acks.iter().any(|&t| t > 25 * S && t < 45 * S), "acknowledged again soon after the heal at 25 s");
     assert!(lost(&outcome).is_empty());
+}
+
+/// The leader of `p` in the final state (the controller's committed view), as a broker number.
+fn final_leader(outcome: &Outcome, partition: &str) -> Option<u32> {
+    let p = outcome.partitions.iter().find(|p| p.partition == partition).expect("the partition exists");
+    p.leader.map(|b| b.0)
+}
+
+// ReplicationControlManager.maybeBalancePartitionLeaders: with auto.leader.rebalance.enable the controller
+// elects the preferred replica (the first of the assignment) again once it is back in the ISR, at the next
+// leader.imbalance.check.interval.seconds; with it off leadership stays where the failover put it until an
+// operator asks for a preferred election (ElectLeaders, kafka-leader-election.sh).
+#[test]
+fn the_preferred_leader_gets_leadership_back_by_the_balancer_or_an_operator() {
+    let (_, balanced) = run("preferred-leader-returns");
+    assert_eq!(final_leader(&balanced, "orders-0"), Some(1), "the balancer moved leadership back to broker-1");
+    let back = cluster_events(&balanced).into_iter().find(|(_, o)| {
+        matches!(o, Obs::LeaderElected { leader: Some(BrokerId(1)), reason: "auto leader rebalance", .. })
+    });
+    assert_eq!(back.map(|(t, _)| t), Some(30 * S), "at the first check after broker-1 rejoined");
+    assert!(lost(&balanced).is_empty());
+
+    let mut s = load("preferred-leader-returns");
+    s.sim.cluster.broker_config.auto_leader_rebalance_enable = false;
+    let unbalanced = insync::sim::run(&s.sim, s.seed, true);
+    assert_eq!(final_leader(&unbalanced, "orders-0"), Some(2), "without the balancer broker-2 keeps leading");
+
+    let election = FaultAction::ElectLeaders { election: ElectionType::Preferred, partition: None };
+    s.sim.faults.push(insync::faults::ScheduledFault { at_us: 40 * S, action: election });
+    let operated = insync::sim::run(&s.sim, s.seed, true);
+    assert_eq!(final_leader(&operated, "orders-0"), Some(1), "the operator's preferred election moved it back");
+    assert!(lost(&operated).is_empty());
+}
+
+// ReplicationControlManager.electLeader with election type UNCLEAN (kafka-leader-election.sh --election-type
+// unclean): an operator forces an out-of-sync replica to lead an offline partition even though the topic keeps
+// unclean.leader.election.enable off, and the writes only the last ISR member had are lost — the same loss as
+// `unclean-election`, by hand.
+#[test]
+fn an_operators_unclean_election_loses_what_only_the_isr_had() {
+    let mut s = load("unclean-election-off");
+    let election = FaultAction::ElectLeaders { election: ElectionType::Unclean, partition: None };
+    s.sim.faults.push(insync::faults::ScheduledFault { at_us: 30 * S, action: election });
+    let outcome = insync::sim::run(&s.sim, s.seed, true);
+    let unclean = cluster_events(&outcome).into_iter().any(|(t, o)| {
+        t >= 30 * S && matches!(o, Obs::LeaderElected { leader: Some(BrokerId(2)), unclean: true, .. })
+    });
+    assert!(unclean, "broker-2, out of the ISR, is elected uncleanly");
+    assert!(!lost(&outcome).is_empty(), "the writes acknowledged by broker-1 alone are gone");
+    let (_, untouched) = run("unclean-election-off");
+    assert!(lost(&untouched).is_empty(), "without the operator nothing is lost");
 }

@@ -355,6 +355,10 @@ fn describe(obs: &Obs, spec: &ClusterSpec) -> Option<(Option<u32>, String)> {
                 name(partition)
             ),
         ),
+        Obs::LeaderRecovered { partition, leader_epoch } => (
+            Some(partition.0),
+            format!("{} leader recovered after its unclean election (epoch {leader_epoch}, KIP-704)", name(partition)),
+        ),
         Obs::BrokerFenced { broker } => (None, format!("{broker} fenced")),
         Obs::ControllerElected { epoch } => (None, format!("a controller elected for quorum epoch {epoch}")),
         _ => return None,

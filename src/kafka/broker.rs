@@ -7,8 +7,8 @@ use super::coordinator::Group;
 use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
 use super::log::{ReplicaLog, SequenceCheck};
 use super::messages::{
-    FetchRequest, FetchResponse, FetchResult, KafkaError, LeaderInfo, MetadataRecord, Msg, PartitionState,
-    ProduceRequest, ProduceResponse,
+    FetchRequest, FetchResponse, FetchResult, KafkaError, LeaderInfo, LeaderRecoveryState, MetadataRecord, Msg,
+    PartitionState, ProduceRequest, ProduceResponse,
 };
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
@@ -96,7 +96,13 @@ pub struct Broker {
 }
 
 fn unknown_partition_state() -> PartitionState {
-    PartitionState { leader: None, leader_epoch: -1, isr: Vec::new(), partition_epoch: -1 }
+    PartitionState {
+        leader: None,
+        leader_epoch: -1,
+        isr: Vec::new(),
+        partition_epoch: -1,
+        leader_recovery_state: LeaderRecoveryState::Recovered,
+    }
 }
 
 impl Broker {

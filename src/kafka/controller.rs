@@ -4,7 +4,7 @@
 //! and learn nothing any other way. Standby controllers replicate the log and take over by election.
 
 use super::ids::{BrokerId, PartitionId};
-use super::messages::{KafkaError, MetadataRecord, Msg, PartitionState};
+use super::messages::{KafkaError, LeaderRecoveryState, MetadataRecord, Msg, PartitionState};
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
 use super::quorum::{Quorum, QuorumConfig, QuorumEffects};
@@ -119,6 +119,7 @@ fn bootstrap_records(spec: &ClusterSpec) -> Vec<MetadataRecord> {
             leader_epoch: 0,
             isr: p.replicas.clone(),
             partition_epoch: 0,
+            leader_recovery_state: LeaderRecoveryState::Recovered,
         },
         reason: "topic created",
         unclean: false,
@@ -150,7 +151,13 @@ impl Controller {
     /// Replays the whole log into the working state (on election, the new leader's view).
     fn rebuild_state(&mut self) {
         self.partitions = vec![
-            PartitionState { leader: None, leader_epoch: 0, isr: Vec::new(), partition_epoch: 0 };
+            PartitionState {
+                leader: None,
+                leader_epoch: 0,
+                isr: Vec::new(),
+                partition_epoch: 0,
+                leader_recovery_state: LeaderRecoveryState::Recovered,
+            };
             self.spec.partitions.len()
         ];
         self.registrations = vec![Registration::default(); self.spec.broker_count as usize];
@@ -316,6 +323,11 @@ impl Controller {
                 let old = &mut self.committed_partitions[partition.index()];
                 if active {
                     ctx.emit(partition_obs(*partition, old, state, reason, *unclean));
+                    let recovered = old.leader_recovery_state == LeaderRecoveryState::Recovering
+                        && state.leader_recovery_state == LeaderRecoveryState::Recovered;
+                    if recovered {
+                        ctx.emit(Obs::LeaderRecovered { partition: *partition, leader_epoch: state.leader_epoch });
+                    }
                 }
                 *old = state.clone();
             }
@@ -478,7 +490,7 @@ impl Controller {
         if leader == current.leader && isr == current.isr {
             return;
         }
-        self.commit_partition(p, leader, isr, unclean, reason, ctx);
+        self.commit_partition(p, leader, isr, unclean, false, reason, ctx);
     }
 
     /// Leader election (PartitionChangeBuilder): the first replica in assignment order that is in the ISR and
@@ -534,7 +546,7 @@ impl Controller {
             if leader.is_none() {
                 continue;
             }
-            self.commit_partition(p, leader, isr, unclean, reason, ctx);
+            self.commit_partition(p, leader, isr, unclean, false, reason, ctx);
             elected += 1;
         }
         elected
@@ -548,16 +560,25 @@ impl Controller {
         leader: Option<BrokerId>,
         isr: Vec<BrokerId>,
         unclean: bool,
+        recovered: bool,
         reason: &'static str,
         ctx: &mut KafkaCtx<'_>,
     ) -> PartitionState {
         let current = &self.partitions[p.index()];
         let leader_changed = leader != current.leader;
+        // KIP-704 (PartitionChangeBuilder.tryElection): an unclean election makes the leader RECOVERING; the
+        // leader's own AlterPartition (`recovered`) marks it RECOVERED; other changes keep the state.
+        let leader_recovery_state = match (unclean, recovered) {
+            (true, _) => LeaderRecoveryState::Recovering,
+            (false, true) => LeaderRecoveryState::Recovered,
+            (false, false) => current.leader_recovery_state,
+        };
         let state = PartitionState {
             leader,
             leader_epoch: current.leader_epoch + i32::from(leader_changed),
             isr,
             partition_epoch: current.partition_epoch + 1,
+            leader_recovery_state,
         };
         self.append(MetadataRecord::Partition { partition: p, state: state.clone(), reason, unclean }, ctx);
         state
@@ -585,11 +606,11 @@ impl Controller {
         if new_isr.iter().any(|&b| !self.is_acceptable(b)) {
             return Err(KafkaError::INELIGIBLE_REPLICA);
         }
-        if new_isr == current.isr {
+        if new_isr == current.isr && current.leader_recovery_state == LeaderRecoveryState::Recovered {
             return Ok(current.clone());
         }
         let reason = if new_isr.len() < current.isr.len() { "isr shrink" } else { "isr expand" };
-        Ok(self.commit_partition(p, Some(broker), new_isr, false, reason, ctx))
+        Ok(self.commit_partition(p, Some(broker), new_isr, false, true, reason, ctx))
     }
 }
 
@@ -686,7 +707,13 @@ mod tests {
 
     fn state(leader: u32, leader_epoch: i32, isr: &[u32], partition_epoch: i32) -> PartitionState {
         let isr = isr.iter().map(|&b| BrokerId(b)).collect();
-        PartitionState { leader: Some(BrokerId(leader)), leader_epoch, isr, partition_epoch }
+        PartitionState {
+            leader: Some(BrokerId(leader)),
+            leader_epoch,
+            isr,
+            partition_epoch,
+            leader_recovery_state: LeaderRecoveryState::Recovered,
+        }
     }
 
     // ReplicationControlManager.validateAlterPartitionData, in Kafka's order: epochs ahead of the controller's are

@@ -74,6 +74,14 @@ impl KafkaError {
     }
 }
 
+/// KIP-704's leader recovery state: a leader elected uncleanly is RECOVERING until its first ISR change, which
+/// carries RECOVERED (Partition.makeLeader marks it recovered at once; PartitionChangeBuilder writes it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum LeaderRecoveryState {
+    Recovered,
+    Recovering,
+}
+
 /// A partition's registration as the controller commits it (PartitionRecord / PartitionChangeRecord).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PartitionState {
@@ -82,6 +90,7 @@ pub struct PartitionState {
     pub isr: Vec<BrokerId>,
     /// Bumped on every change (the KRaft partition epoch); AlterPartition must name the current one.
     pub partition_epoch: i32,
+    pub leader_recovery_state: LeaderRecoveryState,
 }
 
 /// A record of the controllers' metadata log, which brokers replay in order.

@@ -18,6 +18,11 @@ pub enum Obs {
         unclean: bool,
         reason: &'static str,
     },
+    /// KIP-704: the uncleanly elected leader's first ISR change marked the partition RECOVERED.
+    LeaderRecovered {
+        partition: PartitionId,
+        leader_epoch: LeaderEpoch,
+    },
     /// The controller committed an ISR change that kept the leader.
     IsrChanged {
         partition: PartitionId,

@@ -325,11 +325,38 @@ fn an_operators_unclean_election_loses_what_only_the_isr_had() {
     let election = FaultAction::ElectLeaders { election: ElectionType::Unclean, partition: None };
     s.sim.faults.push(insync::faults::ScheduledFault { at_us: 30 * S, action: election });
     let outcome = insync::sim::run(&s.sim, s.seed, true);
-    let unclean = cluster_events(&outcome).into_iter().any(|(t, o)| {
-        t >= 30 * S && matches!(o, Obs::LeaderElected { leader: Some(BrokerId(2)), unclean: true, .. })
-    });
+    let unclean = cluster_events(&outcome)
+        .into_iter()
+        .any(|(t, o)| t >= 30 * S && matches!(o, Obs::LeaderElected { leader: Some(BrokerId(2)), unclean: true, .. }));
     assert!(unclean, "broker-2, out of the ISR, is elected uncleanly");
     assert!(!lost(&outcome).is_empty(), "the writes acknowledged by broker-1 alone are gone");
     let (_, untouched) = run("unclean-election-off");
     assert!(lost(&untouched).is_empty(), "without the operator nothing is lost");
+}
+
+// KIP-704: an unclean election leaves the partition RECOVERING (PartitionChangeBuilder.tryElection) until the new
+// leader's first AlterPartition, which carries RECOVERED and commits with its ISR change; a clean failover never
+// enters the state.
+#[test]
+fn an_unclean_leader_is_recovering_until_its_first_isr_change() {
+    let (_, outcome) = run("unclean-election");
+    let events = cluster_events(&outcome);
+    let elected = events
+        .iter()
+        .find(|(_, o)| matches!(o, Obs::LeaderElected { unclean: true, .. }))
+        .map(|(t, _)| *t)
+        .expect("an unclean election");
+    let recovered = events
+        .iter()
+        .find(|(t, o)| *t > elected && matches!(o, Obs::LeaderRecovered { .. }))
+        .map(|(t, _)| *t)
+        .expect("the leader recovers");
+    let first_isr_change = events
+        .iter()
+        .find(|(t, o)| *t > elected && matches!(o, Obs::IsrChanged { .. }))
+        .map(|(t, _)| *t)
+        .expect("the ISR grows again");
+    assert_eq!(recovered, first_isr_change, "recovered with the first ISR change");
+    let (_, clean) = run("unclean-election-off");
+    assert!(!cluster_events(&clean).iter().any(|(_, o)| matches!(o, Obs::LeaderRecovered { .. })));
 }

@@ -96,6 +96,23 @@ pub enum ElectionType {
     Unclean,
 }
 
+/// Who changes a partition's registration, which decides its leader recovery state (KIP-704).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChangeBy {
+    /// The controller on its own (fencing, shutdown, a clean election): the state is kept.
+    Controller,
+    /// An unclean election: RECOVERING.
+    UncleanElection,
+    /// The leader's AlterPartition, which carries RECOVERED.
+    Leader,
+}
+
+impl ChangeBy {
+    fn elected(unclean: bool) -> Self {
+        if unclean { ChangeBy::UncleanElection } else { ChangeBy::Controller }
+    }
+}
+
 /// Why a partition's registration is being recomputed.
 #[derive(Clone, Copy)]
 enum Change {
@@ -490,7 +507,7 @@ impl Controller {
         if leader == current.leader && isr == current.isr {
             return;
         }
-        self.commit_partition(p, leader, isr, unclean, false, reason, ctx);
+        self.commit_partition(p, leader, isr, ChangeBy::elected(unclean), reason, ctx);
     }
 
     /// Leader election (PartitionChangeBuilder): the first replica in assignment order that is in the ISR and
@@ -546,7 +563,7 @@ impl Controller {
             if leader.is_none() {
                 continue;
             }
-            self.commit_partition(p, leader, isr, unclean, false, reason, ctx);
+            self.commit_partition(p, leader, isr, ChangeBy::elected(unclean), reason, ctx);
             elected += 1;
         }
         elected
@@ -559,8 +576,7 @@ impl Controller {
         p: PartitionId,
         leader: Option<BrokerId>,
         isr: Vec<BrokerId>,
-        unclean: bool,
-        recovered: bool,
+        by: ChangeBy,
         reason: &'static str,
         ctx: &mut KafkaCtx<'_>,
     ) -> PartitionState {
@@ -568,11 +584,12 @@ impl Controller {
         let leader_changed = leader != current.leader;
         // KIP-704 (PartitionChangeBuilder.tryElection): an unclean election makes the leader RECOVERING; the
         // leader's own AlterPartition (`recovered`) marks it RECOVERED; other changes keep the state.
-        let leader_recovery_state = match (unclean, recovered) {
-            (true, _) => LeaderRecoveryState::Recovering,
-            (false, true) => LeaderRecoveryState::Recovered,
-            (false, false) => current.leader_recovery_state,
+        let leader_recovery_state = match by {
+            ChangeBy::UncleanElection => LeaderRecoveryState::Recovering,
+            ChangeBy::Leader => LeaderRecoveryState::Recovered,
+            ChangeBy::Controller => current.leader_recovery_state,
         };
+        let unclean = by == ChangeBy::UncleanElection;
         let state = PartitionState {
             leader,
             leader_epoch: current.leader_epoch + i32::from(leader_changed),
@@ -610,7 +627,7 @@ impl Controller {
             return Ok(current.clone());
         }
         let reason = if new_isr.len() < current.isr.len() { "isr shrink" } else { "isr expand" };
-        Ok(self.commit_partition(p, Some(broker), new_isr, false, true, reason, ctx))
+        Ok(self.commit_partition(p, Some(broker), new_isr, ChangeBy::Leader, reason, ctx))
     }
 }
 

@@ -439,14 +439,16 @@ impl Consumer {
         self.membership == Membership::Stable
     }
 
-    /// A metadata request, unless one is in flight or the last failed less than `retry.backoff.ms` ago (doubling
+    /// A metadata request, unless one is in flight or the last was sent less than `retry.backoff.ms` ago (doubling
     /// per consecutive failure, KIP-580); then the poll wakes when it may be sent.
     fn request_metadata(&mut self, ctx: &mut KafkaCtx<'_>) {
         if self.has_pending(PendingKind::Metadata) {
             return;
         }
-        let backoff_us = self.cfg.config.retry_backoff().after(self.metadata_failures.saturating_sub(1));
-        let due = self.metadata_attempted_at.filter(|_| self.metadata_failures > 0).map(|t| t.plus_us(backoff_us));
+        // Metadata.timeToNextUpdate: no sooner than the (exponential) refresh backoff after the last attempt,
+        // whether it succeeded or not — a refresh that still shows no leader is not repeated at once.
+        let backoff_us = self.cfg.config.retry_backoff().after(self.metadata_failures);
+        let due = self.metadata_attempted_at.map(|t| t.plus_us(backoff_us));
         if let Some(due) = due.filter(|&due| due > ctx.now) {
             return self.arm_poll(due.since_us(ctx.now), ctx);
         }

@@ -22,8 +22,7 @@ impl ExponentialBackoff {
         if self.initial_us >= self.max_us {
             return self.max_us;
         }
-        let factor = 1u64.checked_shl(failures.min(62)).unwrap_or(u64::MAX);
-        self.initial_us.saturating_mul(factor).min(self.max_us)
+        self.initial_us.saturating_mul(1 << failures.min(62)).min(self.max_us)
     }
 }
 

@@ -529,6 +529,10 @@ impl Consumer {
 
     /// Positions for new partitions: the committed offset (OffsetFetch), else `auto.offset.reset` (ListOffsets).
     fn ensure_positions(&mut self, ctx: &mut KafkaCtx<'_>) -> bool {
+        // The usual case on every poll: every position is known, and nothing needs collecting.
+        if self.positions.values().all(|p| p.fetch.is_some() || p.no_offset) {
+            return true;
+        }
         let unknown: Vec<PartitionId> = self
             .positions
             .iter()

@@ -48,7 +48,12 @@ pub struct Ctx<'a, M, T, O> {
     commands: &'a mut Vec<Command<M, T, O>>,
 }
 
-impl<M, T, O> Ctx<'_, M, T, O> {
+impl<'a, M, T, O> Ctx<'a, M, T, O> {
+    /// A context outside a run, for driving one handler directly (state in, commands out) in a test.
+    pub fn detached(now: SimTime, me: NodeId, rng: &'a mut SimRng, commands: &'a mut Vec<Command<M, T, O>>) -> Self {
+        Ctx { now, me, rng, commands }
+    }
+
     pub fn send(&mut self, to: NodeId, msg: M) {
         self.commands.push(Command::Send { to, msg });
     }

@@ -446,6 +446,7 @@ impl Broker {
                     return Ok((base_offset, base_offset + req.records.len() as u64 - 1));
                 }
                 SequenceCheck::OutOfOrder => return Err(KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER),
+                SequenceCheck::StaleEpoch => return Err(KafkaError::INVALID_PRODUCER_EPOCH),
             }
         }
         let range = replica.log.append_as_leader(req.records.clone(), ls.leader_epoch, req.stamp, now);
@@ -842,7 +843,7 @@ fn truncate_and_report(
     let from_offset = log.log_end_offset();
     let done = log.truncate_to(offset);
     if done.offsets_removed > 0 {
-        ctx.emit(Obs::Truncated { broker, partition, from_offset, to_offset: offset, reason });
+        ctx.emit(Obs::Truncated { broker, partition, from_offset, to_offset: log.log_end_offset(), reason });
     } else if done.epochs_removed > 0 {
         let entries_removed = done.epochs_removed;
         ctx.emit(Obs::EpochCacheTrimmed { broker, partition, log_end_offset: from_offset, entries_removed });

@@ -33,10 +33,11 @@ impl Record {
     }
 }
 
-/// The idempotent producer's stamp on a batch (RecordBatch producerId / baseSequence).
+/// The idempotent producer's stamp on a batch (RecordBatch producerId / producerEpoch / baseSequence).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProducerStamp {
     pub producer_id: u64,
+    pub producer_epoch: u16,
     pub base_sequence: u32,
 }
 
@@ -72,8 +73,11 @@ pub enum SequenceCheck {
     Duplicate {
         base_offset: Offset,
     },
-    /// A gap, or a duplicate older than the retained batches: OUT_OF_ORDER_SEQUENCE_NUMBER.
+    /// A gap, a duplicate older than the retained batches, or a new epoch not starting at sequence 0:
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER.
     OutOfOrder,
+    /// An epoch older than the producer's latest here: INVALID_PRODUCER_EPOCH.
+    StaleEpoch,
 }
 
 /// What a truncation removed: offsets from the log, entries from the epoch cache.
@@ -93,6 +97,13 @@ struct BatchMetadata {
     base_offset: Offset,
 }
 
+/// What the log knows of one producer id (ProducerStateEntry): its latest epoch and that epoch's last batches.
+#[derive(Clone, Debug)]
+struct ProducerStateEntry {
+    epoch: u16,
+    batches: VecDeque<BatchMetadata>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ReplicaLog {
     batches: VecDeque<Batch>,
@@ -110,7 +121,7 @@ pub struct ReplicaLog {
     pub flushed_offset: Offset,
     /// The log end offset at each OS writeback pass still within the dirty-expire window: (time, offset).
     dirty_samples: VecDeque<(SimTime, Offset)>,
-    producers: BTreeMap<u64, VecDeque<BatchMetadata>>,
+    producers: BTreeMap<u64, ProducerStateEntry>,
 }
 
 impl ReplicaLog {
@@ -241,20 +252,31 @@ impl ReplicaLog {
         self.batches.push_back(batch);
     }
 
+    /// ProducerStateEntry.addBatch: a batch of another epoch (higher from a client; on a follower whatever the
+    /// leader wrote) starts the entry over with that epoch; the last five batches are kept.
     fn remember_producer_batch(&mut self, stamp: ProducerStamp, batch: &Batch) {
-        let entry = self.producers.entry(stamp.producer_id).or_default();
-        entry.push_back(BatchMetadata {
+        let entry = self
+            .producers
+            .entry(stamp.producer_id)
+            .or_insert_with(|| ProducerStateEntry { epoch: stamp.producer_epoch, batches: VecDeque::new() });
+        if entry.epoch != stamp.producer_epoch {
+            entry.epoch = stamp.producer_epoch;
+            entry.batches.clear();
+        }
+        entry.batches.push_back(BatchMetadata {
             first_seq: stamp.base_sequence,
             last_seq: stamp.base_sequence + batch.records.len() as u32 - 1,
             base_offset: batch.base_offset,
         });
-        if entry.len() > PRODUCER_BATCHES_RETAINED {
-            entry.pop_front();
+        if entry.batches.len() > PRODUCER_BATCHES_RETAINED {
+            entry.batches.pop_front();
         }
     }
 
-    /// ProducerAppendInfo / ProducerStateEntry: a batch with the same first and last sequence as one of the last
-    /// five is a duplicate; otherwise its first sequence must follow the last one appended.
+    /// A client's idempotent batch against the producer's state here, in Kafka's order: a retry of one of the
+    /// last five batches of the same epoch is a duplicate (ProducerStateEntry.findDuplicateBatch); an older epoch
+    /// is INVALID_PRODUCER_EPOCH (ProducerAppendInfo.checkProducerEpoch); a newer epoch must start at sequence 0,
+    /// the same epoch must follow the last sequence (checkSequence).
     pub fn check_sequence(&self, stamp: ProducerStamp, record_count: usize) -> SequenceCheck {
         let last_seq = stamp.base_sequence + record_count as u32 - 1;
         let Some(entry) = self.producers.get(&stamp.producer_id) else {
@@ -262,14 +284,21 @@ impl ReplicaLog {
             // truncation or a failover left none of) has no current epoch, and is accepted at any sequence.
             return SequenceCheck::Append;
         };
-        if let Some(dup) = entry.iter().find(|m| m.first_seq == stamp.base_sequence && m.last_seq == last_seq) {
+        if stamp.producer_epoch == entry.epoch
+            && let Some(dup) =
+                entry.batches.iter().find(|m| m.first_seq == stamp.base_sequence && m.last_seq == last_seq)
+        {
             return SequenceCheck::Duplicate { base_offset: dup.base_offset };
         }
-        match entry.back() {
-            Some(m) if m.last_seq.wrapping_add(1) == stamp.base_sequence => SequenceCheck::Append,
-            None if stamp.base_sequence == 0 => SequenceCheck::Append,
-            _ => SequenceCheck::OutOfOrder,
+        if stamp.producer_epoch < entry.epoch {
+            return SequenceCheck::StaleEpoch;
         }
+        let in_sequence = if stamp.producer_epoch > entry.epoch {
+            stamp.base_sequence == 0
+        } else {
+            entry.batches.back().map_or(stamp.base_sequence == 0, |m| m.last_seq.wrapping_add(1) == stamp.base_sequence)
+        };
+        if in_sequence { SequenceCheck::Append } else { SequenceCheck::OutOfOrder }
     }
 
     /// Batches starting with the one that holds `from`, up to about `max_bytes` (always at least one batch).
@@ -303,44 +332,42 @@ impl ReplicaLog {
     }
 
     /// Removes everything at and above `offset` (UnifiedLog.truncateTo); the epoch cache, high watermark,
-    /// recovery point and producer state follow. Even when nothing is removed the epoch cache loses entries that
-    /// start at the log end: a broker that became leader and appended nothing before losing leadership has one,
-    /// and would otherwise send it as its last fetched epoch forever. Below the first kept batch the log is
-    /// truncated fully (UnifiedLog.truncateFullyAndStartAt).
+    /// recovery point and producer state follow. A batch is removed whole, as LogSegment.truncateTo cuts the file
+    /// at the start of the batch holding `offset`, so the log may end below `offset`. Even when nothing is removed
+    /// the epoch cache loses entries that start at the log end: a broker that became leader and appended nothing
+    /// before losing leadership has one, and would otherwise send it as its last fetched epoch forever. Below the
+    /// first kept batch the log is truncated fully (UnifiedLog.truncateFullyAndStartAt).
     pub fn truncate_to(&mut self, offset: Offset) -> Truncation {
         if offset >= self.log_end_offset {
             let epochs_removed = self.epochs.truncate_from_end(self.log_end_offset);
             return Truncation { offsets_removed: 0, epochs_removed };
         }
-        let removed = self.log_end_offset - offset;
+        let before = self.log_end_offset;
         if offset < self.log_start_offset {
             let epochs_removed = self.epochs.entries().len();
             self.truncate_fully_and_start_at(offset);
-            return Truncation { offsets_removed: removed, epochs_removed };
+            return Truncation { offsets_removed: before - offset, epochs_removed };
         }
-        while let Some(last) = self.batches.back_mut() {
-            if last.base_offset >= offset {
-                self.batches.pop_back();
-            } else {
-                if last.next_offset() > offset {
-                    let keep = (offset - last.base_offset) as usize;
-                    last.records = Rc::from(&last.records[..keep]);
-                }
-                break;
-            }
+        while self.batches.back().is_some_and(|last| last.next_offset() > offset) {
+            self.batches.pop_back();
         }
-        self.log_end_offset = offset;
+        let end = self.batches.back().map_or(self.log_start_offset, Batch::next_offset);
+        self.log_end_offset = end;
         self.size_bytes = self.batches.iter().map(Batch::size_bytes).sum();
-        let epochs_removed = self.epochs.truncate_from_end(offset);
-        self.high_watermark = self.high_watermark.min(offset);
-        self.checkpointed_high_watermark = self.checkpointed_high_watermark.min(offset);
-        self.flushed_offset = self.flushed_offset.min(offset);
-        self.dirty_samples.iter_mut().for_each(|(_, o)| *o = (*o).min(offset));
-        self.rebuild_producer_state();
-        Truncation { offsets_removed: removed, epochs_removed }
+        let epochs_removed = self.epochs.truncate_from_end(end);
+        self.high_watermark = self.high_watermark.min(end);
+        self.checkpointed_high_watermark = self.checkpointed_high_watermark.min(end);
+        self.flushed_offset = self.flushed_offset.min(end);
+        self.dirty_samples.iter_mut().for_each(|(_, o)| *o = (*o).min(end));
+        self.load_producer_snapshot();
+        Truncation { offsets_removed: before - end, epochs_removed }
     }
 
-    fn rebuild_producer_state(&mut self) {
+    /// ProducerStateManager.truncateAndReload / a restart's LogLoader: the producer state comes back from the
+    /// snapshot at the log end, which keeps only each producer's last batch (ProducerStateManager.writeSnapshot).
+    /// The model takes a snapshot at every batch, as a batch stands for a segment and Kafka snapshots at every
+    /// segment roll: a retry of an earlier batch is then no longer known as a duplicate.
+    fn load_producer_snapshot(&mut self) {
         self.producers.clear();
         let batches = std::mem::take(&mut self.batches);
         for batch in &batches {
@@ -349,6 +376,10 @@ impl ReplicaLog {
             }
         }
         self.batches = batches;
+        for entry in self.producers.values_mut() {
+            let keep_from = entry.batches.len().saturating_sub(1);
+            entry.batches.drain(..keep_from);
+        }
     }
 
     /// Applies `log.flush.interval.messages`: flush once that many messages are unflushed.
@@ -383,6 +414,7 @@ impl ReplicaLog {
         self.epochs.truncate_from_start(self.log_start_offset);
         self.dirty_samples.clear();
         self.high_watermark = self.checkpointed_high_watermark.min(self.log_end_offset);
+        self.load_producer_snapshot();
     }
 
     /// Every record with its offset, in offset order (for final states and white-box checks).
@@ -465,7 +497,7 @@ mod tests {
     #[test]
     fn idempotent_sequences_detect_duplicates_and_gaps() {
         let mut log = ReplicaLog::default();
-        let stamp = |seq| Some(ProducerStamp { producer_id: 7, base_sequence: seq });
+        let stamp = |seq| Some(ProducerStamp { producer_id: 7, producer_epoch: 0, base_sequence: seq });
         for seq in 0..7u32 {
             assert_eq!(log.check_sequence(stamp(seq).unwrap(), 1), SequenceCheck::Append);
             log.append_as_leader(record(u64::from(seq)), 0, stamp(seq), SimTime::ZERO);
@@ -481,12 +513,83 @@ mod tests {
     #[test]
     fn a_producer_without_state_is_accepted_at_any_sequence() {
         let mut log = ReplicaLog::default();
-        let unknown = ProducerStamp { producer_id: 9, base_sequence: 42 };
+        let unknown = ProducerStamp { producer_id: 9, producer_epoch: 0, base_sequence: 42 };
         assert_eq!(log.check_sequence(unknown, 3), SequenceCheck::Append);
         log.append_as_leader(record(0), 0, Some(unknown), SimTime::ZERO);
         log.truncate_to(0);
-        let next = ProducerStamp { producer_id: 9, base_sequence: 43 };
+        let next = ProducerStamp { producer_id: 9, producer_epoch: 0, base_sequence: 43 };
         assert_eq!(log.check_sequence(next, 1), SequenceCheck::Append, "its state went with the truncated batch");
+    }
+
+    fn stamp(epoch: u16, seq: u32) -> ProducerStamp {
+        ProducerStamp { producer_id: 7, producer_epoch: epoch, base_sequence: seq }
+    }
+
+    fn append_stamped(log: &mut ReplicaLog, stamp: ProducerStamp, records: u64) {
+        let batch: Vec<Record> = (0..records)
+            .map(|i| Record {
+                producer: ClientId(0),
+                send_seq: u64::from(stamp.base_sequence) + i,
+                key: None,
+                size_bytes: 10,
+            })
+            .collect();
+        log.append_as_leader(Rc::from(batch), 0, Some(stamp), SimTime::ZERO);
+    }
+
+    // ProducerStateManagerTest.testBasicIdMapping: a repeated sequence or a gap is OUT_OF_ORDER_SEQUENCE_NUMBER,
+    // a new epoch starts at sequence 0 (a new epoch at another sequence is out of order), and after it the old
+    // epoch is INVALID_PRODUCER_EPOCH (ProducerAppendInfo.checkProducerEpoch / checkSequence).
+    #[test]
+    fn a_new_producer_epoch_starts_at_zero_and_fences_the_old_one() {
+        let mut log = ReplicaLog::default();
+        append_stamped(&mut log, stamp(0, 0), 1);
+        append_stamped(&mut log, stamp(0, 1), 1);
+        assert_eq!(log.check_sequence(stamp(0, 5), 1), SequenceCheck::OutOfOrder, "a gap");
+        assert_eq!(log.check_sequence(stamp(1, 5), 1), SequenceCheck::OutOfOrder, "a new epoch not at 0");
+        assert_eq!(log.check_sequence(stamp(1, 0), 1), SequenceCheck::Append);
+        append_stamped(&mut log, stamp(1, 0), 1);
+        assert_eq!(log.check_sequence(stamp(0, 2), 1), SequenceCheck::StaleEpoch);
+    }
+
+    // ProducerStateEntry.maybeUpdateProducerEpoch clears the batches of the old epoch, and findDuplicateBatch
+    // compares the epoch: a retry of an old-epoch batch after the bump is fenced, not answered as a duplicate.
+    #[test]
+    fn a_bump_forgets_the_old_epochs_batches() {
+        let mut log = ReplicaLog::default();
+        append_stamped(&mut log, stamp(0, 0), 2);
+        assert_eq!(log.check_sequence(stamp(0, 0), 2), SequenceCheck::Duplicate { base_offset: 0 });
+        append_stamped(&mut log, stamp(1, 0), 2);
+        assert_eq!(log.check_sequence(stamp(0, 0), 2), SequenceCheck::StaleEpoch);
+        assert_eq!(log.check_sequence(stamp(1, 0), 2), SequenceCheck::Duplicate { base_offset: 2 });
+    }
+
+    // ProducerStateManager.writeSnapshot keeps each producer's last batch only: after a restart (or a
+    // truncation, which reloads the snapshot) a retry of the last batch is still a duplicate, one of an earlier
+    // batch is no longer recognised and is out of order.
+    #[test]
+    fn a_restart_remembers_only_each_producers_last_batch() {
+        let mut log = ReplicaLog::default();
+        for seq in 0..3 {
+            append_stamped(&mut log, stamp(0, seq), 1);
+        }
+        assert_eq!(log.check_sequence(stamp(0, 1), 1), SequenceCheck::Duplicate { base_offset: 1 });
+        log.recover_after_crash(false);
+        assert_eq!(log.check_sequence(stamp(0, 2), 1), SequenceCheck::Duplicate { base_offset: 2 });
+        assert_eq!(log.check_sequence(stamp(0, 1), 1), SequenceCheck::OutOfOrder);
+        assert_eq!(log.check_sequence(stamp(0, 3), 1), SequenceCheck::Append);
+    }
+
+    // LogSegment.truncateTo cuts the file at the start of the batch holding the offset: a truncation inside a
+    // batch removes the whole batch, and the producer state is reloaded without it.
+    #[test]
+    fn truncation_removes_whole_batches() {
+        let mut log = ReplicaLog::default();
+        append_stamped(&mut log, stamp(0, 0), 3);
+        append_stamped(&mut log, stamp(0, 3), 3);
+        assert_eq!(log.truncate_to(4), Truncation { offsets_removed: 3, epochs_removed: 0 });
+        assert_eq!(log.log_end_offset(), 3);
+        assert_eq!(log.check_sequence(stamp(0, 3), 3), SequenceCheck::Append, "the removed batch can come again");
     }
 
     // UnifiedLog.deleteOldSegments: retention deletes only what is below the high watermark, oldest first, by

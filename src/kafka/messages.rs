@@ -15,6 +15,8 @@ pub enum KafkaError {
     NOT_ENOUGH_REPLICAS_AFTER_APPEND,
     REQUEST_TIMED_OUT,
     OUT_OF_ORDER_SEQUENCE_NUMBER,
+    /// A batch of an older producer epoch than the partition's latest (InvalidProducerEpochException, 2.7+).
+    INVALID_PRODUCER_EPOCH,
     FENCED_LEADER_EPOCH,
     UNKNOWN_LEADER_EPOCH,
     OFFSET_OUT_OF_RANGE,
@@ -46,6 +48,7 @@ impl KafkaError {
             KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
             KafkaError::REQUEST_TIMED_OUT => "REQUEST_TIMED_OUT",
             KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            KafkaError::INVALID_PRODUCER_EPOCH => "INVALID_PRODUCER_EPOCH",
             KafkaError::FENCED_LEADER_EPOCH => "FENCED_LEADER_EPOCH",
             KafkaError::UNKNOWN_LEADER_EPOCH => "UNKNOWN_LEADER_EPOCH",
             KafkaError::OFFSET_OUT_OF_RANGE => "OFFSET_OUT_OF_RANGE",
@@ -68,9 +71,14 @@ impl KafkaError {
     }
 
     /// Whether the producer retries it (RetriableException subclasses in the Java client). An idempotent producer
-    /// also retries OUT_OF_ORDER_SEQUENCE_NUMBER when an earlier batch is unresolved; the producer decides that.
+    /// also retries OUT_OF_ORDER_SEQUENCE_NUMBER (TransactionManager.canRetry); the producer decides that.
     pub fn is_retriable(self) -> bool {
-        !matches!(self, KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER | KafkaError::INVALID_UPDATE_VERSION)
+        !matches!(
+            self,
+            KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER
+                | KafkaError::INVALID_PRODUCER_EPOCH
+                | KafkaError::INVALID_UPDATE_VERSION
+        )
     }
 }
 

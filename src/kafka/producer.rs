@@ -26,8 +26,11 @@ struct ProducerBatch {
     records: Rc<[Record]>,
     created: SimTime,
     attempts: u32,
-    /// The idempotent stamp, fixed at the first send and kept across retries.
+    /// The idempotent stamp, fixed at the first send and kept across retries (unless an epoch bump for its
+    /// partition rewrites it).
     stamp: Option<ProducerStamp>,
+    /// An epoch bump rewrote the stamp (ProducerBatch.sequenceHasBeenReset).
+    sequence_reset: bool,
     retry_at: SimTime,
     last_error: Option<KafkaError>,
 }
@@ -51,7 +54,31 @@ struct OpenBatch {
 struct PartitionQueue {
     open: OpenBatch,
     ready: VecDeque<ProducerBatch>,
+    sequences: PartitionSequences,
+}
+
+/// The idempotent producer's bookkeeping for one partition (TransactionManager's TxnPartitionEntry).
+#[derive(Default)]
+struct PartitionSequences {
+    /// The producer epoch this partition's sequences belong to; it catches up with the producer's epoch only
+    /// when none of its batches is outstanding (TransactionManager.maybeUpdateProducerIdAndEpoch).
+    epoch: u16,
     next_sequence: u32,
+    last_acked_sequence: Option<u32>,
+    /// Stamped batches not yet completed, in flight or waiting for a retry (inflightBatchesBySequence).
+    outstanding: u32,
+    /// A retried batch expired: the partition sends nothing new until its outstanding batches are done and this
+    /// sequence follows the last acknowledged one (partitionsWithUnresolvedSequences).
+    unresolved: Option<u32>,
+    /// The next epoch bump restarts this partition's sequences (partitionsToRewriteSequences).
+    rewrite: bool,
+}
+
+impl PartitionSequences {
+    /// TransactionManager.isNextSequence: `sequence` follows the last acknowledged one.
+    fn is_next(&self, sequence: u32) -> bool {
+        self.last_acked_sequence.map_or(sequence == 0, |last| last.wrapping_add(1) == sequence)
+    }
 }
 
 impl PartitionQueue {
@@ -67,6 +94,7 @@ impl PartitionQueue {
             created,
             attempts: 0,
             stamp: None,
+            sequence_reset: false,
             retry_at: created,
             last_error: None,
         });
@@ -116,8 +144,11 @@ pub struct Producer {
     in_flight_per_broker: Vec<u32>,
     next_correlation: u64,
     sends: u64,
-    /// The idempotent producer's id and epoch (the model assigns ids instead of InitProducerId).
-    producer_epoch: u32,
+    /// The idempotent producer's id, one per process (InitProducerId; the model assigns them), and its epoch,
+    /// bumped after a batch failed for good (KIP-360).
+    producer_id: u64,
+    producer_epoch: u16,
+    epoch_bump_required: bool,
     metadata_request: Option<(u64, SimTime)>,
     metadata_wanted: bool,
     metadata_refreshed_at: SimTime,
@@ -180,7 +211,9 @@ impl Producer {
             in_flight: InFlightRequests::default(),
             next_correlation: 0,
             sends: 0,
+            producer_id: (u64::from(id.0) + 1) << 16,
             producer_epoch: 0,
+            epoch_bump_required: false,
             metadata_request: None,
             metadata_wanted: true,
             metadata_refreshed_at: SimTime::ZERO,
@@ -201,11 +234,11 @@ impl Producer {
     pub fn crash(&mut self) {
         let fresh = Producer::new(self.id, self.spec.clone());
         let sends = self.sends;
-        let epoch = self.producer_epoch;
+        let producer_id = self.producer_id;
         *self = fresh;
         self.sends = sends;
-        // A new producer instance gets a new epoch (InitProducerId), so its sequences start over.
-        self.producer_epoch = epoch + 1;
+        // A new producer instance gets a new producer id (InitProducerId), so its sequences start over.
+        self.producer_id = producer_id + 1;
         self.restarted = true;
     }
 
@@ -439,6 +472,10 @@ impl Producer {
         if ctx.now >= self.next_metadata_at() {
             self.request_metadata(ctx);
         }
+        if self.config.enable_idempotence {
+            self.resolve_sequences();
+            self.bump_epoch_if_required();
+        }
         self.expire_batches(ctx);
         for index in 0..self.queues.len() {
             self.close_lingering_batch(index, ctx.now);
@@ -492,24 +529,54 @@ impl Producer {
             }
             return false;
         }
-        let partition = front.partition;
-        if self.config.enable_idempotence
-            && front.attempts > 0
-            && self.in_flight.values().any(|f| f.batch.partition == partition)
-        {
+        if self.config.enable_idempotence && !self.may_drain_idempotent(index, front) {
             return false;
         }
         let Some(mut batch) = self.queues[index].ready.pop_front() else {
             return false;
         };
         if self.config.enable_idempotence && batch.stamp.is_none() {
-            let queue = &mut self.queues[index];
-            let producer_id = (u64::from(self.id.0) + 1) << 16 | u64::from(self.producer_epoch);
-            batch.stamp = Some(ProducerStamp { producer_id, base_sequence: queue.next_sequence });
-            queue.next_sequence += batch.records.len() as u32;
+            batch.stamp = Some(self.stamp_new_batch(index, batch.records.len() as u32));
         }
         self.send_batch(batch, leader, ctx);
         true
+    }
+
+    /// RecordAccumulator.shouldStopDrainBatchesForPartition for an idempotent producer: a retry goes only when it
+    /// holds the partition's lowest outstanding sequence; a new batch waits while the partition has batches of an
+    /// older epoch outstanding, or an expired retry left its sequences unresolved.
+    fn may_drain_idempotent(&self, index: usize, front: &ProducerBatch) -> bool {
+        let sequences = &self.queues[index].sequences;
+        match front.stamp {
+            Some(stamp) => {
+                let partition = front.partition;
+                let in_flight = self.in_flight.values().filter(|f| f.batch.partition == partition);
+                in_flight.filter_map(|f| f.batch.stamp).all(|s| s.base_sequence > stamp.base_sequence)
+            }
+            None => {
+                let stale = sequences.epoch != self.producer_epoch && sequences.outstanding > 0;
+                !stale && sequences.unresolved.is_none()
+            }
+        }
+    }
+
+    /// Stamps a new batch with the partition's next sequence, first moving the partition to the producer's
+    /// current epoch (from sequence 0) if it has nothing outstanding of an older one.
+    fn stamp_new_batch(&mut self, index: usize, record_count: u32) -> ProducerStamp {
+        let epoch = self.producer_epoch;
+        let sequences = &mut self.queues[index].sequences;
+        if sequences.epoch != epoch {
+            assert_eq!(sequences.outstanding, 0, "a partition changes epoch only with nothing outstanding");
+            *sequences = PartitionSequences { epoch, ..PartitionSequences::default() };
+        }
+        let stamp = ProducerStamp {
+            producer_id: self.producer_id,
+            producer_epoch: epoch,
+            base_sequence: sequences.next_sequence,
+        };
+        sequences.next_sequence += record_count;
+        sequences.outstanding += 1;
+        stamp
     }
 
     fn send_batch(&mut self, batch: ProducerBatch, leader: BrokerId, ctx: &mut KafkaCtx<'_>) {
@@ -559,6 +626,14 @@ impl Producer {
             self.note_completed(record.send_seq);
         }
         self.answer_done_forwards(ctx);
+        if let Some(stamp) = batch.stamp {
+            // TransactionManager.handleCompletedBatch: the last acknowledged sequence moves up.
+            let last_sequence = stamp.base_sequence + batch.records.len() as u32 - 1;
+            let index = self.queue_index(batch.partition);
+            let sequences = &mut self.queues[index].sequences;
+            sequences.last_acked_sequence = sequences.last_acked_sequence.max(Some(last_sequence));
+            sequences.outstanding -= 1;
+        }
     }
 
     /// Sender.completeBatch with an error: retry retriable errors (with a metadata refresh where the leader may
@@ -576,31 +651,38 @@ impl Producer {
         }
         batch.last_error = Some(error);
         let expired = ctx.now.since_us(batch.created) >= self.config.delivery_timeout_us;
-        if self.can_retry(&batch, error) && batch.attempts < self.config.retries && !expired {
+        // Sender.canRetry: within delivery.timeout.ms and `retries`, and an error the client retries.
+        if !expired && batch.attempts < self.config.retries && self.can_retry(&batch, error) {
             // KIP-580: each retry of a batch backs off twice as long, up to retry.backoff.max.ms.
             batch.retry_at = ctx.now.plus_us(self.config.retry_backoff().after(batch.attempts));
             batch.attempts += 1;
             self.requeue(batch);
         } else {
-            self.fail_batch(batch, error.name(), ctx);
+            // Sender: sequences are adjusted only for a batch that had retries left; one that ran out may be in
+            // the log.
+            let adjust_sequences = batch.attempts < self.config.retries;
+            self.fail_batch(batch, error, adjust_sequences, ctx);
         }
     }
 
-    /// Retriable errors, plus OUT_OF_ORDER_SEQUENCE_NUMBER for an idempotent producer whose earlier batch of the
-    /// same partition is still unresolved (it will land first, and this one after it).
-    fn can_retry(&self, batch: &ProducerBatch, error: KafkaError) -> bool {
-        if error != KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER {
+    /// Retriable errors; for an idempotent producer also OUT_OF_ORDER_SEQUENCE_NUMBER, which
+    /// TransactionManager.canRetry always retries, and which means a real gap — calling for an epoch bump of the
+    /// partition — when the batch is the one right after the last acknowledged (or unresolved) sequence.
+    fn can_retry(&mut self, batch: &ProducerBatch, error: KafkaError) -> bool {
+        let Some(stamp) = batch.stamp.filter(|_| error == KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER) else {
             return error.is_retriable();
-        }
-        let Some(stamp) = batch.stamp else {
-            return false;
-        };
-        let earlier = |b: &ProducerBatch| {
-            b.stamp.is_some_and(|s| s.producer_id == stamp.producer_id && s.base_sequence < stamp.base_sequence)
         };
         let index = self.queue_index(batch.partition);
-        self.in_flight.values().any(|f| f.batch.partition == batch.partition && earlier(&f.batch))
-            || self.queues[index].ready.iter().any(earlier)
+        let sequences = &mut self.queues[index].sequences;
+        let unresolved = sequences.unresolved;
+        if unresolved.is_none() && (batch.sequence_reset || !sequences.is_next(stamp.base_sequence)) {
+            return true; // An earlier batch is still to land: this one follows it.
+        }
+        if unresolved.is_none_or(|next| next == stamp.base_sequence) {
+            sequences.rewrite = true;
+            self.epoch_bump_required = true;
+        }
+        true
     }
 
     /// Puts a batch back: in sequence order for an idempotent producer (RecordAccumulator.insertInSequenceOrder),
@@ -617,30 +699,91 @@ impl Producer {
         }
     }
 
-    fn fail_batch(&mut self, batch: ProducerBatch, error: &str, ctx: &mut KafkaCtx<'_>) {
+    fn fail_batch(&mut self, batch: ProducerBatch, error: KafkaError, adjust_sequences: bool, ctx: &mut KafkaCtx<'_>) {
         for record in batch.records.iter() {
             ctx.emit(Obs::Client(ClientEvent::SendFailed {
                 producer: self.id.0,
                 send_seq: record.send_seq,
                 partition: batch.partition.0,
-                error: error.to_string(),
+                error: error.name().to_string(),
             }));
             self.note_completed(record.send_seq);
         }
         self.answer_done_forwards(ctx);
         if batch.stamp.is_some() {
-            self.bump_epoch();
+            self.sequence_failed(&batch, error, adjust_sequences);
         }
     }
 
-    /// KIP-360: after an idempotent batch fails for good, the producer bumps its epoch and restarts sequences,
-    /// so later batches are not rejected for the gap. Batches not yet sent get new sequences.
-    fn bump_epoch(&mut self) {
-        self.producer_epoch += 1;
-        for queue in &mut self.queues {
-            queue.next_sequence = 0;
-            queue.ready.iter_mut().for_each(|b| b.stamp = None);
+    /// TransactionManager.handleFailedBatch for an idempotent producer: an OUT_OF_ORDER_SEQUENCE_NUMBER, or a
+    /// batch failed while it had retries left, leaves a gap in the partition's sequences, so the epoch is bumped
+    /// and the partition's sequences restart (KIP-360). Only that partition's: the others keep their epoch until
+    /// their outstanding batches are done.
+    fn sequence_failed(&mut self, batch: &ProducerBatch, error: KafkaError, adjust_sequences: bool) {
+        let index = self.queue_index(batch.partition);
+        let sequences = &mut self.queues[index].sequences;
+        sequences.outstanding -= 1;
+        if error == KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER || adjust_sequences {
+            sequences.rewrite = true;
+            self.epoch_bump_required = true;
         }
+    }
+
+    /// TransactionManager.maybeResolveSequences: a partition whose expired retry left its sequences unresolved is
+    /// resolved once nothing of it is outstanding — fine if the last acknowledged sequence is the one before the
+    /// next, otherwise its epoch is bumped.
+    fn resolve_sequences(&mut self) {
+        for queue in &mut self.queues {
+            let sequences = &mut queue.sequences;
+            if sequences.unresolved.is_none() || sequences.outstanding > 0 {
+                continue;
+            }
+            if !sequences.is_next(sequences.next_sequence) {
+                sequences.rewrite = true;
+                self.epoch_bump_required = true;
+            }
+            sequences.unresolved = None;
+        }
+    }
+
+    /// TransactionManager.bumpIdempotentProducerEpoch: the next epoch (a new producer id after Short.MAX_VALUE),
+    /// and the partitions that asked for it restart their outstanding batches' sequences from 0 in the new epoch
+    /// (startSequencesAtBeginning).
+    fn bump_epoch_if_required(&mut self) {
+        if !self.epoch_bump_required {
+            return;
+        }
+        self.epoch_bump_required = false;
+        if self.producer_epoch == i16::MAX as u16 {
+            self.producer_id += 1;
+            self.producer_epoch = 0;
+        } else {
+            self.producer_epoch += 1;
+        }
+        for index in 0..self.queues.len() {
+            if self.queues[index].sequences.rewrite {
+                self.restart_sequences(index);
+            }
+        }
+    }
+
+    fn restart_sequences(&mut self, index: usize) {
+        let partition = self.partitions[index];
+        let (producer_id, producer_epoch) = (self.producer_id, self.producer_epoch);
+        let queue = &mut self.queues[index];
+        let in_flight = self.in_flight.0.iter_mut().map(|(_, f)| &mut f.batch).filter(|b| b.partition == partition);
+        let mut outstanding: Vec<&mut ProducerBatch> =
+            in_flight.chain(queue.ready.iter_mut()).filter(|b| b.stamp.is_some()).collect();
+        outstanding.sort_by_key(|b| b.stamp.map(|s| s.base_sequence));
+        let mut next_sequence = 0;
+        for batch in outstanding {
+            batch.stamp = Some(ProducerStamp { producer_id, producer_epoch, base_sequence: next_sequence });
+            batch.sequence_reset = true;
+            next_sequence += batch.records.len() as u32;
+        }
+        let outstanding = queue.sequences.outstanding;
+        queue.sequences =
+            PartitionSequences { epoch: producer_epoch, next_sequence, outstanding, ..PartitionSequences::default() };
     }
 
     /// Batches older than `delivery.timeout.ms`, queued or in flight, fail with TimeoutException
@@ -651,7 +794,7 @@ impl Producer {
             // The front batch is the oldest (retries go back to the front or in sequence order).
             while self.queues[index].ready.front().is_some_and(|b| ctx.now.since_us(b.created) >= timeout) {
                 if let Some(batch) = self.queues[index].ready.pop_front() {
-                    self.fail_batch(batch, KafkaError::REQUEST_TIMED_OUT.name(), ctx);
+                    self.expire_batch(batch, ctx);
                 }
             }
         }
@@ -664,8 +807,21 @@ impl Producer {
         for correlation in expired {
             if let Some(flight) = self.in_flight.remove(&correlation) {
                 self.in_flight_per_broker[flight.broker.index()] -= 1;
-                self.fail_batch(flight.batch, KafkaError::REQUEST_TIMED_OUT.name(), ctx);
+                self.expire_batch(flight.batch, ctx);
             }
+        }
+    }
+
+    /// Sender.sendProducerData's expiry: the batch fails with a TimeoutException without adjusting sequences (it
+    /// may be in the log); a batch that was retried leaves its partition's sequences unresolved.
+    fn expire_batch(&mut self, batch: ProducerBatch, ctx: &mut KafkaCtx<'_>) {
+        let retried = batch.attempts > 0;
+        let next = batch.stamp.map(|s| s.base_sequence + batch.records.len() as u32);
+        let index = self.queue_index(batch.partition);
+        self.fail_batch(batch, KafkaError::REQUEST_TIMED_OUT, false, ctx);
+        if let Some(next) = next.filter(|_| retried) {
+            let sequences = &mut self.queues[index].sequences;
+            sequences.unresolved = sequences.unresolved.max(Some(next));
         }
     }
 
@@ -741,5 +897,135 @@ impl Producer {
     /// Whether every send has completed (acknowledged or failed).
     pub fn is_idle(&self) -> bool {
         self.in_flight.is_empty() && self.queues.iter().all(|q| q.open.records.is_empty() && q.ready.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::runner::{Command, Ctx};
+    use crate::engine::{rng, time::US_PER_S};
+
+    const TWO_PARTITIONS: &str = r#"
+[[topics]]
+name = "orders"
+partitions = 2
+replication.factor = 3
+
+[[producers]]
+name = "order-service"
+topic = "orders"
+acks = "all"
+"#;
+
+    /// One idempotent producer driven by hand: both partitions led by broker 1, every produce request it sends
+    /// collected in `sent`.
+    struct Harness {
+        producer: Producer,
+        rng: rng::SimRng,
+        now: SimTime,
+        sent: Vec<ProduceRequest>,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            let scenario = crate::scenario::load_str("producer-test.toml", TWO_PARTITIONS).expect("a valid scenario");
+            let mut producer = Producer::new(ClientId(0), Rc::new(scenario.sim.cluster));
+            assert!(producer.config.enable_idempotence, "idempotence is the default with acks=all");
+            producer.leaders.fill(LeaderInfo { leader: Some(BrokerId(1)), leader_epoch: 0 });
+            producer.metadata_wanted = false;
+            Harness { producer, rng: rng::stream(1, "producer-test", 0), now: SimTime::ZERO, sent: Vec::new() }
+        }
+
+        fn run(&mut self, handler: impl FnOnce(&mut Producer, &mut KafkaCtx<'_>)) {
+            let mut commands = Vec::new();
+            let mut ctx = Ctx::detached(self.now, NodeId(0), &mut self.rng, &mut commands);
+            handler(&mut self.producer, &mut ctx);
+            for command in commands {
+                if let Command::Send { msg: Msg::Produce(request), .. } = command {
+                    self.sent.push(request);
+                }
+            }
+        }
+
+        /// A one-record batch for the partition at `index`, which the sender then sends if it may.
+        fn send_to(&mut self, index: usize) {
+            let record = Record { producer: ClientId(0), send_seq: self.producer.sends, key: None, size_bytes: 100 };
+            self.producer.sends += 1;
+            let partition = self.producer.partitions[index];
+            let queue = &mut self.producer.queues[index];
+            queue.open.created = self.now;
+            queue.open.records.push(record);
+            queue.close_open_batch(partition);
+            self.run(|p, ctx| p.run_sender(ctx));
+        }
+
+        fn answer(&mut self, request: usize, result: Result<Offset, KafkaError>) {
+            let request = &self.sent[request];
+            let response = ProduceResponse { correlation: request.correlation, partition: request.partition, result };
+            self.run(|p, ctx| p.on_message(NodeId(1), Msg::ProduceResponse(response), ctx));
+        }
+
+        fn stamp(&self, request: usize) -> (u16, u32) {
+            let stamp = self.sent[request].stamp.expect("an idempotent batch");
+            (stamp.producer_epoch, stamp.base_sequence)
+        }
+    }
+
+    use super::super::ids::Offset;
+
+    // TransactionManager.handleFailedBatch → requestEpochBumpForPartition, bumpIdempotentProducerEpoch and
+    // RecordAccumulator.shouldStopDrainBatchesForPartition: a batch that fails while it had retries left bumps
+    // the epoch and restarts only its own partition's sequences; another partition keeps sending its outstanding
+    // batch in the old epoch, holds its new batches until that one completes, and then starts the new epoch at
+    // sequence 0 (maybeUpdateProducerIdAndEpoch).
+    #[test]
+    fn an_epoch_bump_holds_new_batches_behind_the_old_epochs_outstanding_ones() {
+        let mut h = Harness::new();
+        h.send_to(0);
+        h.send_to(1);
+        assert_eq!((h.stamp(0), h.stamp(1)), ((0, 0), (0, 0)));
+        h.answer(1, Err(KafkaError::INVALID_PRODUCER_EPOCH));
+        h.send_to(0);
+        assert_eq!(h.sent.len(), 2, "orders-0 holds its new batch while its epoch-0 batch is in flight");
+        h.send_to(1);
+        assert_eq!(h.stamp(2), (1, 0), "orders-1 starts the new epoch at sequence 0");
+        h.answer(0, Ok(0));
+        assert_eq!(h.sent.len(), 4, "orders-0's held batch goes once its epoch-0 batch completed");
+        assert_eq!(h.stamp(3), (1, 0), "and starts the new epoch at sequence 0");
+    }
+
+    // The confirmed duplicate of the fidelity issue: a retry whose first attempt may be in the log keeps its
+    // stamp (epoch and sequence) when another partition's failure bumps the epoch, so the broker answers it as a
+    // duplicate instead of appending it again (Kafka rewrites only partitionsToRewriteSequences).
+    #[test]
+    fn a_retry_keeps_its_stamp_when_another_partition_bumps_the_epoch() {
+        let mut h = Harness::new();
+        h.send_to(0);
+        h.send_to(1);
+        h.answer(0, Err(KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND));
+        h.answer(1, Err(KafkaError::INVALID_PRODUCER_EPOCH));
+        h.now = SimTime(US_PER_S);
+        h.run(|p, ctx| p.run_sender(ctx));
+        assert_eq!(h.producer.producer_epoch, 1, "orders-1's failure bumped the epoch");
+        assert_eq!(h.sent.len(), 3, "orders-0's batch is retried");
+        assert_eq!(h.stamp(2), (0, 0), "with the stamp of its first attempt");
+    }
+
+    // Sender.sendProducerData marks a partition unresolved when a retried batch expires (its first attempt may
+    // or may not be in the log); TransactionManager.maybeResolveSequences bumps the epoch once nothing of it is
+    // outstanding and the last acknowledged sequence is not the one before the next, so the next batch starts
+    // the new epoch at sequence 0 instead of leaving a gap the broker would refuse.
+    #[test]
+    fn an_expired_retry_restarts_its_partitions_sequences_in_a_new_epoch() {
+        let mut h = Harness::new();
+        h.send_to(0);
+        h.answer(0, Err(KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND));
+        h.now = SimTime(200 * US_PER_S);
+        h.run(|p, ctx| p.run_sender(ctx));
+        assert_eq!(h.sent.len(), 1, "the retry expired by delivery.timeout.ms instead of going again");
+        assert_eq!(h.producer.queues[0].sequences.unresolved, Some(1));
+        h.send_to(0);
+        assert_eq!(h.stamp(1), (1, 0), "the next batch starts a new epoch at sequence 0");
     }
 }

@@ -156,6 +156,7 @@ pub fn happened_count(name: &str, history: &History, stats: Option<&Stats>) -> u
         ("send-failed", _) => events(&|e| matches!(e, ClientEvent::SendFailed { .. })),
         ("commit-failed", _) => events(&|e| matches!(e, ClientEvent::Committed { error: Some(_), .. })),
         ("offset-reset", _) => events(&|e| matches!(e, ClientEvent::OffsetOutOfRange { .. })),
+        ("truncation-detected", _) => events(&|e| matches!(e, ClientEvent::TruncationDetected { .. })),
         ("rebalance", None) => events(&|e| matches!(e, ClientEvent::Assigned { .. })),
         (_, None) => 0,
         ("fault", Some(s)) => s.faults_fired,

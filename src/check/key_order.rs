@@ -9,7 +9,10 @@
 //! processed means the application applied an older value of the key after a newer one (a zombie finishing a
 //! stale batch, a group that skipped ahead and came back). Jepsen's checker has no per-key check; this is its
 //! `nonmonotonic-poll` lifted from one consumer to the whole group, and like Jepsen (which stops comparing a
-//! key once a rebalance touched it) it does not count a rebalance's replay.
+//! key once a rebalance touched it) it does not count a rebalance's replay. A `truncation_detected` (KIP-320)
+//! starts the group's partition afresh from the divergence: the offsets above it now hold other, later records,
+//! so offsets read before it and after it are not one order (what the group read there and lost is
+//! `lost-write`'s).
 
 use super::index::{Record, SendKeys};
 use super::violation::{Names, Violation, seconds};
@@ -35,6 +38,11 @@ pub fn check(history: &History, _logs: Option<&[FinalLog]>) -> Vec<Violation> {
     let mut highest: BTreeMap<(u32, u32, u32), Highest> = BTreeMap::new();
     let mut out = Vec::new();
     for entry in &history.entries {
+        if let ClientEvent::TruncationDetected { group, partition, divergent_offset, .. } = entry.event {
+            let from = divergent_offset.unwrap_or(0);
+            highest.retain(|&(g, p, _), top| g != group || p != partition || top.offset < from);
+            continue;
+        }
         let ClientEvent::Processed { group, partition, offset, producer, send_seq, .. } = entry.event else { continue };
         let record = (producer, send_seq);
         if !seen.insert((group, record)) {
@@ -95,6 +103,26 @@ mod tests {
             processed(0, 0, 0, 4, (1, 0)),
             processed(0, 0, 0, 1, (1, 0)),
         ]);
+        assert!(check(&history(events), None).is_empty());
+    }
+
+    #[test]
+    fn a_detected_truncation_restarts_the_order_at_the_divergence() {
+        // Key 0's send 2 was read at offset 2, then lost; the new leader wrote send 6 at offset 1 (below it).
+        let mut events = keyed();
+        events.push(invoked(0, 6, Some(0), 0));
+        events.extend([processed(0, 0, 0, 2, (0, 2))]);
+        let detected = ClientEvent::TruncationDetected {
+            consumer: 0,
+            group: 0,
+            partition: 0,
+            offset: 3,
+            divergent_offset: Some(1),
+            error: None,
+        };
+        let after = processed(0, 0, 0, 1, (0, 6));
+        assert_eq!(check(&history([events.clone(), vec![after.clone()]].concat()), None).len(), 1, "without it");
+        events.extend([detected, after]);
         assert!(check(&history(events), None).is_empty());
     }
 

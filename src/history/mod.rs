@@ -34,6 +34,17 @@ pub enum ClientEvent {
     Derived { producer: u32, send_seq: u64, from_producer: u32, from_send_seq: u64 },
     /// A fetch position was out of range (retention deleted it, or the log was truncated below it).
     OffsetOutOfRange { consumer: u32, group: u32, partition: u32, offset: u64 },
+    /// KIP-320: validating its position `offset` after a leader change, the consumer found the log truncated
+    /// below it — at `divergent_offset`, or at an unknown point (the leader has no such epoch). With
+    /// `auto.offset.reset = none` the poll fails (`error`: LogTruncationException) and the partition stops.
+    TruncationDetected {
+        consumer: u32,
+        group: u32,
+        partition: u32,
+        offset: u64,
+        divergent_offset: Option<u64>,
+        error: Option<String>,
+    },
     /// `auto.offset.reset` (or a reset after OFFSET_OUT_OF_RANGE) moved a position to `offset`.
     PositionReset { consumer: u32, group: u32, partition: u32, offset: u64 },
     /// An offset commit's outcome for one partition: `error` is absent when it succeeded.

@@ -8,7 +8,7 @@ use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
 use super::log::{ReplicaLog, SequenceCheck};
 use super::messages::{
     FetchRequest, FetchResponse, FetchResult, KafkaError, LeaderInfo, LeaderRecoveryState, MetadataRecord, Msg,
-    PartitionState, ProduceRequest, ProduceResponse,
+    OffsetAndEpoch, PartitionState, ProduceRequest, ProduceResponse,
 };
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
@@ -61,7 +61,7 @@ struct ParkedProduce {
     required_offset: Offset,
     deadline: SimTime,
     /// Set when this is a group's offset commit to `__consumer_offsets` rather than a client's produce.
-    commit: Option<(usize, Vec<(PartitionId, u64)>)>,
+    commit: Option<(usize, Vec<(PartitionId, OffsetAndEpoch)>)>,
 }
 
 /// A follower fetch with nothing to return yet (DelayedFetch, `replica.fetch.wait.max.ms`).

@@ -3,9 +3,9 @@
 //! broker leads, with offset commits appended to that partition and answered once replicated.
 
 use super::super::coordinator::{Coordinator, Group, GroupState, Output};
-use super::super::ids::PartitionId;
+use super::super::ids::{LeaderEpoch, PartitionId};
 use super::super::log::{FetchedBatches, Record};
-use super::super::messages::{GroupRequest, GroupResponse, KafkaError, Msg};
+use super::super::messages::{GroupRequest, GroupResponse, KafkaError, Msg, OffsetAndEpoch};
 use super::super::node::KafkaCtx;
 use super::super::obs::Obs;
 use super::{Broker, ParkedProduce, Replica, Role};
@@ -40,6 +40,9 @@ impl Broker {
         let response = match request {
             GroupRequest::FindCoordinator { group } => Some(self.find_coordinator(group)),
             GroupRequest::ListOffsets { partition, latest } => Some(self.list_offsets(partition, latest)),
+            GroupRequest::OffsetsForLeaderEpoch { partition, current_leader_epoch, leader_epoch } => {
+                Some(self.offsets_for_leader_epoch(partition, current_leader_epoch, leader_epoch))
+            }
             GroupRequest::Fetch { partition, offset, max_wait_us, min_bytes } => {
                 let parked = ParkedConsumerFetch {
                     consumer: from,
@@ -77,6 +80,27 @@ impl Broker {
             _ => Err(KafkaError::NOT_LEADER_OR_FOLLOWER),
         };
         GroupResponse::ListOffsets { partition, result }
+    }
+
+    /// OffsetsForLeaderEpoch from a consumer (Partition.lastOffsetForLeaderEpoch, leader only): its current
+    /// leader epoch must be the leader's (older: FENCED_LEADER_EPOCH, newer: UNKNOWN_LEADER_EPOCH); the answer is
+    /// the largest epoch ≤ the one asked for and where it ends, the log end for the latest
+    /// (LeaderEpochFileCache.endOffsetFor).
+    fn offsets_for_leader_epoch(
+        &self,
+        partition: PartitionId,
+        current_leader_epoch: LeaderEpoch,
+        leader_epoch: LeaderEpoch,
+    ) -> GroupResponse {
+        let result = match self.replicas.get(partition.index()).and_then(Option::as_ref) {
+            Some(Replica { log, role: Role::Leader(ls) }) => match current_leader_epoch.cmp(&ls.leader_epoch) {
+                std::cmp::Ordering::Less => Err(KafkaError::FENCED_LEADER_EPOCH),
+                std::cmp::Ordering::Greater => Err(KafkaError::UNKNOWN_LEADER_EPOCH),
+                std::cmp::Ordering::Equal => Ok(log.end_offset_for_epoch(leader_epoch)),
+            },
+            _ => Err(KafkaError::NOT_LEADER_OR_FOLLOWER),
+        };
+        GroupResponse::OffsetsForLeaderEpoch { partition, result }
     }
 
     fn consumer_fetch(&mut self, fetch: ParkedConsumerFetch, ctx: &mut KafkaCtx<'_>) {
@@ -154,7 +178,7 @@ impl Broker {
             return;
         }
         let Some(replica) = self.replicas[p.index()].as_ref() else { return };
-        let mut offsets: BTreeMap<usize, BTreeMap<PartitionId, u64>> = BTreeMap::new();
+        let mut offsets: BTreeMap<usize, BTreeMap<PartitionId, OffsetAndEpoch>> = BTreeMap::new();
         for (_, record) in replica.log.records() {
             let (group, partition, offset) = record.as_offset_commit();
             offsets.entry(group).or_default().insert(partition, offset);
@@ -231,7 +255,7 @@ impl Broker {
     pub fn admin_reset_offsets(
         &mut self,
         group: usize,
-        offsets: Vec<(PartitionId, u64)>,
+        offsets: Vec<(PartitionId, OffsetAndEpoch)>,
         ctx: &mut KafkaCtx<'_>,
     ) -> Result<(), String> {
         let Some(loaded) = self.groups.get(&group) else { return Err("NOT_COORDINATOR".to_string()) };
@@ -250,7 +274,7 @@ impl Broker {
         client: NodeId,
         correlation: u64,
         group: usize,
-        offsets: Vec<(PartitionId, u64)>,
+        offsets: Vec<(PartitionId, OffsetAndEpoch)>,
         ctx: &mut KafkaCtx<'_>,
     ) {
         let Some(p) = self.spec.offsets_partition_of(group) else { return };
@@ -285,7 +309,7 @@ impl Broker {
         client: NodeId,
         correlation: u64,
         group: usize,
-        offsets: Vec<(PartitionId, u64)>,
+        offsets: Vec<(PartitionId, OffsetAndEpoch)>,
         result: Result<(), KafkaError>,
         ctx: &mut KafkaCtx<'_>,
     ) {

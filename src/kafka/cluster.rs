@@ -6,7 +6,7 @@ use super::consumer::Consumer;
 use super::controller::{Controller, ElectionType};
 use super::coordinator::GroupState;
 use super::ids::{BrokerId, ClientId, LeaderEpoch, Offset, PartitionId};
-use super::messages::Msg;
+use super::messages::{Msg, OffsetAndEpoch};
 use super::node::Node;
 use super::producer::Producer;
 use super::spec::{ClusterSpec, NodeRole};
@@ -249,7 +249,7 @@ impl Cluster {
             return "refused: the group has no coordinator".to_string();
         };
         let partitions: Vec<PartitionId> = self.spec.topic_partitions(topic).collect();
-        let offsets: Vec<(PartitionId, u64)> = partitions
+        let offsets: Vec<(PartitionId, OffsetAndEpoch)> = partitions
             .iter()
             .map(|&p| {
                 let offset = match to {
@@ -261,7 +261,7 @@ impl Cluster {
                         self.leader_log(p).map_or(0, |log| log.offset_for_time(t).min(log.high_watermark))
                     }
                 };
-                (p, offset)
+                (p, OffsetAndEpoch::without_epoch(offset))
             })
             .collect();
         let mut result = Err("the coordinator is down".to_string());

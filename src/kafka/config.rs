@@ -225,6 +225,9 @@ pub struct ConsumerConfig {
     pub retry_backoff_us: u64,
     /// `retry.backoff.max.ms`, 1000 (KIP-580).
     pub retry_backoff_max_us: u64,
+    /// KIP-320 (Kafka 2.1+): positions and commits carry leader epochs, and a position is validated with
+    /// OffsetsForLeaderEpoch after a leader change (`[model] consumer_truncation_detection`).
+    pub truncation_detection: bool,
 }
 
 impl Default for ConsumerConfig {
@@ -244,6 +247,7 @@ impl Default for ConsumerConfig {
             request_timeout_us: 30_000 * US_PER_MS,
             retry_backoff_us: 100 * US_PER_MS,
             retry_backoff_max_us: 1_000 * US_PER_MS,
+            truncation_detection: true,
         }
     }
 }

@@ -6,9 +6,11 @@
 
 use super::assignor::{self, Assignor, MemberSubscription, TopicPartition};
 use super::config::{CommitStrategy, OffsetReset};
-use super::ids::{BrokerId, PartitionId};
+use super::ids::{BrokerId, LeaderEpoch, PartitionId};
 use super::log::Record;
-use super::messages::{GroupRequest, GroupResponse, JoinMetadata, JoinResult, KafkaError, LeaderInfo, Msg};
+use super::messages::{
+    GroupRequest, GroupResponse, JoinMetadata, JoinResult, KafkaError, LeaderInfo, Msg, OffsetAndEpoch,
+};
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
 use super::spec::{ClusterSpec, ConsumerSpec, NodeRole, PoisonPolicy};
@@ -78,6 +80,7 @@ enum PendingKind {
     OffsetFetch,
     ListOffsets(PartitionId),
     Fetch(PartitionId),
+    Validate(PartitionId),
 }
 
 /// A partition this consumer is assigned.
@@ -92,6 +95,30 @@ struct Position {
     /// No committed offset: waiting for `auto.offset.reset` to give a position (SubscriptionState's
     /// AWAIT_RESET), which needs the partition's leader.
     awaiting_reset: bool,
+    /// KIP-320: the leader epoch of the record before `consumed` (FetchPosition.offsetEpoch), which a commit
+    /// stores with the offset.
+    consumed_epoch: Option<LeaderEpoch>,
+    /// The epochs of the fetched records not yet consumed, as (first offset, epoch), oldest first.
+    fetched_epochs: VecDeque<(u64, LeaderEpoch)>,
+    /// The partition leader epoch the position was last validated against (FetchPosition.currentLeader).
+    validated_for: Option<LeaderEpoch>,
+    /// An OffsetsForLeaderEpoch in flight for this leader epoch (AWAIT_VALIDATION): nothing is fetched meanwhile.
+    validating: Option<LeaderEpoch>,
+}
+
+impl Position {
+    /// The consumer's position (SubscriptionState.position): the next offset `poll()` returns.
+    fn offset(&self) -> Option<u64> {
+        self.consumed.or(self.fetch)
+    }
+
+    /// A seek to `offset` whose record before it was written in `epoch`: nothing fetched beyond it is kept.
+    fn seek(&mut self, offset: u64, epoch: Option<LeaderEpoch>) {
+        self.fetch = Some(offset);
+        self.consumed = Some(offset);
+        self.consumed_epoch = epoch;
+        self.fetched_epochs.clear();
+    }
 }
 
 pub struct Consumer {
@@ -222,6 +249,7 @@ impl Consumer {
             if kind == (PendingKind::Commit { sync: true }) {
                 self.finish_sync_commit(ctx);
             }
+            self.abandon_validation(kind);
             if self.app == App::Polling && self.started {
                 self.arm_poll(self.cfg.config.retry_backoff_us, ctx);
             }
@@ -344,9 +372,19 @@ impl Consumer {
             if p.kind == (PendingKind::Commit { sync: true }) {
                 self.finish_sync_commit(ctx);
             }
+            self.abandon_validation(p.kind);
         }
         if !expired.is_empty() {
             self.resume_poll(ctx);
+        }
+    }
+
+    /// A validation that got no answer is asked again at the next poll.
+    fn abandon_validation(&mut self, kind: PendingKind) {
+        if let PendingKind::Validate(p) = kind
+            && let Some(pos) = self.positions.get_mut(&p)
+        {
+            pos.validating = None;
         }
     }
 
@@ -529,6 +567,7 @@ impl Consumer {
 
     /// Positions for new partitions: the committed offset (OffsetFetch), else `auto.offset.reset` (ListOffsets).
     fn ensure_positions(&mut self, ctx: &mut KafkaCtx<'_>) -> bool {
+        self.validate_positions_if_needed(ctx);
         // The usual case on every poll: every position is known, and nothing needs collecting.
         if self.positions.values().all(|p| p.fetch.is_some() || p.no_offset) {
             return true;
@@ -559,6 +598,106 @@ impl Consumer {
         false
     }
 
+    // ---- KIP-320: positions validated after a leader change ----
+
+    /// SubscriptionState.maybeValidatePositionForCurrentLeader: a position whose partition has a leader epoch
+    /// it was not validated against, and whose record before it has a known epoch, asks the leader with
+    /// OffsetsForLeaderEpoch where that epoch ends; nothing of it is fetched (or returned) until the answer. A
+    /// position without an epoch is taken as it is.
+    fn validate_positions_if_needed(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if !self.cfg.config.truncation_detection {
+            return;
+        }
+        let leaders = &self.leaders;
+        let due = |(p, pos): (&PartitionId, &Position)| {
+            let leader = leaders[p.index()];
+            let stale = pos.offset().is_some() && pos.validating.is_none() && leader.leader.is_some();
+            (stale && pos.validated_for != Some(leader.leader_epoch)).then_some(*p)
+        };
+        if !self.positions.iter().any(|entry| due(entry).is_some()) {
+            return;
+        }
+        let partitions: Vec<PartitionId> = self.positions.iter().filter_map(due).collect();
+        for p in partitions {
+            let LeaderInfo { leader: Some(leader), leader_epoch } = self.leaders[p.index()] else { continue };
+            let Some(pos) = self.positions.get_mut(&p) else { continue };
+            let Some(epoch) = pos.consumed_epoch else {
+                pos.validated_for = Some(leader_epoch);
+                continue;
+            };
+            // FetchCollector: records fetched for a partition that is no longer fetchable are dropped.
+            if let Some(offset) = pos.offset() {
+                pos.seek(offset, Some(epoch));
+            }
+            pos.validating = Some(leader_epoch);
+            self.buffer.retain(|(b, _, _)| *b != p);
+            let request = GroupRequest::OffsetsForLeaderEpoch {
+                partition: p,
+                current_leader_epoch: leader_epoch,
+                leader_epoch: epoch,
+            };
+            self.send(leader, PendingKind::Validate(p), request, ctx);
+        }
+    }
+
+    /// SubscriptionState.maybeCompleteValidation: the leader's log ends for our epoch below our position — it
+    /// was truncated (an unclean election): with an `auto.offset.reset` policy the position moves back to the
+    /// first offset known to diverge, with `none` poll fails with LogTruncationException. A leader without the
+    /// epoch leaves the divergence unknown: the reset policy applies. Otherwise the position stands.
+    fn on_validation_response(
+        &mut self,
+        p: PartitionId,
+        result: Result<Option<(LeaderEpoch, u64)>, KafkaError>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        let Some(pos) = self.positions.get_mut(&p) else { return self.resume_poll(ctx) };
+        let (Some(asked_for), Some(position)) = (pos.validating.take(), pos.offset()) else {
+            return self.resume_poll(ctx);
+        };
+        let end = match result {
+            Err(_) => {
+                // FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER: refresh metadata, ask again.
+                self.leaders[p.index()].leader = None;
+                return self.after_backoff_or_poll(true, ctx);
+            }
+            Ok(Some((_, end_offset))) if end_offset >= position => {
+                pos.validated_for = Some(asked_for);
+                return self.resume_poll(ctx);
+            }
+            Ok(end) => end,
+        };
+        let reset = self.cfg.config.auto_offset_reset != OffsetReset::None;
+        let error = (!reset).then(|| "LogTruncationException".to_string());
+        let (consumer, group) = (self.index, self.cfg.group as u32);
+        let divergent_offset = end.map(|(_, o)| o);
+        let detected = ClientEvent::TruncationDetected {
+            consumer,
+            group,
+            partition: p.0,
+            offset: position,
+            divergent_offset,
+            error,
+        };
+        ctx.emit(Obs::Client(detected));
+        match end {
+            _ if !reset => {
+                pos.fetch = None;
+                pos.no_offset = true;
+            }
+            Some((epoch, offset)) => {
+                pos.seek(offset, Some(epoch));
+                pos.validated_for = Some(asked_for);
+                ctx.emit(Obs::Client(ClientEvent::PositionReset { consumer, group, partition: p.0, offset }));
+            }
+            None => {
+                pos.fetch = None;
+                pos.consumed = None;
+                self.reset_position(p, ctx);
+            }
+        }
+        self.resume_poll(ctx);
+    }
+
     /// Up to `max.poll.records` buffered records, advancing the consumed positions. Records of another channel
     /// are consumed without being returned; a record that cannot be deserialized is skipped (an error-handling
     /// deserializer) or stops the poll there (then poll throws, if nothing came before it).
@@ -581,6 +720,12 @@ impl Consumer {
                 break;
             }
             pos.consumed = Some(offset + 1);
+            while pos.fetched_epochs.get(1).is_some_and(|&(first, _)| first <= offset) {
+                pos.fetched_epochs.pop_front();
+            }
+            if let Some(&(_, epoch)) = pos.fetched_epochs.front() {
+                pos.consumed_epoch = Some(epoch);
+            }
             taken.ranges.entry(p).or_insert((offset, offset)).1 = offset + 1;
             let other_channel =
                 self.cfg.channel.is_some_and(|c| self.spec.channel_of(record.producer, record.send_seq) != Some(c));
@@ -637,6 +782,7 @@ impl Consumer {
         let wanted: Vec<(PartitionId, u64)> = self
             .positions
             .iter()
+            .filter(|(_, pos)| pos.validating.is_none())
             .filter_map(|(&p, pos)| pos.fetch.map(|o| (p, o)))
             .filter(|&(p, _)| !self.has_pending(PendingKind::Fetch(p)))
             // Fetcher.fetchablePartitions: a partition whose fetched records are not yet drained by poll is not
@@ -724,7 +870,15 @@ impl Consumer {
                 for &(p, o, _) in &done {
                     upto.insert(p, o + 1);
                 }
-                let upto: Vec<(PartitionId, u64)> = upto.into_iter().collect();
+                // The record's leader epoch goes with the offset when it is the consumed position's
+                // (commitSync with OffsetAndMetadata(offset, record.leaderEpoch())); otherwise none.
+                let with_epoch = |(p, offset): (PartitionId, u64)| {
+                    let pos = self.positions.get(&p).filter(|pos| pos.consumed == Some(offset));
+                    let leader_epoch =
+                        pos.and_then(|pos| pos.consumed_epoch).filter(|_| self.cfg.config.truncation_detection);
+                    (p, OffsetAndEpoch { offset, leader_epoch })
+                };
+                let upto: Vec<(PartitionId, OffsetAndEpoch)> = upto.into_iter().map(with_epoch).collect();
                 if sync {
                     // Waiting first: a commit the client fails at once (no coordinator, not in the group)
                     // finishes the wait before `commit` returns.
@@ -753,8 +907,13 @@ impl Consumer {
 
     /// Commits the consumed position of every assigned partition.
     fn commit_consumed(&mut self, sync: bool, ctx: &mut KafkaCtx<'_>) {
-        let offsets: Vec<(PartitionId, u64)> =
-            self.positions.iter().filter_map(|(&p, pos)| pos.consumed.map(|c| (p, c))).collect();
+        let with_epoch = self.cfg.config.truncation_detection;
+        let committed = |pos: &Position| {
+            let leader_epoch = pos.consumed_epoch.filter(|_| with_epoch);
+            pos.consumed.map(|offset| OffsetAndEpoch { offset, leader_epoch })
+        };
+        let offsets: Vec<(PartitionId, OffsetAndEpoch)> =
+            self.positions.iter().filter_map(|(&p, pos)| committed(pos).map(|c| (p, c))).collect();
         if offsets.is_empty() {
             if sync {
                 self.finish_sync_commit(ctx);
@@ -764,7 +923,7 @@ impl Consumer {
         self.commit(offsets, sync, ctx);
     }
 
-    fn commit(&mut self, offsets: Vec<(PartitionId, u64)>, sync: bool, ctx: &mut KafkaCtx<'_>) {
+    fn commit(&mut self, offsets: Vec<(PartitionId, OffsetAndEpoch)>, sync: bool, ctx: &mut KafkaCtx<'_>) {
         let refused = match (self.coordinator, self.membership) {
             (None, _) => Some(KafkaError::COORDINATOR_NOT_AVAILABLE),
             (Some(_), Membership::Stable) => None,
@@ -791,8 +950,13 @@ impl Consumer {
         self.send(coordinator, PendingKind::Commit { sync }, request, ctx);
     }
 
-    fn report_commit(&self, offsets: &[(PartitionId, u64)], error: Option<KafkaError>, ctx: &mut KafkaCtx<'_>) {
-        for &(p, offset) in offsets {
+    fn report_commit(
+        &self,
+        offsets: &[(PartitionId, OffsetAndEpoch)],
+        error: Option<KafkaError>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        for &(p, OffsetAndEpoch { offset, .. }) in offsets {
             let event = ClientEvent::Committed {
                 consumer: self.index,
                 group: self.group() as u32,
@@ -869,9 +1033,8 @@ impl Consumer {
                     self.leaders[partition.index()].leader = None;
                 }
                 if let (Some(pos), Ok(offset)) = (self.positions.get_mut(&partition), result) {
-                    pos.fetch = Some(offset);
+                    pos.seek(offset, None);
                     pos.awaiting_reset = false;
-                    pos.consumed = Some(offset);
                     let event = ClientEvent::PositionReset {
                         consumer: self.index,
                         group: self.group() as u32,
@@ -884,6 +1047,9 @@ impl Consumer {
             }
             GroupResponse::Fetch { partition, offset, result } => {
                 self.on_fetch_response(partition, offset, result, ctx)
+            }
+            GroupResponse::OffsetsForLeaderEpoch { partition, result } => {
+                self.on_validation_response(partition, result, ctx)
             }
             GroupResponse::LeaveGroup => {}
         }
@@ -1020,7 +1186,7 @@ impl Consumer {
     fn on_commit_response(
         &mut self,
         kind: PendingKind,
-        offsets: Vec<(PartitionId, u64)>,
+        offsets: Vec<(PartitionId, OffsetAndEpoch)>,
         result: Result<(), KafkaError>,
         ctx: &mut KafkaCtx<'_>,
     ) {
@@ -1036,7 +1202,7 @@ impl Consumer {
     /// Committed offsets become positions; partitions without one follow `auto.offset.reset`.
     fn on_offset_fetch_response(
         &mut self,
-        result: Result<Vec<(PartitionId, Option<u64>)>, KafkaError>,
+        result: Result<Vec<(PartitionId, Option<OffsetAndEpoch>)>, KafkaError>,
         ctx: &mut KafkaCtx<'_>,
     ) {
         let found = match result {
@@ -1049,9 +1215,10 @@ impl Consumer {
         for (p, committed) in found {
             let Some(pos) = self.positions.get_mut(&p) else { continue };
             match committed {
-                Some(offset) => {
-                    pos.fetch = Some(offset);
-                    pos.consumed = Some(offset);
+                // SubscriptionState.seekUnvalidated: a committed offset with an epoch is validated before use.
+                Some(OffsetAndEpoch { offset, leader_epoch }) => {
+                    pos.seek(offset, leader_epoch);
+                    pos.validated_for = None;
                 }
                 None => self.reset_position(p, ctx),
             }
@@ -1097,6 +1264,10 @@ impl Consumer {
         match result {
             Ok(batches) => {
                 for batch in &batches {
+                    let first = batch.base_offset.max(offset);
+                    if first < batch.next_offset() && pos.fetched_epochs.back().is_none_or(|&(_, e)| e != batch.epoch) {
+                        pos.fetched_epochs.push_back((first, batch.epoch));
+                    }
                     for (o, record) in (batch.base_offset..).zip(batch.records.iter()) {
                         if o >= offset {
                             self.buffer.push_back((p, o, *record));
@@ -1135,5 +1306,90 @@ impl Consumer {
 
     pub fn role(&self) -> NodeRole {
         NodeRole::Consumer(self.index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng;
+    use crate::engine::runner::{Command, Ctx};
+
+    fn consumer(auto_offset_reset: &str) -> Consumer {
+        let text = format!(
+            "[[topics]]\nname = \"audit\"\npartitions = 1\n\n[[consumers]]\nname = \"reader\"\ngroup.id = \"readers\"\n\
+             topics = [\"audit\"]\nauto.offset.reset = \"{auto_offset_reset}\"\n"
+        );
+        let scenario = crate::scenario::load_str("consumer-test.toml", &text).expect("a valid scenario");
+        Consumer::new(0, Rc::new(scenario.sim.cluster))
+    }
+
+    /// A consumer of audit-0 at `offset`, whose last record was written in leader epoch 5, validating against
+    /// leader epoch 7; then the leader's answer. Returns the client events emitted.
+    fn validate(consumer: &mut Consumer, offset: u64, answer: Option<(LeaderEpoch, u64)>) -> Vec<ClientEvent> {
+        let p = PartitionId(0);
+        let mut pos = Position::default();
+        pos.seek(offset, Some(5));
+        pos.validating = Some(7);
+        consumer.positions.insert(p, pos);
+        let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
+        let mut ctx = Ctx::detached(SimTime::ZERO, NodeId(0), &mut rng, &mut commands);
+        consumer.on_validation_response(p, Ok(answer), &mut ctx);
+        let client = |c: Command<Msg, Timer, Obs>| match c {
+            Command::Emit(Obs::Client(event)) => Some(event),
+            _ => None,
+        };
+        commands.into_iter().filter_map(client).collect()
+    }
+
+    fn detected(events: &[ClientEvent]) -> Option<(Option<u64>, Option<String>)> {
+        events.iter().find_map(|e| match e {
+            ClientEvent::TruncationDetected { divergent_offset, error, .. } => Some((*divergent_offset, error.clone())),
+            _ => None,
+        })
+    }
+
+    // SubscriptionStateTest.testTruncationDetectionWithResetPolicy: the leader's log ends for our epoch below our
+    // position; with a reset policy the position moves to that end offset, with its epoch, and is validated.
+    #[test]
+    fn a_truncation_below_the_position_moves_it_back_to_the_divergence() {
+        let mut c = consumer("earliest");
+        let events = validate(&mut c, 10, Some((4, 8)));
+        assert_eq!(detected(&events), Some((Some(8), None)));
+        let pos = &c.positions[&PartitionId(0)];
+        assert_eq!(
+            (pos.fetch, pos.consumed, pos.consumed_epoch, pos.validated_for),
+            (Some(8), Some(8), Some(4), Some(7))
+        );
+    }
+
+    // SubscriptionStateTest.testTruncationDetectionWithoutResetPolicy: with auto.offset.reset=none, poll fails with
+    // LogTruncationException and the position is not moved.
+    #[test]
+    fn without_a_reset_policy_a_truncation_is_a_log_truncation_exception() {
+        let mut c = consumer("none");
+        let events = validate(&mut c, 10, Some((4, 8)));
+        assert_eq!(detected(&events), Some((Some(8), Some("LogTruncationException".to_string()))));
+        assert!(c.positions[&PartitionId(0)].no_offset);
+    }
+
+    // SubscriptionState.maybeCompleteValidation: an end offset at or past the position is no truncation.
+    #[test]
+    fn a_log_that_ends_past_the_position_validates_it() {
+        let mut c = consumer("earliest");
+        assert_eq!(detected(&validate(&mut c, 10, Some((5, 12)))), None);
+        let pos = &c.positions[&PartitionId(0)];
+        assert_eq!((pos.fetch, pos.validated_for, pos.validating), (Some(10), Some(7), None));
+    }
+
+    // SubscriptionStateTest.testTruncationDetectionUnknownDivergentOffsetWithResetPolicy: a leader that knows no
+    // epoch ≤ ours (UNDEFINED_EPOCH_OFFSET) leaves the divergence unknown; the reset policy applies.
+    #[test]
+    fn an_unknown_divergence_applies_the_reset_policy() {
+        let mut c = consumer("earliest");
+        let events = validate(&mut c, 10, None);
+        assert_eq!(detected(&events), Some((None, None)));
+        let pos = &c.positions[&PartitionId(0)];
+        assert!(pos.fetch.is_none() && pos.awaiting_reset, "waiting for auto.offset.reset");
     }
 }

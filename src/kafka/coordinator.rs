@@ -4,7 +4,9 @@
 //! (requests and time in, replies and offset records out) and the broker does the I/O.
 
 use super::ids::PartitionId;
-use super::messages::{GroupRequest, GroupResponse, JoinMetadata, JoinResult, JoinedMember, KafkaError};
+use super::messages::{
+    GroupRequest, GroupResponse, JoinMetadata, JoinResult, JoinedMember, KafkaError, OffsetAndEpoch,
+};
 use crate::engine::{NodeId, SimTime};
 use std::collections::BTreeMap;
 
@@ -42,7 +44,7 @@ pub struct Group {
     /// An empty group's first join phase waits `group.initial.rebalance.delay.ms` for more members, at most
     /// until this time (InitialDelayedJoin).
     initial_join_limit: Option<SimTime>,
-    pub offsets: BTreeMap<PartitionId, u64>,
+    pub offsets: BTreeMap<PartitionId, OffsetAndEpoch>,
     next_member: u64,
     /// Member ids are this prefix and a counter. Kafka's are a client id and a random UUID, unique across
     /// coordinators; a coordinator that loads the group draws a fresh prefix, so ids never repeat.
@@ -61,7 +63,7 @@ pub enum Output {
         to: NodeId,
         correlation: u64,
         group: usize,
-        offsets: Vec<(PartitionId, u64)>,
+        offsets: Vec<(PartitionId, OffsetAndEpoch)>,
     },
     /// A trace-worthy change: a rebalance started or ended.
     Rebalance {
@@ -73,7 +75,7 @@ pub enum Output {
 }
 
 impl Group {
-    pub fn new(name: String, offsets: BTreeMap<PartitionId, u64>) -> Self {
+    pub fn new(name: String, offsets: BTreeMap<PartitionId, OffsetAndEpoch>) -> Self {
         Group {
             state: GroupState::Empty,
             generation: 0,
@@ -425,7 +427,7 @@ impl Coordinator<'_> {
         correlation: u64,
         generation: i32,
         member_id: &str,
-        offsets: Vec<(PartitionId, u64)>,
+        offsets: Vec<(PartitionId, OffsetAndEpoch)>,
     ) -> Option<GroupResponse> {
         let g = &mut *self.group;
         let simple = generation < 0 && member_id.is_empty() && g.members.is_empty();
@@ -575,7 +577,12 @@ mod tests {
     }
 
     fn commit(generation: i32) -> GroupRequest {
-        GroupRequest::OffsetCommit { group: 0, generation, member_id: "a".into(), offsets: vec![(PartitionId(0), 5)] }
+        GroupRequest::OffsetCommit {
+            group: 0,
+            generation,
+            member_id: "a".into(),
+            offsets: vec![(PartitionId(0), OffsetAndEpoch::without_epoch(5))],
+        }
     }
 
     fn commit_error(out: &[Output]) -> Option<KafkaError> {

@@ -3,6 +3,7 @@
 
 use super::epoch_cache::EpochCache;
 use super::ids::{ClientId, LeaderEpoch, Offset};
+use super::messages::OffsetAndEpoch;
 use crate::engine::SimTime;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
@@ -20,18 +21,35 @@ pub struct Record {
 }
 
 impl Record {
-    /// A `__consumer_offsets` record: key (group, partition), value the committed offset. The model carries it in
-    /// a record's id fields — `producer` holds the group index, `key` the partition, `send_seq` the offset — and
-    /// only the group coordinator reads records of that topic.
-    pub fn offset_commit(group: usize, partition: super::ids::PartitionId, offset: u64) -> Record {
-        Record { producer: ClientId(group as u32), send_seq: offset, key: Some(partition.0), size_bytes: 64 }
+    /// A `__consumer_offsets` record: key (group, partition), value the committed offset and its leader epoch.
+    /// The model carries it in a record's id fields — `producer` holds the group index, `key` the partition,
+    /// `send_seq` the offset in its low 40 bits and the leader epoch + 1 (0 for none) above — and only the group
+    /// coordinator reads records of that topic.
+    pub fn offset_commit(group: usize, partition: super::ids::PartitionId, committed: OffsetAndEpoch) -> Record {
+        assert!(committed.offset < 1 << OFFSET_BITS, "offset {} beyond the model's range", committed.offset);
+        let epoch = committed.leader_epoch.map_or(0, |e| {
+            assert!((0..1 << 23).contains(&e), "leader epoch {e} beyond the model's range");
+            e as u64 + 1
+        });
+        let send_seq = committed.offset | epoch << OFFSET_BITS;
+        Record { producer: ClientId(group as u32), send_seq, key: Some(partition.0), size_bytes: 64 }
     }
 
-    /// The (group, partition, offset) of a `__consumer_offsets` record.
-    pub fn as_offset_commit(&self) -> (usize, super::ids::PartitionId, u64) {
-        (self.producer.0 as usize, super::ids::PartitionId(self.key.unwrap_or(0)), self.send_seq)
+    /// The (group, partition, committed offset) of a `__consumer_offsets` record.
+    pub fn as_offset_commit(&self) -> (usize, super::ids::PartitionId, OffsetAndEpoch) {
+        let offset = self.send_seq & ((1 << OFFSET_BITS) - 1);
+        let epoch = self.send_seq >> OFFSET_BITS;
+        let leader_epoch = (epoch > 0).then(|| (epoch - 1) as LeaderEpoch);
+        (
+            self.producer.0 as usize,
+            super::ids::PartitionId(self.key.unwrap_or(0)),
+            OffsetAndEpoch { offset, leader_epoch },
+        )
     }
 }
+
+/// The bits of a `__consumer_offsets` record's `send_seq` that hold the offset.
+const OFFSET_BITS: u32 = 40;
 
 /// The idempotent producer's stamp on a batch (RecordBatch producerId / producerEpoch / baseSequence).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

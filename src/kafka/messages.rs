@@ -82,6 +82,21 @@ impl KafkaError {
     }
 }
 
+/// A committed offset with the leader epoch of the last record consumed before it (OffsetAndMetadata's
+/// leaderEpoch, KIP-320): a consumer resuming from it can tell whether the log was truncated below it since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OffsetAndEpoch {
+    pub offset: u64,
+    pub leader_epoch: Option<LeaderEpoch>,
+}
+
+impl OffsetAndEpoch {
+    /// An offset set without a record behind it (the reset tool, `auto.offset.reset`).
+    pub fn without_epoch(offset: u64) -> Self {
+        OffsetAndEpoch { offset, leader_epoch: None }
+    }
+}
+
 /// KIP-704's leader recovery state: a leader elected uncleanly is RECOVERING until its first ISR change, which
 /// carries RECOVERED (Partition.makeLeader marks it recovered at once; PartitionChangeBuilder writes it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -337,7 +352,7 @@ pub enum GroupRequest {
         group: usize,
         generation: i32,
         member_id: String,
-        offsets: Vec<(PartitionId, u64)>,
+        offsets: Vec<(PartitionId, OffsetAndEpoch)>,
     },
     OffsetFetch {
         group: usize,
@@ -348,6 +363,13 @@ pub enum GroupRequest {
     ListOffsets {
         partition: PartitionId,
         latest: bool,
+    },
+    /// KIP-320's position validation: where the leader's log ends for `leader_epoch` (the epoch of the record
+    /// before the consumer's position), asked with the consumer's `current_leader_epoch`.
+    OffsetsForLeaderEpoch {
+        partition: PartitionId,
+        current_leader_epoch: LeaderEpoch,
+        leader_epoch: LeaderEpoch,
     },
     /// A consumer's fetch: records from `offset`, below the high watermark only.
     Fetch {
@@ -377,11 +399,17 @@ pub enum GroupResponse {
     },
     LeaveGroup,
     OffsetCommit {
-        offsets: Vec<(PartitionId, u64)>,
+        offsets: Vec<(PartitionId, OffsetAndEpoch)>,
         result: Result<(), KafkaError>,
     },
     OffsetFetch {
-        result: Result<Vec<(PartitionId, Option<u64>)>, KafkaError>,
+        result: Result<Vec<(PartitionId, Option<OffsetAndEpoch>)>, KafkaError>,
+    },
+    /// The largest epoch ≤ the one asked for and where it ends; `None` when the leader has no such epoch
+    /// (UNDEFINED_EPOCH / UNDEFINED_EPOCH_OFFSET).
+    OffsetsForLeaderEpoch {
+        partition: PartitionId,
+        result: Result<Option<(LeaderEpoch, Offset)>, KafkaError>,
     },
     ListOffsets {
         partition: PartitionId,

@@ -5,7 +5,7 @@ use super::doc::{LoadError, Node, TableReader, expect_str};
 use crate::check;
 
 /// What counts as having happened in a run, by name (see `verdict::happened_count`).
-pub const HAPPENINGS: [&str; 12] = [
+pub const HAPPENINGS: [&str; 13] = [
     "fault",
     "leader-election",
     "unclean-election",
@@ -18,6 +18,7 @@ pub const HAPPENINGS: [&str; 12] = [
     "send-failed",
     "commit-failed",
     "offset-reset",
+    "truncation-detected",
 ];
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

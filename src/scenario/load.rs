@@ -45,7 +45,8 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     let (mut topics, mut partitions) = (topics, partitions);
     let producers = read_producers(&mut top, &topics, &model, end_us)?;
     let producer_names: Vec<String> = producers.iter().map(|p| p.name.clone()).collect();
-    let (consumers, groups) = super::consumers::read_consumers(&mut top, &topics, &producer_names)?;
+    let (mut consumers, groups) = super::consumers::read_consumers(&mut top, &topics, &producer_names)?;
+    consumers.iter_mut().for_each(|c| c.0.config.truncation_detection = model.consumer_truncation_detection);
     let (mut producers, consumers) = (producers, consumers);
     let consumers = add_stage_producers(&mut producers, consumers, &model.producer_defaults, end_us);
     if !consumers.is_empty() {
@@ -119,6 +120,8 @@ struct Model {
     /// Kafka 4.0's ProducerConfig refuses max.in.flight.requests.per.connection > 5 with idempotence on, even
     /// by default; 3.x turned default idempotence off instead.
     in_flight_over_5_is_an_error: bool,
+    /// KIP-320's consumer truncation detection (Kafka 2.1+).
+    consumer_truncation_detection: bool,
 }
 
 fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
@@ -128,6 +131,7 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
         hw_frozen_under_min_isr: true,
         producer_defaults: ProducerConfig::default(),
         in_flight_over_5_is_an_error: true,
+        consumer_truncation_detection: true,
     };
     let Some(mut t) = top.table("model", false)? else { return Ok(model) };
     if let Some(mode) = t.one_of("truncation", &["leader-epoch", "high-watermark"])? {
@@ -142,6 +146,9 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
     }
     if let Some(frozen) = t.bool("hw_frozen_under_min_isr")? {
         model.hw_frozen_under_min_isr = frozen;
+    }
+    if let Some(detection) = t.bool("consumer_truncation_detection")? {
+        model.consumer_truncation_detection = detection;
     }
     if let Some(defaults) = t.one_of("producer_defaults", &["kafka-4", "kafka-3", "kafka-2"])? {
         model.producer_defaults = match defaults {

@@ -76,6 +76,8 @@ pub struct Stats {
     pub commits_failed: u64,
     /// Group state changes at coordinators (a rebalance is several).
     pub group_rebalance_steps: u64,
+    /// Committed offsets removed by the coordinators' retention checks.
+    pub offsets_expired: u64,
     pub offsets_truncated: u64,
     /// True when the run stopped at its event limit before its end time.
     pub hit_event_limit: bool,
@@ -287,6 +289,7 @@ impl Recorder {
             Obs::Client(ClientEvent::Processed { .. }) => s.records_processed += 1,
             Obs::Client(ClientEvent::Committed { error: Some(_), .. }) => s.commits_failed += 1,
             Obs::GroupRebalance { .. } => s.group_rebalance_steps += 1,
+            Obs::OffsetsExpired { partitions, .. } => s.offsets_expired += u64::from(*partitions),
             Obs::Truncated { from_offset, to_offset, .. } => {
                 s.truncations += 1;
                 s.offsets_truncated += from_offset - to_offset;
@@ -360,6 +363,9 @@ fn describe(obs: &Obs, spec: &ClusterSpec) -> Option<(Option<u32>, String)> {
             format!("{} leader recovered after its unclean election (epoch {leader_epoch}, KIP-704)", name(partition)),
         ),
         Obs::BrokerFenced { broker } => (None, format!("{broker} fenced")),
+        Obs::OffsetsExpired { group, partitions } => {
+            (None, format!("{partitions} committed offsets of group {group} expired (offsets.retention.minutes)"))
+        }
         Obs::ControllerElected { epoch } => (None, format!("a controller elected for quorum epoch {epoch}")),
         _ => return None,
     })

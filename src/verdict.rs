@@ -167,6 +167,7 @@ pub fn happened_count(name: &str, history: &History, stats: Option<&Stats>) -> u
         ("isr-expand", Some(s)) => s.isr_expands,
         ("truncation", Some(s)) => s.truncations,
         ("rebalance", Some(s)) => s.group_rebalance_steps,
+        ("offsets-expired", Some(s)) => s.offsets_expired,
         _ => 0,
     }
 }

@@ -189,6 +189,9 @@ impl Broker {
         ctx.set_timer(cfg.replica_high_watermark_checkpoint_interval_us, Timer::HighWatermarkCheckpoint);
         ctx.set_timer(PAGE_CACHE_WRITEBACK_INTERVAL_US, Timer::PageCacheWriteback);
         ctx.set_timer(cfg.log_retention_check_interval_us, Timer::LogRetentionCheck);
+        if !self.spec.groups.is_empty() {
+            ctx.set_timer(self.spec.group_config.offsets_retention_check_interval_us, Timer::OffsetsRetentionCheck);
+        }
         self.send_heartbeat(ctx);
         ctx.set_timer(self.spec.broker_config.broker_heartbeat_interval_us, Timer::BrokerHeartbeat);
     }
@@ -213,6 +216,11 @@ impl Broker {
             Timer::LogRetentionCheck => {
                 self.apply_retention(ctx);
                 ctx.set_timer(self.spec.broker_config.log_retention_check_interval_us, Timer::LogRetentionCheck);
+            }
+            Timer::OffsetsRetentionCheck => {
+                self.expire_offsets(ctx);
+                let interval = self.spec.group_config.offsets_retention_check_interval_us;
+                ctx.set_timer(interval, Timer::OffsetsRetentionCheck);
             }
             Timer::PageCacheWriteback => {
                 let expire = self.spec.broker_config.dirty_expire_us;

@@ -2,7 +2,7 @@
 //! held until it moves), and the group coordinator for the groups whose `__consumer_offsets` partition this
 //! broker leads, with offset commits appended to that partition and answered once replicated.
 
-use super::super::coordinator::{Coordinator, Group, GroupState, Output};
+use super::super::coordinator::{CommittedOffset, Coordinator, Group, GroupState, OffsetRetention, Output};
 use super::super::ids::{LeaderEpoch, PartitionId};
 use super::super::log::{FetchedBatches, Record};
 use super::super::messages::{GroupRequest, GroupResponse, KafkaError, Msg, OffsetAndEpoch};
@@ -178,16 +178,51 @@ impl Broker {
             return;
         }
         let Some(replica) = self.replicas[p.index()].as_ref() else { return };
-        let mut offsets: BTreeMap<usize, BTreeMap<PartitionId, OffsetAndEpoch>> = BTreeMap::new();
-        for (_, record) in replica.log.records() {
-            let (group, partition, offset) = record.as_offset_commit();
-            offsets.entry(group).or_default().insert(partition, offset);
+        let mut offsets: BTreeMap<usize, BTreeMap<PartitionId, CommittedOffset>> = BTreeMap::new();
+        for (_, commit_time, record) in replica.log.records_with_time() {
+            let (group, partition, committed) = record.as_offset_commit();
+            let group_offsets = offsets.entry(group).or_default();
+            match committed {
+                Some(value) => group_offsets.insert(partition, CommittedOffset { value, commit_time }),
+                None => group_offsets.remove(&partition),
+            };
         }
         for g in groups {
             let prefix = format!("{}-{:08x}", spec.groups[g], ctx.rng.random::<u32>());
-            let loaded = Group::new(spec.groups[g].clone(), offsets.remove(&g).unwrap_or_default())
+            let loaded = Group::new(spec.groups[g].clone(), offsets.remove(&g).unwrap_or_default(), ctx.now)
                 .with_member_id_prefix(prefix);
             self.groups.insert(g, loaded);
+        }
+    }
+
+    /// The offsets retention check (every `offsets.retention.check.interval.ms`, GroupMetadataManager
+    /// .cleanupGroupMetadata): each loaded group's expired offsets are removed and tombstones appended to its
+    /// `__consumer_offsets` partition, so they stay gone after a reload.
+    pub(super) fn expire_offsets(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let config = &self.spec.group_config;
+        let rule = OffsetRetention {
+            retention_us: config.offsets_retention_us,
+            expire_while_rebalancing: config.offsets_expire_while_rebalancing,
+        };
+        let expired: Vec<(usize, Vec<PartitionId>)> = self
+            .groups
+            .iter()
+            .map(|(&g, group)| (g, group.expired_offsets(ctx.now, rule)))
+            .filter(|(_, expired)| !expired.is_empty())
+            .collect();
+        for (g, partitions) in expired {
+            if let Some(group) = self.groups.get_mut(&g) {
+                partitions.iter().for_each(|p| _ = group.offsets.remove(p));
+            }
+            let tombstones: Rc<[Record]> = partitions.iter().map(|&p| Record::offset_tombstone(g, p)).collect();
+            if let Some(p) = self.spec.offsets_partition_of(g)
+                && let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut()
+            {
+                log.append_as_leader(tombstones, ls.leader_epoch, None, ctx.now);
+                self.complete_parked_fetches(p, ctx);
+            }
+            let group = self.spec.groups[g].clone();
+            ctx.emit(Obs::OffsetsExpired { group, partitions: partitions.len() as u32 });
         }
     }
 
@@ -320,7 +355,8 @@ impl Broker {
         if result.is_ok()
             && let Some(g) = self.groups.get_mut(&group)
         {
-            g.offsets.extend(offsets.iter().copied());
+            let commit_time = ctx.now;
+            g.offsets.extend(offsets.iter().map(|&(p, value)| (p, CommittedOffset { value, commit_time })));
         }
         let response = GroupResponse::OffsetCommit { offsets, result };
         ctx.send(client, Msg::GroupResponse { correlation, response });

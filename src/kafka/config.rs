@@ -268,6 +268,12 @@ pub struct GroupConfig {
     pub offsets_topic_partitions: u32,
     /// `offsets.topic.replication.factor`, 3 (capped at the number of brokers).
     pub offsets_topic_replication_factor: u32,
+    /// `offsets.retention.minutes`, 10080 (7 days, KIP-186).
+    pub offsets_retention_us: u64,
+    /// `offsets.retention.check.interval.ms`, 600000.
+    pub offsets_retention_check_interval_us: u64,
+    /// KAFKA-13636's bug (`[model] offsets_expire_while_rebalancing`): a rebalancing group's offsets expire.
+    pub offsets_expire_while_rebalancing: bool,
 }
 
 impl Default for GroupConfig {
@@ -276,6 +282,9 @@ impl Default for GroupConfig {
             initial_rebalance_delay_us: 3_000 * US_PER_MS,
             offsets_topic_partitions: 50,
             offsets_topic_replication_factor: 3,
+            offsets_retention_us: 10_080 * 60_000 * US_PER_MS,
+            offsets_retention_check_interval_us: 600_000 * US_PER_MS,
+            offsets_expire_while_rebalancing: false,
         }
     }
 }

@@ -10,6 +10,23 @@ use super::messages::{
 use crate::engine::{NodeId, SimTime};
 use std::collections::BTreeMap;
 
+/// A committed offset as the coordinator keeps it (CommitRecordMetadataAndOffset): the offset and epoch, and
+/// when the commit was appended (OffsetAndMetadata.commitTimestamp), which offset expiry reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommittedOffset {
+    pub value: OffsetAndEpoch,
+    pub commit_time: SimTime,
+}
+
+/// `offsets.retention.minutes` and which expiry rule applies (GroupMetadata.removeExpiredOffsets).
+#[derive(Clone, Copy, Debug)]
+pub struct OffsetRetention {
+    pub retention_us: u64,
+    /// KAFKA-13636 (before 2.8.2, 3.0.1, 3.1.1, 3.2.0): a rebalancing group's offsets expire by their commit
+    /// time as if it subscribed to nothing — the subscriptions of its last generation, which was empty.
+    pub expire_while_rebalancing: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GroupState {
     Empty,
@@ -44,7 +61,14 @@ pub struct Group {
     /// An empty group's first join phase waits `group.initial.rebalance.delay.ms` for more members, at most
     /// until this time (InitialDelayedJoin).
     initial_join_limit: Option<SimTime>,
-    pub offsets: BTreeMap<PartitionId, OffsetAndEpoch>,
+    pub offsets: BTreeMap<PartitionId, CommittedOffset>,
+    /// When the group entered its current state (GroupMetadata.currentStateTimestamp).
+    state_since: SimTime,
+    /// A member has joined: the group uses the consumer protocol. A group that only ever had commits from
+    /// outside (a simple consumer, the reset tool) has no protocol type, and its offsets expire by commit time.
+    has_protocol_type: bool,
+    /// The last generation had no members, so the subscribed topics Kafka computed from it are none.
+    last_generation_empty: bool,
     next_member: u64,
     /// Member ids are this prefix and a counter. Kafka's are a client id and a random UUID, unique across
     /// coordinators; a coordinator that loads the group draws a fresh prefix, so ids never repeat.
@@ -75,7 +99,7 @@ pub enum Output {
 }
 
 impl Group {
-    pub fn new(name: String, offsets: BTreeMap<PartitionId, OffsetAndEpoch>) -> Self {
+    pub fn new(name: String, offsets: BTreeMap<PartitionId, CommittedOffset>, now: SimTime) -> Self {
         Group {
             state: GroupState::Empty,
             generation: 0,
@@ -85,6 +109,9 @@ impl Group {
             join_deadline: None,
             initial_join_limit: None,
             offsets,
+            state_since: now,
+            has_protocol_type: false,
+            last_generation_empty: true,
             next_member: 0,
             member_id_prefix: format!("{name}-member"),
             name,
@@ -99,6 +126,31 @@ impl Group {
 
     pub fn member_count(&self) -> usize {
         self.members.len()
+    }
+
+    fn enter(&mut self, state: GroupState, now: SimTime) {
+        self.state = state;
+        self.state_since = now;
+    }
+
+    /// GroupMetadata.removeExpiredOffsets under KIP-211: an Empty consumer group's offsets expire once it has
+    /// been Empty for the retention period; a group with no protocol type (commits from outside only) expires
+    /// each offset by its commit time; a Stable group keeps the offsets of the topics it subscribes to, which in
+    /// the model are all of them; a rebalancing group keeps everything (KAFKA-13636), unless the legacy switch
+    /// applies the commit-time rule against its last generation's subscriptions.
+    pub fn expired_offsets(&self, now: SimTime, rule: OffsetRetention) -> Vec<PartitionId> {
+        let expired = |base: SimTime| base.plus_us(rule.retention_us) <= now;
+        let by_commit_time = || self.offsets.iter().filter(|(_, c)| expired(c.commit_time)).map(|(&p, _)| p).collect();
+        match self.state {
+            GroupState::Empty if !self.has_protocol_type => by_commit_time(),
+            GroupState::Empty if expired(self.state_since) => self.offsets.keys().copied().collect(),
+            GroupState::PreparingRebalance | GroupState::CompletingRebalance
+                if rule.expire_while_rebalancing && self.last_generation_empty =>
+            {
+                by_commit_time()
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// The earliest moment something may time out here (a session, the join phase).
@@ -140,7 +192,7 @@ impl Coordinator<'_> {
                 self.commit(from, correlation, generation, &member_id, offsets)
             }
             GroupRequest::OffsetFetch { partitions, .. } => {
-                let found = partitions.iter().map(|p| (*p, self.group.offsets.get(p).copied())).collect();
+                let found = partitions.iter().map(|p| (*p, self.group.offsets.get(p).map(|c| c.value))).collect();
                 Some(GroupResponse::OffsetFetch { result: Ok(found) })
             }
             _ => None,
@@ -273,7 +325,8 @@ impl Coordinator<'_> {
                 }
             }
         }
-        g.state = GroupState::PreparingRebalance;
+        g.has_protocol_type = true;
+        g.enter(GroupState::PreparingRebalance, now);
         self.out.push(Output::Rebalance {
             group: self.g,
             generation: g.generation,
@@ -301,8 +354,9 @@ impl Coordinator<'_> {
         g.join_deadline = None;
         g.initial_join_limit = None;
         g.generation += 1;
+        g.last_generation_empty = g.members.is_empty();
         if g.members.is_empty() {
-            g.state = GroupState::Empty;
+            g.enter(GroupState::Empty, self.now);
             g.leader = None;
             g.protocol = None;
             self.out.push(Output::Rebalance { group: self.g, generation: g.generation, state: g.state, members: 0 });
@@ -312,7 +366,7 @@ impl Coordinator<'_> {
         if g.leader.as_ref().is_none_or(|l| !g.members.contains_key(l)) {
             g.leader = g.members.iter().min_by_key(|(_, m)| m.joined_seq).map(|(id, _)| id.clone());
         }
-        g.state = GroupState::CompletingRebalance;
+        g.enter(GroupState::CompletingRebalance, self.now);
         let leader = g.leader.clone().unwrap_or_default();
         let waiting: Vec<(String, NodeId, u64)> =
             g.members.iter_mut().filter_map(|(id, m)| m.pending_join.take().map(|c| (id.clone(), m.node, c))).collect();
@@ -389,7 +443,7 @@ impl Coordinator<'_> {
                 m.assignment = partitions;
             }
         }
-        g.state = GroupState::Stable;
+        g.enter(GroupState::Stable, self.now);
         for m in g.members.values_mut() {
             if let Some(correlation) = m.pending_sync.take() {
                 let response = GroupResponse::SyncGroup { result: Ok(m.assignment.clone()) };
@@ -534,7 +588,7 @@ mod tests {
     // KIP-394: a join without a member id is answered MEMBER_ID_REQUIRED with the id to use.
     #[test]
     fn first_join_gets_a_member_id() {
-        let mut g = Group::new("email".into(), BTreeMap::new());
+        let mut g = Group::new("email".into(), BTreeMap::new(), SimTime::ZERO);
         let out = run(&mut g, 0, 1, 1, join(""));
         assert!(
             matches!(&out[0], Output::Reply { response: GroupResponse::JoinGroup { result: Err(KafkaError::MEMBER_ID_REQUIRED), member_id }, .. } if member_id == "email-member-1")
@@ -545,7 +599,7 @@ mod tests {
     // 1 starts with the first joiner as leader.
     #[test]
     fn empty_group_waits_the_initial_delay_then_completes() {
-        let mut g = Group::new("email".into(), BTreeMap::new());
+        let mut g = Group::new("email".into(), BTreeMap::new(), SimTime::ZERO);
         run(&mut g, 0, 1, 1, join("a"));
         run(&mut g, 1_000_000, 2, 2, join("b"));
         assert_eq!(g.state, GroupState::PreparingRebalance);
@@ -559,7 +613,7 @@ mod tests {
     }
 
     fn stable_group_of_one() -> Group {
-        let mut g = Group::new("email".into(), BTreeMap::new());
+        let mut g = Group::new("email".into(), BTreeMap::new(), SimTime::ZERO);
         run(&mut g, 0, 1, 1, join("a"));
         let mut out = Vec::new();
         Coordinator { group: &mut g, g: 0, now: SimTime(3_000_000), initial_delay_us: 3_000_000, out: &mut out }
@@ -633,11 +687,68 @@ mod tests {
         assert_eq!(stable.state, GroupState::Empty);
     }
 
+    const RETENTION_US: u64 = 50_000_000;
+
+    fn retention(expire_while_rebalancing: bool) -> OffsetRetention {
+        OffsetRetention { retention_us: RETENTION_US, expire_while_rebalancing }
+    }
+
+    /// The stable group of one with an offset committed at 3.000002 s; then its member leaves at `left_at`.
+    fn emptied_group(left_at: u64) -> Group {
+        let mut g = stable_group_of_one();
+        let committed = CommittedOffset { value: OffsetAndEpoch::without_epoch(37), commit_time: SimTime(3_000_002) };
+        g.offsets.insert(PartitionId(0), committed);
+        run(&mut g, left_at, 1, 3, GroupRequest::LeaveGroup { group: 0, member_id: "a".into() });
+        assert_eq!(g.state, GroupState::Empty);
+        g
+    }
+
+    // KIP-211 (GroupMetadataManagerTest.testOffsetExpirationSemantics): an Empty consumer group's offsets expire
+    // once the group has been Empty for offsets.retention.minutes, however old the commit; a Stable group's
+    // offsets of subscribed topics never do.
+    #[test]
+    fn an_empty_groups_offsets_expire_a_retention_after_it_became_empty() {
+        let stable = stable_group_of_one();
+        assert!(stable.expired_offsets(SimTime(10 * RETENTION_US), retention(false)).is_empty());
+        let g = emptied_group(100_000_000);
+        assert!(g.expired_offsets(SimTime(100_000_000 + RETENTION_US - 1), retention(false)).is_empty());
+        assert_eq!(g.expired_offsets(SimTime(100_000_000 + RETENTION_US), retention(false)), vec![PartitionId(0)]);
+    }
+
+    // GroupMetadataTest.testOffsetRemovalDuringTransitionFromEmptyToNonEmpty (KAFKA-13636): offsets committed
+    // more than a retention ago, the group Empty for less, a member rejoining: nothing expires while it
+    // rebalances. Before the fix, the last generation's empty subscriptions let the commit-time rule expire them.
+    #[test]
+    fn a_rebalancing_group_keeps_its_offsets_unless_kafka_13636() {
+        let mut g = emptied_group(3_000_010 + RETENTION_US);
+        let now = 3_000_020 + RETENTION_US;
+        run(&mut g, now, 1, 4, join("a"));
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+        assert!(g.expired_offsets(SimTime(now), retention(false)).is_empty());
+        assert_eq!(g.expired_offsets(SimTime(now), retention(true)), vec![PartitionId(0)]);
+    }
+
+    // GroupMetadata.removeExpiredOffsets: a group without a protocol type (commits from outside only: a simple
+    // consumer, the reset tool) expires each offset a retention after its commit.
+    #[test]
+    fn a_group_without_members_ever_expires_offsets_by_commit_time() {
+        let mut g = Group::new("email".into(), BTreeMap::new(), SimTime::ZERO);
+        g.offsets.insert(
+            PartitionId(0),
+            CommittedOffset { value: OffsetAndEpoch::without_epoch(1), commit_time: SimTime(10) },
+        );
+        g.offsets.insert(
+            PartitionId(1),
+            CommittedOffset { value: OffsetAndEpoch::without_epoch(1), commit_time: SimTime(20) },
+        );
+        assert_eq!(g.expired_offsets(SimTime(10 + RETENTION_US), retention(false)), vec![PartitionId(0)]);
+    }
+
     // KIP-345: a static member restarting within the session timeout takes its old place under a new member id,
     // without a rebalance, and gets its old assignment back.
     #[test]
     fn a_static_member_rejoins_without_a_rebalance() {
-        let mut g = Group::new("email".into(), BTreeMap::new());
+        let mut g = Group::new("email".into(), BTreeMap::new(), SimTime::ZERO);
         let mut static_meta = metadata();
         static_meta.instance_id = Some("email-host-1".into());
         let join = GroupRequest::JoinGroup { group: 0, member_id: String::new(), metadata: static_meta.clone() };

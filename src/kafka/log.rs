@@ -35,16 +35,21 @@ impl Record {
         Record { producer: ClientId(group as u32), send_seq, key: Some(partition.0), size_bytes: 64 }
     }
 
-    /// The (group, partition, committed offset) of a `__consumer_offsets` record.
-    pub fn as_offset_commit(&self) -> (usize, super::ids::PartitionId, OffsetAndEpoch) {
+    /// A tombstone for (group, partition): the committed offset expired (GroupMetadataManager.cleanupGroupMetadata).
+    pub fn offset_tombstone(group: usize, partition: super::ids::PartitionId) -> Record {
+        Record { producer: ClientId(group as u32), send_seq: u64::MAX, key: Some(partition.0), size_bytes: 64 }
+    }
+
+    /// The (group, partition, committed offset) of a `__consumer_offsets` record; no offset for a tombstone.
+    pub fn as_offset_commit(&self) -> (usize, super::ids::PartitionId, Option<OffsetAndEpoch>) {
+        let partition = super::ids::PartitionId(self.key.unwrap_or(0));
+        if self.send_seq == u64::MAX {
+            return (self.producer.0 as usize, partition, None);
+        }
         let offset = self.send_seq & ((1 << OFFSET_BITS) - 1);
         let epoch = self.send_seq >> OFFSET_BITS;
         let leader_epoch = (epoch > 0).then(|| (epoch - 1) as LeaderEpoch);
-        (
-            self.producer.0 as usize,
-            super::ids::PartitionId(self.key.unwrap_or(0)),
-            OffsetAndEpoch { offset, leader_epoch },
-        )
+        (self.producer.0 as usize, partition, Some(OffsetAndEpoch { offset, leader_epoch }))
     }
 }
 
@@ -435,6 +440,11 @@ impl ReplicaLog {
         self.load_producer_snapshot();
     }
 
+    /// Every record with its offset and its batch's append time, in offset order.
+    pub fn records_with_time(&self) -> impl Iterator<Item = (Offset, SimTime, &Record)> + '_ {
+        self.batches.iter().flat_map(|b| (b.base_offset..).zip(b.records.iter()).map(move |(o, r)| (o, b.timestamp, r)))
+    }
+
     /// Every record with its offset, in offset order (for final states and white-box checks).
     pub fn records(&self) -> impl Iterator<Item = (Offset, &Record)> + '_ {
         self.batches.iter().flat_map(|b| (b.base_offset..).zip(b.records.iter()))
@@ -537,6 +547,17 @@ mod tests {
         log.truncate_to(0);
         let next = ProducerStamp { producer_id: 9, producer_epoch: 0, base_sequence: 43 };
         assert_eq!(log.check_sequence(next, 1), SequenceCheck::Append, "its state went with the truncated batch");
+    }
+
+    // An offset commit record keeps the offset and its leader epoch (OffsetCommitValue's leader_epoch, KIP-320);
+    // a tombstone reads back as no offset.
+    #[test]
+    fn offset_commit_records_round_trip() {
+        let p = super::super::ids::PartitionId(3);
+        for committed in [OffsetAndEpoch { offset: 42, leader_epoch: Some(0) }, OffsetAndEpoch::without_epoch(7)] {
+            assert_eq!(Record::offset_commit(2, p, committed).as_offset_commit(), (2, p, Some(committed)));
+        }
+        assert_eq!(Record::offset_tombstone(2, p).as_offset_commit(), (2, p, None));
     }
 
     fn stamp(epoch: u16, seq: u32) -> ProducerStamp {

@@ -17,6 +17,7 @@ pub enum Timer {
     HighWatermarkCheckpoint,
     /// The log manager deletes what retention no longer keeps (log.retention.check.interval.ms).
     LogRetentionCheck,
+    OffsetsRetentionCheck,
     /// The OS writes dirty pages back (vm.dirty_writeback_centisecs).
     PageCacheWriteback,
     /// The node's earliest deadline (request, fetch and produce timeouts, backoffs, linger) may have passed.

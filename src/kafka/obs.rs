@@ -67,6 +67,11 @@ pub enum Obs {
         state: &'static str,
         members: usize,
     },
+    /// The coordinator's retention check removed `partitions` committed offsets of `group` (tombstones written).
+    OffsetsExpired {
+        group: String,
+        partitions: u32,
+    },
     /// Retention deleted the start of a replica's log: offsets below `log_start_offset` are gone.
     LogStartMoved {
         broker: BrokerId,

@@ -2,6 +2,7 @@
 //! under their own names; and the internal `__consumer_offsets` topic that groups need.
 
 use super::doc::{LoadError, Node, TableReader, Value, expect_str, expect_table};
+use crate::engine::time::US_PER_MS;
 use crate::kafka::config::{CommitStrategy, ConsumerConfig, GroupConfig, OffsetReset, TopicConfig};
 use crate::kafka::spec::{ConsumerSpec, OFFSETS_TOPIC, PartitionSpec, PoisonPolicy, assign_replicas};
 
@@ -250,6 +251,13 @@ pub fn read_group_config(t: &mut TableReader<'_>, broker_count: u32) -> Result<G
         g.offsets_topic_replication_factor = n as u32;
     }
     g.offsets_topic_replication_factor = g.offsets_topic_replication_factor.min(broker_count);
+    // KafkaConfig: offsets.retention.minutes is an int, at least 1; the check interval a long, at least 1 ms.
+    if let Some(minutes) = t.u64_in("offsets.retention.minutes", 1, i32::MAX as u64)? {
+        g.offsets_retention_us = minutes * 60_000 * US_PER_MS;
+    }
+    if let Some(us) = t.ms_as_us("offsets.retention.check.interval.ms")? {
+        g.offsets_retention_check_interval_us = us;
+    }
     Ok(g)
 }
 

@@ -5,7 +5,7 @@ use super::doc::{LoadError, Node, TableReader, expect_str};
 use crate::check;
 
 /// What counts as having happened in a run, by name (see `verdict::happened_count`).
-pub const HAPPENINGS: [&str; 13] = [
+pub const HAPPENINGS: [&str; 14] = [
     "fault",
     "leader-election",
     "unclean-election",
@@ -19,6 +19,7 @@ pub const HAPPENINGS: [&str; 13] = [
     "commit-failed",
     "offset-reset",
     "truncation-detected",
+    "offsets-expired",
 ];
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

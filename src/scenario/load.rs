@@ -39,7 +39,8 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     let max_events = top.u64_in("max_events", 1, u64::MAX)?.unwrap_or(DEFAULT_MAX_EVENTS);
     let model = read_model(&mut top)?;
     let (broker_count, controller_count) = read_cluster_size(&mut top)?;
-    let (broker_config, group_config) = read_broker_config(&mut top, &model, broker_count)?;
+    let (broker_config, mut group_config) = read_broker_config(&mut top, &model, broker_count)?;
+    group_config.offsets_expire_while_rebalancing = model.offsets_expire_while_rebalancing;
     let latency = read_network(&mut top)?;
     let (topics, partitions) = read_topics(&mut top, broker_count, &broker_config)?;
     let (mut topics, mut partitions) = (topics, partitions);
@@ -122,6 +123,8 @@ struct Model {
     in_flight_over_5_is_an_error: bool,
     /// KIP-320's consumer truncation detection (Kafka 2.1+).
     consumer_truncation_detection: bool,
+    /// KAFKA-13636's bug: a rebalancing group's offsets expire (before 2.8.2 / 3.0.1 / 3.1.1 / 3.2.0).
+    offsets_expire_while_rebalancing: bool,
 }
 
 fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
@@ -132,6 +135,7 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
         producer_defaults: ProducerConfig::default(),
         in_flight_over_5_is_an_error: true,
         consumer_truncation_detection: true,
+        offsets_expire_while_rebalancing: false,
     };
     let Some(mut t) = top.table("model", false)? else { return Ok(model) };
     if let Some(mode) = t.one_of("truncation", &["leader-epoch", "high-watermark"])? {
@@ -149,6 +153,9 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
     }
     if let Some(detection) = t.bool("consumer_truncation_detection")? {
         model.consumer_truncation_detection = detection;
+    }
+    if let Some(expire) = t.bool("offsets_expire_while_rebalancing")? {
+        model.offsets_expire_while_rebalancing = expire;
     }
     if let Some(defaults) = t.one_of("producer_defaults", &["kafka-4", "kafka-3", "kafka-2"])? {
         model.producer_defaults = match defaults {

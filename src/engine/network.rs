@@ -93,6 +93,13 @@ impl Network {
         self.links.remove_edge(from, to);
     }
 
+    /// Restores messages from `from` to `to` only (turmoil's `repair` of one direction).
+    pub fn repair_one_way(&mut self, from: u32, to: u32) {
+        if from != to {
+            self.links.add_edge(from, to, ());
+        }
+    }
+
     /// Cuts both directions between every node of `side_a` and every node of `side_b`.
     pub fn partition(&mut self, side_a: &[u32], side_b: &[u32]) {
         for &a in side_a {

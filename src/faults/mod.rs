@@ -5,6 +5,7 @@ use crate::engine::{NodeId, SimRng};
 use crate::kafka::cluster::{Cluster, ResetTo};
 use crate::kafka::controller::ElectionType;
 use crate::kafka::ids::PartitionId;
+use crate::kafka::log::StorageLoss;
 use rand::Rng;
 
 /// Whom a fault hits.
@@ -27,10 +28,11 @@ pub enum Target {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FaultAction {
-    /// A hard crash; with `page_cache_lost` the unflushed tail of every log is gone too (power loss).
+    /// A hard crash, and what it takes from storage: nothing (kill -9), the unflushed tail of every log (a
+    /// power loss), or every log (a lost disk).
     Crash {
         target: Target,
-        page_cache_lost: bool,
+        loss: StorageLoss,
     },
     Restart {
         target: Target,
@@ -55,6 +57,11 @@ pub enum FaultAction {
     },
     /// Messages from `from` to `to` are lost; the other direction still works.
     CutOneWay {
+        from: Target,
+        to: Target,
+    },
+    /// Messages from `from` to `to` get through again (one direction; `heal` restores every link).
+    RepairOneWay {
         from: Target,
         to: Target,
     },
@@ -118,9 +125,13 @@ impl FaultInjector {
     /// Fires one fault and describes what it did, for the trace.
     pub fn apply(&mut self, cluster: &mut Cluster, action: &FaultAction) -> String {
         match action {
-            FaultAction::Crash { target, page_cache_lost } => {
-                let verb = if *page_cache_lost { "power off" } else { "crash" };
-                self.on_node(cluster, target, verb, |c, n| c.crash(n, *page_cache_lost))
+            FaultAction::Crash { target, loss } => {
+                let verb = match loss {
+                    StorageLoss::Nothing => "crash",
+                    StorageLoss::PageCache => "power off",
+                    StorageLoss::Disk => "crash and lose the disk of",
+                };
+                self.on_node(cluster, target, verb, |c, n| c.crash(n, *loss))
             }
             FaultAction::Restart { target } => self.on_node(cluster, target, "restart", |c, n| {
                 c.restart(n);
@@ -156,6 +167,13 @@ impl FaultInjector {
                 }
                 _ => "cut: no such target now".to_string(),
             },
+            FaultAction::RepairOneWay { from, to } => match (self.resolve(cluster, from), self.resolve(cluster, to)) {
+                (Some(f), Some(t)) => {
+                    cluster.engine.network.repair_one_way(f.0, t.0);
+                    format!("repair {} -> {}", cluster.spec.node_name(f), cluster.spec.node_name(t))
+                }
+                _ => "repair: no such target now".to_string(),
+            },
             FaultAction::ResetOffsets { group, topic, to } => {
                 let outcome = cluster.reset_offsets(*group, *topic, *to);
                 format!(
@@ -181,7 +199,7 @@ impl FaultInjector {
         let Some(node) = self.resolve(cluster, target) else {
             return format!("{verb}: no node holds {target:?} now");
         };
-        if matches!(verb, "crash" | "power off" | "shutdown" | "pause") {
+        if matches!(verb, "crash" | "power off" | "crash and lose the disk of" | "shutdown" | "pause") {
             self.last_stopped = Some(node);
         }
         let detail = act(cluster, node);

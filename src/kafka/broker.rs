@@ -5,10 +5,10 @@
 use super::config::TruncationMode;
 use super::coordinator::Group;
 use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
-use super::log::{ReplicaLog, SequenceCheck};
+use super::log::{ReplicaLog, SequenceCheck, StorageLoss};
 use super::messages::{
-    FetchRequest, FetchResponse, FetchResult, KafkaError, LeaderInfo, LeaderRecoveryState, MetadataRecord, Msg,
-    OffsetAndEpoch, PartitionState, ProduceRequest, ProduceResponse,
+    BrokerEpoch, FetchRequest, FetchResponse, FetchResult, KafkaError, LeaderInfo, LeaderRecoveryState, MetadataRecord,
+    Msg, OffsetAndEpoch, PartitionState, ProduceRequest, ProduceResponse,
 };
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
@@ -79,6 +79,8 @@ pub struct Broker {
     /// The broker's metadata cache: partition registrations, and which brokers may join an ISR.
     pub metadata: Vec<PartitionState>,
     isr_eligible: Vec<bool>,
+    /// Each broker's epoch (its registration) per the metadata, while it is unfenced (KIP-903).
+    broker_epochs: Vec<Option<BrokerEpoch>>,
     metadata_offset: u64,
     /// The controller this broker believes active (an index into the quorum), and when it last answered.
     active_controller: u32,
@@ -120,6 +122,7 @@ impl Broker {
             replicas,
             metadata: vec![unknown_partition_state(); partition_count],
             isr_eligible: vec![true; broker_count],
+            broker_epochs: vec![None; broker_count],
             metadata_offset: 0,
             active_controller: 0,
             last_controller_response: SimTime::ZERO,
@@ -136,12 +139,15 @@ impl Broker {
 
     /// A hard crash: everything in memory is gone; each log keeps what survives (see ReplicaLog).
     /// Returns what each log lost: (partition, old log end, recovered log end), for logs that lost anything.
-    pub fn crash(&mut self, page_cache_lost: bool) -> Vec<(PartitionId, Offset, Offset)> {
+    pub fn crash(&mut self, loss: StorageLoss) -> Vec<(PartitionId, Offset, Offset)> {
         let mut lost = Vec::new();
         for (i, replica) in self.replicas.iter_mut().enumerate() {
             let Some(replica) = replica else { continue };
             let before = replica.log.log_end_offset();
-            replica.log.recover_after_crash(page_cache_lost);
+            match loss {
+                StorageLoss::Disk => replica.log = ReplicaLog::default(),
+                _ => replica.log.recover_after_crash(loss == StorageLoss::PageCache),
+            }
             replica.role = Role::Unknown;
             if replica.log.log_end_offset() < before {
                 lost.push((PartitionId(i as u32), before, replica.log.log_end_offset()));
@@ -154,6 +160,7 @@ impl Broker {
     fn reset_memory(&mut self) {
         self.metadata.iter_mut().for_each(|m| *m = unknown_partition_state());
         self.isr_eligible.iter_mut().for_each(|e| *e = true);
+        self.broker_epochs.iter_mut().for_each(|e| *e = None);
         self.metadata_offset = 0;
         self.active_controller = 0;
         self.incarnation += 1;
@@ -169,6 +176,7 @@ impl Broker {
         for replica in self.replicas.iter_mut().flatten() {
             replica.log.flushed_offset = replica.log.log_end_offset();
             replica.log.checkpointed_high_watermark = replica.log.high_watermark;
+            replica.log.take_producer_snapshot();
         }
     }
 
@@ -322,8 +330,10 @@ impl Broker {
                     self.metadata[p.index()] = state.clone();
                     self.reconcile(*p, ctx);
                 }
-                MetadataRecord::Broker { broker, fenced, in_controlled_shutdown, .. } => {
+                MetadataRecord::Broker { broker, incarnation, fenced, in_controlled_shutdown } => {
                     self.isr_eligible[broker.index()] = !fenced && !in_controlled_shutdown;
+                    // KRaftMetadataCache.getAliveBrokerEpoch: a fenced broker has none.
+                    self.broker_epochs[broker.index()] = (!fenced).then_some(*incarnation);
                 }
                 MetadataRecord::LeaderChange { .. } => {}
             }
@@ -539,6 +549,9 @@ impl Broker {
         let Some(follower) = ls.follower_mut(req.replica) else {
             return Some(FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER));
         };
+        if let Err(stale) = partition::record_follower_epoch(follower, req.replica_epoch) {
+            return Some(FetchResult::Error(stale));
+        }
         partition::record_follower_fetch(follower, req.fetch_offset, leo, ctx.now);
         self.maybe_expand_isr(p, req.replica, ctx);
         self.maybe_advance_high_watermark(p, ctx);
@@ -562,25 +575,57 @@ impl Broker {
         }
     }
 
+    /// Partition.maybeExpandIsr with isReplicaIsrEligible: unfenced, not shutting down, and (KIP-903) fetching
+    /// with the broker epoch of its current registration.
     fn maybe_expand_isr(&mut self, p: PartitionId, follower: BrokerId, ctx: &mut KafkaCtx<'_>) {
         let controller = self.spec.controller_node(self.active_controller);
-        let eligible = self.isr_eligible[follower.index()];
+        let check_epoch = self.spec.broker_config.alter_partition_broker_epoch;
+        let registered = self.broker_epochs[follower.index()];
+        let me = self.me_with_epoch();
         let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
             return;
         };
+        let current = ls.followers.iter().find(|f| f.broker == follower);
+        let epoch_ok = !check_epoch || current.is_some_and(|f| partition::broker_epoch_is_current(f, registered));
+        let eligible = self.isr_eligible[follower.index()] && epoch_ok;
         if partition::can_join_isr(ls, follower, eligible, log.high_watermark) {
             let mut proposed = ls.isr.clone();
             proposed.push(follower);
-            Self::propose_isr(self.id, controller, p, ls, proposed, ctx);
+            Self::propose_isr(me, controller, p, ls, proposed, ctx);
         }
     }
 
+    /// This broker with its epoch as it goes into an AlterPartition (none without KIP-903).
+    fn me_with_epoch(&self) -> (BrokerId, Option<BrokerEpoch>) {
+        (self.id, self.spec.broker_config.alter_partition_broker_epoch.then_some(self.incarnation))
+    }
+
+    /// Partition.prepareIsrExpand / prepareIsrShrink with addBrokerEpochToIsr: the leader's own epoch, each
+    /// follower's from its last fetch (none if it has not fetched, or without KIP-903).
     fn propose_isr(
-        me: BrokerId,
+        (me, my_epoch): (BrokerId, Option<BrokerEpoch>),
         controller: NodeId,
         p: PartitionId,
         ls: &mut LeaderState,
         proposed: Vec<BrokerId>,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        let epoch_of = |b: BrokerId| match b == me {
+            true => my_epoch,
+            false => {
+                ls.followers.iter().find(|f| f.broker == b).and_then(|f| f.broker_epoch.filter(|_| my_epoch.is_some()))
+            }
+        };
+        let broker_epochs = proposed.iter().map(|&b| epoch_of(b)).collect();
+        Self::send_isr_proposal(me, controller, p, ls, PendingIsr { proposed, broker_epochs, sent_at: ctx.now }, ctx);
+    }
+
+    fn send_isr_proposal(
+        me: BrokerId,
+        controller: NodeId,
+        p: PartitionId,
+        ls: &mut LeaderState,
+        pending: PendingIsr,
         ctx: &mut KafkaCtx<'_>,
     ) {
         let msg = Msg::AlterPartition {
@@ -588,10 +633,11 @@ impl Broker {
             partition: p,
             leader_epoch: ls.leader_epoch,
             partition_epoch: ls.partition_epoch,
-            new_isr: proposed.clone(),
+            new_isr: pending.proposed.clone(),
+            broker_epochs: pending.broker_epochs.clone(),
         };
         ctx.send(controller, msg);
-        ls.pending = Some(PendingIsr { proposed, sent_at: ctx.now });
+        ls.pending = Some(PendingIsr { sent_at: ctx.now, ..pending });
     }
 
     fn maybe_advance_high_watermark(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
@@ -621,6 +667,7 @@ impl Broker {
     /// The isr-expiration task (every `replica.lag.time.max.ms` / 2): propose removing lagging followers.
     fn check_isr_expiration(&mut self, ctx: &mut KafkaCtx<'_>) {
         let controller = self.spec.controller_node(self.active_controller);
+        let me = self.me_with_epoch();
         let lag_max = self.spec.broker_config.replica_lag_time_max_us;
         for (i, slot) in self.replicas.iter_mut().enumerate() {
             let Some(Replica { log, role: Role::Leader(ls) }) = slot else {
@@ -629,15 +676,15 @@ impl Broker {
             let p = PartitionId(i as u32);
             if let Some(pending) = &ls.pending {
                 if ctx.now.since_us(pending.sent_at) >= ALTER_PARTITION_RETRY_US {
-                    let proposed = pending.proposed.clone();
-                    Self::propose_isr(self.id, controller, p, ls, proposed, ctx);
+                    let again = pending.clone();
+                    Self::send_isr_proposal(me.0, controller, p, ls, again, ctx);
                 }
                 continue;
             }
             let lagging = partition::out_of_sync_followers(ls, log.log_end_offset(), ctx.now, lag_max);
             if !lagging.is_empty() {
                 let proposed = ls.isr.iter().copied().filter(|b| !lagging.contains(b)).collect();
-                Self::propose_isr(self.id, controller, p, ls, proposed, ctx);
+                Self::propose_isr(me, controller, p, ls, proposed, ctx);
             }
         }
     }
@@ -669,6 +716,7 @@ impl Broker {
 
     fn send_fetch(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
         let legacy = self.spec.broker_config.truncation == TruncationMode::HighWatermark;
+        let (with_epoch, incarnation) = (self.spec.broker_config.alter_partition_broker_epoch, self.incarnation);
         let timeout = self.spec.broker_config.replica_socket_timeout_us;
         let Some(Replica { log, role: Role::Follower(f) }) = self.replicas[p.index()].as_mut() else {
             return;
@@ -682,6 +730,7 @@ impl Broker {
             fetch_offset: log.log_end_offset(),
             current_leader_epoch: f.leader_epoch,
             last_fetched_epoch: if legacy { None } else { log.latest_epoch() },
+            replica_epoch: with_epoch.then_some(incarnation),
         };
         let deadline = ctx.now.plus_us(timeout);
         f.in_flight = Some((request.fetch_id, deadline));

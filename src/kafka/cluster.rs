@@ -6,6 +6,7 @@ use super::consumer::Consumer;
 use super::controller::{Controller, ElectionType};
 use super::coordinator::GroupState;
 use super::ids::{BrokerId, ClientId, LeaderEpoch, Offset, PartitionId};
+use super::log::StorageLoss;
 use super::messages::{Msg, OffsetAndEpoch};
 use super::node::Node;
 use super::producer::Producer;
@@ -122,14 +123,15 @@ impl Cluster {
         self.engine.status(node) != NodeStatus::Down
     }
 
-    /// A hard crash (kill -9, or power loss when `page_cache_lost`). Returns what the logs lost, if anything.
-    pub fn crash(&mut self, node: NodeId, page_cache_lost: bool) -> Option<String> {
+    /// A hard crash (kill -9; a power loss; a lost disk). Returns what the logs lost, if anything.
+    pub fn crash(&mut self, node: NodeId, loss: StorageLoss) -> Option<String> {
+        let page_cache_lost = loss != StorageLoss::Nothing;
         if !self.is_up(node) {
             return None;
         }
         if let Some(producer) = self.stage_producer_of(node) {
             // A processor stage's producer lives in the same process: it dies with it.
-            self.crash(producer, page_cache_lost);
+            self.crash(producer, loss);
         }
         if matches!(self.spec.role_of(node), NodeRole::Consumer(_)) {
             self.engine.invoke(node, |n, ctx| {
@@ -144,7 +146,7 @@ impl Cluster {
             self.engine.stop(node);
         }
         let lost = match self.engine.process_mut(node) {
-            Node::Broker(b) => b.crash(page_cache_lost),
+            Node::Broker(b) => b.crash(loss),
             Node::Producer(p) => {
                 p.crash();
                 Vec::new()
@@ -164,7 +166,8 @@ impl Cluster {
             .iter()
             .map(|&(p, from, to)| format!("{} lost offsets {to}..{from}", self.spec.partition_name(p)))
             .collect();
-        (!lost.is_empty()).then(|| format!("unwritten page cache gone: {}", lost.join(", ")))
+        let what = if loss == StorageLoss::Disk { "disk gone" } else { "unwritten page cache gone" };
+        (!lost.is_empty()).then(|| format!("{what}: {}", lost.join(", ")))
     }
 
     fn close_connections(&mut self, node: NodeId) {
@@ -186,7 +189,7 @@ impl Cluster {
         match self.engine.process_mut(node) {
             // After a clean exit too, memory is gone; the logs were flushed before it.
             Node::Broker(b) => {
-                b.crash(false);
+                b.crash(StorageLoss::Nothing);
             }
             Node::Consumer(c) => c.crash(),
             _ => {}

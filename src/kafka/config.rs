@@ -59,6 +59,9 @@ pub struct BrokerConfig {
     pub truncation: TruncationMode,
     /// Model switch: KAFKA-15583 (3.7+): the high watermark does not advance while the ISR is below min ISR.
     pub hw_frozen_under_min_isr: bool,
+    /// KIP-903 (3.5+): fetches and AlterPartition carry broker epochs, and a stale one keeps a replica out of
+    /// the ISR (`[model] alter_partition_broker_epoch`).
+    pub alter_partition_broker_epoch: bool,
     /// `auto.leader.rebalance.enable`, true: the controller moves leadership back to preferred replicas.
     pub auto_leader_rebalance_enable: bool,
     /// `leader.imbalance.check.interval.seconds`, 300.
@@ -86,6 +89,7 @@ impl Default for BrokerConfig {
             unclean_leader_election_enable: false,
             truncation: TruncationMode::LeaderEpoch,
             hw_frozen_under_min_isr: true,
+            alter_partition_broker_epoch: true,
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_us: 300_000 * US_PER_MS,
             leader_imbalance_per_broker_percentage: 10,

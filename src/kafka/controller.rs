@@ -4,7 +4,7 @@
 //! and learn nothing any other way. Standby controllers replicate the log and take over by election.
 
 use super::ids::{BrokerId, PartitionId};
-use super::messages::{KafkaError, LeaderRecoveryState, MetadataRecord, Msg, PartitionState};
+use super::messages::{BrokerEpoch, KafkaError, LeaderRecoveryState, MetadataRecord, Msg, PartitionState};
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
 use super::quorum::{Quorum, QuorumConfig, QuorumEffects};
@@ -17,6 +17,14 @@ const FENCE_CHECK_INTERVAL_US: u64 = 250_000;
 /// How often the quorum's timeouts are checked.
 const QUORUM_TICK_US: u64 = 50_000;
 
+/// An AlterPartition's proposal: the epochs it was made under and the ISR with its members' broker epochs.
+struct IsrProposal {
+    leader_epoch: i32,
+    partition_epoch: i32,
+    new_isr: Vec<BrokerId>,
+    broker_epochs: Vec<Option<BrokerEpoch>>,
+}
+
 /// A broker's registration as the metadata log has it.
 #[derive(Clone, Debug, Default)]
 struct Registration {
@@ -28,6 +36,12 @@ struct Registration {
 }
 
 impl Registration {
+    /// ReplicationControlManager.isEligibleReplica: unfenced, not shutting down, and the broker epoch the leader
+    /// proposed with (if any) is this registration's.
+    fn is_eligible_for_isr(&self, epoch: Option<BrokerEpoch>) -> bool {
+        !self.fenced && !self.in_controlled_shutdown && epoch.is_none_or(|e| e == self.incarnation)
+    }
+
     /// BrokerHeartbeatManager.currentBrokerState.
     fn control_state(&self) -> BrokerControlState {
         match (self.fenced, self.in_controlled_shutdown) {
@@ -278,8 +292,9 @@ impl Controller {
                     ctx.send(from, msg);
                 }
             }
-            Msg::AlterPartition { broker, partition, leader_epoch, partition_epoch, new_isr } => {
-                let result = self.alter_partition(broker, partition, leader_epoch, partition_epoch, new_isr, ctx);
+            Msg::AlterPartition { broker, partition, leader_epoch, partition_epoch, new_isr, broker_epochs } => {
+                let proposal = IsrProposal { leader_epoch, partition_epoch, new_isr, broker_epochs };
+                let result = self.alter_partition(broker, partition, proposal, ctx);
                 let response = Msg::AlterPartitionResponse { partition, result };
                 match result_is_committed_later(&response) {
                     true => self.pending_responses.push((self.quorum.log_end_offset(), from, response)),
@@ -385,6 +400,13 @@ impl Controller {
     fn is_acceptable(&self, broker: BrokerId) -> bool {
         let r = &self.registrations[broker.index()];
         !r.fenced && !r.in_controlled_shutdown
+    }
+
+    /// ReplicationControlManager.ineligibleReplicasForIsr: a proposed ISR member must be registered, unfenced and
+    /// not shutting down, and (KIP-903) the broker epoch the leader saw must be its current registration's; an
+    /// epoch of -1 is not checked.
+    fn is_eligible(&self, broker: BrokerId, epoch: Option<BrokerEpoch>) -> bool {
+        self.registrations[broker.index()].is_eligible_for_isr(epoch)
     }
 
     fn on_heartbeat(
@@ -609,18 +631,21 @@ impl Controller {
         &mut self,
         broker: BrokerId,
         p: PartitionId,
-        leader_epoch: i32,
-        partition_epoch: i32,
-        new_isr: Vec<BrokerId>,
+        proposal: IsrProposal,
         ctx: &mut KafkaCtx<'_>,
     ) -> Result<PartitionState, KafkaError> {
+        let IsrProposal { leader_epoch, partition_epoch, new_isr, broker_epochs } = proposal;
         if !self.is_active() {
             return Err(KafkaError::NOT_CONTROLLER);
         }
         let current = self.partitions.get(p.index()).ok_or(KafkaError::UNKNOWN_TOPIC_OR_PARTITION)?;
         let replicas = &self.spec.partition(p).replicas;
         validate_alter_partition(current, replicas, broker, leader_epoch, partition_epoch, &new_isr)?;
-        if new_isr.iter().any(|&b| !self.is_acceptable(b)) {
+        if new_isr
+            .iter()
+            .zip(broker_epochs.iter().chain(std::iter::repeat(&None)))
+            .any(|(&b, &e)| !self.is_eligible(b, e))
+        {
             return Err(KafkaError::INELIGIBLE_REPLICA);
         }
         if new_isr == current.isr && current.leader_recovery_state == LeaderRecoveryState::Recovered {
@@ -737,6 +762,18 @@ mod tests {
     // NOT_CONTROLLER (checked before the sender), a leader epoch behind FENCED_LEADER_EPOCH, a sender that is not
     // the leader INVALID_REQUEST, a partition epoch behind INVALID_UPDATE_VERSION, an ISR outside the replicas or
     // without the leader INVALID_REQUEST.
+    #[test]
+    fn a_stale_broker_epoch_is_ineligible_for_the_isr() {
+        // KIP-903 / ReplicationControlManagerTest: a proposed member whose broker epoch is not its current
+        // registration's is INELIGIBLE_REPLICA; -1 (none) is not checked; fenced or shutting down never passes.
+        let registered = Registration { incarnation: 3, ..Registration::default() };
+        assert!(registered.is_eligible_for_isr(Some(3)));
+        assert!(registered.is_eligible_for_isr(None), "an epoch of -1 is not checked");
+        assert!(!registered.is_eligible_for_isr(Some(2)), "a registration before the disk was replaced");
+        let fenced = Registration { fenced: true, ..registered.clone() };
+        assert!(!fenced.is_eligible_for_isr(Some(3)));
+    }
+
     #[test]
     fn alter_partition_checks_follow_kafkas_order_and_codes() {
         let current = state(1, 4, &[1, 2, 3], 7);

@@ -103,6 +103,17 @@ pub enum SequenceCheck {
     StaleEpoch,
 }
 
+/// What a hard crash takes from a broker's storage besides its memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageLoss {
+    /// kill -9 with the OS up: the page cache survives, so every log does.
+    Nothing,
+    /// A power loss: what was neither flushed nor written back by the OS is gone.
+    PageCache,
+    /// The disk is gone (replaced): the broker restarts with every log empty.
+    Disk,
+}
+
 /// What a truncation removed: offsets from the log, entries from the epoch cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Truncation {
@@ -145,6 +156,8 @@ pub struct ReplicaLog {
     /// The log end offset at each OS writeback pass still within the dirty-expire window: (time, offset).
     dirty_samples: VecDeque<(SimTime, Offset)>,
     producers: BTreeMap<u64, ProducerStateEntry>,
+    /// The offset of the latest producer-state snapshot on disk, if any.
+    producer_snapshot: Option<Offset>,
 }
 
 impl ReplicaLog {
@@ -198,6 +211,7 @@ impl ReplicaLog {
         self.size_bytes = 0;
         self.epochs.clear();
         self.producers.clear();
+        self.producer_snapshot = None;
         self.dirty_samples.clear();
         self.log_start_offset = offset;
         self.log_end_offset = offset;
@@ -382,23 +396,43 @@ impl ReplicaLog {
         self.checkpointed_high_watermark = self.checkpointed_high_watermark.min(end);
         self.flushed_offset = self.flushed_offset.min(end);
         self.dirty_samples.iter_mut().for_each(|(_, o)| *o = (*o).min(end));
-        self.load_producer_snapshot();
+        self.rebuild_producer_state();
         Truncation { offsets_removed: before - end, epochs_removed }
     }
 
-    /// ProducerStateManager.truncateAndReload / a restart's LogLoader: the producer state comes back from the
-    /// snapshot at the log end, which keeps only each producer's last batch (ProducerStateManager.writeSnapshot).
-    /// The model takes a snapshot at every batch, as a batch stands for a segment and Kafka snapshots at every
-    /// segment roll: a retry of an earlier batch is then no longer known as a duplicate.
-    fn load_producer_snapshot(&mut self) {
+    /// A clean shutdown's producer-state snapshot at the log end (LogManager.shutdown → ProducerStateManager
+    /// .takeSnapshot), which keeps only each producer's last batch (writeSnapshot).
+    pub fn take_producer_snapshot(&mut self) {
+        self.producer_snapshot = Some(self.log_end_offset);
+    }
+
+    /// ProducerStateManager.truncateAndReload with UnifiedLog.rebuildProducerState / LogLoader: the state comes
+    /// back from the latest snapshot at or below the log end — each producer's last batch before it — and the
+    /// batches after it are replayed, up to five per producer. The model's snapshots are those of clean
+    /// shutdowns (segments are never rolled: a segment is 1 GiB), so after a crash or a truncation the whole log
+    /// is replayed, and after a clean restart a retry of any batch but the last is no longer a duplicate.
+    fn rebuild_producer_state(&mut self) {
         self.producers.clear();
+        let snapshot = self.producer_snapshot.filter(|&s| s <= self.log_end_offset);
+        self.producer_snapshot = snapshot;
         let batches = std::mem::take(&mut self.batches);
+        let mut snapshot_loaded = snapshot.is_none();
         for batch in &batches {
+            if !snapshot_loaded && snapshot.is_some_and(|s| batch.base_offset >= s) {
+                self.keep_only_last_producer_batches();
+                snapshot_loaded = true;
+            }
             if let Some(stamp) = batch.stamp {
                 self.remember_producer_batch(stamp, batch);
             }
         }
         self.batches = batches;
+        if !snapshot_loaded {
+            self.keep_only_last_producer_batches();
+        }
+    }
+
+    fn keep_only_last_producer_batches(&mut self) {
         for entry in self.producers.values_mut() {
             let keep_from = entry.batches.len().saturating_sub(1);
             entry.batches.drain(..keep_from);
@@ -437,7 +471,7 @@ impl ReplicaLog {
         self.epochs.truncate_from_start(self.log_start_offset);
         self.dirty_samples.clear();
         self.high_watermark = self.checkpointed_high_watermark.min(self.log_end_offset);
-        self.load_producer_snapshot();
+        self.rebuild_producer_state();
     }
 
     /// Every record with its offset and its batch's append time, in offset order.
@@ -603,20 +637,34 @@ mod tests {
         assert_eq!(log.check_sequence(stamp(1, 0), 2), SequenceCheck::Duplicate { base_offset: 2 });
     }
 
-    // ProducerStateManager.writeSnapshot keeps each producer's last batch only: after a restart (or a
-    // truncation, which reloads the snapshot) a retry of the last batch is still a duplicate, one of an earlier
-    // batch is no longer recognised and is out of order.
+    // ProducerStateManager.writeSnapshot keeps each producer's last batch only: after a clean shutdown's snapshot
+    // and a restart a retry of the last batch is still a duplicate, one of an earlier batch is no longer
+    // recognised and is out of order. After a crash LogLoader replays the log since the last snapshot, and the
+    // last five batches are known again.
     #[test]
-    fn a_restart_remembers_only_each_producers_last_batch() {
+    fn a_clean_restart_remembers_only_each_producers_last_batch() {
         let mut log = ReplicaLog::default();
         for seq in 0..3 {
             append_stamped(&mut log, stamp(0, seq), 1);
         }
         assert_eq!(log.check_sequence(stamp(0, 1), 1), SequenceCheck::Duplicate { base_offset: 1 });
+        let mut crashed = log.clone();
+        crashed.recover_after_crash(false);
+        assert_eq!(crashed.check_sequence(stamp(0, 1), 1), SequenceCheck::Duplicate { base_offset: 1 }, "replayed");
+        log.take_producer_snapshot();
         log.recover_after_crash(false);
         assert_eq!(log.check_sequence(stamp(0, 2), 1), SequenceCheck::Duplicate { base_offset: 2 });
         assert_eq!(log.check_sequence(stamp(0, 1), 1), SequenceCheck::OutOfOrder);
         assert_eq!(log.check_sequence(stamp(0, 3), 1), SequenceCheck::Append);
+        append_stamped(&mut log, stamp(0, 3), 1);
+        append_stamped(&mut log, stamp(0, 4), 1);
+        log.recover_after_crash(false);
+        assert_eq!(log.check_sequence(stamp(0, 1), 1), SequenceCheck::OutOfOrder, "before the snapshot: its last only");
+        assert_eq!(
+            log.check_sequence(stamp(0, 3), 1),
+            SequenceCheck::Duplicate { base_offset: 3 },
+            "replayed after it"
+        );
     }
 
     // LogSegment.truncateTo cuts the file at the start of the batch holding the offset: a truncation inside a

@@ -6,6 +6,10 @@ use super::log::{FetchedBatches, ProducerStamp, Record};
 use serde::Serialize;
 use std::rc::Rc;
 
+/// A broker's epoch (KIP-903): the model numbers a broker's registrations (its incarnations); Kafka uses the
+/// metadata offset of the registration record. Both change exactly when the broker registers anew.
+pub type BrokerEpoch = u32;
+
 /// Kafka's error codes (org.apache.kafka.common.protocol.Errors) that the model produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
@@ -186,6 +190,8 @@ pub struct FetchRequest {
     pub current_leader_epoch: LeaderEpoch,
     /// The epoch of the follower's last batch (KIP-320); absent in the legacy truncation mode.
     pub last_fetched_epoch: Option<LeaderEpoch>,
+    /// KIP-903's ReplicaState.ReplicaEpoch: the follower's broker epoch (`None` is -1, not sent).
+    pub replica_epoch: Option<BrokerEpoch>,
 }
 
 #[derive(Clone, Debug)]
@@ -262,6 +268,8 @@ pub enum Msg {
         leader_epoch: LeaderEpoch,
         partition_epoch: i32,
         new_isr: Vec<BrokerId>,
+        /// KIP-903's NewIsrWithEpochs: each member's broker epoch as the leader knows it (`None` is -1: unchecked).
+        broker_epochs: Vec<Option<BrokerEpoch>>,
     },
     AlterPartitionResponse {
         partition: PartitionId,

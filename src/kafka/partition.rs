@@ -3,6 +3,7 @@
 //! Everything here is a pure function of the state passed in; the broker applies the results.
 
 use super::ids::{BrokerId, LeaderEpoch, Offset};
+use super::messages::{BrokerEpoch, KafkaError};
 use crate::engine::SimTime;
 
 /// What the leader knows of one follower (Replica.ReplicaState).
@@ -16,12 +17,16 @@ pub struct FollowerProgress {
     pub last_caught_up_time: Option<SimTime>,
     pub last_fetch_leader_log_end_offset: Option<Offset>,
     pub last_fetch_time: SimTime,
+    /// The broker epoch its last fetch carried (KIP-903, ReplicaState.brokerEpoch).
+    pub broker_epoch: Option<BrokerEpoch>,
 }
 
-/// An ISR change sent to the controller and not yet answered (PendingExpandIsr / PendingShrinkIsr).
+/// An ISR change sent to the controller and not yet answered (PendingExpandIsr / PendingShrinkIsr); a retry
+/// sends it again as it was, broker epochs included (AlterPartitionManager).
 #[derive(Clone, Debug)]
 pub struct PendingIsr {
     pub proposed: Vec<BrokerId>,
+    pub broker_epochs: Vec<Option<BrokerEpoch>>,
     pub sent_at: SimTime,
 }
 
@@ -60,6 +65,7 @@ impl LeaderState {
                 last_caught_up_time: isr.contains(&broker).then_some(now),
                 last_fetch_leader_log_end_offset: None,
                 last_fetch_time: SimTime::ZERO,
+                broker_epoch: None,
             })
             .collect();
         LeaderState { leader, leader_epoch, partition_epoch, isr, pending: None, followers, epoch_start_offset }
@@ -83,6 +89,23 @@ impl LeaderState {
 
 /// Replica.updateFetchStateOrThrow: a fetch at `fetch_offset` when the leader's log ended at `leader_leo` catches
 /// the follower up now; a fetch that reaches the leader's end as of the previous fetch caught it up back then.
+/// Replica.updateFetchStateOrThrow (KIP-903): a fetch carrying an older broker epoch than one already seen is
+/// from a previous incarnation of the follower and is refused; otherwise its epoch is kept.
+pub fn record_follower_epoch(f: &mut FollowerProgress, epoch: Option<BrokerEpoch>) -> Result<(), KafkaError> {
+    let Some(epoch) = epoch else { return Ok(()) };
+    if f.broker_epoch.is_some_and(|seen| seen > epoch) {
+        return Err(KafkaError::NOT_LEADER_OR_FOLLOWER);
+    }
+    f.broker_epoch = Some(epoch);
+    Ok(())
+}
+
+/// Partition.isBrokerEpochIsrEligible (KIP-903): the follower's fetches carried the broker epoch the metadata
+/// has for its current registration.
+pub fn broker_epoch_is_current(f: &FollowerProgress, registered: Option<BrokerEpoch>) -> bool {
+    f.broker_epoch.is_some() && f.broker_epoch == registered
+}
+
 pub fn record_follower_fetch(f: &mut FollowerProgress, fetch_offset: Offset, leader_leo: Offset, now: SimTime) {
     if fetch_offset >= leader_leo {
         f.last_caught_up_time = f.last_caught_up_time.max(Some(now));
@@ -171,6 +194,21 @@ pub fn enough_replicas_after_append(state: &LeaderState, effective_min_isr: usiz
 mod tests {
     use super::*;
 
+    // Replica.updateFetchStateOrThrow (KIP-903): a fetch from an older incarnation than one already seen is
+    // refused; a newer one replaces it; and only a fetch with the registration's current epoch makes the
+    // follower eligible for the ISR (Partition.isBrokerEpochIsrEligible).
+    #[test]
+    fn broker_epochs_of_follower_fetches() {
+        let s = LeaderState::new(BrokerId(1), &[BrokerId(1), BrokerId(2)], vec![BrokerId(1)], 0, 0, 0, SimTime::ZERO);
+        let mut f = s.followers[0].clone();
+        assert!(!broker_epoch_is_current(&f, Some(4)), "no fetch yet");
+        assert_eq!(record_follower_epoch(&mut f, Some(4)), Ok(()));
+        assert!(broker_epoch_is_current(&f, Some(4)));
+        assert_eq!(record_follower_epoch(&mut f, Some(3)), Err(KafkaError::NOT_LEADER_OR_FOLLOWER));
+        assert_eq!(record_follower_epoch(&mut f, Some(5)), Ok(()));
+        assert!(!broker_epoch_is_current(&f, Some(4)), "the metadata still has the old registration");
+    }
+
     const LAG: u64 = 30_000_000;
 
     fn leader_with(isr: &[u32]) -> LeaderState {
@@ -228,7 +266,11 @@ mod tests {
     #[test]
     fn no_shrink_while_an_isr_change_is_pending() {
         let mut s = leader_with(&[1, 2, 3]);
-        s.pending = Some(PendingIsr { proposed: vec![BrokerId(1), BrokerId(2)], sent_at: SimTime::ZERO });
+        s.pending = Some(PendingIsr {
+            proposed: vec![BrokerId(1), BrokerId(2)],
+            broker_epochs: vec![None; 2],
+            sent_at: SimTime::ZERO,
+        });
         assert!(out_of_sync_followers(&s, 150, SimTime(10 * LAG), LAG).is_empty());
     }
 
@@ -279,7 +321,11 @@ mod tests {
         let mut s = leader_with(&[1, 2]);
         record_follower_fetch(s.follower_mut(BrokerId(2)).unwrap(), 10, 10, SimTime(0));
         record_follower_fetch(s.follower_mut(BrokerId(3)).unwrap(), 4, 10, SimTime(0));
-        s.pending = Some(PendingIsr { proposed: vec![BrokerId(1), BrokerId(2), BrokerId(3)], sent_at: SimTime(0) });
+        s.pending = Some(PendingIsr {
+            proposed: vec![BrokerId(1), BrokerId(2), BrokerId(3)],
+            broker_epochs: vec![None; 3],
+            sent_at: SimTime(0),
+        });
         let far = SimTime(LAG * 10);
         assert_eq!(next_high_watermark(&inputs(&s, 10, far, 1)), Some(4));
         assert!(enough_replicas_after_append(&s, 3));

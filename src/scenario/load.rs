@@ -8,6 +8,7 @@ use crate::kafka::cluster::ResetTo;
 use crate::kafka::config::{Acks, BrokerConfig, GroupConfig, ProducerConfig, TopicConfig, TruncationMode};
 use crate::kafka::controller::ElectionType;
 use crate::kafka::ids::{BrokerId, ClientId};
+use crate::kafka::log::StorageLoss;
 use crate::kafka::spec::{ClusterSpec, ConsumerSpec, PartitionSpec, ProducerSpec, assign_replicas};
 use crate::sim::SimConfig;
 
@@ -123,6 +124,8 @@ struct Model {
     in_flight_over_5_is_an_error: bool,
     /// KIP-320's consumer truncation detection (Kafka 2.1+).
     consumer_truncation_detection: bool,
+    /// KIP-903's broker epochs in fetches and AlterPartition (Kafka 3.5+).
+    alter_partition_broker_epoch: bool,
     /// KAFKA-13636's bug: a rebalancing group's offsets expire (before 2.8.2 / 3.0.1 / 3.1.1 / 3.2.0).
     offsets_expire_while_rebalancing: bool,
 }
@@ -135,6 +138,7 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
         producer_defaults: ProducerConfig::default(),
         in_flight_over_5_is_an_error: true,
         consumer_truncation_detection: true,
+        alter_partition_broker_epoch: true,
         offsets_expire_while_rebalancing: false,
     };
     let Some(mut t) = top.table("model", false)? else { return Ok(model) };
@@ -153,6 +157,9 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
     }
     if let Some(detection) = t.bool("consumer_truncation_detection")? {
         model.consumer_truncation_detection = detection;
+    }
+    if let Some(epochs) = t.bool("alter_partition_broker_epoch")? {
+        model.alter_partition_broker_epoch = epochs;
     }
     if let Some(expire) = t.bool("offsets_expire_while_rebalancing")? {
         model.offsets_expire_while_rebalancing = expire;
@@ -187,6 +194,7 @@ fn read_broker_config(
         truncation: model.truncation,
         dirty_expire_us: model.dirty_expire_us,
         hw_frozen_under_min_isr: model.hw_frozen_under_min_isr,
+        alter_partition_broker_epoch: model.alter_partition_broker_epoch,
         ..BrokerConfig::default()
     };
     let Some(mut t) = top.table("broker", true)? else {
@@ -622,6 +630,7 @@ fn read_faults(
             "isolate",
             "partition",
             "cut",
+            "repair",
             "heal",
             "reset-offsets",
             "elect-leaders",
@@ -644,7 +653,17 @@ fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec)
     Ok(match kind {
         "crash" => {
             let target = target(t, "target")?;
-            FaultAction::Crash { target, page_cache_lost: t.bool("page_cache_lost")?.unwrap_or(false) }
+            let page_cache_lost = t.bool("page_cache_lost")?.unwrap_or(false);
+            let disk_lost = t.bool("disk_lost")?.unwrap_or(false);
+            if page_cache_lost && disk_lost {
+                return Err(t.error_at("disk_lost", "at most one of page_cache_lost and disk_lost", "both"));
+            }
+            let loss = match (page_cache_lost, disk_lost) {
+                (_, true) => StorageLoss::Disk,
+                (true, _) => StorageLoss::PageCache,
+                _ => StorageLoss::Nothing,
+            };
+            FaultAction::Crash { target, loss }
         }
         "restart" => FaultAction::Restart { target: target(t, "target")? },
         "shutdown" => FaultAction::Shutdown { target: target(t, "target")? },
@@ -652,6 +671,7 @@ fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec)
         "resume" => FaultAction::Resume { target: target(t, "target")? },
         "isolate" => FaultAction::Isolate { target: target(t, "target")? },
         "cut" => FaultAction::CutOneWay { from: target(t, "from")?, to: target(t, "to")? },
+        "repair" => FaultAction::RepairOneWay { from: target(t, "from")?, to: target(t, "to")? },
         "reset-offsets" => read_reset_offsets(t, cluster)?,
         "elect-leaders" => read_elect_leaders(t, cluster)?,
         "partition" => {

@@ -421,3 +421,18 @@ fn an_elect_leaders_fault_needs_a_known_type_and_partition() {
     assert_at(&e, 8, 13, "faults[0].partition");
     load_ok("ok.toml", &format!("{base}election_type = \"unclean\"\npartition = \"orders-0\"\n"));
 }
+
+#[test]
+fn a_crash_losing_both_page_cache_and_disk_is_refused_at_the_second_key() {
+    let text = "[[topics]]\nname = \"orders\"\n\n[[faults]]\nat = \"1s\"\naction = \"crash\"\ntarget = \"broker-1\"\n\
+                page_cache_lost = true\ndisk_lost = true\n";
+    let e = load_err("bad.toml", text);
+    assert_at(&e, 9, 13, "faults[0].disk_lost");
+    assert_eq!(e.expected, "at most one of page_cache_lost and disk_lost");
+}
+
+#[test]
+fn offsets_retention_minutes_is_at_least_one() {
+    let e = load_err("bad.toml", "[broker]\noffsets.retention.minutes = 0\n\n[[topics]]\nname = \"orders\"\n");
+    assert_at(&e, 2, 29, "broker.offsets.retention.minutes");
+}

@@ -7,6 +7,7 @@ use insync::faults::FaultAction;
 use insync::history::ClientEvent;
 use insync::kafka::controller::ElectionType;
 use insync::kafka::ids::BrokerId;
+use insync::kafka::log::StorageLoss;
 use insync::kafka::obs::Obs;
 use insync::sim::{Outcome, TraceEvent};
 
@@ -244,8 +245,8 @@ fn a_power_loss_of_the_last_in_sync_replica_loses_its_unwritten_tail() {
 
     let mut process_crash = s.sim.clone();
     for fault in &mut process_crash.faults {
-        if let FaultAction::Crash { page_cache_lost, .. } = &mut fault.action {
-            *page_cache_lost = false;
+        if let FaultAction::Crash { loss, .. } = &mut fault.action {
+            *loss = StorageLoss::Nothing;
         }
     }
     let kept = insync::sim::run(&process_crash, s.seed, false);

@@ -35,6 +35,8 @@ pub struct FollowerState {
     /// The fetch in flight and when it times out (`replica.socket.timeout.ms`).
     in_flight: Option<(u64, SimTime)>,
     backoff_until: Option<SimTime>,
+    /// `leader-epoch-v0`: the one OffsetsForLeaderEpoch before the first fetch is still to be answered.
+    truncating_v0: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -371,7 +373,11 @@ impl Broker {
         let Some(replica) = self.replicas[p.index()].as_mut() else {
             return;
         };
-        replica.log.assign_epoch(state.leader_epoch);
+        // UnifiedLog.maybeAssignEpochStartOffset at becoming leader (KAFKA-7415, 2.0.1); before it the epoch was
+        // cached only with the leader's first append.
+        if self.spec.broker_config.truncation != TruncationMode::LeaderEpochV0 {
+            replica.log.assign_epoch(state.leader_epoch);
+        }
         let epoch_start = replica.log.epoch_start_offset(state.leader_epoch).unwrap_or(replica.log.log_end_offset());
         let ls = LeaderState::new(
             self.id,
@@ -389,13 +395,15 @@ impl Broker {
     fn become_follower(&mut self, p: PartitionId, state: &PartitionState, ctx: &mut KafkaCtx<'_>) {
         self.fail_parked_produces(p, KafkaError::NOT_LEADER_OR_FOLLOWER, ctx);
         self.unload_groups(p, ctx);
-        let legacy = self.spec.broker_config.truncation == TruncationMode::HighWatermark;
+        let mode = self.spec.broker_config.truncation;
         let Some(replica) = self.replicas[p.index()].as_mut() else {
             return;
         };
-        if legacy {
-            // Before KIP-101 a new follower truncated to its own high watermark before fetching.
-            let hw = replica.log.high_watermark;
+        let hw = replica.log.high_watermark;
+        let no_epoch = replica.log.latest_epoch().is_none();
+        if mode == TruncationMode::HighWatermark || (mode == TruncationMode::LeaderEpochV0 && no_epoch) {
+            // Before KIP-101 a new follower truncated to its own high watermark before fetching; KIP-101 as first
+            // shipped fell back to it for a follower with no epoch to ask about.
             truncate_and_report(self.id, p, &mut replica.log, hw, "truncate to high watermark (pre-KIP-101)", ctx);
         }
         replica.role = Role::Follower(FollowerState {
@@ -403,6 +411,8 @@ impl Broker {
             leader_epoch: state.leader_epoch,
             in_flight: None,
             backoff_until: None,
+            // ReplicaFetcherThread (1.x): a fetcher added on becoming follower starts in the truncating state.
+            truncating_v0: mode == TruncationMode::LeaderEpochV0 && !no_epoch,
         });
         if state.leader.is_some_and(|l| l != self.id) {
             self.send_fetch(p, ctx);
@@ -539,7 +549,12 @@ impl Broker {
             return Some(FetchResult::Error(KafkaError::UNKNOWN_LEADER_EPOCH));
         }
         let leo = log.log_end_offset();
-        if let Some(diverged) = req.last_fetched_epoch.and_then(|e| fetch_divergence(log, e, req.fetch_offset)) {
+        if self.spec.broker_config.truncation == TruncationMode::LeaderEpochV0 {
+            if let Some(epoch) = req.last_fetched_epoch {
+                let end_offset = log.epoch_cache().end_offset_for_v0(epoch, leo);
+                return Some(FetchResult::EpochEndOffsetV0 { end_offset });
+            }
+        } else if let Some(diverged) = req.last_fetched_epoch.and_then(|e| fetch_divergence(log, e, req.fetch_offset)) {
             return Some(diverged);
         }
         if req.fetch_offset > leo || req.fetch_offset < log.log_start_offset() {
@@ -715,7 +730,7 @@ impl Broker {
     // ---- follower ----
 
     fn send_fetch(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
-        let legacy = self.spec.broker_config.truncation == TruncationMode::HighWatermark;
+        let mode = self.spec.broker_config.truncation;
         let (with_epoch, incarnation) = (self.spec.broker_config.alter_partition_broker_epoch, self.incarnation);
         let timeout = self.spec.broker_config.replica_socket_timeout_us;
         let Some(Replica { log, role: Role::Follower(f) }) = self.replicas[p.index()].as_mut() else {
@@ -729,7 +744,11 @@ impl Broker {
             replica: self.id,
             fetch_offset: log.log_end_offset(),
             current_leader_epoch: f.leader_epoch,
-            last_fetched_epoch: if legacy { None } else { log.latest_epoch() },
+            last_fetched_epoch: match mode {
+                TruncationMode::LeaderEpoch => log.latest_epoch(),
+                TruncationMode::LeaderEpochV0 if f.truncating_v0 => log.latest_epoch(),
+                _ => None,
+            },
             replica_epoch: with_epoch.then_some(incarnation),
         };
         let deadline = ctx.now.plus_us(timeout);
@@ -758,6 +777,12 @@ impl Broker {
                 None
             }
             FetchResult::Diverging { epoch, end_offset } => Some(divergence_truncation_offset(log, epoch, end_offset)),
+            // ReplicaFetcherThread.maybeTruncate (1.x): once, to min(the answer, our log end); to the high
+            // watermark when the leader knows no such epoch. Then plain fetching.
+            FetchResult::EpochEndOffsetV0 { end_offset } => {
+                f.truncating_v0 = false;
+                Some(end_offset.map_or(log.high_watermark, |end| end.min(log.log_end_offset())))
+            }
             // ReplicaFetcherThread.handleOutOfRangeError: a follower ahead of the leader's end truncates to it; one
             // behind the leader's log start (retention deleted what it needs) starts over at that offset.
             FetchResult::OutOfRange { leader_log_start_offset, leader_log_end_offset } => {
@@ -1004,5 +1029,22 @@ mod tests {
         assert_eq!(follower.latest_epoch(), Some(1));
         assert!(!fetch_round(&mut follower, &leader), "the second is accepted");
         assert_eq!(follower.log_end_offset(), 3, "no record was lost");
+    }
+
+    // ReplicationTest.logsShouldNotDivergeOnUncleanLeaderElections (KAFKA-6361): the leader holds
+    // [0: e0, 1-3: e2, 4-5: e4], the follower [0: e0, 1: e1, 2: e3]. Before KIP-279 the follower asks for e3's
+    // end, the leader answers the start of its next epoch (4) without an epoch, and min(4, 3) truncates
+    // nothing: the logs differ at offsets 1-2. With KIP-279 the answers carry epochs and the follower refines
+    // down to offset 1, where the logs agree.
+    #[test]
+    fn without_kip_279_successive_unclean_elections_leave_the_logs_diverged() {
+        let leader = log_with_epochs(&[(0, 1), (2, 3), (4, 2)]);
+        let follower = log_with_epochs(&[(0, 1), (1, 1), (3, 1)]);
+        let asked = follower.latest_epoch().expect("an epoch");
+        let answer = leader.epoch_cache().end_offset_for_v0(asked, leader.log_end_offset());
+        assert_eq!(answer.map(|end| end.min(follower.log_end_offset())), Some(3), "no truncation");
+        let mut refined = follower.clone();
+        while fetch_round(&mut refined, &leader) {}
+        assert_eq!(refined.log_end_offset(), 1);
     }
 }

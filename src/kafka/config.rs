@@ -23,6 +23,10 @@ pub enum TruncationMode {
     /// Before 0.11: a new follower truncates to its own high watermark, then fetches. Loses committed data
     /// in the cases KIP-101 describes.
     HighWatermark,
+    /// KIP-101 as first shipped (0.11 – 1.1, before KIP-279): a new follower asks once for its latest epoch's end
+    /// (the start of the leader's next epoch, no epoch in the answer) and truncates to it, without refinement;
+    /// a new leader puts its epoch in the cache only with its first append (before KAFKA-7415).
+    LeaderEpochV0,
 }
 
 /// Broker settings (KafkaConfig) that the model uses, plus the model's historical-mode switches.

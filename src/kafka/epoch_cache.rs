@@ -102,6 +102,20 @@ impl EpochCache {
         }
     }
 
+    /// `LeaderEpochFileCache.endOffsetFor` before KIP-279 (0.11 – 1.1): the latest epoch ends at the log end;
+    /// another ends where the first later epoch starts; `None` (UNDEFINED_EPOCH_OFFSET) when no later epoch is
+    /// known or `requested` is below every entry. No epoch is returned with it.
+    pub fn end_offset_for_v0(&self, requested: LeaderEpoch, log_end_offset: Offset) -> Option<Offset> {
+        let latest = self.latest()?;
+        if requested == latest.epoch {
+            return Some(log_end_offset);
+        }
+        if requested < self.entries[0].epoch {
+            return None;
+        }
+        self.entries.iter().find(|e| e.epoch > requested).map(|e| e.start_offset)
+    }
+
     fn assert_monotonic(&self) {
         for pair in self.entries.windows(2) {
             assert!(
@@ -116,6 +130,23 @@ impl EpochCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // LeaderEpochFileCache.endOffsetFor as of 1.1 (LeaderEpochFileCacheTest): the latest epoch ends at the log
+    // end, an unknown epoch between two known ones at the next one's start, one past the latest or below the
+    // first is UNDEFINED_EPOCH_OFFSET; no epoch comes with the answer.
+    #[test]
+    fn end_offsets_before_kip_279() {
+        let mut cache = EpochCache::default();
+        cache.assign(0, 0);
+        cache.assign(2, 10);
+        assert_eq!(cache.end_offset_for_v0(2, 15), Some(15));
+        assert_eq!(cache.end_offset_for_v0(0, 15), Some(10));
+        assert_eq!(cache.end_offset_for_v0(1, 15), Some(10));
+        assert_eq!(cache.end_offset_for_v0(3, 15), None);
+        let mut later = EpochCache::default();
+        later.assign(2, 5);
+        assert_eq!(later.end_offset_for_v0(1, 9), None, "below the first entry");
+    }
 
     fn cache(entries: &[(LeaderEpoch, Offset)]) -> EpochCache {
         let mut c = EpochCache::default();

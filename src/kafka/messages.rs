@@ -196,6 +196,11 @@ pub struct FetchRequest {
 
 #[derive(Clone, Debug)]
 pub enum FetchResult {
+    /// OffsetsForLeaderEpoch v0's answer to a follower in the `leader-epoch-v0` mode: where its epoch ends on
+    /// the leader (`None`: undefined).
+    EpochEndOffsetV0 {
+        end_offset: Option<Offset>,
+    },
     Records {
         batches: FetchedBatches,
         high_watermark: Offset,

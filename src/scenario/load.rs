@@ -142,9 +142,12 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
         offsets_expire_while_rebalancing: false,
     };
     let Some(mut t) = top.table("model", false)? else { return Ok(model) };
-    if let Some(mode) = t.one_of("truncation", &["leader-epoch", "high-watermark"])? {
-        model.truncation =
-            if mode == "high-watermark" { TruncationMode::HighWatermark } else { TruncationMode::LeaderEpoch };
+    if let Some(mode) = t.one_of("truncation", &["leader-epoch", "leader-epoch-v0", "high-watermark"])? {
+        model.truncation = match mode {
+            "high-watermark" => TruncationMode::HighWatermark,
+            "leader-epoch-v0" => TruncationMode::LeaderEpochV0,
+            _ => TruncationMode::LeaderEpoch,
+        };
     }
     if let Some(us) = t.duration_us("dirty_expire")? {
         if us > MAX_DURATION_US {

@@ -596,6 +596,7 @@ impl Broker {
         let controller = self.spec.controller_node(self.active_controller);
         let check_epoch = self.spec.broker_config.alter_partition_broker_epoch;
         let registered = self.broker_epochs[follower.index()];
+        let in_sync_rule = self.spec.broker_config.in_sync_rule;
         let me = self.me_with_epoch();
         let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
             return;
@@ -603,7 +604,7 @@ impl Broker {
         let current = ls.followers.iter().find(|f| f.broker == follower);
         let epoch_ok = !check_epoch || current.is_some_and(|f| partition::broker_epoch_is_current(f, registered));
         let eligible = self.isr_eligible[follower.index()] && epoch_ok;
-        if partition::can_join_isr(ls, follower, eligible, log.high_watermark) {
+        if partition::can_join_isr(ls, follower, eligible, log.high_watermark, in_sync_rule) {
             let mut proposed = ls.isr.clone();
             proposed.push(follower);
             Self::propose_isr(me, controller, p, ls, proposed, ctx);

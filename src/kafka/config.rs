@@ -66,6 +66,8 @@ pub struct BrokerConfig {
     /// KIP-903 (3.5+): fetches and AlterPartition carry broker epochs, and a stale one keeps a replica out of
     /// the ISR (`[model] alter_partition_broker_epoch`).
     pub alter_partition_broker_epoch: bool,
+    /// When a follower may join the ISR (`[model] isr_join_checks_epoch_start`, KAFKA-7128).
+    pub in_sync_rule: super::partition::InSyncRule,
     /// `auto.leader.rebalance.enable`, true: the controller moves leadership back to preferred replicas.
     pub auto_leader_rebalance_enable: bool,
     /// `leader.imbalance.check.interval.seconds`, 300.
@@ -94,6 +96,7 @@ impl Default for BrokerConfig {
             truncation: TruncationMode::LeaderEpoch,
             hw_frozen_under_min_isr: true,
             alter_partition_broker_epoch: true,
+            in_sync_rule: super::partition::InSyncRule::HighWatermarkAndEpochStart,
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_us: 300_000 * US_PER_MS,
             leader_imbalance_per_broker_percentage: 10,

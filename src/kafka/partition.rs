@@ -136,17 +136,34 @@ pub fn out_of_sync_followers(state: &LeaderState, leader_leo: Offset, now: SimTi
         .collect()
 }
 
+/// How a follower's log end qualifies it for the ISR (Partition.isFollowerInSync).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InSyncRule {
+    /// At the high watermark and the start of the leader's current epoch (KAFKA-7128, 2.0.1+).
+    HighWatermarkAndEpochStart,
+    /// At the high watermark only (before 2.0.1): a new leader's lagging high watermark lets a follower join
+    /// without the committed records above it.
+    HighWatermarkOnly,
+}
+
 /// ISR expand (Partition.canAddReplicaToIsr / isFollowerInSync): no change in flight, not yet in the ISR, eligible
-/// (not fenced or shutting down, per the broker's metadata), and its log end has reached both the high watermark
-/// and the start of the leader's current epoch.
-pub fn can_join_isr(state: &LeaderState, follower: BrokerId, eligible: bool, high_watermark: Offset) -> bool {
+/// (not fenced or shutting down, per the broker's metadata), and its log end has reached the high watermark and
+/// (KAFKA-7128) the start of the leader's current epoch.
+pub fn can_join_isr(
+    state: &LeaderState,
+    follower: BrokerId,
+    eligible: bool,
+    high_watermark: Offset,
+    rule: InSyncRule,
+) -> bool {
     if state.pending.is_some() || state.isr.contains(&follower) || !eligible {
         return false;
     }
     let Some(f) = state.followers.iter().find(|f| f.broker == follower) else {
         return false;
     };
-    f.log_end_offset.is_some_and(|leo| leo >= high_watermark && leo >= state.epoch_start_offset)
+    let past_epoch_start = |leo| rule == InSyncRule::HighWatermarkOnly || leo >= state.epoch_start_offset;
+    f.log_end_offset.is_some_and(|leo| leo >= high_watermark && past_epoch_start(leo))
 }
 
 /// Partition.maybeIncrementLeaderHW: the new high watermark, if it moves forward. It is the least log end offset
@@ -280,11 +297,14 @@ mod tests {
         let mut s = leader_with(&[1, 2]);
         s.epoch_start_offset = 50;
         record_follower_fetch(s.follower_mut(BrokerId(3)).unwrap(), 40, 60, SimTime(0));
-        assert!(!can_join_isr(&s, BrokerId(3), true, 30), "below the epoch start offset");
+        let rule = InSyncRule::HighWatermarkAndEpochStart;
+        assert!(!can_join_isr(&s, BrokerId(3), true, 30, rule), "below the epoch start offset");
+        // KAFKA-7128: before 2.0.1 the high watermark alone decided.
+        assert!(can_join_isr(&s, BrokerId(3), true, 30, InSyncRule::HighWatermarkOnly));
         record_follower_fetch(s.follower_mut(BrokerId(3)).unwrap(), 55, 60, SimTime(0));
-        assert!(can_join_isr(&s, BrokerId(3), true, 55));
-        assert!(!can_join_isr(&s, BrokerId(3), true, 56), "below the high watermark");
-        assert!(!can_join_isr(&s, BrokerId(3), false, 55), "a fenced broker is not eligible");
+        assert!(can_join_isr(&s, BrokerId(3), true, 55, rule));
+        assert!(!can_join_isr(&s, BrokerId(3), true, 56, rule), "below the high watermark");
+        assert!(!can_join_isr(&s, BrokerId(3), false, 55, rule), "a fenced broker is not eligible");
     }
 
     // Partition.maybeIncrementLeaderHW: the least LEO over the maximal ISR.

@@ -9,6 +9,7 @@ use crate::kafka::config::{Acks, BrokerConfig, GroupConfig, ProducerConfig, Topi
 use crate::kafka::controller::ElectionType;
 use crate::kafka::ids::{BrokerId, ClientId};
 use crate::kafka::log::StorageLoss;
+use crate::kafka::partition::InSyncRule;
 use crate::kafka::spec::{ClusterSpec, ConsumerSpec, PartitionSpec, ProducerSpec, assign_replicas};
 use crate::sim::SimConfig;
 
@@ -126,6 +127,8 @@ struct Model {
     consumer_truncation_detection: bool,
     /// KIP-903's broker epochs in fetches and AlterPartition (Kafka 3.5+).
     alter_partition_broker_epoch: bool,
+    /// KAFKA-7128's fix (2.0.1+): a follower joins the ISR only past the leader epoch's start offset.
+    isr_join_checks_epoch_start: bool,
     /// KAFKA-13636's bug: a rebalancing group's offsets expire (before 2.8.2 / 3.0.1 / 3.1.1 / 3.2.0).
     offsets_expire_while_rebalancing: bool,
 }
@@ -139,6 +142,7 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
         in_flight_over_5_is_an_error: true,
         consumer_truncation_detection: true,
         alter_partition_broker_epoch: true,
+        isr_join_checks_epoch_start: true,
         offsets_expire_while_rebalancing: false,
     };
     let Some(mut t) = top.table("model", false)? else { return Ok(model) };
@@ -160,6 +164,9 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
     }
     if let Some(detection) = t.bool("consumer_truncation_detection")? {
         model.consumer_truncation_detection = detection;
+    }
+    if let Some(checks) = t.bool("isr_join_checks_epoch_start")? {
+        model.isr_join_checks_epoch_start = checks;
     }
     if let Some(epochs) = t.bool("alter_partition_broker_epoch")? {
         model.alter_partition_broker_epoch = epochs;
@@ -198,6 +205,10 @@ fn read_broker_config(
         dirty_expire_us: model.dirty_expire_us,
         hw_frozen_under_min_isr: model.hw_frozen_under_min_isr,
         alter_partition_broker_epoch: model.alter_partition_broker_epoch,
+        in_sync_rule: match model.isr_join_checks_epoch_start {
+            true => InSyncRule::HighWatermarkAndEpochStart,
+            false => InSyncRule::HighWatermarkOnly,
+        },
         ..BrokerConfig::default()
     };
     let Some(mut t) = top.table("broker", true)? else {

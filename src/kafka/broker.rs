@@ -564,7 +564,8 @@ impl Broker {
         let Some(follower) = ls.follower_mut(req.replica) else {
             return Some(FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER));
         };
-        if let Err(stale) = partition::record_follower_epoch(follower, req.replica_epoch) {
+        let registered = self.broker_epochs[req.replica.index()];
+        if let Err(stale) = partition::record_follower_epoch(follower, req.replica_epoch, registered) {
             return Some(FetchResult::Error(stale));
         }
         partition::record_follower_fetch(follower, req.fetch_offset, leo, ctx.now);

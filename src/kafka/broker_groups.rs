@@ -189,8 +189,11 @@ impl Broker {
         }
         for g in groups {
             let prefix = format!("{}-{:08x}", spec.groups[g], ctx.rng.random::<u32>());
-            let loaded = Group::new(spec.groups[g].clone(), offsets.remove(&g).unwrap_or_default(), ctx.now)
-                .with_member_id_prefix(prefix);
+            let group_offsets = offsets.remove(&g).unwrap_or_default();
+            let has_offsets = !group_offsets.is_empty();
+            let loaded = Group::new(spec.groups[g].clone(), group_offsets, ctx.now)
+                .with_member_id_prefix(prefix)
+                .with_consumer_protocol(has_offsets);
             self.groups.insert(g, loaded);
         }
     }
@@ -210,6 +213,8 @@ impl Broker {
             .map(|(&g, group)| (g, group.expired_offsets(ctx.now, rule)))
             .filter(|(_, expired)| !expired.is_empty())
             .collect();
+        // Kafka also skips offsets with a commit still being replicated (pendingOffsetCommits); here such a
+        // commit lands after the tombstone and restores the offset.
         for (g, partitions) in expired {
             if let Some(group) = self.groups.get_mut(&g) {
                 partitions.iter().for_each(|p| _ = group.offsets.remove(p));

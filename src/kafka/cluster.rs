@@ -257,7 +257,10 @@ impl Cluster {
             .map(|&p| {
                 let offset = match to {
                     ResetTo::Earliest => self.leader_log(p).map_or(0, |log| log.log_start_offset()),
-                    ResetTo::Offset(o) => o,
+                    // ConsumerGroupCommand.checkOffsetsRange: an offset outside the log moves to its start or end.
+                    ResetTo::Offset(o) => {
+                        self.leader_log(p).map_or(0, |log| o.clamp(log.log_start_offset(), log.log_end_offset()))
+                    }
                     ResetTo::Latest => self.leader_log(p).map_or(0, |log| log.high_watermark),
                     // Never beyond what consumers may read.
                     ResetTo::Datetime(t) => {

@@ -380,11 +380,13 @@ impl Consumer {
     }
 
     /// A validation that got no answer is asked again at the next poll.
+    /// Its leader is presumed gone too: metadata is refreshed before the next attempt.
     fn abandon_validation(&mut self, kind: PendingKind) {
         if let PendingKind::Validate(p) = kind
             && let Some(pos) = self.positions.get_mut(&p)
         {
             pos.validating = None;
+            self.leaders[p.index()].leader = None;
         }
     }
 
@@ -682,11 +684,13 @@ impl Consumer {
         match end {
             _ if !reset => {
                 pos.fetch = None;
+                pos.consumed = None;
                 pos.no_offset = true;
             }
             Some((epoch, offset)) => {
                 pos.seek(offset, Some(epoch));
                 pos.validated_for = Some(asked_for);
+                self.buffer.retain(|(b, _, _)| *b != p);
                 ctx.emit(Obs::Client(ClientEvent::PositionReset { consumer, group, partition: p.0, offset }));
             }
             None => {
@@ -1258,7 +1262,9 @@ impl Consumer {
         result: Result<super::log::FetchedBatches, KafkaError>,
         ctx: &mut KafkaCtx<'_>,
     ) {
-        let Some(pos) = self.positions.get_mut(&p).filter(|pos| pos.fetch == Some(offset)) else {
+        // SubscriptionState.isFetchable: records for a position being validated (or moved) are dropped.
+        let current = |pos: &&mut Position| pos.fetch == Some(offset) && pos.validating.is_none();
+        let Some(pos) = self.positions.get_mut(&p).filter(current) else {
             return self.resume_poll(ctx);
         };
         match result {

@@ -124,6 +124,13 @@ impl Group {
         self
     }
 
+    /// A group reloaded from `__consumer_offsets` with offsets: the model does not persist GroupMetadata, and takes
+    /// a group with offsets to be the consumer group it is configured as (Kafka reads its protocol type back).
+    pub fn with_consumer_protocol(mut self, known: bool) -> Self {
+        self.has_protocol_type = known;
+        self
+    }
+
     pub fn member_count(&self) -> usize {
         self.members.len()
     }

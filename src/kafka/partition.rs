@@ -89,11 +89,16 @@ impl LeaderState {
 
 /// Replica.updateFetchStateOrThrow: a fetch at `fetch_offset` when the leader's log ended at `leader_leo` catches
 /// the follower up now; a fetch that reaches the leader's end as of the previous fetch caught it up back then.
-/// Replica.updateFetchStateOrThrow (KIP-903): a fetch carrying an older broker epoch than one already seen is
-/// from a previous incarnation of the follower and is refused; otherwise its epoch is kept.
-pub fn record_follower_epoch(f: &mut FollowerProgress, epoch: Option<BrokerEpoch>) -> Result<(), KafkaError> {
+/// Replica.updateFetchStateOrThrow (KIP-903): a fetch carrying an older broker epoch than the follower's
+/// registration in the leader's metadata (getAliveBrokerEpoch) is from a previous incarnation and is refused;
+/// otherwise its epoch is kept.
+pub fn record_follower_epoch(
+    f: &mut FollowerProgress,
+    epoch: Option<BrokerEpoch>,
+    registered: Option<BrokerEpoch>,
+) -> Result<(), KafkaError> {
     let Some(epoch) = epoch else { return Ok(()) };
-    if f.broker_epoch.is_some_and(|seen| seen > epoch) {
+    if registered.is_some_and(|current| current > epoch) {
         return Err(KafkaError::NOT_LEADER_OR_FOLLOWER);
     }
     f.broker_epoch = Some(epoch);
@@ -211,7 +216,7 @@ pub fn enough_replicas_after_append(state: &LeaderState, effective_min_isr: usiz
 mod tests {
     use super::*;
 
-    // Replica.updateFetchStateOrThrow (KIP-903): a fetch from an older incarnation than one already seen is
+    // Replica.updateFetchStateOrThrow (KIP-903): a fetch from an older incarnation than the metadata's is
     // refused; a newer one replaces it; and only a fetch with the registration's current epoch makes the
     // follower eligible for the ISR (Partition.isBrokerEpochIsrEligible).
     #[test]
@@ -219,10 +224,10 @@ mod tests {
         let s = LeaderState::new(BrokerId(1), &[BrokerId(1), BrokerId(2)], vec![BrokerId(1)], 0, 0, 0, SimTime::ZERO);
         let mut f = s.followers[0].clone();
         assert!(!broker_epoch_is_current(&f, Some(4)), "no fetch yet");
-        assert_eq!(record_follower_epoch(&mut f, Some(4)), Ok(()));
+        assert_eq!(record_follower_epoch(&mut f, Some(4), Some(4)), Ok(()));
         assert!(broker_epoch_is_current(&f, Some(4)));
-        assert_eq!(record_follower_epoch(&mut f, Some(3)), Err(KafkaError::NOT_LEADER_OR_FOLLOWER));
-        assert_eq!(record_follower_epoch(&mut f, Some(5)), Ok(()));
+        assert_eq!(record_follower_epoch(&mut f, Some(3), Some(4)), Err(KafkaError::NOT_LEADER_OR_FOLLOWER));
+        assert_eq!(record_follower_epoch(&mut f, Some(5), Some(4)), Ok(()), "the metadata has not caught up");
         assert!(!broker_epoch_is_current(&f, Some(4)), "the metadata still has the old registration");
     }
 

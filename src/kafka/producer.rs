@@ -472,11 +472,12 @@ impl Producer {
         if ctx.now >= self.next_metadata_at() {
             self.request_metadata(ctx);
         }
+        self.expire_batches(ctx);
         if self.config.enable_idempotence {
+            // Sender.runOnce: an expiry may have left a partition with nothing outstanding to wait for.
             self.resolve_sequences();
             self.bump_epoch_if_required();
         }
-        self.expire_batches(ctx);
         for index in 0..self.queues.len() {
             self.close_lingering_batch(index, ctx.now);
             while self.try_send_front(index, ctx) {}
@@ -1024,7 +1025,9 @@ acks = "all"
         h.now = SimTime(200 * US_PER_S);
         h.run(|p, ctx| p.run_sender(ctx));
         assert_eq!(h.sent.len(), 1, "the retry expired by delivery.timeout.ms instead of going again");
-        assert_eq!(h.producer.queues[0].sequences.unresolved, Some(1));
+        let sequences = &h.producer.queues[0].sequences;
+        assert_eq!(sequences.unresolved, None, "resolved in the same sender loop: nothing else was outstanding");
+        assert_eq!(h.producer.producer_epoch, 1, "and sequence 0 was never acknowledged: an epoch bump");
         h.send_to(0);
         assert_eq!(h.stamp(1), (1, 0), "the next batch starts a new epoch at sequence 0");
     }

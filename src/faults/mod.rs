@@ -60,6 +60,12 @@ pub enum FaultAction {
         from: Target,
         to: Target,
     },
+    /// A broker applies no metadata update for `duration_us` (its metadata path is slow or cut while its other
+    /// links work), then catches up at once.
+    DelayMetadata {
+        target: Target,
+        duration_us: u64,
+    },
     /// Messages from `from` to `to` get through again (one direction; `heal` restores every link).
     RepairOneWay {
         from: Target,
@@ -167,6 +173,14 @@ impl FaultInjector {
                 }
                 _ => "cut: no such target now".to_string(),
             },
+            FaultAction::DelayMetadata { target, duration_us } => {
+                let until = cluster.engine.now().plus_us(*duration_us);
+                let verb = format!("hold metadata updates for {}ms of", duration_us / 1_000);
+                self.on_node(cluster, target, &verb, |c, n| {
+                    c.hold_metadata(n, until);
+                    None
+                })
+            }
             FaultAction::RepairOneWay { from, to } => match (self.resolve(cluster, from), self.resolve(cluster, to)) {
                 (Some(f), Some(t)) => {
                     cluster.engine.network.repair_one_way(f.0, t.0);

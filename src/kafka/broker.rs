@@ -81,6 +81,8 @@ pub struct Broker {
     /// The broker's metadata cache: partition registrations, and which brokers may join an ISR.
     pub metadata: Vec<PartitionState>,
     isr_eligible: Vec<bool>,
+    /// Metadata updates are not applied before this time (the `delay-metadata` fault).
+    metadata_held_until: SimTime,
     /// Each broker's epoch (its registration) per the metadata, while it is unfenced (KIP-903).
     broker_epochs: Vec<Option<BrokerEpoch>>,
     metadata_offset: u64,
@@ -125,6 +127,7 @@ impl Broker {
             metadata: vec![unknown_partition_state(); partition_count],
             isr_eligible: vec![true; broker_count],
             broker_epochs: vec![None; broker_count],
+            metadata_held_until: SimTime::ZERO,
             metadata_offset: 0,
             active_controller: 0,
             last_controller_response: SimTime::ZERO,
@@ -320,17 +323,23 @@ impl Broker {
 
     // ---- metadata: the controller's records decide each replica's role ----
 
+    /// BrokerMetadataPublisher: the records of one update form a delta, applied at once — each partition's role
+    /// follows its final state in it (ReplicaManager.applyDelta), not every step on the way.
     fn apply_metadata(&mut self, from_offset: u64, records: &[MetadataRecord], ctx: &mut KafkaCtx<'_>) {
-        if from_offset > self.metadata_offset {
-            return; // A gap: the next heartbeat asks again from our offset.
+        if from_offset > self.metadata_offset || ctx.now < self.metadata_held_until {
+            // A gap, or updates withheld (`delay-metadata`): the next heartbeat asks again from our offset.
+            return;
         }
         let skip = (self.metadata_offset - from_offset) as usize;
+        let mut changed: Vec<PartitionId> = Vec::new();
         for record in records.iter().skip(skip) {
             self.metadata_offset += 1;
             match record {
                 MetadataRecord::Partition { partition: p, state, .. } => {
                     self.metadata[p.index()] = state.clone();
-                    self.reconcile(*p, ctx);
+                    if !changed.contains(p) {
+                        changed.push(*p);
+                    }
                 }
                 MetadataRecord::Broker { broker, incarnation, fenced, in_controlled_shutdown } => {
                     self.isr_eligible[broker.index()] = !fenced && !in_controlled_shutdown;
@@ -340,6 +349,15 @@ impl Broker {
                 MetadataRecord::LeaderChange { .. } => {}
             }
         }
+        for p in changed {
+            self.reconcile(p, ctx);
+        }
+    }
+
+    /// `delay-metadata`: this broker applies no metadata update until `until` (a slow or partitioned metadata
+    /// path), then catches up at once with everything it missed.
+    pub fn hold_metadata(&mut self, until: SimTime) {
+        self.metadata_held_until = until;
     }
 
     /// Brings a replica's role in line with the partition's registration (Partition.makeLeader / makeFollower).
@@ -361,8 +379,14 @@ impl Broker {
             }
             self.maybe_advance_high_watermark(p, ctx);
         } else {
-            match &replica.role {
+            let truncate_on_epoch_change = self.spec.broker_config.follower_truncates_on_epoch_change;
+            match &mut replica.role {
                 Role::Follower(f) if f.leader == state.leader && f.leader_epoch == state.leader_epoch => {}
+                // KAFKA-7164 (before 2.0.1): Partition.makeFollower saw the same leader and skipped becoming
+                // follower again — no truncation — whatever the epochs it missed.
+                Role::Follower(f) if f.leader == state.leader && !truncate_on_epoch_change => {
+                    f.leader_epoch = state.leader_epoch;
+                }
                 _ => self.become_follower(p, &state, ctx),
             }
         }

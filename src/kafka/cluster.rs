@@ -178,6 +178,13 @@ impl Cluster {
         }
     }
 
+    /// `delay-metadata`: a broker applies no metadata update until `until`; other nodes are not affected.
+    pub fn hold_metadata(&mut self, node: NodeId, until: SimTime) {
+        if let Node::Broker(b) = self.engine.process_mut(node) {
+            b.hold_metadata(until);
+        }
+    }
+
     /// Starts a stopped node again (a broker recovers its logs and registers anew).
     pub fn restart(&mut self, node: NodeId) {
         if self.is_up(node) {

@@ -66,6 +66,9 @@ pub struct BrokerConfig {
     /// KIP-903 (3.5+): fetches and AlterPartition carry broker epochs, and a stale one keeps a replica out of
     /// the ISR (`[model] alter_partition_broker_epoch`).
     pub alter_partition_broker_epoch: bool,
+    /// KAFKA-7164's fix (2.0.1+): a follower told of a new leader epoch becomes follower again (and truncates)
+    /// even when the leader is the same broker (`[model] follower_truncates_on_epoch_change`).
+    pub follower_truncates_on_epoch_change: bool,
     /// When a follower may join the ISR (`[model] isr_join_checks_epoch_start`, KAFKA-7128).
     pub in_sync_rule: super::partition::InSyncRule,
     /// `auto.leader.rebalance.enable`, true: the controller moves leadership back to preferred replicas.
@@ -97,6 +100,7 @@ impl Default for BrokerConfig {
             hw_frozen_under_min_isr: true,
             alter_partition_broker_epoch: true,
             in_sync_rule: super::partition::InSyncRule::HighWatermarkAndEpochStart,
+            follower_truncates_on_epoch_change: true,
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_us: 300_000 * US_PER_MS,
             leader_imbalance_per_broker_percentage: 10,

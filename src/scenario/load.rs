@@ -129,6 +129,8 @@ struct Model {
     alter_partition_broker_epoch: bool,
     /// KAFKA-7128's fix (2.0.1+): a follower joins the ISR only past the leader epoch's start offset.
     isr_join_checks_epoch_start: bool,
+    /// KAFKA-7164's fix (2.0.1+): a new leader epoch makes a follower truncate even under the same leader.
+    follower_truncates_on_epoch_change: bool,
     /// KAFKA-13636's bug: a rebalancing group's offsets expire (before 2.8.2 / 3.0.1 / 3.1.1 / 3.2.0).
     offsets_expire_while_rebalancing: bool,
 }
@@ -143,6 +145,7 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
         consumer_truncation_detection: true,
         alter_partition_broker_epoch: true,
         isr_join_checks_epoch_start: true,
+        follower_truncates_on_epoch_change: true,
         offsets_expire_while_rebalancing: false,
     };
     let Some(mut t) = top.table("model", false)? else { return Ok(model) };
@@ -164,6 +167,9 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
     }
     if let Some(detection) = t.bool("consumer_truncation_detection")? {
         model.consumer_truncation_detection = detection;
+    }
+    if let Some(truncates) = t.bool("follower_truncates_on_epoch_change")? {
+        model.follower_truncates_on_epoch_change = truncates;
     }
     if let Some(checks) = t.bool("isr_join_checks_epoch_start")? {
         model.isr_join_checks_epoch_start = checks;
@@ -205,6 +211,7 @@ fn read_broker_config(
         dirty_expire_us: model.dirty_expire_us,
         hw_frozen_under_min_isr: model.hw_frozen_under_min_isr,
         alter_partition_broker_epoch: model.alter_partition_broker_epoch,
+        follower_truncates_on_epoch_change: model.follower_truncates_on_epoch_change,
         in_sync_rule: match model.isr_join_checks_epoch_start {
             true => InSyncRule::HighWatermarkAndEpochStart,
             false => InSyncRule::HighWatermarkOnly,
@@ -646,6 +653,7 @@ fn read_faults(
             "cut",
             "repair",
             "heal",
+            "delay-metadata",
             "reset-offsets",
             "elect-leaders",
         ];
@@ -686,6 +694,15 @@ fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec)
         "isolate" => FaultAction::Isolate { target: target(t, "target")? },
         "cut" => FaultAction::CutOneWay { from: target(t, "from")?, to: target(t, "to")? },
         "repair" => FaultAction::RepairOneWay { from: target(t, "from")?, to: target(t, "to")? },
+        "delay-metadata" => {
+            let target = target(t, "target")?;
+            let duration_value = t.duration_us("duration")?;
+            let duration_us = t.required("duration", duration_value, "how long updates are withheld, e.g. \"20s\"")?;
+            if duration_us == 0 || duration_us > MAX_DURATION_US {
+                return Err(t.error_at("duration", "a duration from 1us to 24h", format!("{duration_us}us")));
+            }
+            FaultAction::DelayMetadata { target, duration_us }
+        }
         "reset-offsets" => read_reset_offsets(t, cluster)?,
         "elect-leaders" => read_elect_leaders(t, cluster)?,
         "partition" => {

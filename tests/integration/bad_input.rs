@@ -436,3 +436,11 @@ fn offsets_retention_minutes_is_at_least_one() {
     let e = load_err("bad.toml", "[broker]\noffsets.retention.minutes = 0\n\n[[topics]]\nname = \"orders\"\n");
     assert_at(&e, 2, 29, "broker.offsets.retention.minutes");
 }
+
+#[test]
+fn delay_metadata_needs_a_duration() {
+    let text = "[[topics]]\nname = \"orders\"\n\n[[faults]]\nat = \"1s\"\naction = \"delay-metadata\"\ntarget = \"broker-1\"\n";
+    let e = load_err("bad.toml", text);
+    assert_eq!(e.field, "faults[0].duration", "{e}");
+    assert!(e.expected.contains("how long updates are withheld"), "{e}");
+}

@@ -337,9 +337,7 @@ impl Broker {
             match record {
                 MetadataRecord::Partition { partition: p, state, .. } => {
                     self.metadata[p.index()] = state.clone();
-                    if !changed.contains(p) {
-                        changed.push(*p);
-                    }
+                    changed.push(*p);
                 }
                 MetadataRecord::Broker { broker, incarnation, fenced, in_controlled_shutdown } => {
                     self.isr_eligible[broker.index()] = !fenced && !in_controlled_shutdown;
@@ -349,6 +347,9 @@ impl Broker {
                 MetadataRecord::LeaderChange { .. } => {}
             }
         }
+        // Once per partition, in partition order: a replay at restart touches each partition many times.
+        changed.sort_unstable();
+        changed.dedup();
         for p in changed {
             self.reconcile(p, ctx);
         }

@@ -1,7 +1,10 @@
 //! One simulation run: a cluster, a fault schedule and a seed in; the clients' history, the final state of
 //! every partition, counters and the trace (or its digest) out.
 
-use crate::engine::{LatencyModel, Limits, NodeId, RunEnd, SimTime, stream};
+use crate::engine::{LatencyModel, Limits, NodeId, RunEnd, SimTime, Step, stream};
+use crate::faults::plan::{Due, FaultPlan, TriggerReport};
+use crate::faults::trigger::{Observed, Seen};
+use crate::faults::view::ClusterView;
 use crate::faults::{FaultInjector, ScheduledFault};
 use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
 use crate::kafka::cluster::{Cluster, PartitionSummary};
@@ -81,6 +84,9 @@ pub struct Stats {
     pub offsets_truncated: u64,
     /// True when the run stopped at its event limit before its end time.
     pub hit_event_limit: bool,
+    /// Faults fired by state triggers, and triggered faults whose condition never held.
+    pub triggers_fired: u64,
+    pub triggers_unfired: u64,
 }
 
 pub struct Outcome {
@@ -103,6 +109,8 @@ pub struct Outcome {
     pub group_changes: Vec<(u64, String, i32, &'static str, usize)>,
     /// The trace, when it was asked for.
     pub trace: Option<Vec<TraceLine>>,
+    /// Each triggered fault: its condition and how often it fired.
+    pub triggers: Vec<TriggerReport>,
 }
 
 /// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process).
@@ -129,29 +137,11 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     let engine_limits = Limits { end: total_end, max_events: config.limits.max_events };
     let mut cluster = Cluster::new(config.cluster.clone(), seed, config.latency.clone(), engine_limits);
     let mut injector = FaultInjector::new(stream(seed, "faults", 0));
-    let mut faults: Vec<&ScheduledFault> = config.faults.iter().collect();
-    faults.sort_by_key(|f| f.at_us); // Stable: faults at the same time keep their file order.
-    let mut recorder = Recorder::new(&cluster, seed, keep_trace);
+    let mut plan = FaultPlan::new(&config.faults);
+    let mut recorder = Recorder::new(&cluster, seed, keep_trace, plan.watched_commits());
     cluster.engine.start();
     recorder.drain(&mut cluster);
-    let mut hit_limit = false;
-    for fault in faults {
-        if fault.at_us > config.limits.end.as_us() {
-            break;
-        }
-        hit_limit = cluster.engine.run_until(SimTime(fault.at_us)) == RunEnd::EventLimit;
-        recorder.drain(&mut cluster);
-        if hit_limit {
-            break;
-        }
-        let description = injector.apply(&mut cluster, &fault.action);
-        recorder.fault(cluster.engine.now(), description);
-        recorder.drain(&mut cluster);
-    }
-    if !hit_limit {
-        hit_limit = cluster.engine.run_until(config.limits.end) == RunEnd::EventLimit;
-        recorder.drain(&mut cluster);
-    }
+    let mut hit_limit = run_faults(&mut cluster, &mut plan, &mut injector, &mut recorder, config.limits.end);
     let mut unconverged = Vec::new();
     let mut healed_at = None;
     if let (false, Some(_)) = (hit_limit, config.liveness_us) {
@@ -167,6 +157,7 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
         let why = "the run stopped at its event limit before the liveness phase ended".to_string();
         unconverged = LIVENESS_CHECKS.into_iter().map(|c| (c, why.clone())).collect();
     }
+    recorder.triggers(plan.reports());
     let mut outcome = recorder.finish(&cluster, hit_limit);
     if let (false, Some(healed_us)) = (hit_limit, healed_at) {
         unconverged.extend(progress::producer_findings(&outcome.history, healed_us));
@@ -182,6 +173,67 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     outcome
 }
 
+/// Runs the scenario's own time: faults at their times in file order, and, while any trigger is watched, one
+/// event at a time with the triggers checked after each. Returns whether the run stopped at its event limit.
+fn run_faults(
+    cluster: &mut Cluster,
+    plan: &mut FaultPlan<'_>,
+    injector: &mut FaultInjector,
+    recorder: &mut Recorder,
+    end: SimTime,
+) -> bool {
+    let mut fire_now = Vec::new();
+    loop {
+        let next = plan.next_due().filter(|&at| at <= end.as_us());
+        let until = next.map_or(end, SimTime);
+        if plan.watching() {
+            match cluster.engine.step(until) {
+                Step::Ran => {
+                    recorder.drain(cluster);
+                    let view = ClusterView { cluster, observed: &recorder.observed };
+                    plan.check(&view, cluster.engine.now().as_us(), &mut fire_now);
+                    for (i, seen) in fire_now.drain(..) {
+                        fire(cluster, plan, injector, recorder, i, seen);
+                    }
+                    continue;
+                }
+                Step::EventLimit => return true,
+                Step::Reached => {}
+            }
+        } else if cluster.engine.run_until(until) == RunEnd::EventLimit {
+            recorder.drain(cluster);
+            return true;
+        }
+        recorder.drain(cluster);
+        if next.is_none() {
+            return false;
+        }
+        // One entry at a time: events a fault causes at the same instant run before the next fault.
+        match plan.pop_due(until.as_us()) {
+            Some((i, Due::Arm)) => plan.arm(i, &ClusterView { cluster, observed: &recorder.observed }),
+            Some((i, Due::Apply(seen))) => fire(cluster, plan, injector, recorder, i, seen),
+            None => unreachable!("an entry was due at {until:?}"),
+        }
+    }
+}
+
+fn fire(
+    cluster: &mut Cluster,
+    plan: &FaultPlan<'_>,
+    injector: &mut FaultInjector,
+    recorder: &mut Recorder,
+    i: usize,
+    seen: Seen,
+) {
+    let fault = plan.fault(i);
+    let mut description = injector.apply(cluster, &fault.action, seen);
+    if let Some(when) = &fault.when {
+        description = format!("when {}: {description}", when.condition.text);
+    }
+    recorder.fault(cluster.engine.now(), description);
+    recorder.drain(cluster);
+}
+
 /// Collects what nodes emit into the history, the counters and the trace digest.
 struct Recorder {
     seed: u64,
@@ -192,10 +244,15 @@ struct Recorder {
     group_changes: Vec<(u64, String, i32, &'static str, usize)>,
     cluster_events: Vec<(u64, Option<u32>, String)>,
     trace: Option<Vec<TraceLine>>,
+    /// What state triggers read of clients and coordinators.
+    observed: Observed,
+    triggers: Vec<TriggerReport>,
+    /// The buffer outputs are swapped into, so that draining allocates nothing.
+    outputs: Vec<(SimTime, NodeId, Obs)>,
 }
 
 impl Recorder {
-    fn new(cluster: &Cluster, seed: u64, keep_trace: bool) -> Self {
+    fn new(cluster: &Cluster, seed: u64, keep_trace: bool, watched_commits: Vec<(u32, PartitionId)>) -> Self {
         let spec = &cluster.spec;
         let partitions = (0..spec.partitions.len() as u32).map(|p| spec.partition_name(PartitionId(p))).collect();
         let producers = spec.producers.iter().map(|p| p.name.clone()).collect();
@@ -211,7 +268,17 @@ impl Recorder {
             group_changes: Vec::new(),
             cluster_events: Vec::new(),
             trace: keep_trace.then(Vec::new),
+            observed: Observed::new(spec.producers.len(), spec.groups.len(), watched_commits),
+            triggers: Vec::new(),
+            outputs: Vec::new(),
         }
+    }
+
+    /// How the run's triggered faults fared: counted, and reported in the outcome.
+    fn triggers(&mut self, reports: Vec<TriggerReport>) {
+        self.stats.triggers_fired = reports.iter().map(|r| u64::from(r.fired)).sum();
+        self.stats.triggers_unfired = reports.iter().filter(|r| r.fired == 0).count() as u64;
+        self.triggers = reports;
     }
 
     /// The liveness phase's start: in the fault log and the trace, but not counted as a fault.
@@ -234,9 +301,11 @@ impl Recorder {
 
     fn drain(&mut self, cluster: &mut Cluster) {
         let spec = cluster.spec.clone();
-        let outputs: Vec<_> = cluster.engine.drain_outputs().collect();
-        for (time, node, obs) in outputs {
+        let mut outputs = std::mem::take(&mut self.outputs);
+        cluster.engine.take_outputs(&mut outputs);
+        for (time, node, obs) in outputs.drain(..) {
             self.count(&obs);
+            self.observe(&obs, &spec);
             if let Obs::GroupRebalance { group, generation, state, members } = &obs {
                 self.group_changes.push((time.as_us(), group.clone(), *generation, state, *members));
             }
@@ -255,6 +324,25 @@ impl Recorder {
             }
             let line = TraceLine { time_us: time.as_us(), node: spec.node_name(node), event: TraceEvent::Node(obs) };
             self.record(line);
+        }
+        self.outputs = outputs;
+    }
+
+    fn observe(&mut self, obs: &Obs, spec: &ClusterSpec) {
+        match obs {
+            Obs::Client(ClientEvent::SendAcked { producer, send_seq, offset, .. }) => {
+                self.observed.send_acked(*producer, *send_seq, *offset)
+            }
+            Obs::Client(ClientEvent::Committed { consumer, partition, offset, error: None, .. }) => {
+                self.observed.committed(*consumer, PartitionId(*partition), *offset)
+            }
+            Obs::GroupRebalance { group, generation, state, .. } => {
+                let rebalancing = matches!(*state, "PreparingRebalance" | "CompletingRebalance");
+                if let Some(g) = spec.groups.iter().position(|name| name == group) {
+                    self.observed.group_changed(g, *generation, rebalancing);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -322,6 +410,7 @@ impl Recorder {
             group_changes: self.group_changes,
             cluster_events: self.cluster_events,
             trace: self.trace,
+            triggers: self.triggers,
         }
     }
 }

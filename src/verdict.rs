@@ -168,6 +168,8 @@ pub fn happened_count(name: &str, history: &History, stats: Option<&Stats>) -> u
         ("truncation", Some(s)) => s.truncations,
         ("rebalance", Some(s)) => s.group_rebalance_steps,
         ("offsets-expired", Some(s)) => s.offsets_expired,
+        // Every triggered fault fired: how many firings, or 0 if any condition never held.
+        ("triggers-fired", Some(s)) if s.triggers_unfired == 0 => s.triggers_fired,
         _ => 0,
     }
 }

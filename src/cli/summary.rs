@@ -104,6 +104,9 @@ fn write_faults(s: &mut String, outcome: &Outcome) {
     for (at_us, fault) in &outcome.faults {
         let _ = writeln!(s, "  {:>10}  {fault}", SimTime(*at_us).to_string());
     }
+    for t in outcome.triggers.iter().filter(|t| t.fired == 0) {
+        let _ = writeln!(s, "  never fired: faults[{}], when {}", t.fault, t.condition);
+    }
 }
 
 /// Each group: its generations with who owned what (idle members say so), how long each rebalance took, and

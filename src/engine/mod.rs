@@ -11,6 +11,6 @@ pub mod wakeup;
 pub use network::{LatencyModel, Network};
 pub use queue::EventQueue;
 pub use rng::{SimRng, stream};
-pub use runner::{Command, Ctx, Engine, Limits, NodeId, NodeStatus, Process, RunEnd};
+pub use runner::{Command, Ctx, Engine, Limits, NodeId, NodeStatus, Process, RunEnd, Step};
 pub use time::SimTime;
 pub use wakeup::Wakeup;

@@ -131,6 +131,14 @@ pub struct Limits {
     pub max_events: u64,
 }
 
+/// What `step` did: ran one event, found none due by its time, or stopped at the event limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Ran,
+    Reached,
+    EventLimit,
+}
+
 /// Why `run_until` returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunEnd {
@@ -230,23 +238,33 @@ impl<P: Process> Engine<P> {
 
     /// Runs events up to and including `until` (capped at the run's end), then moves the clock there.
     pub fn run_until(&mut self, until: SimTime) -> RunEnd {
-        let until = until.min(self.limits.end);
         loop {
-            if self.stats.events >= self.limits.max_events {
-                return RunEnd::EventLimit;
+            match self.step(until) {
+                Step::Ran => {}
+                Step::Reached => return RunEnd::Reached,
+                Step::EventLimit => return RunEnd::EventLimit,
             }
-            let Some((_, event)) = self.queue.pop_until(until) else {
-                break;
-            };
-            self.stats.events += 1;
-            self.stats.max_queue_len = self.stats.max_queue_len.max(self.queue.len() as u64 + 1);
-            if matches!(event, Event::Timer { .. }) {
-                self.stats.timers_queued -= 1;
-            }
-            self.dispatch(event);
         }
-        self.queue.advance_to(until.max(self.queue.now()));
-        RunEnd::Reached
+    }
+
+    /// Runs the next event due by `until` (capped at the run's end), for callers that look at the state after
+    /// every event; with none left, the clock moves to `until`.
+    pub fn step(&mut self, until: SimTime) -> Step {
+        let until = until.min(self.limits.end);
+        if self.stats.events >= self.limits.max_events {
+            return Step::EventLimit;
+        }
+        let Some((_, event)) = self.queue.pop_until(until) else {
+            self.queue.advance_to(until.max(self.queue.now()));
+            return Step::Reached;
+        };
+        self.stats.events += 1;
+        self.stats.max_queue_len = self.stats.max_queue_len.max(self.queue.len() as u64 + 1);
+        if matches!(event, Event::Timer { .. }) {
+            self.stats.timers_queued -= 1;
+        }
+        self.dispatch(event);
+        Step::Ran
     }
 
     fn dispatch(&mut self, event: Event<P::Msg, P::Timer>) {
@@ -326,6 +344,13 @@ impl<P: Process> Engine<P> {
     /// Takes what processes emitted since the last call, in the order it happened.
     pub fn drain_outputs(&mut self) -> std::vec::Drain<'_, (SimTime, NodeId, P::Out)> {
         self.outputs.drain(..)
+    }
+
+    /// Hands over what processes emitted since the last call, in the order it happened, by swapping buffers
+    /// with `into` (which must be empty), so that draining after every event allocates nothing.
+    pub fn take_outputs(&mut self, into: &mut Vec<(SimTime, NodeId, P::Out)>) {
+        assert!(into.is_empty(), "the caller's buffer still holds outputs");
+        std::mem::swap(&mut self.outputs, into);
     }
 
     /// Sends `msg` as if `from` had sent it now, even if `from` is down: how the kernel of a crashed process

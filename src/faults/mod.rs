@@ -1,5 +1,10 @@
 //! Fault schedules: what happens to which node when. Targets may name a node or a role ("the leader of
-//! orders-0"), resolved when the fault fires, from the controller's committed metadata.
+//! orders-0"), resolved when the fault fires, from the controller's committed metadata. A fault fires at a time
+//! (`at`) or when a condition over the cluster's state starts to hold (`when`, see `trigger`).
+
+pub mod plan;
+pub mod trigger;
+pub mod view;
 
 use crate::engine::{NodeId, SimRng};
 use crate::kafka::cluster::{Cluster, ResetTo};
@@ -24,6 +29,10 @@ pub enum Target {
     OwnerOf(usize, PartitionId),
     /// One of these nodes that is up, chosen with the faults' random stream (e.g. a member of a group).
     OneOf(Vec<NodeId>),
+    /// What the fault's `when` condition saw when it held: the leader of the partition it names...
+    ThatLeader,
+    /// ...or the broker it is about (named, joining or leaving the ISR, or the previous leader).
+    ThatBroker,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,9 +95,19 @@ pub enum FaultAction {
     },
 }
 
+/// A fault's state trigger: the condition, how long after it holds the fault fires, and how many times.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct When {
+    pub condition: trigger::Condition,
+    pub delay_us: u64,
+    pub repeat: u32,
+}
+
+/// A fault at a time, or (with `when`) when a condition holds, watched from `at_us` on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScheduledFault {
     pub at_us: u64,
+    pub when: Option<When>,
     pub action: FaultAction,
 }
 
@@ -96,11 +115,13 @@ pub struct ScheduledFault {
 pub struct FaultInjector {
     rng: SimRng,
     last_stopped: Option<NodeId>,
+    /// What the trigger of the fault being applied saw (nothing for a fault at a time).
+    seen: trigger::Seen,
 }
 
 impl FaultInjector {
     pub fn new(rng: SimRng) -> Self {
-        FaultInjector { rng, last_stopped: None }
+        FaultInjector { rng, last_stopped: None, seen: trigger::Seen::default() }
     }
 
     /// Resolves `target` now; `None` when the role has no holder (a leaderless partition).
@@ -125,11 +146,14 @@ impl FaultInjector {
                 let up: Vec<NodeId> = nodes.iter().copied().filter(|&n| cluster.is_up(n)).collect();
                 (!up.is_empty()).then(|| up[self.rng.random_range(0..up.len())])
             }
+            Target::ThatLeader => self.seen.leader.map(|b| spec.broker_node(b)),
+            Target::ThatBroker => self.seen.broker.map(|b| spec.broker_node(b)),
         }
     }
 
-    /// Fires one fault and describes what it did, for the trace.
-    pub fn apply(&mut self, cluster: &mut Cluster, action: &FaultAction) -> String {
+    /// Fires one fault and describes what it did, for the trace; `seen` is what its trigger saw.
+    pub fn apply(&mut self, cluster: &mut Cluster, action: &FaultAction, seen: trigger::Seen) -> String {
+        self.seen = seen;
         match action {
             FaultAction::Crash { target, loss } => {
                 let verb = match loss {

@@ -1,7 +1,7 @@
 //! A running cluster: the engine with every Kafka node in it, and the operations faults and observers need
 //! (crash, restart, controlled shutdown, pause; who leads what; the final state of every replica).
 
-use super::broker::{Broker, Role};
+use super::broker::{Broker, Replica, Role};
 use super::consumer::Consumer;
 use super::controller::{Controller, ElectionType};
 use super::coordinator::GroupState;
@@ -366,6 +366,36 @@ impl Cluster {
     /// The partition's leader as the controller last committed it.
     pub fn leader_of(&self, p: PartitionId) -> Option<BrokerId> {
         self.controller().committed_partitions[p.index()].leader
+    }
+
+    /// The partition's ISR as the controller last committed it.
+    pub fn committed_isr(&self, p: PartitionId) -> &[BrokerId] {
+        &self.controller().committed_partitions[p.index()].isr
+    }
+
+    /// The partition's high watermark on its leader, if that broker is running and knows it leads.
+    pub fn high_watermark_of(&self, p: PartitionId) -> Option<Offset> {
+        let replica = self.running_replica(p, self.leader_of(p)?)?;
+        matches!(replica.role, Role::Leader(_)).then_some(replica.log.high_watermark)
+    }
+
+    /// The log end offset of the partition's replica on broker `b`, if `b` is running.
+    pub fn log_end_on(&self, p: PartitionId, b: BrokerId) -> Option<Offset> {
+        self.running_replica(p, b).map(|r| r.log.log_end_offset())
+    }
+
+    /// The offset follower `b` last fetched from, as the partition's running leader recorded it.
+    pub fn fetch_offset_of(&self, p: PartitionId, b: BrokerId) -> Option<Offset> {
+        let replica = self.running_replica(p, self.leader_of(p)?)?;
+        let Role::Leader(state) = &replica.role else { return None };
+        state.followers.iter().find(|f| f.broker == b)?.log_end_offset
+    }
+
+    fn running_replica(&self, p: PartitionId, b: BrokerId) -> Option<&Replica> {
+        if !self.is_up(self.spec.broker_node(b)) {
+            return None;
+        }
+        self.broker(b).replicas[p.index()].as_ref()
     }
 
     pub fn summarize(&self) -> Vec<PartitionSummary> {

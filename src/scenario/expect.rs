@@ -5,7 +5,7 @@ use super::doc::{LoadError, Node, TableReader, expect_str};
 use crate::check;
 
 /// What counts as having happened in a run, by name (see `verdict::happened_count`).
-pub const HAPPENINGS: [&str; 14] = [
+pub const HAPPENINGS: [&str; 15] = [
     "fault",
     "leader-election",
     "unclean-election",
@@ -20,6 +20,7 @@ pub const HAPPENINGS: [&str; 14] = [
     "offset-reset",
     "truncation-detected",
     "offsets-expired",
+    "triggers-fired",
 ];
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use super::doc::{LoadError, Node, Source, TableReader, Value, expect_array, expect_str, expect_table};
 use crate::engine::{LatencyModel, Limits, SimTime};
-use crate::faults::{FaultAction, ScheduledFault, Target};
+use crate::faults::{FaultAction, ScheduledFault, Target, When};
 use crate::kafka::cluster::ResetTo;
 use crate::kafka::config::{Acks, BrokerConfig, GroupConfig, ProducerConfig, TopicConfig, TruncationMode};
 use crate::kafka::controller::ElectionType;
@@ -11,6 +11,7 @@ use crate::kafka::ids::{BrokerId, ClientId};
 use crate::kafka::log::StorageLoss;
 use crate::kafka::partition::InSyncRule;
 use crate::kafka::spec::{ClusterSpec, ConsumerSpec, PartitionSpec, ProducerSpec, assign_replicas};
+use crate::scenario::when::parse_condition;
 use crate::sim::SimConfig;
 
 const MAX_BROKERS: u64 = 64;
@@ -637,8 +638,13 @@ fn read_faults(
     let mut faults = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         let mut t = expect_table(src, node, &format!("faults[{i}]"), true)?;
+        let when = read_when(&mut t, cluster)?;
         let at_us_value = t.duration_us("at")?;
-        let at_us = t.required("at", at_us_value, "the time the fault fires, e.g. \"20s\"")?;
+        let at_us = match (at_us_value, &when) {
+            // A trigger is watched from `at`, or from the start.
+            (None, Some(_)) => 0,
+            _ => t.required("at", at_us_value, "the time the fault fires, e.g. \"20s\" (or a `when` condition)")?,
+        };
         if at_us > end_us {
             return Err(t.error_at("at", "a time within the scenario's duration", format!("{at_us}us")));
         }
@@ -659,18 +665,47 @@ fn read_faults(
         ];
         let kind_value = t.one_of("action", &kinds)?;
         let kind = t.required("action", kind_value, "an action")?;
-        let action = read_fault_action(&mut t, kind, cluster)?;
+        let action = read_fault_action(&mut t, kind, cluster, when.is_some())?;
         t.finish()?;
-        faults.push(ScheduledFault { at_us, action });
+        faults.push(ScheduledFault { at_us, when, action });
     }
     Ok(faults)
 }
 
-fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec) -> Result<FaultAction, LoadError> {
+/// The most times one trigger may fire.
+const MAX_REPEAT: u64 = 1_000;
+
+/// `when` (a condition, see `scenario::when`), with `delay` (after the condition holds; 0 by default) and
+/// `repeat` (how many times it may fire; once by default).
+fn read_when(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<Option<When>, LoadError> {
+    let Some(text) = t.str("when")? else {
+        for key in ["delay", "repeat"] {
+            if t.node(key).is_some() {
+                return Err(t.error_at(key, "a `when` condition for it to apply to", "no `when`"));
+            }
+        }
+        return Ok(None);
+    };
+    let condition =
+        parse_condition(text, cluster).map_err(|expected| t.error_at("when", expected, format!("\"{text}\"")))?;
+    let delay_us = t.duration_us("delay")?.unwrap_or(0);
+    if delay_us > MAX_DURATION_US {
+        return Err(t.error_at("delay", "a duration up to 24h", format!("{delay_us}us")));
+    }
+    let repeat = t.u64_in("repeat", 1, MAX_REPEAT)?.unwrap_or(1) as u32;
+    Ok(Some(When { condition, delay_us, repeat }))
+}
+
+fn read_fault_action(
+    t: &mut TableReader<'_>,
+    kind: &str,
+    cluster: &ClusterSpec,
+    triggered: bool,
+) -> Result<FaultAction, LoadError> {
     let target = |t: &mut TableReader<'_>, key: &str| -> Result<Target, LoadError> {
         let text_value = t.str(key)?;
         let text = t.required(key, text_value, "a node or role, e.g. \"broker-2\" or \"leader of orders-0\"")?;
-        parse_target(text, cluster).ok_or_else(|| t.error_at(key, target_help(cluster), format!("\"{text}\"")))
+        fault_target(text, cluster, triggered).map_err(|expected| t.error_at(key, expected, format!("\"{text}\"")))
     };
     Ok(match kind {
         "crash" => {
@@ -712,7 +747,7 @@ fn read_fault_action(t: &mut TableReader<'_>, kind: &str, cluster: &ClusterSpec)
                 sides_value,
                 "two lists of nodes, e.g. [[\"broker-1\"], [\"broker-2\", \"controller\"]]",
             )?;
-            read_partition_sides(t, sides, cluster)?
+            read_partition_sides(t, sides, cluster, triggered)?
         }
         _ => FaultAction::Heal,
     })
@@ -766,7 +801,12 @@ fn read_reset_offsets(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<
     Ok(FaultAction::ResetOffsets { group, topic, to })
 }
 
-fn read_partition_sides(t: &TableReader<'_>, sides: &[Node], cluster: &ClusterSpec) -> Result<FaultAction, LoadError> {
+fn read_partition_sides(
+    t: &TableReader<'_>,
+    sides: &[Node],
+    cluster: &ClusterSpec,
+    triggered: bool,
+) -> Result<FaultAction, LoadError> {
     let src = t.source();
     let path = t.path("sides");
     if sides.len() != 2 {
@@ -779,8 +819,8 @@ fn read_partition_sides(t: &TableReader<'_>, sides: &[Node], cluster: &ClusterSp
         for (j, node) in expect_array(src, side, &side_path)?.iter().enumerate() {
             let item_path = format!("{side_path}[{j}]");
             let text = expect_str(src, node, &item_path)?;
-            let target = parse_target(text, cluster)
-                .ok_or_else(|| LoadError::at_node(src, node, &item_path, target_help(cluster)))?;
+            let target = fault_target(text, cluster, triggered)
+                .map_err(|expected| LoadError::at_node(src, node, &item_path, expected))?;
             targets.push(target);
         }
         out.push(targets);
@@ -788,6 +828,20 @@ fn read_partition_sides(t: &TableReader<'_>, sides: &[Node], cluster: &ClusterSp
     let side_b = out.pop().unwrap_or_default();
     let side_a = out.pop().unwrap_or_default();
     Ok(FaultAction::Partition { side_a, side_b })
+}
+
+/// A fault's target: a node or role, or (for a fault with a `when`) what its condition saw.
+fn fault_target(text: &str, cluster: &ClusterSpec, triggered: bool) -> Result<Target, String> {
+    let seen = match text.trim() {
+        "that leader" => Some(Target::ThatLeader),
+        "that broker" => Some(Target::ThatBroker),
+        _ => None,
+    };
+    match seen {
+        Some(target) if triggered => Ok(target),
+        Some(_) => Err("a node or role: \"that leader\" and \"that broker\" need a `when` condition".to_string()),
+        None => parse_target(text, cluster).ok_or_else(|| target_help(cluster)),
+    }
 }
 
 fn target_help(cluster: &ClusterSpec) -> String {

@@ -5,6 +5,7 @@ pub mod consumers;
 pub mod doc;
 pub mod expect;
 pub mod load;
+pub mod when;
 
 pub use doc::{LoadError, Source};
 pub use load::Scenario;

@@ -10,3 +10,4 @@ mod limits;
 mod properties;
 mod scenarios;
 mod support;
+mod triggers;

@@ -310,7 +310,7 @@ fn the_preferred_leader_gets_leadership_back_by_the_balancer_or_an_operator() {
     assert_eq!(final_leader(&unbalanced, "orders-0"), Some(2), "without the balancer broker-2 keeps leading");
 
     let election = FaultAction::ElectLeaders { election: ElectionType::Preferred, partition: None };
-    s.sim.faults.push(insync::faults::ScheduledFault { at_us: 40 * S, action: election });
+    s.sim.faults.push(insync::faults::ScheduledFault { at_us: 40 * S, when: None, action: election });
     let operated = insync::sim::run(&s.sim, s.seed, true);
     assert_eq!(final_leader(&operated, "orders-0"), Some(1), "the operator's preferred election moved it back");
     assert!(lost(&operated).is_empty());
@@ -324,7 +324,7 @@ fn the_preferred_leader_gets_leadership_back_by_the_balancer_or_an_operator() {
 fn an_operators_unclean_election_loses_what_only_the_isr_had() {
     let mut s = load("unclean-election-off");
     let election = FaultAction::ElectLeaders { election: ElectionType::Unclean, partition: None };
-    s.sim.faults.push(insync::faults::ScheduledFault { at_us: 30 * S, action: election });
+    s.sim.faults.push(insync::faults::ScheduledFault { at_us: 30 * S, when: None, action: election });
     let outcome = insync::sim::run(&s.sim, s.seed, true);
     let unclean = cluster_events(&outcome)
         .into_iter()

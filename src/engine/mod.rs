@@ -8,7 +8,7 @@ pub mod runner;
 pub mod time;
 pub mod wakeup;
 
-pub use network::{LatencyModel, Network};
+pub use network::{LatencyModel, LinkFaults, Network, Ratio};
 pub use queue::EventQueue;
 pub use rng::{SimRng, stream};
 pub use runner::{Command, Ctx, Engine, Limits, NodeId, NodeStatus, Process, RunEnd, Step};

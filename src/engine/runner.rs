@@ -5,6 +5,10 @@ use super::network::Network;
 use super::queue::EventQueue;
 use super::rng::SimRng;
 use super::time::SimTime;
+use std::collections::BTreeMap;
+
+/// The most messages one held link keeps; beyond it, messages on that link are lost (counted as lost).
+pub const MAX_HELD_PER_LINK: usize = 100_000;
 
 /// The index of a process in the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -159,12 +163,17 @@ pub struct EngineStats {
     pub max_timers_queued: u64,
 }
 
+/// Messages kept at the far end of held links, per (from, to), in arrival order.
+type HeldLinks<M, T> = BTreeMap<(u32, u32), Vec<Event<M, T>>>;
+
 pub struct Engine<P: Process> {
     queue: EventQueue<Event<P::Msg, P::Timer>>,
     pub network: Network,
     slots: Vec<Slot<P>>,
     commands: Vec<Command<P::Msg, P::Timer, P::Out>>,
     outputs: Vec<(SimTime, NodeId, P::Out)>,
+    /// Messages that reached the far end of a held link, per (from, to), in arrival order.
+    held_messages: HeldLinks<P::Msg, P::Timer>,
     limits: Limits,
     pub stats: EngineStats,
 }
@@ -195,6 +204,7 @@ impl<P: Process> Engine<P> {
             slots,
             commands: Vec::new(),
             outputs: Vec::new(),
+            held_messages: BTreeMap::new(),
             limits,
             stats: EngineStats::default(),
         }
@@ -268,6 +278,12 @@ impl<P: Process> Engine<P> {
     }
 
     fn dispatch(&mut self, event: Event<P::Msg, P::Timer>) {
+        if let Event::Deliver { from, to, .. } = &event
+            && self.network.is_held(from.0, to.0)
+        {
+            self.hold_message(event);
+            return;
+        }
         let (node, incarnation) = event.target();
         let slot = &mut self.slots[node.0 as usize];
         if slot.incarnation != incarnation || slot.status == NodeStatus::Down {
@@ -297,6 +313,39 @@ impl<P: Process> Engine<P> {
             Event::Timer { timer, .. } => self.invoke(node, |p, ctx| p.on_timer(timer, ctx)),
             Event::Refused { peer, msg, .. } => self.invoke(node, |p, ctx| p.on_refused(peer, msg, ctx)),
         }
+    }
+
+    fn hold_message(&mut self, event: Event<P::Msg, P::Timer>) {
+        let Event::Deliver { from, to, .. } = &event else { unreachable!("only messages are held on links") };
+        let queue = self.held_messages.entry((from.0, to.0)).or_default();
+        if queue.len() >= MAX_HELD_PER_LINK {
+            self.stats.messages_lost += 1;
+            return;
+        }
+        queue.push(event);
+    }
+
+    /// Ends the hold on `from` → `to`: what it kept arrives now, in order, before anything sent later.
+    pub fn release(&mut self, from: NodeId, to: NodeId) {
+        self.network.release(from.0, to.0);
+        let now = self.queue.now();
+        for event in self.held_messages.remove(&(from.0, to.0)).unwrap_or_default() {
+            self.queue.push(now, event);
+        }
+    }
+
+    /// Restores every link (cuts, degradations, holds) and delivers what held links kept, link by link.
+    pub fn heal_network(&mut self) {
+        let held: Vec<(u32, u32)> = self.network.held_links().collect();
+        self.network.heal();
+        for (from, to) in held {
+            self.release(NodeId(from), NodeId(to));
+        }
+    }
+
+    /// Messages held on links now (for tests and summaries).
+    pub fn held_message_count(&self) -> usize {
+        self.held_messages.values().map(Vec::len).sum()
     }
 
     /// Sends the refusal of `msg` by `to`'s host back to `from`, over the network like any reply.
@@ -483,6 +532,52 @@ mod tests {
         e.resume(NodeId(1));
         e.run_until(SimTime(3_600));
         assert_eq!(seen(&mut e, 1), vec![Seen::Ping(1_000), Seen::Ping(2_000), Seen::Ping(3_000)]);
+    }
+
+    /// What each of the two toy nodes reported since the last call.
+    fn seen_by_both(e: &mut Engine<Toy>) -> (Vec<Seen>, Vec<Seen>) {
+        let (zero, one): (Vec<_>, Vec<_>) = e.drain_outputs().partition(|(_, n, _)| n.0 == 0);
+        let strip = |v: Vec<(SimTime, NodeId, Seen)>| v.into_iter().map(|(_, _, s)| s).collect();
+        (strip(zero), strip(one))
+    }
+
+    fn pongs(seen: &[Seen]) -> usize {
+        seen.iter().filter(|s| matches!(s, Seen::Pong(_))).count()
+    }
+
+    // turmoil's hold / release: what reaches the far end of a held link waits there, in order, and arrives at
+    // the release, before anything sent afterwards; the other direction is not held.
+    #[test]
+    fn a_held_link_delivers_everything_in_order_on_release() {
+        let mut e = engine();
+        e.network.hold(0, 1);
+        e.run_until(SimTime(4_500));
+        assert!(seen_by_both(&mut e).1.is_empty(), "nothing crosses a held link");
+        assert_eq!(e.held_message_count(), 4);
+        e.release(NodeId(0), NodeId(1));
+        assert_eq!(e.held_message_count(), 0);
+        e.run_until(SimTime(4_500));
+        let (zero, one) = seen_by_both(&mut e);
+        assert_eq!(one, vec![Seen::Ping(1_000), Seen::Ping(2_000), Seen::Ping(3_000), Seen::Ping(4_000)]);
+        assert_eq!(pongs(&zero), 0, "the pongs are on their way");
+        e.run_until(SimTime(5_200));
+        let (zero, one) = seen_by_both(&mut e);
+        assert_eq!(one, vec![Seen::Ping(5_000)], "later pings follow");
+        assert_eq!(pongs(&zero), 5, "the unheld direction carries every pong");
+        assert_eq!(e.stats.messages_lost, 0);
+    }
+
+    #[test]
+    fn healing_the_network_releases_held_links() {
+        let mut e = engine();
+        e.network.hold(0, 1);
+        e.network.cut_one_way(1, 0);
+        e.run_until(SimTime(2_500));
+        e.heal_network();
+        e.run_until(SimTime(2_700));
+        let (zero, one) = seen_by_both(&mut e);
+        assert_eq!(one, vec![Seen::Ping(1_000), Seen::Ping(2_000)]);
+        assert_eq!(pongs(&zero), 2, "the cut back is healed too");
     }
 
     #[test]

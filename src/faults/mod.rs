@@ -6,7 +6,7 @@ pub mod plan;
 pub mod trigger;
 pub mod view;
 
-use crate::engine::{NodeId, SimRng};
+use crate::engine::{NodeId, Ratio, SimRng};
 use crate::kafka::cluster::{Cluster, ResetTo};
 use crate::kafka::controller::ElectionType;
 use crate::kafka::ids::PartitionId;
@@ -75,10 +75,32 @@ pub enum FaultAction {
         target: Target,
         duration_us: u64,
     },
-    /// Messages from `from` to `to` get through again (one direction; `heal` restores every link).
+    /// Messages from `from` to `to` get through again, at the normal latency (one direction; `heal` restores
+    /// every link).
     RepairOneWay {
         from: Target,
         to: Target,
+    },
+    /// Both directions between every node of the two sides get through again.
+    RepairSides {
+        side_a: Vec<Target>,
+        side_b: Vec<Target>,
+    },
+    /// Messages from `from` to `to` wait at the far end until `Release` (or `heal`), then arrive in order.
+    Hold {
+        from: Target,
+        to: Target,
+    },
+    Release {
+        from: Target,
+        to: Target,
+    },
+    /// Messages from `from` to `to` take `extra_latency_us` longer and `loss` of them are lost.
+    Degrade {
+        from: Target,
+        to: Target,
+        extra_latency_us: u64,
+        loss: Option<Ratio>,
     },
     Heal,
     /// An operator asks the controller for leader elections (kafka-leader-election.sh --election-type, one
@@ -190,13 +212,9 @@ impl FaultInjector {
                 cluster.engine.network.partition(&ids(&a), &ids(&b));
                 format!("partition {} | {}", names(cluster, &a), names(cluster, &b))
             }
-            FaultAction::CutOneWay { from, to } => match (self.resolve(cluster, from), self.resolve(cluster, to)) {
-                (Some(f), Some(t)) => {
-                    cluster.engine.network.cut_one_way(f.0, t.0);
-                    format!("cut {} -> {}", cluster.spec.node_name(f), cluster.spec.node_name(t))
-                }
-                _ => "cut: no such target now".to_string(),
-            },
+            FaultAction::CutOneWay { from, to } => {
+                self.on_link(cluster, from, to, "cut", |c, f, t| c.engine.network.cut_one_way(f.0, t.0))
+            }
             FaultAction::DelayMetadata { target, duration_us } => {
                 let until = cluster.engine.now().plus_us(*duration_us);
                 let verb = format!("hold metadata updates for {}ms of", duration_us / 1_000);
@@ -205,13 +223,31 @@ impl FaultInjector {
                     None
                 })
             }
-            FaultAction::RepairOneWay { from, to } => match (self.resolve(cluster, from), self.resolve(cluster, to)) {
-                (Some(f), Some(t)) => {
-                    cluster.engine.network.repair_one_way(f.0, t.0);
-                    format!("repair {} -> {}", cluster.spec.node_name(f), cluster.spec.node_name(t))
+            FaultAction::RepairOneWay { from, to } => self.on_link(cluster, from, to, "repair", |c, f, t| {
+                c.engine.network.repair_one_way(f.0, t.0);
+            }),
+            FaultAction::RepairSides { side_a, side_b } => {
+                let a = self.resolve_all(cluster, side_a);
+                let b = self.resolve_all(cluster, side_b);
+                for (&x, &y) in a.iter().flat_map(|x| b.iter().map(move |y| (x, y))) {
+                    cluster.engine.network.repair_one_way(x.0, y.0);
+                    cluster.engine.network.repair_one_way(y.0, x.0);
                 }
-                _ => "repair: no such target now".to_string(),
-            },
+                format!("repair {} | {}", names(cluster, &a), names(cluster, &b))
+            }
+            FaultAction::Hold { from, to } => {
+                self.on_link(cluster, from, to, "hold", |c, f, t| c.engine.network.hold(f.0, t.0))
+            }
+            FaultAction::Release { from, to } => {
+                self.on_link(cluster, from, to, "release", |c, f, t| c.engine.release(f, t))
+            }
+            FaultAction::Degrade { from, to, extra_latency_us, loss } => {
+                let loss_text = loss.map_or(String::new(), |r| format!(", lose {}/{}", r.numerator, r.denominator));
+                let verb = format!("degrade (+{}us{loss_text})", extra_latency_us);
+                self.on_link(cluster, from, to, &verb, |c, f, t| {
+                    c.engine.network.degrade(f.0, t.0, *extra_latency_us, *loss)
+                })
+            }
             FaultAction::ResetOffsets { group, topic, to } => {
                 let outcome = cluster.reset_offsets(*group, *topic, *to);
                 format!(
@@ -221,9 +257,27 @@ impl FaultInjector {
             }
             FaultAction::ElectLeaders { election, partition } => cluster.elect_leaders(*election, *partition),
             FaultAction::Heal => {
-                cluster.engine.network.heal();
+                cluster.engine.heal_network();
                 "heal the network".to_string()
             }
+        }
+    }
+
+    /// Acts on the directed link between two targets resolved now.
+    fn on_link(
+        &mut self,
+        cluster: &mut Cluster,
+        from: &Target,
+        to: &Target,
+        verb: &str,
+        act: impl FnOnce(&mut Cluster, NodeId, NodeId),
+    ) -> String {
+        match (self.resolve(cluster, from), self.resolve(cluster, to)) {
+            (Some(f), Some(t)) => {
+                act(cluster, f, t);
+                format!("{verb} {} -> {}", cluster.spec.node_name(f), cluster.spec.node_name(t))
+            }
+            _ => format!("{verb}: no such target now"),
         }
     }
 

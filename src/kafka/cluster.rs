@@ -315,7 +315,7 @@ impl Cluster {
 
     /// The liveness phase begins: the network heals, paused processes resume, stopped ones restart.
     pub fn heal_everything(&mut self) -> String {
-        self.engine.network.heal();
+        self.engine.heal_network();
         let mut restarted = Vec::new();
         for n in 0..self.spec.node_count() {
             let node = NodeId(n);

@@ -2,7 +2,7 @@
 //! anything unknown, mistyped or impossible with the file, line, column and field.
 
 use super::doc::{LoadError, Node, Source, TableReader, Value, expect_array, expect_str, expect_table};
-use crate::engine::{LatencyModel, Limits, SimTime};
+use crate::engine::{LatencyModel, Limits, Ratio, SimTime};
 use crate::faults::{FaultAction, ScheduledFault, Target, When};
 use crate::kafka::cluster::ResetTo;
 use crate::kafka::config::{Acks, BrokerConfig, GroupConfig, ProducerConfig, TopicConfig, TruncationMode};
@@ -658,6 +658,9 @@ fn read_faults(
             "partition",
             "cut",
             "repair",
+            "hold",
+            "release",
+            "degrade",
             "heal",
             "delay-metadata",
             "reset-offsets",
@@ -728,7 +731,28 @@ fn read_fault_action(
         "resume" => FaultAction::Resume { target: target(t, "target")? },
         "isolate" => FaultAction::Isolate { target: target(t, "target")? },
         "cut" => FaultAction::CutOneWay { from: target(t, "from")?, to: target(t, "to")? },
+        "repair" if t.node("sides").is_some() => {
+            let sides = t.array("sides")?.unwrap_or(&[]);
+            match read_partition_sides(t, sides, cluster, triggered)? {
+                FaultAction::Partition { side_a, side_b } => FaultAction::RepairSides { side_a, side_b },
+                other => unreachable!("partition sides read as {other:?}"),
+            }
+        }
         "repair" => FaultAction::RepairOneWay { from: target(t, "from")?, to: target(t, "to")? },
+        "hold" => FaultAction::Hold { from: target(t, "from")?, to: target(t, "to")? },
+        "release" => FaultAction::Release { from: target(t, "from")?, to: target(t, "to")? },
+        "degrade" => {
+            let (from, to) = (target(t, "from")?, target(t, "to")?);
+            let extra_latency_us = t.duration_us("latency")?;
+            if extra_latency_us.is_some_and(|us| us > MAX_EXTRA_LATENCY_US) {
+                return Err(t.error_at("latency", "an extra latency up to 60s", format!("{extra_latency_us:?}us")));
+            }
+            let loss = read_ratio(t, "loss")?;
+            if extra_latency_us.is_none() && loss.is_none() {
+                return Err(t.missing("latency", "`latency` (extra, e.g. \"50ms\") or `loss` (e.g. \"1/100\") or both"));
+            }
+            FaultAction::Degrade { from, to, extra_latency_us: extra_latency_us.unwrap_or(0), loss }
+        }
         "delay-metadata" => {
             let target = target(t, "target")?;
             let duration_value = t.duration_us("duration")?;
@@ -751,6 +775,24 @@ fn read_fault_action(
         }
         _ => FaultAction::Heal,
     })
+}
+
+/// The most extra latency a `degrade` may add to a link.
+const MAX_EXTRA_LATENCY_US: u64 = 60_000_000;
+
+/// A probability written as "N/D" (integers, 0 ≤ N ≤ D, 1 ≤ D ≤ 1,000,000), so it means the same everywhere.
+fn read_ratio(t: &mut TableReader<'_>, key: &str) -> Result<Option<Ratio>, LoadError> {
+    let Some(text) = t.str(key)? else { return Ok(None) };
+    let parsed =
+        text.split_once('/').and_then(|(n, d)| Some((n.trim().parse::<u32>().ok()?, d.trim().parse::<u32>().ok()?)));
+    match parsed {
+        Some((n, d)) if (1..=1_000_000).contains(&d) && n <= d => Ok(Some(Ratio::new(n, d))),
+        _ => Err(t.error_at(
+            key,
+            "a ratio \"N/D\" with 0 <= N <= D and 1 <= D <= 1000000, e.g. \"1/100\"",
+            format!("\"{text}\""),
+        )),
+    }
 }
 
 /// `action = "elect-leaders"` (kafka-leader-election.sh): `election_type` = "preferred" or "unclean", and

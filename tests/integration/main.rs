@@ -7,6 +7,7 @@ mod determinism;
 mod expectations;
 mod groups;
 mod limits;
+mod links;
 mod properties;
 mod scenarios;
 mod support;

@@ -2,7 +2,7 @@
 //! every partition, counters and the trace (or its digest) out.
 
 use crate::engine::{LatencyModel, Limits, NodeId, RunEnd, SimTime, Step, stream};
-use crate::faults::plan::{Due, FaultPlan, TriggerReport};
+use crate::faults::plan::{DeadlineWatch, Due, FaultPlan, TriggerReport, WithinReport};
 use crate::faults::trigger::{Observed, Seen};
 use crate::faults::view::ClusterView;
 use crate::faults::{FaultInjector, ScheduledFault};
@@ -28,6 +28,8 @@ pub struct SimConfig {
     pub liveness_us: Option<u64>,
     /// Keep every replica's log for `divergence` (a copy of every record per replica, so only when asked).
     pub keep_replica_logs: bool,
+    /// Timing expectations the run watches (`[[expect.within]]`).
+    pub watches: Vec<DeadlineWatch>,
 }
 
 /// One line of the trace: what happened, where, when.
@@ -87,6 +89,21 @@ pub struct Stats {
     /// Faults fired by state triggers, and triggered faults whose condition never held.
     pub triggers_fired: u64,
     pub triggers_unfired: u64,
+    /// The cluster events above, per partition (by cluster-wide index), for scoped `happened` checks.
+    #[serde(skip)]
+    pub per_partition: Vec<PartitionCounts>,
+}
+
+/// Cluster events about one partition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PartitionCounts {
+    pub leader_elections: u64,
+    pub unclean_leader_elections: u64,
+    pub offline: u64,
+    /// By its leader or by the controller.
+    pub isr_shrinks: u64,
+    pub isr_expands: u64,
+    pub truncations: u64,
 }
 
 pub struct Outcome {
@@ -111,6 +128,8 @@ pub struct Outcome {
     pub trace: Option<Vec<TraceLine>>,
     /// Each triggered fault: its condition and how often it fired.
     pub triggers: Vec<TriggerReport>,
+    /// Each `[[expect.within]]` watch: when its clock started and when its condition held.
+    pub within: Vec<WithinReport>,
 }
 
 /// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process).
@@ -137,10 +156,11 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     let engine_limits = Limits { end: total_end, max_events: config.limits.max_events };
     let mut cluster = Cluster::new(config.cluster.clone(), seed, config.latency.clone(), engine_limits);
     let mut injector = FaultInjector::new(stream(seed, "faults", 0));
-    let mut plan = FaultPlan::new(&config.faults);
+    let mut plan = FaultPlan::new(&config.faults, &config.watches);
     let mut recorder = Recorder::new(&cluster, seed, keep_trace, plan.watched_commits());
     cluster.engine.start();
     recorder.drain(&mut cluster);
+    plan.start_watches(None, &ClusterView { cluster: &cluster, observed: &recorder.observed }, 0);
     let mut hit_limit = run_faults(&mut cluster, &mut plan, &mut injector, &mut recorder, config.limits.end);
     let mut unconverged = Vec::new();
     let mut healed_at = None;
@@ -158,6 +178,7 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
         unconverged = LIVENESS_CHECKS.into_iter().map(|c| (c, why.clone())).collect();
     }
     recorder.triggers(plan.reports());
+    recorder.within = plan.within_reports();
     let mut outcome = recorder.finish(&cluster, hit_limit);
     if let (false, Some(healed_us)) = (hit_limit, healed_at) {
         unconverged.extend(progress::producer_findings(&outcome.history, healed_us));
@@ -219,7 +240,7 @@ fn run_faults(
 
 fn fire(
     cluster: &mut Cluster,
-    plan: &FaultPlan<'_>,
+    plan: &mut FaultPlan<'_>,
     injector: &mut FaultInjector,
     recorder: &mut Recorder,
     i: usize,
@@ -232,6 +253,8 @@ fn fire(
     }
     recorder.fault(cluster.engine.now(), description);
     recorder.drain(cluster);
+    let now_us = cluster.engine.now().as_us();
+    plan.start_watches(Some(i), &ClusterView { cluster, observed: &recorder.observed }, now_us);
 }
 
 /// Collects what nodes emit into the history, the counters and the trace digest.
@@ -247,6 +270,7 @@ struct Recorder {
     /// What state triggers read of clients and coordinators.
     observed: Observed,
     triggers: Vec<TriggerReport>,
+    within: Vec<WithinReport>,
     /// The buffer outputs are swapped into, so that draining allocates nothing.
     outputs: Vec<(SimTime, NodeId, Obs)>,
 }
@@ -262,7 +286,7 @@ impl Recorder {
         Recorder {
             seed,
             history,
-            stats: Stats::default(),
+            stats: Stats { per_partition: vec![PartitionCounts::default(); spec.partitions.len()], ..Stats::default() },
             digest: Fnv64(0xcbf2_9ce4_8422_2325),
             faults: Vec::new(),
             group_changes: Vec::new(),
@@ -270,6 +294,7 @@ impl Recorder {
             trace: keep_trace.then(Vec::new),
             observed: Observed::new(spec.producers.len(), spec.groups.len(), watched_commits),
             triggers: Vec::new(),
+            within: Vec::new(),
             outputs: Vec::new(),
         }
     }
@@ -356,6 +381,7 @@ impl Recorder {
     }
 
     fn count(&mut self, obs: &Obs) {
+        self.count_for_partition(obs);
         let s = &mut self.stats;
         match obs {
             Obs::Client(ClientEvent::SendInvoked { .. }) => s.sends_invoked += 1,
@@ -386,6 +412,27 @@ impl Recorder {
         }
     }
 
+    fn count_for_partition(&mut self, obs: &Obs) {
+        let partition = match obs {
+            Obs::LeaderElected { partition, .. }
+            | Obs::IsrChanged { partition, .. }
+            | Obs::Truncated { partition, .. } => partition.index(),
+            _ => return,
+        };
+        let c = &mut self.stats.per_partition[partition];
+        match obs {
+            Obs::LeaderElected { leader: None, .. } => c.offline += 1,
+            Obs::LeaderElected { unclean, .. } => {
+                c.leader_elections += 1;
+                c.unclean_leader_elections += u64::from(*unclean);
+            }
+            Obs::IsrChanged { reason: "isr expand", .. } => c.isr_expands += 1,
+            Obs::IsrChanged { .. } => c.isr_shrinks += 1,
+            Obs::Truncated { .. } => c.truncations += 1,
+            _ => unreachable!("only partition events are counted per partition"),
+        }
+    }
+
     fn finish(mut self, cluster: &Cluster, hit_event_limit: bool) -> Outcome {
         let engine_stats = cluster.engine.stats;
         self.stats.events = engine_stats.events;
@@ -411,6 +458,7 @@ impl Recorder {
             cluster_events: self.cluster_events,
             trace: self.trace,
             triggers: self.triggers,
+            within: self.within,
         }
     }
 }

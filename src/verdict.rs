@@ -2,9 +2,11 @@
 //! show broken, and each thing that must have happened. The checker does the judging; this only compares.
 
 use crate::check::{self, Names, Violation};
+use crate::engine::SimTime;
+use crate::faults::plan::WithinReport;
 use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
-use crate::scenario::expect::{Expectations, LIVENESS_CHECKS};
-use crate::sim::Stats;
+use crate::scenario::expect::{Contents, ContentsOf, Expectations, Happened, LIVENESS_CHECKS, Scope};
+use crate::sim::{Outcome, PartitionCounts, Stats};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -57,22 +59,49 @@ pub fn explain(v: &Violation, events: Events<'_>) -> Option<String> {
     (!chain.is_empty()).then(|| chain.join("; "))
 }
 
+/// What a verdict is judged on: the clients' history, and what a run adds to it (final logs, replica logs,
+/// counters, the liveness findings, cluster events in words, the timing watches). A recorded history alone has
+/// only the first (and final logs if recorded).
+#[derive(Clone, Copy)]
+pub struct Evidence<'a> {
+    pub history: &'a History,
+    pub logs: Option<&'a [FinalLog]>,
+    pub replicas: Option<&'a [ReplicaLog]>,
+    pub stats: Option<&'a Stats>,
+    pub unconverged: Unconverged<'a>,
+    pub events: Events<'a>,
+    pub within: &'a [WithinReport],
+}
+
+impl<'a> Evidence<'a> {
+    /// Everything a run knows.
+    pub fn of_run(outcome: &'a Outcome) -> Self {
+        Evidence {
+            history: &outcome.history,
+            logs: Some(&outcome.final_logs),
+            replicas: outcome.replica_logs.as_deref(),
+            stats: Some(&outcome.stats),
+            unconverged: &outcome.unconverged,
+            events: &outcome.cluster_events,
+            within: &outcome.within,
+        }
+    }
+
+    /// A history recorded elsewhere, with its final and replica logs if it has them.
+    pub fn of_history(history: &'a History, logs: Option<&'a [FinalLog]>, replicas: Option<&'a [ReplicaLog]>) -> Self {
+        Evidence { history, logs, replicas, stats: None, unconverged: &[], events: &[], within: &[] }
+    }
+}
+
 /// Runs the checker over the history (and final logs, and with replica logs `divergence`) and compares with the
 /// expectations.
-pub fn judge(
-    expect: &Expectations,
-    history: &History,
-    logs: Option<&[FinalLog]>,
-    replicas: Option<&[ReplicaLog]>,
-    stats: Option<&Stats>,
-    unconverged: Unconverged<'_>,
-    events: Events<'_>,
-) -> Verdict {
-    let mut found = check::check_all(history, logs);
-    if let Some(replicas) = replicas {
+pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
+    let mut found = check::check_all(evidence.history, evidence.logs);
+    if let Some(replicas) = evidence.replicas {
         found.insert(check::divergence::NAME, check::divergence::check(replicas));
     }
-    let names = Names::new(history);
+    let names = Names::new(evidence.history);
+    let events = evidence.events;
     let mut results = Vec::new();
     for name in &expect.holds {
         let broken = broken_by(&found, name);
@@ -89,21 +118,74 @@ pub fn judge(
         };
         results.push(result("violated", name, !broken.is_empty(), detail, &broken, &names, events));
     }
-    for name in &expect.happened {
-        let count = happened_count(name, history, stats);
+    for happened in &expect.happened {
+        let count = happened_count(happened, evidence.history, evidence.stats);
         results.push(ExpectationResult {
             kind: "happened",
-            name: name.clone(),
+            name: happened.name.clone(),
             met: count > 0,
             detail: format!("{count} times"),
             witnesses: Vec::new(),
         });
     }
+    results.extend(evidence.within.iter().map(within_result));
+    results.extend(expect.contents.iter().map(|c| contents_result(c, evidence, &names)));
     if expect.liveness_us.is_some() {
-        results.extend(liveness_results(expect, unconverged));
+        results.extend(liveness_results(expect, evidence.unconverged));
     }
     let violations = found.iter().map(|(&name, v)| (name, v.len())).collect();
     Verdict { results, violations }
+}
+
+/// `[[expect.within]]`: met when the condition held within its bound after its clock started.
+fn within_result(r: &WithinReport) -> ExpectationResult {
+    let w = &r.watch;
+    let after = w.after_fault.map_or("the start".to_string(), |i| format!("faults[{i}]"));
+    let name = format!("{} within {} after {after}", w.condition.text, SimTime(w.within_us));
+    let (met, detail) = match (r.started_at, r.held_at) {
+        (None, _) => (false, format!("{after} never fired")),
+        (Some(start), Some(at)) => (true, format!("held at {}, {} after {after}", SimTime(at), SimTime(at - start))),
+        (Some(start), None) => {
+            (false, format!("did not hold by {} ({after} at {})", SimTime(start + w.within_us), SimTime(start)))
+        }
+    };
+    ExpectationResult { kind: "within", name, met, detail, witnesses: Vec::new() }
+}
+
+/// `[[expect.log]]` / `[[expect.processed]]`: the exact record sequence, with the first difference as witness.
+fn contents_result(c: &Contents, evidence: &Evidence<'_>, names: &Names<'_>) -> ExpectationResult {
+    let actual: Option<Vec<(u32, u64)>> = match c.of {
+        ContentsOf::FinalLog { partition } => {
+            evidence.logs.and_then(|logs| logs.iter().find(|l| l.partition == partition)).map(|l| l.records.clone())
+        }
+        ContentsOf::Processed { group, partition } => Some(
+            evidence
+                .history
+                .entries
+                .iter()
+                .filter_map(|e| match e.event {
+                    ClientEvent::Processed { group: g, partition: p, producer, send_seq, .. }
+                        if g == group && p == partition =>
+                    {
+                        Some((producer, send_seq))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        ),
+    };
+    let record = |r: Option<&(u32, u64)>| r.map_or("nothing".to_string(), |&r| names.record(r));
+    let (met, detail, witnesses) = match actual {
+        None => (false, "no final log to compare".to_string(), Vec::new()),
+        Some(actual) if actual == c.records => (true, format!("{} records as expected", actual.len()), Vec::new()),
+        Some(actual) => {
+            let at = actual.iter().zip(&c.records).take_while(|(a, b)| a == b).count();
+            let witness =
+                format!("at position {at}: expected {}, found {}", record(c.records.get(at)), record(actual.get(at)));
+            (false, format!("{} records, {} expected", actual.len(), c.records.len()), vec![witness])
+        }
+    };
+    ExpectationResult { kind: "contents", name: c.name.clone(), met, detail, witnesses }
 }
 
 /// One result per liveness check: met when it converged, or when the scenario says it will not.
@@ -148,24 +230,45 @@ fn result(
     ExpectationResult { kind, name: name.to_string(), met, detail, witnesses }
 }
 
-/// How often something happened: from the run's counters, or (for a history alone) from its events.
-pub fn happened_count(name: &str, history: &History, stats: Option<&Stats>) -> u64 {
+/// How often something happened, in its scope: from the run's counters, or (for a history alone) from its
+/// events; counters the history cannot give are 0 without a run.
+pub fn happened_count(h: &Happened, history: &History, stats: Option<&Stats>) -> u64 {
+    let in_scope = |partition: u32, error: Option<&str>| match &h.scope {
+        Scope::Partitions(ps) => ps.contains(&partition),
+        Scope::Error(e) => error == Some(e.as_str()),
+        Scope::Everything => true,
+    };
     let events = |f: &dyn Fn(&ClientEvent) -> bool| history.entries.iter().filter(|e| f(&e.event)).count() as u64;
-    match (name, stats) {
-        ("produce-retry", _) => events(&|e| matches!(e, ClientEvent::ProduceAttemptFailed { .. })),
-        ("send-failed", _) => events(&|e| matches!(e, ClientEvent::SendFailed { .. })),
-        ("commit-failed", _) => events(&|e| matches!(e, ClientEvent::Committed { error: Some(_), .. })),
-        ("offset-reset", _) => events(&|e| matches!(e, ClientEvent::OffsetOutOfRange { .. })),
-        ("truncation-detected", _) => events(&|e| matches!(e, ClientEvent::TruncationDetected { .. })),
+    let per_partition = |f: fn(&PartitionCounts) -> u64| {
+        let Some(s) = stats else { return 0 };
+        let counts = s.per_partition.iter().enumerate();
+        counts.filter(|(p, _)| in_scope(*p as u32, None)).map(|(_, c)| f(c)).sum()
+    };
+    match (h.what, stats) {
+        ("produce-retry", _) => events(
+            &|e| matches!(e, ClientEvent::ProduceAttemptFailed { partition, error, .. } if in_scope(*partition, Some(error))),
+        ),
+        ("send-failed", _) => events(
+            &|e| matches!(e, ClientEvent::SendFailed { partition, error, .. } if in_scope(*partition, Some(error))),
+        ),
+        ("commit-failed", _) => events(
+            &|e| matches!(e, ClientEvent::Committed { partition, error: Some(error), .. } if in_scope(*partition, Some(error))),
+        ),
+        ("offset-reset", _) => {
+            events(&|e| matches!(e, ClientEvent::OffsetOutOfRange { partition, .. } if in_scope(*partition, None)))
+        }
+        ("truncation-detected", _) => {
+            events(&|e| matches!(e, ClientEvent::TruncationDetected { partition, .. } if in_scope(*partition, None)))
+        }
         ("rebalance", None) => events(&|e| matches!(e, ClientEvent::Assigned { .. })),
         (_, None) => 0,
+        ("leader-election", _) => per_partition(|c| c.leader_elections),
+        ("unclean-election", _) => per_partition(|c| c.unclean_leader_elections),
+        ("partition-offline", _) => per_partition(|c| c.offline),
+        ("isr-shrink", _) => per_partition(|c| c.isr_shrinks),
+        ("isr-expand", _) => per_partition(|c| c.isr_expands),
+        ("truncation", _) => per_partition(|c| c.truncations),
         ("fault", Some(s)) => s.faults_fired,
-        ("leader-election", Some(s)) => s.leader_elections,
-        ("unclean-election", Some(s)) => s.unclean_leader_elections,
-        ("partition-offline", Some(s)) => s.partitions_offline,
-        ("isr-shrink", Some(s)) => s.isr_shrinks + s.isr_removals_by_controller,
-        ("isr-expand", Some(s)) => s.isr_expands,
-        ("truncation", Some(s)) => s.truncations,
         ("rebalance", Some(s)) => s.group_rebalance_steps,
         ("offsets-expired", Some(s)) => s.offsets_expired,
         // Every triggered fault fired: how many firings, or 0 if any condition never held.

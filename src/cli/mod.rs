@@ -102,17 +102,8 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> Ex
     // A history file carries the replica logs so that `insync check` can judge divergence.
     scenario.sim.keep_replica_logs |= files.history.is_some();
     let outcome = sim::run(&scenario.sim, seed, files.trace.is_some());
-    let verdict = (!scenario.expect.is_empty()).then(|| {
-        verdict::judge(
-            &scenario.expect,
-            &outcome.history,
-            Some(&outcome.final_logs),
-            outcome.replica_logs.as_deref(),
-            Some(&outcome.stats),
-            &outcome.unconverged,
-            &outcome.cluster_events,
-        )
-    });
+    let verdict =
+        (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &verdict::Evidence::of_run(&outcome)));
     if let Err(e) = write_files(&outcome, files.trace, files.history) {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);
@@ -164,7 +155,7 @@ fn check_history(path: &Path, holds: &[String], json: bool) -> ExitCode {
     }
     let expect = scenario::expect::Expectations { holds: holds.to_vec(), ..Default::default() };
     let (logs, replicas) = (recorded.final_logs.as_deref(), recorded.replica_logs.as_deref());
-    let v = verdict::judge(&expect, &recorded.history, logs, replicas, None, &[], &[]);
+    let v = verdict::judge(&expect, &verdict::Evidence::of_history(&recorded.history, logs, replicas));
     let text = if json { summary::check_json(&v, logs.is_some()) } else { summary::check_human(&v, logs.is_some()) };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if v.all_met() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPECTATION_FAILED) }

@@ -2,7 +2,7 @@
 //! after every event, and a trigger's fault after its `delay`.
 
 use super::ScheduledFault;
-use super::trigger::{Seen, StateView, Trigger, watched_commits};
+use super::trigger::{Condition, Seen, StateView, Trigger, watched_commits};
 use crate::kafka::ids::PartitionId;
 use std::collections::BTreeMap;
 
@@ -13,6 +13,33 @@ pub enum Due {
     Arm,
     /// It fires, with what its trigger saw.
     Apply(Seen),
+}
+
+/// A timing expectation the run watches: after a fault fires (or from the start), a condition must hold
+/// within a bound (`[[expect.within]]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadlineWatch {
+    /// The fault (index in the scenario's `[[faults]]`) whose first firing starts the clock; `None`: the start.
+    pub after_fault: Option<usize>,
+    pub condition: Condition,
+    pub within_us: u64,
+}
+
+/// How a deadline watch fared: when its clock started (if it did) and when its condition held (if it did).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithinReport {
+    pub watch: DeadlineWatch,
+    pub started_at: Option<u64>,
+    pub held_at: Option<u64>,
+}
+
+/// A deadline watch during the run.
+#[derive(Clone, Debug)]
+enum WatchState {
+    Waiting,
+    Watching { trigger: Trigger, started_at: u64 },
+    Held { started_at: u64, at: u64 },
+    Missed { started_at: u64 },
 }
 
 /// How a triggered fault fared over the run.
@@ -33,17 +60,58 @@ pub struct FaultPlan<'a> {
     triggers: Vec<Option<Trigger>>,
     /// Faults whose trigger is armed and not exhausted, in file order.
     watching: Vec<usize>,
+    watches: Vec<(DeadlineWatch, WatchState)>,
 }
 
 impl<'a> FaultPlan<'a> {
-    pub fn new(faults: &'a [ScheduledFault]) -> Self {
+    pub fn new(faults: &'a [ScheduledFault], watches: &[DeadlineWatch]) -> Self {
         let mut timed = BTreeMap::new();
         for (i, f) in faults.iter().enumerate() {
             let due = if f.when.is_some() { Due::Arm } else { Due::Apply(Seen::default()) };
             timed.insert((f.at_us, i as u64), (i, due));
         }
         let triggers = vec![None; faults.len()];
-        FaultPlan { faults, timed, next_order: faults.len() as u64, triggers, watching: Vec::new() }
+        let watches = watches.iter().map(|w| (w.clone(), WatchState::Waiting)).collect();
+        FaultPlan { faults, timed, next_order: faults.len() as u64, triggers, watching: Vec::new(), watches }
+    }
+
+    /// Starts the clocks of the deadline watches that wait for `after` (a fault's first firing, or the start).
+    pub fn start_watches(&mut self, after: Option<usize>, view: &dyn StateView, now_us: u64) {
+        for (watch, state) in &mut self.watches {
+            if watch.after_fault == after && matches!(state, WatchState::Waiting) {
+                let mut trigger = Trigger::new(watch.condition.clone(), 1);
+                trigger.arm(view);
+                *state = WatchState::Watching { trigger, started_at: now_us };
+            }
+        }
+    }
+
+    /// Checks the running deadline watches after an event at `now_us`.
+    fn check_watches(&mut self, view: &dyn StateView, now_us: u64) {
+        for (watch, state) in &mut self.watches {
+            let WatchState::Watching { trigger, started_at } = state else { continue };
+            let started_at = *started_at;
+            if now_us > started_at + watch.within_us {
+                *state = WatchState::Missed { started_at };
+            } else if trigger.check(view).is_some() {
+                *state = WatchState::Held { started_at, at: now_us };
+            }
+        }
+    }
+
+    /// How every deadline watch fared (one still running at the end missed its deadline by then).
+    pub fn within_reports(&self) -> Vec<WithinReport> {
+        let report = |(watch, state): &(DeadlineWatch, WatchState)| {
+            let (started_at, held_at) = match state {
+                WatchState::Waiting => (None, None),
+                WatchState::Watching { started_at, .. } | WatchState::Missed { started_at } => {
+                    (Some(*started_at), None)
+                }
+                WatchState::Held { started_at, at } => (Some(*started_at), Some(*at)),
+            };
+            WithinReport { watch: watch.clone(), started_at, held_at }
+        };
+        self.watches.iter().map(report).collect()
     }
 
     pub fn fault(&self, i: usize) -> &'a ScheduledFault {
@@ -67,9 +135,9 @@ impl<'a> FaultPlan<'a> {
         self.timed.remove(&key)
     }
 
-    /// Whether any trigger is being watched (then the run checks after every event).
+    /// Whether any trigger or deadline is being watched (then the run checks after every event).
     pub fn watching(&self) -> bool {
-        !self.watching.is_empty()
+        !self.watching.is_empty() || self.watches.iter().any(|(_, s)| matches!(s, WatchState::Watching { .. }))
     }
 
     pub fn arm(&mut self, i: usize, view: &dyn StateView) {
@@ -84,6 +152,7 @@ impl<'a> FaultPlan<'a> {
     /// Checks every watched trigger after an event at `now_us`. The faults to fire now go to `fire_now` (in
     /// file order); those with a delay are scheduled.
     pub fn check(&mut self, view: &dyn StateView, now_us: u64, fire_now: &mut Vec<(usize, Seen)>) {
+        self.check_watches(view, now_us);
         let mut k = 0;
         while k < self.watching.len() {
             let i = self.watching[k];

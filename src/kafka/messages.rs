@@ -45,6 +45,38 @@ pub enum KafkaError {
 }
 
 impl KafkaError {
+    /// Every error the model uses, for reading names back (an `[expect]` scope such as `send-failed:NAME`).
+    pub const ALL: [KafkaError; 24] = [
+        KafkaError::NOT_LEADER_OR_FOLLOWER,
+        KafkaError::NOT_ENOUGH_REPLICAS,
+        KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+        KafkaError::REQUEST_TIMED_OUT,
+        KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER,
+        KafkaError::INVALID_PRODUCER_EPOCH,
+        KafkaError::FENCED_LEADER_EPOCH,
+        KafkaError::UNKNOWN_LEADER_EPOCH,
+        KafkaError::OFFSET_OUT_OF_RANGE,
+        KafkaError::INVALID_UPDATE_VERSION,
+        KafkaError::INELIGIBLE_REPLICA,
+        KafkaError::NOT_CONTROLLER,
+        KafkaError::INVALID_REQUEST,
+        KafkaError::UNKNOWN_TOPIC_OR_PARTITION,
+        KafkaError::NOT_COORDINATOR,
+        KafkaError::COORDINATOR_NOT_AVAILABLE,
+        KafkaError::COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError::MEMBER_ID_REQUIRED,
+        KafkaError::UNKNOWN_MEMBER_ID,
+        KafkaError::ILLEGAL_GENERATION,
+        KafkaError::REBALANCE_IN_PROGRESS,
+        KafkaError::INCONSISTENT_GROUP_PROTOCOL,
+        KafkaError::NETWORK_EXCEPTION,
+        KafkaError::COMMIT_FAILED,
+    ];
+
+    pub fn from_name(name: &str) -> Option<KafkaError> {
+        KafkaError::ALL.into_iter().find(|e| e.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             KafkaError::NOT_LEADER_OR_FOLLOWER => "NOT_LEADER_OR_FOLLOWER",

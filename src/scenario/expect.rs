@@ -1,27 +1,14 @@
 //! The `[expect]` table: what a scenario says must hold, what it exists to show broken, and what must have
 //! happened for the run to mean anything (the vacuity guard).
 
-use super::doc::{LoadError, Node, TableReader, expect_str};
+use super::doc::{LoadError, Node, TableReader, expect_str, expect_table};
+use super::happened::parse_happened;
+use super::when::parse_condition;
 use crate::check;
+use crate::faults::plan::DeadlineWatch;
+use crate::kafka::spec::ClusterSpec;
 
-/// What counts as having happened in a run, by name (see `verdict::happened_count`).
-pub const HAPPENINGS: [&str; 15] = [
-    "fault",
-    "leader-election",
-    "unclean-election",
-    "partition-offline",
-    "isr-shrink",
-    "isr-expand",
-    "truncation",
-    "rebalance",
-    "produce-retry",
-    "send-failed",
-    "commit-failed",
-    "offset-reset",
-    "truncation-detected",
-    "offsets-expired",
-    "triggers-fired",
-];
+pub use super::happened::{HAPPENINGS, Happened, Scope};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Expectations {
@@ -29,13 +16,39 @@ pub struct Expectations {
     pub holds: Vec<String>,
     /// Guarantees or invariants the scenario demonstrates broken: at least one of their invariants must fire.
     pub violated: Vec<String>,
-    /// Things that must have happened at least once.
-    pub happened: Vec<String>,
+    /// Things that must have happened at least once (in a scope, if given).
+    pub happened: Vec<Happened>,
     /// The liveness phase: after the scenario's duration, heal everything and give the cluster this long to
     /// converge; then each of `LIVENESS_CHECKS` must pass, except those listed in `unconverged`.
     pub liveness_us: Option<u64>,
     pub unconverged: Vec<String>,
+    /// Conditions that must hold within a time after a fault (`[[expect.within]]`), watched by the run.
+    pub within: Vec<DeadlineWatch>,
+    /// Exact contents: a final log's records (`[[expect.log]]`) or what a group processed from a partition
+    /// (`[[expect.processed]]`).
+    pub contents: Vec<Contents>,
 }
+
+/// Where an exact record sequence is expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContentsOf {
+    /// The partition's final log, from its start offset.
+    FinalLog { partition: u32 },
+    /// The records the group processed from the partition, in the order processed (reprocessing included).
+    Processed { group: u32, partition: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contents {
+    pub of: ContentsOf,
+    /// (producer, send number) per record.
+    pub records: Vec<(u32, u64)>,
+    /// How the scenario named it, for the verdict.
+    pub name: String,
+}
+
+/// The most records one `[[expect.log]]` or `[[expect.processed]]` may list.
+pub const MAX_EXPECTED_RECORDS: usize = 10_000;
 
 /// The longest liveness phase a scenario may ask for (the same bound as `duration`).
 pub const MAX_LIVENESS_US: u64 = 24 * 3_600 * 1_000_000;
@@ -48,7 +61,11 @@ pub use crate::sim::LIVENESS_CHECKS;
 
 impl Expectations {
     pub fn is_empty(&self) -> bool {
-        self.holds.is_empty() && self.violated.is_empty() && self.happened.is_empty()
+        self.holds.is_empty()
+            && self.violated.is_empty()
+            && self.happened.is_empty()
+            && self.within.is_empty()
+            && self.contents.is_empty()
     }
 
     /// Whether `holds` or `violated` asks for `invariant`, by name or through a guarantee.
@@ -58,13 +75,22 @@ impl Expectations {
     }
 }
 
-pub fn read_expectations(top: &mut TableReader<'_>) -> Result<Expectations, LoadError> {
+/// Reads `[expect]`; `fault_count` bounds `after_fault`.
+pub fn read_expectations(
+    top: &mut TableReader<'_>,
+    cluster: &ClusterSpec,
+    fault_count: usize,
+) -> Result<Expectations, LoadError> {
     let Some(mut t) = top.table("expect", false)? else { return Ok(Expectations::default()) };
     let judged = |name: &str| check::expand(name).is_some();
+    let mut contents = read_contents(&mut t, "log", cluster)?;
+    contents.extend(read_contents(&mut t, "processed", cluster)?);
     let expect = Expectations {
         holds: read_names(&mut t, "holds", &judged, "a guarantee or invariant")?,
         violated: read_names(&mut t, "violated", &judged, "a guarantee or invariant")?,
-        happened: read_names(&mut t, "happened", &|n| HAPPENINGS.contains(&n), "something that happens")?,
+        happened: read_happened(&mut t, cluster)?,
+        within: read_within(&mut t, cluster, fault_count)?,
+        contents,
         // The liveness phase runs by default when a scenario states expectations; liveness = "0s" turns it off.
         liveness_us: match t.duration_us("liveness")? {
             Some(0) => None,
@@ -82,6 +108,122 @@ pub fn read_expectations(top: &mut TableReader<'_>) -> Result<Expectations, Load
     }
     t.finish()?;
     Ok(expect)
+}
+
+fn read_happened(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<Vec<Happened>, LoadError> {
+    let path = t.path("happened");
+    let Some(items) = t.array("happened")? else { return Ok(Vec::new()) };
+    let src = t.source();
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let name = expect_str(src, item, &item_path)?;
+        out.push(
+            parse_happened(name, cluster).map_err(|expected| LoadError::at_node(src, item, &item_path, expected))?,
+        );
+    }
+    Ok(out)
+}
+
+/// `[[expect.within]]`: `condition` (as a `when`), `within` (a duration), `after_fault` (an index into
+/// `[[faults]]`; the start of the run when absent).
+fn read_within(
+    t: &mut TableReader<'_>,
+    cluster: &ClusterSpec,
+    fault_count: usize,
+) -> Result<Vec<DeadlineWatch>, LoadError> {
+    let src = t.source();
+    let path = t.path("within");
+    let Some(items) = t.array("within")? else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut w = expect_table(src, item, &format!("{path}[{i}]"), true)?;
+        let text_value = w.str("condition")?;
+        let text = w.required("condition", text_value, "a condition, e.g. \"isr of orders-0 has size 3\"")?;
+        let condition = parse_condition(text, cluster)
+            .map_err(|expected| w.error_at("condition", expected, format!("\"{text}\"")))?;
+        let within_value = w.duration_us("within")?;
+        let within_us = w.required("within", within_value, "a duration, e.g. \"120s\"")?;
+        if within_us > MAX_LIVENESS_US {
+            return Err(w.error_at("within", "a duration up to 24h", format!("{within_us}us")));
+        }
+        if fault_count == 0 && w.node("after_fault").is_some() {
+            return Err(w.error_at("after_fault", "a fault to follow (the scenario has none)", "an index"));
+        }
+        let after_fault = w.u64_in("after_fault", 0, fault_count.saturating_sub(1) as u64)?.map(|v| v as usize);
+        w.finish()?;
+        out.push(DeadlineWatch { after_fault, condition, within_us });
+    }
+    Ok(out)
+}
+
+/// `[[expect.log]]` (`partition`, `records`) or `[[expect.processed]]` (`group.id`, `partition`, `records`),
+/// records written "PRODUCER#N".
+fn read_contents(t: &mut TableReader<'_>, key: &str, cluster: &ClusterSpec) -> Result<Vec<Contents>, LoadError> {
+    let src = t.source();
+    let path = t.path(key);
+    let Some(items) = t.array(key)? else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut c = expect_table(src, item, &format!("{path}[{i}]"), true)?;
+        let group = if key == "processed" { Some(read_group(&mut c, cluster)?) } else { None };
+        let partition_value = c.str("partition")?;
+        let partition_name = c.required("partition", partition_value, "a partition such as \"orders-0\"")?;
+        let Some(partition) = cluster.find_partition(partition_name) else {
+            return Err(c.error_at("partition", "a partition such as \"orders-0\"", format!("\"{partition_name}\"")));
+        };
+        let records = read_records(&mut c, cluster)?;
+        c.finish()?;
+        let of = match group {
+            Some(group) => ContentsOf::Processed { group, partition: partition.0 },
+            None => ContentsOf::FinalLog { partition: partition.0 },
+        };
+        let name = match group {
+            Some(g) => format!("group {} processed {partition_name}", cluster.groups[g as usize]),
+            None => format!("final log of {partition_name}"),
+        };
+        out.push(Contents { of, records, name });
+    }
+    Ok(out)
+}
+
+fn read_group(c: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<u32, LoadError> {
+    let value = c.str("group.id")?;
+    let name = c.required("group.id", value, "a consumer group of the scenario")?;
+    match cluster.groups.iter().position(|g| g == name) {
+        Some(g) => Ok(g as u32),
+        None => Err(c.error_at(
+            "group.id",
+            format!("one of the groups: {}", cluster.groups.join(", ")),
+            format!("\"{name}\""),
+        )),
+    }
+}
+
+fn read_records(c: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<Vec<(u32, u64)>, LoadError> {
+    let src = c.source();
+    let path = c.path("records");
+    let items_value = c.array("records")?;
+    let items = c.required("records", items_value, "a list of records, e.g. [\"order-service#0\"]")?;
+    if items.len() > MAX_EXPECTED_RECORDS {
+        return Err(c.error_at(
+            "records",
+            format!("at most {MAX_EXPECTED_RECORDS} records"),
+            format!("{}", items.len()),
+        ));
+    }
+    let mut out = Vec::new();
+    for (j, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{j}]");
+        let text = expect_str(src, item, &item_path)?;
+        let record = text.rsplit_once('#').and_then(|(name, n)| {
+            let producer = cluster.producers.iter().position(|p| p.name == name)?;
+            Some((producer as u32, n.parse::<u64>().ok()?))
+        });
+        let expected = "a record \"PRODUCER#N\": a producer of the scenario and its send number (from 0)";
+        out.push(record.ok_or_else(|| LoadError::at_node(src, item, &item_path, expected))?);
+    }
+    Ok(out)
 }
 
 fn read_names(
@@ -106,9 +248,7 @@ fn read_names(
 }
 
 fn unknown(src: &super::doc::Source, item: &Node, path: &str, what: &str, key: &str) -> LoadError {
-    let choices = if key == "happened" {
-        HAPPENINGS.join(", ")
-    } else if key == "unconverged" {
+    let choices = if key == "unconverged" {
         LIVENESS_CHECKS.join(", ")
     } else {
         let guarantees = check::GUARANTEES.iter().map(|(g, _)| *g);

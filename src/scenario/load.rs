@@ -69,7 +69,7 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
         group_config,
     };
     let faults = read_faults(&mut top, &cluster, end_us)?;
-    let expect = super::expect::read_expectations(&mut top)?;
+    let expect = super::expect::read_expectations(&mut top, &cluster, faults.len())?;
     top.finish()?;
     cluster.producers.shrink_to_fit();
     let limits = Limits { end: SimTime(end_us), max_events };
@@ -78,7 +78,15 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     Ok(Scenario {
         name,
         seed,
-        sim: SimConfig { cluster, latency, limits, faults, liveness_us, keep_replica_logs },
+        sim: SimConfig {
+            cluster,
+            latency,
+            limits,
+            faults,
+            liveness_us,
+            keep_replica_logs,
+            watches: expect.within.clone(),
+        },
         expect,
     })
 }

@@ -4,6 +4,7 @@
 pub mod consumers;
 pub mod doc;
 pub mod expect;
+pub mod happened;
 pub mod load;
 pub mod when;
 

@@ -18,16 +18,7 @@ fn every_bundled_scenario_meets_its_expectations() {
         let s = load(&name);
         assert!(!s.expect.is_empty(), "{name} states no expectations");
         let outcome = sim::run(&s.sim, s.seed, false);
-        let logs = Some(outcome.final_logs.as_slice());
-        let v = verdict::judge(
-            &s.expect,
-            &outcome.history,
-            logs,
-            outcome.replica_logs.as_deref(),
-            Some(&outcome.stats),
-            &outcome.unconverged,
-            &[],
-        );
+        let v = verdict::judge(&s.expect, &verdict::Evidence::of_run(&outcome));
         let unmet: Vec<_> =
             v.results.iter().filter(|r| !r.met).map(|r| format!("{} {}: {}", r.kind, r.name, r.detail)).collect();
         assert!(unmet.is_empty(), "{name}: {unmet:?}");

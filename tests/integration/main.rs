@@ -10,5 +10,6 @@ mod limits;
 mod links;
 mod properties;
 mod scenarios;
+mod sharper;
 mod support;
 mod triggers;

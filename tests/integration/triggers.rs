@@ -167,8 +167,7 @@ happened = ["triggers-fired"]
     let summary = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{summary}");
     assert!(summary.contains("never fired: faults[0], when high watermark of orders-0 >= 1000000000"), "{summary}");
-    let v =
-        verdict::judge(&s.expect, &outcome.history, Some(&outcome.final_logs), None, Some(&outcome.stats), &[], &[]);
+    let v = verdict::judge(&s.expect, &verdict::Evidence::of_run(&outcome));
     let r = v.results.iter().find(|r| r.name == "triggers-fired").expect("judged");
     assert!(!r.met, "{r:?}");
 }

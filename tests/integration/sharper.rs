@@ -1,0 +1,163 @@
+//! Sharper expectations: `happened` in a scope (a partition, a topic, an error name), timing bounds
+//! (`[[expect.within]]`) and exact contents (`[[expect.log]]`, `[[expect.processed]]`).
+
+use crate::support::load;
+use insync::scenario::load_str;
+use insync::scenario::{LoadError, Scenario};
+use insync::sim::{self, Outcome};
+use insync::verdict::{self, Evidence, ExpectationResult};
+
+/// The bundled scenario `name` with its `[expect]` replaced by `expect`.
+fn with_expect(name: &str, expect: &str) -> Scenario {
+    let text = std::fs::read_to_string(crate::support::scenario_path(name)).expect("scenario");
+    let cut = text.find("[expect]").expect("has [expect]");
+    load_str(&format!("{name}.toml"), &format!("{}[expect]\nliveness = \"0s\"\n{expect}", &text[..cut]))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn judged(s: &Scenario) -> (Outcome, Vec<ExpectationResult>) {
+    let outcome = sim::run(&s.sim, s.seed, false);
+    let v = verdict::judge(&s.expect, &Evidence::of_run(&outcome));
+    (outcome, v.results)
+}
+
+fn result<'a>(results: &'a [ExpectationResult], name: &str) -> &'a ExpectationResult {
+    results.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("no result {name}: {results:?}"))
+}
+
+fn count(r: &ExpectationResult) -> u64 {
+    r.detail.trim_end_matches(" times").parse().expect("a count")
+}
+
+// An error scope counts the occurrences with that error. With two of three brokers down and min.insync.replicas
+// 2, produce attempts fail with NOT_ENOUGH_REPLICAS (Partition.appendRecordsToLeader); the error is retriable,
+// so the producer retries until delivery.timeout.ms and the sends fail with a timeout, never with it.
+#[test]
+fn an_error_scope_counts_only_that_error() {
+    let s = with_expect(
+        "acks-all-min2-two-down",
+        "happened = [\"send-failed\", \"send-failed:REQUEST_TIMED_OUT\", \"send-failed:NOT_ENOUGH_REPLICAS\", \
+         \"produce-retry:NOT_ENOUGH_REPLICAS\"]\n",
+    );
+    let (outcome, results) = judged(&s);
+    let all = count(result(&results, "send-failed"));
+    let timed_out = count(result(&results, "send-failed:REQUEST_TIMED_OUT"));
+    assert!(all > 0);
+    assert_eq!(timed_out, all, "a retriable error ends in a timeout");
+    assert_eq!(count(result(&results, "send-failed:NOT_ENOUGH_REPLICAS")), 0);
+    let retries = count(result(&results, "produce-retry:NOT_ENOUGH_REPLICAS"));
+    assert!(retries > 0);
+    assert_eq!(retries, outcome.stats.produce_errors["NOT_ENOUGH_REPLICAS"]);
+}
+
+// A partition or topic scope counts that partition's events; unscoped counts leave `__consumer_offsets` out
+// unless it is named, and the two together are every election the run counted.
+#[test]
+fn partition_and_topic_scopes_split_the_counts() {
+    let s = with_expect(
+        "acks-all-min2-two-down",
+        "happened = [\"leader-election\", \"leader-election:payments\", \"leader-election:payments-0\", \
+         \"leader-election:payments-1\", \"leader-election:payments-2\", \"leader-election:__consumer_offsets\"]\n",
+    );
+    let (outcome, results) = judged(&s);
+    let unscoped = count(result(&results, "leader-election"));
+    let topic = count(result(&results, "leader-election:payments"));
+    let parts: u64 = (0..3).map(|p| count(result(&results, &format!("leader-election:payments-{p}")))).sum();
+    let offsets = count(result(&results, "leader-election:__consumer_offsets"));
+    assert_eq!(unscoped, topic);
+    assert_eq!(topic, parts);
+    assert!(offsets > 0, "the offsets partitions moved with the crashes too");
+    assert_eq!(unscoped + offsets, outcome.stats.leader_elections);
+}
+
+// replica.socket.timeout.ms (30 s): after the partition is repaired, a follower's lost fetch still has to time
+// out before it fetches again, so the ISR is whole again after more than 30 s, not within 10 s.
+#[test]
+fn within_bounds_time_a_condition_after_a_fault() {
+    let s = with_expect(
+        "leader-cut-off-from-followers",
+        "[[expect.within]]\nafter_fault = 1\ncondition = \"isr of events-0 has size 3\"\nwithin = \"45s\"\n\n\
+         [[expect.within]]\nafter_fault = 1\ncondition = \"isr of events-0 has size 3\"\nwithin = \"10s\"\n\n\
+         [[expect.within]]\nafter_fault = 0\ncondition = \"isr of events-0 has size 1\"\nwithin = \"20s\"\n",
+    );
+    let (_, results) = judged(&s);
+    let within: Vec<&ExpectationResult> = results.iter().filter(|r| r.kind == "within").collect();
+    assert_eq!(within.len(), 3);
+    assert!(within[0].met, "{:?}", within[0]);
+    assert!(within[0].name == "isr of events-0 has size 3 within 45.000s after faults[1]", "{}", within[0].name);
+    assert!(!within[1].met && within[1].detail.starts_with("did not hold by"), "{:?}", within[1]);
+    // The shrink after the cut: replica.lag.time.max.ms (10 s) plus up to one check period (5 s).
+    assert!(within[2].met, "{:?}", within[2]);
+}
+
+const SMALL: &str = r#"
+duration = "10s"
+
+[[topics]]
+name = "orders"
+partitions = 1
+
+[[producers]]
+name = "p"
+topic = "orders"
+rate = 1
+count = 3
+
+[[consumers]]
+name = "c"
+group.id = "g"
+topics = ["orders"]
+auto.offset.reset = "earliest"
+"#;
+
+// A final log and a group's processing, record by record: three sends in order, read once each.
+#[test]
+fn exact_contents_compare_record_by_record() {
+    let expect = "[expect]\nliveness = \"0s\"\n\
+                  [[expect.log]]\npartition = \"orders-0\"\nrecords = [\"p#0\", \"p#1\", \"p#2\"]\n\
+                  [[expect.processed]]\ngroup.id = \"g\"\npartition = \"orders-0\"\nrecords = [\"p#0\", \"p#1\", \"p#2\"]\n\
+                  [[expect.log]]\npartition = \"orders-0\"\nrecords = [\"p#0\", \"p#2\", \"p#1\"]\n";
+    let s = load_str("small.toml", &format!("{SMALL}{expect}")).unwrap_or_else(|e| panic!("{e}"));
+    let (_, results) = judged(&s);
+    let contents: Vec<&ExpectationResult> = results.iter().filter(|r| r.kind == "contents").collect();
+    // The logs first, then what groups processed.
+    assert_eq!(contents.len(), 3);
+    assert!(contents[0].met && contents[2].met, "{contents:?}");
+    assert_eq!(contents[2].name, "group g processed orders-0");
+    assert!(!contents[1].met);
+    let witness = &contents[1].witnesses[0];
+    assert!(
+        witness.starts_with("at position 1: expected p send #2") && witness.contains("found p send #1"),
+        "{witness}"
+    );
+}
+
+fn load_err(text: &str) -> LoadError {
+    match load_str("bad.toml", text) {
+        Ok(_) => panic!("loaded but should not have:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn scopes_and_contents_are_validated() {
+    let base = load("acks-all-min2-two-down");
+    assert!(!base.expect.happened.is_empty());
+    let e = load_err(&format!("{SMALL}[expect]\nhappened = [\"isr-shrink:nope-0\"]\n"));
+    assert_eq!(e.field, "expect.happened[0]", "{e}");
+    assert!(e.expected.contains("a partition (\"orders-0\") or topic"), "{e}");
+    let e = load_err(&format!("{SMALL}[expect]\nhappened = [\"send-failed:NOT_AN_ERROR\"]\n"));
+    assert!(e.expected.contains("a Kafka error name"), "{e}");
+    let e = load_err(&format!("{SMALL}[expect]\nhappened = [\"rebalance:orders-0\"]\n"));
+    assert!(e.expected.contains("without a scope"), "{e}");
+    let e = load_err(&format!("{SMALL}[expect]\n[[expect.log]]\npartition = \"orders-0\"\nrecords = [\"q#0\"]\n"));
+    assert_eq!(e.field, "expect.log[0].records[0]", "{e}");
+    let e = load_err(&format!(
+        "{SMALL}[expect]\n[[expect.within]]\nafter_fault = 0\ncondition = \"controller changed\"\nwithin = \"1s\"\n"
+    ));
+    assert_eq!(e.field, "expect.within[0].after_fault", "{e}");
+    let e = load_err(&format!(
+        "{SMALL}[expect]\n[[expect.within]]\ncondition = \"isr of orders-0 grew\"\nwithin = \"1s\"\n"
+    ));
+    assert_eq!(e.field, "expect.within[0].condition", "{e}");
+}

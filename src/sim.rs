@@ -3,7 +3,7 @@
 
 use crate::engine::{LatencyModel, Limits, NodeId, RunEnd, SimTime, Step, stream};
 use crate::faults::plan::{DeadlineWatch, Due, FaultPlan, TriggerReport, WithinReport};
-use crate::faults::trigger::{Observed, Seen};
+use crate::faults::trigger::{Observed, Seen, Watched};
 use crate::faults::view::ClusterView;
 use crate::faults::{FaultInjector, ScheduledFault};
 use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
@@ -157,7 +157,7 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     let mut cluster = Cluster::new(config.cluster.clone(), seed, config.latency.clone(), engine_limits);
     let mut injector = FaultInjector::new(stream(seed, "faults", 0));
     let mut plan = FaultPlan::new(&config.faults, &config.watches);
-    let mut recorder = Recorder::new(&cluster, seed, keep_trace, plan.watched_commits());
+    let mut recorder = Recorder::new(&cluster, seed, keep_trace, plan.watched());
     cluster.engine.start();
     recorder.drain(&mut cluster);
     plan.start_watches(None, &ClusterView { cluster: &cluster, observed: &recorder.observed }, 0);
@@ -205,7 +205,9 @@ fn run_faults(
 ) -> bool {
     let mut fire_now = Vec::new();
     loop {
-        let next = plan.next_due().filter(|&at| at <= end.as_us());
+        let next_fault = plan.next_due().filter(|&at| at <= end.as_us());
+        let next_launch = cluster.next_launch_us().filter(|&at| at <= end.as_us());
+        let next = next_fault.into_iter().chain(next_launch).min();
         let until = next.map_or(end, SimTime);
         if plan.watching() {
             match cluster.engine.step(until) {
@@ -228,6 +230,11 @@ fn run_faults(
         recorder.drain(cluster);
         if next.is_none() {
             return false;
+        }
+        // Clients are created before a fault at the same instant.
+        if next_launch == next {
+            cluster.launch_due(until.as_us());
+            continue;
         }
         // One entry at a time: events a fault causes at the same instant run before the next fault.
         match plan.pop_due(until.as_us()) {
@@ -276,7 +283,7 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn new(cluster: &Cluster, seed: u64, keep_trace: bool, watched_commits: Vec<(u32, PartitionId)>) -> Self {
+    fn new(cluster: &Cluster, seed: u64, keep_trace: bool, watched: Watched) -> Self {
         let spec = &cluster.spec;
         let partitions = (0..spec.partitions.len() as u32).map(|p| spec.partition_name(PartitionId(p))).collect();
         let producers = spec.producers.iter().map(|p| p.name.clone()).collect();
@@ -292,7 +299,7 @@ impl Recorder {
             group_changes: Vec::new(),
             cluster_events: Vec::new(),
             trace: keep_trace.then(Vec::new),
-            observed: Observed::new(spec.producers.len(), spec.groups.len(), watched_commits),
+            observed: Observed::new(spec.producers.len(), spec.groups.len(), watched),
             triggers: Vec::new(),
             within: Vec::new(),
             outputs: Vec::new(),
@@ -360,6 +367,9 @@ impl Recorder {
             }
             Obs::Client(ClientEvent::Committed { consumer, partition, offset, error: None, .. }) => {
                 self.observed.committed(*consumer, PartitionId(*partition), *offset)
+            }
+            Obs::Client(ClientEvent::Processed { group, partition, offset, .. }) => {
+                self.observed.processed(*group as usize, PartitionId(*partition), *offset)
             }
             Obs::GroupRebalance { group, generation, state, .. } => {
                 let rebalancing = matches!(*state, "PreparingRebalance" | "CompletingRebalance");

@@ -231,10 +231,18 @@ impl<P: Process> Engine<P> {
     }
 
     /// Calls `on_start` on every process, in id order.
+    /// Starts every process not held back.
     pub fn start(&mut self) {
         for i in 0..self.slots.len() {
-            self.invoke(NodeId(i as u32), |p, ctx| p.on_start(ctx));
+            if self.slots[i].status != NodeStatus::Down {
+                self.invoke(NodeId(i as u32), |p, ctx| p.on_start(ctx));
+            }
         }
+    }
+
+    /// Before `start`: `node` does not exist yet (its host is off, nothing reaches it); `restart` creates it.
+    pub fn hold_back(&mut self, node: NodeId) {
+        self.power_off(node);
     }
 
     /// Runs a handler of `node` from outside (a fault, an operator action) and applies its commands.

@@ -2,8 +2,7 @@
 //! after every event, and a trigger's fault after its `delay`.
 
 use super::ScheduledFault;
-use super::trigger::{Condition, Seen, StateView, Trigger, watched_commits};
-use crate::kafka::ids::PartitionId;
+use super::trigger::{Condition, Seen, StateView, Trigger, Watched};
 use std::collections::BTreeMap;
 
 /// What is due at a time for a fault (by its index in the file).
@@ -118,10 +117,12 @@ impl<'a> FaultPlan<'a> {
         &self.faults[i]
     }
 
-    /// Every (consumer, partition) whose committed offset some condition reads.
-    pub fn watched_commits(&self) -> Vec<(u32, PartitionId)> {
-        let conditions = self.faults.iter().filter_map(|f| f.when.as_ref().map(|w| &w.condition));
-        conditions.flat_map(watched_commits).collect()
+    /// What conditions (of triggers and deadline watches) read of consumers.
+    pub fn watched(&self) -> Watched {
+        let mut watched = Watched::default();
+        self.faults.iter().filter_map(|f| f.when.as_ref()).for_each(|w| watched.add(&w.condition));
+        self.watches.iter().for_each(|(w, _)| watched.add(&w.condition));
+        watched
     }
 
     /// The time of the next fault or arming, if any.

@@ -58,6 +58,8 @@ pub trait StateView {
     fn rebalancing(&self, group: usize) -> bool;
     /// The offset the consumer last committed successfully for the partition.
     fn committed(&self, consumer: u32, p: PartitionId) -> Option<Offset>;
+    /// The highest offset of the partition a member of the group has processed.
+    fn processed(&self, group: usize, p: PartitionId) -> Option<Offset>;
     /// The active controller (by index), if any.
     fn active_controller(&self) -> Option<u32>;
 }
@@ -80,6 +82,8 @@ pub enum Clause {
     GenerationAtLeast(usize, i32),
     Rebalancing(usize),
     CommittedAtLeast(u32, PartitionId, Offset),
+    /// A member of the group has processed the record at offset X (or later) of the partition.
+    ProcessedAtLeast(usize, PartitionId, Offset),
     /// A different controller is active than the last one that was.
     ControllerChanged,
 }
@@ -216,6 +220,7 @@ fn holds(clause: &Clause, memory: &mut Memory, view: &dyn StateView) -> Option<S
         }
         Clause::Rebalancing(g) => view.rebalancing(*g).then(Seen::default),
         Clause::CommittedAtLeast(c, p, x) => at_least(view.committed(*c, *p), *x).then(|| leader_of(*p)),
+        Clause::ProcessedAtLeast(g, p, x) => at_least(view.processed(*g, *p), *x).then(|| leader_of(*p)),
     }
 }
 
@@ -229,17 +234,30 @@ pub struct Observed {
     rebalancing: Vec<bool>,
     /// (consumer, partition, last committed offset) for the pairs some condition watches.
     committed: Vec<(u32, PartitionId, Option<Offset>)>,
+    /// (group, partition, highest offset processed) for the pairs some condition watches.
+    processed: Vec<(usize, PartitionId, Option<Offset>)>,
 }
 
 impl Observed {
-    pub fn new(producers: usize, groups: usize, watched_commits: Vec<(u32, PartitionId)>) -> Self {
+    pub fn new(producers: usize, groups: usize, watched: Watched) -> Self {
         Observed {
             acked_send: vec![None; producers],
             acked_offset: vec![None; producers],
             generation: vec![None; groups],
             rebalancing: vec![false; groups],
-            committed: watched_commits.into_iter().map(|(c, p)| (c, p, None)).collect(),
+            committed: watched.commits.into_iter().map(|(c, p)| (c, p, None)).collect(),
+            processed: watched.processing.into_iter().map(|(g, p)| (g, p, None)).collect(),
         }
+    }
+
+    pub fn processed(&mut self, group: usize, p: PartitionId, offset: Offset) {
+        for entry in self.processed.iter_mut().filter(|(g, q, _)| *g == group && *q == p) {
+            entry.2 = entry.2.max(Some(offset));
+        }
+    }
+
+    pub fn processed_offset(&self, group: usize, p: PartitionId) -> Option<Offset> {
+        self.processed.iter().find(|(g, q, _)| *g == group && *q == p).and_then(|e| e.2)
     }
 
     pub fn send_acked(&mut self, producer: u32, send_seq: u64, offset: Option<Offset>) {
@@ -280,12 +298,23 @@ impl Observed {
     }
 }
 
-/// The (consumer, partition) pairs a condition's `committed` clauses watch.
-pub fn watched_commits(condition: &Condition) -> impl Iterator<Item = (u32, PartitionId)> + '_ {
-    condition.clauses.iter().filter_map(|c| match c {
-        Clause::CommittedAtLeast(consumer, p, _) => Some((*consumer, *p)),
-        _ => None,
-    })
+/// What conditions watch of consumers: (consumer, partition) commits and (group, partition) processing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Watched {
+    pub commits: Vec<(u32, PartitionId)>,
+    pub processing: Vec<(usize, PartitionId)>,
+}
+
+impl Watched {
+    pub fn add(&mut self, condition: &Condition) {
+        for clause in &condition.clauses {
+            match clause {
+                Clause::CommittedAtLeast(consumer, p, _) => self.commits.push((*consumer, *p)),
+                Clause::ProcessedAtLeast(group, p, _) => self.processing.push((*group, *p)),
+                _ => {}
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -335,6 +364,9 @@ mod tests {
         fn committed(&self, consumer: u32, p: PartitionId) -> Option<u64> {
             self.observed.committed_offset(consumer, p)
         }
+        fn processed(&self, group: usize, p: PartitionId) -> Option<u64> {
+            self.observed.processed_offset(group, p)
+        }
         fn active_controller(&self) -> Option<u32> {
             self.controller
         }
@@ -347,7 +379,7 @@ mod tests {
             leader: Some(BrokerId(1)),
             isr: vec![BrokerId(1), BrokerId(2), BrokerId(3)],
             hw: Some(0),
-            observed: Observed::new(1, 1, vec![(0, P)]),
+            observed: Observed::new(1, 1, Watched { commits: vec![(0, P)], processing: vec![(0, P)] }),
             controller: Some(0),
             ..State::default()
         }
@@ -482,6 +514,12 @@ mod tests {
         assert!(committed.check(&s).is_none());
         s.observed.committed(0, P, 30);
         assert!(committed.check(&s).is_some());
+        let mut processed = trigger(vec![Clause::ProcessedAtLeast(0, P, 250)], 1, &s);
+        s.observed.processed(0, P, 249);
+        assert!(processed.check(&s).is_none());
+        s.observed.processed(0, P, 250);
+        s.observed.processed(0, P, 10); // a reprocessed earlier record: the highest counts
+        assert!(processed.check(&s).is_some());
     }
 
     #[test]

@@ -41,6 +41,9 @@ impl StateView for ClusterView<'_> {
     fn committed(&self, consumer: u32, p: PartitionId) -> Option<u64> {
         self.observed.committed_offset(consumer, p)
     }
+    fn processed(&self, group: usize, p: PartitionId) -> Option<u64> {
+        self.observed.processed_offset(group, p)
+    }
     fn active_controller(&self) -> Option<u32> {
         self.cluster.active_controller()
     }

@@ -18,6 +18,8 @@ use std::rc::Rc;
 pub struct Cluster {
     pub spec: Rc<ClusterSpec>,
     pub engine: Engine<Node>,
+    /// Clients not created yet: (when, node), in order.
+    launches: Vec<(u64, NodeId)>,
 }
 
 /// Where `--reset-offsets` moves a group: `--to-earliest`, `--to-latest`, `--to-offset N`.
@@ -62,6 +64,29 @@ pub struct PartitionSummary {
     pub replicas: Vec<ReplicaSummary>,
 }
 
+/// The clients created at their `start` rather than at time 0, in (time, node) order: producers and consumers
+/// whose workload starts later, a stage's producer with its consumer (one process in Kafka).
+fn client_launches(spec: &ClusterSpec) -> Vec<(u64, NodeId)> {
+    let mut out = Vec::new();
+    for (c, consumer) in spec.consumers.iter().enumerate() {
+        if consumer.start_us > 0 {
+            out.push((consumer.start_us, spec.consumer_node(c as u32)));
+            if let Some(producer) = consumer.stage_producer {
+                out.push((consumer.start_us, spec.producer_node(producer)));
+            }
+        }
+    }
+    let staged: Vec<ClientId> = spec.consumers.iter().filter_map(|c| c.stage_producer).collect();
+    for (p, producer) in spec.producers.iter().enumerate() {
+        let id = ClientId(p as u32);
+        if producer.start_us > 0 && producer.driven_by.is_none() && !staged.contains(&id) {
+            out.push((producer.start_us, spec.producer_node(id)));
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
 impl Cluster {
     /// Builds every node with its own random stream derived from `seed`; nothing runs until `start`.
     pub fn new(spec: ClusterSpec, seed: u64, latency: LatencyModel, limits: Limits) -> Self {
@@ -79,7 +104,31 @@ impl Cluster {
             })
             .collect();
         let network = Network::new(count, latency, stream(seed, "network", 0));
-        Cluster { spec, engine: Engine::new(nodes, network, limits) }
+        let mut engine = Engine::new(nodes, network, limits);
+        let launches = client_launches(&spec);
+        launches.iter().for_each(|&(_, node)| engine.hold_back(node));
+        Cluster { spec, engine, launches }
+    }
+
+    /// When the next held-back client is created, if any is left.
+    pub fn next_launch_us(&self) -> Option<u64> {
+        self.launches.first().map(|(at, _)| *at)
+    }
+
+    /// Creates the clients due by `now_us` (their process starts: `on_start`).
+    pub fn launch_due(&mut self, now_us: u64) {
+        while let Some(&(at, node)) = self.launches.first() {
+            if at > now_us {
+                break;
+            }
+            self.launches.remove(0);
+            self.engine.restart(node);
+        }
+    }
+
+    /// Whether `node` is a client that has not been created yet (faults leave it alone).
+    fn not_yet_created(&self, node: NodeId) -> bool {
+        self.launches.iter().any(|(_, n)| *n == node)
     }
 
     pub fn broker(&self, b: BrokerId) -> &Broker {
@@ -187,7 +236,7 @@ impl Cluster {
 
     /// Starts a stopped node again (a broker recovers its logs and registers anew).
     pub fn restart(&mut self, node: NodeId) {
-        if self.is_up(node) {
+        if self.is_up(node) || self.not_yet_created(node) {
             return;
         }
         if let Some(producer) = self.stage_producer_of(node) {

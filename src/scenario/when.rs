@@ -10,7 +10,8 @@ use crate::kafka::spec::ClusterSpec;
 pub const FORMS: &str = "\"leader of T-N changed\", \"isr of T-N has size K\", \"isr of T-N shrank\", \
 \"isr of T-N expanded\", \"high watermark of T-N >= X\", \"log end of T-N on broker-B >= X\", \
 \"broker-B fetched T-N up to X\", \"producer P acked send >= X\", \"producer P acked offset >= X\", \
-\"group G generation >= K\", \"group G rebalancing\", \"consumer C committed T-N >= X\", \
+\"group G generation >= K\", \"group G rebalancing\", \"group G processed T-N >= X\", \
+\"consumer C committed T-N >= X\", \
 \"controller changed\", joined by \" and \"";
 
 /// The most clauses one condition may join.
@@ -106,6 +107,12 @@ fn group_clause(rest: &str, cluster: &ClusterSpec) -> Option<Result<Clause, Stri
     };
     if let Some(name) = rest.strip_suffix(" rebalancing") {
         return Some(group_index(name).map(Clause::Rebalancing));
+    }
+    if let Some((name, tail)) = rest.split_once(" processed ") {
+        let (p, x) = at_least(tail)?;
+        return Some(
+            group_index(name).and_then(|g| Ok(Clause::ProcessedAtLeast(g, partition(p, cluster)?, number(x)?))),
+        );
     }
     let (subject, k) = at_least(rest)?;
     let name = subject.strip_suffix(" generation")?;

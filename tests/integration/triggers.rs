@@ -238,3 +238,68 @@ fn trigger_keys_without_a_when_are_refused() {
     let e = load_err("[[faults]]\nwhen = \"controller changed\"\nrepeat = 0\naction = \"heal\"\n");
     assert_eq!(e.field, "faults[0].repeat", "{e}");
 }
+
+// A client with a later `start` does not exist before it: no process, no requests, faults leave it alone; it is
+// created at its start and bootstraps then.
+#[test]
+fn a_client_is_created_at_its_start() {
+    use insync::engine::{Limits, NodeStatus, SimTime};
+    use insync::kafka::cluster::Cluster;
+    use insync::kafka::ids::ClientId;
+    let text = r#"
+duration = "30s"
+
+[[topics]]
+name = "orders"
+
+[[producers]]
+name = "early"
+topic = "orders"
+rate = 10
+
+[[producers]]
+name = "fresh"
+topic = "orders"
+rate = 1
+count = 1
+start = "20s"
+
+[[faults]]
+at = "5s"
+action = "restart"
+target = "fresh"
+"#;
+    let s = load_str("late.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let limits = Limits { end: SimTime(30_000_000), max_events: 10_000_000 };
+    let mut cluster = Cluster::new(s.sim.cluster.clone(), 1, s.sim.latency.clone(), limits);
+    let fresh = cluster.spec.producer_node(ClientId(1));
+    cluster.engine.start();
+    // `early` starts at 1 s by default: created then, as `sim::run` does at each launch time.
+    assert_eq!(cluster.next_launch_us(), Some(1_000_000));
+    cluster.engine.run_until(SimTime(1_000_000));
+    cluster.launch_due(1_000_000);
+    cluster.engine.run_until(SimTime(5_000_000));
+    cluster.restart(fresh); // the fault at 5 s: nothing to restart yet
+    cluster.engine.run_until(SimTime(19_999_999));
+    assert_eq!(cluster.engine.status(fresh), NodeStatus::Down);
+    assert_eq!(cluster.engine.messages_sent_by(fresh), 0);
+    assert!(cluster.engine.messages_sent_by(cluster.spec.producer_node(ClientId(0))) > 0);
+    assert_eq!(cluster.next_launch_us(), Some(20_000_000));
+    cluster.launch_due(20_000_000);
+    assert_eq!(cluster.engine.status(fresh), NodeStatus::Up);
+    // Through a whole run: its one send is invoked at its start and acknowledged.
+    let outcome = sim::run(&s.sim, 1, false);
+    let sends: Vec<(u64, bool)> = outcome
+        .history
+        .entries
+        .iter()
+        .filter_map(|e| match e.event {
+            ClientEvent::SendInvoked { producer: 1, .. } => Some((e.time_us, false)),
+            ClientEvent::SendAcked { producer: 1, .. } => Some((e.time_us, true)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    assert_eq!(sends[0], (20_000_000, false));
+    assert!(sends[1].1 && sends[1].0 > 20_000_000);
+}

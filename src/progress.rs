@@ -87,3 +87,48 @@ pub fn consumer_findings(
     }
     out
 }
+
+/// How long a group must have stayed as it is at the end for `groups-stable`: a crash-looping member makes the
+/// group Stable for a moment in every cycle, so a single look at the end would be a coin toss.
+pub const GROUP_SETTLE_US: u64 = 10_000_000;
+
+/// `groups-stable`, over time: a group whose state changed in the last `GROUP_SETTLE_US` before `end_us` has not
+/// settled, even if it is Stable at the end (the end-state check is `Cluster::unconverged`'s).
+pub fn group_settle_findings(
+    group_changes: &[(u64, String, i32, &'static str, usize)],
+    end_us: u64,
+) -> Vec<(&'static str, String)> {
+    let mut last: BTreeMap<&str, (u64, &'static str)> = BTreeMap::new();
+    for (at, group, _, state, _) in group_changes {
+        last.insert(group.as_str(), (*at, state));
+    }
+    let since = end_us.saturating_sub(GROUP_SETTLE_US);
+    last.into_iter()
+        .filter(|(_, (at, _))| *at > since)
+        .map(|(group, (at, state))| {
+            let when = crate::engine::SimTime(at);
+            ("groups-stable", format!("group {group} was still changing: {state} at {when}, within 10 s of the end"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A group's last state change decides: within the settle window of the end it has not settled, whatever
+    // that state is; before it, it has.
+    #[test]
+    fn a_group_that_changed_near_the_end_has_not_settled() {
+        let s = 1_000_000;
+        let changes = vec![
+            (5 * s, "calm".to_string(), 1, "Stable", 2),
+            (60 * s, "looping".to_string(), 7, "PreparingRebalance", 1),
+            (65 * s, "looping".to_string(), 8, "Stable", 1),
+        ];
+        let found = group_settle_findings(&changes, 70 * s);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].1.starts_with("group looping was still changing: Stable at 65.000s"), "{found:?}");
+        assert!(group_settle_findings(&changes, 75 * s + 1).is_empty(), "settled after 10 s without change");
+    }
+}

@@ -188,6 +188,8 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
             &cluster.spec,
             healed_us,
         ));
+        let end_us = outcome.stats.simulated_time_us;
+        unconverged.extend(progress::group_settle_findings(&outcome.group_changes, end_us));
     }
     outcome.replica_logs = config.keep_replica_logs.then(|| replica_logs(&cluster));
     outcome.unconverged = unconverged;

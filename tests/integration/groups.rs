@@ -75,7 +75,9 @@ fn committing_before_processing_and_a_crash_skip_records() {
 fn a_zombies_late_commit_is_fenced() {
     let (_, outcome) = run("zombie-consumer");
     let h = &outcome.history;
-    let zombie = h.consumers.iter().position(|c| c == "fraud-1").expect("fraud-1") as u32;
+    let paused = outcome.faults.iter().find_map(|(_, f)| f.split_once(": pause ").map(|(_, who)| who.to_string()));
+    let paused = paused.expect("a member was paused");
+    let zombie = h.consumers.iter().position(|c| *c == paused).expect("a member") as u32;
     let resumed = 50 * S;
     let fenced = h.entries.iter().any(|e| match &e.event {
         ClientEvent::Committed { consumer, error: Some(error), .. } => {

@@ -109,6 +109,13 @@ pub enum FaultAction {
         election: ElectionType,
         partition: Option<PartitionId>,
     },
+    /// A consumer's application moves its position in a partition it is assigned (KafkaConsumer.seek,
+    /// seekToBeginning, seekToEnd, or offsetsForTimes then seek).
+    Seek {
+        target: Target,
+        partition: PartitionId,
+        to: ResetTo,
+    },
     /// An operator resets a group's committed offsets on a topic (kafka-consumer-groups --reset-offsets).
     ResetOffsets {
         group: usize,
@@ -256,6 +263,9 @@ impl FaultInjector {
                 )
             }
             FaultAction::ElectLeaders { election, partition } => cluster.elect_leaders(*election, *partition),
+            FaultAction::Seek { target, partition, to } => {
+                self.on_node(cluster, target, "seek", |c, n| Some(c.seek(n, *partition, *to)))
+            }
             FaultAction::Heal => {
                 cluster.engine.heal_network();
                 "heal the network".to_string()

@@ -5,7 +5,7 @@
 use super::super::coordinator::{CommittedOffset, Coordinator, Group, GroupState, OffsetRetention, Output};
 use super::super::ids::{LeaderEpoch, PartitionId};
 use super::super::log::{FetchedBatches, Record};
-use super::super::messages::{GroupRequest, GroupResponse, KafkaError, Msg, OffsetAndEpoch};
+use super::super::messages::{GroupRequest, GroupResponse, KafkaError, Msg, OffsetAndEpoch, OffsetSpec};
 use super::super::node::KafkaCtx;
 use super::super::obs::Obs;
 use super::{Broker, ParkedProduce, Replica, Role};
@@ -39,7 +39,7 @@ impl Broker {
     ) {
         let response = match request {
             GroupRequest::FindCoordinator { group } => Some(self.find_coordinator(group)),
-            GroupRequest::ListOffsets { partition, latest } => Some(self.list_offsets(partition, latest)),
+            GroupRequest::ListOffsets { partition, spec } => Some(self.list_offsets(partition, spec)),
             GroupRequest::OffsetsForLeaderEpoch { partition, current_leader_epoch, leader_epoch } => {
                 Some(self.offsets_for_leader_epoch(partition, current_leader_epoch, leader_epoch))
             }
@@ -71,12 +71,17 @@ impl Broker {
         GroupResponse::FindCoordinator { result: leader.ok_or(KafkaError::COORDINATOR_NOT_AVAILABLE) }
     }
 
-    /// ListOffsets: the log start or, for consumers, the high watermark.
-    fn list_offsets(&self, partition: PartitionId, latest: bool) -> GroupResponse {
+    /// ListOffsets (Partition.fetchOffsetForTimestamp, read_uncommitted): the log start, the high watermark, or
+    /// the first offset of a batch appended at or after a time (KIP-79). An offset at or past the high watermark
+    /// is not returned for a time; the application then seeks to the end, the high watermark, which this answers
+    /// directly.
+    fn list_offsets(&self, partition: PartitionId, spec: OffsetSpec) -> GroupResponse {
         let result = match self.replicas.get(partition.index()).and_then(Option::as_ref) {
-            Some(Replica { log, role: Role::Leader(_) }) => {
-                Ok(if latest { log.high_watermark } else { log.log_start_offset() })
-            }
+            Some(Replica { log, role: Role::Leader(_) }) => Ok(match spec {
+                OffsetSpec::Earliest => log.log_start_offset(),
+                OffsetSpec::Latest => log.high_watermark,
+                OffsetSpec::Timestamp(t) => log.offset_for_time(t).min(log.high_watermark),
+            }),
             _ => Err(KafkaError::NOT_LEADER_OR_FOLLOWER),
         };
         GroupResponse::ListOffsets { partition, result }

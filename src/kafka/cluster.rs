@@ -280,6 +280,21 @@ impl Cluster {
         }
     }
 
+    /// The application of consumer `node` seeks its position in partition `p` (it must be assigned it). Says
+    /// what happened.
+    pub fn seek(&mut self, node: NodeId, p: PartitionId, to: ResetTo) -> String {
+        if !matches!(self.spec.role_of(node), NodeRole::Consumer(_)) || self.engine.status(node) != NodeStatus::Up {
+            return "not a running consumer".to_string();
+        }
+        let mut said = String::new();
+        self.engine.invoke(node, |n, ctx| {
+            if let Node::Consumer(c) = n {
+                said = c.seek(p, to, ctx);
+            }
+        });
+        said
+    }
+
     /// Resets `group`'s committed offsets on `topic` (the consumer-groups tool): earliest (the log start), latest
     /// (each partition's high watermark, as ListOffsets reports it) or a given offset. Says what happened.
     /// kafka-leader-election.sh: ElectLeaders for one partition or all, handled by the active controller.

@@ -9,7 +9,7 @@ use super::config::{CommitStrategy, OffsetReset};
 use super::ids::{BrokerId, LeaderEpoch, PartitionId};
 use super::log::Record;
 use super::messages::{
-    GroupRequest, GroupResponse, JoinMetadata, JoinResult, KafkaError, LeaderInfo, Msg, OffsetAndEpoch,
+    GroupRequest, GroupResponse, JoinMetadata, JoinResult, KafkaError, LeaderInfo, Msg, OffsetAndEpoch, OffsetSpec,
 };
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
@@ -104,6 +104,9 @@ struct Position {
     validated_for: Option<LeaderEpoch>,
     /// An OffsetsForLeaderEpoch in flight for this leader epoch (AWAIT_VALIDATION): nothing is fetched meanwhile.
     validating: Option<LeaderEpoch>,
+    /// The application asked for this position (seekToBeginning, seekToEnd, offsetsForTimes): the reset uses it
+    /// instead of `auto.offset.reset`.
+    seek_to: Option<OffsetSpec>,
 }
 
 impl Position {
@@ -1039,6 +1042,7 @@ impl Consumer {
                 if let (Some(pos), Ok(offset)) = (self.positions.get_mut(&partition), result) {
                     pos.seek(offset, None);
                     pos.awaiting_reset = false;
+                    pos.seek_to = None;
                     let event = ClientEvent::PositionReset {
                         consumer: self.index,
                         group: self.group() as u32,
@@ -1232,10 +1236,12 @@ impl Consumer {
 
     /// `auto.offset.reset`: earliest or latest through ListOffsets; none leaves the partition unconsumed.
     fn reset_position(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
-        let latest = match self.cfg.config.auto_offset_reset {
-            OffsetReset::Earliest => false,
-            OffsetReset::Latest => true,
-            OffsetReset::None => {
+        let asked = self.positions.get(&p).and_then(|pos| pos.seek_to);
+        let spec = match (asked, self.cfg.config.auto_offset_reset) {
+            (Some(spec), _) => spec,
+            (None, OffsetReset::Earliest) => OffsetSpec::Earliest,
+            (None, OffsetReset::Latest) => OffsetSpec::Latest,
+            (None, OffsetReset::None) => {
                 if let Some(pos) = self.positions.get_mut(&p) {
                     pos.no_offset = true;
                 }
@@ -1248,7 +1254,7 @@ impl Consumer {
         // Fetcher.resetPositionsIfNeeded: a partition without a known leader waits for a metadata update.
         match self.leaders[p.index()].leader {
             Some(leader) => {
-                let request = GroupRequest::ListOffsets { partition: p, latest };
+                let request = GroupRequest::ListOffsets { partition: p, spec };
                 self.send(leader, PendingKind::ListOffsets(p), request, ctx);
             }
             None => self.request_metadata(ctx),
@@ -1301,6 +1307,45 @@ impl Consumer {
     }
 
     /// Whether this consumer is a stable member that owns `p` now.
+    /// KafkaConsumer.seek / seekToBeginning / seekToEnd / offsetsForTimes-then-seek by the application, for a
+    /// partition it is assigned: what was fetched beyond is dropped, and the next poll starts there. Says what
+    /// it did.
+    pub fn seek(&mut self, p: PartitionId, to: super::cluster::ResetTo, ctx: &mut KafkaCtx<'_>) -> String {
+        use super::cluster::ResetTo;
+        let Some(pos) = self.positions.get_mut(&p) else {
+            return format!("not assigned {}", self.spec.partition_name(p));
+        };
+        pos.fetched_epochs.clear();
+        pos.validating = None;
+        self.buffer.retain(|(q, _, _)| *q != p);
+        let spec = match to {
+            ResetTo::Offset(offset) => {
+                pos.seek(offset, None);
+                pos.awaiting_reset = false;
+                pos.seek_to = None;
+                let event = ClientEvent::PositionReset {
+                    consumer: self.index,
+                    group: self.group() as u32,
+                    partition: p.0,
+                    offset,
+                };
+                self.emit(ctx, event);
+                self.resume_poll(ctx);
+                return format!("{} to offset {offset}", self.spec.partition_name(p));
+            }
+            ResetTo::Earliest => OffsetSpec::Earliest,
+            ResetTo::Latest => OffsetSpec::Latest,
+            ResetTo::Datetime(t) => OffsetSpec::Timestamp(t),
+        };
+        // SubscriptionState.requestOffsetReset: the position waits for a ListOffsets (AWAIT_RESET).
+        pos.fetch = None;
+        pos.consumed = None;
+        pos.awaiting_reset = true;
+        pos.seek_to = Some(spec);
+        self.resume_poll(ctx);
+        format!("{} to {to}", self.spec.partition_name(p))
+    }
+
     pub fn owns(&self, p: PartitionId) -> bool {
         self.membership == Membership::Stable && self.positions.contains_key(&p)
     }

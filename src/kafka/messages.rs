@@ -10,6 +10,14 @@ use std::rc::Rc;
 /// metadata offset of the registration record. Both change exactly when the broker registers anew.
 pub type BrokerEpoch = u32;
 
+/// What a ListOffsets asks for (ListOffsetsRequest's timestamp: EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, a time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetSpec {
+    Earliest,
+    Latest,
+    Timestamp(crate::engine::SimTime),
+}
+
 /// Kafka's error codes (org.apache.kafka.common.protocol.Errors) that the model produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
@@ -403,11 +411,11 @@ pub enum GroupRequest {
         group: usize,
         partitions: Vec<PartitionId>,
     },
-    /// ListOffsets for one partition: its log start (`latest` false) or its end for consumers, the high
-    /// watermark (`latest` true).
+    /// ListOffsets for one partition: its log start, its end for consumers (the high watermark), or the first
+    /// offset at or after a time.
     ListOffsets {
         partition: PartitionId,
-        latest: bool,
+        spec: OffsetSpec,
     },
     /// KIP-320's position validation: where the leader's log ends for `leader_epoch` (the epoch of the record
     /// before the consumer's position), asked with the consumer's `current_leader_epoch`.

@@ -672,6 +672,7 @@ fn read_faults(
             "heal",
             "delay-metadata",
             "reset-offsets",
+            "seek",
             "elect-leaders",
         ];
         let kind_value = t.one_of("action", &kinds)?;
@@ -771,6 +772,15 @@ fn read_fault_action(
             FaultAction::DelayMetadata { target, duration_us }
         }
         "reset-offsets" => read_reset_offsets(t, cluster)?,
+        "seek" => {
+            let target = target(t, "target")?;
+            let name_value = t.str("partition")?;
+            let name = t.required("partition", name_value, "the partition to seek in, e.g. \"orders-0\"")?;
+            let Some(partition) = cluster.find_partition(name) else {
+                return Err(t.error_at("partition", "a partition such as \"orders-0\"", format!("\"{name}\"")));
+            };
+            FaultAction::Seek { target, partition, to: read_reset_to(t)? }
+        }
         "elect-leaders" => read_elect_leaders(t, cluster)?,
         "partition" => {
             let sides_value = t.array("sides")?;
@@ -836,19 +846,23 @@ fn read_reset_offsets(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<
     let Some(topic) = cluster.topics.iter().position(|x| x.name == topic_name) else {
         return Err(t.error_at("topic", "the name of a topic", format!("\"{topic_name}\"")));
     };
+    Ok(FaultAction::ResetOffsets { group, topic, to: read_reset_to(t)? })
+}
+
+/// `to` = "earliest", "latest" or an offset, or `to_datetime` = a simulated time (`reset-offsets`, `seek`).
+fn read_reset_to(t: &mut TableReader<'_>) -> Result<ResetTo, LoadError> {
     if let Some(at) = t.duration_us("to_datetime")? {
-        return Ok(FaultAction::ResetOffsets { group, topic, to: ResetTo::Datetime(SimTime(at)) });
+        return Ok(ResetTo::Datetime(SimTime(at)));
     }
     let Some(node) = t.node("to") else {
         return Err(t.missing("to", "\"earliest\", \"latest\" or an offset (or to_datetime = a time)"));
     };
-    let to = match &node.value {
+    Ok(match &node.value {
         Value::Str(s) if s == "earliest" => ResetTo::Earliest,
         Value::Str(s) if s == "latest" => ResetTo::Latest,
         Value::Int(n) if *n >= 0 => ResetTo::Offset(*n as u64),
         other => return Err(t.error_at("to", "\"earliest\", \"latest\" or an offset >= 0", other.describe())),
-    };
-    Ok(FaultAction::ResetOffsets { group, topic, to })
+    })
 }
 
 fn read_partition_sides(

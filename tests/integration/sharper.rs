@@ -161,3 +161,50 @@ fn scopes_and_contents_are_validated() {
     ));
     assert_eq!(e.field, "expect.within[0].condition", "{e}");
 }
+
+/// The offsets of `partition` the group processed after `after_us`, in order, and the position resets then.
+fn after_seek(outcome: &Outcome, partition: u32, after_us: u64) -> (Vec<u64>, Vec<(u64, u64)>) {
+    use insync::history::ClientEvent;
+    let mut processed = Vec::new();
+    let mut resets = Vec::new();
+    for e in outcome.history.entries.iter().filter(|e| e.time_us >= after_us) {
+        match e.event {
+            ClientEvent::Processed { partition: p, offset, .. } if p == partition => processed.push(offset),
+            ClientEvent::PositionReset { partition: p, offset, .. } if p == partition => {
+                resets.push((e.time_us, offset))
+            }
+            _ => {}
+        }
+    }
+    (processed, resets)
+}
+
+// KafkaConsumer.seekToBeginning: the position waits for a ListOffsets (EARLIEST_TIMESTAMP) and the next records
+// come from the log start; seek(offset) moves there at once. Records fetched beyond are dropped either way.
+#[test]
+fn a_seek_moves_the_consumers_position() {
+    let s = load("seek-to-beginning-reprocesses");
+    let outcome = sim::run(&s.sim, s.seed, false);
+    // The batch in the application's hands when it seeks is still processed; what comes after the reset
+    // starts at the log start.
+    let (_, resets) = after_seek(&outcome, 0, 20_000_000);
+    assert_eq!(resets.first().map(|r| r.1), Some(0), "reset to the log start: {resets:?}");
+    assert!(resets[0].0 > 20_000_000, "after a ListOffsets round trip");
+    let (processed, _) = after_seek(&outcome, 0, resets[0].0);
+    assert_eq!(processed.first(), Some(&0));
+    assert!(processed.windows(2).all(|w| w[1] == w[0] + 1), "then in order, without gaps");
+
+    let text = std::fs::read_to_string(crate::support::scenario_path("seek-to-beginning-reprocesses")).expect("read");
+    let to_offset = text.replace("to = \"earliest\"", "to = 500");
+    let s = load_str("seek-500.toml", &to_offset).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = sim::run(&s.sim, s.seed, false);
+    let (_, resets) = after_seek(&outcome, 0, 20_000_000);
+    assert_eq!(resets.first(), Some(&(20_000_000, 500)), "seek(offset) is immediate");
+    let (processed, _) = after_seek(&outcome, 0, 20_000_001);
+    let first_batch_after = processed.iter().position(|&o| o == 500).expect("500 is processed after the seek");
+    assert!(processed[..first_batch_after].iter().all(|&o| o > 500), "only the batch in hand came before it");
+    let e = load_err(&text.replace("partition = \"invoices-0\"\n", ""));
+    assert_eq!(e.field, "faults[0].partition", "{e}");
+    let e = load_err(&text.replace("partition = \"invoices-0\"", "partition = \"invoices-9\""));
+    assert!(e.expected.contains("a partition such as"), "{e}");
+}

@@ -8,8 +8,13 @@ use crate::kafka::spec::ClusterSpec;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// `producers-progress`: a producer with sends still outstanding at the end of the run (invoked, neither
-/// acknowledged nor failed) had at least one send acknowledged after `healed_us`.
-pub fn producer_findings(history: &History, healed_us: u64) -> Vec<(&'static str, String)> {
+/// acknowledged nor failed) and still holding sends in its process (`holds_sends`) had at least one send
+/// acknowledged after `healed_us`.
+pub fn producer_findings(
+    history: &History,
+    healed_us: u64,
+    holds_sends: &dyn Fn(u32) -> bool,
+) -> Vec<(&'static str, String)> {
     let mut outstanding: BTreeSet<(u32, u64)> = BTreeSet::new();
     let mut acked_after_heal: BTreeSet<u32> = BTreeSet::new();
     for e in &history.entries {
@@ -29,7 +34,10 @@ pub fn producer_findings(history: &History, healed_us: u64) -> Vec<(&'static str
             _ => {}
         }
     }
-    let stuck: BTreeSet<u32> = outstanding.iter().map(|&(p, _)| p).filter(|p| !acked_after_heal.contains(p)).collect();
+    // Sends a crash took with the producer's memory never complete, yet nothing waits for them: a producer
+    // whose process holds no send at the end is not stuck.
+    let stuck: BTreeSet<u32> =
+        outstanding.iter().map(|&(p, _)| p).filter(|p| !acked_after_heal.contains(p) && holds_sends(*p)).collect();
     stuck
         .into_iter()
         .map(|p| {
@@ -115,6 +123,31 @@ pub fn group_settle_findings(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sends(invoked: &[u64], acked: &[(u64, u64)]) -> History {
+        let mut h = History::new(vec!["orders-0".to_string()], vec!["p".to_string()]);
+        for &seq in invoked {
+            h.push(seq, ClientEvent::SendInvoked { producer: 0, send_seq: seq, key: None, partition: 0 });
+        }
+        for &(t, seq) in acked {
+            h.push(t, ClientEvent::SendAcked { producer: 0, send_seq: seq, partition: 0, offset: Some(seq) });
+        }
+        h
+    }
+
+    // A producer is stuck when sends are still outstanding, none was acknowledged since the heal, and its
+    // process still holds sends; sends a crash took away leave it idle, not stuck.
+    #[test]
+    fn a_producer_holding_sends_without_an_ack_since_the_heal_is_stuck() {
+        let healed = 100;
+        let wedged = sends(&[0, 1, 2], &[(10, 0)]);
+        let found = producer_findings(&wedged, healed, &|_| true);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].1.contains("has 2 sends outstanding"), "{found:?}");
+        assert!(producer_findings(&wedged, healed, &|_| false).is_empty(), "its sends went with a crash");
+        let moving = sends(&[0, 1, 2], &[(10, 0), (150, 1)]);
+        assert!(producer_findings(&moving, healed, &|_| true).is_empty(), "acknowledged after the heal");
+    }
 
     // A group's last state change decides: within the settle window of the end it has not settled, whatever
     // that state is; before it, it has.

@@ -8,7 +8,7 @@ use crate::faults::view::ClusterView;
 use crate::faults::{FaultInjector, ScheduledFault};
 use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
 use crate::kafka::cluster::{Cluster, PartitionSummary};
-use crate::kafka::ids::PartitionId;
+use crate::kafka::ids::{ClientId, PartitionId};
 use crate::kafka::obs::Obs;
 use crate::kafka::spec::ClusterSpec;
 use crate::progress;
@@ -181,7 +181,8 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     recorder.within = plan.within_reports();
     let mut outcome = recorder.finish(&cluster, hit_limit);
     if let (false, Some(healed_us)) = (hit_limit, healed_at) {
-        unconverged.extend(progress::producer_findings(&outcome.history, healed_us));
+        let holds_sends = |p: u32| !cluster.producer_idle(ClientId(p));
+        unconverged.extend(progress::producer_findings(&outcome.history, healed_us, &holds_sends));
         unconverged.extend(progress::consumer_findings(
             &outcome.history,
             &outcome.final_logs,

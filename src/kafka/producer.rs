@@ -136,7 +136,7 @@ pub struct Producer {
     spec: Rc<ClusterSpec>,
     workload: ProducerSpec,
     config: ProducerConfig,
-    /// The topic's partitions, in partition-number order.
+    /// The partitions of the workload's topics, topic by topic, each in partition-number order.
     partitions: Vec<PartitionId>,
     queues: Vec<PartitionQueue>,
     leaders: Vec<LeaderInfo>,
@@ -156,8 +156,14 @@ pub struct Producer {
     metadata_attempted_at: SimTime,
     metadata_failures: u32,
     bootstrap_cursor: u32,
-    sticky: Option<usize>,
-    sticky_bytes: u64,
+    /// Per topic (the workload's order): where its partitions start in `partitions`, and how many there are.
+    topic_ranges: Vec<(usize, usize)>,
+    /// Per topic: the sticky partitioner's current partition (within the topic) and the bytes sent to it
+    /// (BuiltInPartitioner keeps one per topic).
+    sticky: Vec<Option<usize>>,
+    sticky_bytes: Vec<u64>,
+    /// The workload's events so far; each is one send per topic (equal to `sends` with one topic).
+    events: u64,
     wakeup: Wakeup,
     restarted: bool,
     /// A processor stage's forwards not yet fully acknowledged.
@@ -197,7 +203,14 @@ impl Producer {
     pub fn new(id: ClientId, spec: Rc<ClusterSpec>) -> Self {
         let brokers = spec.broker_count as usize;
         let workload = spec.producers[id.index()].clone();
-        let partitions: Vec<PartitionId> = spec.topic_partitions(workload.topic).collect();
+        let mut partitions: Vec<PartitionId> = Vec::new();
+        let mut topic_ranges = Vec::new();
+        for &topic in &workload.topics {
+            let start = partitions.len();
+            partitions.extend(spec.topic_partitions(topic));
+            topic_ranges.push((start, partitions.len() - start));
+        }
+        let topics = workload.topics.len();
         let unknown = LeaderInfo { leader: None, leader_epoch: -1 };
         Producer {
             id,
@@ -220,8 +233,10 @@ impl Producer {
             metadata_attempted_at: SimTime::ZERO,
             metadata_failures: 0,
             bootstrap_cursor: 0,
-            sticky: None,
-            sticky_bytes: 0,
+            topic_ranges,
+            sticky: vec![None; topics],
+            sticky_bytes: vec![0; topics],
+            events: 0,
             wakeup: Wakeup::default(),
             restarted: false,
             forwards: Vec::new(),
@@ -233,10 +248,11 @@ impl Producer {
     /// completed (the application died with them).
     pub fn crash(&mut self) {
         let fresh = Producer::new(self.id, self.spec.clone());
-        let sends = self.sends;
+        let (sends, events) = (self.sends, self.events);
         let producer_id = self.producer_id;
         *self = fresh;
         self.sends = sends;
+        self.events = events;
         // A new producer instance gets a new producer id (InitProducerId), so its sequences start over.
         self.producer_id = producer_id + 1;
         self.restarted = true;
@@ -245,8 +261,10 @@ impl Producer {
     pub fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
         self.bootstrap_cursor = self.id.0;
         if self.restarted && self.workload.driven_by.is_none() {
-            // The sends that fell due while the process was down never happened.
-            self.sends = self.sends.max(self.due_by(ctx.now));
+            // The events that fell due while the process was down never happened (nor their send numbers).
+            let skipped = self.due_by(ctx.now).saturating_sub(self.events);
+            self.events += skipped;
+            self.sends += skipped * self.topic_ranges.len() as u64;
         }
         if self.workload.driven_by.is_none() {
             ctx.set_timer(self.workload.start_us.saturating_sub(ctx.now.as_us()), Timer::ProducerTick);
@@ -261,7 +279,7 @@ impl Producer {
         for (key, from_producer, from_send_seq) in inputs {
             for _ in 0..self.workload.fan_out.max(1) {
                 let send_seq = self.sends;
-                self.send_with_key(key, ctx);
+                self.send_with_key(key, 0, ctx);
                 let derived = ClientEvent::Derived { producer: self.id.0, send_seq, from_producer, from_send_seq };
                 ctx.emit(Obs::Client(derived));
             }
@@ -384,13 +402,13 @@ impl Producer {
     /// Makes the `send()` calls that fell due since the last tick, then schedules the next tick.
     fn on_tick(&mut self, ctx: &mut KafkaCtx<'_>) {
         let due = self.due_by(ctx.now);
-        while self.sends < due {
+        while self.events < due {
             self.send(ctx);
         }
         let w = &self.workload;
         let rate = u128::from(w.rate_per_s.max(1));
-        let next_due_us = w.start_us + (u128::from(self.sends) * 1_000_000 / rate) as u64;
-        let finished = w.max_records.is_some_and(|m| self.sends >= m) || next_due_us >= w.stop_us;
+        let next_due_us = w.start_us + (u128::from(self.events) * 1_000_000 / rate) as u64;
+        let finished = w.max_records.is_some_and(|m| self.events >= m) || next_due_us >= w.stop_us;
         if !finished {
             let next = next_due_us.max(ctx.now.as_us() + TICK_MIN_US);
             ctx.set_timer(next - ctx.now.as_us(), Timer::ProducerTick);
@@ -410,19 +428,23 @@ impl Producer {
         w.max_records.map_or(due, |max| due.min(max))
     }
 
-    /// One `producer.send()` of the workload: a key drawn from the key space.
+    /// One event of the workload: a key drawn from the key space, and a `producer.send()` to each topic.
     fn send(&mut self, ctx: &mut KafkaCtx<'_>) {
         let key = self.workload.key_space.map(|n| ctx.rng.random_range(0..n.max(1)));
-        self.send_with_key(key, ctx);
+        self.events += 1;
+        for topic in 0..self.topic_ranges.len() {
+            self.send_with_key(key, topic, ctx);
+        }
     }
 
-    /// One `producer.send()`: pick the partition, append to its open batch (RecordAccumulator.append).
-    fn send_with_key(&mut self, key: Option<u32>, ctx: &mut KafkaCtx<'_>) {
+    /// One `producer.send()` to the workload's `topic`-th topic: pick the partition, append to its open batch
+    /// (RecordAccumulator.append).
+    fn send_with_key(&mut self, key: Option<u32>, topic: usize, ctx: &mut KafkaCtx<'_>) {
         let record =
             Record { producer: self.id, send_seq: self.sends, key, size_bytes: self.workload.record_size_bytes };
         self.sends += 1;
         let record_key = if self.workload.partition_by_key { key } else { None };
-        let index = self.choose_partition(record_key, ctx);
+        let index = self.choose_partition(record_key, topic, ctx);
         let partition = self.partitions[index];
         ctx.emit(Obs::Client(ClientEvent::SendInvoked {
             producer: self.id.0,
@@ -444,24 +466,24 @@ impl Producer {
 
     /// Keyed records: murmur2 over all partitions. Null keys: stick to one partition until about `batch.size`
     /// bytes went to it, then pick another at random (KIP-794's uniform sticky partitioner).
-    fn choose_partition(&mut self, key: Option<u32>, ctx: &mut KafkaCtx<'_>) -> usize {
-        let n = self.partitions.len();
+    fn choose_partition(&mut self, key: Option<u32>, topic: usize, ctx: &mut KafkaCtx<'_>) -> usize {
+        let (start, n) = self.topic_ranges[topic];
         if let Some(k) = key {
             let mut buf = [0u8; 10];
-            return partitioner::partition_for_key(partitioner::key_bytes(k, &mut buf), n as u32) as usize;
+            return start + partitioner::partition_for_key(partitioner::key_bytes(k, &mut buf), n as u32) as usize;
         }
-        let switch = self.sticky.is_none() || self.sticky_bytes >= self.config.batch_size;
+        let switch = self.sticky[topic].is_none() || self.sticky_bytes[topic] >= self.config.batch_size;
         if switch {
-            let previous = self.sticky;
+            let previous = self.sticky[topic];
             let mut next = ctx.rng.random_range(0..n);
             if n > 1 && Some(next) == previous {
                 next = (next + 1 + ctx.rng.random_range(0..n - 1)) % n;
             }
-            self.sticky = Some(next);
-            self.sticky_bytes = 0;
+            self.sticky[topic] = Some(next);
+            self.sticky_bytes[topic] = 0;
         }
-        self.sticky_bytes += u64::from(self.workload.record_size_bytes);
-        self.sticky.unwrap_or(0)
+        self.sticky_bytes[topic] += u64::from(self.workload.record_size_bytes);
+        start + self.sticky[topic].unwrap_or(0)
     }
 
     // ---- the sender loop ----

@@ -17,11 +17,12 @@ pub struct PartitionSpec {
 #[derive(Clone, Debug)]
 pub struct ProducerSpec {
     pub name: String,
-    pub topic: usize,
+    /// The topics each event is sent to, one record per topic (pattern C, topic per consumer); usually one.
+    pub topics: Vec<usize>,
     pub config: ProducerConfig,
     /// Records per second while producing.
     pub rate_per_s: u64,
-    /// Stop after this many records (if set).
+    /// Stop after this many events (if set): records, times the number of topics.
     pub max_records: Option<u64>,
     pub start_us: u64,
     pub stop_us: u64,

@@ -104,7 +104,7 @@ fn add_stage_producers(
             consumer.stage_producer = Some(ClientId(producers.len() as u32));
             producers.push(ProducerSpec {
                 name: format!("{}-out", consumer.name),
-                topic: stage.topic,
+                topics: vec![stage.topic],
                 config: defaults.clone(),
                 rate_per_s: 1,
                 max_records: None,
@@ -395,6 +395,49 @@ fn read_topics(
     Ok((topics, partitions))
 }
 
+/// `topic` (one name) or `topics` (several, each event sent to every one of them: pattern C), not both.
+fn read_producer_topics(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<Vec<usize>, LoadError> {
+    let known: Vec<&str> = topics.iter().map(|x| x.name.as_str()).collect();
+    let find = |name: &str| topics.iter().position(|x| x.name == name);
+    if t.node("topics").is_some() {
+        if t.node("topic").is_some() {
+            return Err(t.error_at("topics", "either `topic` or `topics`", "both"));
+        }
+        let src = t.source();
+        let path = t.path("topics");
+        let items = t.array("topics")?.unwrap_or(&[]);
+        if items.is_empty() || items.len() > 100 {
+            return Err(t.error_at("topics", "1 to 100 topic names", format!("{} names", items.len())));
+        }
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{i}]");
+            let name = expect_str(src, item, &item_path)?;
+            match find(name) {
+                Some(topic) if !out.contains(&topic) => out.push(topic),
+                Some(_) => return Err(LoadError::at_node(src, item, &item_path, "a topic not already listed")),
+                None => {
+                    return Err(LoadError::at_node(
+                        src,
+                        item,
+                        &item_path,
+                        format!("one of the topics: {}", known.join(", ")),
+                    ));
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let topic_name_value = t_str(t, "topic")?;
+    let topic_name = t.required("topic", topic_name_value, "the name of a topic (or `topics`, a list)")?;
+    match find(&topic_name) {
+        Some(topic) => Ok(vec![topic]),
+        None => {
+            Err(t.error_at("topic", format!("one of the topics: {}", known.join(", ")), format!("\"{topic_name}\"")))
+        }
+    }
+}
+
 /// `retention.ms`: milliseconds or a duration; -1 means unlimited; Kafka's default is 7 days.
 fn read_retention_ms(t: &mut TableReader<'_>) -> Result<Option<u64>, LoadError> {
     const WEEK_US: u64 = 7 * 24 * 3_600 * 1_000_000;
@@ -470,16 +513,7 @@ fn read_producers(
         if producers.iter().any(|p| p.name == name) || name.starts_with("broker-") || name.starts_with("controller") {
             return Err(t.error_at("name", "a name not used by another node", format!("\"{name}\"")));
         }
-        let topic_name_value = t_str(&mut t, "topic")?;
-        let topic_name = t.required("topic", topic_name_value, "the name of a topic")?;
-        let Some(topic) = topics.iter().position(|x| x.name == topic_name) else {
-            let known: Vec<&str> = topics.iter().map(|x| x.name.as_str()).collect();
-            return Err(t.error_at(
-                "topic",
-                format!("one of the topics: {}", known.join(", ")),
-                format!("\"{topic_name}\""),
-            ));
-        };
+        let producer_topics = read_producer_topics(&mut t, topics)?;
         let rate_per_s = t.u64_in("rate", 1, 10_000_000)?.unwrap_or(1_000);
         let max_records = t.u64_in("count", 1, 1_000_000_000)?;
         let start_us = t.duration_us("start")?.unwrap_or(1_000_000);
@@ -495,7 +529,7 @@ fn read_producers(
         t.finish()?;
         producers.push(ProducerSpec {
             name,
-            topic,
+            topics: producer_topics,
             config,
             rate_per_s,
             max_records,

@@ -208,3 +208,43 @@ fn a_seek_moves_the_consumers_position() {
     let e = load_err(&text.replace("partition = \"invoices-0\"", "partition = \"invoices-9\""));
     assert!(e.expected.contains("a partition such as"), "{e}");
 }
+
+// Pattern C: each event is one send per listed topic, in the list's order and with the same key; the count of
+// events bounds both.
+#[test]
+fn a_producer_with_several_topics_sends_each_event_to_each() {
+    use insync::history::ClientEvent;
+    let s = load("topic-per-consumer");
+    let outcome = sim::run(&s.sim, s.seed, false);
+    let h = &outcome.history;
+    let topic_of = |p: u32| h.partitions[p as usize].rsplit_once('-').map(|(t, _)| t.to_string()).unwrap_or_default();
+    let sends: Vec<(u64, Option<u32>, String)> = h
+        .entries
+        .iter()
+        .filter_map(|e| match e.event {
+            ClientEvent::SendInvoked { send_seq, key, partition, .. } => Some((send_seq, key, topic_of(partition))),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends.len() % 2, 0);
+    for pair in sends.chunks(2) {
+        assert_eq!(pair[0].0 + 1, pair[1].0, "consecutive send numbers: {pair:?}");
+        assert_eq!(pair[0].1, pair[1].1, "the same key: {pair:?}");
+        assert_eq!((pair[0].2.as_str(), pair[1].2.as_str()), ("billing-orders", "shipping-orders"));
+    }
+    let text = std::fs::read_to_string(crate::support::scenario_path("topic-per-consumer")).expect("read");
+    let both = text.replace(
+        "topics = [\"billing-orders\", \"shipping-orders\"]",
+        "topic = \"billing-orders\"\ntopics = [\"shipping-orders\"]",
+    );
+    assert!(load_err(&both).expected.contains("either `topic` or `topics`"));
+    let twice = text.replace(
+        "topics = [\"billing-orders\", \"shipping-orders\"]",
+        "topics = [\"billing-orders\", \"billing-orders\"]",
+    );
+    let e = load_err(&twice);
+    assert_eq!(e.field, "producers[0].topics[1]", "{e}");
+    let unknown =
+        text.replace("topics = [\"billing-orders\", \"shipping-orders\"]", "topics = [\"billing-orders\", \"nope\"]");
+    assert!(load_err(&unknown).expected.contains("one of the topics"));
+}

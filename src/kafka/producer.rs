@@ -277,9 +277,14 @@ impl Producer {
     fn on_forward(&mut self, from: NodeId, token: u64, inputs: Vec<(Option<u32>, u32, u64)>, ctx: &mut KafkaCtx<'_>) {
         let first = self.sends;
         for (key, from_producer, from_send_seq) in inputs {
+            // A router writes each input to the topic of its type (pattern D); other stages to their one topic.
+            let slot = self.workload.route.as_ref().map_or(0, |route| {
+                let kind = self.spec.type_of(ClientId(from_producer), from_send_seq);
+                kind.map_or(0, |t| route[from_producer as usize][t] as usize)
+            });
             for _ in 0..self.workload.fan_out.max(1) {
                 let send_seq = self.sends;
-                self.send_with_key(key, 0, ctx);
+                self.send_with_key(key, slot, ctx);
                 let derived = ClientEvent::Derived { producer: self.id.0, send_seq, from_producer, from_send_seq };
                 ctx.emit(Obs::Client(derived));
             }

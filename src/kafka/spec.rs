@@ -40,6 +40,19 @@ pub struct ProducerSpec {
     /// How many records a stage writes for each record it processed (e.g. 2: an SMS and an EMAIL); the n-th of
     /// them is channel n.
     pub fan_out: u32,
+    /// The types of the workload's records, with their weights (pattern D's event mix): each record's type is
+    /// drawn deterministically from its producer and send number (`ClusterSpec::type_of`). Empty: untyped.
+    pub types: Vec<(String, u32)>,
+    /// A router stage's producer (pattern D): for an input record of producer `p` and type `t`, the index into
+    /// `topics` it is written to, `route[p][t]`.
+    pub route: Option<Vec<Vec<u32>>>,
+}
+
+/// SplitMix64's finalizer: a fixed, well-mixed hash of a 64-bit number.
+fn mix64(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// A consumer: its group, what it subscribes to, how it commits, how long it works on each record.
@@ -188,6 +201,24 @@ impl ClusterSpec {
     pub fn channel_of(&self, producer: ClientId, send_seq: u64) -> Option<u32> {
         let spec = self.producers.get(producer.index())?;
         spec.driven_by.map(|_| (send_seq % u64::from(spec.fan_out.max(1))) as u32)
+    }
+
+    /// The type (index into the producer's `types`) of `producer`'s `send_seq`-th record: drawn by weight from
+    /// a hash of the two, so every node and the checker agree without carrying it; `None` if untyped.
+    pub fn type_of(&self, producer: ClientId, send_seq: u64) -> Option<usize> {
+        let types = &self.producers.get(producer.index())?.types;
+        let total: u64 = types.iter().map(|(_, w)| u64::from(*w)).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut pick = mix64((u64::from(producer.0) << 40) ^ send_seq) % total;
+        for (i, (_, weight)) in types.iter().enumerate() {
+            if pick < u64::from(*weight) {
+                return Some(i);
+            }
+            pick -= u64::from(*weight);
+        }
+        unreachable!("the pick is below the total weight")
     }
 
     /// Whether `producer`'s `send_seq`-th record is a poison pill (its bytes are not what consumers expect).

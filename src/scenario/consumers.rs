@@ -4,16 +4,18 @@
 use super::doc::{LoadError, Node, TableReader, Value, expect_str, expect_table};
 use crate::engine::time::US_PER_MS;
 use crate::kafka::config::{CommitStrategy, ConsumerConfig, GroupConfig, OffsetReset, TopicConfig};
-use crate::kafka::spec::{ConsumerSpec, OFFSETS_TOPIC, PartitionSpec, PoisonPolicy, assign_replicas};
+use crate::kafka::spec::{ConsumerSpec, OFFSETS_TOPIC, PartitionSpec, PoisonPolicy, ProducerSpec, assign_replicas};
 
 const MAX_MS_US: u64 = i32::MAX as u64 * 1_000;
 const ASSIGNORS: [&str; 4] = ["range", "roundrobin", "sticky", "cooperative-sticky"];
 
-/// A processor stage's output: the topic it writes to and how many records per input (`produce.*`).
-#[derive(Clone, Copy, Debug)]
+/// A processor stage's output: the topics it writes to, how many records per input, and for a router which
+/// topic each input producer's types go to (`produce.*`).
+#[derive(Clone, Debug)]
 pub struct StageOutput {
-    pub topic: usize,
+    pub topics: Vec<usize>,
     pub fan_out: u32,
+    pub route: Option<Vec<Vec<u32>>>,
 }
 
 /// The consumers (with, for processor stages, what they write), and the group names they use (in order of
@@ -23,7 +25,7 @@ pub type Consumers = (Vec<(ConsumerSpec, Option<StageOutput>)>, Vec<String>);
 pub fn read_consumers(
     top: &mut TableReader<'_>,
     topics: &[TopicConfig],
-    producer_names: &[String],
+    producers: &[ProducerSpec],
 ) -> Result<Consumers, LoadError> {
     let src = top.source();
     let nodes = top.array("consumers")?.unwrap_or(&[]);
@@ -32,7 +34,7 @@ pub fn read_consumers(
     for (i, node) in nodes.iter().enumerate() {
         let mut t = expect_table(src, node, &format!("consumers[{i}]"), true)?;
         let spec = read_consumer(&mut t, topics, &mut groups, i)?;
-        let stage = read_stage_output(&mut t, topics)?;
+        let stage = read_stage_output(&mut t, topics, producers, &spec.topics)?;
         let copies = t.u64_in("instances", 1, 100)?.unwrap_or(1);
         t.finish()?;
         for n in 1..=copies {
@@ -45,7 +47,7 @@ pub fn read_consumers(
             {
                 c.config.group_instance_id = Some(format!("{id}-{n}"));
             }
-            let taken = consumers.iter().any(|(x, _)| x.name == c.name) || producer_names.contains(&c.name);
+            let taken = consumers.iter().any(|(x, _)| x.name == c.name) || producers.iter().any(|p| p.name == c.name);
             if taken || c.name.starts_with("broker-") || c.name.starts_with("controller") {
                 return Err(LoadError::at_node(
                     src,
@@ -54,7 +56,7 @@ pub fn read_consumers(
                     "a name no other node uses",
                 ));
             }
-            consumers.push((c, stage));
+            consumers.push((c, stage.clone()));
         }
     }
     Ok((consumers, groups))
@@ -107,9 +109,22 @@ fn read_consumer(
 }
 
 /// `produce.topic` / `produce.fan_out`: a processor stage writes `fan_out` records to `topic` for each record
-/// it processes.
-fn read_stage_output(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<Option<StageOutput>, LoadError> {
+/// it processes. Or `produce.route = { TYPE = "topic", ... }`: a router writes each record to the topic of its
+/// type (pattern D).
+fn read_stage_output(
+    t: &mut TableReader<'_>,
+    topics: &[TopicConfig],
+    producers: &[ProducerSpec],
+    subscribed: &[usize],
+) -> Result<Option<StageOutput>, LoadError> {
     let fan_out = t.u64_in("produce.fan_out", 1, 100)?;
+    let routed: Vec<String> = t.keys().into_iter().filter(|k| k.starts_with("produce.route.")).collect();
+    if !routed.is_empty() {
+        if t.node("produce.topic").is_some() || fan_out.is_some() {
+            return Err(t.error_at("produce.route", "a route alone (no produce.topic or produce.fan_out)", "both"));
+        }
+        return read_route(t, &routed, topics, producers, subscribed).map(Some);
+    }
     let Some(name) = t.str("produce.topic")? else {
         return match fan_out {
             Some(_) => Err(t.missing("produce.topic", "the topic a processor stage writes to")),
@@ -119,7 +134,51 @@ fn read_stage_output(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<
     let Some(topic) = topics.iter().position(|x| x.name == name && x.name != OFFSETS_TOPIC) else {
         return Err(t.error_at("produce.topic", "the name of a topic", format!("\"{name}\"")));
     };
-    Ok(Some(StageOutput { topic, fan_out: fan_out.unwrap_or(1) as u32 }))
+    Ok(Some(StageOutput { topics: vec![topic], fan_out: fan_out.unwrap_or(1) as u32, route: None }))
+}
+
+/// `produce.route.TYPE = "topic"` for every type of every producer writing to the subscribed topics.
+fn read_route(
+    t: &mut TableReader<'_>,
+    keys: &[String],
+    topics: &[TopicConfig],
+    producers: &[ProducerSpec],
+    subscribed: &[usize],
+) -> Result<StageOutput, LoadError> {
+    let mut out_topics: Vec<usize> = Vec::new();
+    let mut by_type: Vec<(String, u32)> = Vec::new();
+    for key in keys {
+        let name = t.str(key)?.unwrap_or_default();
+        let Some(topic) = topics.iter().position(|x| x.name == name && x.name != OFFSETS_TOPIC) else {
+            return Err(t.error_at(key, "the name of a topic", format!("\"{name}\"")));
+        };
+        if !out_topics.contains(&topic) {
+            out_topics.push(topic);
+        }
+        let slot = out_topics.iter().position(|&x| x == topic).unwrap_or(0) as u32;
+        by_type.push((key["produce.route.".len()..].to_string(), slot));
+    }
+    let mut route = Vec::new();
+    for p in producers {
+        let writes_input = p.topics.iter().any(|x| subscribed.contains(x));
+        let mut slots = Vec::new();
+        for (kind, _) in &p.types {
+            match by_type.iter().find(|(k, _)| k == kind) {
+                Some(&(_, slot)) => slots.push(slot),
+                None if writes_input => {
+                    let expected = format!("a route for every type the stage reads: {} writes {kind}", p.name);
+                    return Err(t.error_at(&keys[0], expected, "no route for it"));
+                }
+                None => slots.push(0),
+            }
+        }
+        if writes_input && p.types.is_empty() {
+            let expected = format!("typed records to route: {} writes untyped records (give it `types`)", p.name);
+            return Err(t.error_at(&keys[0], expected, "an untyped producer"));
+        }
+        route.push(slots);
+    }
+    Ok(StageOutput { topics: out_topics, fan_out: 1, route: Some(route) })
 }
 
 /// `topics = ["orders"]` (or a single name): topics that exist.

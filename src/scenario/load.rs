@@ -48,8 +48,7 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     let (topics, partitions) = read_topics(&mut top, broker_count, &broker_config)?;
     let (mut topics, mut partitions) = (topics, partitions);
     let producers = read_producers(&mut top, &topics, &model, end_us)?;
-    let producer_names: Vec<String> = producers.iter().map(|p| p.name.clone()).collect();
-    let (mut consumers, groups) = super::consumers::read_consumers(&mut top, &topics, &producer_names)?;
+    let (mut consumers, groups) = super::consumers::read_consumers(&mut top, &topics, &producers)?;
     consumers.iter_mut().for_each(|c| c.0.config.truncation_detection = model.consumer_truncation_detection);
     let (mut producers, consumers) = (producers, consumers);
     let consumers = add_stage_producers(&mut producers, consumers, &model.producer_defaults, end_us);
@@ -104,7 +103,7 @@ fn add_stage_producers(
             consumer.stage_producer = Some(ClientId(producers.len() as u32));
             producers.push(ProducerSpec {
                 name: format!("{}-out", consumer.name),
-                topics: vec![stage.topic],
+                topics: stage.topics,
                 config: defaults.clone(),
                 rate_per_s: 1,
                 max_records: None,
@@ -116,6 +115,8 @@ fn add_stage_producers(
                 poison_every: None,
                 driven_by: Some(index as u32),
                 fan_out: stage.fan_out,
+                types: Vec::new(),
+                route: stage.route,
             });
         }
         out.push(consumer);
@@ -395,6 +396,23 @@ fn read_topics(
     Ok((topics, partitions))
 }
 
+/// The most record types one producer may declare.
+const MAX_TYPES: usize = 64;
+
+/// `types = { ORDER_PLACED = 3, ORDER_SHIPPED = 1 }`: the record types and their weights (1–1000).
+fn read_types(t: &mut TableReader<'_>) -> Result<Vec<(String, u32)>, LoadError> {
+    let keys: Vec<String> = t.keys().into_iter().filter(|k| k.starts_with("types.")).collect();
+    if keys.len() > MAX_TYPES {
+        return Err(t.error_at(&keys[0], format!("at most {MAX_TYPES} types"), format!("{}", keys.len())));
+    }
+    let mut out = Vec::new();
+    for key in keys {
+        let weight = t.u64_in(&key, 1, 1_000)?.unwrap_or(1) as u32;
+        out.push((key["types.".len()..].to_string(), weight));
+    }
+    Ok(out)
+}
+
 /// `topic` (one name) or `topics` (several, each event sent to every one of them: pattern C), not both.
 fn read_producer_topics(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<Vec<usize>, LoadError> {
     let known: Vec<&str> = topics.iter().map(|x| x.name.as_str()).collect();
@@ -525,6 +543,7 @@ fn read_producers(
         let partition_by_key = t.bool("partition_by_key")?.unwrap_or(true);
         let record_size_bytes = t.u64_in("record_size", 1, 1_048_576)?.unwrap_or(100) as u32;
         let poison_every = t.u64_in("poison_every", 1, u64::MAX)?;
+        let types = read_types(&mut t)?;
         let config = read_producer_config(&mut t, model)?;
         t.finish()?;
         producers.push(ProducerSpec {
@@ -541,6 +560,8 @@ fn read_producers(
             poison_every,
             driven_by: None,
             fan_out: 1,
+            types,
+            route: None,
         });
     }
     Ok(producers)

@@ -48,20 +48,35 @@ pub trait StateView {
     fn log_end(&self, p: PartitionId, b: BrokerId) -> Option<Offset>;
     /// The offset `b`'s last fetch asked the partition's leader for (what the leader knows `b` has).
     fn fetched(&self, p: PartitionId, b: BrokerId) -> Option<Offset>;
-    /// The highest send number (from 0) the producer has seen acknowledged.
-    fn acked_send(&self, producer: u32) -> Option<u64>;
-    /// The highest offset the producer has seen in an acknowledgement.
-    fn acked_offset(&self, producer: u32) -> Option<Offset>;
-    /// The group's generation as its coordinator last reported it.
-    fn generation(&self, group: usize) -> Option<i32>;
-    /// Whether the group is in a rebalance (PreparingRebalance or CompletingRebalance).
-    fn rebalancing(&self, group: usize) -> bool;
-    /// The offset the consumer last committed successfully for the partition.
-    fn committed(&self, consumer: u32, p: PartitionId) -> Option<Offset>;
-    /// The highest offset of the partition a member of the group has processed.
-    fn processed(&self, group: usize, p: PartitionId) -> Option<Offset>;
     /// The active controller (by index), if any.
     fn active_controller(&self) -> Option<u32>;
+    /// What clients and coordinators reported, for the observed clauses below.
+    fn observed(&self) -> &Observed;
+
+    /// The highest send number (from 0) the producer has seen acknowledged.
+    fn acked_send(&self, producer: u32) -> Option<u64> {
+        self.observed().acked_send(producer)
+    }
+    /// The highest offset the producer has seen in an acknowledgement.
+    fn acked_offset(&self, producer: u32) -> Option<Offset> {
+        self.observed().acked_offset(producer)
+    }
+    /// The group's generation as its coordinator last reported it.
+    fn generation(&self, group: usize) -> Option<i32> {
+        self.observed().generation(group)
+    }
+    /// Whether the group is in a rebalance (PreparingRebalance or CompletingRebalance).
+    fn rebalancing(&self, group: usize) -> bool {
+        self.observed().rebalancing(group)
+    }
+    /// The offset the consumer last committed successfully for the partition.
+    fn committed(&self, consumer: u32, p: PartitionId) -> Option<Offset> {
+        self.observed().committed_offset(consumer, p)
+    }
+    /// The highest offset of the partition a member of the group has processed.
+    fn processed(&self, group: usize, p: PartitionId) -> Option<Offset> {
+        self.observed().processed_offset(group, p)
+    }
 }
 
 /// One part of a condition; `Condition` joins them with `and`.
@@ -349,26 +364,11 @@ mod tests {
         fn fetched(&self, _: PartitionId, b: BrokerId) -> Option<u64> {
             self.fetched[b.0 as usize - 1]
         }
-        fn acked_send(&self, producer: u32) -> Option<u64> {
-            self.observed.acked_send(producer)
-        }
-        fn acked_offset(&self, producer: u32) -> Option<u64> {
-            self.observed.acked_offset(producer)
-        }
-        fn generation(&self, group: usize) -> Option<i32> {
-            self.observed.generation(group)
-        }
-        fn rebalancing(&self, group: usize) -> bool {
-            self.observed.rebalancing(group)
-        }
-        fn committed(&self, consumer: u32, p: PartitionId) -> Option<u64> {
-            self.observed.committed_offset(consumer, p)
-        }
-        fn processed(&self, group: usize, p: PartitionId) -> Option<u64> {
-            self.observed.processed_offset(group, p)
-        }
         fn active_controller(&self) -> Option<u32> {
             self.controller
+        }
+        fn observed(&self) -> &Observed {
+            &self.observed
         }
     }
 

@@ -26,25 +26,10 @@ impl StateView for ClusterView<'_> {
     fn fetched(&self, p: PartitionId, b: BrokerId) -> Option<u64> {
         self.cluster.fetch_offset_of(p, b)
     }
-    fn acked_send(&self, producer: u32) -> Option<u64> {
-        self.observed.acked_send(producer)
-    }
-    fn acked_offset(&self, producer: u32) -> Option<u64> {
-        self.observed.acked_offset(producer)
-    }
-    fn generation(&self, group: usize) -> Option<i32> {
-        self.observed.generation(group)
-    }
-    fn rebalancing(&self, group: usize) -> bool {
-        self.observed.rebalancing(group)
-    }
-    fn committed(&self, consumer: u32, p: PartitionId) -> Option<u64> {
-        self.observed.committed_offset(consumer, p)
-    }
-    fn processed(&self, group: usize, p: PartitionId) -> Option<u64> {
-        self.observed.processed_offset(group, p)
-    }
     fn active_controller(&self) -> Option<u32> {
         self.cluster.active_controller()
+    }
+    fn observed(&self) -> &Observed {
+        self.observed
     }
 }

@@ -1039,17 +1039,8 @@ impl Consumer {
                 if result.is_err() {
                     self.leaders[partition.index()].leader = None;
                 }
-                if let (Some(pos), Ok(offset)) = (self.positions.get_mut(&partition), result) {
-                    pos.seek(offset, None);
-                    pos.awaiting_reset = false;
-                    pos.seek_to = None;
-                    let event = ClientEvent::PositionReset {
-                        consumer: self.index,
-                        group: self.group() as u32,
-                        partition: partition.0,
-                        offset,
-                    };
-                    self.emit(ctx, event);
+                if let Ok(offset) = result {
+                    self.reset_position_to(partition, offset, ctx);
                 }
                 self.resume_poll(ctx);
             }
@@ -1320,16 +1311,7 @@ impl Consumer {
         self.buffer.retain(|(q, _, _)| *q != p);
         let spec = match to {
             ResetTo::Offset(offset) => {
-                pos.seek(offset, None);
-                pos.awaiting_reset = false;
-                pos.seek_to = None;
-                let event = ClientEvent::PositionReset {
-                    consumer: self.index,
-                    group: self.group() as u32,
-                    partition: p.0,
-                    offset,
-                };
-                self.emit(ctx, event);
+                self.reset_position_to(p, offset, ctx);
                 self.resume_poll(ctx);
                 return format!("{} to offset {offset}", self.spec.partition_name(p));
             }
@@ -1344,6 +1326,17 @@ impl Consumer {
         pos.seek_to = Some(spec);
         self.resume_poll(ctx);
         format!("{} to {to}", self.spec.partition_name(p))
+    }
+
+    /// The position of `p` is now `offset` (a reset or a seek): recorded as a `position_reset` event.
+    fn reset_position_to(&mut self, p: PartitionId, offset: u64, ctx: &mut KafkaCtx<'_>) {
+        let Some(pos) = self.positions.get_mut(&p) else { return };
+        pos.seek(offset, None);
+        pos.awaiting_reset = false;
+        pos.seek_to = None;
+        let event =
+            ClientEvent::PositionReset { consumer: self.index, group: self.group() as u32, partition: p.0, offset };
+        self.emit(ctx, event);
     }
 
     pub fn owns(&self, p: PartitionId) -> bool {

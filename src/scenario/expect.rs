@@ -8,7 +8,7 @@ use crate::check;
 use crate::faults::plan::DeadlineWatch;
 use crate::kafka::spec::ClusterSpec;
 
-pub use super::happened::{HAPPENINGS, Happened, Scope};
+pub use super::happened::{Happened, Scope, happenings};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Expectations {

@@ -5,42 +5,40 @@
 use crate::kafka::messages::KafkaError;
 use crate::kafka::spec::ClusterSpec;
 
-/// What counts as having happened in a run, by name (see `verdict::happened_count`).
-pub const HAPPENINGS: [&str; 15] = [
-    "fault",
-    "leader-election",
-    "unclean-election",
-    "partition-offline",
-    "isr-shrink",
-    "isr-expand",
-    "truncation",
-    "rebalance",
-    "produce-retry",
-    "send-failed",
-    "commit-failed",
-    "offset-reset",
-    "truncation-detected",
-    "offsets-expired",
-    "triggers-fired",
+/// The scopes a happening takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scopes {
+    /// None: it is not about a partition.
+    Unscoped,
+    /// A partition or a topic.
+    Partition,
+    /// A partition, a topic, or a Kafka error name.
+    PartitionOrError,
+}
+
+/// What counts as having happened in a run, by name (see `verdict::happened_count`), with the scopes it takes.
+const KINDS: [(&str, Scopes); 15] = [
+    ("fault", Scopes::Unscoped),
+    ("leader-election", Scopes::Partition),
+    ("unclean-election", Scopes::Partition),
+    ("partition-offline", Scopes::Partition),
+    ("isr-shrink", Scopes::Partition),
+    ("isr-expand", Scopes::Partition),
+    ("truncation", Scopes::Partition),
+    ("rebalance", Scopes::Unscoped),
+    ("produce-retry", Scopes::PartitionOrError),
+    ("send-failed", Scopes::PartitionOrError),
+    ("commit-failed", Scopes::PartitionOrError),
+    ("offset-reset", Scopes::Partition),
+    ("truncation-detected", Scopes::Partition),
+    ("offsets-expired", Scopes::Unscoped),
+    ("triggers-fired", Scopes::Unscoped),
 ];
 
-/// The happenings about one partition: they take a partition or topic scope.
-const ABOUT_A_PARTITION: [&str; 11] = [
-    "leader-election",
-    "unclean-election",
-    "partition-offline",
-    "isr-shrink",
-    "isr-expand",
-    "truncation",
-    "produce-retry",
-    "send-failed",
-    "commit-failed",
-    "offset-reset",
-    "truncation-detected",
-];
-
-/// The happenings that carry an error: they take an error-name scope.
-const WITH_AN_ERROR: [&str; 3] = ["produce-retry", "send-failed", "commit-failed"];
+/// The names `happened` accepts.
+pub fn happenings() -> impl Iterator<Item = &'static str> {
+    KINDS.iter().map(|(name, _)| *name)
+}
 
 /// Which occurrences count.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +55,7 @@ pub enum Scope {
 pub struct Happened {
     /// As the scenario wrote it.
     pub name: String,
-    /// The happening (one of `HAPPENINGS`).
+    /// The happening (one of `happenings()`).
     pub what: &'static str,
     pub scope: Scope,
 }
@@ -68,28 +66,31 @@ pub fn parse_happened(text: &str, cluster: &ClusterSpec) -> Result<Happened, Str
         Some((b, s)) => (b, Some(s)),
         None => (text, None),
     };
-    let Some(&what) = HAPPENINGS.iter().find(|&&h| h == base) else {
-        return Err(format!("something that happens: one of {}, optionally with \":SCOPE\"", HAPPENINGS.join(", ")));
+    let Some(&(what, scopes)) = KINDS.iter().find(|(h, _)| *h == base) else {
+        let names: Vec<&str> = happenings().collect();
+        return Err(format!("something that happens: one of {}, optionally with \":SCOPE\"", names.join(", ")));
     };
-    let about_a_partition = ABOUT_A_PARTITION.contains(&what);
+    let about_a_partition = scopes != Scopes::Unscoped;
     let scope = match scope_text {
         None if about_a_partition => Scope::Partitions(own_partitions(cluster)),
         None => Scope::Everything,
         Some(s) if about_a_partition && partitions_named(s, cluster).is_some() => {
             Scope::Partitions(partitions_named(s, cluster).unwrap_or_default())
         }
-        Some(s) if WITH_AN_ERROR.contains(&what) && KafkaError::from_name(s).is_some() => Scope::Error(s.to_string()),
-        Some(s) => return Err(scope_help(what, s)),
+        Some(s) if scopes == Scopes::PartitionOrError && KafkaError::from_name(s).is_some() => {
+            Scope::Error(s.to_string())
+        }
+        Some(s) => return Err(scope_help(what, scopes, s)),
     };
     Ok(Happened { name: text.to_string(), what, scope })
 }
 
-fn scope_help(what: &str, scope: &str) -> String {
+fn scope_help(what: &str, scopes: Scopes, scope: &str) -> String {
     let mut forms = Vec::new();
-    if ABOUT_A_PARTITION.contains(&what) {
+    if scopes != Scopes::Unscoped {
         forms.push("a partition (\"orders-0\") or topic (\"orders\") of the scenario");
     }
-    if WITH_AN_ERROR.contains(&what) {
+    if scopes == Scopes::PartitionOrError {
         forms.push("a Kafka error name (\"NOT_ENOUGH_REPLICAS\")");
     }
     if forms.is_empty() {

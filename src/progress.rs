@@ -4,7 +4,8 @@
 //! that never lets up — passes the cluster's own checks (leaders, ISRs, stable groups) and fails these.
 
 use crate::history::{ClientEvent, FinalLog, History};
-use crate::kafka::spec::ClusterSpec;
+use crate::kafka::ids::PartitionId;
+use crate::kafka::spec::{ClusterSpec, ConsumerSpec};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// `producers-progress`: a producer with sends still outstanding at the end of the run (invoked, neither
@@ -81,13 +82,13 @@ pub fn consumer_findings(
         logs.iter().map(|l| (l.partition, l.start_offset + l.records.len() as u64)).collect();
     let mut out = Vec::new();
     for (g, name) in spec.groups.iter().enumerate() {
-        let topics: BTreeSet<usize> =
-            spec.consumers.iter().filter(|c| c.group == g).flat_map(|c| c.topics.iter().copied()).collect();
-        for p in (0..spec.partitions.len() as u32).filter(|&p| topics.contains(&spec.partitions[p as usize].topic)) {
+        let members: Vec<&ConsumerSpec> = spec.consumers.iter().filter(|c| c.group == g).collect();
+        let read = |p: &u32| members.iter().any(|c| c.reads(PartitionId(*p), spec.partitions[*p as usize].topic));
+        for p in (0..spec.partitions.len() as u32).filter(read) {
             let (before, last) = reached.get(&(g as u32, p)).copied().unwrap_or_default();
             let end = ends.get(&p).copied().unwrap_or(0);
             if last < end && last <= before {
-                let partition = spec.partition_name(crate::kafka::ids::PartitionId(p));
+                let partition = spec.partition_name(PartitionId(p));
                 let text = format!("group {name} stays at offset {last} of {partition}, whose log ends at {end}");
                 out.push(("consumers-progress", text));
             }

@@ -260,7 +260,8 @@ pub fn happened_count(h: &Happened, history: &History, stats: Option<&Stats>) ->
         ("truncation-detected", _) => {
             events(&|e| matches!(e, ClientEvent::TruncationDetected { partition, .. } if in_scope(*partition, None)))
         }
-        ("rebalance", None) => events(&|e| matches!(e, ClientEvent::Assigned { .. })),
+        // A manual assignment (generation -1) is no rebalance.
+        ("rebalance", None) => events(&|e| matches!(e, ClientEvent::Assigned { generation, .. } if *generation >= 0)),
         (_, None) => 0,
         ("leader-election", _) => per_partition(|c| c.leader_elections),
         ("unclean-election", _) => per_partition(|c| c.unclean_leader_elections),

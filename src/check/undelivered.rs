@@ -1,7 +1,8 @@
 //! `undelivered`: a record of a partition a group consumed that the group never processed.
 //!
 //! A group consumed a partition if one of its members was ever assigned it or processed a record from it; it is
-//! then held to every partition of that partition's topic (a subscription is to topics). The records it is held
+//! then held to every partition of that partition's topic (a subscription is to topics) — unless the partition
+//! was assigned manually (`assign()`, generation -1: no group generation), which holds it to that partition alone. The records it is held
 //! to are every record of those final logs, to the log's end (the run's liveness phase, not this check, decides
 //! whether the group had time to get there), and the acknowledged records at offsets retention deleted before the
 //! log's start (deleted before the group read them: lost to it). A record counts as processed when the group
@@ -55,17 +56,21 @@ struct Consumed<'h> {
 
 impl<'h> Consumed<'h> {
     fn new(history: &'h History) -> Self {
-        let mut partitions = BTreeSet::new();
+        let (mut partitions, mut subscribed) = (BTreeSet::new(), BTreeSet::new());
         for entry in &history.entries {
-            match &entry.event {
-                ClientEvent::Assigned { group, partitions: ps, .. } => {
-                    partitions.extend(ps.iter().map(|&p| (*group, p)))
+            let (group, ps, generation) = match &entry.event {
+                ClientEvent::Assigned { group, partitions: ps, generation, .. } => (*group, &ps[..], *generation),
+                ClientEvent::Processed { group, partition, generation, .. } => {
+                    (*group, std::slice::from_ref(partition), *generation)
                 }
-                ClientEvent::Processed { group, partition, .. } => _ = partitions.insert((*group, *partition)),
-                _ => {}
+                _ => continue,
+            };
+            partitions.extend(ps.iter().map(|&p| (group, p)));
+            if generation >= 0 {
+                subscribed.extend(ps.iter().map(|&p| (group, p)));
             }
         }
-        let topics = partitions.iter().filter_map(|&(g, p)| Some((g, topic(history, p)?))).collect();
+        let topics = subscribed.iter().filter_map(|&(g, p)| Some((g, topic(history, p)?))).collect();
         Consumed { groups: partitions.iter().map(|&(g, _)| g).collect(), partitions, topics }
     }
 
@@ -141,6 +146,25 @@ mod tests {
         let h = history(vec![assigned(0, 0, &[0])]);
         let v = check(&h, Some(&[log(0, &[]), log(1, &[(1, 0)]), log(2, &[(1, 1)])]));
         assert_eq!(v.iter().map(|v| (v.partition, v.witness_record())).collect::<Vec<_>>(), [(Some(1), Some((1, 0)))]);
+    }
+
+    // KafkaConsumer.assign: a manual assignment is to partitions, not topics (generation -1: no group generation).
+    #[test]
+    fn a_manual_assignment_holds_the_group_to_its_partitions_alone() {
+        let manual = ClientEvent::Assigned { consumer: 0, group: 0, generation: -1, partitions: vec![0] };
+        let done = ClientEvent::Processed {
+            consumer: 0,
+            group: 0,
+            generation: -1,
+            partition: 0,
+            offset: 0,
+            producer: 0,
+            send_seq: 0,
+        };
+        let h = history(vec![manual, done]);
+        let logs = [log(0, &[(0, 0), (0, 1)]), log(1, &[(1, 0)])];
+        let v = check(&h, Some(&logs));
+        assert_eq!(v.iter().map(|v| (v.partition, v.offset)).collect::<Vec<_>>(), [(Some(0), Some(1))], "{v:?}");
     }
 
     #[test]

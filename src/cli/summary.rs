@@ -132,7 +132,9 @@ fn write_groups(s: &mut String, outcome: &Outcome) {
                     format!("{} [{}]{idle}", h.consumers[*c as usize], names.join(","))
                 })
                 .collect();
-            let _ = writeln!(s, "  generation {generation}: {}", owned.join("; "));
+            let label =
+                if *generation < 0 { "assigned manually".to_string() } else { format!("generation {generation}") };
+            let _ = writeln!(s, "  {label}: {}", owned.join("; "));
         }
         write_rebalances(s, outcome, group);
         write_consumer_counts(s, h, g);

@@ -201,7 +201,7 @@ impl Cluster {
                 Vec::new()
             }
             Node::Consumer(c) => {
-                c.crash();
+                c.crash(loss);
                 Vec::new()
             }
             Node::Controller(_) => Vec::new(),
@@ -247,7 +247,7 @@ impl Cluster {
             Node::Broker(b) => {
                 b.crash(StorageLoss::Nothing);
             }
-            Node::Consumer(c) => c.crash(),
+            Node::Consumer(c) => c.crash(StorageLoss::Nothing),
             _ => {}
         }
         self.engine.restart(node);
@@ -413,7 +413,11 @@ impl Cluster {
             }
         }
         for (g, name) in self.spec.groups.iter().enumerate() {
-            let members = self.spec.consumers.iter().filter(|c| c.group == g).count();
+            // Manually assigned consumers are no members: a group of them alone has nothing to settle.
+            let members = self.spec.consumers.iter().filter(|c| c.group == g && c.assign.is_none()).count();
+            if members == 0 {
+                continue;
+            }
             let coordinator = self.spec.offsets_partition_of(g).and_then(|p| self.leader_of(p));
             let group = coordinator.and_then(|b| self.broker(b).group(g));
             match group {

@@ -208,6 +208,13 @@ pub enum CommitStrategy {
     AfterProcessing { sync: bool, per_record: bool },
     /// Commit what a poll returned before processing it (at-most-once).
     BeforeProcessing,
+    /// `enable.auto.commit=false` and no commits: positions come from `seek` or `auto.offset.reset` each time.
+    Never,
+    /// Self-managed offsets: the application stores each batch's results and the offsets after it in its own
+    /// database, in one transaction, and on (re)assignment seeks to the stored offsets; nothing is committed to
+    /// Kafka. A crash mid-batch rolls the batch back, so each record's processing takes effect once (Kafka's
+    /// docs, "Storing Offsets Outside Kafka" in KafkaConsumer's javadoc).
+    WithState,
 }
 
 /// Consumer settings (ConsumerConfig) plus how the application commits and how long it works per record.

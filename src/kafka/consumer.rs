@@ -5,9 +5,10 @@
 //! group while its processing goes on (a zombie).
 
 use super::assignor::{self, Assignor, MemberSubscription, TopicPartition};
+use super::cluster::ResetTo;
 use super::config::{CommitStrategy, OffsetReset};
 use super::ids::{BrokerId, LeaderEpoch, PartitionId};
-use super::log::Record;
+use super::log::{Record, StorageLoss};
 use super::messages::{
     GroupRequest, GroupResponse, JoinMetadata, JoinResult, KafkaError, LeaderInfo, Msg, OffsetAndEpoch, OffsetSpec,
 };
@@ -124,8 +125,18 @@ impl Position {
     }
 }
 
+/// The application's own database (`commit = "with-state"`): per partition, the offset after the last record
+/// whose processing it stored, written in the same transaction as the processing's results. It is on disk: a
+/// crash of the process keeps it.
+#[derive(Clone, Debug, Default)]
+struct StateStore {
+    next_offsets: BTreeMap<PartitionId, u64>,
+}
+
 pub struct Consumer {
     index: u32,
+    /// Survives a crash (the application's database); everything else is the process's memory.
+    store: StateStore,
     spec: Rc<ClusterSpec>,
     cfg: ConsumerSpec,
     leaders: Vec<LeaderInfo>,
@@ -159,6 +170,7 @@ impl Consumer {
         let cfg = spec.consumers[index as usize].clone();
         Consumer {
             index,
+            store: StateStore::default(),
             leaders: vec![LeaderInfo { leader: None, leader_epoch: -1 }; spec.partitions.len()],
             cfg,
             spec,
@@ -187,7 +199,11 @@ impl Consumer {
 
     /// The moment before a crash: the records of the current batch whose processing had finished did their work
     /// (their side effects happened), though nothing will commit them.
+    /// With offsets stored with the state, the batch's transaction had not committed: none of it took effect.
     pub fn report_processed_before_crash(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if self.cfg.config.commit == CommitStrategy::WithState {
+            return;
+        }
         let App::Processing { records, done_at } = &self.app else { return };
         let per_record = self.cfg.processing_time_us.max(1);
         let started = done_at.as_us().saturating_sub(per_record * records.len() as u64);
@@ -197,8 +213,13 @@ impl Consumer {
 
     /// A crash of the consumer's process: its memory is gone; it will start over as a new member, from the
     /// group's committed offsets.
-    pub fn crash(&mut self) {
+    /// The application's store commits durably (fsync): only a lost disk takes it.
+    pub fn crash(&mut self, loss: StorageLoss) {
+        let store = std::mem::take(&mut self.store);
         *self = Consumer::new(self.index, self.spec.clone());
+        if loss != StorageLoss::Disk {
+            self.store = store;
+        }
     }
 
     /// `KafkaConsumer.close()`: commit what was consumed (with auto-commit), leave the group so it rebalances at
@@ -466,6 +487,17 @@ impl Consumer {
         if self.leaders.iter().all(|l| l.leader.is_none()) {
             self.request_metadata(ctx);
         }
+        if let Some(partitions) = &self.cfg.assign {
+            if self.membership != Membership::Stable {
+                let partitions = partitions.clone();
+                self.assign_manually(&partitions, ctx);
+            }
+            // Without a group.id there is nothing to coordinate; with one, committed offsets and commits need
+            // the coordinator.
+            if self.cfg.without_group_id || self.coordinator.is_some() {
+                return true;
+            }
+        }
         let Some(coordinator) = self.coordinator else {
             if !self.has_pending(PendingKind::FindCoordinator) {
                 let group = self.group();
@@ -592,6 +624,13 @@ impl Consumer {
         }
         if unknown.is_empty() {
             return resets.is_empty();
+        }
+        if self.cfg.without_group_id {
+            // No committed offsets to fetch: `auto.offset.reset` decides.
+            for p in unknown {
+                self.reset_position(p, ctx);
+            }
+            return false;
         }
         if let Some(coordinator) = self.coordinator
             && !self.has_pending(PendingKind::OffsetFetch)
@@ -763,7 +802,7 @@ impl Consumer {
     fn die_on_poison(&mut self, (p, offset, record): (PartitionId, u64, Record), ctx: &mut KafkaCtx<'_>) {
         self.report_poison(p, offset, record, false, ctx);
         let next_correlation = self.next_correlation;
-        *self = Consumer::new(self.index, self.spec.clone());
+        self.crash(StorageLoss::Nothing);
         self.next_correlation = next_correlation;
         self.dead_until = ctx.now.plus_us(self.cfg.restart_delay_us);
         self.arm_poll(self.cfg.restart_delay_us, ctx);
@@ -894,7 +933,13 @@ impl Consumer {
                 }
                 self.commit(upto, false, ctx);
             }
-            CommitStrategy::Auto | CommitStrategy::BeforeProcessing => {}
+            CommitStrategy::WithState => {
+                // One transaction: the batch's results and the offsets after it.
+                for &(p, o, _) in &done {
+                    self.store.next_offsets.insert(p, o + 1);
+                }
+            }
+            CommitStrategy::Auto | CommitStrategy::BeforeProcessing | CommitStrategy::Never => {}
         }
         self.continue_after(rest, ctx);
     }
@@ -1163,6 +1208,7 @@ impl Consumer {
         if !revoked.is_empty() && self.cooperative() {
             self.rejoin_needed = true;
         }
+        let added: Vec<PartitionId> = assignment.iter().copied().filter(|p| !self.positions.contains_key(p)).collect();
         for &p in &assignment {
             self.positions.entry(p).or_default();
         }
@@ -1173,7 +1219,46 @@ impl Consumer {
             partitions: assignment.iter().map(|p| p.0).collect(),
         };
         self.emit(ctx, event);
+        for p in added {
+            self.seek_on_assignment(p, ctx);
+        }
         self.resume_poll(ctx);
+    }
+
+    /// KafkaConsumer.assign: the partitions are this consumer's, outside any group (generation -1 in the history
+    /// marks a manual assignment); then the application's startup seeks.
+    fn assign_manually(&mut self, partitions: &[PartitionId], ctx: &mut KafkaCtx<'_>) {
+        self.membership = Membership::Stable;
+        self.rejoin_needed = false;
+        for &p in partitions {
+            self.positions.entry(p).or_default();
+        }
+        let event = ClientEvent::Assigned {
+            consumer: self.index,
+            group: self.group() as u32,
+            generation: self.generation,
+            partitions: partitions.iter().map(|p| p.0).collect(),
+        };
+        self.emit(ctx, event);
+        for &p in partitions {
+            self.seek_on_assignment(p, ctx);
+        }
+    }
+
+    /// What the application does with a partition it was just given (onPartitionsAssigned, or after `assign()`):
+    /// with offsets in its own store, seek to the stored one (KafkaConsumer's javadoc, "Storing Offsets Outside
+    /// Kafka"); else the configured `seek`; else nothing (the committed offset, then `auto.offset.reset`).
+    fn seek_on_assignment(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
+        let stored =
+            self.store.next_offsets.get(&p).copied().filter(|_| self.cfg.config.commit == CommitStrategy::WithState);
+        let to = match stored {
+            Some(offset) => ResetTo::Offset(offset),
+            None => match self.cfg.seek {
+                Some(to) => to,
+                None => return,
+            },
+        };
+        self.seek_position(p, to, ctx);
     }
 
     fn on_heartbeat_response(&mut self, result: Result<(), KafkaError>) {
@@ -1301,31 +1386,32 @@ impl Consumer {
     /// KafkaConsumer.seek / seekToBeginning / seekToEnd / offsetsForTimes-then-seek by the application, for a
     /// partition it is assigned: what was fetched beyond is dropped, and the next poll starts there. Says what
     /// it did.
-    pub fn seek(&mut self, p: PartitionId, to: super::cluster::ResetTo, ctx: &mut KafkaCtx<'_>) -> String {
-        use super::cluster::ResetTo;
+    pub fn seek(&mut self, p: PartitionId, to: ResetTo, ctx: &mut KafkaCtx<'_>) -> String {
         let Some(pos) = self.positions.get_mut(&p) else {
             return format!("not assigned {}", self.spec.partition_name(p));
         };
         pos.fetched_epochs.clear();
         pos.validating = None;
         self.buffer.retain(|(q, _, _)| *q != p);
+        self.seek_position(p, to, ctx);
+        self.resume_poll(ctx);
+        format!("{} to {to}", self.spec.partition_name(p))
+    }
+
+    /// KafkaConsumer.seek moves the position at once; seekToBeginning, seekToEnd and a seek by time wait for a
+    /// ListOffsets (SubscriptionState.requestOffsetReset: AWAIT_RESET).
+    fn seek_position(&mut self, p: PartitionId, to: ResetTo, ctx: &mut KafkaCtx<'_>) {
         let spec = match to {
-            ResetTo::Offset(offset) => {
-                self.reset_position_to(p, offset, ctx);
-                self.resume_poll(ctx);
-                return format!("{} to offset {offset}", self.spec.partition_name(p));
-            }
+            ResetTo::Offset(offset) => return self.reset_position_to(p, offset, ctx),
             ResetTo::Earliest => OffsetSpec::Earliest,
             ResetTo::Latest => OffsetSpec::Latest,
             ResetTo::Datetime(t) => OffsetSpec::Timestamp(t),
         };
-        // SubscriptionState.requestOffsetReset: the position waits for a ListOffsets (AWAIT_RESET).
+        let Some(pos) = self.positions.get_mut(&p) else { return };
         pos.fetch = None;
         pos.consumed = None;
         pos.awaiting_reset = true;
         pos.seek_to = Some(spec);
-        self.resume_poll(ctx);
-        format!("{} to {to}", self.spec.partition_name(p))
     }
 
     /// The position of `p` is now `offset` (a reset or a seek): recorded as a `position_reset` event.
@@ -1360,12 +1446,47 @@ mod tests {
     use crate::engine::runner::{Command, Ctx};
 
     fn consumer(auto_offset_reset: &str) -> Consumer {
+        consumer_with(&format!("auto.offset.reset = \"{auto_offset_reset}\"\n"))
+    }
+
+    fn consumer_with(keys: &str) -> Consumer {
         let text = format!(
             "[[topics]]\nname = \"audit\"\npartitions = 1\n\n[[consumers]]\nname = \"reader\"\ngroup.id = \"readers\"\n\
-             topics = [\"audit\"]\nauto.offset.reset = \"{auto_offset_reset}\"\n"
+             topics = [\"audit\"]\n{keys}"
         );
         let scenario = crate::scenario::load_str("consumer-test.toml", &text).expect("a valid scenario");
         Consumer::new(0, Rc::new(scenario.sim.cluster))
+    }
+
+    fn client_events(commands: Vec<Command<Msg, Timer, Obs>>) -> Vec<ClientEvent> {
+        let client = |c: Command<Msg, Timer, Obs>| match c {
+            Command::Emit(Obs::Client(event)) => Some(event),
+            _ => None,
+        };
+        commands.into_iter().filter_map(client).collect()
+    }
+
+    // The application's database commits durably: a process crash or a power loss keeps the stored offsets,
+    // a lost disk does not; and a batch whose transaction had not committed at the crash took no effect.
+    #[test]
+    fn offsets_stored_with_the_state_survive_what_the_store_survives() {
+        let mut c = consumer_with("commit = \"with-state\"\n");
+        let p = PartitionId(0);
+        for (loss, kept) in [(StorageLoss::Nothing, true), (StorageLoss::PageCache, true), (StorageLoss::Disk, false)] {
+            c.store.next_offsets.insert(p, 5);
+            c.crash(loss);
+            assert_eq!(c.store.next_offsets.contains_key(&p), kept, "{loss:?}");
+        }
+        // Two records of 1 ms each, crashed at 1.5 ms: the first one's processing had finished.
+        for (commit, took_effect) in [("with-state", 0), ("sync-after-batch", 1)] {
+            let mut c = consumer_with(&format!("commit = \"{commit}\"\n"));
+            let record = Record { producer: crate::kafka::ids::ClientId(0), send_seq: 0, key: None, size_bytes: 1 };
+            c.app = App::Processing { records: vec![(p, 0, record), (p, 1, record)], done_at: SimTime(2_000) };
+            let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
+            let mut ctx = Ctx::detached(SimTime(1_500), NodeId(0), &mut rng, &mut commands);
+            c.report_processed_before_crash(&mut ctx);
+            assert_eq!(client_events(commands).len(), took_effect, "{commit}");
+        }
     }
 
     /// A consumer of audit-0 at `offset`, whose last record was written in leader epoch 5, validating against
@@ -1379,11 +1500,7 @@ mod tests {
         let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
         let mut ctx = Ctx::detached(SimTime::ZERO, NodeId(0), &mut rng, &mut commands);
         consumer.on_validation_response(p, Ok(answer), &mut ctx);
-        let client = |c: Command<Msg, Timer, Obs>| match c {
-            Command::Emit(Obs::Client(event)) => Some(event),
-            _ => None,
-        };
-        commands.into_iter().filter_map(client).collect()
+        client_events(commands)
     }
 
     fn detected(events: &[ClientEvent]) -> Option<(Option<u64>, Option<String>)> {

@@ -61,8 +61,17 @@ pub struct ConsumerSpec {
     pub name: String,
     /// An index into `groups`.
     pub group: usize,
-    /// Topic indexes it subscribes to.
+    /// Topic indexes it subscribes to (with `assign`, the topics of the assigned partitions).
     pub topics: Vec<usize>,
+    /// `assign()`: the partitions it reads, without group membership (manual assignment); `None` subscribes
+    /// to `topics` through the group.
+    pub assign: Option<Vec<PartitionId>>,
+    /// No `group.id` (manual assignment only): no commits and no committed offsets; its events are reported
+    /// under a group named after the consumer.
+    pub without_group_id: bool,
+    /// `seek`: where the application puts each assigned partition right after `assign()` (its startup code,
+    /// run again after every restart); otherwise the committed offset, then `auto.offset.reset`.
+    pub seek: Option<super::cluster::ResetTo>,
     pub config: ConsumerConfig,
     /// Processing time per record: drawn uniformly from `processing_time_us..=processing_time_max_us` with the
     /// consumer's own random stream (equal bounds: a fixed time).
@@ -77,6 +86,16 @@ pub struct ConsumerSpec {
     pub channel: Option<u32>,
     /// How long the application's supervisor waits before restarting it after it died.
     pub restart_delay_us: u64,
+}
+
+impl ConsumerSpec {
+    /// Whether the consumer reads partition `p` of `topic`: one it is assigned, or one of a topic it subscribes to.
+    pub fn reads(&self, p: PartitionId, topic: usize) -> bool {
+        match &self.assign {
+            Some(partitions) => partitions.contains(&p),
+            None => self.topics.contains(&topic),
+        }
+    }
 }
 
 /// What a consumer application does with a record it cannot deserialize.

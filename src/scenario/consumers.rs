@@ -1,9 +1,12 @@
 //! The `[[consumers]]` tables: group members, what they subscribe to, how they commit, Kafka's consumer configs
 //! under their own names; and the internal `__consumer_offsets` topic that groups need.
 
-use super::doc::{LoadError, Node, TableReader, Value, expect_str, expect_table};
+use super::doc::{LoadError, Node, TableReader, Value, expect_array, expect_str, expect_table, parse_duration_us};
+use crate::engine::SimTime;
 use crate::engine::time::US_PER_MS;
+use crate::kafka::cluster::ResetTo;
 use crate::kafka::config::{CommitStrategy, ConsumerConfig, GroupConfig, OffsetReset, TopicConfig};
+use crate::kafka::ids::PartitionId;
 use crate::kafka::spec::{ConsumerSpec, OFFSETS_TOPIC, PartitionSpec, PoisonPolicy, ProducerSpec, assign_replicas};
 
 const MAX_MS_US: u64 = i32::MAX as u64 * 1_000;
@@ -31,11 +34,15 @@ pub fn read_consumers(
     let nodes = top.array("consumers")?.unwrap_or(&[]);
     let mut consumers: Vec<(ConsumerSpec, Option<StageOutput>)> = Vec::new();
     let mut groups: Vec<String> = Vec::new();
+    let mut own_groups: Vec<(usize, usize)> = Vec::new();
+    // Each consumer's table index.
+    let mut tables: Vec<usize> = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         let mut t = expect_table(src, node, &format!("consumers[{i}]"), true)?;
         let spec = read_consumer(&mut t, topics, &mut groups, i)?;
         let stage = read_stage_output(&mut t, topics, producers, &spec.topics)?;
         let copies = t.u64_in("instances", 1, 100)?.unwrap_or(1);
+        check_with_state(&t, &spec, stage.is_some(), copies)?;
         t.finish()?;
         for n in 1..=copies {
             let mut c = spec.clone();
@@ -56,10 +63,50 @@ pub fn read_consumers(
                     "a name no other node uses",
                 ));
             }
+            if c.without_group_id {
+                groups.push(c.name.clone());
+                c.group = groups.len() - 1;
+                own_groups.push((c.group, i));
+            }
             consumers.push((c, stage.clone()));
+            tables.push(i);
+        }
+    }
+    // With offsets in its own store, a subscribing consumer must be its group's only member: another member
+    // given its partitions would not find them.
+    for ((c, _), &i) in consumers.iter().zip(&tables) {
+        let members = consumers.iter().filter(|(x, _)| x.group == c.group).count();
+        if c.config.commit == CommitStrategy::WithState && c.assign.is_none() && members > 1 {
+            let expected = "the only member of its group (the state store is the consumer's own), or `assign`";
+            return Err(LoadError::at_node(src, &nodes[i], &format!("consumers[{i}].commit"), expected));
+        }
+    }
+    // A consumer without group.id is reported under its own name: no group.id may take it.
+    for &(group, i) in &own_groups {
+        if consumers.iter().filter(|(c, _)| c.group == group).count() > 1 {
+            let expected = "a name no group.id uses (a consumer without group.id is reported under its name)";
+            return Err(LoadError::at_node(src, &nodes[i], &format!("consumers[{i}].name"), expected));
         }
     }
     Ok((consumers, groups))
+}
+
+/// `commit = "with-state"` keeps offsets in the application's own store, which the model keeps on the
+/// consumer's node: so one consumer per group (or a manual assignment), and no stage output, whose writes would
+/// need Kafka transactions to join the store's (not modelled).
+fn check_with_state(t: &TableReader<'_>, spec: &ConsumerSpec, stage: bool, copies: u64) -> Result<(), LoadError> {
+    if spec.config.commit != CommitStrategy::WithState {
+        return Ok(());
+    }
+    if stage {
+        let expected = "a consumer that writes nothing (a stage's writes would need Kafka transactions)";
+        return Err(t.error_at("commit", expected, "\"with-state\" on a processor stage"));
+    }
+    if spec.assign.is_none() && copies > 1 {
+        let expected = "one instance (the state store is the consumer's own), or `assign`";
+        return Err(t.error_at("instances", expected, copies.to_string()));
+    }
+    Ok(())
 }
 
 fn read_consumer(
@@ -69,13 +116,23 @@ fn read_consumer(
     i: usize,
 ) -> Result<ConsumerSpec, LoadError> {
     let name = t.str("name")?.map_or_else(|| format!("consumer-{}", i + 1), str::to_string);
+    let assign = read_assignment(t, topics)?;
     let group_value = t.str("group.id")?;
-    let group_name = t.required("group.id", group_value, "the consumer's group.id")?.to_string();
-    let group = groups.iter().position(|g| *g == group_name).unwrap_or_else(|| {
-        groups.push(group_name);
-        groups.len() - 1
-    });
-    let topic_indexes = read_subscription(t, topics)?;
+    let without_group_id = group_value.is_none() && assign.is_some();
+    let group = match group_value {
+        Some(group_name) => groups.iter().position(|g| g == group_name).unwrap_or_else(|| {
+            groups.push(group_name.to_string());
+            groups.len() - 1
+        }),
+        // Given its own group name per instance once the instances are named (read_consumers).
+        None if without_group_id => usize::MAX,
+        None => return Err(t.missing("group.id", "the consumer's group.id (or `assign`, for one without a group)")),
+    };
+    let topic_indexes = match &assign {
+        Some(partitions) => assigned_topics(topics, partitions),
+        None => read_subscription(t, topics)?,
+    };
+    let seek = read_initial_seek(t, assign.is_some())?;
     let start_us = t.duration_us("start")?.unwrap_or(1_000_000);
     let processing_time_us = t.duration_us("processing_time")?.unwrap_or(1_000);
     let processing_time_max_us = t.duration_us("processing_time_max")?.unwrap_or(processing_time_us);
@@ -86,7 +143,7 @@ fn read_consumer(
             format!("{processing_time_max_us}us"),
         ));
     }
-    let config = read_consumer_config(t)?;
+    let config = read_consumer_config(t, without_group_id)?;
     let on_poison = match t.one_of("on_poison", &["fail", "skip"])? {
         Some("skip") => PoisonPolicy::Skip,
         _ => PoisonPolicy::Fail,
@@ -97,6 +154,9 @@ fn read_consumer(
         name,
         group,
         topics: topic_indexes,
+        assign: assign.map(|ps| ps.into_iter().map(|(p, _)| p).collect()),
+        without_group_id,
+        seek,
         config,
         processing_time_us,
         processing_time_max_us,
@@ -106,6 +166,76 @@ fn read_consumer(
         stage_producer: None,
         channel,
     })
+}
+
+/// `assign = ["orders-0", ...]`: partitions that exist, each once, instead of `topics` (KafkaConsumer.assign).
+/// Partition ids follow the topics' order, as the cluster numbers them.
+fn read_assignment(
+    t: &mut TableReader<'_>,
+    topics: &[TopicConfig],
+) -> Result<Option<Vec<(PartitionId, usize)>>, LoadError> {
+    let Some(node) = t.node("assign") else { return Ok(None) };
+    if t.has("topics") {
+        return Err(t.error_at("topics", "either topics (subscribe) or assign (manual assignment)", "both"));
+    }
+    let path = t.path("assign");
+    let items = expect_array(t.source(), node, &path)?;
+    let mut out: Vec<(PartitionId, usize)> = Vec::new();
+    for (j, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{j}]");
+        let name = expect_str(t.source(), item, &item_path)?;
+        let Some(found) = find_partition(topics, name).filter(|found| !out.contains(found)) else {
+            let expected = "a partition of the scenario's topics, such as \"orders-0\", listed once";
+            return Err(LoadError::at(t.source(), item.span.clone(), item_path, expected, format!("\"{name}\"")));
+        };
+        out.push(found);
+    }
+    if out.is_empty() {
+        return Err(t.error_at("assign", "at least one partition", "an empty list"));
+    }
+    Ok(Some(out))
+}
+
+/// "T-N" among the user topics: its partition id (partitions are numbered topic by topic) and its topic.
+fn find_partition(topics: &[TopicConfig], name: &str) -> Option<(PartitionId, usize)> {
+    let (topic_name, number) = name.rsplit_once('-')?;
+    let number: u32 = number.parse().ok()?;
+    let topic = topics.iter().position(|x| x.name == topic_name && x.name != OFFSETS_TOPIC)?;
+    let before: u32 = topics[..topic].iter().map(|x| x.partitions).sum();
+    (number < topics[topic].partitions).then_some((PartitionId(before + number), topic))
+}
+
+/// The topics of the assigned partitions, each once, in order of first appearance.
+fn assigned_topics(topics: &[TopicConfig], partitions: &[(PartitionId, usize)]) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    for &(_, topic) in partitions {
+        if !out.contains(&topic) && topic < topics.len() {
+            out.push(topic);
+        }
+    }
+    out
+}
+
+/// `seek = "earliest" | "latest" | N | "12s"` (the first offset whose timestamp is at or after that simulated
+/// time, offsetsForTimes): where the application seeks each assigned partition after `assign()`.
+fn read_initial_seek(t: &mut TableReader<'_>, assigned: bool) -> Result<Option<ResetTo>, LoadError> {
+    let Some(node) = t.node("seek") else { return Ok(None) };
+    if !assigned {
+        let expected = "`assign` partitions to seek in (a group member seeks with a `seek` fault)";
+        return Err(t.error_at("seek", expected, "a subscribing consumer"));
+    }
+    let datetime_us = node.as_str().and_then(parse_duration_us);
+    let to = match (&node.value, datetime_us) {
+        (_, Some(us)) => ResetTo::Datetime(SimTime(us)),
+        (Value::Str(s), _) if s == "earliest" => ResetTo::Earliest,
+        (Value::Str(s), _) if s == "latest" => ResetTo::Latest,
+        (Value::Int(n), _) if *n >= 0 => ResetTo::Offset(*n as u64),
+        (other, _) => {
+            let expected = "\"earliest\", \"latest\", an offset >= 0 or a time such as \"12s\"";
+            return Err(t.error_at("seek", expected, other.describe()));
+        }
+    };
+    Ok(Some(to))
 }
 
 /// `produce.topic` / `produce.fan_out`: a processor stage writes `fan_out` records to `topic` for each record
@@ -211,11 +341,25 @@ fn read_subscription(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<
     Ok(out)
 }
 
-fn read_consumer_config(t: &mut TableReader<'_>) -> Result<ConsumerConfig, LoadError> {
+fn read_consumer_config(t: &mut TableReader<'_>, without_group_id: bool) -> Result<ConsumerConfig, LoadError> {
     let mut c = ConsumerConfig::default();
-    let auto = t.bool("enable.auto.commit")?.unwrap_or(true);
+    // KIP-289: without a group.id, enable.auto.commit defaults to false, and true is an
+    // InvalidConfigurationException; commitSync/commitAsync throw InvalidGroupIdException.
+    let auto = t.bool("enable.auto.commit")?.unwrap_or(!without_group_id);
+    if auto && without_group_id {
+        return Err(t.error_at("enable.auto.commit", "false: a consumer without group.id cannot commit", "true"));
+    }
     let commit = t.one_of("commit", &COMMITS)?;
-    c.commit = commit_strategy(commit, auto);
+    c.commit = match commit_strategy(commit, auto) {
+        _ if without_group_id && commit.is_none() => CommitStrategy::Never,
+        CommitStrategy::Never | CommitStrategy::WithState => commit_strategy(commit, auto),
+        _ if without_group_id => {
+            let expected =
+                "\"none\" or \"with-state\": a consumer without group.id cannot commit (InvalidGroupIdException)";
+            return Err(t.error_at("commit", expected, format!("\"{}\"", commit.unwrap_or_default())));
+        }
+        strategy => strategy,
+    };
     for (key, slot) in [
         ("auto.commit.interval.ms", &mut c.auto_commit_interval_us),
         ("fetch.max.wait.ms", &mut c.fetch_max_wait_us),
@@ -260,8 +404,16 @@ fn read_consumer_config(t: &mut TableReader<'_>) -> Result<ConsumerConfig, LoadE
     Ok(c)
 }
 
-const COMMITS: [&str; 6] =
-    ["auto", "sync-after-batch", "async-after-batch", "sync-after-each", "async-after-each", "before-processing"];
+const COMMITS: [&str; 8] = [
+    "auto",
+    "sync-after-batch",
+    "async-after-batch",
+    "sync-after-each",
+    "async-after-each",
+    "before-processing",
+    "none",
+    "with-state",
+];
 
 /// `commit`: how the application commits. Without it, `enable.auto.commit` decides (auto, or a synchronous
 /// commit after each poll's batch).
@@ -272,7 +424,9 @@ fn commit_strategy(commit: Option<&str>, auto: bool) -> CommitStrategy {
         Some("async-after-batch") => CommitStrategy::AfterProcessing { sync: false, per_record: false },
         Some("sync-after-each") => CommitStrategy::AfterProcessing { sync: true, per_record: true },
         Some("async-after-each") => CommitStrategy::AfterProcessing { sync: false, per_record: true },
-        Some(_) => CommitStrategy::BeforeProcessing,
+        Some("before-processing") => CommitStrategy::BeforeProcessing,
+        Some("none") => CommitStrategy::Never,
+        Some(_) => CommitStrategy::WithState,
         None if auto => CommitStrategy::Auto,
         None => CommitStrategy::AfterProcessing { sync: true, per_record: false },
     }

@@ -1,6 +1,9 @@
 //! Bad scenario files: each gives one clear error (file, line, column, field path, what was expected) and nothing
 //! ever panics, whatever the bytes. Expected positions are counted by hand from the texts below (1-based, in chars).
 
+use insync::kafka::cluster::ResetTo;
+use insync::kafka::config::CommitStrategy;
+use insync::kafka::ids::PartitionId;
 use insync::scenario::{LoadError, Scenario, load_str};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -443,4 +446,67 @@ fn delay_metadata_needs_a_duration() {
     let e = load_err("bad.toml", text);
     assert_eq!(e.field, "faults[0].duration", "{e}");
     assert!(e.expected.contains("how long updates are withheld"), "{e}");
+}
+
+/// A topic, then one consumer table whose keys are `consumer` (line 5 on).
+fn with_consumer(consumer: &str) -> String {
+    format!("[[topics]]\nname = \"audit\"\npartitions = 2\n[[consumers]]\n{consumer}")
+}
+
+// KafkaConsumer: a consumer without group.id cannot commit (KIP-289: auto-commit off, InvalidGroupIdException),
+// subscribes to nothing and seeks only what it assigned.
+#[test]
+fn manual_assignment_is_refused_where_kafka_refuses_it() {
+    let e = load_err("a.toml", &with_consumer("assign = [\"audit-0\"]\ncommit = \"sync-after-batch\"\n"));
+    assert_at(&e, 6, 10, "consumers[0].commit");
+    assert!(e.expected.contains("InvalidGroupIdException"), "{e}");
+    let e = load_err("a.toml", &with_consumer("assign = [\"audit-0\"]\nenable.auto.commit = true\n"));
+    assert_at(&e, 6, 22, "consumers[0].enable.auto.commit");
+    let e = load_err("a.toml", &with_consumer("assign = [\"audit-0\"]\ntopics = [\"audit\"]\n"));
+    assert_at(&e, 6, 10, "consumers[0].topics");
+    let e = load_err("a.toml", &with_consumer("assign = [\"audit-0\", \"audit-2\"]\n"));
+    assert_at(&e, 5, 22, "consumers[0].assign[1]");
+    assert_eq!(e.found, "\"audit-2\"");
+    let e = load_err("a.toml", &with_consumer("assign = [\"audit-0\", \"audit-0\"]\n"));
+    assert_at(&e, 5, 22, "consumers[0].assign[1]");
+    let e = load_err("a.toml", &with_consumer("group.id = \"g\"\ntopics = [\"audit\"]\nseek = \"earliest\"\n"));
+    assert_at(&e, 7, 8, "consumers[0].seek");
+    let e = load_err("a.toml", &with_consumer("assign = [\"audit-0\"]\nseek = \"soon\"\n"));
+    assert_at(&e, 6, 8, "consumers[0].seek");
+    let e = load_err("a.toml", &with_consumer("topics = [\"audit\"]\n"));
+    assert_eq!(e.field, "consumers[0].group.id", "{e}");
+}
+
+#[test]
+fn a_consumer_without_group_id_reads_its_partitions_and_seeks_where_asked() {
+    let s = load_ok("a.toml", &with_consumer("name = \"r\"\nassign = [\"audit-1\"]\nseek = 7\n"));
+    let c = &s.sim.cluster.consumers[0];
+    assert_eq!(
+        (c.assign.as_deref(), c.without_group_id, c.topics.as_slice()),
+        (Some(&[PartitionId(1)][..]), true, &[0][..])
+    );
+    assert_eq!((c.config.commit, c.seek), (CommitStrategy::Never, Some(ResetTo::Offset(7))));
+    assert_eq!(s.sim.cluster.groups[c.group], "r", "reported under its own name");
+    let s = load_ok("a.toml", &with_consumer("assign = [\"audit-0\"]\nseek = \"12s\"\n"));
+    assert_eq!(s.sim.cluster.consumers[0].seek, Some(ResetTo::Datetime(insync::engine::SimTime(12_000_000))));
+    // A group.id may not take a group-less consumer's name.
+    let text =
+        with_consumer("name = \"r\"\nassign = [\"audit-0\"]\n[[consumers]]\ngroup.id = \"r\"\ntopics = [\"audit\"]\n");
+    assert_eq!(load_err("a.toml", &text).field, "consumers[0].name");
+}
+
+// The state store is the consumer's own: one instance per group, and no stage whose writes would need Kafka
+// transactions to join it.
+#[test]
+fn offsets_with_the_state_are_refused_where_the_store_could_not_hold_them() {
+    let e = load_err(
+        "a.toml",
+        &with_consumer("group.id = \"g\"\ntopics = [\"audit\"]\ncommit = \"with-state\"\ninstances = 2\n"),
+    );
+    assert_at(&e, 8, 13, "consumers[0].instances");
+    let text =
+        with_consumer("group.id = \"g\"\ntopics = [\"audit\"]\ncommit = \"with-state\"\nproduce.topic = \"audit\"\n");
+    assert_eq!(load_err("a.toml", &text).field, "consumers[0].commit");
+    let two = "group.id = \"g\"\ntopics = [\"audit\"]\ncommit = \"with-state\"\n[[consumers]]\ngroup.id = \"g\"\ntopics = [\"audit\"]\n";
+    assert_eq!(load_err("a.toml", &with_consumer(two)).field, "consumers[0].commit");
 }

@@ -385,3 +385,58 @@ fn a_member_past_max_poll_interval_fails_its_commits_without_sending_them() {
     let processed = processed_by_group(&outcome, "invoicing");
     assert!(processed.values().any(|&n| n > 1), "the first batch is processed again after the rejoin");
 }
+
+/// The records of `partition` in the final log, as (producer, send_seq).
+fn final_records(outcome: &insync::sim::Outcome, partition: &str) -> Vec<(u32, u64)> {
+    let p = outcome.history.partitions.iter().position(|x| x == partition).expect("the partition exists") as u32;
+    outcome.final_logs.iter().find(|l| l.partition == p).map(|l| l.records.clone()).unwrap_or_default()
+}
+
+// KafkaConsumer.assign + seekToBeginning without a group.id (KIP-289): no coordinator, no commits, no
+// rebalance; each start of the application seeks to the beginning again, so a restart reprocesses what it had
+// read, and the reader is held to its partition only.
+#[test]
+fn a_reader_without_a_group_rereads_its_partition_from_the_beginning_after_a_restart() {
+    let (_, outcome) = run("log-reader-without-a-group");
+    let h = &outcome.history;
+    let auditor = h.consumers.iter().position(|c| c == "auditor").unwrap() as u32;
+    let mut before_crash = std::collections::BTreeSet::new();
+    for e in &h.entries {
+        match &e.event {
+            ClientEvent::Assigned { consumer, generation, partitions, .. } if *consumer == auditor => {
+                assert_eq!((*generation, partitions.as_slice()), (-1, &[1][..]), "assign(), outside any group");
+            }
+            ClientEvent::Joining { consumer, .. } | ClientEvent::Committed { consumer, .. } => {
+                assert_ne!(*consumer, auditor, "a consumer without group.id never joins nor commits")
+            }
+            ClientEvent::Processed { consumer, partition, producer, send_seq, .. } if *consumer == auditor => {
+                assert_eq!(*partition, 1, "only the assigned partition");
+                if e.time_us < 20 * S {
+                    before_crash.insert((*producer, *send_seq));
+                }
+            }
+            _ => {}
+        }
+    }
+    let processed = processed_by_group(&outcome, "auditor");
+    assert!(final_records(&outcome, "invoices-1").iter().all(|r| processed.contains_key(r)), "nothing skipped");
+    assert!(!before_crash.is_empty());
+    assert!(before_crash.iter().all(|r| processed[r] == 2), "read again from the beginning after the restart");
+    assert!(processed_by_group(&outcome, "billing").values().all(|&n| n == 1), "the group never noticed it");
+}
+
+// KafkaConsumer's javadoc, "Storing Offsets Outside Kafka": results and offsets in one transaction, and a seek to
+// the stored offsets on assignment, make each record's processing take effect once through a crash mid-batch;
+// the same crash with offsets committed to Kafka after processing repeats part of the batch.
+#[test]
+fn offsets_stored_with_the_state_take_effect_once_where_commits_to_kafka_repeat_some() {
+    for (story, twice_expected) in [("offsets-with-state-crash", false), ("offsets-in-kafka-crash", true)] {
+        let (_, outcome) = run(story);
+        let processed = processed_by_group(&outcome, "billing");
+        let all: Vec<(u32, u64)> =
+            ["invoices-0", "invoices-1"].iter().flat_map(|p| final_records(&outcome, p)).collect();
+        assert!(all.iter().all(|r| processed.contains_key(r)), "{story}: nothing skipped");
+        let twice = processed.values().filter(|&&n| n > 1).count();
+        assert_eq!(twice > 0, twice_expected, "{story}: {twice} records processed twice");
+    }
+}

@@ -303,3 +303,60 @@ target = "fresh"
     assert_eq!(sends[0], (20_000_000, false));
     assert!(sends[1].1 && sends[1].0 > 20_000_000);
 }
+
+/// The bundled story of each trigger family: its expectations hold, its triggers fire, at every seed tried.
+#[test]
+fn each_trigger_familys_story_meets_its_expectations_at_every_seed() {
+    let stories = [
+        "acks1-ack-then-cut-off",                 // producer acked
+        "isr-shrinks-to-the-leader-then-it-dies", // isr has size
+        "commit-then-crash-skips-the-batch",      // consumer committed
+        "leader-crash-as-the-controller-changes", // controller changed
+        "member-crashes-mid-rebalance",           // group rebalancing, generation
+        "offsets-with-state-crash",               // group processed
+    ];
+    for name in stories {
+        let s = crate::support::load(name);
+        for seed in 1..=6 {
+            let outcome = sim::run(&s.sim, seed, false);
+            let v = verdict::judge(&s.expect, &verdict::Evidence::of_run(&outcome));
+            let failed: Vec<&str> = v.results.iter().filter(|r| !r.met).map(|r| r.name.as_str()).collect();
+            assert!(failed.is_empty(), "{name} seed {seed}: {failed:?}");
+            assert_eq!(outcome.stats.triggers_unfired, 0, "{name} seed {seed}");
+        }
+    }
+}
+
+// ProducerConfig `acks`: with acks=1 "the record will be lost if the leader fails immediately after acknowledging
+// it but before the followers have replicated it": exactly the writes acknowledged between the cut and the crash.
+#[test]
+fn acks1_loses_exactly_what_the_leader_acknowledged_alone() {
+    let (_, outcome) = run("acks1-ack-then-cut-off");
+    let cut = fired_at(&outcome, "when producer order-service acked offset >= 5000: partition")[0];
+    let crash = fired_at(&outcome, "when producer order-service acked offset >= 5000: crash")[0];
+    assert_eq!(crash - cut, 2_000_000);
+    let lost = lost(&outcome);
+    assert!(lost.len() > 1000, "2 s of acknowledged writes at 2000/s: {}", lost.len());
+    assert!(lost.iter().all(|l| cut <= l.acked_at_us && l.acked_at_us <= crash), "only what was acked alone");
+    // The batch whose acknowledgement fired the trigger was still on its way to the followers when the cut
+    // dropped it: the loss is one run of offsets from there, the tail the old leader truncated.
+    let mut offsets: Vec<u64> = lost.iter().filter_map(|l| l.offset).collect();
+    offsets.sort_unstable();
+    assert!(offsets.windows(2).all(|w| w[1] == w[0] + 1), "one contiguous tail");
+    assert!(offsets[0] <= 5000 && 5000 - offsets[0] < 100, "from the batch acknowledged at the cut: {}", offsets[0]);
+}
+
+// Jepsen, "Call me maybe: Kafka" (2013): acks=all waits for the ISR, and an ISR of the leader alone makes it
+// "the leader has it"; its death and an unclean election lose those writes, and none acknowledged before the cut.
+#[test]
+fn an_isr_of_the_leader_alone_loses_what_acks_all_acknowledged_through_it() {
+    let (_, outcome) = run("isr-shrinks-to-the-leader-then-it-dies");
+    let crash = fired_at(&outcome, "when isr of payments-0 has size 1: crash")[0];
+    let lost = lost(&outcome);
+    assert!(!lost.is_empty());
+    assert!(
+        lost.iter().all(|l| l.acked_at_us >= crash - 5_000_000 && l.acked_at_us <= crash),
+        "acked after the shrink"
+    );
+    assert_eq!(outcome.stats.unclean_leader_elections, 1);
+}

@@ -440,3 +440,63 @@ fn offsets_stored_with_the_state_take_effect_once_where_commits_to_kafka_repeat_
         assert_eq!(twice > 0, twice_expected, "{story}: {twice} records processed twice");
     }
 }
+
+// A manually assigned consumer with a group.id is a "simple consumer": it commits at generation -1 with no member
+// id, which the coordinator accepts while the group has no members (GroupCoordinator.handleCommitOffsets), and
+// after a restart it resumes from that commit (OffsetFetch), not from `auto.offset.reset`.
+#[test]
+fn a_manually_assigned_consumer_with_a_group_id_commits_and_resumes_from_its_commit() {
+    let text = r#"
+duration = "40s"
+[[topics]]
+name = "audit"
+partitions = 2
+[[producers]]
+name = "p"
+topic = "audit"
+rate = 200
+stop = "35s"
+[[consumers]]
+name = "archiver"
+group.id = "archive"
+assign = ["audit-0"]
+auto.offset.reset = "earliest"
+commit = "sync-after-batch"
+[[faults]]
+at = "15s"
+action = "crash"
+target = "archiver"
+[[faults]]
+at = "18s"
+action = "restart"
+target = "archiver"
+"#;
+    let s = insync::scenario::load_str("simple-consumer.toml", text).expect("loads");
+    let outcome = insync::sim::run(&s.sim, 1, false);
+    let mut last_commit_before_crash = None;
+    for e in &outcome.history.entries {
+        match &e.event {
+            ClientEvent::Committed { generation, offset, error, partition, .. } => {
+                assert_eq!((*generation, error.as_deref(), *partition), (-1, None, 0), "accepted at generation -1");
+                if e.time_us < 15 * S {
+                    last_commit_before_crash = Some(*offset);
+                }
+            }
+            ClientEvent::Joining { .. } => panic!("a manual assignment never joins"),
+            _ => {}
+        }
+    }
+    let committed = last_commit_before_crash.expect("it committed before the crash");
+    assert!(committed > 100);
+    let mut seen = std::collections::BTreeMap::new();
+    for e in &outcome.history.entries {
+        if let ClientEvent::Processed { offset, .. } = e.event {
+            *seen.entry(offset).or_insert(0) += 1;
+        }
+    }
+    assert!(seen.iter().all(|(&o, &n)| n == 1 || o >= committed), "only what followed the last commit repeats");
+    assert!((0..committed).all(|o| seen.contains_key(&o)), "resumed from its commit, nothing skipped below it");
+    let after_restart =
+        |e: &&insync::history::Entry| e.time_us > 18 * S && matches!(e.event, ClientEvent::Processed { .. });
+    assert!(outcome.history.entries.iter().any(|e| after_restart(&e)), "it went on after the restart");
+}

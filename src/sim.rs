@@ -135,6 +135,13 @@ pub struct Outcome {
 /// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process).
 struct Fnv64(u64);
 
+/// FNV-1a 64 of `bytes`.
+pub fn fnv64(bytes: &[u8]) -> u64 {
+    let mut h = Fnv64(0xcbf2_9ce4_8422_2325);
+    h.write(bytes);
+    h.finish()
+}
+
 impl Hasher for Fnv64 {
     fn finish(&self) -> u64 {
         self.0

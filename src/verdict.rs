@@ -277,34 +277,3 @@ pub fn happened_count(h: &Happened, history: &History, stats: Option<&Stats>) ->
         _ => 0,
     }
 }
-
-/// The verdict as JUnit XML: one test case per expectation.
-pub fn junit(suite: &str, verdict: &Verdict, reproduce: &str) -> String {
-    let failures = verdict.results.iter().filter(|r| !r.met).count();
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    xml.push_str(&format!(
-        "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n",
-        escape(suite),
-        verdict.results.len()
-    ));
-    for r in &verdict.results {
-        let case = format!("{} {}", r.kind, r.name);
-        xml.push_str(&format!("  <testcase classname=\"{}\" name=\"{}\">", escape(suite), escape(&case)));
-        if !r.met {
-            let mut body = r.detail.clone();
-            for w in r.witnesses.iter().take(WITNESSES_SHOWN) {
-                body.push('\n');
-                body.push_str(w);
-            }
-            body.push_str(&format!("\nreproduce: {reproduce}"));
-            xml.push_str(&format!("<failure message=\"{}\">{}</failure>", escape(&r.detail), escape(&body)));
-        }
-        xml.push_str("</testcase>\n");
-    }
-    xml.push_str("</testsuite>\n");
-    xml
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}

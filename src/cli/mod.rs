@@ -1,5 +1,6 @@
 //! The command line: argument parsing, exit codes and printers. Everything else lives in the library.
 
+mod junit;
 mod summary;
 
 use crate::scenario;
@@ -48,6 +49,9 @@ pub enum Command {
         /// Print one JSON object instead of the human summary.
         #[arg(long)]
         json: bool,
+        /// Write the judged guarantees as JUnit XML (one test case each) to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Time runs of a scenario (wall clock; the simulation itself never reads it).
     Bench {
@@ -78,7 +82,7 @@ pub fn main() -> ExitCode {
             let files = OutputFiles { trace: trace.as_deref(), history: history.as_deref(), junit: junit.as_deref() };
             run(&scenario, seed, json, files)
         }
-        Command::Check { history, holds, json } => check_history(&history, &holds, json),
+        Command::Check { history, holds, json, junit } => check_history(&history, &holds, json, junit.as_deref()),
         Command::Bench { scenario, runs } => bench(&scenario, runs),
     }
 }
@@ -108,10 +112,20 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> Ex
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    if let (Some(junit), Some(v)) = (files.junit, &verdict) {
-        let xml = verdict::junit(&scenario.name, v, &reproduce_command(path, outcome.seed));
-        if let Err(e) = std::fs::write(junit, xml) {
-            eprintln!("error: cannot write {}: {e}", junit.display());
+    if let Some(junit) = files.junit {
+        let reproduce = reproduce_command(path, outcome.seed);
+        let properties = vec![
+            ("seed", outcome.seed.to_string()),
+            ("scenario", path.display().to_string()),
+            ("scenario_fnv64", format!("{:016x}", scenario.source_fnv64)),
+            ("insync_version", env!("CARGO_PKG_VERSION").to_string()),
+            ("time", "simulated seconds".to_string()),
+        ];
+        let time_s = outcome.stats.simulated_time_us as f64 / 1e6;
+        let suite =
+            junit::Suite { name: &scenario.name, properties, time_s, verdict: verdict.as_ref(), reproduce: &reproduce };
+        if let Err(e) = write_junit(junit, &suite) {
+            eprintln!("error: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     }
@@ -129,7 +143,7 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> Ex
 }
 
 /// `insync check`: the checker over a recorded history (and its final and replica logs, when the file has them).
-fn check_history(path: &Path, holds: &[String], json: bool) -> ExitCode {
+fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>) -> ExitCode {
     let recorded = match summary::read_history_jsonl(path) {
         Ok(h) => h,
         Err(e) => {
@@ -156,6 +170,21 @@ fn check_history(path: &Path, holds: &[String], json: bool) -> ExitCode {
     let expect = scenario::expect::Expectations { holds: holds.to_vec(), ..Default::default() };
     let (logs, replicas) = (recorded.final_logs.as_deref(), recorded.replica_logs.as_deref());
     let v = verdict::judge(&expect, &verdict::Evidence::of_history(&recorded.history, logs, replicas));
+    if let Some(junit) = junit {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        let properties = vec![
+            ("history", path.display().to_string()),
+            ("history_fnv64", format!("{:016x}", sim::fnv64(&bytes))),
+            ("insync_version", env!("CARGO_PKG_VERSION").to_string()),
+        ];
+        let reproduce = format!("insync check {} --holds {}", path.display(), holds.join(","));
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("history");
+        let suite = junit::Suite { name, properties, time_s: 0.0, verdict: Some(&v), reproduce: &reproduce };
+        if let Err(e) = write_junit(junit, &suite) {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     let text = if json { summary::check_json(&v, logs.is_some()) } else { summary::check_human(&v, logs.is_some()) };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if v.all_met() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPECTATION_FAILED) }
@@ -211,6 +240,11 @@ fn write_files(outcome: &Outcome, trace: Option<&Path>, history: Option<&Path>) 
         std::fs::write(path, text).map_err(|e| format!("cannot write the history to {}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+fn write_junit(path: &Path, suite: &junit::Suite<'_>) -> Result<(), String> {
+    let xml = junit::write(suite).map_err(|e| format!("cannot write JUnit XML: {e}"))?;
+    std::fs::write(path, xml).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// The command that reproduces a run, printed with every result.

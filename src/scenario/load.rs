@@ -28,6 +28,8 @@ pub struct Scenario {
     pub seed: u64,
     pub sim: SimConfig,
     pub expect: super::expect::Expectations,
+    /// FNV-1a 64 of the scenario's text: names exactly which file a result came from.
+    pub source_fnv64: u64,
 }
 
 /// Reads the whole document.
@@ -75,6 +77,7 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     let liveness_us = expect.liveness_us;
     let keep_replica_logs = expect.names_invariant(crate::check::divergence::NAME);
     Ok(Scenario {
+        source_fnv64: crate::sim::fnv64(src.text.as_bytes()),
         name,
         seed,
         sim: SimConfig {

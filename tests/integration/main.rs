@@ -8,6 +8,7 @@ mod expectations;
 mod groups;
 mod limits;
 mod links;
+mod outputs;
 mod properties;
 mod scenarios;
 mod sharper;

@@ -1,0 +1,167 @@
+//! JUnit XML for CI reporters, valid against Jenkins' xunit schema (junit-10.xsd, committed under
+//! `tests/fixtures/`): a `<testsuites>` root with one `<testsuite>` per run or checked history, the seed and the
+//! scenario's hash as `<properties>`, one `<testcase>` per expectation with a `<failure>` when it is unmet, and the
+//! reproduce command in `<system-out>`. Times are simulated seconds; the timestamp is the simulated clock's
+//! origin, since nothing in a run reads the wall clock. Written with quick-xml, which escapes markup; characters
+//! XML 1.0 cannot carry at all (control characters) are written as `\u{..}`.
+
+use crate::verdict::{Verdict, WITNESSES_SHOWN};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesText, Event};
+use std::io;
+
+/// The simulated clock's origin, as the suite's timestamp.
+const SIMULATED_ORIGIN: &str = "1970-01-01T00:00:00";
+
+/// One suite: a run of a scenario, or a checked history.
+pub struct Suite<'a> {
+    pub name: &'a str,
+    /// Shown as `<property>`s: seed, file, hash, version.
+    pub properties: Vec<(&'static str, String)>,
+    /// Simulated seconds the run covered (0 for a recorded history).
+    pub time_s: f64,
+    pub verdict: Option<&'a Verdict>,
+    pub reproduce: &'a str,
+}
+
+/// The document, or an I/O error of the in-memory writer (which cannot happen, but is not hidden).
+pub fn write(suite: &Suite<'_>) -> io::Result<String> {
+    let cases = cases(suite);
+    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let (tests, failures, time) = (cases.len().to_string(), failures.to_string(), format!("{:.3}", suite.time_s));
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let name = xml_chars(suite.name);
+    let root = [("name", "insync"), ("tests", &tests), ("failures", &failures), ("errors", "0"), ("time", &time)];
+    w.create_element("testsuites").with_attributes(root).write_inner_content(|w| {
+        let attributes = [
+            ("name", name.as_str()),
+            ("tests", &tests),
+            ("failures", &failures),
+            ("errors", "0"),
+            ("skipped", "0"),
+            ("time", &time),
+            ("timestamp", SIMULATED_ORIGIN),
+        ];
+        w.create_element("testsuite").with_attributes(attributes).write_inner_content(|w| {
+            write_properties(w, &suite.properties)?;
+            for case in &cases {
+                write_case(w, &name, &time, case)?;
+            }
+            let out = xml_chars(&format!("reproduce: {}", suite.reproduce));
+            w.create_element("system-out").write_text_content(BytesText::new(&out))?;
+            Ok(())
+        })?;
+        Ok(())
+    })?;
+    let mut text = String::from_utf8(w.into_inner()).map_err(io::Error::other)?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// A test case: its name, and for an unmet expectation (kind, message, body).
+struct Case {
+    name: String,
+    failure: Option<(&'static str, String, String)>,
+}
+
+/// One case per expectation; a scenario without any still gets one passing "ran" case, so a CI reporter always
+/// finds a result.
+fn cases(suite: &Suite<'_>) -> Vec<Case> {
+    let Some(verdict) = suite.verdict.filter(|v| !v.results.is_empty()) else {
+        return vec![Case { name: "ran".to_string(), failure: None }];
+    };
+    let case = |r: &crate::verdict::ExpectationResult| {
+        let failure = (!r.met).then(|| {
+            let mut body = r.detail.clone();
+            for w in r.witnesses.iter().take(WITNESSES_SHOWN) {
+                body.push('\n');
+                body.push_str(w);
+            }
+            body.push_str(&format!("\nreproduce: {}", suite.reproduce));
+            (r.kind, r.detail.clone(), body)
+        });
+        Case { name: format!("{} {}", r.kind, r.name), failure }
+    };
+    verdict.results.iter().map(case).collect()
+}
+
+fn write_properties(w: &mut Writer<Vec<u8>>, properties: &[(&'static str, String)]) -> io::Result<()> {
+    w.create_element("properties").write_inner_content(|w| {
+        for (name, value) in properties {
+            let value = xml_chars(value);
+            w.create_element("property").with_attributes([("name", *name), ("value", value.as_str())]).write_empty()?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn write_case(w: &mut Writer<Vec<u8>>, suite: &str, time: &str, case: &Case) -> io::Result<()> {
+    let name = xml_chars(&case.name);
+    let element = w.create_element("testcase").with_attributes([("classname", suite), ("name", &name), ("time", time)]);
+    let Some((kind, message, body)) = &case.failure else {
+        element.write_empty()?;
+        return Ok(());
+    };
+    element.write_inner_content(|w| {
+        let (message, body) = (xml_chars(message), xml_chars(body));
+        let failure = w.create_element("failure").with_attributes([("message", message.as_str()), ("type", *kind)]);
+        failure.write_text_content(BytesText::new(&body))?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// The text with every character XML 1.0 cannot carry (C0 controls but tab, newline and carriage return; the
+/// non-characters U+FFFE and U+FFFF) written as `\u{..}`.
+fn xml_chars(s: &str) -> String {
+    let forbidden =
+        |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}');
+    if !s.chars().any(forbidden) {
+        return s.to_string();
+    }
+    s.chars().map(|c| if forbidden(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::ExpectationResult;
+
+    fn suite<'a>(name: &'a str, verdict: Option<&'a Verdict>) -> Suite<'a> {
+        let properties = vec![("seed", "7".to_string())];
+        Suite { name, properties, time_s: 90.0, verdict, reproduce: "insync run s.toml --seed 7" }
+    }
+
+    #[test]
+    fn an_unmet_expectation_is_a_failure_with_its_kind_and_the_reproduce_line() {
+        let result = |met| ExpectationResult {
+            kind: "holds",
+            name: "at-least-once".to_string(),
+            met,
+            detail: "2 violations".to_string(),
+            witnesses: vec!["w1".to_string()],
+        };
+        let v = Verdict { results: vec![result(true), result(false)], ..Default::default() };
+        let xml = write(&suite("s", Some(&v))).unwrap();
+        assert!(xml.contains(r#"<testsuites name="insync" tests="2" failures="1" errors="0" time="90.000">"#), "{xml}");
+        assert!(xml.contains(r#"<failure message="2 violations" type="holds">2 violations"#), "{xml}");
+        assert!(xml.contains("w1\nreproduce: insync run s.toml --seed 7</failure>"), "{xml}");
+        assert!(xml.contains(r#"<property name="seed" value="7"/>"#), "{xml}");
+    }
+
+    #[test]
+    fn a_run_without_expectations_still_reports_one_passing_case() {
+        let xml = write(&suite("s", None)).unwrap();
+        assert!(xml.contains(r#"<testcase classname="s" name="ran" time="90.000"/>"#), "{xml}");
+        assert!(xml.contains(r#"tests="1" failures="0""#), "{xml}");
+    }
+
+    #[test]
+    fn markup_is_escaped_and_control_characters_spelled_out() {
+        let xml = write(&suite("a<b>&\"c\u{1}\u{1b}", None)).unwrap();
+        assert!(xml.contains(r#"name="a&lt;b&gt;&amp;&quot;c\u{1}\u{1b}""#), "{xml}");
+        assert!(!xml.chars().any(|c| c < ' ' && c != '\n'), "no raw control characters");
+    }
+}

@@ -1,0 +1,170 @@
+//! What CI systems read: the JUnit file is valid against Jenkins' xunit schema (tests/fixtures/
+//! jenkins-xunit-junit-10.xsd) for a passing, a failing and a hostile-named scenario, and for `insync check`.
+//! The schema's rules are checked here element by element (so the test needs nothing installed), and by
+//! `xmllint --schema` too when it is on the machine.
+
+use quick_xml::events::Event;
+use quick_xml::{Reader, XmlVersion};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("insync-outputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+/// A small scenario named `name` (a TOML basic string's contents) with `expect` as its `[expect]` body.
+fn scenario(file: &str, name: &str, expect: &str) -> PathBuf {
+    let text = format!(
+        "name = \"{name}\"\nduration = \"5s\"\n[[topics]]\nname = \"t\"\n[[producers]]\ntopic = \"t\"\nrate = 10\n\
+         [expect]\n{expect}\n"
+    );
+    let path = temp(file);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+fn insync(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_insync")).args(args).output().expect("the insync binary runs")
+}
+
+/// junit-10.xsd, element by element: (element, attributes it allows, attributes it requires).
+const SCHEMA: [(&str, &[&str], &[&str]); 7] = [
+    ("testsuites", &["name", "time", "tests", "failures", "errors"], &[]),
+    (
+        "testsuite",
+        &[
+            "name",
+            "tests",
+            "failures",
+            "errors",
+            "group",
+            "time",
+            "skipped",
+            "timestamp",
+            "hostname",
+            "id",
+            "package",
+            "file",
+            "log",
+            "url",
+        ],
+        &["name", "tests", "failures", "errors"],
+    ),
+    ("properties", &[], &[]),
+    ("property", &["name", "value"], &["name", "value"]),
+    ("testcase", &["name", "time", "classname", "group"], &["name"]),
+    ("failure", &["type", "message"], &[]),
+    ("system-out", &[], &[]),
+];
+
+/// SUREFIRE_TIME: digits (optionally grouped by commas) and an optional fraction; never "NaN".
+fn surefire_time(s: &str) -> bool {
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    whole.chars().all(|c| c.is_ascii_digit() || c == ',') && fraction.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Parses the file as XML (well-formedness) and checks every element against `SCHEMA`; returns the parsed
+/// elements with their attributes.
+fn validate(path: &Path) -> Vec<(String, Vec<(String, String)>)> {
+    let xml = std::fs::read_to_string(path).expect("written");
+    let mut reader = Reader::from_str(&xml);
+    let mut elements = Vec::new();
+    loop {
+        let element = match reader.read_event().unwrap_or_else(|e| panic!("not well-formed: {e}\n{xml}")) {
+            Event::Start(e) | Event::Empty(e) => e,
+            Event::Eof => break,
+            _ => continue,
+        };
+        let name = element.name().0.to_string();
+        let (_, allowed, required) = SCHEMA.iter().find(|(n, _, _)| *n == name).unwrap_or_else(|| panic!("<{name}>"));
+        let attributes: Vec<(String, String)> = element
+            .attributes()
+            .map(|a| {
+                let a = a.expect("a well-formed attribute");
+                let value = a.normalized_value(XmlVersion::Implicit1_0).expect("escaped").to_string();
+                (a.key.0.to_string(), value)
+            })
+            .collect();
+        for (key, value) in &attributes {
+            assert!(allowed.contains(&key.as_str()), "<{name}> may not carry `{key}`\n{xml}");
+            if key == "time" {
+                assert!(surefire_time(value), "<{name} time=\"{value}\">");
+            }
+        }
+        for key in *required {
+            assert!(attributes.iter().any(|(k, _)| k == key), "<{name}> needs `{key}`\n{xml}");
+        }
+        elements.push((name, attributes));
+    }
+    assert_eq!(elements.first().map(|e| e.0.as_str()), Some("testsuites"), "the root");
+    if Command::new("xmllint").arg("--version").output().is_ok() {
+        let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jenkins-xunit-junit-10.xsd");
+        let out = Command::new("xmllint").arg("--noout").arg("--schema").arg(schema).arg(path).output().expect("runs");
+        assert!(out.status.success(), "xmllint: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    elements
+}
+
+fn attribute<'a>(elements: &'a [(String, Vec<(String, String)>)], element: &str, key: &str) -> Vec<&'a str> {
+    let of = |(n, attrs): &'a (String, Vec<(String, String)>)| {
+        (n == element).then(|| attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())).flatten()
+    };
+    elements.iter().filter_map(of).collect()
+}
+
+#[test]
+fn junit_of_a_passing_and_a_failing_run_is_valid_and_counts_right() {
+    for (file, expect, code, failures) in [
+        ("pass.toml", "holds = [\"at-least-once\"]", 0, "0"),
+        ("fail.toml", "happened = [\"leader-election\"]", 1, "1"),
+    ] {
+        let (path, junit) = (scenario(file, "small", expect), temp(&format!("{file}.xml")));
+        let out = insync(&["run".as_ref(), path.as_os_str(), "--junit".as_ref(), junit.as_os_str()]);
+        assert_eq!(out.status.code(), Some(code), "{file}");
+        let elements = validate(&junit);
+        // One case for the expectation, five for the liveness checks run by default.
+        assert_eq!(attribute(&elements, "testsuite", "tests"), ["6"], "{file}");
+        assert_eq!(attribute(&elements, "testsuite", "failures"), [failures], "{file}");
+        assert_eq!(attribute(&elements, "testsuites", "errors"), ["0"], "{file}");
+        let seed = elements.iter().any(|(n, a)| n == "property" && a.iter().any(|(_, v)| v == "seed"));
+        assert!(seed, "{file}: the seed is a property");
+    }
+}
+
+#[test]
+fn junit_of_a_hostile_name_is_well_formed_and_keeps_the_name_readable() {
+    let (path, junit) =
+        (scenario("hostile.toml", "a\\u0001<b> & \\\"c\\\"", "holds = [\"no-duplicates\"]"), temp("h.xml"));
+    let out = insync(&["run".as_ref(), path.as_os_str(), "--junit".as_ref(), junit.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let elements = validate(&junit);
+    assert_eq!(attribute(&elements, "testsuite", "name"), ["a\\u{1}<b> & \"c\""]);
+}
+
+#[test]
+fn a_run_without_expectations_and_a_checked_history_write_valid_junit_too() {
+    let text = "duration = \"5s\"\n[[topics]]\nname = \"t\"\n[[producers]]\ntopic = \"t\"\nrate = 10\n";
+    let path = temp("bare.toml");
+    std::fs::write(&path, text).expect("write");
+    let (junit, history) = (temp("bare.xml"), temp("bare.jsonl"));
+    let out = insync(&[
+        "run".as_ref(),
+        path.as_os_str(),
+        "--junit".as_ref(),
+        junit.as_os_str(),
+        "--history".as_ref(),
+        history.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let elements = validate(&junit);
+    assert_eq!(attribute(&elements, "testcase", "name"), ["ran"], "a reporter always finds a case");
+
+    let checked = temp("check.xml");
+    let args = ["check".as_ref(), history.as_os_str(), "--holds".as_ref(), "at-least-once".as_ref()];
+    let out = insync(&[&args[..], &["--junit".as_ref(), checked.as_os_str()]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let elements = validate(&checked);
+    assert_eq!(attribute(&elements, "testcase", "name"), ["holds at-least-once"]);
+}

@@ -97,10 +97,10 @@ impl<'a> Evidence<'a> {
 /// expectations.
 pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
     let mut found = check::check_all(evidence.history, evidence.logs);
-    if let Some(replicas) = evidence.replicas {
-        found.insert(check::divergence::NAME, check::divergence::check(replicas));
-    }
     let names = Names::new(evidence.history);
+    if let Some(replicas) = evidence.replicas {
+        found.insert(check::divergence::NAME, check::divergence::check(replicas, &names));
+    }
     let events = evidence.events;
     let mut results = Vec::new();
     for name in &expect.holds {

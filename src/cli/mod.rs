@@ -39,6 +39,9 @@ pub enum Command {
         /// Write the scenario's expectations as JUnit XML (one test case each) to this file.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Refuse to run unless the scenario file's FNV-1a 64 hash is this (hex), as a reproduce line gives it.
+        #[arg(long, value_name = "HEX")]
+        scenario_fnv64: Option<String>,
     },
     /// Judge a recorded history (JSON Lines, as `run --history` writes it) without running anything.
     Check {
@@ -78,9 +81,9 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { scenario, seed, json, trace, history, junit } => {
+        Command::Run { scenario, seed, json, trace, history, junit, scenario_fnv64 } => {
             let files = OutputFiles { trace: trace.as_deref(), history: history.as_deref(), junit: junit.as_deref() };
-            run(&scenario, seed, json, files)
+            run(&scenario, seed, json, files, scenario_fnv64.as_deref())
         }
         Command::Check { history, holds, json, junit } => check_history(&history, &holds, json, junit.as_deref()),
         Command::Bench { scenario, runs } => bench(&scenario, runs),
@@ -94,7 +97,7 @@ struct OutputFiles<'a> {
     junit: Option<&'a Path>,
 }
 
-fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> ExitCode {
+fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>, fnv64: Option<&str>) -> ExitCode {
     let mut scenario = match scenario::load_file(path) {
         Ok(s) => s,
         Err(e) => {
@@ -102,6 +105,11 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> Ex
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    let actual = format!("{:016x}", scenario.source_fnv64);
+    if let Some(wanted) = fnv64.filter(|&w| !w.eq_ignore_ascii_case(&actual)) {
+        eprintln!("error: {}: --scenario-fnv64 {wanted}, but the file's hash is {actual}: it changed", path.display());
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let seed = seed.unwrap_or(scenario.seed);
     // A history file carries the replica logs so that `insync check` can judge divergence.
     scenario.sim.keep_replica_logs |= files.history.is_some();
@@ -113,7 +121,7 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>) -> Ex
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     if let Some(junit) = files.junit {
-        let reproduce = reproduce_command(path, outcome.seed);
+        let reproduce = reproduce_command(path, outcome.seed, scenario.source_fnv64);
         let properties = vec![
             ("seed", outcome.seed.to_string()),
             ("scenario", path.display().to_string()),
@@ -247,7 +255,8 @@ fn write_junit(path: &Path, suite: &junit::Suite<'_>) -> Result<(), String> {
     std::fs::write(path, xml).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// The command that reproduces a run, printed with every result.
-pub fn reproduce_command(path: &Path, seed: u64) -> String {
-    format!("insync run {} --seed {seed}", path.display())
+/// The command that reproduces a run, printed with every result: with the scenario's hash, so that it refuses to
+/// run a file that has changed since.
+pub fn reproduce_command(path: &Path, seed: u64, scenario_fnv64: u64) -> String {
+    format!("insync run {} --seed {seed} --scenario-fnv64 {scenario_fnv64:016x}", path.display())
 }

@@ -72,10 +72,12 @@ pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome, verdict: Optio
         st.offsets_truncated
     );
     let _ = writeln!(s, "producers:");
-    for p in tally(&outcome.history) {
+    let producers = tally(&outcome.history);
+    let width = producers.iter().map(|p| p.name.chars().count()).max().unwrap_or(0);
+    for p in producers {
         let _ = writeln!(
             s,
-            "  {:<16} sent {:>9}  acked {:>9}  failed {:>7}",
+            "  {:<width$} sent {:>9}  acked {:>9}  failed {:>7}",
             p.name,
             p.sent,
             p.acked,
@@ -95,7 +97,7 @@ pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome, verdict: Optio
         write_verdict(&mut s, v);
     }
     let _ = writeln!(s, "trace digest {:016x}", outcome.trace_digest);
-    let _ = writeln!(s, "reproduce: {}", reproduce_command(path, outcome.seed));
+    let _ = writeln!(s, "reproduce: {}", reproduce_command(path, outcome.seed, scenario.source_fnv64));
     s
 }
 
@@ -179,10 +181,13 @@ fn write_consumer_counts(s: &mut String, h: &History, g: usize) {
             _ => {}
         }
     }
+    let width = counts.keys().map(|&c| h.consumers[c as usize].chars().count()).max().unwrap_or(0);
     for (consumer, (processed, committed, failed)) in counts {
         let name = &h.consumers[consumer as usize];
-        let _ =
-            writeln!(s, "  {name:<16} processed {processed:>9}  commits ok {committed:>7}  commits failed {failed:>5}");
+        let _ = writeln!(
+            s,
+            "  {name:<width$} processed {processed:>9}  commits ok {committed:>7}  commits failed {failed:>5}"
+        );
     }
 }
 
@@ -191,17 +196,22 @@ fn write_partitions(s: &mut String, outcome: &Outcome) {
         s,
         "partitions (controller's leader, epoch, ISR; each replica's role, log end offset / high watermark):"
     );
-    let mut hidden = 0;
-    for p in &outcome.partitions {
-        let empty = p.replicas.iter().all(|r| r.log_end_offset == 0);
-        if empty && p.partition.starts_with(OFFSETS_TOPIC) {
-            hidden += 1;
-            continue;
-        }
+    let shown = |p: &&crate::kafka::cluster::PartitionSummary| {
+        !(p.partition.starts_with(OFFSETS_TOPIC) && p.replicas.iter().all(|r| r.log_end_offset == 0))
+    };
+    let hidden = outcome.partitions.iter().filter(|p| !shown(p)).count();
+    let width = outcome.partitions.iter().filter(shown).map(|p| p.partition.chars().count()).max().unwrap_or(0);
+    for p in outcome.partitions.iter().filter(shown) {
         let leader = p.leader.map_or("none".to_string(), |b| b.to_string());
         let isr: Vec<String> = p.isr.iter().map(|b| b.0.to_string()).collect();
-        let _ =
-            write!(s, "  {:<14} leader {:<9} epoch {:<3} isr [{}]", p.partition, leader, p.leader_epoch, isr.join(","));
+        let _ = write!(
+            s,
+            "  {:<width$} leader {:<9} epoch {:<3} isr [{}]",
+            p.partition,
+            leader,
+            p.leader_epoch,
+            isr.join(",")
+        );
         for r in &p.replicas {
             let _ = write!(s, "  {}:{} {}/{}", r.broker, r.role, r.log_end_offset, r.high_watermark);
         }
@@ -332,7 +342,7 @@ pub fn json(scenario: &Scenario, path: &Path, outcome: &Outcome, verdict: Option
         partitions: &outcome.partitions,
         lost_writes: lost_writes(&outcome.history, &outcome.final_logs),
         verdict,
-        reproduce: reproduce_command(path, outcome.seed),
+        reproduce: reproduce_command(path, outcome.seed, scenario.source_fnv64),
     };
     let mut text = serde_json::to_string(&summary).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     text.push('\n');

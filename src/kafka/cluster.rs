@@ -409,7 +409,11 @@ impl Cluster {
             if state.leader.is_none() {
                 out.push(("partitions-led", format!("{name} has no leader")));
             } else if state.isr.len() < spec.replicas.len() {
-                out.push(("isr-full", format!("{name} has ISR {:?} of {:?}", state.isr, spec.replicas)));
+                let names = |bs: &[BrokerId]| bs.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ");
+                out.push((
+                    "isr-full",
+                    format!("{name} has ISR [{}] of [{}]", names(&state.isr), names(&spec.replicas)),
+                ));
             }
         }
         for (g, name) in self.spec.groups.iter().enumerate() {

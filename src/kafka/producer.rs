@@ -323,10 +323,12 @@ impl Producer {
     pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
         match msg {
             Msg::MetadataResponse { correlation, leaders }
-                if let Some(link) = self.links.iter_mut().find(|l| l.probe.is_some_and(|(c, _)| c == correlation)) =>
+                if self.links.iter().any(|l| l.probe.is_some_and(|(c, _)| c == correlation)) =>
             {
                 // The reconnection succeeded (and brought fresh metadata).
-                *link = Link::UP;
+                for link in self.links.iter_mut().filter(|l| l.probe.is_some_and(|(c, _)| c == correlation)) {
+                    *link = Link::UP;
+                }
                 self.leaders.copy_from_slice(&leaders);
             }
             Msg::MetadataResponse { correlation, leaders }

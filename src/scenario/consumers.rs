@@ -140,7 +140,7 @@ fn read_consumer(
         return Err(t.error_at(
             "processing_time_max",
             "at least processing_time",
-            format!("{processing_time_max_us}us"),
+            t.written_or("processing_time_max", processing_time_max_us),
         ));
     }
     let config = read_consumer_config(t, without_group_id)?;
@@ -372,7 +372,7 @@ fn read_consumer_config(t: &mut TableReader<'_>, without_group_id: bool) -> Resu
     ] {
         if let Some(us) = t.ms_as_us(key)? {
             if us == 0 || us > MAX_MS_US {
-                return Err(t.error_at(key, "a duration from 1 ms to Integer.MAX_VALUE ms", format!("{us}us")));
+                return Err(t.error_at(key, "a duration from 1 ms to Integer.MAX_VALUE ms", t.written_or(key, us)));
             }
             *slot = us;
         }
@@ -398,7 +398,11 @@ fn read_consumer_config(t: &mut TableReader<'_>, without_group_id: bool) -> Resu
         return Err(t.error_at(
             "heartbeat.interval.ms",
             "less than session.timeout.ms (ConsumerConfig)",
-            format!("{}us", c.heartbeat_interval_us),
+            format!(
+                "{} (session.timeout.ms {})",
+                t.written_or("heartbeat.interval.ms", c.heartbeat_interval_us),
+                t.written_or("session.timeout.ms", c.session_timeout_us)
+            ),
         ));
     }
     Ok(c)

@@ -122,9 +122,42 @@ impl Source {
         let column = before.get(line_start..).unwrap_or("").chars().count() + 1;
         (line, column)
     }
+
+    /// The source line holding byte `span.start`, with the span's chars on that line marked (at least one).
+    pub fn excerpt(&self, span: &Range<usize>) -> Excerpt {
+        let (_, column) = self.line_col(span.start);
+        let start = span.start.min(self.text.len());
+        let line_start = self.text[..floor_boundary(&self.text, start)].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[line_start..].find('\n').map_or(self.text.len(), |i| line_start + i);
+        let line = self.text[line_start..line_end].trim_end_matches('\r');
+        let on_line = span.end.min(line_start + line.len()).saturating_sub(start);
+        let marked = self.text.get(start..start + on_line).map_or(0, |t| t.chars().count());
+        let text: String = line.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+        Excerpt { text: truncate(&text, 200), column, width: marked.clamp(1, 200) }
+    }
 }
 
-/// A located load error: `file:line:column: field `path`: expected X, found Y`.
+fn floor_boundary(text: &str, byte: usize) -> usize {
+    let mut b = byte.min(text.len());
+    while b > 0 && !text.is_char_boundary(b) {
+        b -= 1;
+    }
+    b
+}
+
+/// A source line under an error, and where on it the caret goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excerpt {
+    /// The line (tabs as spaces, cut at 200 chars).
+    pub text: String,
+    /// 1-based char column where the marked span starts.
+    pub column: usize,
+    /// How many chars the carets cover.
+    pub width: usize,
+}
+
+/// A located load error: `file:line:column: field `path`: expected X, found Y`, then the source line with carets
+/// under the value (`excerpt`), for people; editors and CI read the first line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
     pub file: String,
@@ -134,6 +167,8 @@ pub struct LoadError {
     pub field: String,
     pub expected: String,
     pub found: String,
+    /// The source line and the span on it; `None` when there is no position (an unreadable file).
+    pub excerpt: Option<Box<Excerpt>>,
 }
 
 impl LoadError {
@@ -153,6 +188,7 @@ impl LoadError {
             field: field.into(),
             expected: expected.into(),
             found: found.into(),
+            excerpt: Some(Box::new(src.excerpt(&span))),
         }
     }
 
@@ -164,11 +200,26 @@ impl LoadError {
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        match &self.excerpt {
+            Some(_) => write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?,
+            None => write!(f, "{}: ", self.file)?,
+        }
         if !self.field.is_empty() {
             write!(f, "field `{}`: ", self.field)?;
         }
-        write!(f, "expected {}, found {}", self.expected, self.found)
+        write!(f, "expected {}, found {}", self.expected, self.found)?;
+        if let Some(x) = &self.excerpt {
+            let number = self.line.to_string();
+            let gutter = " ".repeat(number.len());
+            write!(
+                f,
+                "\n{gutter} |\n{number} | {}\n{gutter} | {}{}",
+                x.text,
+                " ".repeat(x.column - 1),
+                "^".repeat(x.width)
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -815,6 +866,14 @@ impl<'a> TableReader<'a> {
         LoadError::at(self.src, span, self.path(key), expected, found)
     }
 
+    /// `key`'s value as the file wrote it (`"50s"`), or, when the key is absent, `default_us` as a time: what an
+    /// error about a duration shows, in the user's unit.
+    pub fn written_or(&self, key: &str, default_us: u64) -> String {
+        let entry = self.entries.iter().find(|e| e.key.name == key);
+        let text = entry.and_then(|e| self.src.text.get(e.node.span.clone())).map(str::trim);
+        text.map_or_else(|| format!("{} (the default)", crate::engine::SimTime(default_us)), str::to_string)
+    }
+
     /// An error about this table as a whole.
     pub fn error_here(&self, expected: impl Into<String>, found: impl Into<String>) -> LoadError {
         LoadError::at(self.src, self.node.span.clone(), self.path.clone(), expected, found)
@@ -1136,9 +1195,11 @@ mod tests {
         assert_eq!(producer.one_of("acks", &["all"]), Ok(Some("all")));
         let err = producer.finish().expect_err("unknown field");
         assert_eq!(
-            err.to_string(),
-            "scenario.toml:3:1: field `producer.lingr.ms`: expected one of the known fields; \
-             did you mean `linger.ms`?, found unknown field `lingr.ms`"
+            err.to_string().lines().next(),
+            Some(
+                "scenario.toml:3:1: field `producer.lingr.ms`: expected one of the known fields; \
+                 did you mean `linger.ms`?, found unknown field `lingr.ms`"
+            )
         );
         let src = json_src(r#"{"zzzzzz": 1}"#);
         let root = parse(&src).expect("parse");
@@ -1160,9 +1221,16 @@ mod tests {
         let mut t0 = expect_table(&src, &topics[0], &elem_path(&path, 0), false).expect("t0");
         assert_eq!(t0.str("name"), Ok(Some("t")));
         let err = t0.u64_in("partitions", 1, 10_000).expect_err("range");
+        let shown = err.to_string();
+        let lines: Vec<&str> = shown.lines().collect();
         assert_eq!(
-            err.to_string(),
-            "scenario.toml:3:14: field `topics[0].partitions`: expected an integer from 1 to 10000, found 0"
+            lines,
+            [
+                "scenario.toml:3:14: field `topics[0].partitions`: expected an integer from 1 to 10000, found 0",
+                "  |",
+                "3 | partitions = 0",
+                "  |              ^",
+            ]
         );
         let mut t1 = expect_table(&src, &topics[1], &elem_path(&path, 1), false).expect("t1");
         let err = t1.u64_in("partitions", 1, 10_000).expect_err("type");

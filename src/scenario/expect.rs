@@ -96,7 +96,7 @@ pub fn read_expectations(
             Some(0) => None,
             // Bounded like `duration`: every phase of a run has a stated limit.
             Some(us) if us > MAX_LIVENESS_US => {
-                return Err(t.error_at("liveness", "a duration up to 24h", format!("{us}us")));
+                return Err(t.error_at("liveness", "a duration up to 24h", t.written_or("liveness", us)));
             }
             Some(us) => Some(us),
             None => Some(DEFAULT_LIVENESS_US),
@@ -145,7 +145,7 @@ fn read_within(
         let within_value = w.duration_us("within")?;
         let within_us = w.required("within", within_value, "a duration, e.g. \"120s\"")?;
         if within_us > MAX_LIVENESS_US {
-            return Err(w.error_at("within", "a duration up to 24h", format!("{within_us}us")));
+            return Err(w.error_at("within", "a duration up to 24h", w.written_or("within", within_us)));
         }
         if fault_count == 0 && w.node("after_fault").is_some() {
             return Err(w.error_at("after_fault", "a fault to follow (the scenario has none)", "an index"));

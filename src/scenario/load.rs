@@ -32,14 +32,30 @@ pub struct Scenario {
     pub source_fnv64: u64,
 }
 
+/// `seed`: an integer, or for seeds above TOML's integers (i64) a decimal string — the full u64 range, as `--seed`
+/// takes it.
+fn read_seed(top: &mut TableReader<'_>) -> Result<u64, LoadError> {
+    let Some(node) = top.node("seed") else { return Ok(1) };
+    match &node.value {
+        Value::Str(text) => text.parse::<u64>().map_err(|_| {
+            top.error_at(
+                "seed",
+                "an integer from 0 to 18446744073709551615 (a string above i64)",
+                format!("\"{text}\""),
+            )
+        }),
+        _ => super::doc::expect_u64_in(top.source(), node, "seed", 0, u64::MAX),
+    }
+}
+
 /// Reads the whole document.
 pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Scenario, LoadError> {
     let mut top = TableReader::new(src, root, "", false)?;
     let name = top.str("name")?.unwrap_or(default_name).to_string();
-    let seed = top.u64_in("seed", 0, u64::MAX)?.unwrap_or(1);
+    let seed = read_seed(&mut top)?;
     let end_us = top.duration_us("duration")?.unwrap_or(60_000_000);
     if end_us == 0 || end_us > MAX_DURATION_US {
-        return Err(top.error_at("duration", "a duration from 1us to 24h", format!("{end_us}us")));
+        return Err(top.error_at("duration", "a duration from 1us to 24h", top.written_or("duration", end_us)));
     }
     let max_events = top.u64_in("max_events", 1, u64::MAX)?.unwrap_or(DEFAULT_MAX_EVENTS);
     let model = read_model(&mut top)?;
@@ -171,7 +187,7 @@ fn read_model(top: &mut TableReader<'_>) -> Result<Model, LoadError> {
     }
     if let Some(us) = t.duration_us("dirty_expire")? {
         if us > MAX_DURATION_US {
-            return Err(t.error_at("dirty_expire", "a duration up to 24h", format!("{us}us")));
+            return Err(t.error_at("dirty_expire", "a duration up to 24h", t.written_or("dirty_expire", us)));
         }
         model.dirty_expire_us = us;
     }
@@ -305,7 +321,7 @@ fn read_broker_config(
 fn set_ms(t: &mut TableReader<'_>, key: &str, slot: &mut u64) -> Result<(), LoadError> {
     if let Some(us) = t.ms_as_us(key)? {
         if us == 0 || us > MAX_MS_US {
-            return Err(t.error_at(key, "a duration from 1 ms to Integer.MAX_VALUE ms", format!("{us}us")));
+            return Err(t.error_at(key, "a duration from 1 ms to Integer.MAX_VALUE ms", t.written_or(key, us)));
         }
         *slot = us;
     }
@@ -328,8 +344,15 @@ fn read_network(top: &mut TableReader<'_>) -> Result<LatencyModel, LoadError> {
     let ordered =
         latency.min_us <= latency.median_us && latency.median_us <= latency.p99_us && latency.p99_us <= latency.max_us;
     if !ordered || latency.max_us > 60_000_000 {
-        let found =
-            format!("{}us, {}us, {}us, {}us", latency.min_us, latency.median_us, latency.p99_us, latency.max_us);
+        let t = &t;
+        let shown = |key: &str, us: u64| t.written_or(key, us);
+        let found = format!(
+            "min {}, median {}, p99 {}, max {}",
+            shown("latency.min", latency.min_us),
+            shown("latency.median", latency.median_us),
+            shown("latency.p99", latency.p99_us),
+            shown("latency.max", latency.max_us)
+        );
         return Err(t.error_here("latency with min <= median <= p99 <= max <= 60s", found));
     }
     t.finish()?;
@@ -540,7 +563,7 @@ fn read_producers(
         let start_us = t.duration_us("start")?.unwrap_or(1_000_000);
         let stop_us = t.duration_us("stop")?.unwrap_or(end_us);
         if start_us >= stop_us {
-            return Err(t.error_at("stop", "a time after `start`", format!("{stop_us}us")));
+            return Err(t.error_at("stop", "a time after `start`", t.written_or("stop", stop_us)));
         }
         let key_space = read_keys(&mut t)?;
         let partition_by_key = t.bool("partition_by_key")?.unwrap_or(true);
@@ -601,7 +624,7 @@ fn read_producer_config(t: &mut TableReader<'_>, model: &Model) -> Result<Produc
     set_ms(t, "metadata.max.age.ms", &mut c.metadata_max_age_us)?;
     if let Some(v) = t.ms_as_us("linger.ms")? {
         if v > MAX_MS_US {
-            return Err(t.error_at("linger.ms", "at most Integer.MAX_VALUE ms", format!("{v}us")));
+            return Err(t.error_at("linger.ms", "at most Integer.MAX_VALUE ms", t.written_or("linger.ms", v)));
         }
         c.linger_us = v;
     }
@@ -712,7 +735,7 @@ fn read_faults(
             _ => t.required("at", at_us_value, "the time the fault fires, e.g. \"20s\" (or a `when` condition)")?,
         };
         if at_us > end_us {
-            return Err(t.error_at("at", "a time within the scenario's duration", format!("{at_us}us")));
+            return Err(t.error_at("at", "a time within the scenario's duration", t.written_or("at", at_us)));
         }
         let kinds = [
             "crash",
@@ -760,7 +783,7 @@ fn read_when(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<Option<Wh
         parse_condition(text, cluster).map_err(|expected| t.error_at("when", expected, format!("\"{text}\"")))?;
     let delay_us = t.duration_us("delay")?.unwrap_or(0);
     if delay_us > MAX_DURATION_US {
-        return Err(t.error_at("delay", "a duration up to 24h", format!("{delay_us}us")));
+        return Err(t.error_at("delay", "a duration up to 24h", t.written_or("delay", delay_us)));
     }
     let repeat = t.u64_in("repeat", 1, MAX_REPEAT)?.unwrap_or(1) as u32;
     Ok(Some(When { condition, delay_us, repeat }))
@@ -812,7 +835,7 @@ fn read_fault_action(
             let (from, to) = (target(t, "from")?, target(t, "to")?);
             let extra_latency_us = t.duration_us("latency")?;
             if extra_latency_us.is_some_and(|us| us > MAX_EXTRA_LATENCY_US) {
-                return Err(t.error_at("latency", "an extra latency up to 60s", format!("{extra_latency_us:?}us")));
+                return Err(t.error_at("latency", "an extra latency up to 60s", t.written_or("latency", 0)));
             }
             let loss = read_ratio(t, "loss")?;
             if extra_latency_us.is_none() && loss.is_none() {
@@ -825,7 +848,11 @@ fn read_fault_action(
             let duration_value = t.duration_us("duration")?;
             let duration_us = t.required("duration", duration_value, "how long updates are withheld, e.g. \"20s\"")?;
             if duration_us == 0 || duration_us > MAX_DURATION_US {
-                return Err(t.error_at("duration", "a duration from 1us to 24h", format!("{duration_us}us")));
+                return Err(t.error_at(
+                    "duration",
+                    "a duration from 1us to 24h",
+                    t.written_or("duration", duration_us),
+                ));
             }
             FaultAction::DelayMetadata { target, duration_us }
         }

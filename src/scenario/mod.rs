@@ -23,6 +23,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
         field: String::new(),
         expected: "a readable UTF-8 scenario file".to_string(),
         found: e.to_string(),
+        excerpt: None,
     })?;
     load_str(&shown, &text)
 }

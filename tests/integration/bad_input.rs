@@ -510,3 +510,37 @@ fn offsets_with_the_state_are_refused_where_the_store_could_not_hold_them() {
     let two = "group.id = \"g\"\ntopics = [\"audit\"]\ncommit = \"with-state\"\n[[consumers]]\ngroup.id = \"g\"\ntopics = [\"audit\"]\n";
     assert_eq!(load_err("a.toml", &with_consumer(two)).field, "consumers[0].commit");
 }
+
+// The first line stays `file:line:col: …` for editors and CI; under it, the source line with carets under the
+// value, and a duration shown as the file wrote it.
+#[test]
+fn an_error_shows_its_source_line_with_carets_and_the_value_as_written() {
+    let e = load_err("d.toml", "name = \"x\"\nduration = \"50h\"\n");
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "d.toml:2:12: field `duration`: expected a duration from 1us to 24h, found \"50h\"");
+    assert_eq!(&lines[1..], ["  |", "2 | duration = \"50h\"", "  |            ^^^^^"], "{text}");
+    let e =
+        load_err("a.toml", "[[topics]]\nname = \"t\"\n[[producers]]\ntopic = \"t\"\nstart = \"9s\"\nstop = \"2s\"\n");
+    assert_eq!(e.found, "\"2s\"", "{e}");
+}
+
+#[test]
+fn a_missing_file_names_it_without_a_fake_position() {
+    let missing = std::env::temp_dir().join("insync-no-such-scenario.toml");
+    let e = insync::scenario::load_file(&missing).expect_err("no such file");
+    let text = e.to_string();
+    assert!(text.starts_with(&format!("{}: expected a readable", missing.display())), "{text}");
+    assert!(!text.contains(":0:0"), "{text}");
+}
+
+// `--seed` takes any u64; a file can too, as a string above TOML's integers (i64).
+#[test]
+fn a_seed_above_i64_is_written_as_a_string() {
+    let s = load_ok("s.toml", "seed = \"18446744073709551615\"\n[[topics]]\nname = \"t\"\n");
+    assert_eq!(s.seed, u64::MAX);
+    let e = load_err("s.toml", "seed = \"18446744073709551616\"\n");
+    assert_at(&e, 1, 8, "seed");
+    let e = load_err("s.toml", "seed = -1\n");
+    assert_at(&e, 1, 8, "seed");
+}

@@ -55,7 +55,7 @@ fn unsafe_configurations_lose_acknowledged_writes() {
 fn legacy_truncation_after_an_unclean_election_leaves_replicas_diverged() {
     let (_, legacy) = run("legacy-unclean-divergence");
     let replicas = legacy.replica_logs.as_deref().expect("kept: the scenario expects divergence");
-    let diverged = insync::check::divergence::check(replicas);
+    let diverged = insync::check::divergence::check(replicas, &insync::check::Names::new(&legacy.history));
     assert_eq!(diverged.len(), 1, "one partition, two replicas: {diverged:?}");
     let first_lost = lost(&legacy).iter().filter_map(|l| l.offset).min();
     assert!(first_lost.is_some(), "the unclean election lost acknowledged writes");
@@ -65,7 +65,7 @@ fn legacy_truncation_after_an_unclean_election_leaves_replicas_diverged() {
     let (_, epochs) = run("unclean-election");
     let replicas = epochs.replica_logs.as_deref().expect("kept: the scenario expects divergence to hold");
     assert_eq!(replicas.len(), 2);
-    assert!(insync::check::divergence::check(replicas).is_empty());
+    assert!(insync::check::divergence::check(replicas, &insync::check::Names::new(&epochs.history)).is_empty());
     assert!(!lost(&epochs).is_empty(), "the unclean election still loses what broker-2 never had");
 }
 

@@ -168,3 +168,22 @@ fn a_run_without_expectations_and_a_checked_history_write_valid_junit_too() {
     let elements = validate(&checked);
     assert_eq!(attribute(&elements, "testcase", "name"), ["holds at-least-once"]);
 }
+
+// The reproduce line runs as printed (the binary in place of `insync`) and gives the same output; once the file
+// changes, the same line refuses to run it (exit 2) instead of reproducing something else.
+#[test]
+fn the_reproduce_line_runs_and_refuses_a_changed_file() {
+    let path = scenario("repro.toml", "repro", "holds = [\"at-least-once\"]");
+    let first = insync(&["run".as_ref(), path.as_os_str()]);
+    let stdout = String::from_utf8_lossy(&first.stdout).to_string();
+    let line = stdout.lines().find_map(|l| l.strip_prefix("reproduce: insync ")).expect("a reproduce line");
+    let args: Vec<&std::ffi::OsStr> = line.split(' ').map(std::ffi::OsStr::new).collect();
+    let again = insync(&args);
+    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(String::from_utf8_lossy(&again.stdout), stdout, "the same run");
+    let text = std::fs::read_to_string(&path).expect("written").replace("rate = 10", "rate = 11");
+    std::fs::write(&path, text).expect("write");
+    let changed = insync(&args);
+    assert_eq!(changed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&changed.stderr).contains("it changed"));
+}

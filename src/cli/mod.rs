@@ -1,7 +1,10 @@
 //! The command line: argument parsing, exit codes and printers. Everything else lives in the library.
 
 mod junit;
+mod outputs;
 mod summary;
+
+use outputs::{Kind, Outputs};
 
 use crate::scenario;
 use crate::sim::{self, Outcome};
@@ -98,7 +101,7 @@ struct OutputFiles<'a> {
 }
 
 fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>, fnv64: Option<&str>) -> ExitCode {
-    let mut scenario = match scenario::load_file(path) {
+    let mut scenario = match load_scenario(path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -110,17 +113,66 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>, fnv64
         eprintln!("error: {}: --scenario-fnv64 {wanted}, but the file's hash is {actual}: it changed", path.display());
         return ExitCode::from(EXIT_BAD_INPUT);
     }
+    let requested = [(Kind::Trace, files.trace), (Kind::History, files.history), (Kind::Junit, files.junit)];
+    let input = (path != Path::new("-")).then_some(path);
+    let mut outputs = match Outputs::prepare(input, &requested) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
     let seed = seed.unwrap_or(scenario.seed);
     // A history file carries the replica logs so that `insync check` can judge divergence.
-    scenario.sim.keep_replica_logs |= files.history.is_some();
-    let outcome = sim::run(&scenario.sim, seed, files.trace.is_some());
+    scenario.sim.keep_replica_logs |= outputs.wants(Kind::History);
+    let outcome = sim::run(&scenario.sim, seed, outputs.wants(Kind::Trace));
     let verdict =
         (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &verdict::Evidence::of_run(&outcome)));
-    if let Err(e) = write_files(&outcome, files.trace, files.history) {
+    let summary_to_stderr = outputs.uses_stdout();
+    let written = write_run_outputs(&mut outputs, &scenario, path, &outcome, verdict.as_ref());
+    if let Err(e) = written.and_then(|()| outputs.commit()) {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    if let Some(junit) = files.junit {
+    let text = if json {
+        summary::json(&scenario, path, &outcome, verdict.as_ref())
+    } else {
+        summary::human(&scenario, path, &outcome, verdict.as_ref())
+    };
+    if let Err(code) = print(&text, summary_to_stderr) {
+        return code;
+    }
+    match verdict {
+        Some(v) if !v.all_met() => ExitCode::from(EXIT_EXPECTATION_FAILED),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// The scenario file, or with `-` standard input (JSON if it starts with `{`, else TOML).
+fn load_scenario(path: &Path) -> Result<scenario::Scenario, String> {
+    if path != Path::new("-") {
+        return scenario::load_file(path).map_err(|e| e.to_string());
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .map_err(|e| format!("<stdin>: expected a UTF-8 scenario, found {e}"))?;
+    let name = if text.trim_start().starts_with('{') { "<stdin>.json" } else { "<stdin>" };
+    scenario::load_str(name, &text).map_err(|e| e.to_string())
+}
+
+/// The trace, the history and the JUnit file, as asked.
+fn write_run_outputs(
+    outputs: &mut Outputs,
+    scenario: &scenario::Scenario,
+    path: &Path,
+    outcome: &Outcome,
+    verdict: Option<&verdict::Verdict>,
+) -> Result<(), String> {
+    if let Some(lines) = &outcome.trace {
+        outputs.write(Kind::Trace, |w| lines.iter().try_for_each(|line| summary::json_line(w, line)))?;
+    }
+    outputs.write(Kind::History, |w| summary::write_history_jsonl(outcome, w))?;
+    if outputs.wants(Kind::Junit) {
         let reproduce = reproduce_command(path, outcome.seed, scenario.source_fnv64);
         let properties = vec![
             ("seed", outcome.seed.to_string()),
@@ -130,23 +182,28 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>, fnv64
             ("time", "simulated seconds".to_string()),
         ];
         let time_s = outcome.stats.simulated_time_us as f64 / 1e6;
-        let suite =
-            junit::Suite { name: &scenario.name, properties, time_s, verdict: verdict.as_ref(), reproduce: &reproduce };
-        if let Err(e) = write_junit(junit, &suite) {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+        let suite = junit::Suite { name: &scenario.name, properties, time_s, verdict, reproduce: &reproduce };
+        let xml = junit::write(&suite).map_err(|e| format!("--junit: {e}"))?;
+        outputs.write(Kind::Junit, |w| w.write_all(xml.as_bytes()))?;
     }
-    let text = if json {
-        summary::json(&scenario, path, &outcome, verdict.as_ref())
+    Ok(())
+}
+
+/// Prints a result. A closed pipe (`| head`) is the reader's choice and ends quietly with the usual exit code;
+/// any other failure to write (a full disk) is an error, exit 2, never a silent success.
+fn print(text: &str, to_stderr: bool) -> Result<(), ExitCode> {
+    let written = if to_stderr {
+        std::io::stderr().lock().write_all(text.as_bytes())
     } else {
-        summary::human(&scenario, path, &outcome, verdict.as_ref())
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).and_then(|()| out.flush())
     };
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    match verdict {
-        Some(v) if !v.all_met() => ExitCode::from(EXIT_EXPECTATION_FAILED),
-        _ => ExitCode::SUCCESS,
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: cannot write the result: {e}");
+            Err(ExitCode::from(EXIT_BAD_INPUT))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -178,7 +235,14 @@ fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>
     let expect = scenario::expect::Expectations { holds: holds.to_vec(), ..Default::default() };
     let (logs, replicas) = (recorded.final_logs.as_deref(), recorded.replica_logs.as_deref());
     let v = verdict::judge(&expect, &verdict::Evidence::of_history(&recorded.history, logs, replicas));
-    if let Some(junit) = junit {
+    let mut outputs = match Outputs::prepare(Some(path), &[(Kind::Junit, junit)]) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    if outputs.wants(Kind::Junit) {
         let bytes = std::fs::read(path).unwrap_or_default();
         let properties = vec![
             ("history", path.display().to_string()),
@@ -188,13 +252,22 @@ fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>
         let reproduce = format!("insync check {} --holds {}", path.display(), holds.join(","));
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("history");
         let suite = junit::Suite { name, properties, time_s: 0.0, verdict: Some(&v), reproduce: &reproduce };
-        if let Err(e) = write_junit(junit, &suite) {
+        let written = junit::write(&suite).map_err(|e| format!("--junit: {e}"));
+        let written = written.and_then(|xml| outputs.write(Kind::Junit, |w| w.write_all(xml.as_bytes())));
+        if let Err(e) = written {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     }
+    let summary_to_stderr = outputs.uses_stdout();
+    if let Err(e) = outputs.commit() {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let text = if json { summary::check_json(&v, logs.is_some()) } else { summary::check_human(&v, logs.is_some()) };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if let Err(code) = print(&text, summary_to_stderr) {
+        return code;
+    }
     if v.all_met() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPECTATION_FAILED) }
 }
 
@@ -232,27 +305,6 @@ fn bench(path: &Path, runs: u32) -> ExitCode {
     println!("  {events} events for {simulated_s:.0} simulated seconds: {:.2} M events/s", per_s / 1e6);
     println!("  {:.0}x faster than real time", simulated_s / (median_us.max(1) as f64 / 1e6));
     ExitCode::SUCCESS
-}
-
-fn write_files(outcome: &Outcome, trace: Option<&Path>, history: Option<&Path>) -> Result<(), String> {
-    if let (Some(path), Some(lines)) = (trace, &outcome.trace) {
-        let mut text = String::new();
-        for line in lines {
-            text.push_str(&serde_json::to_string(line).map_err(|e| e.to_string())?);
-            text.push('\n');
-        }
-        std::fs::write(path, text).map_err(|e| format!("cannot write the trace to {}: {e}", path.display()))?;
-    }
-    if let Some(path) = history {
-        let text = summary::history_jsonl(outcome).map_err(|e| e.to_string())?;
-        std::fs::write(path, text).map_err(|e| format!("cannot write the history to {}: {e}", path.display()))?;
-    }
-    Ok(())
-}
-
-fn write_junit(path: &Path, suite: &junit::Suite<'_>) -> Result<(), String> {
-    let xml = junit::write(suite).map_err(|e| format!("cannot write JUnit XML: {e}"))?;
-    std::fs::write(path, xml).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// The command that reproduces a run, printed with every result: with the scenario's hash, so that it refuses to

@@ -350,7 +350,8 @@ pub fn json(scenario: &Scenario, path: &Path, outcome: &Outcome, verdict: Option
 }
 
 /// The history as JSON Lines: a header with the version and names, then one event a line.
-pub fn history_jsonl(outcome: &Outcome) -> serde_json::Result<String> {
+/// The history as JSON Lines: a header line, one line per event, then the final logs and replica logs.
+pub fn write_history_jsonl(outcome: &Outcome, w: &mut (impl std::io::Write + ?Sized)) -> std::io::Result<()> {
     #[derive(Serialize)]
     struct Header<'a> {
         version: u32,
@@ -359,34 +360,37 @@ pub fn history_jsonl(outcome: &Outcome) -> serde_json::Result<String> {
         consumers: &'a [String],
         groups: &'a [String],
     }
-    let h = &outcome.history;
-    let mut text = serde_json::to_string(&Header {
-        version: h.version,
-        partitions: &h.partitions,
-        producers: &h.producers,
-        consumers: &h.consumers,
-        groups: &h.groups,
-    })?;
-    text.push('\n');
-    for entry in &h.entries {
-        text.push_str(&serde_json::to_string(entry)?);
-        text.push('\n');
-    }
     #[derive(Serialize)]
     struct FinalLogLine<'a> {
         final_log: &'a FinalLog,
-    }
-    for log in &outcome.final_logs {
-        text.push_str(&serde_json::to_string(&FinalLogLine { final_log: log })?);
-        text.push('\n');
     }
     #[derive(Serialize)]
     struct ReplicaLogLine<'a> {
         replica_log: &'a ReplicaLog,
     }
-    for log in outcome.replica_logs.iter().flatten() {
-        text.push_str(&serde_json::to_string(&ReplicaLogLine { replica_log: log })?);
-        text.push('\n');
+    let h = &outcome.history;
+    let header = Header {
+        version: h.version,
+        partitions: &h.partitions,
+        producers: &h.producers,
+        consumers: &h.consumers,
+        groups: &h.groups,
+    };
+    json_line(w, &header)?;
+    for entry in &h.entries {
+        json_line(w, entry)?;
     }
-    Ok(text)
+    for log in &outcome.final_logs {
+        json_line(w, &FinalLogLine { final_log: log })?;
+    }
+    for log in outcome.replica_logs.iter().flatten() {
+        json_line(w, &ReplicaLogLine { replica_log: log })?;
+    }
+    Ok(())
+}
+
+/// One value as a line of JSON.
+pub fn json_line(w: &mut (impl std::io::Write + ?Sized), value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *w, value)?;
+    w.write_all(b"\n")
 }

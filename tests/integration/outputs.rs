@@ -187,3 +187,88 @@ fn the_reproduce_line_runs_and_refuses_a_changed_file() {
     assert_eq!(changed.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&changed.stderr).contains("it changed"));
 }
+
+// A reader that stops early (`| head -1`) ends the run quietly with its usual exit code, never a panic.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    let path = scenario("head.toml", "head", "holds = [\"at-least-once\"]");
+    for extra in [&[][..], &["--trace", "-"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_insync"))
+            .arg("run")
+            .arg(&path)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut first).expect("one line");
+        let out = child.wait_with_output().expect("ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{extra:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {stderr}");
+    }
+}
+
+// A full disk under stdout is an error (exit 2), not a silent success.
+#[test]
+fn a_full_disk_under_stdout_is_an_error() {
+    let Ok(full) = std::fs::File::create("/dev/full") else { return };
+    let path = scenario("full.toml", "full", "holds = [\"at-least-once\"]");
+    let out = Command::new(env!("CARGO_BIN_EXE_insync")).arg("run").arg(&path).stdout(full).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the result"));
+}
+
+// Outputs are checked before anything runs: an unwritable path, one path for two outputs, or the input itself
+// are refused with exit 2, no summary, and no file touched or left behind.
+#[test]
+fn bad_output_paths_are_refused_before_the_run() {
+    let path = scenario("paths.toml", "paths", "holds = [\"at-least-once\"]");
+    // Its own directory, so other tests' outputs (and their temporary files) are not counted.
+    let own = temp("paths-dir");
+    std::fs::create_dir_all(&own).expect("dir");
+    let history = own.join("kept.jsonl");
+    std::fs::write(&history, "earlier contents").expect("write");
+    let missing_dir = temp("no-such-dir").join("trace.jsonl");
+    let cases: [(&[&std::ffi::OsStr], &str); 3] = [
+        (&["--trace".as_ref(), missing_dir.as_os_str(), "--history".as_ref(), history.as_os_str()], "--trace"),
+        (&["--trace".as_ref(), history.as_os_str(), "--history".as_ref(), history.as_os_str()], "both name"),
+        (&["--history".as_ref(), history.as_os_str(), "--junit".as_ref(), path.as_os_str()], "the input file"),
+    ];
+    for (extra, said) in cases {
+        let out = insync(&[&["run".as_ref(), path.as_os_str()][..], extra].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(said), "{stderr}");
+        assert!(out.stdout.is_empty(), "nothing ran");
+        assert_eq!(std::fs::read_to_string(&history).expect("still there"), "earlier contents");
+    }
+    let dir = history.parent().expect("a directory");
+    let leftovers = std::fs::read_dir(dir).expect("lists").filter_map(|e| e.ok());
+    let temps: Vec<_> = leftovers.filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+    assert!(temps.is_empty(), "temporary files left: {temps:?}");
+    assert!(std::fs::read_to_string(&path).expect("input").contains("name = \"paths\""), "the input is intact");
+}
+
+// `run -` reads the scenario from standard input; `--trace -` writes the trace to standard output and the summary
+// to standard error.
+#[test]
+fn dash_is_standard_input_and_output() {
+    use std::io::Write;
+    let text = std::fs::read_to_string(scenario("stdin.toml", "from-stdin", "holds = [\"at-least-once\"]")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_insync"))
+        .args(["run", "-", "--trace", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    child.stdin.take().expect("piped").write_all(text.as_bytes()).expect("written");
+    let out = child.wait_with_output().expect("ends");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().all(|l| l.starts_with("{\"time_us\":")), "only trace lines on stdout");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scenario from-stdin"), "the summary on stderr");
+}

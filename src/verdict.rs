@@ -10,18 +10,85 @@ use crate::sim::{Outcome, PartitionCounts, Stats};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// How many witnesses each unmet expectation carries in the summary (the JSON output has them all).
+/// How many witnesses each expectation carries unless asked otherwise (`--witnesses`), and the summary shows.
 pub const WITNESSES_SHOWN: usize = 3;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ExpectationResult {
-    /// `holds`, `violated` or `happened`.
+    /// `holds`, `violated`, `happened`, `within`, `contents` or `converged`.
     pub kind: &'static str,
     pub name: String,
     pub met: bool,
+    /// The number behind the result: violations (holds, violated), times (happened), findings (converged),
+    /// records (contents); 0 for within.
+    pub count: u64,
     pub detail: String,
-    /// For `holds` (the violations) and `violated` (what proves it), named records.
-    pub witnesses: Vec<String>,
+    /// What shows it: the violations (holds, violated), the first difference (contents), the findings
+    /// (converged); at most the evidence's `witness_limit`.
+    pub witnesses: Vec<Witness>,
+}
+
+/// One witness, by name: where, which record, which group, when, a sentence, and the events around it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Witness {
+    /// The invariant it breaks, for violations.
+    pub invariant: Option<&'static str>,
+    pub partition: Option<String>,
+    pub offset: Option<u64>,
+    pub record: Option<WitnessRecord>,
+    pub group: Option<String>,
+    pub time_us: Option<u64>,
+    /// The whole witness as a sentence, with names (what the summary prints).
+    pub text: String,
+    /// The causal chain: the partition's state before it, then the faults and events that followed, in order.
+    pub explanation: Vec<String>,
+}
+
+/// A record by its producer's name and send number.
+#[derive(Clone, Debug, Serialize)]
+pub struct WitnessRecord {
+    pub producer: String,
+    pub send: u64,
+}
+
+impl Witness {
+    /// A witness that is only a sentence (a liveness finding, a contents difference).
+    pub fn said(text: String) -> Self {
+        Witness {
+            invariant: None,
+            partition: None,
+            offset: None,
+            record: None,
+            group: None,
+            time_us: None,
+            text,
+            explanation: Vec::new(),
+        }
+    }
+
+    fn of(v: &Violation, names: &Names<'_>, events: Events<'_>) -> Self {
+        Witness {
+            invariant: Some(v.invariant),
+            partition: v.partition.map(|p| names.partition(p)),
+            offset: v.offset,
+            record: v.witness_record().map(|(p, send)| WitnessRecord { producer: names.producer(p), send }),
+            group: v.group.map(|g| names.group(g)),
+            time_us: v.time_us,
+            text: v.named(names).to_string(),
+            explanation: explain(v, events),
+        }
+    }
+}
+
+impl std::fmt::Display for Witness {
+    /// The sentence, and the explanation on the next line, indented under it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.text)?;
+        if !self.explanation.is_empty() {
+            write!(f, "\n           {}", self.explanation.join("; "))?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -48,15 +115,15 @@ const EXPLAINED_EVENTS: usize = 6;
 
 /// The causal chain around a violation: the partition's leadership when the record was acknowledged or read,
 /// then the faults and the partition's events that followed.
-pub fn explain(v: &Violation, events: Events<'_>) -> Option<String> {
-    let (p, t) = (v.partition?, v.time_us?);
+pub fn explain(v: &Violation, events: Events<'_>) -> Vec<String> {
+    let (Some(p), Some(t)) = (v.partition, v.time_us) else { return Vec::new() };
     let split = events.partition_point(|e| e.0 <= t); // Events are in time order.
     let before = events[..split].iter().rev().find(|e| e.1 == Some(p));
     let state = before.map(|e| format!("before it, at {}: {}", crate::engine::SimTime(e.0), e.2));
     let mut chain: Vec<String> = state.into_iter().collect();
     let after = events[split..].iter().filter(|e| e.1.is_none_or(|q| q == p)).take(EXPLAINED_EVENTS);
     chain.extend(after.map(|e| format!("{}: {}", crate::engine::SimTime(e.0), e.2)));
-    (!chain.is_empty()).then(|| chain.join("; "))
+    chain
 }
 
 /// What a verdict is judged on: the clients' history, and what a run adds to it (final logs, replica logs,
@@ -71,6 +138,8 @@ pub struct Evidence<'a> {
     pub unconverged: Unconverged<'a>,
     pub events: Events<'a>,
     pub within: &'a [WithinReport],
+    /// How many witnesses each expectation keeps (`None`: all).
+    pub witness_limit: Option<usize>,
 }
 
 impl<'a> Evidence<'a> {
@@ -84,12 +153,14 @@ impl<'a> Evidence<'a> {
             unconverged: &outcome.unconverged,
             events: &outcome.cluster_events,
             within: &outcome.within,
+            witness_limit: Some(WITNESSES_SHOWN),
         }
     }
 
     /// A history recorded elsewhere, with its final and replica logs if it has them.
     pub fn of_history(history: &'a History, logs: Option<&'a [FinalLog]>, replicas: Option<&'a [ReplicaLog]>) -> Self {
-        Evidence { history, logs, replicas, stats: None, unconverged: &[], events: &[], within: &[] }
+        let witness_limit = Some(WITNESSES_SHOWN);
+        Evidence { history, logs, replicas, stats: None, unconverged: &[], events: &[], within: &[], witness_limit }
     }
 }
 
@@ -101,13 +172,13 @@ pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
     if let Some(replicas) = evidence.replicas {
         found.insert(check::divergence::NAME, check::divergence::check(replicas, &names));
     }
-    let events = evidence.events;
+    let (events, limit) = (evidence.events, evidence.witness_limit.unwrap_or(usize::MAX));
     let mut results = Vec::new();
     for name in &expect.holds {
         let broken = broken_by(&found, name);
         let detail =
             if broken.is_empty() { "no violation".to_string() } else { format!("{} violations", broken.len()) };
-        results.push(result("holds", name, broken.is_empty(), detail, &broken, &names, events));
+        results.push(result("holds", name, broken.is_empty(), detail, &broken, &names, (events, limit)));
     }
     for name in &expect.violated {
         let broken = broken_by(&found, name);
@@ -116,7 +187,7 @@ pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
         } else {
             format!("{} violations", broken.len())
         };
-        results.push(result("violated", name, !broken.is_empty(), detail, &broken, &names, events));
+        results.push(result("violated", name, !broken.is_empty(), detail, &broken, &names, (events, limit)));
     }
     for happened in &expect.happened {
         let count = happened_count(happened, evidence.history, evidence.stats);
@@ -124,6 +195,7 @@ pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
             kind: "happened",
             name: happened.name.clone(),
             met: count > 0,
+            count,
             detail: format!("{count} times"),
             witnesses: Vec::new(),
         });
@@ -131,7 +203,7 @@ pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
     results.extend(evidence.within.iter().map(within_result));
     results.extend(expect.contents.iter().map(|c| contents_result(c, evidence, &names)));
     if expect.liveness_us.is_some() {
-        results.extend(liveness_results(expect, evidence.unconverged));
+        results.extend(liveness_results(expect, evidence.unconverged, limit));
     }
     let violations = found.iter().map(|(&name, v)| (name, v.len())).collect();
     Verdict { results, violations }
@@ -149,7 +221,7 @@ fn within_result(r: &WithinReport) -> ExpectationResult {
             (false, format!("did not hold by {} ({after} at {})", SimTime(start + w.within_us), SimTime(start)))
         }
     };
-    ExpectationResult { kind: "within", name, met, detail, witnesses: Vec::new() }
+    ExpectationResult { kind: "within", name, met, count: 0, detail, witnesses: Vec::new() }
 }
 
 /// `[[expect.log]]` / `[[expect.processed]]`: the exact record sequence, with the first difference as witness.
@@ -175,6 +247,7 @@ fn contents_result(c: &Contents, evidence: &Evidence<'_>, names: &Names<'_>) -> 
         ),
     };
     let record = |r: Option<&(u32, u64)>| r.map_or("nothing".to_string(), |&r| names.record(r));
+    let count = actual.as_ref().map_or(0, |a| a.len() as u64);
     let (met, detail, witnesses) = match actual {
         None => (false, "no final log to compare".to_string(), Vec::new()),
         Some(actual) if actual == c.records => (true, format!("{} records as expected", actual.len()), Vec::new()),
@@ -182,14 +255,14 @@ fn contents_result(c: &Contents, evidence: &Evidence<'_>, names: &Names<'_>) -> 
             let at = actual.iter().zip(&c.records).take_while(|(a, b)| a == b).count();
             let witness =
                 format!("at position {at}: expected {}, found {}", record(c.records.get(at)), record(actual.get(at)));
-            (false, format!("{} records, {} expected", actual.len(), c.records.len()), vec![witness])
+            (false, format!("{} records, {} expected", actual.len(), c.records.len()), vec![Witness::said(witness)])
         }
     };
-    ExpectationResult { kind: "contents", name: c.name.clone(), met, detail, witnesses }
+    ExpectationResult { kind: "contents", name: c.name.clone(), met, count, detail, witnesses }
 }
 
 /// One result per liveness check: met when it converged, or when the scenario says it will not.
-fn liveness_results(expect: &Expectations, unconverged: Unconverged<'_>) -> Vec<ExpectationResult> {
+fn liveness_results(expect: &Expectations, unconverged: Unconverged<'_>, limit: usize) -> Vec<ExpectationResult> {
     LIVENESS_CHECKS
         .iter()
         .map(|&check| {
@@ -201,7 +274,9 @@ fn liveness_results(expect: &Expectations, unconverged: Unconverged<'_>) -> Vec<
                 (false, _) => format!("not converged ({} findings)", found.len()),
             };
             let met = found.is_empty() != expected_stuck;
-            ExpectationResult { kind: "converged", name: check.to_string(), met, detail, witnesses: found }
+            let count = found.len() as u64;
+            let witnesses = found.into_iter().take(limit).map(Witness::said).collect();
+            ExpectationResult { kind: "converged", name: check.to_string(), met, count, detail, witnesses }
         })
         .collect()
 }
@@ -218,16 +293,10 @@ fn result(
     detail: String,
     broken: &[&Violation],
     names: &Names<'_>,
-    events: Events<'_>,
+    (events, limit): (Events<'_>, usize),
 ) -> ExpectationResult {
-    let witnesses = broken
-        .iter()
-        .map(|v| match explain(v, events) {
-            Some(chain) => format!("{}\n           {chain}", v.named(names)),
-            None => v.named(names).to_string(),
-        })
-        .collect();
-    ExpectationResult { kind, name: name.to_string(), met, detail, witnesses }
+    let witnesses = broken.iter().take(limit).map(|v| Witness::of(v, names, events)).collect();
+    ExpectationResult { kind, name: name.to_string(), met, count: broken.len() as u64, detail, witnesses }
 }
 
 /// How often something happened, in its scope: from the run's counters, or (for a history alone) from its

@@ -75,8 +75,7 @@ fn cases(suite: &Suite<'_>) -> Vec<Case> {
         let failure = (!r.met).then(|| {
             let mut body = r.detail.clone();
             for w in r.witnesses.iter().take(WITNESSES_SHOWN) {
-                body.push('\n');
-                body.push_str(w);
+                body.push_str(&format!("\n{w}"));
             }
             body.push_str(&format!("\nreproduce: {}", suite.reproduce));
             (r.kind, r.detail.clone(), body)
@@ -141,7 +140,8 @@ mod tests {
             name: "at-least-once".to_string(),
             met,
             detail: "2 violations".to_string(),
-            witnesses: vec!["w1".to_string()],
+            count: 2,
+            witnesses: vec![crate::verdict::Witness::said("w1".to_string())],
         };
         let v = Verdict { results: vec![result(true), result(false)], ..Default::default() };
         let xml = write(&suite("s", Some(&v))).unwrap();

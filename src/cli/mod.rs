@@ -45,6 +45,9 @@ pub enum Command {
         /// Refuse to run unless the scenario file's FNV-1a 64 hash is this (hex), as a reproduce line gives it.
         #[arg(long, value_name = "HEX")]
         scenario_fnv64: Option<String>,
+        /// How many witnesses each expectation keeps in --json (and lost writes shown): a number, or `all`.
+        #[arg(long, value_name = "N|all", default_value = "3", value_parser = parse_witnesses)]
+        witnesses: WitnessLimit,
     },
     /// Judge a recorded history (JSON Lines, as `run --history` writes it) without running anything.
     Check {
@@ -58,6 +61,9 @@ pub enum Command {
         /// Write the judged guarantees as JUnit XML (one test case each) to this file.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// How many witnesses each expectation keeps in --json: a number, or `all`.
+        #[arg(long, value_name = "N|all", default_value = "3", value_parser = parse_witnesses)]
+        witnesses: WitnessLimit,
     },
     /// Time runs of a scenario (wall clock; the simulation itself never reads it).
     Bench {
@@ -68,6 +74,20 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         runs: u32,
     },
+}
+
+/// `--witnesses`: at most this many per expectation, or all (`None`).
+#[derive(Clone, Copy, Debug)]
+pub struct WitnessLimit(Option<usize>);
+
+fn parse_witnesses(text: &str) -> Result<WitnessLimit, String> {
+    match text {
+        "all" => Ok(WitnessLimit(None)),
+        n => n
+            .parse::<usize>()
+            .map(|n| WitnessLimit(Some(n)))
+            .map_err(|_| format!("expected a number or `all`, found `{n}`")),
+    }
 }
 
 /// Exit codes: 0 ran (expectations met), 1 an expectation failed, 2 bad input or usage.
@@ -84,11 +104,14 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { scenario, seed, json, trace, history, junit, scenario_fnv64 } => {
+        Command::Run { scenario, seed, json, trace, history, junit, scenario_fnv64, witnesses } => {
             let files = OutputFiles { trace: trace.as_deref(), history: history.as_deref(), junit: junit.as_deref() };
-            run(&scenario, seed, json, files, scenario_fnv64.as_deref())
+            let asked = RunOptions { seed, json, fnv64: scenario_fnv64.as_deref(), witnesses: witnesses.0 };
+            run(&scenario, &asked, files)
         }
-        Command::Check { history, holds, json, junit } => check_history(&history, &holds, json, junit.as_deref()),
+        Command::Check { history, holds, json, junit, witnesses } => {
+            check_history(&history, &holds, json, junit.as_deref(), witnesses.0)
+        }
         Command::Bench { scenario, runs } => bench(&scenario, runs),
     }
 }
@@ -100,7 +123,15 @@ struct OutputFiles<'a> {
     junit: Option<&'a Path>,
 }
 
-fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>, fnv64: Option<&str>) -> ExitCode {
+/// What `run` was asked besides its files.
+struct RunOptions<'a> {
+    seed: Option<u64>,
+    json: bool,
+    fnv64: Option<&'a str>,
+    witnesses: Option<usize>,
+}
+
+fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode {
     let mut scenario = match load_scenario(path) {
         Ok(s) => s,
         Err(e) => {
@@ -109,7 +140,7 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>, fnv64
         }
     };
     let actual = format!("{:016x}", scenario.source_fnv64);
-    if let Some(wanted) = fnv64.filter(|&w| !w.eq_ignore_ascii_case(&actual)) {
+    if let Some(wanted) = asked.fnv64.filter(|&w| !w.eq_ignore_ascii_case(&actual)) {
         eprintln!("error: {}: --scenario-fnv64 {wanted}, but the file's hash is {actual}: it changed", path.display());
         return ExitCode::from(EXIT_BAD_INPUT);
     }
@@ -122,20 +153,20 @@ fn run(path: &Path, seed: Option<u64>, json: bool, files: OutputFiles<'_>, fnv64
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let seed = seed.unwrap_or(scenario.seed);
+    let seed = asked.seed.unwrap_or(scenario.seed);
     // A history file carries the replica logs so that `insync check` can judge divergence.
     scenario.sim.keep_replica_logs |= outputs.wants(Kind::History);
     let outcome = sim::run(&scenario.sim, seed, outputs.wants(Kind::Trace));
-    let verdict =
-        (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &verdict::Evidence::of_run(&outcome)));
+    let evidence = verdict::Evidence { witness_limit: asked.witnesses, ..verdict::Evidence::of_run(&outcome) };
+    let verdict = (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &evidence));
     let summary_to_stderr = outputs.uses_stdout();
     let written = write_run_outputs(&mut outputs, &scenario, path, &outcome, verdict.as_ref());
     if let Err(e) = written.and_then(|()| outputs.commit()) {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let text = if json {
-        summary::json(&scenario, path, &outcome, verdict.as_ref())
+    let text = if asked.json {
+        summary::json(&scenario, path, &outcome, verdict.as_ref(), asked.witnesses)
     } else {
         summary::human(&scenario, path, &outcome, verdict.as_ref())
     };
@@ -208,7 +239,7 @@ fn print(text: &str, to_stderr: bool) -> Result<(), ExitCode> {
 }
 
 /// `insync check`: the checker over a recorded history (and its final and replica logs, when the file has them).
-fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>) -> ExitCode {
+fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>, limit: Option<usize>) -> ExitCode {
     let recorded = match summary::read_history_jsonl(path) {
         Ok(h) => h,
         Err(e) => {
@@ -234,7 +265,8 @@ fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>
     }
     let expect = scenario::expect::Expectations { holds: holds.to_vec(), ..Default::default() };
     let (logs, replicas) = (recorded.final_logs.as_deref(), recorded.replica_logs.as_deref());
-    let v = verdict::judge(&expect, &verdict::Evidence::of_history(&recorded.history, logs, replicas));
+    let evidence = verdict::Evidence::of_history(&recorded.history, logs, replicas);
+    let v = verdict::judge(&expect, &verdict::Evidence { witness_limit: limit, ..evidence });
     let mut outputs = match Outputs::prepare(Some(path), &[(Kind::Junit, junit)]) {
         Ok(o) => o,
         Err(e) => {

@@ -265,10 +265,18 @@ pub fn check_human(v: &Verdict, with_logs: bool) -> String {
 pub fn check_json(v: &Verdict, with_logs: bool) -> String {
     #[derive(Serialize)]
     struct CheckJson<'a> {
+        format_version: u32,
+        insync_version: &'static str,
         final_logs: bool,
-        verdict: &'a Verdict,
+        verdict: JsonVerdict<'a>,
     }
-    let mut text = serde_json::to_string(&CheckJson { final_logs: with_logs, verdict: v }).unwrap_or_default();
+    let json = CheckJson {
+        format_version: JSON_FORMAT_VERSION,
+        insync_version: env!("CARGO_PKG_VERSION"),
+        final_logs: with_logs,
+        verdict: JsonVerdict::of(v),
+    };
+    let mut text = serde_json::to_string(&json).unwrap_or_default();
     text.push('\n');
     text
 }
@@ -319,29 +327,97 @@ fn write_lost(s: &mut String, history: &History, lost: &[LostWrite]) {
     }
 }
 
+/// The `--json` object's format: bump it when a field changes meaning or goes away.
+pub const JSON_FORMAT_VERSION: u32 = 2;
+
 #[derive(Serialize)]
 struct JsonSummary<'a> {
+    format_version: u32,
+    insync_version: &'static str,
     scenario: &'a str,
+    scenario_file: String,
+    scenario_fnv64: String,
     seed: u64,
     trace_digest: String,
     stats: &'a crate::sim::Stats,
     producers: Vec<ProducerTally>,
     partitions: &'a [crate::kafka::cluster::PartitionSummary],
-    lost_writes: Vec<LostWrite>,
-    verdict: Option<&'a Verdict>,
+    lost_writes: LostWrites,
+    /// How many witnesses each result (and `lost_writes.shown`) keeps; `null`: all.
+    witness_limit: Option<usize>,
+    verdict: Option<JsonVerdict<'a>>,
     reproduce: String,
 }
 
-pub fn json(scenario: &Scenario, path: &Path, outcome: &Outcome, verdict: Option<&Verdict>) -> String {
+/// Acknowledged writes the final logs lack: how many, and the first of them by name.
+#[derive(Serialize)]
+struct LostWrites {
+    count: usize,
+    shown: Vec<NamedLostWrite>,
+}
+
+#[derive(Serialize)]
+struct NamedLostWrite {
+    producer: String,
+    send: u64,
+    partition: String,
+    offset: Option<u64>,
+    acked_at_us: u64,
+    /// The record the final log holds at that offset instead, if any.
+    found_instead: Option<crate::verdict::WitnessRecord>,
+}
+
+/// The verdict with a stable key set: every invariant in `violations`, 0 when clean, `null` when it could not be
+/// checked (divergence without replica logs).
+#[derive(Serialize)]
+pub struct JsonVerdict<'a> {
+    all_met: bool,
+    results: &'a [crate::verdict::ExpectationResult],
+    violations: BTreeMap<&'static str, Option<usize>>,
+}
+
+impl<'a> JsonVerdict<'a> {
+    pub fn of(v: &'a Verdict) -> Self {
+        let count = |name: &&'static str| (*name, v.violations.get(name).copied());
+        let violations = crate::check::INVARIANTS.iter().map(count).collect();
+        JsonVerdict { all_met: v.all_met(), results: &v.results, violations }
+    }
+}
+
+pub fn json(
+    scenario: &Scenario,
+    path: &Path,
+    outcome: &Outcome,
+    verdict: Option<&Verdict>,
+    witness_limit: Option<usize>,
+) -> String {
+    let h = &outcome.history;
+    let lost = lost_writes(h, &outcome.final_logs);
+    let named = |l: &LostWrite| NamedLostWrite {
+        producer: h.producers[l.producer as usize].clone(),
+        send: l.send_seq,
+        partition: h.partitions[l.partition as usize].clone(),
+        offset: l.offset,
+        acked_at_us: l.acked_at_us,
+        found_instead: l
+            .found_instead
+            .map(|(p, send)| crate::verdict::WitnessRecord { producer: h.producers[p as usize].clone(), send }),
+    };
+    let shown = lost.iter().take(witness_limit.unwrap_or(usize::MAX)).map(named).collect();
     let summary = JsonSummary {
+        format_version: JSON_FORMAT_VERSION,
+        insync_version: env!("CARGO_PKG_VERSION"),
         scenario: &scenario.name,
+        scenario_file: path.display().to_string(),
+        scenario_fnv64: format!("{:016x}", scenario.source_fnv64),
         seed: outcome.seed,
         trace_digest: format!("{:016x}", outcome.trace_digest),
         stats: &outcome.stats,
-        producers: tally(&outcome.history),
+        producers: tally(h),
         partitions: &outcome.partitions,
-        lost_writes: lost_writes(&outcome.history, &outcome.final_logs),
-        verdict,
+        lost_writes: LostWrites { count: lost.len(), shown },
+        witness_limit,
+        verdict: verdict.map(JsonVerdict::of),
         reproduce: reproduce_command(path, outcome.seed, scenario.source_fnv64),
     };
     let mut text = serde_json::to_string(&summary).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));

@@ -272,3 +272,43 @@ fn dash_is_standard_input_and_output() {
     assert!(stdout.lines().all(|l| l.starts_with("{\"time_us\":")), "only trace lines on stdout");
     assert!(String::from_utf8_lossy(&out.stderr).contains("scenario from-stdin"), "the summary on stderr");
 }
+
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/acks1-leader-crash.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_insync")).arg("run").arg(scenario).arg("--json").args(args).output();
+    serde_json::from_slice(&out.expect("runs").stdout).expect("one JSON object")
+}
+
+// `--json`, format 2: versioned, every invariant present (0 when clean, null when not checked), counts as
+// numbers, witnesses as objects with names, as many as `--witnesses` asks (3 by default, `all` for all).
+#[test]
+fn json_is_versioned_with_stable_keys_and_structured_witnesses() {
+    let d = json_of(&[]);
+    assert_eq!(d["format_version"], 2);
+    assert_eq!(d["insync_version"], env!("CARGO_PKG_VERSION"));
+    let violations = d["verdict"]["violations"].as_object().expect("a map");
+    for name in insync::check::INVARIANTS {
+        assert!(violations.contains_key(name), "{name} missing");
+    }
+    assert_eq!(violations["duplicate-write"], 0, "clean is 0");
+    assert!(violations["divergence"].is_null(), "no replica logs: not checked");
+    let durability = d["verdict"]["results"].as_array().unwrap().iter().find(|r| r["name"] == "durability").unwrap();
+    let count = durability["count"].as_u64().expect("a number");
+    assert!(count > 1000);
+    let witnesses = durability["witnesses"].as_array().unwrap();
+    assert_eq!(witnesses.len(), 3);
+    let w = &witnesses[0];
+    assert_eq!((w["invariant"].as_str(), w["partition"].as_str()), (Some("lost-write"), Some("orders-0")));
+    assert_eq!(w["record"]["producer"], "order-service");
+    assert!(w["offset"].is_u64() && w["time_us"].is_u64() && w["explanation"].is_array(), "{w}");
+    assert_eq!(d["lost_writes"]["count"].as_u64(), Some(count));
+    assert_eq!(d["lost_writes"]["shown"].as_array().unwrap().len(), 3);
+
+    let one = json_of(&["--witnesses", "1"]);
+    let results = one["verdict"]["results"].as_array().unwrap();
+    assert!(results.iter().all(|r| r["witnesses"].as_array().unwrap().len() <= 1));
+    let all = json_of(&["--witnesses", "all"]);
+    let durability = all["verdict"]["results"].as_array().unwrap().iter().find(|r| r["name"] == "durability").unwrap();
+    assert_eq!(durability["witnesses"].as_array().unwrap().len() as u64, count);
+    assert!(all["witness_limit"].is_null());
+}

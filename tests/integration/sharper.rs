@@ -125,7 +125,7 @@ fn exact_contents_compare_record_by_record() {
     assert!(contents[0].met && contents[2].met, "{contents:?}");
     assert_eq!(contents[2].name, "group g processed orders-0");
     assert!(!contents[1].met);
-    let witness = &contents[1].witnesses[0];
+    let witness = &contents[1].witnesses[0].text;
     assert!(
         witness.starts_with("at position 1: expected p send #2") && witness.contains("found p send #1"),
         "{witness}"

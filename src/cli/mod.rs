@@ -3,6 +3,7 @@
 mod junit;
 mod outputs;
 mod summary;
+mod validate;
 
 use outputs::{Kind, Outputs};
 
@@ -65,6 +66,15 @@ pub enum Command {
         #[arg(long, value_name = "N|all", default_value = "3", value_parser = parse_witnesses)]
         witnesses: WitnessLimit,
     },
+    /// Load and check a scenario without running it; show what it would run (`--json`: every setting, defaults
+    /// filled in).
+    Validate {
+        /// The scenario file (`-` reads standard input).
+        scenario: PathBuf,
+        /// Print the effective configuration as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time runs of a scenario (wall clock; the simulation itself never reads it).
     Bench {
         /// The scenario to time.
@@ -112,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Check { history, holds, json, junit, witnesses } => {
             check_history(&history, &holds, json, junit.as_deref(), witnesses.0)
         }
+        Command::Validate { scenario, json } => validate_scenario(&scenario, json),
         Command::Bench { scenario, runs } => bench(&scenario, runs),
     }
 }
@@ -301,6 +312,22 @@ fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>
         return code;
     }
     if v.all_met() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPECTATION_FAILED) }
+}
+
+/// `insync validate`: exit 0 with what the scenario sets up, or 2 with the first error.
+fn validate_scenario(path: &Path, json: bool) -> ExitCode {
+    let scenario = match load_scenario(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let text = if json { validate::json(&scenario, path) } else { validate::human(&scenario, path) };
+    match print(&text, false) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
 }
 
 fn insync_check_expand(name: &str) -> Option<Vec<&'static str>> {

@@ -23,7 +23,7 @@ pub struct Cluster {
 }
 
 /// Where `--reset-offsets` moves a group: `--to-earliest`, `--to-latest`, `--to-offset N`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum ResetTo {
     Earliest,
     Latest,

@@ -504,3 +504,15 @@ pub fn add_offsets_topic(
         retention_bytes: None,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_commit_value_names_its_strategy_back() {
+        for name in COMMITS {
+            assert_eq!(commit_strategy(Some(name), true).name(), name);
+        }
+    }
+}

@@ -312,3 +312,31 @@ fn json_is_versioned_with_stable_keys_and_structured_witnesses() {
     assert_eq!(durability["witnesses"].as_array().unwrap().len() as u64, count);
     assert!(all["witness_limit"].is_null());
 }
+
+// `insync validate`: every bundled scenario is valid; `--json` shows the effective configuration with Kafka's
+// defaults filled in (session.timeout.ms 45 s since KIP-735, acks=all and idempotence on since 3.0, KIP-679); a bad
+// file is exit 2 with its error.
+#[test]
+fn validate_shows_the_effective_configuration_and_refuses_bad_files() {
+    for name in crate::support::bundled_scenarios() {
+        let path = crate::support::scenario_path(&name);
+        let out = insync(&["validate".as_ref(), path.as_os_str()]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let path = scenario("defaults.toml", "defaults", "holds = [\"at-least-once\"]");
+    let text = std::fs::read_to_string(&path).unwrap() + "[[consumers]]\ngroup.id = \"g\"\ntopics = [\"t\"]\n";
+    let path = temp("defaults-with-consumer.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = insync(&["validate".as_ref(), path.as_os_str(), "--json".as_ref()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let cluster = &d["cluster"];
+    assert_eq!(cluster["consumers"][0]["config"]["session_timeout_us"], 45_000_000);
+    assert_eq!(cluster["producers"][0]["config"]["acks"], "All");
+    assert_eq!(cluster["producers"][0]["config"]["enable_idempotence"], true);
+    let bad = temp("bad-validate.toml");
+    std::fs::write(&bad, "duration = \"forever\"\n").unwrap();
+    let out = insync(&["validate".as_ref(), bad.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("field `duration`"));
+}

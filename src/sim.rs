@@ -33,7 +33,7 @@ pub struct SimConfig {
 }
 
 /// One line of the trace: what happened, where, when.
-#[derive(Clone, Debug, Serialize, Hash)]
+#[derive(Clone, Debug, Serialize, Hash, schemars::JsonSchema)]
 pub struct TraceLine {
     pub time_us: u64,
     pub node: String,
@@ -41,7 +41,7 @@ pub struct TraceLine {
     pub event: TraceEvent,
 }
 
-#[derive(Clone, Debug, Serialize, Hash)]
+#[derive(Clone, Debug, Serialize, Hash, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum TraceEvent {
     Fault { fault: String },
@@ -49,7 +49,7 @@ pub enum TraceEvent {
 }
 
 /// Counters over a run, for summaries and vacuity checks.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Stats {
     pub events: u64,
     pub messages_sent: u64,

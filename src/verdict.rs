@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 /// How many witnesses each expectation carries unless asked otherwise (`--witnesses`), and the summary shows.
 pub const WITNESSES_SHOWN: usize = 3;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ExpectationResult {
     /// `holds`, `violated`, `happened`, `within`, `contents` or `converged`.
     pub kind: &'static str,
@@ -29,7 +29,7 @@ pub struct ExpectationResult {
 }
 
 /// One witness, by name: where, which record, which group, when, a sentence, and the events around it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Witness {
     /// The invariant it breaks, for violations.
     pub invariant: Option<&'static str>,
@@ -45,7 +45,7 @@ pub struct Witness {
 }
 
 /// A record by its producer's name and send number.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct WitnessRecord {
     pub producer: String,
     pub send: u64,
@@ -91,7 +91,7 @@ impl std::fmt::Display for Witness {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Verdict {
     pub results: Vec<ExpectationResult>,
     /// Violations per invariant, whether or not an expectation mentions it.

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const NAME: &str = "lost-write";
 
 /// One acknowledged write that the final log does not hold.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LostWrite {
     pub producer: u32,
     pub send_seq: u64,

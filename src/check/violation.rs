@@ -7,7 +7,7 @@ use std::fmt;
 
 /// One witness of a broken invariant: the record (producer, send_seq) at (partition, offset) where known, the
 /// group it concerns, when it was observed, and a sentence saying what went wrong.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Violation {
     pub invariant: &'static str,
     pub partition: Option<u32>,

@@ -2,6 +2,7 @@
 
 mod junit;
 mod outputs;
+pub mod schemas;
 mod summary;
 mod validate;
 
@@ -364,6 +365,13 @@ fn bench(path: &Path, runs: u32) -> ExitCode {
     println!("  {events} events for {simulated_s:.0} simulated seconds: {:.2} M events/s", per_s / 1e6);
     println!("  {:.0}x faster than real time", simulated_s / (median_us.max(1) as f64 / 1e6));
     ExitCode::SUCCESS
+}
+
+/// The `--json` object of a run, as `insync run --json` prints it (for tests that check it against its schema).
+pub fn run_json(scenario: &scenario::Scenario, path: &Path, outcome: &Outcome) -> String {
+    let verdict =
+        (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &verdict::Evidence::of_run(outcome)));
+    summary::json(scenario, path, outcome, verdict.as_ref(), Some(verdict::WITNESSES_SHOWN))
 }
 
 /// The command that reproduces a run, printed with every result: with the scenario's hash, so that it refuses to

@@ -14,7 +14,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 /// What one producer's sends came to.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 struct ProducerTally {
     name: String,
     sent: u64,
@@ -262,14 +262,16 @@ pub fn check_human(v: &Verdict, with_logs: bool) -> String {
     s
 }
 
+/// `insync check --json`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct CheckJson<'a> {
+    format_version: u32,
+    insync_version: &'static str,
+    final_logs: bool,
+    verdict: JsonVerdict<'a>,
+}
+
 pub fn check_json(v: &Verdict, with_logs: bool) -> String {
-    #[derive(Serialize)]
-    struct CheckJson<'a> {
-        format_version: u32,
-        insync_version: &'static str,
-        final_logs: bool,
-        verdict: JsonVerdict<'a>,
-    }
     let json = CheckJson {
         format_version: JSON_FORMAT_VERSION,
         insync_version: env!("CARGO_PKG_VERSION"),
@@ -330,8 +332,8 @@ fn write_lost(s: &mut String, history: &History, lost: &[LostWrite]) {
 /// The `--json` object's format: bump it when a field changes meaning or goes away.
 pub const JSON_FORMAT_VERSION: u32 = 2;
 
-#[derive(Serialize)]
-struct JsonSummary<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct JsonSummary<'a> {
     format_version: u32,
     insync_version: &'static str,
     scenario: &'a str,
@@ -350,13 +352,13 @@ struct JsonSummary<'a> {
 }
 
 /// Acknowledged writes the final logs lack: how many, and the first of them by name.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct LostWrites {
     count: usize,
     shown: Vec<NamedLostWrite>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct NamedLostWrite {
     producer: String,
     send: u64,
@@ -369,7 +371,7 @@ struct NamedLostWrite {
 
 /// The verdict with a stable key set: every invariant in `violations`, 0 when clean, `null` when it could not be
 /// checked (divergence without replica logs).
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct JsonVerdict<'a> {
     all_met: bool,
     results: &'a [crate::verdict::ExpectationResult],
@@ -426,26 +428,29 @@ pub fn json(
 }
 
 /// The history as JSON Lines: a header with the version and names, then one event a line.
+/// The history file's first line: its format version and the names its events index.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct HistoryHeader<'a> {
+    version: u32,
+    partitions: &'a [String],
+    producers: &'a [String],
+    consumers: &'a [String],
+    groups: &'a [String],
+}
+
+/// A history file's line after the header: an event, a final log, or a replica log.
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum HistoryLine<'a> {
+    Event(&'a crate::history::Entry),
+    FinalLog { final_log: &'a FinalLog },
+    ReplicaLog { replica_log: &'a ReplicaLog },
+}
+
 /// The history as JSON Lines: a header line, one line per event, then the final logs and replica logs.
 pub fn write_history_jsonl(outcome: &Outcome, w: &mut (impl std::io::Write + ?Sized)) -> std::io::Result<()> {
-    #[derive(Serialize)]
-    struct Header<'a> {
-        version: u32,
-        partitions: &'a [String],
-        producers: &'a [String],
-        consumers: &'a [String],
-        groups: &'a [String],
-    }
-    #[derive(Serialize)]
-    struct FinalLogLine<'a> {
-        final_log: &'a FinalLog,
-    }
-    #[derive(Serialize)]
-    struct ReplicaLogLine<'a> {
-        replica_log: &'a ReplicaLog,
-    }
     let h = &outcome.history;
-    let header = Header {
+    let header = HistoryHeader {
         version: h.version,
         partitions: &h.partitions,
         producers: &h.producers,
@@ -454,13 +459,13 @@ pub fn write_history_jsonl(outcome: &Outcome, w: &mut (impl std::io::Write + ?Si
     };
     json_line(w, &header)?;
     for entry in &h.entries {
-        json_line(w, entry)?;
+        json_line(w, &HistoryLine::Event(entry))?;
     }
     for log in &outcome.final_logs {
-        json_line(w, &FinalLogLine { final_log: log })?;
+        json_line(w, &HistoryLine::FinalLog { final_log: log })?;
     }
     for log in outcome.replica_logs.iter().flatten() {
-        json_line(w, &ReplicaLogLine { replica_log: log })?;
+        json_line(w, &HistoryLine::ReplicaLog { replica_log: log })?;
     }
     Ok(())
 }

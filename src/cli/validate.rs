@@ -10,8 +10,8 @@ use std::fmt::Write;
 use std::path::Path;
 
 /// The effective configuration as `--json` prints it.
-#[derive(Serialize)]
-struct Effective<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Effective<'a> {
     format_version: u32,
     insync_version: &'static str,
     scenario: &'a str,
@@ -28,7 +28,7 @@ struct Effective<'a> {
 }
 
 /// A fault as loaded: when it fires (or is armed), its condition, and the action with its resolved fields.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct EffectiveFault {
     at_us: u64,
     when: Option<String>,
@@ -37,7 +37,7 @@ struct EffectiveFault {
     action: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct EffectiveExpect<'a> {
     holds: &'a [String],
     violated: &'a [String],

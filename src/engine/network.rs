@@ -8,7 +8,7 @@ use rand::Rng;
 
 /// Latency drawn piecewise-uniformly: half of messages in [min, median], 49% in [median, p99], 1% in [p99, max].
 /// The defaults model one datacenter: a median of a few hundred microseconds with a tail to a few milliseconds.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct LatencyModel {
     pub min_us: u64,
     pub median_us: u64,

@@ -4,7 +4,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// A point in simulated time, in microseconds. Never a float, never the wall clock.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 pub struct SimTime(pub u64);
 
 pub const US_PER_MS: u64 = 1_000;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// The history format's version; bump it when a field changes meaning.
 pub const HISTORY_VERSION: u32 = 1;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
     /// `producer.send()` was called for the record `send_seq` of `producer`, bound for `partition`.
@@ -53,7 +53,7 @@ pub enum ClientEvent {
     ProduceAttemptFailed { producer: u32, partition: u32, first_send_seq: u64, records: u32, error: String },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Entry {
     pub time_us: u64,
     #[serde(flatten)]
@@ -61,7 +61,7 @@ pub struct Entry {
 }
 
 /// A run's client history with the names needed to read it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct History {
     pub version: u32,
     /// Partition names (`orders-0`), indexed by the numbers events use.
@@ -96,7 +96,7 @@ impl History {
 
 /// One partition's log at the end of a run as `(producer, send_seq)` per offset, from its start offset: the white-box
 /// view some checks use. Histories recorded from a real cluster may not have it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FinalLog {
     pub partition: u32,
     /// The log start offset: `records[0]` is at this offset (retention deletes the records before it).
@@ -107,7 +107,7 @@ pub struct FinalLog {
 
 /// One replica of a partition at the end of a run, for `divergence`: its records as `(producer, send_seq)` from
 /// `start_offset`, and its own high watermark. Histories recorded from a real cluster do not have it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReplicaLog {
     pub partition: u32,
     /// The broker holding the replica.

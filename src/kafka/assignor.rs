@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 /// A topic partition, ordered by topic name and then partition number (Kafka's TopicPartitionComparator).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 pub struct TopicPartition {
     pub topic: String,
     pub partition: u32,
@@ -42,7 +42,7 @@ impl fmt::Display for TopicPartition {
 
 /// One member's subscription as the leader's assignor sees it (ConsumerPartitionAssignor.Subscription). `topics` and
 /// `owned` are sets: repeated entries count once.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MemberSubscription {
     pub member_id: String,
     /// The member's `group.instance.id`: set for static members.
@@ -79,7 +79,7 @@ impl MemberSubscription {
 }
 
 /// The assignors of `partition.assignment.strategy`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Assignor {
     #[serde(rename = "range")]
     Range,

@@ -23,7 +23,7 @@ pub struct Cluster {
 }
 
 /// Where `--reset-offsets` moves a group: `--to-earliest`, `--to-latest`, `--to-offset N`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub enum ResetTo {
     Earliest,
     Latest,
@@ -45,7 +45,7 @@ impl std::fmt::Display for ResetTo {
 }
 
 /// One replica at the end of a run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ReplicaSummary {
     pub broker: BrokerId,
     pub up: bool,
@@ -55,7 +55,7 @@ pub struct ReplicaSummary {
 }
 
 /// One partition at the end of a run, as the controller has it and as each replica has it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct PartitionSummary {
     pub partition: String,
     pub leader: Option<BrokerId>,

@@ -5,7 +5,7 @@ use super::backoff::ExponentialBackoff;
 use crate::engine::time::US_PER_MS;
 
 /// `acks` (ProducerConfig): how many replicas must have a record before the leader answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub enum Acks {
     /// `acks=0`: no response at all.
     None,
@@ -27,7 +27,7 @@ impl Acks {
 }
 
 /// How a replica that becomes a follower finds the point where its log may diverge from the leader's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub enum TruncationMode {
     /// Leader epochs (KIP-101, KIP-279, KIP-320; truncate-on-fetch since 2.8): truncate only what diverges.
     LeaderEpoch,
@@ -41,7 +41,7 @@ pub enum TruncationMode {
 }
 
 /// Broker settings (KafkaConfig) that the model uses, plus the model's historical-mode switches.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct BrokerConfig {
     /// `replica.lag.time.max.ms`, 30000 since 2.5 (KIP-537).
     pub replica_lag_time_max_us: u64,
@@ -120,7 +120,7 @@ impl Default for BrokerConfig {
 }
 
 /// A topic and its per-topic overrides.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct TopicConfig {
     pub name: String,
     pub partitions: u32,
@@ -143,7 +143,7 @@ impl TopicConfig {
 }
 
 /// Producer settings (ProducerConfig).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct ProducerConfig {
     /// `acks`, `all` since 3.0 (KIP-679); `1` before.
     pub acks: Acks,
@@ -200,7 +200,7 @@ impl ProducerConfig {
 }
 
 /// `auto.offset.reset` (ConsumerConfig): where a group with no committed offset starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub enum OffsetReset {
     Earliest,
     /// The default: only records produced after the consumer starts.
@@ -210,7 +210,7 @@ pub enum OffsetReset {
 }
 
 /// When a consumer commits what it consumed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub enum CommitStrategy {
     /// `enable.auto.commit=true`: each poll commits what the previous polls returned once
     /// `auto.commit.interval.ms` has passed, and before a rebalance and on close (ConsumerCoordinator).
@@ -245,7 +245,7 @@ impl CommitStrategy {
 }
 
 /// Consumer settings (ConsumerConfig) plus how the application commits and how long it works per record.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct ConsumerConfig {
     /// `group.instance.id` (KIP-345): static membership. Recorded; the model treats members as dynamic.
     pub group_instance_id: Option<String>,
@@ -309,7 +309,7 @@ impl ConsumerConfig {
 }
 
 /// Group coordinator settings (GroupCoordinatorConfig) and the offsets topic.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct GroupConfig {
     /// `group.initial.rebalance.delay.ms`, 3000: an empty group's first rebalance waits for more members.
     pub initial_rebalance_delay_us: u64,

@@ -4,15 +4,15 @@ use serde::Serialize;
 use std::fmt;
 
 /// A broker's `node.id` as Kafka numbers it (1, 2, 3…).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 pub struct BrokerId(pub u32);
 
 /// A partition, numbered across the whole cluster (topic order, then partition number).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 pub struct PartitionId(pub u32);
 
 /// A producer (or other client) of the scenario, numbered from 0.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 pub struct ClientId(pub u32);
 
 /// A leader epoch (Kafka's `leaderEpoch`), bumped by the controller on every leader change.

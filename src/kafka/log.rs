@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 /// A record as the model knows it: who sent it, which of that producer's sends it was, its key. No payload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 pub struct Record {
     pub producer: ClientId,
     /// The producer's send number (its n-th `send()` call), which makes the record unique in the run.

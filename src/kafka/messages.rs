@@ -19,7 +19,7 @@ pub enum OffsetSpec {
 }
 
 /// Kafka's error codes (org.apache.kafka.common.protocol.Errors) that the model produces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
 pub enum KafkaError {
     NOT_LEADER_OR_FOLLOWER,
@@ -143,14 +143,14 @@ impl OffsetAndEpoch {
 
 /// KIP-704's leader recovery state: a leader elected uncleanly is RECOVERING until its first ISR change, which
 /// carries RECOVERED (Partition.makeLeader marks it recovered at once; PartitionChangeBuilder writes it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum LeaderRecoveryState {
     Recovered,
     Recovering,
 }
 
 /// A partition's registration as the controller commits it (PartitionRecord / PartitionChangeRecord).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PartitionState {
     pub leader: Option<BrokerId>,
     pub leader_epoch: LeaderEpoch,

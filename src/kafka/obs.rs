@@ -5,7 +5,7 @@ use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
 use crate::history::ClientEvent;
 use serde::Serialize;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Obs {
     Client(ClientEvent),

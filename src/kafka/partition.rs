@@ -142,7 +142,7 @@ pub fn out_of_sync_followers(state: &LeaderState, leader_leo: Offset, now: SimTi
 }
 
 /// How a follower's log end qualifies it for the ISR (Partition.isFollowerInSync).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub enum InSyncRule {
     /// At the high watermark and the start of the leader's current epoch (KAFKA-7128, 2.0.1+).
     HighWatermarkAndEpochStart,

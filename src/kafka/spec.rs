@@ -6,7 +6,7 @@ use super::ids::{BrokerId, ClientId, PartitionId};
 use crate::engine::NodeId;
 
 /// One partition: its topic (an index into `topics`), its number in the topic, its replica assignment.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct PartitionSpec {
     pub topic: usize,
     pub number: u32,
@@ -14,7 +14,7 @@ pub struct PartitionSpec {
 }
 
 /// What a producer sends (the workload) and how (its config).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct ProducerSpec {
     pub name: String,
     /// The topics each event is sent to, one record per topic (pattern C, topic per consumer); usually one.
@@ -56,7 +56,7 @@ fn mix64(mut x: u64) -> u64 {
 }
 
 /// A consumer: its group, what it subscribes to, how it commits, how long it works on each record.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct ConsumerSpec {
     pub name: String,
     /// An index into `groups`.
@@ -99,7 +99,7 @@ impl ConsumerSpec {
 }
 
 /// What a consumer application does with a record it cannot deserialize.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub enum PoisonPolicy {
     /// Kafka's default: poll throws (RecordDeserializationException) at that record, the application dies, is
     /// restarted, resumes from the committed offset and hits the same record again.
@@ -111,7 +111,7 @@ pub enum PoisonPolicy {
 /// The name of the internal topic that holds committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct ClusterSpec {
     pub broker_config: BrokerConfig,
     pub broker_count: u32,

@@ -11,6 +11,7 @@ mod links;
 mod outputs;
 mod properties;
 mod scenarios;
+mod schemas;
 mod sharper;
 mod support;
 mod triggers;

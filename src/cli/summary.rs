@@ -332,13 +332,32 @@ fn write_lost(s: &mut String, history: &History, lost: &[LostWrite]) {
 /// The `--json` object's format: bump it when a field changes meaning or goes away.
 pub const JSON_FORMAT_VERSION: u32 = 2;
 
+/// What every `--json` object about a scenario opens with: the format, the version, and which file.
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct JsonSummary<'a> {
+pub struct ScenarioHeader<'a> {
     format_version: u32,
     insync_version: &'static str,
     scenario: &'a str,
     scenario_file: String,
     scenario_fnv64: String,
+}
+
+impl<'a> ScenarioHeader<'a> {
+    pub fn of(scenario: &'a Scenario, path: &Path) -> Self {
+        ScenarioHeader {
+            format_version: JSON_FORMAT_VERSION,
+            insync_version: env!("CARGO_PKG_VERSION"),
+            scenario: &scenario.name,
+            scenario_file: path.display().to_string(),
+            scenario_fnv64: format!("{:016x}", scenario.source_fnv64),
+        }
+    }
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct JsonSummary<'a> {
+    #[serde(flatten)]
+    header: ScenarioHeader<'a>,
     seed: u64,
     trace_digest: String,
     stats: &'a crate::sim::Stats,
@@ -407,11 +426,7 @@ pub fn json(
     };
     let shown = lost.iter().take(witness_limit.unwrap_or(usize::MAX)).map(named).collect();
     let summary = JsonSummary {
-        format_version: JSON_FORMAT_VERSION,
-        insync_version: env!("CARGO_PKG_VERSION"),
-        scenario: &scenario.name,
-        scenario_file: path.display().to_string(),
-        scenario_fnv64: format!("{:016x}", scenario.source_fnv64),
+        header: ScenarioHeader::of(scenario, path),
         seed: outcome.seed,
         trace_digest: format!("{:016x}", outcome.trace_digest),
         stats: &outcome.stats,

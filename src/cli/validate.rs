@@ -1,6 +1,7 @@
 //! `insync validate`: load and check a scenario without running it, and show what it would run — a few lines
 //! for people, or (`--json`) the effective configuration with every default filled in.
 
+use super::summary::ScenarioHeader;
 use crate::engine::SimTime;
 use crate::engine::network::LatencyModel;
 use crate::kafka::spec::ClusterSpec;
@@ -12,11 +13,8 @@ use std::path::Path;
 /// The effective configuration as `--json` prints it.
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct Effective<'a> {
-    format_version: u32,
-    insync_version: &'static str,
-    scenario: &'a str,
-    scenario_file: String,
-    scenario_fnv64: String,
+    #[serde(flatten)]
+    header: ScenarioHeader<'a>,
     seed: u64,
     duration_us: u64,
     max_events: u64,
@@ -70,11 +68,7 @@ pub fn json(scenario: &Scenario, path: &Path) -> String {
         unconverged: &e.unconverged,
     };
     let effective = Effective {
-        format_version: super::summary::JSON_FORMAT_VERSION,
-        insync_version: env!("CARGO_PKG_VERSION"),
-        scenario: &scenario.name,
-        scenario_file: path.display().to_string(),
-        scenario_fnv64: format!("{:016x}", scenario.source_fnv64),
+        header: ScenarioHeader::of(scenario, path),
         seed: scenario.seed,
         duration_us: sim.limits.end.as_us(),
         max_events: sim.limits.max_events,

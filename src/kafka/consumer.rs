@@ -1208,9 +1208,16 @@ impl Consumer {
         if !revoked.is_empty() && self.cooperative() {
             self.rejoin_needed = true;
         }
+        self.take_assignment(&assignment, ctx);
+        self.resume_poll(ctx);
+    }
+
+    /// The partitions are this consumer's now (onPartitionsAssigned): a position for each new one, an `assigned`
+    /// event, then the application's seeks for the new ones.
+    fn take_assignment(&mut self, assignment: &[PartitionId], ctx: &mut KafkaCtx<'_>) {
         let added: Vec<PartitionId> = assignment.iter().copied().filter(|p| !self.positions.contains_key(p)).collect();
-        for &p in &assignment {
-            self.positions.entry(p).or_default();
+        for &p in &added {
+            self.positions.insert(p, Position::default());
         }
         let event = ClientEvent::Assigned {
             consumer: self.index,
@@ -1222,7 +1229,6 @@ impl Consumer {
         for p in added {
             self.seek_on_assignment(p, ctx);
         }
-        self.resume_poll(ctx);
     }
 
     /// KafkaConsumer.assign: the partitions are this consumer's, outside any group (generation -1 in the history
@@ -1230,19 +1236,7 @@ impl Consumer {
     fn assign_manually(&mut self, partitions: &[PartitionId], ctx: &mut KafkaCtx<'_>) {
         self.membership = Membership::Stable;
         self.rejoin_needed = false;
-        for &p in partitions {
-            self.positions.entry(p).or_default();
-        }
-        let event = ClientEvent::Assigned {
-            consumer: self.index,
-            group: self.group() as u32,
-            generation: self.generation,
-            partitions: partitions.iter().map(|p| p.0).collect(),
-        };
-        self.emit(ctx, event);
-        for &p in partitions {
-            self.seek_on_assignment(p, ctx);
-        }
+        self.take_assignment(partitions, ctx);
     }
 
     /// What the application does with a partition it was just given (onPartitionsAssigned, or after `assign()`):

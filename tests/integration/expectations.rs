@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("insync-expect-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
+    crate::support::temp_file("expect", name)
 }
 
 #[test]

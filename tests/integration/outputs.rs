@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("insync-outputs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
+    crate::support::temp_file("outputs", name)
 }
 
 /// A small scenario named `name` (a TOML basic string's contents) with `expect` as its `[expect]` body.

@@ -25,9 +25,7 @@ fn assert_valid(validator: &jsonschema::Validator, value: &Value, what: &str) {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("insync-schemas-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
+    crate::support::temp_file("schemas", name)
 }
 
 #[test]

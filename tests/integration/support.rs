@@ -6,6 +6,13 @@ use insync::scenario::{self, Scenario};
 use insync::sim::{self, Outcome};
 use std::path::{Path, PathBuf};
 
+/// `name` in this test process's own directory for `area` under the system's temp dir (created).
+pub fn temp_file(area: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("insync-{area}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
 pub fn scenario_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.toml"))
 }

@@ -12,7 +12,24 @@ fn temp(name: &str) -> PathBuf {
 
 #[test]
 fn every_bundled_scenario_meets_its_expectations() {
-    meets_its_expectations(None);
+    let digests = meets_its_expectations(None);
+    same_digests_as_recorded(&digests);
+}
+
+/// The trace digest of every bundled story at its own seed, as recorded in `tests/fixtures/trace-digests.txt`.
+/// A refactor that claims to keep behaviour must leave these unchanged (the structure issue's proof); a change that
+/// means to alter behaviour re-records them with INSYNC_BLESS_DIGESTS=1 and says why in its commit.
+fn same_digests_as_recorded(digests: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trace-digests.txt");
+    if std::env::var_os("INSYNC_BLESS_DIGESTS").is_some() {
+        std::fs::write(&path, digests).expect("write digests");
+    }
+    let recorded = std::fs::read_to_string(&path).expect("tests/fixtures/trace-digests.txt");
+    let changed: Vec<_> = recorded.lines().zip(digests.lines()).filter(|(a, b)| a != b).collect();
+    assert!(
+        changed.is_empty() && recorded.lines().count() == digests.lines().count(),
+        "trace digests changed (recorded, now): {changed:?}; if the change is meant, run with INSYNC_BLESS_DIGESTS=1"
+    );
 }
 
 // Truth is many seeds: a story's [expect] holds by its construction, not at a chosen seed. Two more seeds in the
@@ -27,8 +44,10 @@ fn every_bundled_scenario_meets_its_expectations_at_seed_2() {
     meets_its_expectations(Some(2));
 }
 
-/// Runs every bundled story at `seed` (its own seed if `None`) and fails with every unmet expectation.
-fn meets_its_expectations(seed: Option<u64>) {
+/// Runs every bundled story at `seed` (its own seed if `None`) and fails with every unmet expectation. Returns one
+/// line per story: its name and trace digest.
+fn meets_its_expectations(seed: Option<u64>) -> String {
+    let mut digests = String::new();
     for name in bundled_scenarios() {
         let s = load(&name);
         assert!(!s.expect.is_empty(), "{name} states no expectations");
@@ -37,7 +56,9 @@ fn meets_its_expectations(seed: Option<u64>) {
         let unmet: Vec<_> =
             v.results.iter().filter(|r| !r.met).map(|r| format!("{} {}: {}", r.kind, r.name, r.detail)).collect();
         assert!(unmet.is_empty(), "{name} at seed {:?}: {unmet:?}", seed.unwrap_or(s.seed));
+        digests.push_str(&format!("{name} {:016x}\n", outcome.trace_digest));
     }
+    digests
 }
 
 /// acks1-leader-crash with its expectations replaced by a wish for at-least-once.

@@ -11,7 +11,7 @@ use super::messages::{
     Msg, OffsetAndEpoch, PartitionState, ProduceRequest, ProduceResponse,
 };
 use super::node::{KafkaCtx, Timer};
-use super::obs::Obs;
+use super::obs::{Obs, StaleMessage};
 use super::partition::{self, HighWatermarkInputs, LeaderState, PendingIsr};
 use super::spec::ClusterSpec;
 use crate::engine::{NodeId, SimTime, Wakeup};
@@ -179,9 +179,7 @@ impl Broker {
 
     fn flush_all(&mut self) {
         for replica in self.replicas.iter_mut().flatten() {
-            replica.log.flushed_offset = replica.log.log_end_offset();
-            replica.log.checkpointed_high_watermark = replica.log.high_watermark;
-            replica.log.take_producer_snapshot();
+            replica.log.flush_for_shutdown();
         }
     }
 
@@ -221,7 +219,7 @@ impl Broker {
             }
             Timer::HighWatermarkCheckpoint => {
                 for replica in self.replicas.iter_mut().flatten() {
-                    replica.log.checkpointed_high_watermark = replica.log.high_watermark;
+                    replica.log.checkpoint_high_watermark();
                 }
                 let interval = self.spec.broker_config.replica_high_watermark_checkpoint_interval_us;
                 ctx.set_timer(interval, Timer::HighWatermarkCheckpoint);
@@ -243,7 +241,13 @@ impl Broker {
                 ctx.set_timer(PAGE_CACHE_WRITEBACK_INTERVAL_US, Timer::PageCacheWriteback);
             }
             Timer::Wakeup => self.on_wakeup(ctx),
-            _ => {}
+            Timer::ControllerFenceCheck
+            | Timer::LeaderImbalanceCheck
+            | Timer::QuorumTick
+            | Timer::ProducerTick
+            | Timer::ConsumerPoll
+            | Timer::ConsumerHeartbeat
+            | Timer::ConsumerProcessed => unreachable!("{} never sets {timer:?}", self.id),
         }
     }
 
@@ -269,7 +273,16 @@ impl Broker {
             }
             Msg::ConnectionClosed => self.on_leader_connection_closed(from, ctx),
             Msg::GroupRequest { correlation, request } => self.on_group_request(from, correlation, request, ctx),
-            _ => {}
+            // The answer to an admin tool's request (reset-offsets), which the model makes as the coordinator itself.
+            Msg::GroupResponse { .. } if from == ctx.me => {}
+            m @ (Msg::MetadataResponse { .. }
+            | Msg::ProduceResponse(_)
+            | Msg::BrokerHeartbeat { .. }
+            | Msg::Quorum(_)
+            | Msg::AlterPartition { .. }
+            | Msg::Forward { .. }
+            | Msg::Forwarded { .. }
+            | Msg::GroupResponse { .. }) => unreachable!("{} sends nothing that is answered with {m:?}", self.id),
         }
     }
 
@@ -371,9 +384,7 @@ impl Broker {
             match &mut replica.role {
                 Role::Leader(ls) if ls.leader_epoch == state.leader_epoch => {
                     if state.partition_epoch > ls.partition_epoch {
-                        ls.isr = state.isr;
-                        ls.partition_epoch = state.partition_epoch;
-                        ls.pending = None;
+                        ls.commit_isr(state.isr, state.partition_epoch);
                     }
                 }
                 _ => self.become_leader(p, &state, ctx),
@@ -424,7 +435,7 @@ impl Broker {
         let Some(replica) = self.replicas[p.index()].as_mut() else {
             return;
         };
-        let hw = replica.log.high_watermark;
+        let hw = replica.log.high_watermark();
         let no_epoch = replica.log.latest_epoch().is_none();
         if mode == TruncationMode::HighWatermark || (mode == TruncationMode::LeaderEpochV0 && no_epoch) {
             // Before KIP-101 a new follower truncated to its own high watermark before fetching; KIP-101 as first
@@ -513,7 +524,7 @@ impl Broker {
         let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_ref() else {
             return;
         };
-        let hw = log.high_watermark;
+        let hw = log.high_watermark();
         let enough = partition::enough_replicas_after_append(ls, min_isr);
         let mut i = 0;
         while i < self.parked_produces.len() {
@@ -601,7 +612,7 @@ impl Broker {
         if batches.is_empty() {
             return None;
         }
-        Some(FetchResult::Records { batches, high_watermark: log.high_watermark })
+        Some(FetchResult::Records { batches, high_watermark: log.high_watermark() })
     }
 
     /// New data arrived: parked follower fetches for `p` can be answered.
@@ -630,7 +641,7 @@ impl Broker {
         let current = ls.followers.iter().find(|f| f.broker == follower);
         let epoch_ok = !check_epoch || current.is_some_and(|f| partition::broker_epoch_is_current(f, registered));
         let eligible = self.isr_eligible[follower.index()] && epoch_ok;
-        if partition::can_join_isr(ls, follower, eligible, log.high_watermark, in_sync_rule) {
+        if partition::can_join_isr(ls, follower, eligible, log.high_watermark(), in_sync_rule) {
             let mut proposed = ls.isr.clone();
             proposed.push(follower);
             Self::propose_isr(me, controller, p, ls, proposed, ctx);
@@ -692,15 +703,16 @@ impl Broker {
         let inputs = HighWatermarkInputs {
             state: ls,
             leader_leo: log.log_end_offset(),
-            current: log.high_watermark,
+            current: log.high_watermark(),
             now: ctx.now,
             lag_max_us: cfg.replica_lag_time_max_us,
             effective_min_isr: min_isr,
             frozen_under_min_isr: cfg.hw_frozen_under_min_isr,
             is_eligible: &|b: BrokerId| eligible[b.index()],
         };
-        if let Some(hw) = partition::next_high_watermark(&inputs) {
-            log.high_watermark = hw;
+        if let Some(hw) = partition::next_high_watermark(&inputs)
+            && log.maybe_increment_high_watermark(hw)
+        {
             self.complete_parked_produces(p, ctx);
             self.complete_consumer_fetches(p, ctx);
         }
@@ -738,15 +750,14 @@ impl Broker {
         ctx: &mut KafkaCtx<'_>,
     ) {
         let Some(Replica { role: Role::Leader(ls), .. }) = self.replicas[p.index()].as_mut() else {
-            return;
+            ctx.emit(Obs::StaleDelivery { message: StaleMessage::AlterPartitionResponse });
+            return; // Leadership moved on while the proposal was in flight.
         };
         match result {
             // Partition.handleAlterPartitionUpdate: a newer partition epoch, or the same one (the controller found
             // nothing to change), commits the proposal; an older one or another leader epoch is ignored.
             Ok(state) if state.leader_epoch == ls.leader_epoch && state.partition_epoch >= ls.partition_epoch => {
-                ls.isr = state.isr;
-                ls.partition_epoch = state.partition_epoch;
-                ls.pending = None;
+                ls.commit_isr(state.isr, state.partition_epoch);
             }
             Ok(_) => {}
             Err(_) => ls.pending = None,
@@ -788,19 +799,21 @@ impl Broker {
     fn on_fetch_response(&mut self, resp: FetchResponse, ctx: &mut KafkaCtx<'_>) {
         let p = resp.partition;
         let flush_interval = self.spec.broker_config.log_flush_interval_messages;
-        let Some(Replica { log, role: Role::Follower(f) }) = self.replicas[p.index()].as_mut() else {
+        let Some(Replica { log, role: Role::Follower(f) }) = self.replicas[p.index()]
+            .as_mut()
+            .filter(|r| matches!(&r.role, Role::Follower(f) if f.in_flight.map(|(id, _)| id) == Some(resp.fetch_id)))
+        else {
+            // An answer to a fetch we gave up on (a timeout, a closed connection), or from before we became leader.
+            ctx.emit(Obs::StaleDelivery { message: StaleMessage::FetchResponse });
             return;
         };
-        if f.in_flight.map(|(id, _)| id) != Some(resp.fetch_id) {
-            return; // An answer to a fetch we gave up on.
-        }
         f.in_flight = None;
         let truncate_to = match resp.result {
             FetchResult::Records { batches, high_watermark } => {
                 log.append_as_follower(&batches);
                 log.maybe_flush(flush_interval);
                 // The follower's high watermark: the leader's, bounded by its own log end.
-                log.high_watermark = high_watermark.min(log.log_end_offset());
+                log.update_high_watermark(high_watermark);
                 None
             }
             FetchResult::Diverging { epoch, end_offset } => Some(divergence_truncation_offset(log, epoch, end_offset)),
@@ -808,7 +821,7 @@ impl Broker {
             // watermark when the leader knows no such epoch. Then plain fetching.
             FetchResult::EpochEndOffsetV0 { end_offset } => {
                 f.truncating_v0 = false;
-                Some(end_offset.map_or(log.high_watermark, |end| end.min(log.log_end_offset())))
+                Some(end_offset.map_or(log.high_watermark(), |end| end.min(log.log_end_offset())))
             }
             // ReplicaFetcherThread.handleOutOfRangeError: a follower ahead of the leader's end truncates to it; one
             // behind the leader's log start (retention deleted what it needs) starts over at that offset.
@@ -905,7 +918,7 @@ impl Broker {
         let p = parked.request.partition;
         let result = match self.replicas[p.index()].as_ref() {
             Some(Replica { log, role: Role::Leader(_) }) => {
-                FetchResult::Records { batches: Default::default(), high_watermark: log.high_watermark }
+                FetchResult::Records { batches: Default::default(), high_watermark: log.high_watermark() }
             }
             _ => FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER),
         };

@@ -79,8 +79,8 @@ impl Broker {
         let result = match self.replicas.get(partition.index()).and_then(Option::as_ref) {
             Some(Replica { log, role: Role::Leader(_) }) => Ok(match spec {
                 OffsetSpec::Earliest => log.log_start_offset(),
-                OffsetSpec::Latest => log.high_watermark,
-                OffsetSpec::Timestamp(t) => log.offset_for_time(t).min(log.high_watermark),
+                OffsetSpec::Latest => log.high_watermark(),
+                OffsetSpec::Timestamp(t) => log.offset_for_time(t).min(log.high_watermark()),
             }),
             _ => Err(KafkaError::NOT_LEADER_OR_FOLLOWER),
         };

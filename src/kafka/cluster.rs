@@ -332,10 +332,10 @@ impl Cluster {
                     ResetTo::Offset(o) => {
                         self.leader_log(p).map_or(0, |log| o.clamp(log.log_start_offset(), log.log_end_offset()))
                     }
-                    ResetTo::Latest => self.leader_log(p).map_or(0, |log| log.high_watermark),
+                    ResetTo::Latest => self.leader_log(p).map_or(0, |log| log.high_watermark()),
                     // Never beyond what consumers may read.
                     ResetTo::Datetime(t) => {
-                        self.leader_log(p).map_or(0, |log| log.offset_for_time(t).min(log.high_watermark))
+                        self.leader_log(p).map_or(0, |log| log.offset_for_time(t).min(log.high_watermark()))
                     }
                 };
                 (p, OffsetAndEpoch::without_epoch(offset))
@@ -448,7 +448,7 @@ impl Cluster {
     /// The partition's high watermark on its leader, if that broker is running and knows it leads.
     pub fn high_watermark_of(&self, p: PartitionId) -> Option<Offset> {
         let replica = self.running_replica(p, self.leader_of(p)?)?;
-        matches!(replica.role, Role::Leader(_)).then_some(replica.log.high_watermark)
+        matches!(replica.role, Role::Leader(_)).then_some(replica.log.high_watermark())
     }
 
     /// The log end offset of the partition's replica on broker `b`, if `b` is running.
@@ -503,7 +503,7 @@ impl Cluster {
             up,
             role,
             log_end_offset: replica.map_or(0, |r| r.log.log_end_offset()),
-            high_watermark: replica.map_or(0, |r| r.log.high_watermark),
+            high_watermark: replica.map_or(0, |r| r.log.high_watermark()),
         }
     }
 }

@@ -13,7 +13,7 @@ use super::messages::{
     GroupRequest, GroupResponse, JoinMetadata, JoinResult, KafkaError, LeaderInfo, Msg, OffsetAndEpoch, OffsetSpec,
 };
 use super::node::{KafkaCtx, Timer};
-use super::obs::Obs;
+use super::obs::{Obs, StaleMessage};
 use super::spec::{ClusterSpec, ConsumerSpec, NodeRole, PoisonPolicy};
 use crate::engine::{NodeId, SimTime, Wakeup};
 use crate::history::ClientEvent;
@@ -254,7 +254,10 @@ impl Consumer {
     pub fn on_refused(&mut self, _to: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
         let correlation = match msg {
             Msg::GroupRequest { correlation, .. } | Msg::MetadataRequest { correlation } => correlation,
-            _ => return,
+            // A closing consumer's goodbye to a process that is already down; a forward to a stage that is down
+            // stays unanswered, and the batch waits (the model does not retry forwards).
+            Msg::ConnectionClosed | Msg::Forward { .. } => return,
+            m => unreachable!("a consumer sends no {m:?}"),
         };
         if let Some(kind) = self.take_pending(correlation) {
             if kind == PendingKind::Metadata {
@@ -314,7 +317,16 @@ impl Consumer {
                     self.arm_request_wakeup(next, ctx);
                 }
             }
-            _ => {}
+            Timer::BrokerHeartbeat
+            | Timer::IsrExpiration
+            | Timer::HighWatermarkCheckpoint
+            | Timer::LogRetentionCheck
+            | Timer::OffsetsRetentionCheck
+            | Timer::PageCacheWriteback
+            | Timer::ControllerFenceCheck
+            | Timer::LeaderImbalanceCheck
+            | Timer::QuorumTick
+            | Timer::ProducerTick => unreachable!("a consumer never sets {timer:?}"),
         }
     }
 
@@ -325,14 +337,30 @@ impl Consumer {
                 self.metadata_failures = 0;
                 self.resume_poll(ctx);
             }
-            Msg::GroupResponse { correlation, response } => {
-                if let Some(kind) = self.take_pending(correlation) {
-                    self.on_response(kind, response, ctx);
-                }
-            }
+            Msg::GroupResponse { correlation, response } => match self.take_pending(correlation) {
+                Some(kind) => self.on_response(kind, response, ctx),
+                // A request that timed out, or was abandoned with its coordinator or at a restart.
+                None => ctx.emit(Obs::StaleDelivery { message: StaleMessage::GroupResponse }),
+            },
+            Msg::MetadataResponse { .. } => ctx.emit(Obs::StaleDelivery { message: StaleMessage::MetadataResponse }),
             Msg::Forwarded { token } => self.on_forwarded(token, ctx),
+            // The consumer's requests to a broker go through `pending`, whose deadlines notice a dead connection.
             Msg::ConnectionClosed => {}
-            _ => {}
+            m @ (Msg::MetadataRequest { .. }
+            | Msg::Produce(_)
+            | Msg::ProduceResponse(_)
+            | Msg::Fetch(_)
+            | Msg::FetchResponse(_)
+            | Msg::BrokerHeartbeat { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
+            | Msg::Quorum(_)
+            | Msg::MetadataUpdate { .. }
+            | Msg::AlterPartition { .. }
+            | Msg::AlterPartitionResponse { .. }
+            | Msg::Forward { .. }
+            | Msg::GroupRequest { .. }) => {
+                unreachable!("a consumer serves nothing and sends nothing answered with {m:?}")
+            }
         }
     }
 

@@ -158,6 +158,21 @@ fn bootstrap_records(spec: &ClusterSpec) -> Vec<MetadataRecord> {
     brokers.chain(partitions).collect()
 }
 
+/// What every partition change keeps (ReplicationControlManager and PartitionChangeBuilder): the ISR is never
+/// empty and holds only replicas, a leader is in the ISR, and leader and partition epochs never go back; the
+/// partition epoch moves on every change after the partition's creation.
+fn assert_partition_change(before: &PartitionState, after: &PartitionState, replicas: &[BrokerId]) {
+    assert!(!after.isr.is_empty(), "empty ISR committed: {after:?}");
+    assert!(after.isr.iter().all(|b| replicas.contains(b)), "ISR outside the replicas {replicas:?}: {after:?}");
+    assert!(after.leader.is_none_or(|l| after.isr.contains(&l)), "leader outside the ISR: {after:?}");
+    assert!(after.leader_epoch >= before.leader_epoch, "leader epoch went back: {before:?} → {after:?}");
+    let created = before.isr.is_empty();
+    assert!(
+        after.partition_epoch > before.partition_epoch || (created && after.partition_epoch == 0),
+        "partition epoch did not move: {before:?} → {after:?}"
+    );
+}
+
 impl Controller {
     pub fn new(index: u32, spec: Rc<ClusterSpec>) -> Self {
         let config = QuorumConfig::default();
@@ -201,7 +216,11 @@ impl Controller {
     /// Applies the record at metadata-log offset `offset` to the working state.
     fn apply(&mut self, record: &MetadataRecord, offset: u64) {
         match record {
-            MetadataRecord::Partition { partition, state, .. } => self.partitions[partition.index()] = state.clone(),
+            MetadataRecord::Partition { partition, state, .. } => {
+                let replicas = &self.spec.partition(*partition).replicas;
+                assert_partition_change(&self.partitions[partition.index()], state, replicas);
+                self.partitions[partition.index()] = state.clone();
+            }
             MetadataRecord::Broker { broker, incarnation, fenced, in_controlled_shutdown } => {
                 let old = &self.registrations[broker.index()];
                 let registered_at =
@@ -262,7 +281,17 @@ impl Controller {
                 self.after_quorum(fx, ctx);
                 ctx.set_timer(QUORUM_TICK_US, Timer::QuorumTick);
             }
-            _ => {}
+            Timer::BrokerHeartbeat
+            | Timer::IsrExpiration
+            | Timer::HighWatermarkCheckpoint
+            | Timer::LogRetentionCheck
+            | Timer::OffsetsRetentionCheck
+            | Timer::PageCacheWriteback
+            | Timer::Wakeup
+            | Timer::ProducerTick
+            | Timer::ConsumerPoll
+            | Timer::ConsumerHeartbeat
+            | Timer::ConsumerProcessed => unreachable!("controller {} never sets {timer:?}", self.quorum.me),
         }
     }
 
@@ -302,7 +331,23 @@ impl Controller {
                 }
                 self.flush_pending_responses(ctx);
             }
-            _ => {}
+            // A closing client says goodbye to every node; a controller keeps no client connections.
+            Msg::ConnectionClosed => {}
+            m @ (Msg::MetadataRequest { .. }
+            | Msg::MetadataResponse { .. }
+            | Msg::Produce(_)
+            | Msg::ProduceResponse(_)
+            | Msg::Fetch(_)
+            | Msg::FetchResponse(_)
+            | Msg::BrokerHeartbeatResponse { .. }
+            | Msg::MetadataUpdate { .. }
+            | Msg::AlterPartitionResponse { .. }
+            | Msg::Forward { .. }
+            | Msg::Forwarded { .. }
+            | Msg::GroupRequest { .. }
+            | Msg::GroupResponse { .. }) => {
+                unreachable!("controller {} serves no clients and sends nothing answered with {m:?}", self.quorum.me)
+            }
         }
     }
 
@@ -719,6 +764,59 @@ fn partition_obs(
 mod tests {
     use super::BrokerControlState::*;
     use super::*;
+
+    fn registration(leader: Option<u32>, leader_epoch: i32, isr: &[u32], partition_epoch: i32) -> PartitionState {
+        PartitionState {
+            leader: leader.map(BrokerId),
+            leader_epoch,
+            isr: isr.iter().map(|&b| BrokerId(b)).collect(),
+            partition_epoch,
+            leader_recovery_state: LeaderRecoveryState::Recovered,
+        }
+    }
+
+    const REPLICAS: [BrokerId; 3] = [BrokerId(0), BrokerId(1), BrokerId(2)];
+
+    #[test]
+    fn partition_changes_that_keep_the_rules() {
+        let placeholder = registration(None, 0, &[], 0);
+        let created = registration(Some(0), 0, &[0, 1, 2], 0);
+        assert_partition_change(&placeholder, &created, &REPLICAS);
+        let shrunk = registration(Some(0), 0, &[0, 1], 1);
+        assert_partition_change(&created, &shrunk, &REPLICAS);
+        // The last ISR member fenced: leaderless, the ISR keeps it (ReplicationControlManager, KIP-841).
+        assert_partition_change(&shrunk, &registration(None, 1, &[0], 2), &REPLICAS);
+    }
+
+    #[test]
+    #[should_panic(expected = "empty ISR")]
+    fn an_empty_isr_trips() {
+        assert_partition_change(&registration(Some(0), 0, &[0], 0), &registration(None, 1, &[], 1), &REPLICAS);
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the replicas")]
+    fn an_isr_outside_the_replicas_trips() {
+        assert_partition_change(&registration(Some(0), 0, &[0], 0), &registration(Some(0), 0, &[0, 5], 1), &REPLICAS);
+    }
+
+    #[test]
+    #[should_panic(expected = "leader outside the ISR")]
+    fn a_leader_outside_the_isr_trips() {
+        assert_partition_change(&registration(Some(0), 0, &[0], 0), &registration(Some(1), 1, &[0], 1), &REPLICAS);
+    }
+
+    #[test]
+    #[should_panic(expected = "leader epoch went back")]
+    fn a_leader_epoch_going_back_trips() {
+        assert_partition_change(&registration(Some(0), 3, &[0], 4), &registration(Some(0), 2, &[0], 5), &REPLICAS);
+    }
+
+    #[test]
+    #[should_panic(expected = "partition epoch did not move")]
+    fn a_change_without_a_new_partition_epoch_trips() {
+        assert_partition_change(&registration(Some(0), 3, &[0], 4), &registration(Some(0), 3, &[0, 1], 4), &REPLICAS);
+    }
 
     // BrokerHeartbeatManager.calculateNextBrokerState: a fenced broker that wants to shut down is told
     // SHUTDOWN_NOW at once (it was restarted, or cut off, and leads nothing), instead of waiting to be unfenced.

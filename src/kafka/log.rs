@@ -148,11 +148,12 @@ pub struct ReplicaLog {
     log_start_offset: Offset,
     /// The leader-epoch cache (LeaderEpochFileCache).
     epochs: EpochCache,
-    pub high_watermark: Offset,
+    /// The high watermark: log start ≤ it ≤ log end (`assert_offsets`); on a leader it only moves forward.
+    high_watermark: Offset,
     /// The high watermark as last written to `replication-offset-checkpoint`.
-    pub checkpointed_high_watermark: Offset,
+    checkpointed_high_watermark: Offset,
     /// Everything below this offset is on disk: flushed by Kafka, or written back by the OS.
-    pub flushed_offset: Offset,
+    flushed_offset: Offset,
     /// The log end offset at each OS writeback pass still within the dirty-expire window: (time, offset).
     dirty_samples: VecDeque<(SimTime, Offset)>,
     producers: BTreeMap<u64, ProducerStateEntry>,
@@ -167,6 +168,61 @@ impl ReplicaLog {
 
     pub fn log_start_offset(&self) -> Offset {
         self.log_start_offset
+    }
+
+    pub fn high_watermark(&self) -> Offset {
+        self.high_watermark
+    }
+
+    /// The relations every change keeps: log start ≤ high watermark ≤ log end, and nothing is flushed or
+    /// checkpointed beyond the log end.
+    fn assert_offsets(&self) {
+        assert!(
+            self.log_start_offset <= self.high_watermark && self.high_watermark <= self.log_end_offset,
+            "log start {} ≤ high watermark {} ≤ log end {} broken",
+            self.log_start_offset,
+            self.high_watermark,
+            self.log_end_offset
+        );
+        assert!(self.flushed_offset <= self.log_end_offset, "flushed {} beyond log end", self.flushed_offset);
+        assert!(
+            self.checkpointed_high_watermark <= self.log_end_offset,
+            "checkpointed high watermark {} beyond log end {}",
+            self.checkpointed_high_watermark,
+            self.log_end_offset
+        );
+    }
+
+    /// The leader's high watermark moves to `hw` if that is forward (UnifiedLog.maybeIncrementHighWatermark, which
+    /// refuses a high watermark beyond the log end). Returns whether it moved.
+    pub fn maybe_increment_high_watermark(&mut self, hw: Offset) -> bool {
+        assert!(hw <= self.log_end_offset, "high watermark {hw} beyond log end {}", self.log_end_offset);
+        if hw <= self.high_watermark {
+            return false;
+        }
+        self.high_watermark = hw;
+        self.assert_offsets();
+        true
+    }
+
+    /// A follower's high watermark from the leader's (UnifiedLog.maybeUpdateHighWatermark → updateHighWatermark):
+    /// bounded below by the log start and above by the log end.
+    pub fn update_high_watermark(&mut self, leader_hw: Offset) {
+        self.high_watermark = leader_hw.clamp(self.log_start_offset, self.log_end_offset);
+        self.assert_offsets();
+    }
+
+    /// Writes the high watermark to `replication-offset-checkpoint` (ReplicaManager.checkpointHighWatermarks).
+    pub fn checkpoint_high_watermark(&mut self) {
+        self.checkpointed_high_watermark = self.high_watermark;
+    }
+
+    /// A clean shutdown: the log is flushed, the high watermark checkpointed and a producer snapshot taken
+    /// (LogManager.shutdown).
+    pub fn flush_for_shutdown(&mut self) {
+        self.flushed_offset = self.log_end_offset;
+        self.checkpoint_high_watermark();
+        self.take_producer_snapshot();
     }
 
     /// Log retention (LogManager.cleanupLogs / UnifiedLog.deleteOldSegments), with a batch standing for a
@@ -196,6 +252,7 @@ impl ReplicaLog {
         }
         // UnifiedLog.maybeIncrementLogStartOffset: the epoch cache forgets what lies below the new log start.
         self.epochs.truncate_from_start(self.log_start_offset);
+        self.assert_offsets();
         Some(self.log_start_offset)
     }
 
@@ -218,6 +275,7 @@ impl ReplicaLog {
         self.high_watermark = offset;
         self.checkpointed_high_watermark = offset;
         self.flushed_offset = offset;
+        self.assert_offsets();
     }
 
     pub fn latest_epoch(&self) -> Option<LeaderEpoch> {
@@ -397,6 +455,7 @@ impl ReplicaLog {
         self.flushed_offset = self.flushed_offset.min(end);
         self.dirty_samples.iter_mut().for_each(|(_, o)| *o = (*o).min(end));
         self.rebuild_producer_state();
+        self.assert_offsets();
         Truncation { offsets_removed: before - end, epochs_removed }
     }
 
@@ -470,8 +529,10 @@ impl ReplicaLog {
         self.epochs.truncate_from_end(self.log_end_offset);
         self.epochs.truncate_from_start(self.log_start_offset);
         self.dirty_samples.clear();
-        self.high_watermark = self.checkpointed_high_watermark.min(self.log_end_offset);
+        // UnifiedLog's constructor: updateHighWatermark(the checkpointed one), bounded by log start and end.
+        self.high_watermark = self.checkpointed_high_watermark.clamp(self.log_start_offset, self.log_end_offset);
         self.rebuild_producer_state();
+        self.assert_offsets();
     }
 
     /// Every record with its offset and its batch's append time, in offset order.
@@ -505,6 +566,66 @@ mod tests {
             log.append_as_leader(record(seq), 0, None, SimTime::ZERO);
         }
         log
+    }
+
+    // UnifiedLog.maybeIncrementHighWatermark: a high watermark beyond the log end is an error, and a smaller one
+    // leaves the leader's where it is (it only moves forward).
+    #[test]
+    #[should_panic(expected = "beyond log end")]
+    fn a_leader_high_watermark_beyond_the_log_end_trips() {
+        log_of(3).maybe_increment_high_watermark(4);
+    }
+
+    #[test]
+    fn a_leader_high_watermark_never_falls() {
+        let mut log = log_of(3);
+        assert!(log.maybe_increment_high_watermark(3));
+        assert!(!log.maybe_increment_high_watermark(1));
+        assert_eq!(log.high_watermark(), 3);
+    }
+
+    // UnifiedLog.updateHighWatermark: a follower's high watermark is bounded by its log start and log end.
+    #[test]
+    fn a_follower_high_watermark_stays_between_log_start_and_end() {
+        let mut log = log_of(3);
+        log.update_high_watermark(9);
+        assert_eq!(log.high_watermark(), 3);
+        log.truncate_fully_and_start_at(2);
+        log.update_high_watermark(0);
+        assert_eq!(log.high_watermark(), 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "≤ high watermark")]
+    fn a_high_watermark_below_the_log_start_trips() {
+        let mut log = log_of(3);
+        log.log_start_offset = 2;
+        log.high_watermark = 1;
+        log.assert_offsets();
+    }
+
+    #[test]
+    #[should_panic(expected = "≤ log end")]
+    fn a_high_watermark_beyond_the_log_end_trips() {
+        let mut log = log_of(3);
+        log.high_watermark = 4;
+        log.assert_offsets();
+    }
+
+    #[test]
+    #[should_panic(expected = "flushed")]
+    fn a_flush_beyond_the_log_end_trips() {
+        let mut log = log_of(3);
+        log.flushed_offset = 4;
+        log.assert_offsets();
+    }
+
+    #[test]
+    #[should_panic(expected = "checkpointed")]
+    fn a_checkpoint_beyond_the_log_end_trips() {
+        let mut log = log_of(3);
+        log.checkpointed_high_watermark = 4;
+        log.assert_offsets();
     }
 
     // Kafka leaves flushing to the OS (log.flush.interval.messages = Long.MAX_VALUE): a process crash keeps the

@@ -82,4 +82,20 @@ pub enum Obs {
     ShutdownComplete {
         broker: BrokerId,
     },
+    /// A response arrived after the node stopped waiting for it (it timed out, or leadership or the node's
+    /// incarnation moved on) and was dropped, as Kafka's NetworkClient drops a response whose request is gone.
+    StaleDelivery {
+        message: StaleMessage,
+    },
+}
+
+/// The kinds of response a node may receive after it gave up on the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaleMessage {
+    MetadataResponse,
+    ProduceResponse,
+    FetchResponse,
+    AlterPartitionResponse,
+    GroupResponse,
 }

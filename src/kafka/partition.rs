@@ -82,6 +82,23 @@ impl LeaderState {
         self.isr.contains(&broker) || self.pending.as_ref().is_some_and(|p| p.proposed.contains(&broker))
     }
 
+    /// The controller committed `isr` at `partition_epoch` (Partition.handleAlterPartitionUpdate, or a metadata
+    /// update of this leader's epoch). A committed ISR is never empty, holds the leader (a leader only leaves the
+    /// ISR by losing leadership) and only replicas of the partition; partition epochs never go back.
+    pub fn commit_isr(&mut self, isr: Vec<BrokerId>, partition_epoch: i32) {
+        assert!(
+            partition_epoch >= self.partition_epoch,
+            "partition epoch went back from {} to {partition_epoch}",
+            self.partition_epoch
+        );
+        assert!(isr.contains(&self.leader), "committed ISR {isr:?} without its leader {:?}", self.leader);
+        let is_replica = |b: &BrokerId| *b == self.leader || self.followers.iter().any(|f| f.broker == *b);
+        assert!(isr.iter().all(is_replica), "committed ISR {isr:?} holds a broker that is not a replica");
+        self.isr = isr;
+        self.partition_epoch = partition_epoch;
+        self.pending = None;
+    }
+
     pub fn follower_mut(&mut self, broker: BrokerId) -> Option<&mut FollowerProgress> {
         self.followers.iter_mut().find(|f| f.broker == broker)
     }
@@ -232,6 +249,32 @@ mod tests {
     }
 
     const LAG: u64 = 30_000_000;
+
+    #[test]
+    fn a_committed_isr_replaces_the_pending_change() {
+        let mut s = leader_with(&[1, 2]);
+        s.pending = Some(PendingIsr { proposed: vec![BrokerId(1)], broker_epochs: vec![], sent_at: SimTime::ZERO });
+        s.commit_isr(vec![BrokerId(1)], 2);
+        assert_eq!((s.isr.clone(), s.partition_epoch, s.pending.is_none()), (vec![BrokerId(1)], 2, true));
+    }
+
+    #[test]
+    #[should_panic(expected = "without its leader")]
+    fn a_committed_isr_without_the_leader_trips() {
+        leader_with(&[1, 2]).commit_isr(vec![BrokerId(2)], 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "not a replica")]
+    fn a_committed_isr_with_a_stranger_trips() {
+        leader_with(&[1, 2]).commit_isr(vec![BrokerId(1), BrokerId(7)], 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "partition epoch went back")]
+    fn a_committed_isr_of_an_older_partition_epoch_trips() {
+        leader_with(&[1, 2]).commit_isr(vec![BrokerId(1)], 0);
+    }
 
     fn leader_with(isr: &[u32]) -> LeaderState {
         let replicas = [BrokerId(1), BrokerId(2), BrokerId(3)];

@@ -9,7 +9,7 @@ use super::ids::{BrokerId, ClientId, PartitionId};
 use super::log::{ProducerStamp, Record};
 use super::messages::{KafkaError, LeaderInfo, Msg, ProduceRequest, ProduceResponse};
 use super::node::{KafkaCtx, Timer};
-use super::obs::Obs;
+use super::obs::{Obs, StaleMessage};
 use super::partitioner;
 use super::spec::{ClusterSpec, NodeRole, ProducerSpec};
 use crate::engine::time::US_PER_MS;
@@ -316,7 +316,18 @@ impl Producer {
                 self.expire_requests(ctx);
                 self.run_sender(ctx);
             }
-            _ => {}
+            Timer::BrokerHeartbeat
+            | Timer::IsrExpiration
+            | Timer::HighWatermarkCheckpoint
+            | Timer::LogRetentionCheck
+            | Timer::OffsetsRetentionCheck
+            | Timer::PageCacheWriteback
+            | Timer::ControllerFenceCheck
+            | Timer::LeaderImbalanceCheck
+            | Timer::QuorumTick
+            | Timer::ConsumerPoll
+            | Timer::ConsumerHeartbeat
+            | Timer::ConsumerProcessed => unreachable!("a producer never sets {timer:?}"),
         }
     }
 
@@ -347,7 +358,23 @@ impl Producer {
                     self.fail_connection(broker, ctx);
                 }
             }
-            _ => {}
+            // A reconnection probe or metadata request we gave up on (it timed out).
+            Msg::MetadataResponse { .. } => ctx.emit(Obs::StaleDelivery { message: StaleMessage::MetadataResponse }),
+            m @ (Msg::MetadataRequest { .. }
+            | Msg::Produce(_)
+            | Msg::Fetch(_)
+            | Msg::FetchResponse(_)
+            | Msg::BrokerHeartbeat { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
+            | Msg::Quorum(_)
+            | Msg::MetadataUpdate { .. }
+            | Msg::AlterPartition { .. }
+            | Msg::AlterPartitionResponse { .. }
+            | Msg::Forwarded { .. }
+            | Msg::GroupRequest { .. }
+            | Msg::GroupResponse { .. }) => {
+                unreachable!("a producer serves nothing and sends nothing answered with {m:?}")
+            }
         }
         self.run_sender(ctx);
     }
@@ -368,7 +395,11 @@ impl Producer {
             Msg::MetadataRequest { correlation } if self.metadata_request.is_some_and(|(c, _)| c == correlation) => {
                 self.metadata_failed();
             }
-            _ => {}
+            // A reconnection probe: the link stays down until the next one.
+            Msg::MetadataRequest { .. } => {}
+            // A consumer stage that is down: it asks again after its restart.
+            Msg::Forwarded { .. } => {}
+            m => unreachable!("a producer sends brokers and stages nothing like {m:?}"),
         }
         self.run_sender(ctx);
     }
@@ -636,6 +667,8 @@ impl Producer {
 
     fn on_produce_response(&mut self, response: ProduceResponse, ctx: &mut KafkaCtx<'_>) {
         let Some(flight) = self.in_flight.remove(&response.correlation) else {
+            // A request that had timed out (delivery.timeout.ms / request.timeout.ms) or failed with its connection.
+            ctx.emit(Obs::StaleDelivery { message: StaleMessage::ProduceResponse });
             return;
         };
         self.in_flight_per_broker[flight.broker.index()] -= 1;

@@ -9,4 +9,4 @@ pub mod kafka;
 pub mod progress;
 pub mod scenario;
 pub mod sim;
-pub mod verdict;
+pub mod units;

@@ -3,6 +3,7 @@
 //! consumes again (`consumers-progress`). A wedged client — a connection that never recovers, a request storm
 //! that never lets up — passes the cluster's own checks (leaders, ISRs, stable groups) and fails these.
 
+use crate::check::expect::LivenessCheck;
 use crate::history::{ClientEvent, FinalLog, History};
 use crate::kafka::ids::PartitionId;
 use crate::kafka::spec::{ClusterSpec, ConsumerSpec};
@@ -15,7 +16,7 @@ pub fn producer_findings(
     history: &History,
     healed_us: u64,
     holds_sends: &dyn Fn(u32) -> bool,
-) -> Vec<(&'static str, String)> {
+) -> Vec<(LivenessCheck, String)> {
     let mut outstanding: BTreeSet<(u32, u64)> = BTreeSet::new();
     let mut acked_after_heal: BTreeSet<u32> = BTreeSet::new();
     for e in &history.entries {
@@ -45,7 +46,7 @@ pub fn producer_findings(
             let waiting = outstanding.iter().filter(|&&(q, _)| q == p).count();
             let name = history.producers.get(p as usize).map_or("?", String::as_str);
             (
-                "producers-progress",
+                LivenessCheck::ProducersProgress,
                 format!("producer {name} has {waiting} sends outstanding and none acknowledged since the heal"),
             )
         })
@@ -60,7 +61,7 @@ pub fn consumer_findings(
     logs: &[FinalLog],
     spec: &ClusterSpec,
     healed_us: u64,
-) -> Vec<(&'static str, String)> {
+) -> Vec<(LivenessCheck, String)> {
     // (group, partition) → (position reached before the heal, position reached at the end).
     let mut reached: BTreeMap<(u32, u32), (u64, u64)> = BTreeMap::new();
     for e in &history.entries {
@@ -90,7 +91,7 @@ pub fn consumer_findings(
             if last < end && last <= before {
                 let partition = spec.partition_name(PartitionId(p));
                 let text = format!("group {name} stays at offset {last} of {partition}, whose log ends at {end}");
-                out.push(("consumers-progress", text));
+                out.push((LivenessCheck::ConsumersProgress, text));
             }
         }
     }
@@ -106,7 +107,7 @@ pub const GROUP_SETTLE_US: u64 = 10_000_000;
 pub fn group_settle_findings(
     group_changes: &[(u64, String, i32, &'static str, usize)],
     end_us: u64,
-) -> Vec<(&'static str, String)> {
+) -> Vec<(LivenessCheck, String)> {
     let mut last: BTreeMap<&str, (u64, &'static str)> = BTreeMap::new();
     for (at, group, _, state, _) in group_changes {
         last.insert(group.as_str(), (*at, state));
@@ -116,7 +117,10 @@ pub fn group_settle_findings(
         .filter(|(_, (at, _))| *at > since)
         .map(|(group, (at, state))| {
             let when = crate::engine::SimTime(at);
-            ("groups-stable", format!("group {group} was still changing: {state} at {when}, within 10 s of the end"))
+            (
+                LivenessCheck::GroupsStable,
+                format!("group {group} was still changing: {state} at {when}, within 10 s of the end"),
+            )
         })
         .collect()
 }

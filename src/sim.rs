@@ -1,8 +1,10 @@
 //! One simulation run: a cluster, a fault schedule and a seed in; the clients' history, the final state of
 //! every partition, counters and the trace (or its digest) out.
 
+use crate::check::expect::{LivenessCheck, PartitionCounts, RunCounts, WithinOutcome};
+use crate::check::verdict::{Evidence, WITNESSES_SHOWN};
 use crate::engine::{LatencyModel, Limits, NodeId, RunEnd, SimTime, Step, stream};
-use crate::faults::plan::{DeadlineWatch, Due, FaultPlan, TriggerReport, WithinReport};
+use crate::faults::plan::{DeadlineWatch, Due, FaultPlan, TriggerReport};
 use crate::faults::trigger::{Observed, Seen, Watched};
 use crate::faults::view::ClusterView;
 use crate::faults::{FaultInjector, ScheduledFault};
@@ -96,18 +98,6 @@ pub struct Stats {
     pub per_partition: Vec<PartitionCounts>,
 }
 
-/// Cluster events about one partition.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PartitionCounts {
-    pub leader_elections: u64,
-    pub unclean_leader_elections: u64,
-    pub offline: u64,
-    /// By its leader or by the controller.
-    pub isr_shrinks: u64,
-    pub isr_expands: u64,
-    pub truncations: u64,
-}
-
 pub struct Outcome {
     pub seed: u64,
     pub history: History,
@@ -120,7 +110,7 @@ pub struct Outcome {
     /// Each fault fired: when, and what it did.
     pub faults: Vec<(u64, String)>,
     /// After the liveness phase, what did not converge: (check name, what was found).
-    pub unconverged: Vec<(&'static str, String)>,
+    pub unconverged: Vec<(LivenessCheck, String)>,
     /// Faults and cluster events (elections, ISR changes, truncations, fencing), described, for explaining
     /// violations: (time, partition if it is about one, what happened).
     pub cluster_events: Vec<(u64, Option<u32>, String)>,
@@ -131,7 +121,7 @@ pub struct Outcome {
     /// Each triggered fault: its condition and how often it fired.
     pub triggers: Vec<TriggerReport>,
     /// Each `[[expect.within]]` watch: when its clock started and when its condition held.
-    pub within: Vec<WithinReport>,
+    pub within: Vec<WithinOutcome>,
 }
 
 /// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process).
@@ -155,10 +145,30 @@ impl Hasher for Fnv64 {
     }
 }
 
-/// What the liveness phase checks at its end: the cluster's state (`Cluster::unconverged`) and the clients'
-/// progress since the heal (`progress`).
-pub const LIVENESS_CHECKS: [&str; 5] =
-    ["partitions-led", "isr-full", "groups-stable", "producers-progress", "consumers-progress"];
+impl Outcome {
+    /// Everything a run knows, for the verdict.
+    pub fn evidence(&self) -> Evidence<'_> {
+        let s = &self.stats;
+        let counts = RunCounts {
+            faults_fired: s.faults_fired,
+            group_rebalance_steps: s.group_rebalance_steps,
+            offsets_expired: s.offsets_expired,
+            triggers_fired: s.triggers_fired,
+            triggers_unfired: s.triggers_unfired,
+            per_partition: s.per_partition.clone(),
+        };
+        Evidence {
+            history: &self.history,
+            logs: Some(&self.final_logs),
+            replicas: self.replica_logs.as_deref(),
+            counts: Some(counts),
+            unconverged: &self.unconverged,
+            events: &self.cluster_events,
+            within: &self.within,
+            witness_limit: Some(WITNESSES_SHOWN),
+        }
+    }
+}
 
 pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     let total_end = config.limits.end.plus_us(config.liveness_us.unwrap_or(0));
@@ -184,7 +194,7 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     if hit_limit && config.liveness_us.is_some() {
         // The run never reached its liveness phase: nothing can be said to have converged.
         let why = "the run stopped at its event limit before the liveness phase ended".to_string();
-        unconverged = LIVENESS_CHECKS.into_iter().map(|c| (c, why.clone())).collect();
+        unconverged = LivenessCheck::ALL.into_iter().map(|c| (c, why.clone())).collect();
     }
     recorder.triggers(plan.reports());
     recorder.within = plan.within_reports();
@@ -289,7 +299,7 @@ struct Recorder {
     /// What state triggers read of clients and coordinators.
     observed: Observed,
     triggers: Vec<TriggerReport>,
-    within: Vec<WithinReport>,
+    within: Vec<WithinOutcome>,
     /// The buffer outputs are swapped into, so that draining allocates nothing.
     outputs: Vec<(SimTime, NodeId, Obs)>,
 }

@@ -26,6 +26,7 @@
 pub mod divergence;
 pub mod duplicate_delivery;
 pub mod duplicate_write;
+pub mod expect;
 pub mod inconsistent_offsets;
 mod index;
 pub mod key_order;
@@ -36,6 +37,7 @@ pub mod poll_skip;
 pub mod processing_order;
 pub mod reordered_write;
 pub mod undelivered;
+pub mod verdict;
 mod violation;
 
 #[cfg(test)]

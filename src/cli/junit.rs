@@ -5,7 +5,7 @@
 //! origin, since nothing in a run reads the wall clock. Written with quick-xml, which escapes markup; characters
 //! XML 1.0 cannot carry at all (control characters) are written as `\u{..}`.
 
-use crate::verdict::{Verdict, WITNESSES_SHOWN};
+use crate::check::verdict::{Verdict, WITNESSES_SHOWN};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use std::io;
@@ -71,7 +71,7 @@ fn cases(suite: &Suite<'_>) -> Vec<Case> {
     let Some(verdict) = suite.verdict.filter(|v| !v.results.is_empty()) else {
         return vec![Case { name: "ran".to_string(), failure: None }];
     };
-    let case = |r: &crate::verdict::ExpectationResult| {
+    let case = |r: &crate::check::verdict::ExpectationResult| {
         let failure = (!r.met).then(|| {
             let mut body = r.detail.clone();
             for w in r.witnesses.iter().take(WITNESSES_SHOWN) {
@@ -126,7 +126,7 @@ fn xml_chars(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::ExpectationResult;
+    use crate::check::verdict::ExpectationResult;
 
     fn suite<'a>(name: &'a str, verdict: Option<&'a Verdict>) -> Suite<'a> {
         let properties = vec![("seed", "7".to_string())];
@@ -141,7 +141,7 @@ mod tests {
             met,
             detail: "2 violations".to_string(),
             count: 2,
-            witnesses: vec![crate::verdict::Witness::said("w1".to_string())],
+            witnesses: vec![crate::check::verdict::Witness::said("w1".to_string())],
         };
         let v = Verdict { results: vec![result(true), result(false)], ..Default::default() };
         let xml = write(&suite("s", Some(&v))).unwrap();

@@ -8,9 +8,9 @@ mod validate;
 
 use outputs::{Kind, Outputs};
 
+use crate::check::verdict;
 use crate::scenario;
 use crate::sim::{self, Outcome};
-use crate::verdict;
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -169,7 +169,7 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     // A history file carries the replica logs so that `insync check` can judge divergence.
     scenario.sim.keep_replica_logs |= outputs.wants(Kind::History);
     let outcome = sim::run(&scenario.sim, seed, outputs.wants(Kind::Trace));
-    let evidence = verdict::Evidence { witness_limit: asked.witnesses, ..verdict::Evidence::of_run(&outcome) };
+    let evidence = verdict::Evidence { witness_limit: asked.witnesses, ..outcome.evidence() };
     let verdict = (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &evidence));
     let summary_to_stderr = outputs.uses_stdout();
     let written = write_run_outputs(&mut outputs, &scenario, path, &outcome, verdict.as_ref());
@@ -369,8 +369,7 @@ fn bench(path: &Path, runs: u32) -> ExitCode {
 
 /// The `--json` object of a run, as `insync run --json` prints it (for tests that check it against its schema).
 pub fn run_json(scenario: &scenario::Scenario, path: &Path, outcome: &Outcome) -> String {
-    let verdict =
-        (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &verdict::Evidence::of_run(outcome)));
+    let verdict = (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &outcome.evidence()));
     summary::json(scenario, path, outcome, verdict.as_ref(), Some(verdict::WITNESSES_SHOWN))
 }
 

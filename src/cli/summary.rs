@@ -2,12 +2,12 @@
 
 use super::reproduce_command;
 use crate::check::lost_write::{LostWrite, lost_writes};
+use crate::check::verdict::{Verdict, WITNESSES_SHOWN};
 use crate::engine::SimTime;
 use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
 use crate::kafka::spec::OFFSETS_TOPIC;
 use crate::scenario::Scenario;
 use crate::sim::Outcome;
-use crate::verdict::{Verdict, WITNESSES_SHOWN};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -385,7 +385,7 @@ struct NamedLostWrite {
     offset: Option<u64>,
     acked_at_us: u64,
     /// The record the final log holds at that offset instead, if any.
-    found_instead: Option<crate::verdict::WitnessRecord>,
+    found_instead: Option<crate::check::verdict::WitnessRecord>,
 }
 
 /// The verdict with a stable key set: every invariant in `violations`, 0 when clean, `null` when it could not be
@@ -393,7 +393,7 @@ struct NamedLostWrite {
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct JsonVerdict<'a> {
     all_met: bool,
-    results: &'a [crate::verdict::ExpectationResult],
+    results: &'a [crate::check::verdict::ExpectationResult],
     violations: BTreeMap<&'static str, Option<usize>>,
 }
 
@@ -422,7 +422,7 @@ pub fn json(
         acked_at_us: l.acked_at_us,
         found_instead: l
             .found_instead
-            .map(|(p, send)| crate::verdict::WitnessRecord { producer: h.producers[p as usize].clone(), send }),
+            .map(|(p, send)| crate::check::verdict::WitnessRecord { producer: h.producers[p as usize].clone(), send }),
     };
     let shown = lost.iter().take(witness_limit.unwrap_or(usize::MAX)).map(named).collect();
     let summary = JsonSummary {

@@ -42,7 +42,7 @@ struct EffectiveExpect<'a> {
     happened: Vec<&'a str>,
     within: usize,
     contents: usize,
-    unconverged: &'a [String],
+    unconverged: Vec<&'static str>,
 }
 
 pub fn json(scenario: &Scenario, path: &Path) -> String {
@@ -65,7 +65,7 @@ pub fn json(scenario: &Scenario, path: &Path) -> String {
         happened: e.happened.iter().map(|h| h.name.as_str()).collect(),
         within: e.within.len(),
         contents: e.contents.len(),
-        unconverged: &e.unconverged,
+        unconverged: e.unconverged.iter().map(|c| c.name()).collect(),
     };
     let effective = Effective {
         header: ScenarioHeader::of(scenario, path),

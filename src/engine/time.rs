@@ -7,8 +7,7 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 pub struct SimTime(pub u64);
 
-pub const US_PER_MS: u64 = 1_000;
-pub const US_PER_S: u64 = 1_000_000;
+pub use crate::units::{US_PER_MS, US_PER_S};
 
 impl SimTime {
     pub const ZERO: SimTime = SimTime(0);
@@ -36,6 +35,6 @@ impl SimTime {
 impl fmt::Display for SimTime {
     /// Seconds with millisecond precision, e.g. `12.310s`: how traces and summaries show time.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:03}s", self.0 / US_PER_S, (self.0 % US_PER_S) / US_PER_MS)
+        crate::units::Seconds(self.0).fmt(f)
     }
 }

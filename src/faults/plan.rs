@@ -3,6 +3,7 @@
 
 use super::ScheduledFault;
 use super::trigger::{Condition, Seen, StateView, Trigger, Watched};
+use crate::check::expect::{Within, WithinOutcome};
 use std::collections::BTreeMap;
 
 /// What is due at a time for a fault (by its index in the file).
@@ -24,12 +25,11 @@ pub struct DeadlineWatch {
     pub within_us: u64,
 }
 
-/// How a deadline watch fared: when its clock started (if it did) and when its condition held (if it did).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WithinReport {
-    pub watch: DeadlineWatch,
-    pub started_at: Option<u64>,
-    pub held_at: Option<u64>,
+impl DeadlineWatch {
+    /// The watch as the verdict names it.
+    pub fn expectation(&self) -> Within {
+        Within { condition: self.condition.text.clone(), within_us: self.within_us, after_fault: self.after_fault }
+    }
 }
 
 /// A deadline watch during the run.
@@ -99,7 +99,7 @@ impl<'a> FaultPlan<'a> {
     }
 
     /// How every deadline watch fared (one still running at the end missed its deadline by then).
-    pub fn within_reports(&self) -> Vec<WithinReport> {
+    pub fn within_reports(&self) -> Vec<WithinOutcome> {
         let report = |(watch, state): &(DeadlineWatch, WatchState)| {
             let (started_at, held_at) = match state {
                 WatchState::Waiting => (None, None),
@@ -108,7 +108,7 @@ impl<'a> FaultPlan<'a> {
                 }
                 WatchState::Held { started_at, at } => (Some(*started_at), Some(*at)),
             };
-            WithinReport { watch: watch.clone(), started_at, held_at }
+            WithinOutcome { within: watch.expectation(), started_at, held_at }
         };
         self.watches.iter().map(report).collect()
     }

@@ -11,6 +11,7 @@ use super::messages::{Msg, OffsetAndEpoch};
 use super::node::Node;
 use super::producer::Producer;
 use super::spec::{ClusterSpec, NodeRole};
+use crate::check::expect::LivenessCheck;
 use crate::engine::{Engine, LatencyModel, Limits, Network, NodeId, NodeStatus, SimTime, stream};
 use serde::Serialize;
 use std::rc::Rc;
@@ -400,18 +401,18 @@ impl Cluster {
 
     /// What has not converged: partitions without a leader or with replicas out of the ISR, groups not stable
     /// with all their running members (the liveness checks' names: partitions-led, isr-full, groups-stable).
-    pub fn unconverged(&self) -> Vec<(&'static str, String)> {
+    pub fn unconverged(&self) -> Vec<(LivenessCheck, String)> {
         let mut out = Vec::new();
         let controller = self.controller();
         for (i, spec) in self.spec.partitions.iter().enumerate() {
             let state = &controller.committed_partitions[i];
             let name = self.spec.partition_name(PartitionId(i as u32));
             if state.leader.is_none() {
-                out.push(("partitions-led", format!("{name} has no leader")));
+                out.push((LivenessCheck::PartitionsLed, format!("{name} has no leader")));
             } else if state.isr.len() < spec.replicas.len() {
                 let names = |bs: &[BrokerId]| bs.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ");
                 out.push((
-                    "isr-full",
+                    LivenessCheck::IsrFull,
                     format!("{name} has ISR [{}] of [{}]", names(&state.isr), names(&spec.replicas)),
                 ));
             }
@@ -426,10 +427,11 @@ impl Cluster {
             let group = coordinator.and_then(|b| self.broker(b).group(g));
             match group {
                 Some((GroupState::Stable, n)) if n == members => {}
-                Some((state, n)) => {
-                    out.push(("groups-stable", format!("group {name} is {state:?} with {n} of {members} members")))
-                }
-                None => out.push(("groups-stable", format!("group {name} has no coordinator"))),
+                Some((state, n)) => out.push((
+                    LivenessCheck::GroupsStable,
+                    format!("group {name} is {state:?} with {n} of {members} members"),
+                )),
+                None => out.push((LivenessCheck::GroupsStable, format!("group {name} has no coordinator"))),
             }
         }
         out

@@ -5,47 +5,12 @@ use super::doc::{LoadError, Node, TableReader, expect_str, expect_table};
 use super::happened::parse_happened;
 use super::when::parse_condition;
 use crate::check;
+use crate::check::expect::LivenessCheck;
 use crate::faults::plan::DeadlineWatch;
 use crate::kafka::spec::ClusterSpec;
 
-pub use super::happened::{Happened, Scope, happenings};
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Expectations {
-    /// Guarantees or invariants that must hold.
-    pub holds: Vec<String>,
-    /// Guarantees or invariants the scenario demonstrates broken: at least one of their invariants must fire.
-    pub violated: Vec<String>,
-    /// Things that must have happened at least once (in a scope, if given).
-    pub happened: Vec<Happened>,
-    /// The liveness phase: after the scenario's duration, heal everything and give the cluster this long to
-    /// converge; then each of `LIVENESS_CHECKS` must pass, except those listed in `unconverged`.
-    pub liveness_us: Option<u64>,
-    pub unconverged: Vec<String>,
-    /// Conditions that must hold within a time after a fault (`[[expect.within]]`), watched by the run.
-    pub within: Vec<DeadlineWatch>,
-    /// Exact contents: a final log's records (`[[expect.log]]`) or what a group processed from a partition
-    /// (`[[expect.processed]]`).
-    pub contents: Vec<Contents>,
-}
-
-/// Where an exact record sequence is expected.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ContentsOf {
-    /// The partition's final log, from its start offset.
-    FinalLog { partition: u32 },
-    /// The records the group processed from the partition, in the order processed (reprocessing included).
-    Processed { group: u32, partition: u32 },
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Contents {
-    pub of: ContentsOf,
-    /// (producer, send number) per record.
-    pub records: Vec<(u32, u64)>,
-    /// How the scenario named it, for the verdict.
-    pub name: String,
-}
+pub use super::happened::happenings;
+pub use crate::check::expect::{Contents, ContentsOf, Expectations, Happened, Scope};
 
 /// The most records one `[[expect.log]]` or `[[expect.processed]]` may list.
 pub const MAX_EXPECTED_RECORDS: usize = 10_000;
@@ -56,40 +21,23 @@ pub const MAX_LIVENESS_US: u64 = 24 * 3_600 * 1_000_000;
 /// How long the liveness phase gives the cluster to converge unless the scenario says otherwise.
 pub const DEFAULT_LIVENESS_US: u64 = 30_000_000;
 
-/// What the liveness phase checks at its end.
-pub use crate::sim::LIVENESS_CHECKS;
-
-impl Expectations {
-    pub fn is_empty(&self) -> bool {
-        self.holds.is_empty()
-            && self.violated.is_empty()
-            && self.happened.is_empty()
-            && self.within.is_empty()
-            && self.contents.is_empty()
-    }
-
-    /// Whether `holds` or `violated` asks for `invariant`, by name or through a guarantee.
-    pub fn names_invariant(&self, invariant: &str) -> bool {
-        let mut names = self.holds.iter().chain(&self.violated);
-        names.any(|name| check::expand(name).is_some_and(|invariants| invariants.contains(&invariant)))
-    }
-}
-
-/// Reads `[expect]`; `fault_count` bounds `after_fault`.
+/// Reads `[expect]`, and the deadline watches its `[[expect.within]]` asks the run to keep; `fault_count` bounds
+/// `after_fault`.
 pub fn read_expectations(
     top: &mut TableReader<'_>,
     cluster: &ClusterSpec,
     fault_count: usize,
-) -> Result<Expectations, LoadError> {
-    let Some(mut t) = top.table("expect", false)? else { return Ok(Expectations::default()) };
+) -> Result<(Expectations, Vec<DeadlineWatch>), LoadError> {
+    let Some(mut t) = top.table("expect", false)? else { return Ok((Expectations::default(), Vec::new())) };
     let judged = |name: &str| check::expand(name).is_some();
     let mut contents = read_contents(&mut t, "log", cluster)?;
     contents.extend(read_contents(&mut t, "processed", cluster)?);
+    let watches = read_within(&mut t, cluster, fault_count)?;
     let expect = Expectations {
         holds: read_names(&mut t, "holds", &judged, "a guarantee or invariant")?,
         violated: read_names(&mut t, "violated", &judged, "a guarantee or invariant")?,
         happened: read_happened(&mut t, cluster)?,
-        within: read_within(&mut t, cluster, fault_count)?,
+        within: watches.iter().map(DeadlineWatch::expectation).collect(),
         contents,
         // The liveness phase runs by default when a scenario states expectations; liveness = "0s" turns it off.
         liveness_us: match t.duration_us("liveness")? {
@@ -101,13 +49,16 @@ pub fn read_expectations(
             Some(us) => Some(us),
             None => Some(DEFAULT_LIVENESS_US),
         },
-        unconverged: read_names(&mut t, "unconverged", &|n| LIVENESS_CHECKS.contains(&n), "a liveness check")?,
+        unconverged: read_names(&mut t, "unconverged", &|n| LivenessCheck::from_name(n).is_some(), "a liveness check")?
+            .iter()
+            .filter_map(|n| LivenessCheck::from_name(n))
+            .collect(),
     };
     if expect.liveness_us.is_none() && !expect.unconverged.is_empty() {
         return Err(t.error_at("unconverged", "a liveness phase too (liveness = \"30s\")", "no liveness phase"));
     }
     t.finish()?;
-    Ok(expect)
+    Ok((expect, watches))
 }
 
 fn read_happened(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<Vec<Happened>, LoadError> {
@@ -249,7 +200,7 @@ fn read_names(
 
 fn unknown(src: &super::doc::Source, item: &Node, path: &str, what: &str, key: &str) -> LoadError {
     let choices = if key == "unconverged" {
-        LIVENESS_CHECKS.join(", ")
+        LivenessCheck::ALL.map(LivenessCheck::name).join(", ")
     } else {
         let guarantees = check::GUARANTEES.iter().map(|(g, _)| *g);
         guarantees.chain(check::INVARIANTS.iter().copied()).collect::<Vec<_>>().join(", ")

@@ -2,6 +2,7 @@
 //! `"send-failed:NOT_ENOUGH_REPLICAS"` (an error name). Unscoped, cluster events count over the scenario's own
 //! partitions: `__consumer_offsets` only when named.
 
+use crate::check::expect::{Happened, Happening, Scope};
 use crate::kafka::messages::KafkaError;
 use crate::kafka::spec::ClusterSpec;
 
@@ -16,48 +17,28 @@ enum Scopes {
     PartitionOrError,
 }
 
-/// What counts as having happened in a run, by name (see `verdict::happened_count`), with the scopes it takes.
-const KINDS: [(&str, Scopes); 15] = [
-    ("fault", Scopes::Unscoped),
-    ("leader-election", Scopes::Partition),
-    ("unclean-election", Scopes::Partition),
-    ("partition-offline", Scopes::Partition),
-    ("isr-shrink", Scopes::Partition),
-    ("isr-expand", Scopes::Partition),
-    ("truncation", Scopes::Partition),
-    ("rebalance", Scopes::Unscoped),
-    ("produce-retry", Scopes::PartitionOrError),
-    ("send-failed", Scopes::PartitionOrError),
-    ("commit-failed", Scopes::PartitionOrError),
-    ("offset-reset", Scopes::Partition),
-    ("truncation-detected", Scopes::Partition),
-    ("offsets-expired", Scopes::Unscoped),
-    ("triggers-fired", Scopes::Unscoped),
+/// The scopes each happening takes (what it counts: `check::verdict::happened_count`).
+const KINDS: [(Happening, Scopes); 15] = [
+    (Happening::Fault, Scopes::Unscoped),
+    (Happening::LeaderElection, Scopes::Partition),
+    (Happening::UncleanElection, Scopes::Partition),
+    (Happening::PartitionOffline, Scopes::Partition),
+    (Happening::IsrShrink, Scopes::Partition),
+    (Happening::IsrExpand, Scopes::Partition),
+    (Happening::Truncation, Scopes::Partition),
+    (Happening::Rebalance, Scopes::Unscoped),
+    (Happening::ProduceRetry, Scopes::PartitionOrError),
+    (Happening::SendFailed, Scopes::PartitionOrError),
+    (Happening::CommitFailed, Scopes::PartitionOrError),
+    (Happening::OffsetReset, Scopes::Partition),
+    (Happening::TruncationDetected, Scopes::Partition),
+    (Happening::OffsetsExpired, Scopes::Unscoped),
+    (Happening::TriggersFired, Scopes::Unscoped),
 ];
 
 /// The names `happened` accepts.
 pub fn happenings() -> impl Iterator<Item = &'static str> {
-    KINDS.iter().map(|(name, _)| *name)
-}
-
-/// Which occurrences count.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Scope {
-    /// Those about these partitions (by cluster-wide index).
-    Partitions(Vec<u32>),
-    /// Those with this error (a Kafka error name).
-    Error(String),
-    /// Everything (happenings not about a partition).
-    Everything,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Happened {
-    /// As the scenario wrote it.
-    pub name: String,
-    /// The happening (one of `happenings()`).
-    pub what: &'static str,
-    pub scope: Scope,
+    KINDS.iter().map(|(what, _)| what.name())
 }
 
 /// Reads `name` or `name:scope`; the error says what was expected.
@@ -66,7 +47,7 @@ pub fn parse_happened(text: &str, cluster: &ClusterSpec) -> Result<Happened, Str
         Some((b, s)) => (b, Some(s)),
         None => (text, None),
     };
-    let Some(&(what, scopes)) = KINDS.iter().find(|(h, _)| *h == base) else {
+    let Some(&(what, scopes)) = KINDS.iter().find(|(h, _)| h.name() == base) else {
         let names: Vec<&str> = happenings().collect();
         return Err(format!("something that happens: one of {}, optionally with \":SCOPE\"", names.join(", ")));
     };
@@ -80,7 +61,7 @@ pub fn parse_happened(text: &str, cluster: &ClusterSpec) -> Result<Happened, Str
         Some(s) if scopes == Scopes::PartitionOrError && KafkaError::from_name(s).is_some() => {
             Scope::Error(s.to_string())
         }
-        Some(s) => return Err(scope_help(what, scopes, s)),
+        Some(s) => return Err(scope_help(what.name(), scopes, s)),
     };
     Ok(Happened { name: text.to_string(), what, scope })
 }

@@ -86,7 +86,7 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
         group_config,
     };
     let faults = read_faults(&mut top, &cluster, end_us)?;
-    let expect = super::expect::read_expectations(&mut top, &cluster, faults.len())?;
+    let (expect, watches) = super::expect::read_expectations(&mut top, &cluster, faults.len())?;
     top.finish()?;
     cluster.producers.shrink_to_fit();
     let limits = Limits { end: SimTime(end_us), max_events };
@@ -96,15 +96,7 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
         source_fnv64: crate::sim::fnv64(src.text.as_bytes()),
         name,
         seed,
-        sim: SimConfig {
-            cluster,
-            latency,
-            limits,
-            faults,
-            liveness_us,
-            keep_replica_logs,
-            watches: expect.within.clone(),
-        },
+        sim: SimConfig { cluster, latency, limits, faults, liveness_us, keep_replica_logs, watches },
         expect,
     })
 }

@@ -96,3 +96,17 @@ fn no_scenario_breaks_key_order_or_poll_continuity() {
         assert_holds(scenario, &["key-order", "poll-skip"]);
     }
 }
+
+// The checker judges histories recorded anywhere: it reads the history format and nothing of the simulator.
+#[test]
+fn the_checker_imports_nothing_of_the_simulator() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/check");
+    let forbidden = ["crate::sim", "crate::engine", "crate::scenario", "crate::faults", "crate::kafka", "crate::cli"];
+    for entry in std::fs::read_dir(dir).expect("src/check") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("source");
+        for module in forbidden {
+            assert!(!text.contains(module), "{} uses {module}", path.display());
+        }
+    }
+}

@@ -2,7 +2,8 @@
 //! in the summary, in JUnit, and through `insync check` on the recorded history.
 
 use crate::support::{bundled_scenarios, load, scenario_path};
-use insync::{sim, verdict};
+use insync::check::verdict;
+use insync::sim;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -52,7 +53,7 @@ fn meets_its_expectations(seed: Option<u64>) -> String {
         let s = load(&name);
         assert!(!s.expect.is_empty(), "{name} states no expectations");
         let outcome = sim::run(&s.sim, seed.unwrap_or(s.seed), false);
-        let v = verdict::judge(&s.expect, &verdict::Evidence::of_run(&outcome));
+        let v = verdict::judge(&s.expect, &outcome.evidence());
         let unmet: Vec<_> =
             v.results.iter().filter(|r| !r.met).map(|r| format!("{} {}: {}", r.kind, r.name, r.detail)).collect();
         assert!(unmet.is_empty(), "{name} at seed {:?}: {unmet:?}", seed.unwrap_or(s.seed));

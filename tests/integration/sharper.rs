@@ -2,10 +2,10 @@
 //! (`[[expect.within]]`) and exact contents (`[[expect.log]]`, `[[expect.processed]]`).
 
 use crate::support::load;
+use insync::check::verdict::{self, ExpectationResult};
 use insync::scenario::load_str;
 use insync::scenario::{LoadError, Scenario};
 use insync::sim::{self, Outcome};
-use insync::verdict::{self, Evidence, ExpectationResult};
 
 /// The bundled scenario `name` with its `[expect]` replaced by `expect`.
 fn with_expect(name: &str, expect: &str) -> Scenario {
@@ -17,7 +17,7 @@ fn with_expect(name: &str, expect: &str) -> Scenario {
 
 fn judged(s: &Scenario) -> (Outcome, Vec<ExpectationResult>) {
     let outcome = sim::run(&s.sim, s.seed, false);
-    let v = verdict::judge(&s.expect, &Evidence::of_run(&outcome));
+    let v = verdict::judge(&s.expect, &outcome.evidence());
     (outcome, v.results)
 }
 

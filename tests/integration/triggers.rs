@@ -3,11 +3,11 @@
 //! published interleavings at every seed (KIP-101 scenario 1, KAFKA-7128).
 
 use crate::support::{lost, run};
+use insync::check::verdict;
 use insync::history::ClientEvent;
 use insync::kafka::obs::Obs;
 use insync::scenario::{LoadError, Scenario, load_str};
 use insync::sim::{self, Outcome, TraceEvent};
-use insync::verdict;
 
 const HEAD: &str = r#"
 duration = "30s"
@@ -167,7 +167,7 @@ happened = ["triggers-fired"]
     let summary = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{summary}");
     assert!(summary.contains("never fired: faults[0], when high watermark of orders-0 >= 1000000000"), "{summary}");
-    let v = verdict::judge(&s.expect, &verdict::Evidence::of_run(&outcome));
+    let v = verdict::judge(&s.expect, &outcome.evidence());
     let r = v.results.iter().find(|r| r.name == "triggers-fired").expect("judged");
     assert!(!r.met, "{r:?}");
 }
@@ -319,7 +319,7 @@ fn each_trigger_familys_story_meets_its_expectations_at_every_seed() {
         let s = crate::support::load(name);
         for seed in 1..=6 {
             let outcome = sim::run(&s.sim, seed, false);
-            let v = verdict::judge(&s.expect, &verdict::Evidence::of_run(&outcome));
+            let v = verdict::judge(&s.expect, &outcome.evidence());
             let failed: Vec<&str> = v.results.iter().filter(|r| !r.met).map(|r| r.name.as_str()).collect();
             assert!(failed.is_empty(), "{name} seed {seed}: {failed:?}");
             assert_eq!(outcome.stats.triggers_unfired, 0, "{name} seed {seed}");

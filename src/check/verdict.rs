@@ -1,12 +1,13 @@
 //! Judging a run against its scenario's `[expect]`: each guarantee that must hold, each the scenario exists to
 //! show broken, and each thing that must have happened. The checker does the judging; this only compares.
 
-use crate::check::{self, Names, Violation};
-use crate::engine::SimTime;
-use crate::faults::plan::WithinReport;
+use super::expect::{
+    Contents, ContentsOf, Expectations, Happened, Happening, LivenessCheck, PartitionCounts, RunCounts, Scope,
+    WithinOutcome,
+};
+use super::{Names, Violation};
 use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
-use crate::scenario::expect::{Contents, ContentsOf, Expectations, Happened, LIVENESS_CHECKS, Scope};
-use crate::sim::{Outcome, PartitionCounts, Stats};
+use crate::units::Seconds;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -104,8 +105,8 @@ impl Verdict {
     }
 }
 
-/// What the liveness phase found not converged, for `judge`: (check name, what was found).
-pub type Unconverged<'a> = &'a [(&'static str, String)];
+/// What the liveness phase found not converged, for `judge`: (check, what was found).
+pub type Unconverged<'a> = &'a [(LivenessCheck, String)];
 
 /// Cluster events in words, by time, for explaining a violation: (time, partition if about one, what).
 pub type Events<'a> = &'a [(u64, Option<u32>, String)];
@@ -119,58 +120,44 @@ pub fn explain(v: &Violation, events: Events<'_>) -> Vec<String> {
     let (Some(p), Some(t)) = (v.partition, v.time_us) else { return Vec::new() };
     let split = events.partition_point(|e| e.0 <= t); // Events are in time order.
     let before = events[..split].iter().rev().find(|e| e.1 == Some(p));
-    let state = before.map(|e| format!("before it, at {}: {}", crate::engine::SimTime(e.0), e.2));
+    let state = before.map(|e| format!("before it, at {}: {}", Seconds(e.0), e.2));
     let mut chain: Vec<String> = state.into_iter().collect();
     let after = events[split..].iter().filter(|e| e.1.is_none_or(|q| q == p)).take(EXPLAINED_EVENTS);
-    chain.extend(after.map(|e| format!("{}: {}", crate::engine::SimTime(e.0), e.2)));
+    chain.extend(after.map(|e| format!("{}: {}", Seconds(e.0), e.2)));
     chain
 }
 
 /// What a verdict is judged on: the clients' history, and what a run adds to it (final logs, replica logs,
-/// counters, the liveness findings, cluster events in words, the timing watches). A recorded history alone has
+/// counts, the liveness findings, cluster events in words, the timing watches). A recorded history alone has
 /// only the first (and final logs if recorded).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Evidence<'a> {
     pub history: &'a History,
     pub logs: Option<&'a [FinalLog]>,
     pub replicas: Option<&'a [ReplicaLog]>,
-    pub stats: Option<&'a Stats>,
+    pub counts: Option<RunCounts>,
     pub unconverged: Unconverged<'a>,
     pub events: Events<'a>,
-    pub within: &'a [WithinReport],
+    pub within: &'a [WithinOutcome],
     /// How many witnesses each expectation keeps (`None`: all).
     pub witness_limit: Option<usize>,
 }
 
 impl<'a> Evidence<'a> {
-    /// Everything a run knows.
-    pub fn of_run(outcome: &'a Outcome) -> Self {
-        Evidence {
-            history: &outcome.history,
-            logs: Some(&outcome.final_logs),
-            replicas: outcome.replica_logs.as_deref(),
-            stats: Some(&outcome.stats),
-            unconverged: &outcome.unconverged,
-            events: &outcome.cluster_events,
-            within: &outcome.within,
-            witness_limit: Some(WITNESSES_SHOWN),
-        }
-    }
-
     /// A history recorded elsewhere, with its final and replica logs if it has them.
     pub fn of_history(history: &'a History, logs: Option<&'a [FinalLog]>, replicas: Option<&'a [ReplicaLog]>) -> Self {
         let witness_limit = Some(WITNESSES_SHOWN);
-        Evidence { history, logs, replicas, stats: None, unconverged: &[], events: &[], within: &[], witness_limit }
+        Evidence { history, logs, replicas, counts: None, unconverged: &[], events: &[], within: &[], witness_limit }
     }
 }
 
 /// Runs the checker over the history (and final logs, and with replica logs `divergence`) and compares with the
 /// expectations.
 pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
-    let mut found = check::check_all(evidence.history, evidence.logs);
+    let mut found = super::check_all(evidence.history, evidence.logs);
     let names = Names::new(evidence.history);
     if let Some(replicas) = evidence.replicas {
-        found.insert(check::divergence::NAME, check::divergence::check(replicas, &names));
+        found.insert(super::divergence::NAME, super::divergence::check(replicas, &names));
     }
     let (events, limit) = (evidence.events, evidence.witness_limit.unwrap_or(usize::MAX));
     let mut results = Vec::new();
@@ -190,7 +177,7 @@ pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
         results.push(result("violated", name, !broken.is_empty(), detail, &broken, &names, (events, limit)));
     }
     for happened in &expect.happened {
-        let count = happened_count(happened, evidence.history, evidence.stats);
+        let count = happened_count(happened, evidence.history, evidence.counts.as_ref());
         results.push(ExpectationResult {
             kind: "happened",
             name: happened.name.clone(),
@@ -210,15 +197,15 @@ pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
 }
 
 /// `[[expect.within]]`: met when the condition held within its bound after its clock started.
-fn within_result(r: &WithinReport) -> ExpectationResult {
-    let w = &r.watch;
+fn within_result(r: &WithinOutcome) -> ExpectationResult {
+    let w = &r.within;
     let after = w.after_fault.map_or("the start".to_string(), |i| format!("faults[{i}]"));
-    let name = format!("{} within {} after {after}", w.condition.text, SimTime(w.within_us));
+    let name = format!("{} within {} after {after}", w.condition, Seconds(w.within_us));
     let (met, detail) = match (r.started_at, r.held_at) {
         (None, _) => (false, format!("{after} never fired")),
-        (Some(start), Some(at)) => (true, format!("held at {}, {} after {after}", SimTime(at), SimTime(at - start))),
+        (Some(start), Some(at)) => (true, format!("held at {}, {} after {after}", Seconds(at), Seconds(at - start))),
         (Some(start), None) => {
-            (false, format!("did not hold by {} ({after} at {})", SimTime(start + w.within_us), SimTime(start)))
+            (false, format!("did not hold by {} ({after} at {})", Seconds(start + w.within_us), Seconds(start)))
         }
     };
     ExpectationResult { kind: "within", name, met, count: 0, detail, witnesses: Vec::new() }
@@ -263,11 +250,11 @@ fn contents_result(c: &Contents, evidence: &Evidence<'_>, names: &Names<'_>) -> 
 
 /// One result per liveness check: met when it converged, or when the scenario says it will not.
 fn liveness_results(expect: &Expectations, unconverged: Unconverged<'_>, limit: usize) -> Vec<ExpectationResult> {
-    LIVENESS_CHECKS
-        .iter()
-        .map(|&check| {
+    LivenessCheck::ALL
+        .into_iter()
+        .map(|check| {
             let found: Vec<String> = unconverged.iter().filter(|(n, _)| *n == check).map(|(_, d)| d.clone()).collect();
-            let expected_stuck = expect.unconverged.iter().any(|n| n == check);
+            let expected_stuck = expect.unconverged.contains(&check);
             let detail = match (found.is_empty(), expected_stuck) {
                 (true, false) => "converged".to_string(),
                 (true, true) => "converged, though the scenario says it would not".to_string(),
@@ -276,13 +263,13 @@ fn liveness_results(expect: &Expectations, unconverged: Unconverged<'_>, limit: 
             let met = found.is_empty() != expected_stuck;
             let count = found.len() as u64;
             let witnesses = found.into_iter().take(limit).map(Witness::said).collect();
-            ExpectationResult { kind: "converged", name: check.to_string(), met, count, detail, witnesses }
+            ExpectationResult { kind: "converged", name: check.name().to_string(), met, count, detail, witnesses }
         })
         .collect()
 }
 
 fn broken_by<'a>(found: &'a BTreeMap<&'static str, Vec<Violation>>, name: &str) -> Vec<&'a Violation> {
-    let invariants = check::expand(name).unwrap_or_default();
+    let invariants = super::expand(name).unwrap_or_default();
     found.iter().filter(|(n, _)| invariants.contains(n)).flat_map(|(_, v)| v).collect()
 }
 
@@ -299,9 +286,9 @@ fn result(
     ExpectationResult { kind, name: name.to_string(), met, count: broken.len() as u64, detail, witnesses }
 }
 
-/// How often something happened, in its scope: from the run's counters, or (for a history alone) from its
-/// events; counters the history cannot give are 0 without a run.
-pub fn happened_count(h: &Happened, history: &History, stats: Option<&Stats>) -> u64 {
+/// How often something happened, in its scope: from the run's counts, or (for a history alone) from its
+/// events; counts the history cannot give are 0 without a run.
+pub fn happened_count(h: &Happened, history: &History, counts: Option<&RunCounts>) -> u64 {
     let in_scope = |partition: u32, error: Option<&str>| match &h.scope {
         Scope::Partitions(ps) => ps.contains(&partition),
         Scope::Error(e) => error == Some(e.as_str()),
@@ -309,40 +296,41 @@ pub fn happened_count(h: &Happened, history: &History, stats: Option<&Stats>) ->
     };
     let events = |f: &dyn Fn(&ClientEvent) -> bool| history.entries.iter().filter(|e| f(&e.event)).count() as u64;
     let per_partition = |f: fn(&PartitionCounts) -> u64| {
-        let Some(s) = stats else { return 0 };
-        let counts = s.per_partition.iter().enumerate();
+        let Some(c) = counts else { return 0 };
+        let counts = c.per_partition.iter().enumerate();
         counts.filter(|(p, _)| in_scope(*p as u32, None)).map(|(_, c)| f(c)).sum()
     };
-    match (h.what, stats) {
-        ("produce-retry", _) => events(
+    let run = |f: fn(&RunCounts) -> u64| counts.map_or(0, f);
+    match h.what {
+        Happening::ProduceRetry => events(
             &|e| matches!(e, ClientEvent::ProduceAttemptFailed { partition, error, .. } if in_scope(*partition, Some(error))),
         ),
-        ("send-failed", _) => events(
+        Happening::SendFailed => events(
             &|e| matches!(e, ClientEvent::SendFailed { partition, error, .. } if in_scope(*partition, Some(error))),
         ),
-        ("commit-failed", _) => events(
+        Happening::CommitFailed => events(
             &|e| matches!(e, ClientEvent::Committed { partition, error: Some(error), .. } if in_scope(*partition, Some(error))),
         ),
-        ("offset-reset", _) => {
+        Happening::OffsetReset => {
             events(&|e| matches!(e, ClientEvent::OffsetOutOfRange { partition, .. } if in_scope(*partition, None)))
         }
-        ("truncation-detected", _) => {
+        Happening::TruncationDetected => {
             events(&|e| matches!(e, ClientEvent::TruncationDetected { partition, .. } if in_scope(*partition, None)))
         }
         // A manual assignment (generation -1) is no rebalance.
-        ("rebalance", None) => events(&|e| matches!(e, ClientEvent::Assigned { generation, .. } if *generation >= 0)),
-        (_, None) => 0,
-        ("leader-election", _) => per_partition(|c| c.leader_elections),
-        ("unclean-election", _) => per_partition(|c| c.unclean_leader_elections),
-        ("partition-offline", _) => per_partition(|c| c.offline),
-        ("isr-shrink", _) => per_partition(|c| c.isr_shrinks),
-        ("isr-expand", _) => per_partition(|c| c.isr_expands),
-        ("truncation", _) => per_partition(|c| c.truncations),
-        ("fault", Some(s)) => s.faults_fired,
-        ("rebalance", Some(s)) => s.group_rebalance_steps,
-        ("offsets-expired", Some(s)) => s.offsets_expired,
+        Happening::Rebalance if counts.is_none() => {
+            events(&|e| matches!(e, ClientEvent::Assigned { generation, .. } if *generation >= 0))
+        }
+        Happening::Rebalance => run(|c| c.group_rebalance_steps),
+        Happening::LeaderElection => per_partition(|c| c.leader_elections),
+        Happening::UncleanElection => per_partition(|c| c.unclean_leader_elections),
+        Happening::PartitionOffline => per_partition(|c| c.offline),
+        Happening::IsrShrink => per_partition(|c| c.isr_shrinks),
+        Happening::IsrExpand => per_partition(|c| c.isr_expands),
+        Happening::Truncation => per_partition(|c| c.truncations),
+        Happening::Fault => run(|c| c.faults_fired),
+        Happening::OffsetsExpired => run(|c| c.offsets_expired),
         // Every triggered fault fired: how many firings, or 0 if any condition never held.
-        ("triggers-fired", Some(s)) if s.triggers_unfired == 0 => s.triggers_fired,
-        _ => 0,
+        Happening::TriggersFired => run(|c| if c.triggers_unfired == 0 { c.triggers_fired } else { 0 }),
     }
 }

@@ -104,13 +104,10 @@ pub const GROUP_SETTLE_US: u64 = 10_000_000;
 
 /// `groups-stable`, over time: a group whose state changed in the last `GROUP_SETTLE_US` before `end_us` has not
 /// settled, even if it is Stable at the end (the end-state check is `Cluster::unconverged`'s).
-pub fn group_settle_findings(
-    group_changes: &[(u64, String, i32, &'static str, usize)],
-    end_us: u64,
-) -> Vec<(LivenessCheck, String)> {
+pub fn group_settle_findings(group_changes: &[crate::sim::GroupChange], end_us: u64) -> Vec<(LivenessCheck, String)> {
     let mut last: BTreeMap<&str, (u64, &'static str)> = BTreeMap::new();
-    for (at, group, _, state, _) in group_changes {
-        last.insert(group.as_str(), (*at, state));
+    for change in group_changes {
+        last.insert(change.group.as_str(), (change.time_us, change.state));
     }
     let since = end_us.saturating_sub(GROUP_SETTLE_US);
     last.into_iter()
@@ -159,10 +156,17 @@ mod tests {
     #[test]
     fn a_group_that_changed_near_the_end_has_not_settled() {
         let s = 1_000_000;
+        let change = |time_us, group: &str, generation, state, members| crate::sim::GroupChange {
+            time_us,
+            group: group.to_string(),
+            generation,
+            state,
+            members,
+        };
         let changes = vec![
-            (5 * s, "calm".to_string(), 1, "Stable", 2),
-            (60 * s, "looping".to_string(), 7, "PreparingRebalance", 1),
-            (65 * s, "looping".to_string(), 8, "Stable", 1),
+            change(5 * s, "calm", 1, "Stable", 2),
+            change(60 * s, "looping", 7, "PreparingRebalance", 1),
+            change(65 * s, "looping", 8, "Stable", 1),
         ];
         let found = group_settle_findings(&changes, 70 * s);
         assert_eq!(found.len(), 1);

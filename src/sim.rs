@@ -2,7 +2,7 @@
 //! every partition, counters and the trace (or its digest) out.
 
 use crate::check::expect::{LivenessCheck, PartitionCounts, RunCounts, WithinOutcome};
-use crate::check::verdict::{Evidence, WITNESSES_SHOWN};
+use crate::check::verdict::{ClusterEvent, Evidence, WITNESSES_SHOWN};
 use crate::engine::{LatencyModel, Limits, NodeId, RunEnd, SimTime, Step, stream};
 use crate::faults::plan::{DeadlineWatch, Due, FaultPlan, TriggerReport};
 use crate::faults::trigger::{Observed, Seen, Watched};
@@ -11,6 +11,7 @@ use crate::faults::{FaultInjector, ScheduledFault};
 use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
 use crate::kafka::cluster::{Cluster, PartitionSummary};
 use crate::kafka::ids::{ClientId, PartitionId};
+use crate::kafka::messages::ChangeReason;
 use crate::kafka::obs::Obs;
 use crate::kafka::spec::ClusterSpec;
 use crate::progress;
@@ -98,6 +99,16 @@ pub struct Stats {
     pub per_partition: Vec<PartitionCounts>,
 }
 
+/// A group state change at its coordinator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupChange {
+    pub time_us: u64,
+    pub group: String,
+    pub generation: i32,
+    pub state: &'static str,
+    pub members: usize,
+}
+
 pub struct Outcome {
     pub seed: u64,
     pub history: History,
@@ -113,9 +124,9 @@ pub struct Outcome {
     pub unconverged: Vec<(LivenessCheck, String)>,
     /// Faults and cluster events (elections, ISR changes, truncations, fencing), described, for explaining
     /// violations: (time, partition if it is about one, what happened).
-    pub cluster_events: Vec<(u64, Option<u32>, String)>,
+    pub cluster_events: Vec<ClusterEvent>,
     /// Each group state change at a coordinator: (time, group, generation, state, members).
-    pub group_changes: Vec<(u64, String, i32, &'static str, usize)>,
+    pub group_changes: Vec<GroupChange>,
     /// The trace, when it was asked for.
     pub trace: Option<Vec<TraceLine>>,
     /// Each triggered fault: its condition and how often it fired.
@@ -293,8 +304,8 @@ struct Recorder {
     stats: Stats,
     digest: Fnv64,
     faults: Vec<(u64, String)>,
-    group_changes: Vec<(u64, String, i32, &'static str, usize)>,
-    cluster_events: Vec<(u64, Option<u32>, String)>,
+    group_changes: Vec<GroupChange>,
+    cluster_events: Vec<ClusterEvent>,
     trace: Option<Vec<TraceLine>>,
     /// What state triggers read of clients and coordinators.
     observed: Observed,
@@ -344,7 +355,7 @@ impl Recorder {
     fn fault(&mut self, at: SimTime, description: String) {
         self.stats.faults_fired += 1;
         self.faults.push((at.as_us(), description.clone()));
-        self.cluster_events.push((at.as_us(), None, description.clone()));
+        self.cluster_events.push(ClusterEvent { time_us: at.as_us(), partition: None, what: description.clone() });
         let line = TraceLine {
             time_us: at.as_us(),
             node: "nemesis".to_string(),
@@ -361,10 +372,11 @@ impl Recorder {
             self.count(&obs);
             self.observe(&obs, &spec);
             if let Obs::GroupRebalance { group, generation, state, members } = &obs {
-                self.group_changes.push((time.as_us(), group.clone(), *generation, state, *members));
+                let (group, generation, state, members) = (group.clone(), *generation, *state, *members);
+                self.group_changes.push(GroupChange { time_us: time.as_us(), group, generation, state, members });
             }
             if let Some((partition, what)) = describe(&obs, &spec) {
-                self.cluster_events.push((time.as_us(), partition, what));
+                self.cluster_events.push(ClusterEvent { time_us: time.as_us(), partition, what });
             }
             if let Obs::Client(event) = &obs {
                 self.history.push(time.as_us(), event.clone());
@@ -431,8 +443,8 @@ impl Recorder {
                 s.leader_elections += 1;
                 s.unclean_leader_elections += u64::from(*unclean);
             }
-            Obs::IsrChanged { reason: "isr expand", .. } => s.isr_expands += 1,
-            Obs::IsrChanged { reason: "isr shrink", .. } => s.isr_shrinks += 1,
+            Obs::IsrChanged { reason: ChangeReason::IsrExpand, .. } => s.isr_expands += 1,
+            Obs::IsrChanged { reason: ChangeReason::IsrShrink, .. } => s.isr_shrinks += 1,
             Obs::IsrChanged { .. } => s.isr_removals_by_controller += 1,
             Obs::Client(ClientEvent::Processed { .. }) => s.records_processed += 1,
             Obs::Client(ClientEvent::Committed { error: Some(_), .. }) => s.commits_failed += 1,
@@ -461,7 +473,7 @@ impl Recorder {
                 c.leader_elections += 1;
                 c.unclean_leader_elections += u64::from(*unclean);
             }
-            Obs::IsrChanged { reason: "isr expand", .. } => c.isr_expands += 1,
+            Obs::IsrChanged { reason: ChangeReason::IsrExpand, .. } => c.isr_expands += 1,
             Obs::IsrChanged { .. } => c.isr_shrinks += 1,
             Obs::Truncated { .. } => c.truncations += 1,
             _ => unreachable!("only partition events are counted per partition"),

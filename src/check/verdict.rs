@@ -108,8 +108,17 @@ impl Verdict {
 /// What the liveness phase found not converged, for `judge`: (check, what was found).
 pub type Unconverged<'a> = &'a [(LivenessCheck, String)];
 
-/// Cluster events in words, by time, for explaining a violation: (time, partition if about one, what).
-pub type Events<'a> = &'a [(u64, Option<u32>, String)];
+/// A fault or cluster event (an election, an ISR change, a truncation, a fencing) in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterEvent {
+    pub time_us: u64,
+    /// The partition it is about (cluster-wide index), if any.
+    pub partition: Option<u32>,
+    pub what: String,
+}
+
+/// Cluster events by time, for explaining a violation.
+pub type Events<'a> = &'a [ClusterEvent];
 
 /// How many events an explanation follows after the violation's time.
 const EXPLAINED_EVENTS: usize = 6;
@@ -118,12 +127,12 @@ const EXPLAINED_EVENTS: usize = 6;
 /// then the faults and the partition's events that followed.
 pub fn explain(v: &Violation, events: Events<'_>) -> Vec<String> {
     let (Some(p), Some(t)) = (v.partition, v.time_us) else { return Vec::new() };
-    let split = events.partition_point(|e| e.0 <= t); // Events are in time order.
-    let before = events[..split].iter().rev().find(|e| e.1 == Some(p));
-    let state = before.map(|e| format!("before it, at {}: {}", Seconds(e.0), e.2));
+    let split = events.partition_point(|e| e.time_us <= t); // Events are in time order.
+    let before = events[..split].iter().rev().find(|e| e.partition == Some(p));
+    let state = before.map(|e| format!("before it, at {}: {}", Seconds(e.time_us), e.what));
     let mut chain: Vec<String> = state.into_iter().collect();
-    let after = events[split..].iter().filter(|e| e.1.is_none_or(|q| q == p)).take(EXPLAINED_EVENTS);
-    chain.extend(after.map(|e| format!("{}: {}", Seconds(e.0), e.2)));
+    let after = events[split..].iter().filter(|e| e.partition.is_none_or(|q| q == p)).take(EXPLAINED_EVENTS);
+    chain.extend(after.map(|e| format!("{}: {}", Seconds(e.time_us), e.what)));
     chain
 }
 

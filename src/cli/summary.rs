@@ -147,12 +147,13 @@ fn write_groups(s: &mut String, outcome: &Outcome) {
 fn write_rebalances(s: &mut String, outcome: &Outcome, group: &str) {
     let mut started: Option<u64> = None;
     let mut spans = Vec::new();
-    for (t, name, generation, state, _) in &outcome.group_changes {
-        if name != group {
+    for change in &outcome.group_changes {
+        let (t, generation) = (change.time_us, change.generation);
+        if change.group != group {
             continue;
         }
-        match *state {
-            "PreparingRebalance" if started.is_none() => started = Some(*t),
+        match change.state {
+            "PreparingRebalance" if started.is_none() => started = Some(t),
             "Empty" => started = None,
             "Stable" => {
                 if let Some(t0) = started.take() {

@@ -35,6 +35,13 @@ pub enum Target {
     ThatBroker,
 }
 
+impl FaultAction {
+    /// Whether it takes its target down (what `last-stopped` then names): a crash, a shutdown or a pause.
+    fn stops_its_target(&self) -> bool {
+        matches!(self, FaultAction::Crash { .. } | FaultAction::Shutdown { .. } | FaultAction::Pause { .. })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FaultAction {
     /// A hard crash, and what it takes from storage: nothing (kill -9), the unflushed tail of every log (a
@@ -146,11 +153,13 @@ pub struct FaultInjector {
     last_stopped: Option<NodeId>,
     /// What the trigger of the fault being applied saw (nothing for a fault at a time).
     seen: trigger::Seen,
+    /// Whether the fault being applied takes its node down (`FaultAction::stops_its_target`).
+    stops: bool,
 }
 
 impl FaultInjector {
     pub fn new(rng: SimRng) -> Self {
-        FaultInjector { rng, last_stopped: None, seen: trigger::Seen::default() }
+        FaultInjector { rng, last_stopped: None, seen: trigger::Seen::default(), stops: false }
     }
 
     /// Resolves `target` now; `None` when the role has no holder (a leaderless partition).
@@ -183,6 +192,7 @@ impl FaultInjector {
     /// Fires one fault and describes what it did, for the trace; `seen` is what its trigger saw.
     pub fn apply(&mut self, cluster: &mut Cluster, action: &FaultAction, seen: trigger::Seen) -> String {
         self.seen = seen;
+        self.stops = action.stops_its_target();
         match action {
             FaultAction::Crash { target, loss } => {
                 let verb = match loss {
@@ -301,7 +311,7 @@ impl FaultInjector {
         let Some(node) = self.resolve(cluster, target) else {
             return format!("{verb}: no node holds {target:?} now");
         };
-        if matches!(verb, "crash" | "power off" | "crash and lose the disk of" | "shutdown" | "pause") {
+        if self.stops {
             self.last_stopped = Some(node);
         }
         let detail = act(cluster, node);

@@ -7,7 +7,7 @@ use super::controller::{Controller, ElectionType};
 use super::coordinator::GroupState;
 use super::ids::{BrokerId, ClientId, LeaderEpoch, Offset, PartitionId};
 use super::log::StorageLoss;
-use super::messages::{Msg, OffsetAndEpoch};
+use super::messages::{ChangeReason, Msg, OffsetAndEpoch};
 use super::node::Node;
 use super::producer::Producer;
 use super::spec::{ClusterSpec, NodeRole};
@@ -314,7 +314,7 @@ impl Cluster {
         let mut elected = 0;
         self.engine.invoke(self.spec.controller_node(active), |n, ctx| {
             let Node::Controller(c) = n else { unreachable!("node numbering puts the controllers after the brokers") };
-            elected = c.elect_leaders(election, &partitions, "kafka-leader-election.sh", ctx);
+            elected = c.elect_leaders(election, &partitions, ChangeReason::LeaderElectionTool, ctx);
         });
         format!("elect {what} leaders: {elected} of {} partitions got a new leader", partitions.len())
     }

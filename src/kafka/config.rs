@@ -1,6 +1,7 @@
 //! Typed configuration under Kafka's property names, with Kafka's defaults (3.x/4.x unless the field says otherwise).
 //! Times are kept in microseconds internally; the property names keep Kafka's `.ms` spelling in scenario files.
 
+use super::assignor::Assignor;
 use super::backoff::ExponentialBackoff;
 use crate::engine::time::US_PER_MS;
 
@@ -229,6 +230,22 @@ pub enum CommitStrategy {
 }
 
 impl CommitStrategy {
+    pub const ALL: [CommitStrategy; 8] = [
+        CommitStrategy::Auto,
+        CommitStrategy::AfterProcessing { sync: true, per_record: false },
+        CommitStrategy::AfterProcessing { sync: false, per_record: false },
+        CommitStrategy::AfterProcessing { sync: true, per_record: true },
+        CommitStrategy::AfterProcessing { sync: false, per_record: true },
+        CommitStrategy::BeforeProcessing,
+        CommitStrategy::Never,
+        CommitStrategy::WithState,
+    ];
+
+    /// The strategy a scenario file's `commit` value names; `None` for anything else.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     /// The scenario file's `commit` value for it.
     pub fn name(self) -> &'static str {
         match self {
@@ -267,7 +284,7 @@ pub struct ConsumerConfig {
     /// `max.poll.interval.ms`, 300000; also the rebalance timeout the consumer sends in JoinGroup.
     pub max_poll_interval_us: u64,
     /// `partition.assignment.strategy`, [range, cooperative-sticky]: the first every member supports wins.
-    pub assignors: Vec<String>,
+    pub assignors: Vec<Assignor>,
     /// `request.timeout.ms`, 30000.
     pub request_timeout_us: u64,
     /// `retry.backoff.ms`, 100.
@@ -292,7 +309,7 @@ impl Default for ConsumerConfig {
             heartbeat_interval_us: 3_000 * US_PER_MS,
             session_timeout_us: 45_000 * US_PER_MS,
             max_poll_interval_us: 300_000 * US_PER_MS,
-            assignors: vec!["range".to_string(), "cooperative-sticky".to_string()],
+            assignors: vec![Assignor::Range, Assignor::CooperativeSticky],
             request_timeout_us: 30_000 * US_PER_MS,
             retry_backoff_us: 100 * US_PER_MS,
             retry_backoff_max_us: 1_000 * US_PER_MS,

@@ -586,7 +586,7 @@ impl Consumer {
     /// The rebalance protocol: cooperative only if every configured assignor supports it
     /// (ConsumerCoordinator: the highest protocol common to all of `partition.assignment.strategy`).
     fn cooperative(&self) -> bool {
-        self.cfg.config.assignors.iter().all(|a| Assignor::from_name(a).is_some_and(|a| a.supports_cooperative()))
+        self.cfg.config.assignors.iter().all(|a| a.supports_cooperative())
     }
 
     fn revoke(&mut self, partitions: &[PartitionId], ctx: &mut KafkaCtx<'_>) {
@@ -621,7 +621,7 @@ impl Consumer {
             instance_id: c.group_instance_id.clone(),
             session_timeout_us: c.session_timeout_us,
             rebalance_timeout_us: c.max_poll_interval_us,
-            protocols: c.assignors.clone(),
+            protocols: c.assignors.iter().map(|a| a.name().to_string()).collect(),
             topics: self.cfg.topics.clone(),
             owned: if self.cooperative() { self.positions.keys().copied().collect() } else { Vec::new() },
             owned_generation: self.generation,
@@ -1190,7 +1190,10 @@ impl Consumer {
     /// The leader's assignment (ConsumerCoordinator.onLeaderElected): the group's chosen assignor over every
     /// member's subscription.
     fn assign(&self, joined: &JoinResult) -> Vec<(String, Vec<PartitionId>)> {
-        let assignor = Assignor::from_name(&joined.protocol).unwrap_or(Assignor::Range);
+        // The coordinator chose among the protocols the members sent, which are assignors' names.
+        let Some(assignor) = Assignor::from_name(&joined.protocol) else {
+            unreachable!("the group chose protocol {:?}, which no member sent", joined.protocol)
+        };
         let topics: BTreeMap<String, u32> = self.spec.topics.iter().map(|t| (t.name.clone(), t.partitions)).collect();
         let members: Vec<MemberSubscription> = joined
             .members

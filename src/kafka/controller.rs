@@ -4,7 +4,9 @@
 //! and learn nothing any other way. Standby controllers replicate the log and take over by election.
 
 use super::ids::{BrokerId, PartitionId};
-use super::messages::{BrokerEpoch, KafkaError, LeaderRecoveryState, MetadataRecord, Msg, PartitionState};
+use super::messages::{
+    BrokerEpoch, ChangeReason, KafkaError, LeaderRecoveryState, MetadataRecord, Msg, PartitionState,
+};
 use super::node::{KafkaCtx, Timer};
 use super::obs::Obs;
 use super::quorum::{Quorum, QuorumConfig, QuorumEffects};
@@ -152,7 +154,7 @@ fn bootstrap_records(spec: &ClusterSpec) -> Vec<MetadataRecord> {
             partition_epoch: 0,
             leader_recovery_state: LeaderRecoveryState::Recovered,
         },
-        reason: "topic created",
+        reason: ChangeReason::TopicCreated,
         unclean: false,
     });
     brokers.chain(partitions).collect()
@@ -271,7 +273,7 @@ impl Controller {
             Timer::LeaderImbalanceCheck => {
                 if self.is_active() {
                     let all: Vec<PartitionId> = (0..self.partitions.len() as u32).map(PartitionId).collect();
-                    self.elect_leaders(ElectionType::Preferred, &all, "auto leader rebalance", ctx);
+                    self.elect_leaders(ElectionType::Preferred, &all, ChangeReason::AutoLeaderRebalance, ctx);
                 }
                 ctx.set_timer(self.spec.broker_config.leader_imbalance_check_interval_us, Timer::LeaderImbalanceCheck);
             }
@@ -399,7 +401,7 @@ impl Controller {
             MetadataRecord::Partition { partition, state, reason, unclean } => {
                 let old = &mut self.committed_partitions[partition.index()];
                 if active {
-                    ctx.emit(partition_obs(*partition, old, state, reason, *unclean));
+                    ctx.emit(partition_obs(*partition, old, state, *reason, *unclean));
                     let recovered = old.leader_recovery_state == LeaderRecoveryState::Recovering
                         && state.leader_recovery_state == LeaderRecoveryState::Recovered;
                     if recovered {
@@ -491,13 +493,13 @@ impl Controller {
         match next {
             BrokerControlState::Unfenced => {
                 self.set_registration(b, false, false, ctx);
-                self.update_partitions_of(b, Change::ElectIfLeaderless, "broker unfenced", ctx);
+                self.update_partitions_of(b, Change::ElectIfLeaderless, ChangeReason::BrokerUnfenced, ctx);
             }
             BrokerControlState::ControlledShutdown => self.begin_controlled_shutdown(b, ctx),
             // handleBrokerFenced, marked as shut down.
             BrokerControlState::ShutdownNow => {
                 self.set_registration(b, true, true, ctx);
-                self.update_partitions_of(b, Change::RemoveFromIsr(b), "controlled shutdown", ctx);
+                self.update_partitions_of(b, Change::RemoveFromIsr(b), ChangeReason::ControlledShutdown, ctx);
             }
             BrokerControlState::Fenced => unreachable!("a heartbeat never fences {b}: session expiry does"),
         }
@@ -511,7 +513,7 @@ impl Controller {
         self.append(record, ctx);
         assert_eq!(self.registrations[b.index()].registered_at + 1, self.quorum.log_end_offset());
         if !was_fenced {
-            self.update_partitions_of(b, Change::RemoveFromIsr(b), "re-registered after a restart", ctx);
+            self.update_partitions_of(b, Change::RemoveFromIsr(b), ChangeReason::ReRegistered, ctx);
         }
     }
 
@@ -528,14 +530,14 @@ impl Controller {
         let timeout = self.spec.broker_config.broker_session_timeout_us;
         for b in self.spec.brokers() {
             if !self.registrations[b.index()].fenced && ctx.now.since_us(self.sessions[b.index()]) > timeout {
-                self.fence(b, "broker.session.timeout.ms expired", ctx);
+                self.fence(b, ChangeReason::SessionExpired, ctx);
             }
         }
     }
 
     /// ReplicationControlManager.handleBrokerFenced: the broker leaves every ISR (never emptying one) and loses
     /// its leaderships.
-    fn fence(&mut self, b: BrokerId, reason: &'static str, ctx: &mut KafkaCtx<'_>) {
+    fn fence(&mut self, b: BrokerId, reason: ChangeReason, ctx: &mut KafkaCtx<'_>) {
         self.set_registration(b, true, false, ctx);
         self.update_partitions_of(b, Change::RemoveFromIsr(b), reason, ctx);
     }
@@ -543,12 +545,12 @@ impl Controller {
     /// KRaft controlled shutdown: like fencing for ISRs and leadership, while the broker still runs.
     fn begin_controlled_shutdown(&mut self, b: BrokerId, ctx: &mut KafkaCtx<'_>) {
         self.set_registration(b, false, true, ctx);
-        self.update_partitions_of(b, Change::RemoveFromIsr(b), "controlled shutdown", ctx);
+        self.update_partitions_of(b, Change::RemoveFromIsr(b), ChangeReason::ControlledShutdown, ctx);
     }
 
     // ---- partitions: elections and ISR changes ----
 
-    fn update_partitions_of(&mut self, b: BrokerId, change: Change, reason: &'static str, ctx: &mut KafkaCtx<'_>) {
+    fn update_partitions_of(&mut self, b: BrokerId, change: Change, reason: ChangeReason, ctx: &mut KafkaCtx<'_>) {
         for i in 0..self.partitions.len() {
             let p = PartitionId(i as u32);
             if self.spec.partition(p).replicas.contains(&b) {
@@ -558,7 +560,7 @@ impl Controller {
     }
 
     /// PartitionChangeBuilder: apply `change`, keep a still-acceptable leader, otherwise elect one.
-    fn update_partition(&mut self, p: PartitionId, change: Change, reason: &'static str, ctx: &mut KafkaCtx<'_>) {
+    fn update_partition(&mut self, p: PartitionId, change: Change, reason: ChangeReason, ctx: &mut KafkaCtx<'_>) {
         let current = self.partitions[p.index()].clone();
         let mut isr = current.isr.clone();
         if let Change::RemoveFromIsr(b) = change {
@@ -606,7 +608,7 @@ impl Controller {
         &mut self,
         election: ElectionType,
         partitions: &[PartitionId],
-        reason: &'static str,
+        reason: ChangeReason,
         ctx: &mut KafkaCtx<'_>,
     ) -> usize {
         if !self.is_active() {
@@ -644,7 +646,7 @@ impl Controller {
         leader: Option<BrokerId>,
         isr: Vec<BrokerId>,
         by: ChangeBy,
-        reason: &'static str,
+        reason: ChangeReason,
         ctx: &mut KafkaCtx<'_>,
     ) -> PartitionState {
         let current = &self.partitions[p.index()];
@@ -696,7 +698,7 @@ impl Controller {
         if new_isr == current.isr && current.leader_recovery_state == LeaderRecoveryState::Recovered {
             return Ok(current.clone());
         }
-        let reason = if new_isr.len() < current.isr.len() { "isr shrink" } else { "isr expand" };
+        let reason = if new_isr.len() < current.isr.len() { ChangeReason::IsrShrink } else { ChangeReason::IsrExpand };
         Ok(self.commit_partition(p, Some(broker), new_isr, ChangeBy::Leader, reason, ctx))
     }
 }
@@ -743,7 +745,7 @@ fn partition_obs(
     p: PartitionId,
     old: &PartitionState,
     new: &PartitionState,
-    reason: &'static str,
+    reason: ChangeReason,
     unclean: bool,
 ) -> Obs {
     if new.leader != old.leader {

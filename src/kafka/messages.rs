@@ -160,12 +160,70 @@ pub struct PartitionState {
     pub leader_recovery_state: LeaderRecoveryState,
 }
 
+/// Why the controller changed a partition's leader or ISR (what the trace and witnesses say after the change).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub enum ChangeReason {
+    #[serde(rename = "topic created")]
+    TopicCreated,
+    /// The leader's AlterPartition removed lagging followers (Partition.maybeShrinkIsr).
+    #[serde(rename = "isr shrink")]
+    IsrShrink,
+    /// The leader's AlterPartition added a caught-up follower (Partition.maybeExpandIsr).
+    #[serde(rename = "isr expand")]
+    IsrExpand,
+    /// The broker missed heartbeats for broker.session.timeout.ms and was fenced.
+    #[serde(rename = "broker.session.timeout.ms expired")]
+    SessionExpired,
+    #[serde(rename = "broker unfenced")]
+    BrokerUnfenced,
+    #[serde(rename = "controlled shutdown")]
+    ControlledShutdown,
+    /// A restarted broker registered a new incarnation (KIP-903's broker epoch).
+    #[serde(rename = "re-registered after a restart")]
+    ReRegistered,
+    /// auto.leader.rebalance.enable moved leadership back to a preferred replica.
+    #[serde(rename = "auto leader rebalance")]
+    AutoLeaderRebalance,
+    /// An admin's election (kafka-leader-election.sh).
+    #[serde(rename = "kafka-leader-election.sh")]
+    LeaderElectionTool,
+}
+
+impl ChangeReason {
+    pub fn text(self) -> &'static str {
+        match self {
+            ChangeReason::TopicCreated => "topic created",
+            ChangeReason::IsrShrink => "isr shrink",
+            ChangeReason::IsrExpand => "isr expand",
+            ChangeReason::SessionExpired => "broker.session.timeout.ms expired",
+            ChangeReason::BrokerUnfenced => "broker unfenced",
+            ChangeReason::ControlledShutdown => "controlled shutdown",
+            ChangeReason::ReRegistered => "re-registered after a restart",
+            ChangeReason::AutoLeaderRebalance => "auto leader rebalance",
+            ChangeReason::LeaderElectionTool => "kafka-leader-election.sh",
+        }
+    }
+}
+
+impl std::fmt::Display for ChangeReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+/// Hashed as its text, as the trace digest always has.
+impl std::hash::Hash for ChangeReason {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text().hash(state);
+    }
+}
+
 /// A record of the controllers' metadata log, which brokers replay in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MetadataRecord {
     /// A partition's new registration (PartitionRecord / PartitionChangeRecord), with why it changed and whether
     /// the leader was elected uncleanly (Kafka marks such a leader RECOVERING).
-    Partition { partition: PartitionId, state: PartitionState, reason: &'static str, unclean: bool },
+    Partition { partition: PartitionId, state: PartitionState, reason: ChangeReason, unclean: bool },
     /// A broker's registration: a new incarnation (RegisterBrokerRecord), fenced or unfenced
     /// (BrokerRegistrationChangeRecord), or entering controlled shutdown.
     Broker { broker: BrokerId, incarnation: u32, fenced: bool, in_controlled_shutdown: bool },

@@ -2,6 +2,7 @@
 //! changes, truncations), which make up the trace.
 
 use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
+use super::messages::ChangeReason;
 use crate::history::ClientEvent;
 use serde::Serialize;
 
@@ -16,7 +17,7 @@ pub enum Obs {
         leader_epoch: LeaderEpoch,
         isr: Vec<BrokerId>,
         unclean: bool,
-        reason: &'static str,
+        reason: ChangeReason,
     },
     /// KIP-704: the uncleanly elected leader's first ISR change marked the partition RECOVERED.
     LeaderRecovered {
@@ -28,7 +29,7 @@ pub enum Obs {
         partition: PartitionId,
         leader_epoch: LeaderEpoch,
         isr: Vec<BrokerId>,
-        reason: &'static str,
+        reason: ChangeReason,
     },
     BrokerFenced {
         broker: BrokerId,

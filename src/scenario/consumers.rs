@@ -4,13 +4,13 @@
 use super::doc::{LoadError, Node, TableReader, Value, expect_array, expect_str, expect_table, parse_duration_us};
 use crate::engine::SimTime;
 use crate::engine::time::US_PER_MS;
+use crate::kafka::assignor::Assignor;
 use crate::kafka::cluster::ResetTo;
 use crate::kafka::config::{CommitStrategy, ConsumerConfig, GroupConfig, OffsetReset, TopicConfig};
 use crate::kafka::ids::PartitionId;
 use crate::kafka::spec::{ConsumerSpec, OFFSETS_TOPIC, PartitionSpec, PoisonPolicy, ProducerSpec, assign_replicas};
 
 const MAX_MS_US: u64 = i32::MAX as u64 * 1_000;
-const ASSIGNORS: [&str; 4] = ["range", "roundrobin", "sticky", "cooperative-sticky"];
 
 /// A processor stage's output: the topics it writes to, how many records per input, and for a router which
 /// topic each input producer's types go to (`produce.*`).
@@ -349,14 +349,15 @@ fn read_consumer_config(t: &mut TableReader<'_>, without_group_id: bool) -> Resu
     if auto && without_group_id {
         return Err(t.error_at("enable.auto.commit", "false: a consumer without group.id cannot commit", "true"));
     }
-    let commit = t.one_of("commit", &COMMITS)?;
+    let names = CommitStrategy::ALL.map(CommitStrategy::name);
+    let commit = t.one_of("commit", &names)?.and_then(CommitStrategy::from_name);
     c.commit = match commit_strategy(commit, auto) {
         _ if without_group_id && commit.is_none() => CommitStrategy::Never,
-        CommitStrategy::Never | CommitStrategy::WithState => commit_strategy(commit, auto),
-        _ if without_group_id => {
+        strategy @ (CommitStrategy::Never | CommitStrategy::WithState) => strategy,
+        strategy if without_group_id => {
             let expected =
                 "\"none\" or \"with-state\": a consumer without group.id cannot commit (InvalidGroupIdException)";
-            return Err(t.error_at("commit", expected, format!("\"{}\"", commit.unwrap_or_default())));
+            return Err(t.error_at("commit", expected, format!("\"{}\"", strategy.name())));
         }
         strategy => strategy,
     };
@@ -408,36 +409,18 @@ fn read_consumer_config(t: &mut TableReader<'_>, without_group_id: bool) -> Resu
     Ok(c)
 }
 
-const COMMITS: [&str; 8] = [
-    "auto",
-    "sync-after-batch",
-    "async-after-batch",
-    "sync-after-each",
-    "async-after-each",
-    "before-processing",
-    "none",
-    "with-state",
-];
-
 /// `commit`: how the application commits. Without it, `enable.auto.commit` decides (auto, or a synchronous
 /// commit after each poll's batch).
-fn commit_strategy(commit: Option<&str>, auto: bool) -> CommitStrategy {
+fn commit_strategy(commit: Option<CommitStrategy>, auto: bool) -> CommitStrategy {
     match commit {
-        Some("auto") => CommitStrategy::Auto,
-        Some("sync-after-batch") => CommitStrategy::AfterProcessing { sync: true, per_record: false },
-        Some("async-after-batch") => CommitStrategy::AfterProcessing { sync: false, per_record: false },
-        Some("sync-after-each") => CommitStrategy::AfterProcessing { sync: true, per_record: true },
-        Some("async-after-each") => CommitStrategy::AfterProcessing { sync: false, per_record: true },
-        Some("before-processing") => CommitStrategy::BeforeProcessing,
-        Some("none") => CommitStrategy::Never,
-        Some(_) => CommitStrategy::WithState,
+        Some(strategy) => strategy,
         None if auto => CommitStrategy::Auto,
         None => CommitStrategy::AfterProcessing { sync: true, per_record: false },
     }
 }
 
 /// `partition.assignment.strategy`: a list of assignor names (Kafka's short names).
-fn read_assignors(t: &mut TableReader<'_>) -> Result<Option<Vec<String>>, LoadError> {
+fn read_assignors(t: &mut TableReader<'_>) -> Result<Option<Vec<Assignor>>, LoadError> {
     let path = t.path("partition.assignment.strategy");
     let Some(node) = t.node("partition.assignment.strategy") else { return Ok(None) };
     let items: Vec<&Node> = match &node.value {
@@ -446,8 +429,9 @@ fn read_assignors(t: &mut TableReader<'_>) -> Result<Option<Vec<String>>, LoadEr
     };
     let mut out = Vec::new();
     for (j, item) in items.iter().enumerate() {
-        let name = super::doc::expect_one_of(t.source(), item, &format!("{path}[{j}]"), &ASSIGNORS)?;
-        out.push(name.to_string());
+        let names = Assignor::ALL.map(|a| a.name());
+        let name = super::doc::expect_one_of(t.source(), item, &format!("{path}[{j}]"), &names)?;
+        out.extend(Assignor::from_name(name));
     }
     if out.is_empty() {
         return Err(LoadError::at_node(t.source(), node, &path, "at least one assignor"));
@@ -511,8 +495,11 @@ mod tests {
 
     #[test]
     fn every_commit_value_names_its_strategy_back() {
-        for name in COMMITS {
-            assert_eq!(commit_strategy(Some(name), true).name(), name);
+        for strategy in CommitStrategy::ALL {
+            assert_eq!(CommitStrategy::from_name(strategy.name()), Some(strategy));
         }
+        assert_eq!(CommitStrategy::from_name("with_state"), None, "no name falls through to a strategy");
+        let names: std::collections::BTreeSet<_> = CommitStrategy::ALL.map(CommitStrategy::name).into();
+        assert_eq!(names.len(), CommitStrategy::ALL.len(), "one name each");
     }
 }

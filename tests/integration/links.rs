@@ -3,6 +3,7 @@
 
 use crate::support::{load, lost, run};
 use insync::history::ClientEvent;
+use insync::kafka::messages::ChangeReason;
 use insync::kafka::obs::Obs;
 use insync::scenario::{LoadError, load_str};
 use insync::sim::{self, TraceEvent};
@@ -19,7 +20,7 @@ fn repair_of_a_partitions_sides_lifts_only_that_partition() {
     let rejoined = trace.iter().any(|l| {
         l.time_us > 40_000_000
             && l.time_us < s.sim.limits.end.as_us()
-            && matches!(&l.event, TraceEvent::Node(Obs::IsrChanged { isr, reason: "isr expand", .. }) if isr.len() == 3)
+            && matches!(&l.event, TraceEvent::Node(Obs::IsrChanged { isr, reason: ChangeReason::IsrExpand, .. }) if isr.len() == 3)
     });
     assert!(rejoined, "the followers rejoin after the repair, before the liveness phase");
 }

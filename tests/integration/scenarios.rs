@@ -8,6 +8,7 @@ use insync::history::ClientEvent;
 use insync::kafka::controller::ElectionType;
 use insync::kafka::ids::BrokerId;
 use insync::kafka::log::StorageLoss;
+use insync::kafka::messages::ChangeReason;
 use insync::kafka::obs::Obs;
 use insync::sim::{Outcome, TraceEvent};
 
@@ -77,7 +78,7 @@ fn two_brokers_down_refuses_writes_with_not_enough_replicas() {
             .into_iter()
             .find(|(t, obs)| {
                 *t > 60 * S
-                    && matches!(obs, Obs::IsrChanged { partition, reason: "isr expand", .. } if partition.0 == p)
+                    && matches!(obs, Obs::IsrChanged { partition, reason: ChangeReason::IsrExpand, .. } if partition.0 == p)
             })
             .map(|(t, _)| t)
             .expect("a returning broker rejoins the ISR")
@@ -142,7 +143,7 @@ fn legacy_truncation_loses_committed_data_that_leader_epochs_keep() {
 fn leader_cut_off_from_followers_shrinks_the_isr_without_an_election() {
     let (_, outcome) = run("leader-cut-off-from-followers");
     let events = cluster_events(&outcome);
-    let shrink = events.iter().find(|(_, obs)| matches!(obs, Obs::IsrChanged { reason: "isr shrink", .. }));
+    let shrink = events.iter().find(|(_, obs)| matches!(obs, Obs::IsrChanged { reason: ChangeReason::IsrShrink, .. }));
     let &(at, obs) = shrink.expect("the ISR shrinks");
     assert!((15 * S..=20 * S + 50_000).contains(&at), "shrink at {at} µs");
     assert!(matches!(obs, Obs::IsrChanged { isr, .. } if isr == &vec![BrokerId(1)]));
@@ -306,7 +307,7 @@ fn the_preferred_leader_gets_leadership_back_by_the_balancer_or_an_operator() {
     let (_, balanced) = run("preferred-leader-returns");
     assert_eq!(final_leader(&balanced, "orders-0"), Some(1), "the balancer moved leadership back to broker-1");
     let back = cluster_events(&balanced).into_iter().find(|(_, o)| {
-        matches!(o, Obs::LeaderElected { leader: Some(BrokerId(1)), reason: "auto leader rebalance", .. })
+        matches!(o, Obs::LeaderElected { leader: Some(BrokerId(1)), reason: ChangeReason::AutoLeaderRebalance, .. })
     });
     assert_eq!(back.map(|(t, _)| t), Some(30 * S), "at the first check after broker-1 rejoined");
     assert!(lost(&balanced).is_empty());

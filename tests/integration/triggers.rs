@@ -5,6 +5,7 @@
 use crate::support::{lost, run};
 use insync::check::verdict;
 use insync::history::ClientEvent;
+use insync::kafka::messages::ChangeReason;
 use insync::kafka::obs::Obs;
 use insync::scenario::{LoadError, Scenario, load_str};
 use insync::sim::{self, Outcome, TraceEvent};
@@ -205,7 +206,7 @@ fn kafka_7128_a_lagging_high_watermark_loses_committed_records_only_before_the_f
     let (_, outcome) = run("follower-joins-isr-past-epoch-start");
     let trace = outcome.trace.as_ref().expect("kept");
     let broker3_joined_before_heal = trace.iter().any(|l| {
-        l.time_us < 45_000_000 && matches!(&l.event, TraceEvent::Node(Obs::IsrChanged { isr, reason: "isr expand", .. }) if isr.iter().any(|b| b.0 == 3))
+        l.time_us < 45_000_000 && matches!(&l.event, TraceEvent::Node(Obs::IsrChanged { isr, reason: ChangeReason::IsrExpand, .. }) if isr.iter().any(|b| b.0 == 3))
     });
     assert!(!broker3_joined_before_heal, "below the epoch start offset broker-3 must not join");
 }

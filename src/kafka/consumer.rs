@@ -54,8 +54,10 @@ enum Membership {
 enum App {
     /// Inside `poll()`, waiting for records (or for the group to settle).
     Polling,
-    /// Processing the records the last poll returned; done at the time given.
-    Processing { records: Vec<(PartitionId, u64, Record)>, done_at: SimTime },
+    /// Processing the records the last poll returned: `finishes[i]` is when `records[i]` is done, for the records
+    /// this step works on (the whole batch, or with a per-record commit only the first); the step ends with the
+    /// last of them.
+    Processing { records: Vec<(PartitionId, u64, Record)>, finishes: Vec<SimTime> },
     /// Blocked in `commitSync` (then it polls again, or processes the batch if it committed first).
     CommittingSync { then_process: Vec<(PartitionId, u64, Record)> },
     /// A processor stage waiting for its producer to acknowledge what it wrote for `done`.
@@ -204,11 +206,9 @@ impl Consumer {
         if self.cfg.config.commit == CommitStrategy::WithState {
             return;
         }
-        let App::Processing { records, done_at } = &self.app else { return };
-        let per_record = self.cfg.processing_time_us.max(1);
-        let started = done_at.as_us().saturating_sub(per_record * records.len() as u64);
-        let finished = (ctx.now.as_us().saturating_sub(started) / per_record) as usize;
-        self.report_processed(&records[..finished.min(records.len())], ctx);
+        let App::Processing { records, finishes } = &self.app else { return };
+        let finished = finishes.iter().take_while(|&&t| t <= ctx.now).count();
+        self.report_processed(&records[..finished], ctx);
     }
 
     /// A crash of the consumer's process: its memory is gone; it will start over as a new member, from the
@@ -896,19 +896,23 @@ impl Consumer {
         let per_record = matches!(self.cfg.config.commit, CommitStrategy::AfterProcessing { per_record: true, .. });
         let batch = if per_record { 1 } else { records.len() };
         let (low, high) = (self.cfg.processing_time_us, self.cfg.processing_time_max_us);
-        let took_us: u64 =
-            if high > low { (0..batch).map(|_| ctx.rng.random_range(low..=high)).sum() } else { low * batch as u64 };
-        let done_at = ctx.now.plus_us(took_us);
-        self.app = App::Processing { records, done_at };
+        let mut took_us = 0;
+        let finishes = (0..batch)
+            .map(|_| {
+                took_us += if high > low { ctx.rng.random_range(low..=high) } else { low };
+                ctx.now.plus_us(took_us)
+            })
+            .collect();
+        self.app = App::Processing { records, finishes };
         ctx.set_timer(took_us, Timer::ConsumerProcessed);
     }
 
     /// Records processed: report them; a processor stage hands them to its producer and waits for the
     /// acknowledgements (a flush) before committing; then commit if the strategy says so, and go on.
     fn on_processed(&mut self, ctx: &mut KafkaCtx<'_>) {
-        let App::Processing { records, done_at } = std::mem::replace(&mut self.app, App::Polling) else { return };
-        if done_at > ctx.now {
-            self.app = App::Processing { records, done_at };
+        let App::Processing { records, finishes } = std::mem::replace(&mut self.app, App::Polling) else { return };
+        if finishes.last().is_some_and(|&done_at| done_at > ctx.now) {
+            self.app = App::Processing { records, finishes };
             return;
         }
         let per_record = matches!(self.cfg.config.commit, CommitStrategy::AfterProcessing { per_record: true, .. });
@@ -1506,11 +1510,29 @@ mod tests {
         for (commit, took_effect) in [("with-state", 0), ("sync-after-batch", 1)] {
             let mut c = consumer_with(&format!("commit = \"{commit}\"\n"));
             let record = Record { producer: crate::kafka::ids::ClientId(0), send_seq: 0, key: None, size_bytes: 1 };
-            c.app = App::Processing { records: vec![(p, 0, record), (p, 1, record)], done_at: SimTime(2_000) };
+            let finishes = vec![SimTime(1_000), SimTime(2_000)];
+            c.app = App::Processing { records: vec![(p, 0, record), (p, 1, record)], finishes };
             let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
             let mut ctx = Ctx::detached(SimTime(1_500), NodeId(0), &mut rng, &mut commands);
             c.report_processed_before_crash(&mut ctx);
             assert_eq!(client_events(commands).len(), took_effect, "{commit}");
+        }
+    }
+
+    // With a commit after each record, processing works on one record at a time: a crash while the first of three
+    // is in hand reports none of them processed (the other two were never started).
+    #[test]
+    fn a_crash_during_per_record_processing_reports_only_finished_records() {
+        let p = PartitionId(0);
+        let record = Record { producer: crate::kafka::ids::ClientId(0), send_seq: 0, key: None, size_bytes: 1 };
+        for (now, finished) in [(SimTime(500), 0), (SimTime(1_000), 1)] {
+            let mut c = consumer_with("commit = \"sync-after-each\"\n");
+            let records = vec![(p, 0, record), (p, 1, record), (p, 2, record)];
+            c.app = App::Processing { records, finishes: vec![SimTime(1_000)] };
+            let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
+            let mut ctx = Ctx::detached(now, NodeId(0), &mut rng, &mut commands);
+            c.report_processed_before_crash(&mut ctx);
+            assert_eq!(client_events(commands).len(), finished, "at {now}");
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod checker;
+mod commit_strategies;
 mod determinism;
 mod expectations;
 mod groups;

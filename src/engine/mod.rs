@@ -11,6 +11,6 @@ pub mod wakeup;
 pub use network::{LatencyModel, LinkFaults, Network, Ratio};
 pub use queue::EventQueue;
 pub use rng::{SimRng, stream};
-pub use runner::{Command, Ctx, Engine, Limits, NodeId, NodeStatus, Process, RunEnd, Step};
+pub use runner::{Command, Ctx, Engine, Limits, NodeId, NodeStatus, Process, RunEnd, Step, StorageLoss};
 pub use time::SimTime;
 pub use wakeup::Wakeup;

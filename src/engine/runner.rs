@@ -14,7 +14,23 @@ pub const MAX_HELD_PER_LINK: usize = 100_000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub u32);
 
+/// What a crash takes from the host's storage besides the process's memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageLoss {
+    /// kill -9 with the OS up: the page cache survives, so everything written does; the kernel resets the
+    /// process's connections.
+    Nothing,
+    /// A power loss: what was neither flushed nor written back by the OS is gone; nothing answers until restart.
+    PageCache,
+    /// The disk is gone (replaced): the process restarts with nothing it had written.
+    Disk,
+}
+
 /// A simulated process. `Out` is what the process reports to the outside world (history, trace).
+///
+/// A process's state is its memory and what it keeps durably. The engine owns the faults: `Engine::crash` calls
+/// `on_crash`, which drops the memory and recovers the durable part as the loss allows; `Engine::restart` calls
+/// `on_restart` (the memory a clean exit left behind goes too) and then `on_start`, which rebuilds the rest.
 pub trait Process {
     type Msg;
     type Timer;
@@ -27,6 +43,12 @@ pub trait Process {
     fn on_refused(&mut self, to: NodeId, msg: Self::Msg, ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>) {
         let _ = (to, msg, ctx);
     }
+    /// The process dies now, its host losing `loss`: memory is gone, durable state keeps what survives. It may
+    /// report what it had finished at that moment (outputs only: a dead process sends nothing and sets no
+    /// timer). Says what the crash lost, if anything.
+    fn on_crash(&mut self, loss: StorageLoss, ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>) -> Option<String>;
+    /// A stopped process is about to start again as a new incarnation.
+    fn on_restart(&mut self) {}
 }
 
 /// What a handler asks the engine to do.
@@ -417,8 +439,8 @@ impl<P: Process> Engine<P> {
         self.apply_commands(from);
     }
 
-    /// Stops `node`'s process now; its host stays up and refuses connections. Its memory is the caller's to
-    /// reduce (`process_mut`); pending events for it are dropped.
+    /// Stops `node`'s process now (a clean exit, or the second half of `crash`); its host stays up and refuses
+    /// connections. Pending events for it are dropped; `restart` calls its `on_restart`.
     pub fn stop(&mut self, node: NodeId) {
         let slot = &mut self.slots[node.0 as usize];
         slot.status = NodeStatus::Down;
@@ -432,7 +454,26 @@ impl<P: Process> Engine<P> {
         self.slots[node.0 as usize].host_up = false;
     }
 
-    /// Starts a stopped node again as a new incarnation and calls its `on_start`.
+    /// Crashes `node`'s process (its `on_crash`), then stops it, or powers its host off when the loss reaches
+    /// the page cache. Says what the crash lost, if anything.
+    pub fn crash(&mut self, node: NodeId, loss: StorageLoss) -> Option<String> {
+        let now = self.queue.now();
+        let slot = &mut self.slots[node.0 as usize];
+        let mut ctx = Ctx { now, me: node, rng: &mut slot.rng, commands: &mut self.commands };
+        let lost = slot.process.on_crash(loss, &mut ctx);
+        assert!(
+            self.commands.iter().all(|c| matches!(c, Command::Emit(_))),
+            "a crashing process only reports what it had done; it sends nothing and sets no timer"
+        );
+        self.apply_commands(node);
+        match loss {
+            StorageLoss::Nothing => self.stop(node),
+            StorageLoss::PageCache | StorageLoss::Disk => self.power_off(node),
+        }
+        lost
+    }
+
+    /// Starts a stopped node again as a new incarnation: its `on_restart`, then its `on_start`.
     pub fn restart(&mut self, node: NodeId) {
         let slot = &mut self.slots[node.0 as usize];
         if slot.status != NodeStatus::Down {
@@ -441,6 +482,7 @@ impl<P: Process> Engine<P> {
         slot.status = NodeStatus::Up;
         slot.host_up = true;
         slot.incarnation += 1;
+        slot.process.on_restart();
         self.invoke(node, |p, ctx| p.on_start(ctx));
     }
 
@@ -464,10 +506,6 @@ impl<P: Process> Engine<P> {
         }
     }
 
-    pub fn process_mut(&mut self, node: NodeId) -> &mut P {
-        &mut self.slots[node.0 as usize].process
-    }
-
     pub fn queue_len(&self) -> usize {
         self.queue.len()
     }
@@ -488,6 +526,7 @@ mod tests {
         Pong(u32),
         Refused(u32),
         Tick,
+        Crashed,
     }
 
     type ToyCtx<'a> = Ctx<'a, (bool, u32), (), Seen>;
@@ -517,6 +556,14 @@ mod tests {
         fn on_refused(&mut self, _: NodeId, (_, n): (bool, u32), ctx: &mut ToyCtx<'_>) {
             ctx.emit(Seen::Refused(n));
         }
+        /// Reports its crash; with a lost disk it misbehaves and tries to send, which the engine forbids.
+        fn on_crash(&mut self, loss: StorageLoss, ctx: &mut ToyCtx<'_>) -> Option<String> {
+            ctx.emit(Seen::Crashed);
+            if loss == StorageLoss::Disk {
+                ctx.send(NodeId(0), (true, 0));
+            }
+            Some(format!("{loss:?}"))
+        }
     }
 
     fn engine() -> Engine<Toy> {
@@ -529,6 +576,26 @@ mod tests {
 
     fn seen(e: &mut Engine<Toy>, node: u32) -> Vec<Seen> {
         e.drain_outputs().filter(|(_, n, _)| n.0 == node).map(|(_, _, s)| s).collect()
+    }
+
+    // Engine::crash: the process reports, then stops; a process crash leaves its host refusing connections, a
+    // power loss leaves nothing answering.
+    #[test]
+    fn a_crash_reports_then_stops_the_process() {
+        for (loss, refused) in [(StorageLoss::Nothing, true), (StorageLoss::PageCache, false)] {
+            let mut e = engine();
+            assert_eq!(e.crash(NodeId(1), loss), Some(format!("{loss:?}")));
+            assert_eq!(seen(&mut e, 1), vec![Seen::Crashed]);
+            assert_eq!(e.status(NodeId(1)), NodeStatus::Down);
+            e.run_until(SimTime(2_500));
+            assert_eq!(seen(&mut e, 0).iter().any(|s| matches!(s, Seen::Refused(_))), refused, "{loss:?}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "sends nothing")]
+    fn a_crashing_process_that_sends_trips() {
+        engine().crash(NodeId(1), StorageLoss::Disk);
     }
 
     #[test]

@@ -211,29 +211,28 @@ impl FaultInjector {
                 None
             }),
             FaultAction::Pause { target } => self.on_node(cluster, target, "pause", |c, n| {
-                c.engine.pause(n);
+                c.pause(n);
                 None
             }),
             FaultAction::Resume { target } => self.on_node(cluster, target, "resume", |c, n| {
-                c.engine.resume(n);
+                c.resume(n);
                 None
             }),
             FaultAction::Isolate { target } => self.on_node(cluster, target, "isolate", |c, n| {
-                c.engine.network.isolate(n.0);
+                c.isolate(n);
                 None
             }),
             FaultAction::Partition { side_a, side_b } => {
                 let a = self.resolve_all(cluster, side_a);
                 let b = self.resolve_all(cluster, side_b);
-                let ids = |v: &[NodeId]| v.iter().map(|n| n.0).collect::<Vec<_>>();
-                cluster.engine.network.partition(&ids(&a), &ids(&b));
+                cluster.partition(&a, &b);
                 format!("partition {} | {}", names(cluster, &a), names(cluster, &b))
             }
             FaultAction::CutOneWay { from, to } => {
-                self.on_link(cluster, from, to, "cut", |c, f, t| c.engine.network.cut_one_way(f.0, t.0))
+                self.on_link(cluster, from, to, "cut", |c, f, t| c.cut_one_way(f, t))
             }
             FaultAction::DelayMetadata { target, duration_us } => {
-                let until = cluster.engine.now().plus_us(*duration_us);
+                let until = cluster.now().plus_us(*duration_us);
                 let verb = format!("hold metadata updates for {}ms of", duration_us / 1_000);
                 self.on_node(cluster, target, &verb, |c, n| {
                     c.hold_metadata(n, until);
@@ -241,29 +240,23 @@ impl FaultInjector {
                 })
             }
             FaultAction::RepairOneWay { from, to } => self.on_link(cluster, from, to, "repair", |c, f, t| {
-                c.engine.network.repair_one_way(f.0, t.0);
+                c.repair_one_way(f, t);
             }),
             FaultAction::RepairSides { side_a, side_b } => {
                 let a = self.resolve_all(cluster, side_a);
                 let b = self.resolve_all(cluster, side_b);
                 for (&x, &y) in a.iter().flat_map(|x| b.iter().map(move |y| (x, y))) {
-                    cluster.engine.network.repair_one_way(x.0, y.0);
-                    cluster.engine.network.repair_one_way(y.0, x.0);
+                    cluster.repair_one_way(x, y);
+                    cluster.repair_one_way(y, x);
                 }
                 format!("repair {} | {}", names(cluster, &a), names(cluster, &b))
             }
-            FaultAction::Hold { from, to } => {
-                self.on_link(cluster, from, to, "hold", |c, f, t| c.engine.network.hold(f.0, t.0))
-            }
-            FaultAction::Release { from, to } => {
-                self.on_link(cluster, from, to, "release", |c, f, t| c.engine.release(f, t))
-            }
+            FaultAction::Hold { from, to } => self.on_link(cluster, from, to, "hold", |c, f, t| c.hold(f, t)),
+            FaultAction::Release { from, to } => self.on_link(cluster, from, to, "release", |c, f, t| c.release(f, t)),
             FaultAction::Degrade { from, to, extra_latency_us, loss } => {
                 let loss_text = loss.map_or(String::new(), |r| format!(", lose {}/{}", r.numerator, r.denominator));
                 let verb = format!("degrade (+{}us{loss_text})", extra_latency_us);
-                self.on_link(cluster, from, to, &verb, |c, f, t| {
-                    c.engine.network.degrade(f.0, t.0, *extra_latency_us, *loss)
-                })
+                self.on_link(cluster, from, to, &verb, |c, f, t| c.degrade(f, t, *extra_latency_us, *loss))
             }
             FaultAction::ResetOffsets { group, topic, to } => {
                 let outcome = cluster.reset_offsets(*group, *topic, *to);
@@ -277,7 +270,7 @@ impl FaultInjector {
                 self.on_node(cluster, target, "seek", |c, n| Some(c.seek(n, *partition, *to)))
             }
             FaultAction::Heal => {
-                cluster.engine.heal_network();
+                cluster.heal_network();
                 "heal the network".to_string()
             }
         }

@@ -142,9 +142,9 @@ impl Broker {
         }
     }
 
-    /// A hard crash: everything in memory is gone; each log keeps what survives (see ReplicaLog).
-    /// Returns what each log lost: (partition, old log end, recovered log end), for logs that lost anything.
-    pub fn crash(&mut self, loss: StorageLoss) -> Vec<(PartitionId, Offset, Offset)> {
+    /// A hard crash: everything in memory is gone; each log keeps what survives (see ReplicaLog). Says what the
+    /// logs lost, if anything.
+    pub fn crash(&mut self, loss: StorageLoss) -> Option<String> {
         let mut lost = Vec::new();
         for (i, replica) in self.replicas.iter_mut().enumerate() {
             let Some(replica) = replica else { continue };
@@ -155,11 +155,14 @@ impl Broker {
             }
             replica.role = Role::Unknown;
             if replica.log.log_end_offset() < before {
-                lost.push((PartitionId(i as u32), before, replica.log.log_end_offset()));
+                let p = PartitionId(i as u32);
+                let name = self.spec.partition_name(p);
+                lost.push(format!("{name} lost offsets {}..{before}", replica.log.log_end_offset()));
             }
         }
         self.reset_memory();
-        lost
+        let what = if loss == StorageLoss::Disk { "disk gone" } else { "unwritten page cache gone" };
+        (!lost.is_empty()).then(|| format!("{what}: {}", lost.join(", ")))
     }
 
     fn reset_memory(&mut self) {

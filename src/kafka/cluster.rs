@@ -12,7 +12,7 @@ use super::node::Node;
 use super::producer::Producer;
 use super::spec::{ClusterSpec, NodeRole};
 use crate::check::expect::LivenessCheck;
-use crate::engine::{Engine, LatencyModel, Limits, Network, NodeId, NodeStatus, SimTime, stream};
+use crate::engine::{Engine, LatencyModel, Limits, Network, NodeId, NodeStatus, Ratio, SimTime, stream};
 use serde::Serialize;
 use std::rc::Rc;
 
@@ -175,7 +175,6 @@ impl Cluster {
 
     /// A hard crash (kill -9; a power loss; a lost disk). Returns what the logs lost, if anything.
     pub fn crash(&mut self, node: NodeId, loss: StorageLoss) -> Option<String> {
-        let page_cache_lost = loss != StorageLoss::Nothing;
         if !self.is_up(node) {
             return None;
         }
@@ -183,41 +182,13 @@ impl Cluster {
             // A processor stage's producer lives in the same process: it dies with it.
             self.crash(producer, loss);
         }
-        if matches!(self.spec.role_of(node), NodeRole::Consumer(_)) {
-            self.engine.invoke(node, |n, ctx| {
-                if let Node::Consumer(c) = n {
-                    c.report_processed_before_crash(ctx);
-                }
-            });
-        }
-        if page_cache_lost {
-            self.engine.power_off(node);
-        } else {
-            self.engine.stop(node);
-        }
-        let lost = match self.engine.process_mut(node) {
-            Node::Broker(b) => b.crash(loss),
-            Node::Producer(p) => {
-                p.crash();
-                Vec::new()
-            }
-            Node::Consumer(c) => {
-                c.crash(loss);
-                Vec::new()
-            }
-            Node::Controller(_) => Vec::new(),
-        };
-        if !page_cache_lost {
+        let lost = self.engine.crash(node, loss);
+        if loss == StorageLoss::Nothing {
             // A process crash leaves the OS running, and it resets the process's connections at once. After a
             // power loss nothing answers: peers wait for their own timeouts.
             self.close_connections(node);
         }
-        let lost: Vec<String> = lost
-            .iter()
-            .map(|&(p, from, to)| format!("{} lost offsets {to}..{from}", self.spec.partition_name(p)))
-            .collect();
-        let what = if loss == StorageLoss::Disk { "disk gone" } else { "unwritten page cache gone" };
-        (!lost.is_empty()).then(|| format!("{what}: {}", lost.join(", ")))
+        lost
     }
 
     fn close_connections(&mut self, node: NodeId) {
@@ -230,9 +201,11 @@ impl Cluster {
 
     /// `delay-metadata`: a broker applies no metadata update until `until`; other nodes are not affected.
     pub fn hold_metadata(&mut self, node: NodeId, until: SimTime) {
-        if let Node::Broker(b) = self.engine.process_mut(node) {
-            b.hold_metadata(until);
-        }
+        self.engine.invoke(node, |n, _| {
+            if let Node::Broker(b) = n {
+                b.hold_metadata(until);
+            }
+        });
     }
 
     /// Starts a stopped node again (a broker recovers its logs and registers anew).
@@ -242,14 +215,6 @@ impl Cluster {
         }
         if let Some(producer) = self.stage_producer_of(node) {
             self.restart(producer);
-        }
-        match self.engine.process_mut(node) {
-            // After a clean exit too, memory is gone; the logs were flushed before it.
-            Node::Broker(b) => {
-                b.crash(StorageLoss::Nothing);
-            }
-            Node::Consumer(c) => c.crash(StorageLoss::Nothing),
-            _ => {}
         }
         self.engine.restart(node);
     }
@@ -376,6 +341,58 @@ impl Cluster {
                 && matches!(self.engine.process(node), Node::Consumer(c) if c.owns(p))
                 && self.spec.consumers[self.spec.role_index(node)].group == group
         })
+    }
+
+    // ---- the fault verbs on processes and links (turmoil's `Sim` verbs), for the fault injector ----
+
+    /// A GC stall or SIGSTOP: the process handles nothing until `resume`.
+    pub fn pause(&mut self, node: NodeId) {
+        self.engine.pause(node);
+    }
+
+    pub fn resume(&mut self, node: NodeId) {
+        self.engine.resume(node);
+    }
+
+    /// Cuts every link to and from `node`.
+    pub fn isolate(&mut self, node: NodeId) {
+        self.engine.network.isolate(node.0);
+    }
+
+    /// Cuts every link between the two sides, both ways.
+    pub fn partition(&mut self, side_a: &[NodeId], side_b: &[NodeId]) {
+        let ids = |v: &[NodeId]| v.iter().map(|n| n.0).collect::<Vec<_>>();
+        self.engine.network.partition(&ids(side_a), &ids(side_b));
+    }
+
+    pub fn cut_one_way(&mut self, from: NodeId, to: NodeId) {
+        self.engine.network.cut_one_way(from.0, to.0);
+    }
+
+    pub fn repair_one_way(&mut self, from: NodeId, to: NodeId) {
+        self.engine.network.repair_one_way(from.0, to.0);
+    }
+
+    /// What is sent from `from` to `to` waits at the far end until `release`.
+    pub fn hold(&mut self, from: NodeId, to: NodeId) {
+        self.engine.network.hold(from.0, to.0);
+    }
+
+    pub fn release(&mut self, from: NodeId, to: NodeId) {
+        self.engine.release(from, to);
+    }
+
+    /// Extra latency and a loss ratio on the link from `from` to `to`.
+    pub fn degrade(&mut self, from: NodeId, to: NodeId, extra_latency_us: u64, loss: Option<Ratio>) {
+        self.engine.network.degrade(from.0, to.0, extra_latency_us, loss);
+    }
+
+    pub fn heal_network(&mut self) {
+        self.engine.heal_network();
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.engine.now()
     }
 
     /// The liveness phase begins: the network heals, paused processes resume, stopped ones restart.

@@ -103,16 +103,8 @@ pub enum SequenceCheck {
     StaleEpoch,
 }
 
-/// What a hard crash takes from a broker's storage besides its memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StorageLoss {
-    /// kill -9 with the OS up: the page cache survives, so every log does.
-    Nothing,
-    /// A power loss: what was neither flushed nor written back by the OS is gone.
-    PageCache,
-    /// The disk is gone (replaced): the broker restarts with every log empty.
-    Disk,
-}
+/// What a hard crash takes from a broker's storage besides its memory (the engine's kinds of crash).
+pub use crate::engine::StorageLoss;
 
 /// What a truncation removed: offsets from the log, entries from the epoch cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use super::controller::Controller;
 use super::messages::Msg;
 use super::obs::Obs;
 use super::producer::Producer;
-use crate::engine::{Ctx, NodeId, Process};
+use crate::engine::{Ctx, NodeId, Process, StorageLoss};
 
 /// Every timer any node sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +84,32 @@ impl Process for Node {
             Node::Controller(c) => c.on_timer(timer, ctx),
             Node::Producer(p) => p.on_timer(timer, ctx),
             Node::Consumer(c) => c.on_timer(timer, ctx),
+        }
+    }
+
+    /// What survives: a broker's logs and high-watermark checkpoint (as the loss allows), a controller's quorum
+    /// log (rebuilt from at `on_start`), a producer's workload position, a consumer application's state store.
+    fn on_crash(&mut self, loss: StorageLoss, ctx: &mut KafkaCtx<'_>) -> Option<String> {
+        match self {
+            Node::Broker(b) => return b.crash(loss),
+            Node::Controller(_) => {}
+            Node::Producer(p) => p.crash(),
+            Node::Consumer(c) => {
+                c.report_processed_before_crash(ctx);
+                c.crash(loss);
+            }
+        }
+        None
+    }
+
+    /// After a clean exit the memory is still there: a broker and a consumer start from what they keep durably.
+    fn on_restart(&mut self) {
+        match self {
+            Node::Broker(b) => {
+                b.crash(StorageLoss::Nothing);
+            }
+            Node::Consumer(c) => c.crash(StorageLoss::Nothing),
+            Node::Controller(_) | Node::Producer(_) => {}
         }
     }
 }

@@ -661,6 +661,12 @@ impl Producer {
             return;
         }
         self.in_flight_per_broker[leader.index()] += 1;
+        // max.in.flight.requests.per.connection bounds the requests awaiting an answer on each connection.
+        assert!(
+            self.in_flight_per_broker[leader.index()] <= self.config.max_in_flight_requests_per_connection,
+            "{} requests in flight to {leader}",
+            self.in_flight_per_broker[leader.index()]
+        );
         let deadline = ctx.now.plus_us(self.config.request_timeout_us);
         self.in_flight.insert(self.next_correlation, InFlight { batch, broker: leader, deadline });
     }

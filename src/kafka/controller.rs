@@ -161,14 +161,21 @@ fn bootstrap_records(spec: &ClusterSpec) -> Vec<MetadataRecord> {
 }
 
 /// What every partition change keeps (ReplicationControlManager and PartitionChangeBuilder): the ISR is never
-/// empty and holds only replicas, a leader is in the ISR, and leader and partition epochs never go back; the
-/// partition epoch moves on every change after the partition's creation.
+/// empty and holds only replicas, a leader is in the ISR, leader and partition epochs never go back, a leader
+/// change starts a new leader epoch (one leader per epoch), and the partition epoch moves on every change after
+/// the partition's creation.
 fn assert_partition_change(before: &PartitionState, after: &PartitionState, replicas: &[BrokerId]) {
     assert!(!after.isr.is_empty(), "empty ISR committed: {after:?}");
     assert!(after.isr.iter().all(|b| replicas.contains(b)), "ISR outside the replicas {replicas:?}: {after:?}");
     assert!(after.leader.is_none_or(|l| after.isr.contains(&l)), "leader outside the ISR: {after:?}");
     assert!(after.leader_epoch >= before.leader_epoch, "leader epoch went back: {before:?} → {after:?}");
+    // One leader per epoch: a new leader (or none) always starts a new leader epoch.
     let created = before.isr.is_empty();
+    assert!(
+        created || after.leader == before.leader || after.leader_epoch > before.leader_epoch,
+        "leader changed within leader epoch {}: {before:?} → {after:?}",
+        after.leader_epoch
+    );
     assert!(
         after.partition_epoch > before.partition_epoch || (created && after.partition_epoch == 0),
         "partition epoch did not move: {before:?} → {after:?}"
@@ -812,6 +819,16 @@ mod tests {
     #[should_panic(expected = "leader epoch went back")]
     fn a_leader_epoch_going_back_trips() {
         assert_partition_change(&registration(Some(0), 3, &[0], 4), &registration(Some(0), 2, &[0], 5), &REPLICAS);
+    }
+
+    #[test]
+    #[should_panic(expected = "leader changed within leader epoch 3")]
+    fn two_leaders_in_one_epoch_trip() {
+        assert_partition_change(
+            &registration(Some(0), 3, &[0, 1], 4),
+            &registration(Some(1), 3, &[0, 1], 5),
+            &REPLICAS,
+        );
     }
 
     #[test]

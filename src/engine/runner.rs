@@ -457,6 +457,9 @@ impl<P: Process> Engine<P> {
     /// Crashes `node`'s process (its `on_crash`), then stops it, or powers its host off when the loss reaches
     /// the page cache. Says what the crash lost, if anything.
     pub fn crash(&mut self, node: NodeId, loss: StorageLoss) -> Option<String> {
+        if self.slots[node.0 as usize].status == NodeStatus::Down {
+            return None; // Nothing is running to crash.
+        }
         let now = self.queue.now();
         let slot = &mut self.slots[node.0 as usize];
         let mut ctx = Ctx { now, me: node, rng: &mut slot.rng, commands: &mut self.commands };
@@ -502,6 +505,8 @@ impl<P: Process> Engine<P> {
         }
         slot.status = NodeStatus::Up;
         for event in std::mem::take(&mut slot.held) {
+            // A held timer was counted out when it popped; it is queued again.
+            self.stats.timers_queued += u64::from(matches!(event, Event::Timer { .. }));
             self.queue.push(now, event);
         }
     }

@@ -299,9 +299,11 @@ impl Coordinator<'_> {
         Some(GroupResponse::JoinGroup { result: Ok(self.join_result(&new_id, false)), member_id: new_id })
     }
 
-    /// A new member must share at least one assignor with the group's members.
+    /// GroupMetadata.supportsProtocols: a joining member must name an assignor that every member of the group
+    /// supports (else INCONSISTENT_GROUP_PROTOCOL), so the group always has one to choose; any will do for an
+    /// empty group.
     fn protocol_compatible(&self, metadata: &JoinMetadata) -> bool {
-        self.group.members.values().all(|m| m.metadata.protocols.iter().any(|p| metadata.protocols.contains(p)))
+        supports_protocols(self.group.members.values().map(|m| m.metadata.protocols.as_slice()), &metadata.protocols)
     }
 
     /// Starts (or extends) the join phase: members must rejoin within their rebalance timeout; an empty group's
@@ -565,8 +567,30 @@ fn select_protocol<'a>(preferences: impl Iterator<Item = &'a Vec<String>> + Clon
     candidates.get(best).map(|c| (*c).clone())
 }
 
+/// GroupMetadata.supportsProtocols: whether a member naming `protocols` may join a group whose members name
+/// `members`: one of its protocols must be every member's (any non-empty list for an empty group).
+fn supports_protocols<'a>(members: impl Iterator<Item = &'a [String]> + Clone, protocols: &[String]) -> bool {
+    protocols.iter().any(|p| members.clone().all(|m| m.contains(p)))
+}
+
 #[cfg(test)]
 mod tests {
+    // GroupMetadataTest.testSupportsProtocols: an empty group takes any protocols; then a joiner must name one
+    // every member supports.
+    #[test]
+    fn a_joiner_must_name_a_protocol_every_member_supports() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+        let (member, other) = (names(&["range", "roundrobin"]), names(&["roundrobin", "blah"]));
+        assert!(supports_protocols(std::iter::empty(), &names(&["roundrobin", "range"])));
+        let one = [member.as_slice()];
+        assert!(supports_protocols(one.iter().copied(), &names(&["roundrobin", "foo"])));
+        assert!(supports_protocols(one.iter().copied(), &names(&["range", "foo"])));
+        assert!(!supports_protocols(one.iter().copied(), &names(&["foo", "bar"])));
+        let two = [member.as_slice(), other.as_slice()];
+        assert!(supports_protocols(two.iter().copied(), &names(&["roundrobin", "foo"])));
+        assert!(!supports_protocols(two.iter().copied(), &names(&["range", "foo"])));
+    }
+
     use super::*;
 
     fn metadata() -> JoinMetadata {

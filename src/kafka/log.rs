@@ -582,8 +582,15 @@ mod tests {
         let mut log = log_of(3);
         log.update_high_watermark(9);
         assert_eq!(log.high_watermark(), 3);
-        log.truncate_fully_and_start_at(2);
+        // Retention deletes the first batch (wholly below the high watermark, older than retention.ms): the log
+        // then starts at 1 and ends at 3; a leader's high watermark of 0 is raised to the log start.
+        assert_eq!(log.apply_retention(SimTime(10), Some(1), None), Some(3));
+        let mut log = log_of(3);
+        log.update_high_watermark(1);
+        assert_eq!(log.apply_retention(SimTime(10), Some(1), None), Some(1));
         log.update_high_watermark(0);
+        assert_eq!(log.high_watermark(), 1);
+        log.update_high_watermark(2);
         assert_eq!(log.high_watermark(), 2);
     }
 

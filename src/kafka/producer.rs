@@ -399,6 +399,9 @@ impl Producer {
             Msg::MetadataRequest { .. } => {}
             // A consumer stage that is down: it asks again after its restart.
             Msg::Forwarded { .. } => {}
+            // The kernel's reset of a crashed or stopped producer's connections, refused by a peer that is down
+            // and handed back to the producer's next incarnation: nothing to do.
+            Msg::ConnectionClosed => {}
             m => unreachable!("a producer sends brokers and stages nothing like {m:?}"),
         }
         self.run_sender(ctx);

@@ -5,6 +5,7 @@
 //! processed), and offsets stored atomically with the results process each record once.
 
 use insync::check::{self, Violation};
+use insync::history::ClientEvent;
 use insync::scenario;
 use insync::sim::{self, Outcome};
 use std::collections::BTreeMap;
@@ -64,9 +65,20 @@ fn count(found: &BTreeMap<&'static str, Vec<Violation>>, invariant: &str) -> usi
 
 const SEEDS: [u64; 3] = [1, 2, 3];
 
-/// The crash fired, and the consumer processed again after its restart.
-fn assert_crashed_and_resumed(outcome: &Outcome, commit: &str) {
-    assert_eq!(outcome.stats.triggers_unfired, 0, "{commit}: the crash never fired");
+/// The crash and the restart fired, the crash fell inside the first batch (it had been polled, and not all of it
+/// was processed by 16 s), and the consumer processed again after its restart.
+fn assert_crashed_mid_batch_and_resumed(outcome: &Outcome, commit: &str) {
+    assert_eq!(outcome.stats.faults_fired, 2, "{commit}: {:?}", outcome.faults);
+    let crash_us = 16_000_000;
+    let events = &outcome.history.entries;
+    let first_batch = events.iter().find_map(|e| match e.event {
+        ClientEvent::Polled { count, .. } if e.time_us < crash_us => Some(count),
+        _ => None,
+    });
+    let before_crash = |e: &&insync::history::Entry| e.time_us < crash_us;
+    let done = events.iter().filter(before_crash).filter(|e| matches!(e.event, ClientEvent::Processed { .. })).count();
+    let batch = first_batch.unwrap_or_else(|| panic!("{commit}: nothing polled before the crash"));
+    assert!(done < batch as usize, "{commit}: the whole first batch ({batch}) was processed before the crash");
     let processed = outcome.stats.records_processed;
     assert!(processed > 200, "{commit}: only {processed} records processed");
 }
@@ -79,7 +91,7 @@ fn committing_after_processing_loses_nothing_across_a_crash_mid_batch() {
     for commit in ["sync-after-batch", "async-after-batch", "sync-after-each", "async-after-each", "auto"] {
         for seed in SEEDS {
             let outcome = crash_mid_batch(commit, seed);
-            assert_crashed_and_resumed(&outcome, commit);
+            assert_crashed_mid_batch_and_resumed(&outcome, commit);
             let found = violations(&outcome);
             assert_eq!(count(&found, "undelivered"), 0, "{commit} at seed {seed}: {:?}", found["undelivered"]);
         }
@@ -92,7 +104,9 @@ fn committing_after_processing_loses_nothing_across_a_crash_mid_batch() {
 fn committing_after_the_batch_reprocesses_what_the_crash_interrupted() {
     for commit in ["sync-after-batch", "async-after-batch"] {
         for seed in SEEDS {
-            let found = violations(&crash_mid_batch(commit, seed));
+            let outcome = crash_mid_batch(commit, seed);
+            assert_crashed_mid_batch_and_resumed(&outcome, commit);
+            let found = violations(&outcome);
             assert!(count(&found, "duplicate-delivery") >= 50, "{commit} at seed {seed}: {found:?}");
         }
     }
@@ -105,7 +119,9 @@ fn committing_after_the_batch_reprocesses_what_the_crash_interrupted() {
 fn committing_after_each_record_reprocesses_at_most_one() {
     for commit in ["sync-after-each", "async-after-each"] {
         for seed in SEEDS {
-            let found = violations(&crash_mid_batch(commit, seed));
+            let outcome = crash_mid_batch(commit, seed);
+            assert_crashed_mid_batch_and_resumed(&outcome, commit);
+            let found = violations(&outcome);
             let duplicates = found.get("duplicate-delivery");
             assert!(count(&found, "duplicate-delivery") <= 1, "{commit} at seed {seed}: {duplicates:?}");
         }
@@ -118,7 +134,7 @@ fn committing_after_each_record_reprocesses_at_most_one() {
 fn committing_before_processing_skips_the_rest_of_the_batch() {
     for seed in SEEDS {
         let outcome = crash_mid_batch("before-processing", seed);
-        assert_crashed_and_resumed(&outcome, "before-processing");
+        assert_crashed_mid_batch_and_resumed(&outcome, "before-processing");
         let found = violations(&outcome);
         assert!(count(&found, "undelivered") > 0, "at seed {seed}: nothing lost");
         assert_eq!(count(&found, "duplicate-delivery"), 0, "at seed {seed}: {:?}", found["duplicate-delivery"]);
@@ -131,7 +147,7 @@ fn committing_before_processing_skips_the_rest_of_the_batch() {
 fn offsets_stored_with_the_state_process_each_record_once() {
     for seed in SEEDS {
         let outcome = crash_mid_batch("with-state", seed);
-        assert_crashed_and_resumed(&outcome, "with-state");
+        assert_crashed_mid_batch_and_resumed(&outcome, "with-state");
         let found = violations(&outcome);
         assert_eq!(count(&found, "undelivered"), 0, "at seed {seed}: {:?}", found["undelivered"]);
         assert_eq!(count(&found, "duplicate-delivery"), 0, "at seed {seed}: {:?}", found["duplicate-delivery"]);
@@ -143,7 +159,9 @@ fn offsets_stored_with_the_state_process_each_record_once() {
 #[test]
 fn never_committing_starts_over_from_the_reset_policy() {
     for seed in SEEDS {
-        let found = violations(&crash_mid_batch("none", seed));
+        let outcome = crash_mid_batch("none", seed);
+        assert_crashed_mid_batch_and_resumed(&outcome, "none");
+        let found = violations(&outcome);
         assert_eq!(count(&found, "undelivered"), 0, "at seed {seed}");
         assert!(count(&found, "duplicate-delivery") >= 50, "at seed {seed}: {:?}", found.get("duplicate-delivery"));
     }

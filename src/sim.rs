@@ -582,7 +582,7 @@ fn final_logs(cluster: &Cluster) -> Vec<FinalLog> {
     (0..cluster.spec.partitions.len() as u32)
         .map(PartitionId)
         .map(|p| {
-            let state = &controller.committed_partitions[p.index()];
+            let state = controller.committed_partition(p);
             let holder = state.leader.or_else(|| state.isr.first().copied());
             let replica = holder.and_then(|b| cluster.broker(b).replicas[p.index()].as_ref());
             let start_offset = replica.map_or(0, |r| r.log.log_start_offset());

@@ -422,8 +422,9 @@ impl Cluster {
         let mut out = Vec::new();
         let controller = self.controller();
         for (i, spec) in self.spec.partitions.iter().enumerate() {
-            let state = &controller.committed_partitions[i];
-            let name = self.spec.partition_name(PartitionId(i as u32));
+            let p = PartitionId(i as u32);
+            let state = controller.committed_partition(p);
+            let name = self.spec.partition_name(p);
             if state.leader.is_none() {
                 out.push((LivenessCheck::PartitionsLed, format!("{name} has no leader")));
             } else if state.isr.len() < spec.replicas.len() {
@@ -456,12 +457,12 @@ impl Cluster {
 
     /// The partition's leader as the controller last committed it.
     pub fn leader_of(&self, p: PartitionId) -> Option<BrokerId> {
-        self.controller().committed_partitions[p.index()].leader
+        self.controller().committed_partition(p).leader
     }
 
     /// The partition's ISR as the controller last committed it.
     pub fn committed_isr(&self, p: PartitionId) -> &[BrokerId] {
-        &self.controller().committed_partitions[p.index()].isr
+        &self.controller().committed_partition(p).isr
     }
 
     /// The partition's high watermark on its leader, if that broker is running and knows it leads.
@@ -494,7 +495,7 @@ impl Cluster {
         (0..self.spec.partitions.len() as u32)
             .map(PartitionId)
             .map(|p| {
-                let state = &controller.committed_partitions[p.index()];
+                let state = controller.committed_partition(p);
                 let replicas = self.spec.partition(p).replicas.iter().map(|&b| self.replica_summary(b, p)).collect();
                 PartitionSummary {
                     partition: self.spec.partition_name(p),

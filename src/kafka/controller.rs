@@ -86,20 +86,97 @@ fn next_broker_state(
     }
 }
 
+/// A controller. Its quorum log (with the epoch and vote) is durable; its memory (`mem`) is rebuilt from the log
+/// at every start.
 pub struct Controller {
     spec: Rc<ClusterSpec>,
     pub quorum: Quorum,
+    mem: ControllerMemory,
+}
+
+/// What a controller's process holds in memory: views of the metadata log and the active controller's sessions.
+struct ControllerMemory {
     /// Partition registrations through the end of the log: what the active controller decides from.
     partitions: Vec<PartitionState>,
     registrations: Vec<Registration>,
     /// Partition registrations through the high watermark: what brokers have been (or can be) told.
-    pub committed_partitions: Vec<PartitionState>,
+    committed_partitions: Vec<PartitionState>,
     committed_fenced: Vec<bool>,
     /// The active controller's broker sessions (BrokerHeartbeatManager): last heartbeat per broker.
     sessions: Vec<SimTime>,
     /// Responses to send once the log commits through the given offset (AlterPartition answers).
     pending_responses: Vec<(u64, NodeId, Msg)>,
+    /// The log offset through which committed records have been applied to the committed view.
     published: u64,
+}
+
+impl ControllerMemory {
+    /// What a controller process builds from its log as it starts: the working view from the whole log, the
+    /// committed view from the log through the high watermark.
+    fn replayed(spec: &ClusterSpec, quorum: &Quorum) -> Self {
+        let mut committed = ControllerMemory::empty(spec);
+        committed.replay(spec, quorum.committed(0).iter().map(|(_, r)| r));
+        let mut mem = ControllerMemory::empty(spec);
+        mem.replay(spec, quorum.entries());
+        mem.committed_partitions = committed.partitions;
+        mem.committed_fenced = committed.registrations.iter().map(|r| r.fenced).collect();
+        mem.published = quorum.high_watermark;
+        mem
+    }
+
+    fn empty(spec: &ClusterSpec) -> Self {
+        let brokers = spec.broker_count as usize;
+        ControllerMemory {
+            partitions: Vec::new(),
+            registrations: Vec::new(),
+            committed_partitions: Vec::new(),
+            committed_fenced: vec![false; brokers],
+            sessions: vec![SimTime::ZERO; brokers],
+            pending_responses: Vec::new(),
+            published: 0,
+        }
+    }
+
+    /// Replays `records`, the log from its start, into the working view.
+    fn replay<'a>(&mut self, spec: &ClusterSpec, records: impl Iterator<Item = &'a MetadataRecord>) {
+        self.partitions = vec![
+            PartitionState {
+                leader: None,
+                leader_epoch: 0,
+                isr: Vec::new(),
+                partition_epoch: 0,
+                leader_recovery_state: LeaderRecoveryState::Recovered,
+            };
+            spec.partitions.len()
+        ];
+        self.registrations = vec![Registration::default(); spec.broker_count as usize];
+        for (offset, record) in records.enumerate() {
+            self.apply(spec, record, offset as u64);
+        }
+    }
+
+    /// Applies the record at metadata-log offset `offset` to the working view.
+    fn apply(&mut self, spec: &ClusterSpec, record: &MetadataRecord, offset: u64) {
+        match record {
+            MetadataRecord::Partition { partition, state, .. } => {
+                let replicas = &spec.partition(*partition).replicas;
+                assert_partition_change(&self.partitions[partition.index()], state, replicas);
+                self.partitions[partition.index()] = state.clone();
+            }
+            MetadataRecord::Broker { broker, incarnation, fenced, in_controlled_shutdown } => {
+                let old = &self.registrations[broker.index()];
+                let registered_at =
+                    if offset > 0 && old.incarnation == *incarnation { old.registered_at } else { offset };
+                self.registrations[broker.index()] = Registration {
+                    incarnation: *incarnation,
+                    fenced: *fenced,
+                    in_controlled_shutdown: *in_controlled_shutdown,
+                    registered_at,
+                };
+            }
+            MetadataRecord::LeaderChange { .. } => {}
+        }
+    }
 }
 
 /// PartitionChangeBuilder's election types that an operator or the balancer asks for (ElectLeaders, KIP-460).
@@ -186,63 +263,18 @@ impl Controller {
     pub fn new(index: u32, spec: Rc<ClusterSpec>) -> Self {
         let config = QuorumConfig::default();
         let quorum = Quorum::new(index, spec.controller_count, config, bootstrap_records(&spec));
-        let mut c = Controller {
-            partitions: Vec::new(),
-            registrations: Vec::new(),
-            committed_partitions: Vec::new(),
-            committed_fenced: vec![false; spec.broker_count as usize],
-            sessions: vec![SimTime::ZERO; spec.broker_count as usize],
-            pending_responses: Vec::new(),
-            published: 0,
-            quorum,
-            spec,
-        };
-        c.rebuild_state();
-        c.committed_partitions = c.partitions.clone();
-        c.published = c.quorum.high_watermark;
-        c
+        let mem = ControllerMemory::replayed(&spec, &quorum);
+        Controller { spec, quorum, mem }
     }
 
-    /// Replays the whole log into the working state (on election, the new leader's view).
+    /// Replays the whole log into the working view (on election, the new leader's view).
     fn rebuild_state(&mut self) {
-        self.partitions = vec![
-            PartitionState {
-                leader: None,
-                leader_epoch: 0,
-                isr: Vec::new(),
-                partition_epoch: 0,
-                leader_recovery_state: LeaderRecoveryState::Recovered,
-            };
-            self.spec.partitions.len()
-        ];
-        self.registrations = vec![Registration::default(); self.spec.broker_count as usize];
-        let records: Vec<MetadataRecord> = self.quorum.entries().cloned().collect();
-        for (offset, record) in records.iter().enumerate() {
-            self.apply(record, offset as u64);
-        }
+        self.mem.replay(&self.spec, self.quorum.entries());
     }
 
-    /// Applies the record at metadata-log offset `offset` to the working state.
-    fn apply(&mut self, record: &MetadataRecord, offset: u64) {
-        match record {
-            MetadataRecord::Partition { partition, state, .. } => {
-                let replicas = &self.spec.partition(*partition).replicas;
-                assert_partition_change(&self.partitions[partition.index()], state, replicas);
-                self.partitions[partition.index()] = state.clone();
-            }
-            MetadataRecord::Broker { broker, incarnation, fenced, in_controlled_shutdown } => {
-                let old = &self.registrations[broker.index()];
-                let registered_at =
-                    if offset > 0 && old.incarnation == *incarnation { old.registered_at } else { offset };
-                self.registrations[broker.index()] = Registration {
-                    incarnation: *incarnation,
-                    fenced: *fenced,
-                    in_controlled_shutdown: *in_controlled_shutdown,
-                    registered_at,
-                };
-            }
-            MetadataRecord::LeaderChange { .. } => {}
-        }
+    /// The partition's registration through the high watermark: what brokers have been (or can be) told.
+    pub fn committed_partition(&self, p: PartitionId) -> &PartitionState {
+        &self.mem.committed_partitions[p.index()]
     }
 
     pub fn is_active(&self) -> bool {
@@ -253,8 +285,7 @@ impl Controller {
         if ctx.now > SimTime::ZERO {
             // A restart: the log and epoch are durable, the rest is rebuilt; it rejoins as a follower.
             self.quorum.restart(ctx.now);
-            self.pending_responses.clear();
-            self.rebuild_state();
+            self.mem = ControllerMemory::replayed(&self.spec, &self.quorum);
         }
         self.reset_sessions(ctx.now);
         ctx.set_timer(FENCE_CHECK_INTERVAL_US, Timer::ControllerFenceCheck);
@@ -266,7 +297,7 @@ impl Controller {
 
     /// A new active controller gives every broker a full session timeout to heartbeat to it.
     fn reset_sessions(&mut self, now: SimTime) {
-        self.sessions.iter_mut().for_each(|s| *s = now);
+        self.mem.sessions.iter_mut().for_each(|s| *s = now);
     }
 
     pub fn on_timer(&mut self, timer: Timer, ctx: &mut KafkaCtx<'_>) {
@@ -279,7 +310,7 @@ impl Controller {
             }
             Timer::LeaderImbalanceCheck => {
                 if self.is_active() {
-                    let all: Vec<PartitionId> = (0..self.partitions.len() as u32).map(PartitionId).collect();
+                    let all: Vec<PartitionId> = (0..self.mem.partitions.len() as u32).map(PartitionId).collect();
                     self.elect_leaders(ElectionType::Preferred, &all, ChangeReason::AutoLeaderRebalance, ctx);
                 }
                 ctx.set_timer(self.spec.broker_config.leader_imbalance_check_interval_us, Timer::LeaderImbalanceCheck);
@@ -335,7 +366,7 @@ impl Controller {
                 let result = self.alter_partition(broker, partition, proposal, ctx);
                 let response = Msg::AlterPartitionResponse { partition, result };
                 match result_is_committed_later(&response) {
-                    true => self.pending_responses.push((self.quorum.log_end_offset(), from, response)),
+                    true => self.mem.pending_responses.push((self.quorum.log_end_offset(), from, response)),
                     false => ctx.send(from, response),
                 }
                 self.flush_pending_responses(ctx);
@@ -367,7 +398,7 @@ impl Controller {
             ctx.send(self.spec.controller_node(voter), Msg::Quorum(msg));
         }
         if fx.lost_leadership {
-            self.pending_responses.clear();
+            self.mem.pending_responses.clear();
             ctx.emit(Obs::ControllerResigned { epoch: self.quorum.epoch });
         }
         if fx.became_leader {
@@ -383,12 +414,12 @@ impl Controller {
     /// Everything newly committed: recorded as the committed view, told to brokers and the trace by the active
     /// controller, and answered where an answer waited for it.
     fn publish(&mut self, ctx: &mut KafkaCtx<'_>) {
-        let from = self.published;
+        let from = self.mem.published;
         let committed: Vec<(i32, MetadataRecord)> = self.quorum.committed(from).to_vec();
         if committed.is_empty() {
             return;
         }
-        self.published += committed.len() as u64;
+        self.mem.published += committed.len() as u64;
         for (_, record) in &committed {
             self.note_committed(record, ctx);
         }
@@ -406,7 +437,7 @@ impl Controller {
         let active = self.is_active();
         match record {
             MetadataRecord::Partition { partition, state, reason, unclean } => {
-                let old = &mut self.committed_partitions[partition.index()];
+                let old = &mut self.mem.committed_partitions[partition.index()];
                 if active {
                     ctx.emit(partition_obs(*partition, old, state, *reason, *unclean));
                     let recovered = old.leader_recovery_state == LeaderRecoveryState::Recovering
@@ -418,7 +449,7 @@ impl Controller {
                 *old = state.clone();
             }
             MetadataRecord::Broker { broker, fenced, .. } => {
-                let was = std::mem::replace(&mut self.committed_fenced[broker.index()], *fenced);
+                let was = std::mem::replace(&mut self.mem.committed_fenced[broker.index()], *fenced);
                 if active && was != *fenced {
                     ctx.emit(if *fenced {
                         Obs::BrokerFenced { broker: *broker }
@@ -434,7 +465,7 @@ impl Controller {
     fn flush_pending_responses(&mut self, ctx: &mut KafkaCtx<'_>) {
         let hw = self.quorum.high_watermark;
         let ready: Vec<(u64, NodeId, Msg)> =
-            self.pending_responses.extract_if(.., |(offset, _, _)| *offset <= hw).collect();
+            self.mem.pending_responses.extract_if(.., |(offset, _, _)| *offset <= hw).collect();
         for (_, to, msg) in ready {
             ctx.send(to, msg);
         }
@@ -442,7 +473,7 @@ impl Controller {
 
     /// Appends a record to the metadata log (the active controller only) and applies it to the working state.
     fn append(&mut self, record: MetadataRecord, ctx: &mut KafkaCtx<'_>) {
-        self.apply(&record, self.quorum.log_end_offset());
+        self.mem.apply(&self.spec, &record, self.quorum.log_end_offset());
         let mut fx = QuorumEffects::default();
         self.quorum.append(record, ctx.now, &mut fx);
         self.after_quorum(fx, ctx);
@@ -452,7 +483,7 @@ impl Controller {
 
     /// Whether the controller would make `broker` a leader or add it to an ISR now.
     fn is_acceptable(&self, broker: BrokerId) -> bool {
-        let r = &self.registrations[broker.index()];
+        let r = &self.mem.registrations[broker.index()];
         !r.fenced && !r.in_controlled_shutdown
     }
 
@@ -460,7 +491,7 @@ impl Controller {
     /// not shutting down, and (KIP-903) the broker epoch the leader saw must be its current registration's; an
     /// epoch of -1 is not checked.
     fn is_eligible(&self, broker: BrokerId, epoch: Option<BrokerEpoch>) -> bool {
-        self.registrations[broker.index()].is_eligible_for_isr(epoch)
+        self.mem.registrations[broker.index()].is_eligible_for_isr(epoch)
     }
 
     fn on_heartbeat(
@@ -471,11 +502,11 @@ impl Controller {
         want_shutdown: bool,
         ctx: &mut KafkaCtx<'_>,
     ) {
-        if self.registrations[b.index()].incarnation != incarnation {
+        if self.mem.registrations[b.index()].incarnation != incarnation {
             self.reregister(b, incarnation, ctx);
         }
-        self.sessions[b.index()] = ctx.now;
-        let r = &self.registrations[b.index()];
+        self.mem.sessions[b.index()] = ctx.now;
+        let r = &self.mem.registrations[b.index()];
         let current = r.control_state();
         // `metadata_offset` counts the records the broker has replayed: it has replayed its registration.
         let caught_up = metadata_offset > r.registered_at;
@@ -490,7 +521,7 @@ impl Controller {
                 self.quorum.committed(metadata_offset).iter().map(|(_, r)| r.clone()).collect();
             ctx.send(node, Msg::MetadataUpdate { from_offset: metadata_offset, records });
         }
-        let fenced = self.registrations[b.index()].fenced;
+        let fenced = self.mem.registrations[b.index()].fenced;
         let leader = self.quorum.leader();
         ctx.send(node, Msg::BrokerHeartbeatResponse { fenced, shutdown_now, not_controller: false, leader });
     }
@@ -515,28 +546,28 @@ impl Controller {
     /// A new registration (the broker restarted): the old one is fenced first, which removes the broker from
     /// every ISR; it is unfenced again once it has caught up with the metadata log.
     fn reregister(&mut self, b: BrokerId, incarnation: u32, ctx: &mut KafkaCtx<'_>) {
-        let was_fenced = self.registrations[b.index()].fenced;
+        let was_fenced = self.mem.registrations[b.index()].fenced;
         let record = MetadataRecord::Broker { broker: b, incarnation, fenced: true, in_controlled_shutdown: false };
         self.append(record, ctx);
-        assert_eq!(self.registrations[b.index()].registered_at + 1, self.quorum.log_end_offset());
+        assert_eq!(self.mem.registrations[b.index()].registered_at + 1, self.quorum.log_end_offset());
         if !was_fenced {
             self.update_partitions_of(b, Change::RemoveFromIsr(b), ChangeReason::ReRegistered, ctx);
         }
     }
 
     fn set_registration(&mut self, b: BrokerId, fenced: bool, in_controlled_shutdown: bool, ctx: &mut KafkaCtx<'_>) {
-        let incarnation = self.registrations[b.index()].incarnation;
+        let incarnation = self.mem.registrations[b.index()].incarnation;
         self.append(MetadataRecord::Broker { broker: b, incarnation, fenced, in_controlled_shutdown }, ctx);
     }
 
     fn leads_anything(&self, b: BrokerId) -> bool {
-        self.partitions.iter().any(|p| p.leader == Some(b))
+        self.mem.partitions.iter().any(|p| p.leader == Some(b))
     }
 
     fn fence_expired_sessions(&mut self, ctx: &mut KafkaCtx<'_>) {
         let timeout = self.spec.broker_config.broker_session_timeout_us;
         for b in self.spec.brokers() {
-            if !self.registrations[b.index()].fenced && ctx.now.since_us(self.sessions[b.index()]) > timeout {
+            if !self.mem.registrations[b.index()].fenced && ctx.now.since_us(self.mem.sessions[b.index()]) > timeout {
                 self.fence(b, ChangeReason::SessionExpired, ctx);
             }
         }
@@ -558,7 +589,7 @@ impl Controller {
     // ---- partitions: elections and ISR changes ----
 
     fn update_partitions_of(&mut self, b: BrokerId, change: Change, reason: ChangeReason, ctx: &mut KafkaCtx<'_>) {
-        for i in 0..self.partitions.len() {
+        for i in 0..self.mem.partitions.len() {
             let p = PartitionId(i as u32);
             if self.spec.partition(p).replicas.contains(&b) {
                 self.update_partition(p, change, reason, ctx);
@@ -568,7 +599,7 @@ impl Controller {
 
     /// PartitionChangeBuilder: apply `change`, keep a still-acceptable leader, otherwise elect one.
     fn update_partition(&mut self, p: PartitionId, change: Change, reason: ChangeReason, ctx: &mut KafkaCtx<'_>) {
-        let current = self.partitions[p.index()].clone();
+        let current = self.mem.partitions[p.index()].clone();
         let mut isr = current.isr.clone();
         if let Change::RemoveFromIsr(b) = change {
             // The ISR is never emptied: its last member stays, and the partition goes leaderless.
@@ -623,7 +654,7 @@ impl Controller {
         }
         let mut elected = 0;
         for &p in partitions {
-            let current = self.partitions[p.index()].clone();
+            let current = self.mem.partitions[p.index()].clone();
             let (leader, isr, unclean) = match election {
                 ElectionType::Preferred => {
                     let preferred = self.spec.partition(p).replicas[0];
@@ -656,7 +687,7 @@ impl Controller {
         reason: ChangeReason,
         ctx: &mut KafkaCtx<'_>,
     ) -> PartitionState {
-        let current = &self.partitions[p.index()];
+        let current = &self.mem.partitions[p.index()];
         let leader_changed = leader != current.leader;
         // KIP-704 (PartitionChangeBuilder.tryElection): an unclean election makes the leader RECOVERING; the
         // leader's own AlterPartition (`recovered`) marks it RECOVERED; other changes keep the state.
@@ -692,7 +723,7 @@ impl Controller {
         if !self.is_active() {
             return Err(KafkaError::NOT_CONTROLLER);
         }
-        let current = self.partitions.get(p.index()).ok_or(KafkaError::UNKNOWN_TOPIC_OR_PARTITION)?;
+        let current = self.mem.partitions.get(p.index()).ok_or(KafkaError::UNKNOWN_TOPIC_OR_PARTITION)?;
         let replicas = &self.spec.partition(p).replicas;
         validate_alter_partition(current, replicas, broker, leader_epoch, partition_epoch, &new_isr)?;
         if new_isr

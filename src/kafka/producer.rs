@@ -131,6 +131,9 @@ impl InFlightRequests {
     }
 }
 
+/// A producer client. Its memory (`mem`) is lost whole at a crash; the rest survives: the static shape of its
+/// workload, the workload's position (send numbers name the history's records, so a restarted producer goes on
+/// from them) and the producer ids handed out so far (the model's InitProducerId gives each instance a new one).
 pub struct Producer {
     id: ClientId,
     spec: Rc<ClusterSpec>,
@@ -138,15 +141,25 @@ pub struct Producer {
     config: ProducerConfig,
     /// The partitions of the workload's topics, topic by topic, each in partition-number order.
     partitions: Vec<PartitionId>,
+    /// Per topic (the workload's order): where its partitions start in `partitions`, and how many there are.
+    topic_ranges: Vec<(usize, usize)>,
+    sends: u64,
+    /// The workload's events so far; each is one send per topic (equal to `sends` with one topic).
+    events: u64,
+    /// The idempotent producer's id, one per process (InitProducerId; the model assigns them).
+    producer_id: u64,
+    restarted: bool,
+    mem: ProducerMemory,
+}
+
+/// Everything a producer's process holds in memory, which a crash loses whole.
+struct ProducerMemory {
     queues: Vec<PartitionQueue>,
     leaders: Vec<LeaderInfo>,
     in_flight: InFlightRequests,
     in_flight_per_broker: Vec<u32>,
     next_correlation: u64,
-    sends: u64,
-    /// The idempotent producer's id, one per process (InitProducerId; the model assigns them), and its epoch,
-    /// bumped after a batch failed for good (KIP-360).
-    producer_id: u64,
+    /// The producer id's epoch, bumped after a batch failed for good (KIP-360).
     producer_epoch: u16,
     epoch_bump_required: bool,
     metadata_request: Option<(u64, SimTime)>,
@@ -156,20 +169,42 @@ pub struct Producer {
     metadata_attempted_at: SimTime,
     metadata_failures: u32,
     bootstrap_cursor: u32,
-    /// Per topic (the workload's order): where its partitions start in `partitions`, and how many there are.
-    topic_ranges: Vec<(usize, usize)>,
     /// Per topic: the sticky partitioner's current partition (within the topic) and the bytes sent to it
     /// (BuiltInPartitioner keeps one per topic).
     sticky: Vec<Option<usize>>,
     sticky_bytes: Vec<u64>,
-    /// The workload's events so far; each is one send per topic (equal to `sends` with one topic).
-    events: u64,
     wakeup: Wakeup,
-    restarted: bool,
     /// A processor stage's forwards not yet fully acknowledged.
     forwards: Vec<Forwarding>,
     /// Per broker: the connection's state (NetworkClient's ClusterConnectionStates).
     links: Vec<Link>,
+}
+
+impl ProducerMemory {
+    fn new(spec: &ClusterSpec, partitions: usize, topics: usize) -> Self {
+        let unknown = LeaderInfo { leader: None, leader_epoch: -1 };
+        let brokers = spec.broker_count as usize;
+        ProducerMemory {
+            queues: (0..partitions).map(|_| PartitionQueue::default()).collect(),
+            leaders: vec![unknown; spec.partitions.len()],
+            in_flight: InFlightRequests::default(),
+            in_flight_per_broker: vec![0; brokers],
+            next_correlation: 0,
+            producer_epoch: 0,
+            epoch_bump_required: false,
+            metadata_request: None,
+            metadata_wanted: true,
+            metadata_refreshed_at: SimTime::ZERO,
+            metadata_attempted_at: SimTime::ZERO,
+            metadata_failures: 0,
+            bootstrap_cursor: 0,
+            sticky: vec![None; topics],
+            sticky_bytes: vec![0; topics],
+            wakeup: Wakeup::default(),
+            forwards: Vec::new(),
+            links: vec![Link::UP; brokers],
+        }
+    }
 }
 
 /// A connection to one broker: up, or down until a reconnection attempt (a probe) gets an answer.
@@ -201,7 +236,6 @@ const TICK_MIN_US: u64 = US_PER_MS;
 
 impl Producer {
     pub fn new(id: ClientId, spec: Rc<ClusterSpec>) -> Self {
-        let brokers = spec.broker_count as usize;
         let workload = spec.producers[id.index()].clone();
         let mut partitions: Vec<PartitionId> = Vec::new();
         let mut topic_ranges = Vec::new();
@@ -210,56 +244,33 @@ impl Producer {
             partitions.extend(spec.topic_partitions(topic));
             topic_ranges.push((start, partitions.len() - start));
         }
-        let topics = workload.topics.len();
-        let unknown = LeaderInfo { leader: None, leader_epoch: -1 };
+        let mem = ProducerMemory::new(&spec, partitions.len(), topic_ranges.len());
         Producer {
             id,
             config: workload.config.clone(),
-            queues: partitions.iter().map(|_| PartitionQueue::default()).collect(),
-            leaders: vec![unknown; spec.partitions.len()],
-            in_flight_per_broker: vec![0; spec.broker_count as usize],
-            partitions,
             workload,
             spec,
-            in_flight: InFlightRequests::default(),
-            next_correlation: 0,
-            sends: 0,
-            producer_id: (u64::from(id.0) + 1) << 16,
-            producer_epoch: 0,
-            epoch_bump_required: false,
-            metadata_request: None,
-            metadata_wanted: true,
-            metadata_refreshed_at: SimTime::ZERO,
-            metadata_attempted_at: SimTime::ZERO,
-            metadata_failures: 0,
-            bootstrap_cursor: 0,
+            partitions,
             topic_ranges,
-            sticky: vec![None; topics],
-            sticky_bytes: vec![0; topics],
+            sends: 0,
             events: 0,
-            wakeup: Wakeup::default(),
+            producer_id: (u64::from(id.0) + 1) << 16,
             restarted: false,
-            forwards: Vec::new(),
-            links: vec![Link::UP; brokers],
+            mem,
         }
     }
 
     /// A crash of the producer's process: everything in memory is gone, and the sends it held are never
     /// completed (the application died with them).
     pub fn crash(&mut self) {
-        let fresh = Producer::new(self.id, self.spec.clone());
-        let (sends, events) = (self.sends, self.events);
-        let producer_id = self.producer_id;
-        *self = fresh;
-        self.sends = sends;
-        self.events = events;
+        self.mem = ProducerMemory::new(&self.spec, self.partitions.len(), self.topic_ranges.len());
         // A new producer instance gets a new producer id (InitProducerId), so its sequences start over.
-        self.producer_id = producer_id + 1;
+        self.producer_id += 1;
         self.restarted = true;
     }
 
     pub fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
-        self.bootstrap_cursor = self.id.0;
+        self.mem.bootstrap_cursor = self.id.0;
         if self.restarted && self.workload.driven_by.is_none() {
             // The events that fell due while the process was down never happened (nor their send numbers).
             let skipped = self.due_by(ctx.now).saturating_sub(self.events);
@@ -289,20 +300,26 @@ impl Producer {
                 ctx.emit(Obs::Client(derived));
             }
         }
-        self.forwards.push(Forwarding { stage: from, token, first, end: self.sends, outstanding: self.sends - first });
+        self.mem.forwards.push(Forwarding {
+            stage: from,
+            token,
+            first,
+            end: self.sends,
+            outstanding: self.sends - first,
+        });
         self.answer_done_forwards(ctx);
         self.run_sender(ctx);
     }
 
     /// Counts completed sends against the stage's forwards and answers those fully done.
     fn note_completed(&mut self, send_seq: u64) {
-        if let Some(f) = self.forwards.iter_mut().find(|f| (f.first..f.end).contains(&send_seq)) {
+        if let Some(f) = self.mem.forwards.iter_mut().find(|f| (f.first..f.end).contains(&send_seq)) {
             f.outstanding = f.outstanding.saturating_sub(1);
         }
     }
 
     fn answer_done_forwards(&mut self, ctx: &mut KafkaCtx<'_>) {
-        let done: Vec<Forwarding> = self.forwards.extract_if(.., |f| f.outstanding == 0).collect();
+        let done: Vec<Forwarding> = self.mem.forwards.extract_if(.., |f| f.outstanding == 0).collect();
         for f in done {
             ctx.send(f.stage, Msg::Forwarded { token: f.token });
         }
@@ -312,7 +329,7 @@ impl Producer {
         match timer {
             Timer::ProducerTick => self.on_tick(ctx),
             Timer::Wakeup => {
-                self.wakeup.fired(ctx.now);
+                self.mem.wakeup.fired(ctx.now);
                 self.expire_requests(ctx);
                 self.run_sender(ctx);
             }
@@ -334,22 +351,22 @@ impl Producer {
     pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
         match msg {
             Msg::MetadataResponse { correlation, leaders }
-                if self.links.iter().any(|l| l.probe.is_some_and(|(c, _)| c == correlation)) =>
+                if self.mem.links.iter().any(|l| l.probe.is_some_and(|(c, _)| c == correlation)) =>
             {
                 // The reconnection succeeded (and brought fresh metadata).
-                for link in self.links.iter_mut().filter(|l| l.probe.is_some_and(|(c, _)| c == correlation)) {
+                for link in self.mem.links.iter_mut().filter(|l| l.probe.is_some_and(|(c, _)| c == correlation)) {
                     *link = Link::UP;
                 }
-                self.leaders.copy_from_slice(&leaders);
+                self.mem.leaders.copy_from_slice(&leaders);
             }
             Msg::MetadataResponse { correlation, leaders }
-                if self.metadata_request.is_some_and(|(c, _)| c == correlation) =>
+                if self.mem.metadata_request.is_some_and(|(c, _)| c == correlation) =>
             {
-                self.metadata_request = None;
-                self.metadata_wanted = false;
-                self.metadata_refreshed_at = ctx.now;
-                self.metadata_failures = 0;
-                self.leaders.copy_from_slice(&leaders);
+                self.mem.metadata_request = None;
+                self.mem.metadata_wanted = false;
+                self.mem.metadata_refreshed_at = ctx.now;
+                self.mem.metadata_failures = 0;
+                self.mem.leaders.copy_from_slice(&leaders);
             }
             Msg::ProduceResponse(response) => self.on_produce_response(response, ctx),
             Msg::Forward { token, inputs } => self.on_forward(from, token, inputs, ctx),
@@ -387,12 +404,14 @@ impl Producer {
         }
         match msg {
             Msg::Produce(request) => {
-                if let Some(flight) = self.in_flight.remove(&request.correlation) {
-                    self.in_flight_per_broker[flight.broker.index()] -= 1;
+                if let Some(flight) = self.mem.in_flight.remove(&request.correlation) {
+                    self.mem.in_flight_per_broker[flight.broker.index()] -= 1;
                     self.on_batch_error(flight.batch, KafkaError::NETWORK_EXCEPTION, ctx);
                 }
             }
-            Msg::MetadataRequest { correlation } if self.metadata_request.is_some_and(|(c, _)| c == correlation) => {
+            Msg::MetadataRequest { correlation }
+                if self.mem.metadata_request.is_some_and(|(c, _)| c == correlation) =>
+            {
                 self.metadata_failed();
             }
             // A reconnection probe: the link stays down until the next one.
@@ -412,30 +431,30 @@ impl Producer {
     /// `reconnect.backoff.max.ms` (1 s); and metadata is refreshed to find where leadership went. Batches for it
     /// wait in the accumulator meanwhile.
     fn disconnected(&mut self, broker: BrokerId, now: SimTime) {
-        let link = &mut self.links[broker.index()];
+        let link = &mut self.mem.links[broker.index()];
         let failures = if link.connected { 0 } else { link.failures };
         let retry_at = now.plus_us(backoff::RECONNECT.after(failures));
         *link = Link { connected: false, failures: failures + 1, retry_at, probe: None };
-        self.metadata_wanted = true;
+        self.mem.metadata_wanted = true;
     }
 
     /// A metadata request failed (refused or timed out): the next waits `retry.backoff.ms`, doubling per
     /// consecutive failure (KIP-580), measured from this attempt.
     fn metadata_failed(&mut self) {
-        self.metadata_request = None;
-        self.metadata_wanted = true;
-        self.metadata_failures = self.metadata_failures.saturating_add(1);
+        self.mem.metadata_request = None;
+        self.mem.metadata_wanted = true;
+        self.mem.metadata_failures = self.mem.metadata_failures.saturating_add(1);
     }
 
     /// A reconnection attempt to `broker`: a request that only a running broker answers, given
     /// `socket.connection.setup.timeout.ms` (10 s, doubling per failure up to 30 s, KIP-601) to get through.
     fn probe(&mut self, broker: BrokerId, ctx: &mut KafkaCtx<'_>) {
-        self.next_correlation += 1;
-        let link = &mut self.links[broker.index()];
+        self.mem.next_correlation += 1;
+        let link = &mut self.mem.links[broker.index()];
         let setup_timeout = backoff::CONNECTION_SETUP_TIMEOUT.after(link.failures.saturating_sub(1));
         let deadline = ctx.now.plus_us(setup_timeout);
-        link.probe = Some((self.next_correlation, deadline));
-        ctx.send(self.spec.broker_node(broker), Msg::MetadataRequest { correlation: self.next_correlation });
+        link.probe = Some((self.mem.next_correlation, deadline));
+        ctx.send(self.spec.broker_node(broker), Msg::MetadataRequest { correlation: self.mem.next_correlation });
     }
 
     // ---- the workload: send() calls ----
@@ -494,7 +513,7 @@ impl Producer {
             partition: partition.0,
         }));
         let batch_size = self.config.batch_size;
-        let queue = &mut self.queues[index];
+        let queue = &mut self.mem.queues[index];
         if queue.open.records.is_empty() {
             queue.open.created = ctx.now;
         }
@@ -513,18 +532,18 @@ impl Producer {
             let mut buf = [0u8; 10];
             return start + partitioner::partition_for_key(partitioner::key_bytes(k, &mut buf), n as u32) as usize;
         }
-        let switch = self.sticky[topic].is_none() || self.sticky_bytes[topic] >= self.config.batch_size;
+        let switch = self.mem.sticky[topic].is_none() || self.mem.sticky_bytes[topic] >= self.config.batch_size;
         if switch {
-            let previous = self.sticky[topic];
+            let previous = self.mem.sticky[topic];
             let mut next = ctx.rng.random_range(0..n);
             if n > 1 && Some(next) == previous {
                 next = (next + 1 + ctx.rng.random_range(0..n - 1)) % n;
             }
-            self.sticky[topic] = Some(next);
-            self.sticky_bytes[topic] = 0;
+            self.mem.sticky[topic] = Some(next);
+            self.mem.sticky_bytes[topic] = 0;
         }
-        self.sticky_bytes[topic] += u64::from(self.workload.record_size_bytes);
-        start + self.sticky[topic].unwrap_or(0)
+        self.mem.sticky_bytes[topic] += u64::from(self.workload.record_size_bytes);
+        start + self.mem.sticky[topic].unwrap_or(0)
     }
 
     // ---- the sender loop ----
@@ -541,31 +560,31 @@ impl Producer {
             self.resolve_sequences();
             self.bump_epoch_if_required();
         }
-        for index in 0..self.queues.len() {
+        for index in 0..self.mem.queues.len() {
             self.close_lingering_batch(index, ctx.now);
             while self.try_send_front(index, ctx) {}
         }
-        if let Some(delay_us) = self.earliest_deadline(ctx.now).and_then(|next| self.wakeup.arm(next, ctx.now)) {
+        if let Some(delay_us) = self.earliest_deadline(ctx.now).and_then(|next| self.mem.wakeup.arm(next, ctx.now)) {
             ctx.set_timer(delay_us, Timer::Wakeup);
         }
     }
 
     fn request_metadata(&mut self, ctx: &mut KafkaCtx<'_>) {
-        if self.metadata_request.is_some() {
+        if self.mem.metadata_request.is_some() {
             return;
         }
-        self.next_correlation += 1;
+        self.mem.next_correlation += 1;
         // Ask the brokers in turn (NetworkClient's least-loaded node, simplified to round robin).
-        let broker = BrokerId(self.bootstrap_cursor % self.spec.broker_count + 1);
-        self.bootstrap_cursor += 1;
+        let broker = BrokerId(self.mem.bootstrap_cursor % self.spec.broker_count + 1);
+        self.mem.bootstrap_cursor += 1;
         let deadline = ctx.now.plus_us(self.config.request_timeout_us);
-        self.metadata_request = Some((self.next_correlation, deadline));
-        self.metadata_attempted_at = ctx.now;
-        ctx.send(self.spec.broker_node(broker), Msg::MetadataRequest { correlation: self.next_correlation });
+        self.mem.metadata_request = Some((self.mem.next_correlation, deadline));
+        self.mem.metadata_attempted_at = ctx.now;
+        ctx.send(self.spec.broker_node(broker), Msg::MetadataRequest { correlation: self.mem.next_correlation });
     }
 
     fn close_lingering_batch(&mut self, index: usize, now: SimTime) {
-        let queue = &mut self.queues[index];
+        let queue = &mut self.mem.queues[index];
         if !queue.open.records.is_empty() && now.since_us(queue.open.created) >= self.config.linger_us {
             queue.close_open_batch(self.partitions[index]);
         }
@@ -574,18 +593,18 @@ impl Producer {
     /// Sends the partition's first ready batch if its leader is known, its backoff passed, and the connection
     /// has room. An idempotent producer retrying a batch sends nothing else of that partition meanwhile.
     fn try_send_front(&mut self, index: usize, ctx: &mut KafkaCtx<'_>) -> bool {
-        let Some(front) = self.queues[index].ready.front() else {
+        let Some(front) = self.mem.queues[index].ready.front() else {
             return false;
         };
-        let Some(leader) = self.leaders[front.partition.index()].leader else {
-            self.metadata_wanted = true;
+        let Some(leader) = self.mem.leaders[front.partition.index()].leader else {
+            self.mem.metadata_wanted = true;
             return false;
         };
         let max_in_flight = self.config.max_in_flight_requests_per_connection;
-        if front.retry_at > ctx.now || self.in_flight_per_broker[leader.index()] >= max_in_flight {
+        if front.retry_at > ctx.now || self.mem.in_flight_per_broker[leader.index()] >= max_in_flight {
             return false;
         }
-        let link = self.links[leader.index()];
+        let link = self.mem.links[leader.index()];
         if !link.connected {
             // Not connected: the batch waits in the accumulator while a reconnection is tried.
             if link.probe.is_none() && link.retry_at <= ctx.now {
@@ -596,7 +615,7 @@ impl Producer {
         if self.config.enable_idempotence && !self.may_drain_idempotent(index, front) {
             return false;
         }
-        let Some(mut batch) = self.queues[index].ready.pop_front() else {
+        let Some(mut batch) = self.mem.queues[index].ready.pop_front() else {
             return false;
         };
         if self.config.enable_idempotence && batch.stamp.is_none() {
@@ -610,15 +629,15 @@ impl Producer {
     /// holds the partition's lowest outstanding sequence; a new batch waits while the partition has batches of an
     /// older epoch outstanding, or an expired retry left its sequences unresolved.
     fn may_drain_idempotent(&self, index: usize, front: &ProducerBatch) -> bool {
-        let sequences = &self.queues[index].sequences;
+        let sequences = &self.mem.queues[index].sequences;
         match front.stamp {
             Some(stamp) => {
                 let partition = front.partition;
-                let in_flight = self.in_flight.values().filter(|f| f.batch.partition == partition);
+                let in_flight = self.mem.in_flight.values().filter(|f| f.batch.partition == partition);
                 in_flight.filter_map(|f| f.batch.stamp).all(|s| s.base_sequence > stamp.base_sequence)
             }
             None => {
-                let stale = sequences.epoch != self.producer_epoch && sequences.outstanding > 0;
+                let stale = sequences.epoch != self.mem.producer_epoch && sequences.outstanding > 0;
                 !stale && sequences.unresolved.is_none()
             }
         }
@@ -627,8 +646,8 @@ impl Producer {
     /// Stamps a new batch with the partition's next sequence, first moving the partition to the producer's
     /// current epoch (from sequence 0) if it has nothing outstanding of an older one.
     fn stamp_new_batch(&mut self, index: usize, record_count: u32) -> ProducerStamp {
-        let epoch = self.producer_epoch;
-        let sequences = &mut self.queues[index].sequences;
+        let epoch = self.mem.producer_epoch;
+        let sequences = &mut self.mem.queues[index].sequences;
         if sequences.epoch != epoch {
             assert_eq!(sequences.outstanding, 0, "a partition changes epoch only with nothing outstanding");
             *sequences = PartitionSequences { epoch, ..PartitionSequences::default() };
@@ -644,9 +663,9 @@ impl Producer {
     }
 
     fn send_batch(&mut self, batch: ProducerBatch, leader: BrokerId, ctx: &mut KafkaCtx<'_>) {
-        self.next_correlation += 1;
+        self.mem.next_correlation += 1;
         let request = ProduceRequest {
-            correlation: self.next_correlation,
+            correlation: self.mem.next_correlation,
             partition: batch.partition,
             acks: match self.config.acks {
                 Acks::None => 0,
@@ -663,24 +682,24 @@ impl Producer {
             self.complete_batch(&batch, None, ctx);
             return;
         }
-        self.in_flight_per_broker[leader.index()] += 1;
+        self.mem.in_flight_per_broker[leader.index()] += 1;
         // max.in.flight.requests.per.connection bounds the requests awaiting an answer on each connection.
         assert!(
-            self.in_flight_per_broker[leader.index()] <= self.config.max_in_flight_requests_per_connection,
+            self.mem.in_flight_per_broker[leader.index()] <= self.config.max_in_flight_requests_per_connection,
             "{} requests in flight to {leader}",
-            self.in_flight_per_broker[leader.index()]
+            self.mem.in_flight_per_broker[leader.index()]
         );
         let deadline = ctx.now.plus_us(self.config.request_timeout_us);
-        self.in_flight.insert(self.next_correlation, InFlight { batch, broker: leader, deadline });
+        self.mem.in_flight.insert(self.mem.next_correlation, InFlight { batch, broker: leader, deadline });
     }
 
     fn on_produce_response(&mut self, response: ProduceResponse, ctx: &mut KafkaCtx<'_>) {
-        let Some(flight) = self.in_flight.remove(&response.correlation) else {
+        let Some(flight) = self.mem.in_flight.remove(&response.correlation) else {
             // A request that had timed out (delivery.timeout.ms / request.timeout.ms) or failed with its connection.
             ctx.emit(Obs::StaleDelivery { message: StaleMessage::ProduceResponse });
             return;
         };
-        self.in_flight_per_broker[flight.broker.index()] -= 1;
+        self.mem.in_flight_per_broker[flight.broker.index()] -= 1;
         match response.result {
             Ok(base_offset) => self.complete_batch(&flight.batch, Some(base_offset), ctx),
             Err(error) => self.on_batch_error(flight.batch, error, ctx),
@@ -702,7 +721,7 @@ impl Producer {
             // TransactionManager.handleCompletedBatch: the last acknowledged sequence moves up.
             let last_sequence = stamp.base_sequence + batch.records.len() as u32 - 1;
             let index = self.queue_index(batch.partition);
-            let sequences = &mut self.queues[index].sequences;
+            let sequences = &mut self.mem.queues[index].sequences;
             sequences.last_acked_sequence = sequences.last_acked_sequence.max(Some(last_sequence));
             sequences.outstanding -= 1;
         }
@@ -719,7 +738,7 @@ impl Producer {
             error: error.name().to_string(),
         }));
         if matches!(error, KafkaError::NOT_LEADER_OR_FOLLOWER | KafkaError::NETWORK_EXCEPTION) {
-            self.metadata_wanted = true;
+            self.mem.metadata_wanted = true;
         }
         batch.last_error = Some(error);
         let expired = ctx.now.since_us(batch.created) >= self.config.delivery_timeout_us;
@@ -745,14 +764,14 @@ impl Producer {
             return error.is_retriable();
         };
         let index = self.queue_index(batch.partition);
-        let sequences = &mut self.queues[index].sequences;
+        let sequences = &mut self.mem.queues[index].sequences;
         let unresolved = sequences.unresolved;
         if unresolved.is_none() && (batch.sequence_reset || !sequences.is_next(stamp.base_sequence)) {
             return true; // An earlier batch is still to land: this one follows it.
         }
         if unresolved.is_none_or(|next| next == stamp.base_sequence) {
             sequences.rewrite = true;
-            self.epoch_bump_required = true;
+            self.mem.epoch_bump_required = true;
         }
         true
     }
@@ -761,7 +780,7 @@ impl Producer {
     /// at the front otherwise — which is how retries reorder records without idempotence.
     fn requeue(&mut self, batch: ProducerBatch) {
         let index = self.queue_index(batch.partition);
-        let ready = &mut self.queues[index].ready;
+        let ready = &mut self.mem.queues[index].ready;
         match batch.stamp {
             Some(stamp) => {
                 let at = ready.iter().position(|b| b.stamp.is_none_or(|s| s.base_sequence > stamp.base_sequence));
@@ -793,11 +812,11 @@ impl Producer {
     /// their outstanding batches are done.
     fn sequence_failed(&mut self, batch: &ProducerBatch, error: KafkaError, adjust_sequences: bool) {
         let index = self.queue_index(batch.partition);
-        let sequences = &mut self.queues[index].sequences;
+        let sequences = &mut self.mem.queues[index].sequences;
         sequences.outstanding -= 1;
         if error == KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER || adjust_sequences {
             sequences.rewrite = true;
-            self.epoch_bump_required = true;
+            self.mem.epoch_bump_required = true;
         }
     }
 
@@ -805,14 +824,14 @@ impl Producer {
     /// resolved once nothing of it is outstanding — fine if the last acknowledged sequence is the one before the
     /// next, otherwise its epoch is bumped.
     fn resolve_sequences(&mut self) {
-        for queue in &mut self.queues {
+        for queue in &mut self.mem.queues {
             let sequences = &mut queue.sequences;
             if sequences.unresolved.is_none() || sequences.outstanding > 0 {
                 continue;
             }
             if !sequences.is_next(sequences.next_sequence) {
                 sequences.rewrite = true;
-                self.epoch_bump_required = true;
+                self.mem.epoch_bump_required = true;
             }
             sequences.unresolved = None;
         }
@@ -822,18 +841,18 @@ impl Producer {
     /// and the partitions that asked for it restart their outstanding batches' sequences from 0 in the new epoch
     /// (startSequencesAtBeginning).
     fn bump_epoch_if_required(&mut self) {
-        if !self.epoch_bump_required {
+        if !self.mem.epoch_bump_required {
             return;
         }
-        self.epoch_bump_required = false;
-        if self.producer_epoch == i16::MAX as u16 {
+        self.mem.epoch_bump_required = false;
+        if self.mem.producer_epoch == i16::MAX as u16 {
             self.producer_id += 1;
-            self.producer_epoch = 0;
+            self.mem.producer_epoch = 0;
         } else {
-            self.producer_epoch += 1;
+            self.mem.producer_epoch += 1;
         }
-        for index in 0..self.queues.len() {
-            if self.queues[index].sequences.rewrite {
+        for index in 0..self.mem.queues.len() {
+            if self.mem.queues[index].sequences.rewrite {
                 self.restart_sequences(index);
             }
         }
@@ -841,9 +860,9 @@ impl Producer {
 
     fn restart_sequences(&mut self, index: usize) {
         let partition = self.partitions[index];
-        let (producer_id, producer_epoch) = (self.producer_id, self.producer_epoch);
-        let queue = &mut self.queues[index];
-        let in_flight = self.in_flight.0.iter_mut().map(|(_, f)| &mut f.batch).filter(|b| b.partition == partition);
+        let (producer_id, producer_epoch) = (self.producer_id, self.mem.producer_epoch);
+        let queue = &mut self.mem.queues[index];
+        let in_flight = self.mem.in_flight.0.iter_mut().map(|(_, f)| &mut f.batch).filter(|b| b.partition == partition);
         let mut outstanding: Vec<&mut ProducerBatch> =
             in_flight.chain(queue.ready.iter_mut()).filter(|b| b.stamp.is_some()).collect();
         outstanding.sort_by_key(|b| b.stamp.map(|s| s.base_sequence));
@@ -862,23 +881,24 @@ impl Producer {
     /// (REQUEST_TIMED_OUT's exception) without further retries.
     fn expire_batches(&mut self, ctx: &mut KafkaCtx<'_>) {
         let timeout = self.config.delivery_timeout_us;
-        for index in 0..self.queues.len() {
+        for index in 0..self.mem.queues.len() {
             // The front batch is the oldest (retries go back to the front or in sequence order).
-            while self.queues[index].ready.front().is_some_and(|b| ctx.now.since_us(b.created) >= timeout) {
-                if let Some(batch) = self.queues[index].ready.pop_front() {
+            while self.mem.queues[index].ready.front().is_some_and(|b| ctx.now.since_us(b.created) >= timeout) {
+                if let Some(batch) = self.mem.queues[index].ready.pop_front() {
                     self.expire_batch(batch, ctx);
                 }
             }
         }
         let expired: Vec<u64> = self
+            .mem
             .in_flight
             .iter()
             .filter(|(_, f)| ctx.now.since_us(f.batch.created) >= timeout)
             .map(|(&c, _)| c)
             .collect();
         for correlation in expired {
-            if let Some(flight) = self.in_flight.remove(&correlation) {
-                self.in_flight_per_broker[flight.broker.index()] -= 1;
+            if let Some(flight) = self.mem.in_flight.remove(&correlation) {
+                self.mem.in_flight_per_broker[flight.broker.index()] -= 1;
                 self.expire_batch(flight.batch, ctx);
             }
         }
@@ -892,7 +912,7 @@ impl Producer {
         let index = self.queue_index(batch.partition);
         self.fail_batch(batch, KafkaError::REQUEST_TIMED_OUT, false, ctx);
         if let Some(next) = next.filter(|_| retried) {
-            let sequences = &mut self.queues[index].sequences;
+            let sequences = &mut self.mem.queues[index].sequences;
             sequences.unresolved = sequences.unresolved.max(Some(next));
         }
     }
@@ -900,20 +920,20 @@ impl Producer {
     /// A request unanswered for `request.timeout.ms` closes its connection (NetworkClient): every request in
     /// flight on it fails with a retriable network error, and metadata is refreshed.
     fn expire_requests(&mut self, ctx: &mut KafkaCtx<'_>) {
-        if self.metadata_request.is_some_and(|(_, deadline)| deadline <= ctx.now) {
+        if self.mem.metadata_request.is_some_and(|(_, deadline)| deadline <= ctx.now) {
             self.metadata_failed();
         }
         let timed_out: Vec<BrokerId> = self
             .spec
             .brokers()
-            .filter(|b| self.links[b.index()].probe.is_some_and(|(_, deadline)| deadline <= ctx.now))
+            .filter(|b| self.mem.links[b.index()].probe.is_some_and(|(_, deadline)| deadline <= ctx.now))
             .collect();
         for broker in timed_out {
             // NetworkClient: a connection not set up within its timeout is closed and counts as a failure.
             self.disconnected(broker, ctx.now);
         }
         let broken: Vec<BrokerId> =
-            self.in_flight.values().filter(|f| f.deadline <= ctx.now).map(|f| f.broker).collect();
+            self.mem.in_flight.values().filter(|f| f.deadline <= ctx.now).map(|f| f.broker).collect();
         for broker in broken {
             self.fail_connection(broker, ctx);
         }
@@ -922,29 +942,31 @@ impl Producer {
     /// The connection to `broker` is gone: every request in flight on it fails with a retriable network error.
     fn fail_connection(&mut self, broker: BrokerId, ctx: &mut KafkaCtx<'_>) {
         self.disconnected(broker, ctx.now);
-        let on_broker: Vec<u64> = self.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(&c, _)| c).collect();
+        let on_broker: Vec<u64> =
+            self.mem.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(&c, _)| c).collect();
         for correlation in on_broker {
-            if let Some(flight) = self.in_flight.remove(&correlation) {
-                self.in_flight_per_broker[broker.index()] -= 1;
+            if let Some(flight) = self.mem.in_flight.remove(&correlation) {
+                self.mem.in_flight_per_broker[broker.index()] -= 1;
                 self.on_batch_error(flight.batch, KafkaError::NETWORK_EXCEPTION, ctx);
             }
         }
-        self.metadata_wanted = true;
+        self.mem.metadata_wanted = true;
     }
 
     /// The next moment something may become due: a linger or backoff ending, a timeout, a metadata retry.
     fn earliest_deadline(&self, now: SimTime) -> Option<SimTime> {
         let delivery = self.config.delivery_timeout_us;
         let linger = self
+            .mem
             .queues
             .iter()
             .filter(|q| !q.open.records.is_empty())
             .map(|q| q.open.created.plus_us(self.config.linger_us));
-        let fronts = self.queues.iter().filter_map(|q| q.ready.front());
-        let reconnects = self.links.iter().filter(|l| !l.connected).map(|l| l.probe.map_or(l.retry_at, |(_, d)| d));
+        let fronts = self.mem.queues.iter().filter_map(|q| q.ready.front());
+        let reconnects = self.mem.links.iter().filter(|l| !l.connected).map(|l| l.probe.map_or(l.retry_at, |(_, d)| d));
         let queued = fronts.flat_map(|b| [b.retry_at, b.created.plus_us(delivery)]).chain(reconnects);
-        let requests = self.in_flight.values().map(|f| f.deadline.min(f.batch.created.plus_us(delivery)));
-        let metadata = match self.metadata_request {
+        let requests = self.mem.in_flight.values().map(|f| f.deadline.min(f.batch.created.plus_us(delivery)));
+        let metadata = match self.mem.metadata_request {
             Some((_, deadline)) => Some(deadline),
             None => Some(self.next_metadata_at()),
         };
@@ -954,12 +976,12 @@ impl Producer {
     /// Metadata.timeToNextUpdate: when wanted, `retry.backoff.ms` (exponential over consecutive failures) after
     /// the last attempt; in any case `metadata.max.age.ms` after the last refresh.
     fn next_metadata_at(&self) -> SimTime {
-        let expiry = self.metadata_refreshed_at.plus_us(self.config.metadata_max_age_us);
-        if !self.metadata_wanted {
+        let expiry = self.mem.metadata_refreshed_at.plus_us(self.config.metadata_max_age_us);
+        if !self.mem.metadata_wanted {
             return expiry;
         }
-        let backoff = self.config.retry_backoff().after(self.metadata_failures);
-        expiry.min(self.metadata_attempted_at.plus_us(backoff))
+        let backoff = self.config.retry_backoff().after(self.mem.metadata_failures);
+        expiry.min(self.mem.metadata_attempted_at.plus_us(backoff))
     }
 
     fn queue_index(&self, p: PartitionId) -> usize {
@@ -968,7 +990,7 @@ impl Producer {
 
     /// Whether every send has completed (acknowledged or failed).
     pub fn is_idle(&self) -> bool {
-        self.in_flight.is_empty() && self.queues.iter().all(|q| q.open.records.is_empty() && q.ready.is_empty())
+        self.mem.in_flight.is_empty() && self.mem.queues.iter().all(|q| q.open.records.is_empty() && q.ready.is_empty())
     }
 }
 
@@ -1004,8 +1026,8 @@ acks = "all"
             let scenario = crate::scenario::load_str("producer-test.toml", TWO_PARTITIONS).expect("a valid scenario");
             let mut producer = Producer::new(ClientId(0), Rc::new(scenario.sim.cluster));
             assert!(producer.config.enable_idempotence, "idempotence is the default with acks=all");
-            producer.leaders.fill(LeaderInfo { leader: Some(BrokerId(1)), leader_epoch: 0 });
-            producer.metadata_wanted = false;
+            producer.mem.leaders.fill(LeaderInfo { leader: Some(BrokerId(1)), leader_epoch: 0 });
+            producer.mem.metadata_wanted = false;
             Harness { producer, rng: rng::stream(1, "producer-test", 0), now: SimTime::ZERO, sent: Vec::new() }
         }
 
@@ -1025,7 +1047,7 @@ acks = "all"
             let record = Record { producer: ClientId(0), send_seq: self.producer.sends, key: None, size_bytes: 100 };
             self.producer.sends += 1;
             let partition = self.producer.partitions[index];
-            let queue = &mut self.producer.queues[index];
+            let queue = &mut self.producer.mem.queues[index];
             queue.open.created = self.now;
             queue.open.records.push(record);
             queue.close_open_batch(partition);
@@ -1079,7 +1101,7 @@ acks = "all"
         h.answer(1, Err(KafkaError::INVALID_PRODUCER_EPOCH));
         h.now = SimTime(US_PER_S);
         h.run(|p, ctx| p.run_sender(ctx));
-        assert_eq!(h.producer.producer_epoch, 1, "orders-1's failure bumped the epoch");
+        assert_eq!(h.producer.mem.producer_epoch, 1, "orders-1's failure bumped the epoch");
         assert_eq!(h.sent.len(), 3, "orders-0's batch is retried");
         assert_eq!(h.stamp(2), (0, 0), "with the stamp of its first attempt");
     }
@@ -1096,9 +1118,9 @@ acks = "all"
         h.now = SimTime(200 * US_PER_S);
         h.run(|p, ctx| p.run_sender(ctx));
         assert_eq!(h.sent.len(), 1, "the retry expired by delivery.timeout.ms instead of going again");
-        let sequences = &h.producer.queues[0].sequences;
+        let sequences = &h.producer.mem.queues[0].sequences;
         assert_eq!(sequences.unresolved, None, "resolved in the same sender loop: nothing else was outstanding");
-        assert_eq!(h.producer.producer_epoch, 1, "and sequence 0 was never acknowledged: an epoch bump");
+        assert_eq!(h.producer.mem.producer_epoch, 1, "and sequence 0 was never acknowledged: an epoch bump");
         h.send_to(0);
         assert_eq!(h.stamp(1), (1, 0), "the next batch starts a new epoch at sequence 0");
     }

@@ -13,7 +13,7 @@ impl Consumer {
         if self.cfg.config.commit == CommitStrategy::WithState {
             return;
         }
-        let App::Processing { records, finishes } = &self.app else { return };
+        let App::Processing { records, finishes } = &self.mem.app else { return };
         let finished = finishes.iter().take_while(|&&t| t <= ctx.now).count();
         self.report_processed(&records[..finished], ctx);
     }
@@ -21,14 +21,14 @@ impl Consumer {
     /// `KafkaConsumer.close()`: commit what was consumed (with auto-commit), leave the group so it rebalances at
     /// once instead of after session.timeout.ms, and exit.
     pub(crate) fn close(&mut self, ctx: &mut KafkaCtx<'_>) {
-        if self.app != App::Polling {
+        if self.mem.app != App::Polling {
             // An application closes its consumer from its poll loop, after the batch in hand (wakeup(), then
             // close()): finish what is being processed first.
-            self.closing = true;
+            self.mem.closing = true;
             return;
         }
-        if let Some(coordinator) = self.coordinator
-            && self.membership == Membership::Stable
+        if let Some(coordinator) = self.mem.coordinator
+            && self.mem.membership == Membership::Stable
         {
             if self.cfg.config.commit == CommitStrategy::Auto {
                 self.commit_consumed(false, ctx);
@@ -69,10 +69,10 @@ impl Consumer {
     /// a delay, as a new member that resumes from the committed offsets (and meets the same record again).
     pub(super) fn die_on_poison(&mut self, (p, offset, record): (PartitionId, u64, Record), ctx: &mut KafkaCtx<'_>) {
         self.report_poison(p, offset, record, false, ctx);
-        let next_correlation = self.next_correlation;
+        let next_correlation = self.mem.next_correlation;
         self.crash(StorageLoss::Nothing);
-        self.next_correlation = next_correlation;
-        self.dead_until = ctx.now.plus_us(self.cfg.restart_delay_us);
+        self.mem.next_correlation = next_correlation;
+        self.mem.dead_until = ctx.now.plus_us(self.cfg.restart_delay_us);
         self.arm_poll(self.cfg.restart_delay_us, ctx);
     }
 
@@ -82,7 +82,7 @@ impl Consumer {
             let event = ClientEvent::Processed {
                 consumer: self.index,
                 group: self.group() as u32,
-                generation: self.generation,
+                generation: self.mem.generation,
                 partition: p.0,
                 offset,
                 producer: record.producer.0,
@@ -103,16 +103,16 @@ impl Consumer {
                 ctx.now.plus_us(took_us)
             })
             .collect();
-        self.app = App::Processing { records, finishes };
+        self.mem.app = App::Processing { records, finishes };
         ctx.set_timer(took_us, Timer::ConsumerProcessed);
     }
 
     /// Records processed: report them; a processor stage hands them to its producer and waits for the
     /// acknowledgements (a flush) before committing; then commit if the strategy says so, and go on.
     pub(super) fn on_processed(&mut self, ctx: &mut KafkaCtx<'_>) {
-        let App::Processing { records, finishes } = std::mem::replace(&mut self.app, App::Polling) else { return };
+        let App::Processing { records, finishes } = std::mem::replace(&mut self.mem.app, App::Polling) else { return };
         if finishes.last().is_some_and(|&done_at| done_at > ctx.now) {
-            self.app = App::Processing { records, finishes };
+            self.mem.app = App::Processing { records, finishes };
             return;
         }
         let per_record = matches!(self.cfg.config.commit, CommitStrategy::AfterProcessing { per_record: true, .. });
@@ -120,11 +120,11 @@ impl Consumer {
         let (done, rest) = (records[..split].to_vec(), records[split..].to_vec());
         self.report_processed(&done, ctx);
         if let Some(producer) = self.cfg.stage_producer {
-            self.next_correlation += 1;
-            let token = self.next_correlation;
+            self.mem.next_correlation += 1;
+            let token = self.mem.next_correlation;
             let inputs = done.iter().map(|(_, _, r)| (r.key, r.producer.0, r.send_seq)).collect();
             ctx.send(self.spec.producer_node(producer), Msg::Forward { token, inputs });
-            self.app = App::Forwarding { token, done, rest };
+            self.mem.app = App::Forwarding { token, done, rest };
             return;
         }
         self.after_processing(done, rest, ctx);
@@ -132,10 +132,10 @@ impl Consumer {
 
     /// The stage's producer acknowledged what it wrote for the batch: carry on as after processing.
     pub(super) fn on_forwarded(&mut self, token: u64, ctx: &mut KafkaCtx<'_>) {
-        if !matches!(&self.app, App::Forwarding { token: t, .. } if *t == token) {
+        if !matches!(&self.mem.app, App::Forwarding { token: t, .. } if *t == token) {
             return;
         }
-        if let App::Forwarding { done, rest, .. } = std::mem::replace(&mut self.app, App::Polling) {
+        if let App::Forwarding { done, rest, .. } = std::mem::replace(&mut self.mem.app, App::Polling) {
             self.after_processing(done, rest, ctx);
         }
     }
@@ -151,7 +151,7 @@ impl Consumer {
                 // The record's leader epoch goes with the offset when it is the consumed position's
                 // (commitSync with OffsetAndMetadata(offset, record.leaderEpoch())); otherwise none.
                 let with_epoch = |(p, offset): (PartitionId, u64)| {
-                    let pos = self.positions.get(&p).filter(|pos| pos.consumed == Some(offset));
+                    let pos = self.mem.positions.get(&p).filter(|pos| pos.consumed == Some(offset));
                     let leader_epoch =
                         pos.and_then(|pos| pos.consumed_epoch).filter(|_| self.cfg.config.truncation_detection);
                     (p, OffsetAndEpoch { offset, leader_epoch })
@@ -160,7 +160,7 @@ impl Consumer {
                 if sync {
                     // Waiting first: a commit the client fails at once (no coordinator, not in the group)
                     // finishes the wait before `commit` returns.
-                    self.app = App::CommittingSync { then_process: rest };
+                    self.mem.app = App::CommittingSync { then_process: rest };
                     return self.commit(upto, true, ctx);
                 }
                 self.commit(upto, false, ctx);
@@ -177,12 +177,12 @@ impl Consumer {
     }
 
     pub(super) fn continue_after(&mut self, rest: Vec<(PartitionId, u64, Record)>, ctx: &mut KafkaCtx<'_>) {
-        if self.closing && rest.is_empty() {
-            self.app = App::Polling;
+        if self.mem.closing && rest.is_empty() {
+            self.mem.app = App::Polling;
             return self.close(ctx);
         }
         if rest.is_empty() {
-            self.app = App::Polling;
+            self.mem.app = App::Polling;
             self.poll(ctx);
         } else {
             self.start_processing(rest, ctx);
@@ -197,7 +197,7 @@ impl Consumer {
             pos.consumed.map(|offset| OffsetAndEpoch { offset, leader_epoch })
         };
         let offsets: Vec<(PartitionId, OffsetAndEpoch)> =
-            self.positions.iter().filter_map(|(&p, pos)| committed(pos).map(|c| (p, c))).collect();
+            self.mem.positions.iter().filter_map(|(&p, pos)| committed(pos).map(|c| (p, c))).collect();
         if offsets.is_empty() {
             if sync {
                 self.finish_sync_commit(ctx);

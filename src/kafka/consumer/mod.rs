@@ -140,10 +140,16 @@ struct StateStore {
 
 pub struct Consumer {
     index: u32,
-    /// Survives a crash (the application's database); everything else is the process's memory.
-    store: StateStore,
     spec: Rc<ClusterSpec>,
     cfg: ConsumerSpec,
+    /// Survives a crash of the process (the application's database, fsynced): only a lost disk takes it.
+    store: StateStore,
+    /// The process's memory: built afresh at every start, so a crash keeps nothing of it.
+    mem: ConsumerMemory,
+}
+
+/// Everything a consumer's process holds in memory, which a crash or a restart loses whole.
+struct ConsumerMemory {
     leaders: Vec<LeaderInfo>,
     coordinator: Option<BrokerId>,
     member_id: String,
@@ -170,15 +176,10 @@ pub struct Consumer {
     metadata_failures: u32,
 }
 
-impl Consumer {
-    pub fn new(index: u32, spec: Rc<ClusterSpec>) -> Self {
-        let cfg = spec.consumers[index as usize].clone();
-        Consumer {
-            index,
-            store: StateStore::default(),
+impl ConsumerMemory {
+    fn new(index: u32, spec: &ClusterSpec) -> Self {
+        ConsumerMemory {
             leaders: vec![LeaderInfo { leader: None, leader_epoch: -1 }; spec.partitions.len()],
-            cfg,
-            spec,
             coordinator: None,
             member_id: String::new(),
             generation: -1,
@@ -196,20 +197,26 @@ impl Consumer {
             dead_until: SimTime::ZERO,
             closing: false,
             poll_wakeup: Wakeup::default(),
+            request_wakeup: Wakeup::default(),
             metadata_attempted_at: None,
             metadata_failures: 0,
-            request_wakeup: Wakeup::default(),
         }
+    }
+}
+
+impl Consumer {
+    pub fn new(index: u32, spec: Rc<ClusterSpec>) -> Self {
+        let cfg = spec.consumers[index as usize].clone();
+        let mem = ConsumerMemory::new(index, &spec);
+        Consumer { index, spec, cfg, store: StateStore::default(), mem }
     }
 
     /// A crash of the consumer's process: its memory is gone; it will start over as a new member, from the
-    /// group's committed offsets.
-    /// The application's store commits durably (fsync): only a lost disk takes it.
+    /// group's committed offsets. The application's store commits durably (fsync): only a lost disk takes it.
     pub fn crash(&mut self, loss: StorageLoss) {
-        let store = std::mem::take(&mut self.store);
-        *self = Consumer::new(self.index, self.spec.clone());
-        if loss != StorageLoss::Disk {
-            self.store = store;
+        self.mem = ConsumerMemory::new(self.index, &self.spec);
+        if loss == StorageLoss::Disk {
+            self.store = StateStore::default();
         }
     }
 
@@ -225,7 +232,7 @@ impl Consumer {
         };
         if let Some(kind) = self.take_pending(correlation) {
             if kind == PendingKind::Metadata {
-                self.metadata_failures = self.metadata_failures.saturating_add(1);
+                self.mem.metadata_failures = self.mem.metadata_failures.saturating_add(1);
             }
             if matches!(
                 kind,
@@ -233,15 +240,15 @@ impl Consumer {
             ) {
                 self.mark_coordinator_dead();
             }
-            if matches!(kind, PendingKind::Fetch(p) | PendingKind::ListOffsets(p) if self.leaders[p.index()].leader.is_some())
+            if matches!(kind, PendingKind::Fetch(p) | PendingKind::ListOffsets(p) if self.mem.leaders[p.index()].leader.is_some())
             {
-                self.leaders.iter_mut().for_each(|l| l.leader = None);
+                self.mem.leaders.iter_mut().for_each(|l| l.leader = None);
             }
             if kind == (PendingKind::Commit { sync: true }) {
                 self.finish_sync_commit(ctx);
             }
             self.abandon_validation(kind);
-            if self.app == App::Polling && self.started {
+            if self.mem.app == App::Polling && self.mem.started {
                 self.arm_poll(self.cfg.config.retry_backoff_us, ctx);
             }
         }
@@ -254,18 +261,18 @@ impl Consumer {
 
     pub fn on_timer(&mut self, timer: Timer, ctx: &mut KafkaCtx<'_>) {
         match timer {
-            Timer::ConsumerPoll if ctx.now < self.dead_until => {
+            Timer::ConsumerPoll if ctx.now < self.mem.dead_until => {
                 // Wakeups are armed at most a horizon ahead: keep waiting for the restart.
-                self.poll_wakeup.fired(ctx.now);
-                self.arm_poll(self.dead_until.since_us(ctx.now), ctx);
+                self.mem.poll_wakeup.fired(ctx.now);
+                self.arm_poll(self.mem.dead_until.since_us(ctx.now), ctx);
             }
             Timer::ConsumerPoll => {
-                self.poll_wakeup.fired(ctx.now);
-                if !self.started {
-                    self.started = true;
-                    self.last_auto_commit = ctx.now;
+                self.mem.poll_wakeup.fired(ctx.now);
+                if !self.mem.started {
+                    self.mem.started = true;
+                    self.mem.last_auto_commit = ctx.now;
                 }
-                if self.app == App::Polling {
+                if self.mem.app == App::Polling {
                     self.poll(ctx);
                 }
             }
@@ -275,9 +282,9 @@ impl Consumer {
             }
             Timer::ConsumerProcessed => self.on_processed(ctx),
             Timer::Wakeup => {
-                self.request_wakeup.fired(ctx.now);
+                self.mem.request_wakeup.fired(ctx.now);
                 self.expire_requests(ctx);
-                if let Some(next) = self.pending.iter().map(|p| p.deadline).min() {
+                if let Some(next) = self.mem.pending.iter().map(|p| p.deadline).min() {
                     self.arm_request_wakeup(next, ctx);
                 }
             }
@@ -297,8 +304,8 @@ impl Consumer {
     pub fn on_message(&mut self, _from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
         match msg {
             Msg::MetadataResponse { correlation, leaders } if self.take_pending(correlation).is_some() => {
-                self.leaders.copy_from_slice(&leaders);
-                self.metadata_failures = 0;
+                self.mem.leaders.copy_from_slice(&leaders);
+                self.mem.metadata_failures = 0;
                 self.resume_poll(ctx);
             }
             Msg::GroupResponse { correlation, response } => match self.take_pending(correlation) {
@@ -339,8 +346,8 @@ impl Consumer {
     // ---- requests ----
 
     fn send(&mut self, to: BrokerId, kind: PendingKind, request: GroupRequest, ctx: &mut KafkaCtx<'_>) {
-        self.next_correlation += 1;
-        let correlation = self.next_correlation;
+        self.mem.next_correlation += 1;
+        let correlation = self.mem.next_correlation;
         // A JoinGroup may wait a whole rebalance: its timeout is max.poll.interval.ms + 5 s (ConsumerCoordinator).
         let timeout_us = match kind {
             PendingKind::Join => {
@@ -349,35 +356,35 @@ impl Consumer {
             _ => self.cfg.config.request_timeout_us,
         };
         let deadline = ctx.now.plus_us(timeout_us);
-        self.pending.push(Pending { correlation, deadline, kind });
+        self.mem.pending.push(Pending { correlation, deadline, kind });
         ctx.send(self.spec.broker_node(to), Msg::GroupRequest { correlation, request });
         self.arm_request_wakeup(deadline, ctx);
     }
 
     /// One wakeup for every request deadline: armed at the earliest (at most a horizon ahead).
     fn arm_request_wakeup(&mut self, at: SimTime, ctx: &mut KafkaCtx<'_>) {
-        if let Some(delay) = self.request_wakeup.arm(at, ctx.now) {
+        if let Some(delay) = self.mem.request_wakeup.arm(at, ctx.now) {
             ctx.set_timer(delay, Timer::Wakeup);
         }
     }
 
     fn has_pending(&self, kind: PendingKind) -> bool {
-        self.pending.iter().any(|p| p.kind == kind)
+        self.mem.pending.iter().any(|p| p.kind == kind)
     }
 
     fn take_pending(&mut self, correlation: u64) -> Option<PendingKind> {
-        let i = self.pending.iter().position(|p| p.correlation == correlation)?;
-        Some(self.pending.remove(i).kind)
+        let i = self.mem.pending.iter().position(|p| p.correlation == correlation)?;
+        Some(self.mem.pending.remove(i).kind)
     }
 
     /// Requests unanswered for `request.timeout.ms` are given up: the coordinator is presumed dead (and found
     /// again), fetches and metadata are asked again at the next poll.
     fn expire_requests(&mut self, ctx: &mut KafkaCtx<'_>) {
         let now = ctx.now;
-        let expired: Vec<Pending> = self.pending.extract_if(.., |p| p.deadline <= now).collect();
+        let expired: Vec<Pending> = self.mem.pending.extract_if(.., |p| p.deadline <= now).collect();
         for p in &expired {
             if p.kind == PendingKind::Metadata {
-                self.metadata_failures = self.metadata_failures.saturating_add(1);
+                self.mem.metadata_failures = self.mem.metadata_failures.saturating_add(1);
             }
             if matches!(
                 p.kind,
@@ -399,31 +406,31 @@ impl Consumer {
     /// Its leader is presumed gone too: metadata is refreshed before the next attempt.
     fn abandon_validation(&mut self, kind: PendingKind) {
         if let PendingKind::Validate(p) = kind
-            && let Some(pos) = self.positions.get_mut(&p)
+            && let Some(pos) = self.mem.positions.get_mut(&p)
         {
             pos.validating = None;
-            self.leaders[p.index()].leader = None;
+            self.mem.leaders[p.index()].leader = None;
         }
     }
 
     fn mark_coordinator_dead(&mut self) {
-        self.coordinator = None;
-        if self.membership != Membership::Stable {
-            self.membership = Membership::Unjoined;
-            self.rejoin_needed = true;
+        self.mem.coordinator = None;
+        if self.mem.membership != Membership::Stable {
+            self.mem.membership = Membership::Unjoined;
+            self.mem.rejoin_needed = true;
         }
     }
 
     fn any_broker(&mut self) -> BrokerId {
-        self.bootstrap_cursor += 1;
-        BrokerId(self.bootstrap_cursor % self.spec.broker_count + 1)
+        self.mem.bootstrap_cursor += 1;
+        BrokerId(self.mem.bootstrap_cursor % self.spec.broker_count + 1)
     }
 
     // ---- poll ----
 
     /// Continues a `poll()` that was waiting, if the application is in one.
     fn resume_poll(&mut self, ctx: &mut KafkaCtx<'_>) {
-        if self.started && self.app == App::Polling {
+        if self.mem.started && self.mem.app == App::Polling {
             self.poll(ctx);
         }
     }
@@ -431,14 +438,14 @@ impl Consumer {
     /// KafkaConsumer.poll: settle the group (coordinator, rejoin), learn positions, auto-commit when due, then
     /// return buffered records or send fetches and wait.
     fn poll(&mut self, ctx: &mut KafkaCtx<'_>) {
-        self.last_poll = ctx.now;
+        self.mem.last_poll = ctx.now;
         if !self.ensure_group(ctx) || !self.ensure_positions(ctx) {
             return self.wait_in_poll(ctx);
         }
         if self.cfg.config.commit == CommitStrategy::Auto
-            && ctx.now.since_us(self.last_auto_commit) >= self.cfg.config.auto_commit_interval_us
+            && ctx.now.since_us(self.mem.last_auto_commit) >= self.cfg.config.auto_commit_interval_us
         {
-            self.last_auto_commit = ctx.now;
+            self.mem.last_auto_commit = ctx.now;
             self.commit_consumed(false, ctx);
         }
         let taken = self.take_records();
@@ -455,7 +462,7 @@ impl Consumer {
             return self.wait_in_poll(ctx);
         }
         if self.cfg.config.commit == CommitStrategy::BeforeProcessing {
-            self.app = App::CommittingSync { then_process: records };
+            self.mem.app = App::CommittingSync { then_process: records };
             self.commit_consumed(true, ctx);
         } else {
             self.start_processing(records, ctx);
@@ -469,28 +476,28 @@ impl Consumer {
     }
 
     fn arm_poll(&mut self, delay_us: u64, ctx: &mut KafkaCtx<'_>) {
-        if let Some(delay) = self.poll_wakeup.arm(ctx.now.plus_us(delay_us), ctx.now) {
+        if let Some(delay) = self.mem.poll_wakeup.arm(ctx.now.plus_us(delay_us), ctx.now) {
             ctx.set_timer(delay, Timer::ConsumerPoll);
         }
     }
 
     /// Finds the coordinator and (re)joins when needed; true once the member is stable with an assignment.
     fn ensure_group(&mut self, ctx: &mut KafkaCtx<'_>) -> bool {
-        if self.leaders.iter().all(|l| l.leader.is_none()) {
+        if self.mem.leaders.iter().all(|l| l.leader.is_none()) {
             self.request_metadata(ctx);
         }
         if let Some(partitions) = &self.cfg.assign {
-            if self.membership != Membership::Stable {
+            if self.mem.membership != Membership::Stable {
                 let partitions = partitions.clone();
                 self.assign_manually(&partitions, ctx);
             }
             // Without a group.id there is nothing to coordinate; with one, committed offsets and commits need
             // the coordinator.
-            if self.cfg.without_group_id || self.coordinator.is_some() {
+            if self.cfg.without_group_id || self.mem.coordinator.is_some() {
                 return true;
             }
         }
-        let Some(coordinator) = self.coordinator else {
+        let Some(coordinator) = self.mem.coordinator else {
             if !self.has_pending(PendingKind::FindCoordinator) {
                 let group = self.group();
                 let broker = self.any_broker();
@@ -498,12 +505,12 @@ impl Consumer {
             }
             return false;
         };
-        if self.rejoin_needed && matches!(self.membership, Membership::Unjoined | Membership::Stable) {
+        if self.mem.rejoin_needed && matches!(self.mem.membership, Membership::Unjoined | Membership::Stable) {
             self.prepare_rejoin(ctx);
             self.send_join(coordinator, ctx);
             return false;
         }
-        self.membership == Membership::Stable
+        self.mem.membership == Membership::Stable
     }
 
     /// A metadata request, unless one is in flight or the last was sent less than `retry.backoff.ms` ago (doubling
@@ -514,16 +521,16 @@ impl Consumer {
         }
         // Metadata.timeToNextUpdate: no sooner than the (exponential) refresh backoff after the last attempt,
         // whether it succeeded or not — a refresh that still shows no leader is not repeated at once.
-        let backoff_us = self.cfg.config.retry_backoff().after(self.metadata_failures);
-        let due = self.metadata_attempted_at.map(|t| t.plus_us(backoff_us));
+        let backoff_us = self.cfg.config.retry_backoff().after(self.mem.metadata_failures);
+        let due = self.mem.metadata_attempted_at.map(|t| t.plus_us(backoff_us));
         if let Some(due) = due.filter(|&due| due > ctx.now) {
             return self.arm_poll(due.since_us(ctx.now), ctx);
         }
-        self.metadata_attempted_at = Some(ctx.now);
-        self.next_correlation += 1;
-        let correlation = self.next_correlation;
+        self.mem.metadata_attempted_at = Some(ctx.now);
+        self.mem.next_correlation += 1;
+        let correlation = self.mem.next_correlation;
         let deadline = ctx.now.plus_us(self.cfg.config.request_timeout_us);
-        self.pending.push(Pending { correlation, deadline, kind: PendingKind::Metadata });
+        self.mem.pending.push(Pending { correlation, deadline, kind: PendingKind::Metadata });
         let broker = self.any_broker();
         ctx.send(self.spec.broker_node(broker), Msg::MetadataRequest { correlation });
         self.arm_request_wakeup(deadline, ctx);
@@ -534,16 +541,16 @@ impl Consumer {
     /// With the cooperative protocol (KIP-429) a member keeps its partitions while it rejoins, unless its
     /// generation was lost (then they are lost: onPartitionsLost).
     fn prepare_rejoin(&mut self, ctx: &mut KafkaCtx<'_>) {
-        if self.positions.is_empty() {
+        if self.mem.positions.is_empty() {
             return;
         }
-        if self.cfg.config.commit == CommitStrategy::Auto && self.membership == Membership::Stable {
+        if self.cfg.config.commit == CommitStrategy::Auto && self.mem.membership == Membership::Stable {
             self.commit_consumed(false, ctx);
         }
-        if self.cooperative() && self.generation >= 0 {
+        if self.cooperative() && self.mem.generation >= 0 {
             return;
         }
-        let all: Vec<PartitionId> = self.positions.keys().copied().collect();
+        let all: Vec<PartitionId> = self.mem.positions.keys().copied().collect();
         self.revoke(&all, ctx);
     }
 
@@ -564,22 +571,22 @@ impl Consumer {
         };
         self.emit(ctx, event);
         for p in partitions {
-            self.positions.remove(p);
+            self.mem.positions.remove(p);
         }
-        self.buffer.retain(|(p, _, _)| !partitions.contains(p));
+        self.mem.buffer.retain(|(p, _, _)| !partitions.contains(p));
     }
 
     fn send_join(&mut self, coordinator: BrokerId, ctx: &mut KafkaCtx<'_>) {
-        if !self.member_id.is_empty() {
+        if !self.mem.member_id.is_empty() {
             // A rebalance starts for this member (its JoinGroup); `assigned` marks its end.
             let event = ClientEvent::Joining {
                 consumer: self.index,
                 group: self.group() as u32,
-                member_id: self.member_id.clone(),
+                member_id: self.mem.member_id.clone(),
             };
             self.emit(ctx, event);
         }
-        self.membership = Membership::Joining;
+        self.mem.membership = Membership::Joining;
         let c = &self.cfg.config;
         let metadata = JoinMetadata {
             instance_id: c.group_instance_id.clone(),
@@ -587,10 +594,10 @@ impl Consumer {
             rebalance_timeout_us: c.max_poll_interval_us,
             protocols: c.assignors.iter().map(|a| a.name().to_string()).collect(),
             topics: self.cfg.topics.clone(),
-            owned: if self.cooperative() { self.positions.keys().copied().collect() } else { Vec::new() },
-            owned_generation: self.generation,
+            owned: if self.cooperative() { self.mem.positions.keys().copied().collect() } else { Vec::new() },
+            owned_generation: self.mem.generation,
         };
-        let request = GroupRequest::JoinGroup { group: self.group(), member_id: self.member_id.clone(), metadata };
+        let request = GroupRequest::JoinGroup { group: self.group(), member_id: self.mem.member_id.clone(), metadata };
         self.send(coordinator, PendingKind::Join, request, ctx);
     }
 
@@ -598,17 +605,18 @@ impl Consumer {
     fn ensure_positions(&mut self, ctx: &mut KafkaCtx<'_>) -> bool {
         self.validate_positions_if_needed(ctx);
         // The usual case on every poll: every position is known, and nothing needs collecting.
-        if self.positions.values().all(|p| p.fetch.is_some() || p.no_offset) {
+        if self.mem.positions.values().all(|p| p.fetch.is_some() || p.no_offset) {
             return true;
         }
         let unknown: Vec<PartitionId> = self
+            .mem
             .positions
             .iter()
             .filter(|(_, p)| p.fetch.is_none() && !p.no_offset && !p.awaiting_reset)
             .map(|(&p, _)| p)
             .collect();
         let resets: Vec<PartitionId> =
-            self.positions.iter().filter(|(_, p)| p.fetch.is_none() && p.awaiting_reset).map(|(&p, _)| p).collect();
+            self.mem.positions.iter().filter(|(_, p)| p.fetch.is_none() && p.awaiting_reset).map(|(&p, _)| p).collect();
         let idle: Vec<PartitionId> =
             resets.iter().copied().filter(|&p| !self.has_pending(PendingKind::ListOffsets(p))).collect();
         for p in idle {
@@ -624,9 +632,9 @@ impl Consumer {
             }
             return false;
         }
-        if let Some(coordinator) = self.coordinator
+        if let Some(coordinator) = self.mem.coordinator
             && !self.has_pending(PendingKind::OffsetFetch)
-            && !self.pending.iter().any(|p| matches!(p.kind, PendingKind::ListOffsets(_)))
+            && !self.mem.pending.iter().any(|p| matches!(p.kind, PendingKind::ListOffsets(_)))
         {
             let request = GroupRequest::OffsetFetch { group: self.group(), partitions: unknown };
             self.send(coordinator, PendingKind::OffsetFetch, request, ctx);
@@ -644,19 +652,19 @@ impl Consumer {
         if !self.cfg.config.truncation_detection {
             return;
         }
-        let leaders = &self.leaders;
+        let leaders = &self.mem.leaders;
         let due = |(p, pos): (&PartitionId, &Position)| {
             let leader = leaders[p.index()];
             let stale = pos.offset().is_some() && pos.validating.is_none() && leader.leader.is_some();
             (stale && pos.validated_for != Some(leader.leader_epoch)).then_some(*p)
         };
-        if !self.positions.iter().any(|entry| due(entry).is_some()) {
+        if !self.mem.positions.iter().any(|entry| due(entry).is_some()) {
             return;
         }
-        let partitions: Vec<PartitionId> = self.positions.iter().filter_map(due).collect();
+        let partitions: Vec<PartitionId> = self.mem.positions.iter().filter_map(due).collect();
         for p in partitions {
-            let LeaderInfo { leader: Some(leader), leader_epoch } = self.leaders[p.index()] else { continue };
-            let Some(pos) = self.positions.get_mut(&p) else { continue };
+            let LeaderInfo { leader: Some(leader), leader_epoch } = self.mem.leaders[p.index()] else { continue };
+            let Some(pos) = self.mem.positions.get_mut(&p) else { continue };
             let Some(epoch) = pos.consumed_epoch else {
                 pos.validated_for = Some(leader_epoch);
                 continue;
@@ -666,7 +674,7 @@ impl Consumer {
                 pos.seek(offset, Some(epoch));
             }
             pos.validating = Some(leader_epoch);
-            self.buffer.retain(|(b, _, _)| *b != p);
+            self.mem.buffer.retain(|(b, _, _)| *b != p);
             let request = GroupRequest::OffsetsForLeaderEpoch {
                 partition: p,
                 current_leader_epoch: leader_epoch,
@@ -686,14 +694,14 @@ impl Consumer {
         result: Result<Option<(LeaderEpoch, u64)>, KafkaError>,
         ctx: &mut KafkaCtx<'_>,
     ) {
-        let Some(pos) = self.positions.get_mut(&p) else { return self.resume_poll(ctx) };
+        let Some(pos) = self.mem.positions.get_mut(&p) else { return self.resume_poll(ctx) };
         let (Some(asked_for), Some(position)) = (pos.validating.take(), pos.offset()) else {
             return self.resume_poll(ctx);
         };
         let end = match result {
             Err(_) => {
                 // FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER: refresh metadata, ask again.
-                self.leaders[p.index()].leader = None;
+                self.mem.leaders[p.index()].leader = None;
                 return self.after_backoff_or_poll(true, ctx);
             }
             Ok(Some((_, end_offset))) if end_offset >= position => {
@@ -724,7 +732,7 @@ impl Consumer {
             Some((epoch, offset)) => {
                 pos.seek(offset, Some(epoch));
                 pos.validated_for = Some(asked_for);
-                self.buffer.retain(|(b, _, _)| *b != p);
+                self.mem.buffer.retain(|(b, _, _)| *b != p);
                 ctx.emit(Obs::Client(ClientEvent::PositionReset { consumer, group, partition: p.0, offset }));
             }
             None => {
@@ -743,8 +751,8 @@ impl Consumer {
         let max = self.cfg.config.max_poll_records as usize;
         let mut taken = Taken::default();
         while taken.records.len() < max {
-            let Some((p, offset, record)) = self.buffer.pop_front() else { break };
-            let Some(pos) = self.positions.get_mut(&p) else { continue };
+            let Some((p, offset, record)) = self.mem.buffer.pop_front() else { break };
+            let Some(pos) = self.mem.positions.get_mut(&p) else { continue };
             if pos.consumed.is_some_and(|c| offset < c) {
                 continue;
             }
@@ -753,7 +761,7 @@ impl Consumer {
                 if taken.records.is_empty() && taken.ranges.is_empty() {
                     taken.poison = Some((p, offset, record));
                 } else {
-                    self.buffer.push_front((p, offset, record));
+                    self.mem.buffer.push_front((p, offset, record));
                 }
                 break;
             }
@@ -782,7 +790,7 @@ impl Consumer {
             let event = ClientEvent::Polled {
                 consumer: self.index,
                 group: self.group() as u32,
-                generation: self.generation,
+                generation: self.mem.generation,
                 partition: p.0,
                 first_offset: first,
                 count: (end - first) as u32,
@@ -794,6 +802,7 @@ impl Consumer {
     /// Fetches every assigned partition whose position is known and has nothing in flight.
     fn send_fetches(&mut self, ctx: &mut KafkaCtx<'_>) {
         let wanted: Vec<(PartitionId, u64)> = self
+            .mem
             .positions
             .iter()
             .filter(|(_, pos)| pos.validating.is_none())
@@ -801,10 +810,10 @@ impl Consumer {
             .filter(|&(p, _)| !self.has_pending(PendingKind::Fetch(p)))
             // Fetcher.fetchablePartitions: a partition whose fetched records are not yet drained by poll is not
             // fetched again, so a slow consumer does not read ahead without bound.
-            .filter(|&(p, _)| !self.buffer.iter().any(|(b, _, _)| *b == p))
+            .filter(|&(p, _)| !self.mem.buffer.iter().any(|(b, _, _)| *b == p))
             .collect();
         for (p, offset) in wanted {
-            let Some(leader) = self.leaders[p.index()].leader else {
+            let Some(leader) = self.mem.leaders[p.index()].leader else {
                 self.request_metadata(ctx);
                 continue;
             };
@@ -817,7 +826,7 @@ impl Consumer {
     // ---- processing and commits ----
 
     fn commit(&mut self, offsets: Vec<(PartitionId, OffsetAndEpoch)>, sync: bool, ctx: &mut KafkaCtx<'_>) {
-        let refused = match (self.coordinator, self.membership) {
+        let refused = match (self.mem.coordinator, self.mem.membership) {
             (None, _) => Some(KafkaError::COORDINATOR_NOT_AVAILABLE),
             (Some(_), Membership::Stable) => None,
             // ConsumerCoordinator.sendOffsetCommitRequest: with group-managed partitions a commit needs a stable
@@ -827,7 +836,7 @@ impl Consumer {
             (Some(_), Membership::Joining | Membership::Syncing) => Some(KafkaError::REBALANCE_IN_PROGRESS),
             (Some(_), Membership::Unjoined) => Some(KafkaError::COMMIT_FAILED),
         };
-        let Some(coordinator) = self.coordinator.filter(|_| refused.is_none()) else {
+        let Some(coordinator) = self.mem.coordinator.filter(|_| refused.is_none()) else {
             self.report_commit(&offsets, refused, ctx);
             if sync {
                 self.finish_sync_commit(ctx);
@@ -836,8 +845,8 @@ impl Consumer {
         };
         let request = GroupRequest::OffsetCommit {
             group: self.group(),
-            generation: self.generation,
-            member_id: self.member_id.clone(),
+            generation: self.mem.generation,
+            member_id: self.mem.member_id.clone(),
             offsets,
         };
         self.send(coordinator, PendingKind::Commit { sync }, request, ctx);
@@ -853,7 +862,7 @@ impl Consumer {
             let event = ClientEvent::Committed {
                 consumer: self.index,
                 group: self.group() as u32,
-                generation: self.generation,
+                generation: self.mem.generation,
                 partition: p.0,
                 offset,
                 error: error.map(|e| e.name().to_string()),
@@ -864,7 +873,7 @@ impl Consumer {
 
     /// A `commitSync` returned (or gave up): go on with what the application was doing.
     fn finish_sync_commit(&mut self, ctx: &mut KafkaCtx<'_>) {
-        if let App::CommittingSync { then_process } = std::mem::replace(&mut self.app, App::Polling) {
+        if let App::CommittingSync { then_process } = std::mem::replace(&mut self.mem.app, App::Polling) {
             if self.cfg.config.commit == CommitStrategy::BeforeProcessing && !then_process.is_empty() {
                 self.start_processing(then_process, ctx);
             } else {
@@ -878,34 +887,38 @@ impl Consumer {
     /// The heartbeat thread: beats while a member; leaves the group if the application has not polled within
     /// `max.poll.interval.ms` (AbstractCoordinator.HeartbeatThread; "consumer poll timeout has expired").
     fn on_heartbeat_timer(&mut self, ctx: &mut KafkaCtx<'_>) {
-        let Some(coordinator) = self.coordinator else { return };
-        if self.membership != Membership::Stable || self.member_id.is_empty() {
+        let Some(coordinator) = self.mem.coordinator else { return };
+        if self.mem.membership != Membership::Stable || self.mem.member_id.is_empty() {
             return;
         }
-        if self.started && ctx.now.since_us(self.last_poll) > self.cfg.config.max_poll_interval_us {
+        if self.mem.started && ctx.now.since_us(self.mem.last_poll) > self.cfg.config.max_poll_interval_us {
             self.leave_group(coordinator, "max.poll.interval.ms expired", ctx);
             return;
         }
         if !self.has_pending(PendingKind::Heartbeat) {
             let request = GroupRequest::Heartbeat {
                 group: self.group(),
-                generation: self.generation,
-                member_id: self.member_id.clone(),
+                generation: self.mem.generation,
+                member_id: self.mem.member_id.clone(),
             };
             self.send(coordinator, PendingKind::Heartbeat, request, ctx);
         }
     }
 
     fn leave_group(&mut self, coordinator: BrokerId, reason: &str, ctx: &mut KafkaCtx<'_>) {
-        let request = GroupRequest::LeaveGroup { group: self.group(), member_id: std::mem::take(&mut self.member_id) };
-        self.next_correlation += 1;
-        ctx.send(self.spec.broker_node(coordinator), Msg::GroupRequest { correlation: self.next_correlation, request });
+        let request =
+            GroupRequest::LeaveGroup { group: self.group(), member_id: std::mem::take(&mut self.mem.member_id) };
+        self.mem.next_correlation += 1;
+        ctx.send(
+            self.spec.broker_node(coordinator),
+            Msg::GroupRequest { correlation: self.mem.next_correlation, request },
+        );
         let event =
             ClientEvent::LeftGroup { consumer: self.index, group: self.group() as u32, reason: reason.to_string() };
         self.emit(ctx, event);
-        self.generation = -1;
-        self.membership = Membership::Unjoined;
-        self.rejoin_needed = true;
+        self.mem.generation = -1;
+        self.mem.membership = Membership::Unjoined;
+        self.mem.rejoin_needed = true;
     }
 
     // ---- responses ----
@@ -913,7 +926,7 @@ impl Consumer {
     fn on_response(&mut self, kind: PendingKind, response: GroupResponse, ctx: &mut KafkaCtx<'_>) {
         match response {
             GroupResponse::FindCoordinator { result } => {
-                self.coordinator = result.ok();
+                self.mem.coordinator = result.ok();
                 self.after_backoff_or_poll(result.is_err(), ctx);
             }
             GroupResponse::JoinGroup { result, member_id } => self.on_join_response(result, member_id, ctx),
@@ -923,7 +936,7 @@ impl Consumer {
             GroupResponse::OffsetFetch { result } => self.on_offset_fetch_response(result, ctx),
             GroupResponse::ListOffsets { partition, result } => {
                 if result.is_err() {
-                    self.leaders[partition.index()].leader = None;
+                    self.mem.leaders[partition.index()].leader = None;
                 }
                 if let Ok(offset) = result {
                     self.reset_position_to(partition, offset, ctx);
@@ -943,7 +956,7 @@ impl Consumer {
     /// Waits `retry.backoff.ms` after an error before polling again; polls at once otherwise.
     fn after_backoff_or_poll(&mut self, failed: bool, ctx: &mut KafkaCtx<'_>) {
         if failed {
-            if self.app == App::Polling {
+            if self.mem.app == App::Polling {
                 self.arm_poll(self.cfg.config.retry_backoff_us, ctx);
             }
         } else {
@@ -957,26 +970,26 @@ impl Consumer {
             | KafkaError::COORDINATOR_NOT_AVAILABLE
             | KafkaError::COORDINATOR_LOAD_IN_PROGRESS => self.mark_coordinator_dead(),
             KafkaError::UNKNOWN_MEMBER_ID => {
-                self.member_id.clear();
-                self.generation = -1;
-                self.rejoin_needed = true;
+                self.mem.member_id.clear();
+                self.mem.generation = -1;
+                self.mem.rejoin_needed = true;
             }
             // AbstractCoordinator.resetGenerationOnResponseError: the member id stays, the generation is gone.
             KafkaError::ILLEGAL_GENERATION => {
-                self.generation = -1;
-                self.rejoin_needed = true;
+                self.mem.generation = -1;
+                self.mem.rejoin_needed = true;
             }
-            _ => self.rejoin_needed = true,
+            _ => self.mem.rejoin_needed = true,
         }
     }
 
     /// JoinGroup answered: with a member id to use (KIP-394), an error, or the new generation — the leader then
     /// runs the assignor and sends everyone's assignment in its SyncGroup.
     fn on_join_response(&mut self, result: Result<JoinResult, KafkaError>, member_id: String, ctx: &mut KafkaCtx<'_>) {
-        self.membership = Membership::Unjoined;
+        self.mem.membership = Membership::Unjoined;
         let joined = match result {
             Err(KafkaError::MEMBER_ID_REQUIRED) => {
-                self.member_id = member_id;
+                self.mem.member_id = member_id;
                 return self.resume_poll(ctx);
             }
             Err(e) => {
@@ -985,16 +998,16 @@ impl Consumer {
             }
             Ok(joined) => joined,
         };
-        self.member_id = joined.member_id.clone();
-        self.generation = joined.generation;
-        self.rejoin_needed = false;
+        self.mem.member_id = joined.member_id.clone();
+        self.mem.generation = joined.generation;
+        self.mem.rejoin_needed = false;
         let assignments = if joined.leader == joined.member_id { self.assign(&joined) } else { Vec::new() };
-        let Some(coordinator) = self.coordinator else { return };
-        self.membership = Membership::Syncing;
+        let Some(coordinator) = self.mem.coordinator else { return };
+        self.mem.membership = Membership::Syncing;
         let request = GroupRequest::SyncGroup {
             group: self.group(),
-            generation: self.generation,
-            member_id: self.member_id.clone(),
+            generation: self.mem.generation,
+            member_id: self.mem.member_id.clone(),
             assignments,
         };
         self.send(coordinator, PendingKind::Sync, request, ctx);
@@ -1039,18 +1052,19 @@ impl Consumer {
         let assignment = match result {
             Ok(a) => a,
             Err(e) => {
-                self.membership = Membership::Unjoined;
+                self.mem.membership = Membership::Unjoined;
                 self.on_coordinator_error(e);
                 return self.after_backoff_or_poll(true, ctx);
             }
         };
-        self.membership = Membership::Stable;
+        self.mem.membership = Membership::Stable;
         // Cooperative: partitions no longer assigned are revoked now, and a follow-up rebalance lets their new
         // owner have them (ConsumerCoordinator.onJoinComplete); kept partitions keep their positions.
-        let revoked: Vec<PartitionId> = self.positions.keys().copied().filter(|p| !assignment.contains(p)).collect();
+        let revoked: Vec<PartitionId> =
+            self.mem.positions.keys().copied().filter(|p| !assignment.contains(p)).collect();
         self.revoke(&revoked, ctx);
         if !revoked.is_empty() && self.cooperative() {
-            self.rejoin_needed = true;
+            self.mem.rejoin_needed = true;
         }
         self.take_assignment(&assignment, ctx);
         self.resume_poll(ctx);
@@ -1059,14 +1073,15 @@ impl Consumer {
     /// The partitions are this consumer's now (onPartitionsAssigned): a position for each new one, an `assigned`
     /// event, then the application's seeks for the new ones.
     fn take_assignment(&mut self, assignment: &[PartitionId], ctx: &mut KafkaCtx<'_>) {
-        let added: Vec<PartitionId> = assignment.iter().copied().filter(|p| !self.positions.contains_key(p)).collect();
+        let added: Vec<PartitionId> =
+            assignment.iter().copied().filter(|p| !self.mem.positions.contains_key(p)).collect();
         for &p in &added {
-            self.positions.insert(p, Position::default());
+            self.mem.positions.insert(p, Position::default());
         }
         let event = ClientEvent::Assigned {
             consumer: self.index,
             group: self.group() as u32,
-            generation: self.generation,
+            generation: self.mem.generation,
             partitions: assignment.iter().map(|p| p.0).collect(),
         };
         self.emit(ctx, event);
@@ -1078,8 +1093,8 @@ impl Consumer {
     /// KafkaConsumer.assign: the partitions are this consumer's, outside any group (generation -1 in the history
     /// marks a manual assignment); then the application's startup seeks.
     fn assign_manually(&mut self, partitions: &[PartitionId], ctx: &mut KafkaCtx<'_>) {
-        self.membership = Membership::Stable;
-        self.rejoin_needed = false;
+        self.mem.membership = Membership::Stable;
+        self.mem.rejoin_needed = false;
         self.take_assignment(partitions, ctx);
     }
 
@@ -1135,7 +1150,7 @@ impl Consumer {
             }
         };
         for (p, committed) in found {
-            let Some(pos) = self.positions.get_mut(&p) else { continue };
+            let Some(pos) = self.mem.positions.get_mut(&p) else { continue };
             match committed {
                 // SubscriptionState.seekUnvalidated: a committed offset with an epoch is validated before use.
                 Some(OffsetAndEpoch { offset, leader_epoch }) => {
@@ -1150,23 +1165,23 @@ impl Consumer {
 
     /// `auto.offset.reset`: earliest or latest through ListOffsets; none leaves the partition unconsumed.
     fn reset_position(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
-        let asked = self.positions.get(&p).and_then(|pos| pos.seek_to);
+        let asked = self.mem.positions.get(&p).and_then(|pos| pos.seek_to);
         let spec = match (asked, self.cfg.config.auto_offset_reset) {
             (Some(spec), _) => spec,
             (None, OffsetReset::Earliest) => OffsetSpec::Earliest,
             (None, OffsetReset::Latest) => OffsetSpec::Latest,
             (None, OffsetReset::None) => {
-                if let Some(pos) = self.positions.get_mut(&p) {
+                if let Some(pos) = self.mem.positions.get_mut(&p) {
                     pos.no_offset = true;
                 }
                 return;
             }
         };
-        if let Some(pos) = self.positions.get_mut(&p) {
+        if let Some(pos) = self.mem.positions.get_mut(&p) {
             pos.awaiting_reset = true;
         }
         // Fetcher.resetPositionsIfNeeded: a partition without a known leader waits for a metadata update.
-        match self.leaders[p.index()].leader {
+        match self.mem.leaders[p.index()].leader {
             Some(leader) => {
                 let request = GroupRequest::ListOffsets { partition: p, spec };
                 self.send(leader, PendingKind::ListOffsets(p), request, ctx);
@@ -1184,7 +1199,7 @@ impl Consumer {
     ) {
         // SubscriptionState.isFetchable: records for a position being validated (or moved) are dropped.
         let current = |pos: &&mut Position| pos.fetch == Some(offset) && pos.validating.is_none();
-        let Some(pos) = self.positions.get_mut(&p).filter(current) else {
+        let Some(pos) = self.mem.positions.get_mut(&p).filter(current) else {
             return self.resume_poll(ctx);
         };
         match result {
@@ -1196,7 +1211,7 @@ impl Consumer {
                     }
                     for (o, record) in (batch.base_offset..).zip(batch.records.iter()) {
                         if o >= offset {
-                            self.buffer.push_back((p, o, *record));
+                            self.mem.buffer.push_back((p, o, *record));
                             pos.fetch = Some(o + 1);
                         }
                     }
@@ -1214,7 +1229,7 @@ impl Consumer {
                 self.reset_position(p, ctx);
             }
             Err(_) => {
-                self.leaders[p.index()].leader = None;
+                self.mem.leaders[p.index()].leader = None;
             }
         }
         self.resume_poll(ctx);
@@ -1225,12 +1240,12 @@ impl Consumer {
     /// partition it is assigned: what was fetched beyond is dropped, and the next poll starts there. Says what
     /// it did.
     pub fn seek(&mut self, p: PartitionId, to: ResetTo, ctx: &mut KafkaCtx<'_>) -> String {
-        let Some(pos) = self.positions.get_mut(&p) else {
+        let Some(pos) = self.mem.positions.get_mut(&p) else {
             return format!("not assigned {}", self.spec.partition_name(p));
         };
         pos.fetched_epochs.clear();
         pos.validating = None;
-        self.buffer.retain(|(q, _, _)| *q != p);
+        self.mem.buffer.retain(|(q, _, _)| *q != p);
         self.seek_position(p, to, ctx);
         self.resume_poll(ctx);
         format!("{} to {to}", self.spec.partition_name(p))
@@ -1245,7 +1260,7 @@ impl Consumer {
             ResetTo::Latest => OffsetSpec::Latest,
             ResetTo::Datetime(t) => OffsetSpec::Timestamp(t),
         };
-        let Some(pos) = self.positions.get_mut(&p) else { return };
+        let Some(pos) = self.mem.positions.get_mut(&p) else { return };
         pos.fetch = None;
         pos.consumed = None;
         pos.awaiting_reset = true;
@@ -1254,7 +1269,7 @@ impl Consumer {
 
     /// The position of `p` is now `offset` (a reset or a seek): recorded as a `position_reset` event.
     fn reset_position_to(&mut self, p: PartitionId, offset: u64, ctx: &mut KafkaCtx<'_>) {
-        let Some(pos) = self.positions.get_mut(&p) else { return };
+        let Some(pos) = self.mem.positions.get_mut(&p) else { return };
         pos.seek(offset, None);
         pos.awaiting_reset = false;
         pos.seek_to = None;
@@ -1264,12 +1279,12 @@ impl Consumer {
     }
 
     pub fn owns(&self, p: PartitionId) -> bool {
-        self.membership == Membership::Stable && self.positions.contains_key(&p)
+        self.mem.membership == Membership::Stable && self.mem.positions.contains_key(&p)
     }
 
     /// The application's view, for summaries.
     pub fn member(&self) -> (&str, i32) {
-        (&self.member_id, self.generation)
+        (&self.mem.member_id, self.mem.generation)
     }
 
     pub fn role(&self) -> NodeRole {
@@ -1320,7 +1335,7 @@ mod tests {
             let mut c = consumer_with(&format!("commit = \"{commit}\"\n"));
             let record = Record { producer: crate::kafka::ids::ClientId(0), send_seq: 0, key: None, size_bytes: 1 };
             let finishes = vec![SimTime(1_000), SimTime(2_000)];
-            c.app = App::Processing { records: vec![(p, 0, record), (p, 1, record)], finishes };
+            c.mem.app = App::Processing { records: vec![(p, 0, record), (p, 1, record)], finishes };
             let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
             let mut ctx = Ctx::detached(SimTime(1_500), NodeId(0), &mut rng, &mut commands);
             c.report_processed_before_crash(&mut ctx);
@@ -1337,7 +1352,7 @@ mod tests {
         for (now, finished) in [(SimTime(500), 0), (SimTime(1_000), 1)] {
             let mut c = consumer_with("commit = \"sync-after-each\"\n");
             let records = vec![(p, 0, record), (p, 1, record), (p, 2, record)];
-            c.app = App::Processing { records, finishes: vec![SimTime(1_000)] };
+            c.mem.app = App::Processing { records, finishes: vec![SimTime(1_000)] };
             let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
             let mut ctx = Ctx::detached(now, NodeId(0), &mut rng, &mut commands);
             c.report_processed_before_crash(&mut ctx);
@@ -1352,7 +1367,7 @@ mod tests {
         let mut pos = Position::default();
         pos.seek(offset, Some(5));
         pos.validating = Some(7);
-        consumer.positions.insert(p, pos);
+        consumer.mem.positions.insert(p, pos);
         let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
         let mut ctx = Ctx::detached(SimTime::ZERO, NodeId(0), &mut rng, &mut commands);
         consumer.on_validation_response(p, Ok(answer), &mut ctx);
@@ -1373,7 +1388,7 @@ mod tests {
         let mut c = consumer("earliest");
         let events = validate(&mut c, 10, Some((4, 8)));
         assert_eq!(detected(&events), Some((Some(8), None)));
-        let pos = &c.positions[&PartitionId(0)];
+        let pos = &c.mem.positions[&PartitionId(0)];
         assert_eq!(
             (pos.fetch, pos.consumed, pos.consumed_epoch, pos.validated_for),
             (Some(8), Some(8), Some(4), Some(7))
@@ -1387,7 +1402,7 @@ mod tests {
         let mut c = consumer("none");
         let events = validate(&mut c, 10, Some((4, 8)));
         assert_eq!(detected(&events), Some((Some(8), Some("LogTruncationException".to_string()))));
-        assert!(c.positions[&PartitionId(0)].no_offset);
+        assert!(c.mem.positions[&PartitionId(0)].no_offset);
     }
 
     // SubscriptionState.maybeCompleteValidation: an end offset at or past the position is no truncation.
@@ -1395,7 +1410,7 @@ mod tests {
     fn a_log_that_ends_past_the_position_validates_it() {
         let mut c = consumer("earliest");
         assert_eq!(detected(&validate(&mut c, 10, Some((5, 12)))), None);
-        let pos = &c.positions[&PartitionId(0)];
+        let pos = &c.mem.positions[&PartitionId(0)];
         assert_eq!((pos.fetch, pos.validated_for, pos.validating), (Some(10), Some(7), None));
     }
 
@@ -1406,7 +1421,7 @@ mod tests {
         let mut c = consumer("earliest");
         let events = validate(&mut c, 10, None);
         assert_eq!(detected(&events), Some((None, None)));
-        let pos = &c.positions[&PartitionId(0)];
+        let pos = &c.mem.positions[&PartitionId(0)];
         assert!(pos.fetch.is_none() && pos.awaiting_reset, "waiting for auto.offset.reset");
     }
 }

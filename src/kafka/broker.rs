@@ -73,23 +73,33 @@ struct ParkedFetch {
     deadline: SimTime,
 }
 
+/// A broker. Its memory (`mem`) is built afresh at every start; each replica's log survives as the crash allows
+/// (see ReplicaLog), and its role is forgotten.
 pub struct Broker {
     pub id: BrokerId,
     spec: Rc<ClusterSpec>,
     /// Indexed by partition; `Some` where this broker holds a replica.
     pub replicas: Vec<Option<Replica>>,
-    /// The broker's metadata cache: partition registrations, and which brokers may join an ISR.
-    pub metadata: Vec<PartitionState>,
-    isr_eligible: Vec<bool>,
-    /// Metadata updates are not applied before this time (the `delay-metadata` fault).
+    /// How many times the process has started before (the model's broker epoch).
+    incarnation: u32,
+    /// Metadata updates are not applied before this time (the `delay-metadata` fault, which outlives a restart).
     metadata_held_until: SimTime,
+    /// The controller this broker believes active (an index into the quorum) last answered at this time.
+    last_controller_response: SimTime,
+    next_fetch_id: u64,
+    mem: BrokerMemory,
+}
+
+/// Everything a broker's process holds in memory, which a crash or a clean exit loses whole.
+struct BrokerMemory {
+    /// The broker's metadata cache: partition registrations, and which brokers may join an ISR.
+    metadata: Vec<PartitionState>,
+    isr_eligible: Vec<bool>,
     /// Each broker's epoch (its registration) per the metadata, while it is unfenced (KIP-903).
     broker_epochs: Vec<Option<BrokerEpoch>>,
     metadata_offset: u64,
-    /// The controller this broker believes active (an index into the quorum), and when it last answered.
+    /// The controller this broker believes active (an index into the quorum).
     active_controller: u32,
-    last_controller_response: SimTime,
-    incarnation: u32,
     want_shutdown: bool,
     parked_produces: Vec<ParkedProduce>,
     parked_fetches: Vec<ParkedFetch>,
@@ -98,7 +108,25 @@ pub struct Broker {
     /// The consumer groups this broker coordinates: those whose `__consumer_offsets` partition it leads.
     groups: std::collections::BTreeMap<usize, Group>,
     wakeup: Wakeup,
-    next_fetch_id: u64,
+}
+
+impl BrokerMemory {
+    fn new(spec: &ClusterSpec) -> Self {
+        let broker_count = spec.broker_count as usize;
+        BrokerMemory {
+            metadata: vec![unknown_partition_state(); spec.partitions.len()],
+            isr_eligible: vec![true; broker_count],
+            broker_epochs: vec![None; broker_count],
+            metadata_offset: 0,
+            active_controller: 0,
+            want_shutdown: false,
+            parked_produces: Vec::new(),
+            parked_fetches: Vec::new(),
+            parked_consumer_fetches: Vec::new(),
+            groups: std::collections::BTreeMap::new(),
+            wakeup: Wakeup::default(),
+        }
+    }
 }
 
 fn unknown_partition_state() -> PartitionState {
@@ -118,27 +146,16 @@ impl Broker {
             .iter()
             .map(|p| p.replicas.contains(&id).then(|| Replica { log: ReplicaLog::default(), role: Role::Unknown }))
             .collect();
-        let partition_count = spec.partitions.len();
-        let broker_count = spec.broker_count as usize;
+        let mem = BrokerMemory::new(&spec);
         Broker {
             id,
             spec,
             replicas,
-            metadata: vec![unknown_partition_state(); partition_count],
-            isr_eligible: vec![true; broker_count],
-            broker_epochs: vec![None; broker_count],
-            metadata_held_until: SimTime::ZERO,
-            metadata_offset: 0,
-            active_controller: 0,
-            last_controller_response: SimTime::ZERO,
             incarnation: 0,
-            want_shutdown: false,
-            parked_produces: Vec::new(),
-            parked_fetches: Vec::new(),
-            parked_consumer_fetches: Vec::new(),
-            groups: std::collections::BTreeMap::new(),
-            wakeup: Wakeup::default(),
+            metadata_held_until: SimTime::ZERO,
+            last_controller_response: SimTime::ZERO,
             next_fetch_id: 0,
+            mem,
         }
     }
 
@@ -166,18 +183,8 @@ impl Broker {
     }
 
     fn reset_memory(&mut self) {
-        self.metadata.iter_mut().for_each(|m| *m = unknown_partition_state());
-        self.isr_eligible.iter_mut().for_each(|e| *e = true);
-        self.broker_epochs.iter_mut().for_each(|e| *e = None);
-        self.metadata_offset = 0;
-        self.active_controller = 0;
+        self.mem = BrokerMemory::new(&self.spec);
         self.incarnation += 1;
-        self.want_shutdown = false;
-        self.parked_produces.clear();
-        self.parked_fetches.clear();
-        self.parked_consumer_fetches.clear();
-        self.groups.clear();
-        self.wakeup.reset();
     }
 
     fn flush_all(&mut self) {
@@ -188,12 +195,12 @@ impl Broker {
 
     /// A group this broker coordinates: its state and member count.
     pub fn group(&self, g: usize) -> Option<(super::coordinator::GroupState, usize)> {
-        self.groups.get(&g).map(|group| (group.state, group.member_count()))
+        self.mem.groups.get(&g).map(|group| (group.state, group.member_count()))
     }
 
     /// Starts a controlled shutdown: ask the controller to move leadership away first.
     pub fn begin_controlled_shutdown(&mut self, ctx: &mut KafkaCtx<'_>) {
-        self.want_shutdown = true;
+        self.mem.want_shutdown = true;
         self.send_heartbeat(ctx);
     }
 
@@ -262,6 +269,7 @@ impl Broker {
             }
             Msg::MetadataRequest { correlation } => {
                 let leaders: Rc<[LeaderInfo]> = self
+                    .mem
                     .metadata
                     .iter()
                     .map(|m| LeaderInfo { leader: m.leader, leader_epoch: m.leader_epoch })
@@ -295,16 +303,16 @@ impl Broker {
         let silent =
             ctx.now.since_us(self.last_controller_response) > 2 * self.spec.broker_config.broker_heartbeat_interval_us;
         if silent {
-            self.active_controller = (self.active_controller + 1) % self.spec.controller_count;
+            self.mem.active_controller = (self.mem.active_controller + 1) % self.spec.controller_count;
             self.last_controller_response = ctx.now;
         }
         let msg = Msg::BrokerHeartbeat {
             broker: self.id,
             incarnation: self.incarnation,
-            metadata_offset: self.metadata_offset,
-            want_shutdown: self.want_shutdown,
+            metadata_offset: self.mem.metadata_offset,
+            want_shutdown: self.mem.want_shutdown,
         };
-        ctx.send(self.spec.controller_node(self.active_controller), msg);
+        ctx.send(self.spec.controller_node(self.mem.active_controller), msg);
     }
 
     fn on_heartbeat_response(
@@ -316,16 +324,16 @@ impl Broker {
         ctx: &mut KafkaCtx<'_>,
     ) {
         if not_controller {
-            if let Some(leader) = leader.filter(|&l| l != self.active_controller) {
-                self.active_controller = leader;
+            if let Some(leader) = leader.filter(|&l| l != self.mem.active_controller) {
+                self.mem.active_controller = leader;
                 self.send_heartbeat(ctx);
             }
             return;
         }
-        if self.spec.controller_node(self.active_controller) == from {
+        if self.spec.controller_node(self.mem.active_controller) == from {
             self.last_controller_response = ctx.now;
         }
-        if shutdown_now && self.want_shutdown {
+        if shutdown_now && self.mem.want_shutdown {
             // Leadership has moved away: flush, checkpoint, close connections and exit (KafkaServer.shutdown).
             self.flush_all();
             ctx.emit(Obs::ShutdownComplete { broker: self.id });
@@ -342,23 +350,23 @@ impl Broker {
     /// BrokerMetadataPublisher: the records of one update form a delta, applied at once — each partition's role
     /// follows its final state in it (ReplicaManager.applyDelta), not every step on the way.
     fn apply_metadata(&mut self, from_offset: u64, records: &[MetadataRecord], ctx: &mut KafkaCtx<'_>) {
-        if from_offset > self.metadata_offset || ctx.now < self.metadata_held_until {
+        if from_offset > self.mem.metadata_offset || ctx.now < self.metadata_held_until {
             // A gap, or updates withheld (`delay-metadata`): the next heartbeat asks again from our offset.
             return;
         }
-        let skip = (self.metadata_offset - from_offset) as usize;
+        let skip = (self.mem.metadata_offset - from_offset) as usize;
         let mut changed: Vec<PartitionId> = Vec::new();
         for record in records.iter().skip(skip) {
-            self.metadata_offset += 1;
+            self.mem.metadata_offset += 1;
             match record {
                 MetadataRecord::Partition { partition: p, state, .. } => {
-                    self.metadata[p.index()] = state.clone();
+                    self.mem.metadata[p.index()] = state.clone();
                     changed.push(*p);
                 }
                 MetadataRecord::Broker { broker, incarnation, fenced, in_controlled_shutdown } => {
-                    self.isr_eligible[broker.index()] = !fenced && !in_controlled_shutdown;
+                    self.mem.isr_eligible[broker.index()] = !fenced && !in_controlled_shutdown;
                     // KRaftMetadataCache.getAliveBrokerEpoch: a fenced broker has none.
-                    self.broker_epochs[broker.index()] = (!fenced).then_some(*incarnation);
+                    self.mem.broker_epochs[broker.index()] = (!fenced).then_some(*incarnation);
                 }
                 MetadataRecord::LeaderChange { .. } => {}
             }
@@ -379,7 +387,7 @@ impl Broker {
 
     /// Brings a replica's role in line with the partition's registration (Partition.makeLeader / makeFollower).
     fn reconcile(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
-        let state = self.metadata[p.index()].clone();
+        let state = self.mem.metadata[p.index()].clone();
         let Some(replica) = self.replicas[p.index()].as_mut() else {
             return;
         };
@@ -487,7 +495,7 @@ impl Broker {
                     commit: None,
                 };
                 self.arm(parked.deadline, ctx);
-                self.parked_produces.push(parked);
+                self.mem.parked_produces.push(parked);
                 self.complete_parked_produces(req.partition, ctx);
             }
         }
@@ -530,10 +538,10 @@ impl Broker {
         let hw = log.high_watermark();
         let enough = partition::enough_replicas_after_append(ls, min_isr);
         let mut i = 0;
-        while i < self.parked_produces.len() {
-            let parked = &self.parked_produces[i];
+        while i < self.mem.parked_produces.len() {
+            let parked = &self.mem.parked_produces[i];
             if parked.partition == p && parked.required_offset <= hw {
-                let parked = self.parked_produces.swap_remove(i);
+                let parked = self.mem.parked_produces.swap_remove(i);
                 let result =
                     if enough { Ok(parked.base_offset) } else { Err(KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND) };
                 self.answer_parked(parked, result, ctx);
@@ -544,7 +552,7 @@ impl Broker {
     }
 
     fn fail_parked_produces(&mut self, p: PartitionId, error: KafkaError, ctx: &mut KafkaCtx<'_>) {
-        let failed: Vec<_> = self.parked_produces.extract_if(.., |pp| pp.partition == p).collect();
+        let failed: Vec<_> = self.mem.parked_produces.extract_if(.., |pp| pp.partition == p).collect();
         for parked in failed {
             self.answer_parked(parked, Err(error), ctx);
         }
@@ -569,7 +577,7 @@ impl Broker {
         } else {
             let deadline = ctx.now.plus_us(self.spec.broker_config.replica_fetch_wait_max_us);
             self.arm(deadline, ctx);
-            self.parked_fetches.push(ParkedFetch { follower, request: req, deadline });
+            self.mem.parked_fetches.push(ParkedFetch { follower, request: req, deadline });
         }
     }
 
@@ -603,7 +611,7 @@ impl Broker {
         let Some(follower) = ls.follower_mut(req.replica) else {
             return Some(FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER));
         };
-        let registered = self.broker_epochs[req.replica.index()];
+        let registered = self.mem.broker_epochs[req.replica.index()];
         if let Err(stale) = partition::record_follower_epoch(follower, req.replica_epoch, registered) {
             return Some(FetchResult::Error(stale));
         }
@@ -622,10 +630,10 @@ impl Broker {
     fn complete_parked_fetches(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
         // Served one at a time, without collecting: a fetch that parks again goes to the back, after every
         // fetch that was waiting, so `waiting` bounds the loop.
-        let waiting = self.parked_fetches.iter().filter(|f| f.request.partition == p).count();
+        let waiting = self.mem.parked_fetches.iter().filter(|f| f.request.partition == p).count();
         for _ in 0..waiting {
-            let Some(i) = self.parked_fetches.iter().position(|f| f.request.partition == p) else { break };
-            let parked = self.parked_fetches.remove(i);
+            let Some(i) = self.mem.parked_fetches.iter().position(|f| f.request.partition == p) else { break };
+            let parked = self.mem.parked_fetches.remove(i);
             self.on_fetch(parked.follower, parked.request, ctx);
         }
     }
@@ -633,9 +641,9 @@ impl Broker {
     /// Partition.maybeExpandIsr with isReplicaIsrEligible: unfenced, not shutting down, and (KIP-903) fetching
     /// with the broker epoch of its current registration.
     fn maybe_expand_isr(&mut self, p: PartitionId, follower: BrokerId, ctx: &mut KafkaCtx<'_>) {
-        let controller = self.spec.controller_node(self.active_controller);
+        let controller = self.spec.controller_node(self.mem.active_controller);
         let check_epoch = self.spec.broker_config.alter_partition_broker_epoch;
-        let registered = self.broker_epochs[follower.index()];
+        let registered = self.mem.broker_epochs[follower.index()];
         let in_sync_rule = self.spec.broker_config.in_sync_rule;
         let me = self.me_with_epoch();
         let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
@@ -643,7 +651,7 @@ impl Broker {
         };
         let current = ls.followers.iter().find(|f| f.broker == follower);
         let epoch_ok = !check_epoch || current.is_some_and(|f| partition::broker_epoch_is_current(f, registered));
-        let eligible = self.isr_eligible[follower.index()] && epoch_ok;
+        let eligible = self.mem.isr_eligible[follower.index()] && epoch_ok;
         if partition::can_join_isr(ls, follower, eligible, log.high_watermark(), in_sync_rule) {
             let mut proposed = ls.isr.clone();
             proposed.push(follower);
@@ -699,7 +707,7 @@ impl Broker {
     fn maybe_advance_high_watermark(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
         let cfg = &self.spec.broker_config;
         let min_isr = self.spec.topic_of(p).effective_min_isr();
-        let eligible = &self.isr_eligible;
+        let eligible = &self.mem.isr_eligible;
         let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
             return;
         };
@@ -723,7 +731,7 @@ impl Broker {
 
     /// The isr-expiration task (every `replica.lag.time.max.ms` / 2): propose removing lagging followers.
     fn check_isr_expiration(&mut self, ctx: &mut KafkaCtx<'_>) {
-        let controller = self.spec.controller_node(self.active_controller);
+        let controller = self.spec.controller_node(self.mem.active_controller);
         let me = self.me_with_epoch();
         let lag_max = self.spec.broker_config.replica_lag_time_max_us;
         for (i, slot) in self.replicas.iter_mut().enumerate() {
@@ -893,19 +901,19 @@ impl Broker {
     // ---- deadlines ----
 
     fn arm(&mut self, at: SimTime, ctx: &mut KafkaCtx<'_>) {
-        if let Some(delay_us) = self.wakeup.arm(at, ctx.now) {
+        if let Some(delay_us) = self.mem.wakeup.arm(at, ctx.now) {
             ctx.set_timer(delay_us, Timer::Wakeup);
         }
     }
 
     fn on_wakeup(&mut self, ctx: &mut KafkaCtx<'_>) {
-        self.wakeup.fired(ctx.now);
+        self.mem.wakeup.fired(ctx.now);
         let now = ctx.now;
-        let expired: Vec<_> = self.parked_produces.extract_if(.., |pp| pp.deadline <= now).collect();
+        let expired: Vec<_> = self.mem.parked_produces.extract_if(.., |pp| pp.deadline <= now).collect();
         for parked in expired {
             self.answer_parked(parked, Err(KafkaError::REQUEST_TIMED_OUT), ctx);
         }
-        let expired: Vec<_> = self.parked_fetches.extract_if(.., |f| f.deadline <= now).collect();
+        let expired: Vec<_> = self.mem.parked_fetches.extract_if(.., |f| f.deadline <= now).collect();
         for parked in expired {
             self.answer_expired_fetch(parked, ctx);
         }
@@ -943,14 +951,14 @@ impl Broker {
     }
 
     fn earliest_deadline(&self) -> Option<SimTime> {
-        let produces = self.parked_produces.iter().map(|p| p.deadline);
-        let fetches = self.parked_fetches.iter().map(|f| f.deadline);
+        let produces = self.mem.parked_produces.iter().map(|p| p.deadline);
+        let fetches = self.mem.parked_fetches.iter().map(|f| f.deadline);
         let followers = self.replicas.iter().flatten().filter_map(|r| match &r.role {
             Role::Follower(f) => f.in_flight.map(|(_, d)| d).or(f.backoff_until),
             _ => None,
         });
-        let consumers = self.parked_consumer_fetches.iter().map(|f| f.deadline);
-        let groups = self.groups.values().filter_map(|g| g.next_deadline());
+        let consumers = self.mem.parked_consumer_fetches.iter().map(|f| f.deadline);
+        let groups = self.mem.groups.values().filter_map(|g| g.next_deadline());
         produces.chain(fetches).chain(followers).chain(consumers).chain(groups).min()
     }
 }

@@ -67,7 +67,7 @@ impl Broker {
 
     /// FindCoordinator: the leader of the group's `__consumer_offsets` partition, from this broker's metadata.
     fn find_coordinator(&self, group: usize) -> GroupResponse {
-        let leader = self.spec.offsets_partition_of(group).and_then(|p| self.metadata[p.index()].leader);
+        let leader = self.spec.offsets_partition_of(group).and_then(|p| self.mem.metadata[p.index()].leader);
         GroupResponse::FindCoordinator { result: leader.ok_or(KafkaError::COORDINATOR_NOT_AVAILABLE) }
     }
 
@@ -116,7 +116,7 @@ impl Broker {
             }
             None => {
                 self.arm(fetch.deadline, ctx);
-                self.parked_consumer_fetches.push(fetch);
+                self.mem.parked_consumer_fetches.push(fetch);
             }
         }
     }
@@ -146,15 +146,15 @@ impl Broker {
 
     /// The high watermark of `p` moved: held consumer fetches may have records now.
     pub(super) fn complete_consumer_fetches(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
-        let waiting = self.parked_consumer_fetches.iter().filter(|f| f.partition == p).count();
+        let waiting = self.mem.parked_consumer_fetches.iter().filter(|f| f.partition == p).count();
         for _ in 0..waiting {
-            let Some(i) = self.parked_consumer_fetches.iter().position(|f| f.partition == p) else { break };
-            let parked = self.parked_consumer_fetches.remove(i);
+            let Some(i) = self.mem.parked_consumer_fetches.iter().position(|f| f.partition == p) else { break };
+            let parked = self.mem.parked_consumer_fetches.remove(i);
             if let Some(result) = self.read_for_consumer(p, parked.offset, parked.min_bytes) {
                 let response = GroupResponse::Fetch { partition: p, offset: parked.offset, result };
                 ctx.send(parked.consumer, Msg::GroupResponse { correlation: parked.correlation, response });
             } else {
-                self.parked_consumer_fetches.push(parked);
+                self.mem.parked_consumer_fetches.push(parked);
             }
         }
     }
@@ -163,7 +163,7 @@ impl Broker {
     pub(super) fn expire_consumer_fetches(&mut self, ctx: &mut KafkaCtx<'_>) {
         let now = ctx.now;
         let expired: Vec<ParkedConsumerFetch> =
-            self.parked_consumer_fetches.extract_if(.., |f| f.deadline <= now).collect();
+            self.mem.parked_consumer_fetches.extract_if(.., |f| f.deadline <= now).collect();
         for parked in expired {
             // fetch.max.wait.ms is over: whatever there is, even less than fetch.min.bytes.
             let result = self.read_for_consumer(parked.partition, parked.offset, 0).unwrap_or(Ok(Default::default()));
@@ -199,7 +199,7 @@ impl Broker {
             let loaded = Group::new(spec.groups[g].clone(), group_offsets, ctx.now)
                 .with_member_id_prefix(prefix)
                 .with_consumer_protocol(has_offsets);
-            self.groups.insert(g, loaded);
+            self.mem.groups.insert(g, loaded);
         }
     }
 
@@ -213,6 +213,7 @@ impl Broker {
             expire_while_rebalancing: config.offsets_expire_while_rebalancing,
         };
         let expired: Vec<(usize, Vec<PartitionId>)> = self
+            .mem
             .groups
             .iter()
             .map(|(&g, group)| (g, group.expired_offsets(ctx.now, rule)))
@@ -221,7 +222,7 @@ impl Broker {
         // Kafka also skips offsets with a commit still being replicated (pendingOffsetCommits); here such a
         // commit lands after the tombstone and restores the offset.
         for (g, partitions) in expired {
-            if let Some(group) = self.groups.get_mut(&g) {
+            if let Some(group) = self.mem.groups.get_mut(&g) {
                 partitions.iter().for_each(|p| _ = group.offsets.remove(p));
             }
             let tombstones: Rc<[Record]> = partitions.iter().map(|&p| Record::offset_tombstone(g, p)).collect();
@@ -240,7 +241,7 @@ impl Broker {
     pub(super) fn unload_groups(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
         let spec = self.spec.clone();
         for g in spec.groups_in(p) {
-            if self.groups.remove(&g).is_some() {
+            if self.mem.groups.remove(&g).is_some() {
                 ctx.emit(Obs::GroupRebalance {
                     group: spec.groups[g].clone(),
                     generation: -1,
@@ -254,7 +255,7 @@ impl Broker {
     fn coordinate(&mut self, from: NodeId, correlation: u64, request: GroupRequest, ctx: &mut KafkaCtx<'_>) {
         let Some(g) = group_of(&request) else { return };
         let initial_delay_us = self.spec.group_config.initial_rebalance_delay_us;
-        let Some(group) = self.groups.get_mut(&g) else {
+        let Some(group) = self.mem.groups.get_mut(&g) else {
             let response = not_coordinator(&request);
             ctx.send(from, Msg::GroupResponse { correlation, response });
             return;
@@ -267,7 +268,7 @@ impl Broker {
     pub(super) fn expire_group_sessions(&mut self, ctx: &mut KafkaCtx<'_>) {
         let initial_delay_us = self.spec.group_config.initial_rebalance_delay_us;
         let mut out = Vec::new();
-        for (&g, group) in self.groups.iter_mut() {
+        for (&g, group) in self.mem.groups.iter_mut() {
             if group.next_deadline().is_some_and(|d| d <= ctx.now) {
                 Coordinator { group, g, now: ctx.now, initial_delay_us, out: &mut out }.expire();
             }
@@ -290,7 +291,7 @@ impl Broker {
                 }
             }
         }
-        if let Some(next) = self.groups.values().filter_map(|g| g.next_deadline()).min() {
+        if let Some(next) = self.mem.groups.values().filter_map(|g| g.next_deadline()).min() {
             self.arm(next, ctx);
         }
     }
@@ -303,7 +304,7 @@ impl Broker {
         offsets: Vec<(PartitionId, OffsetAndEpoch)>,
         ctx: &mut KafkaCtx<'_>,
     ) -> Result<(), String> {
-        let Some(loaded) = self.groups.get(&group) else { return Err("NOT_COORDINATOR".to_string()) };
+        let Some(loaded) = self.mem.groups.get(&group) else { return Err("NOT_COORDINATOR".to_string()) };
         if loaded.member_count() > 0 {
             return Err(format!("group is {} with {} members", state_name(loaded.state), loaded.member_count()));
         }
@@ -340,7 +341,7 @@ impl Broker {
             deadline,
             commit: Some((group, offsets)),
         };
-        self.parked_produces.push(parked);
+        self.mem.parked_produces.push(parked);
         self.arm(deadline, ctx);
         self.complete_parked_fetches(p, ctx);
         self.maybe_advance_high_watermark(p, ctx);
@@ -363,7 +364,7 @@ impl Broker {
             _ => KafkaError::COORDINATOR_NOT_AVAILABLE,
         });
         if result.is_ok()
-            && let Some(g) = self.groups.get_mut(&group)
+            && let Some(g) = self.mem.groups.get_mut(&group)
         {
             let commit_time = ctx.now;
             g.offsets.extend(offsets.iter().map(|&(p, value)| (p, CommittedOffset { value, commit_time })));

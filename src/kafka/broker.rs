@@ -84,9 +84,6 @@ pub struct Broker {
     incarnation: u32,
     /// Metadata updates are not applied before this time (the `delay-metadata` fault, which outlives a restart).
     metadata_held_until: SimTime,
-    /// The controller this broker believes active (an index into the quorum) last answered at this time.
-    last_controller_response: SimTime,
-    next_fetch_id: u64,
     mem: BrokerMemory,
 }
 
@@ -98,8 +95,11 @@ struct BrokerMemory {
     /// Each broker's epoch (its registration) per the metadata, while it is unfenced (KIP-903).
     broker_epochs: Vec<Option<BrokerEpoch>>,
     metadata_offset: u64,
-    /// The controller this broker believes active (an index into the quorum).
+    /// The controller this broker believes active (an index into the quorum), and when it last answered (or,
+    /// before it has, when the process started).
     active_controller: u32,
+    last_controller_response: SimTime,
+    next_fetch_id: u64,
     want_shutdown: bool,
     parked_produces: Vec<ParkedProduce>,
     parked_fetches: Vec<ParkedFetch>,
@@ -119,6 +119,8 @@ impl BrokerMemory {
             broker_epochs: vec![None; broker_count],
             metadata_offset: 0,
             active_controller: 0,
+            last_controller_response: SimTime::ZERO,
+            next_fetch_id: 0,
             want_shutdown: false,
             parked_produces: Vec::new(),
             parked_fetches: Vec::new(),
@@ -147,16 +149,7 @@ impl Broker {
             .map(|p| p.replicas.contains(&id).then(|| Replica { log: ReplicaLog::default(), role: Role::Unknown }))
             .collect();
         let mem = BrokerMemory::new(&spec);
-        Broker {
-            id,
-            spec,
-            replicas,
-            incarnation: 0,
-            metadata_held_until: SimTime::ZERO,
-            last_controller_response: SimTime::ZERO,
-            next_fetch_id: 0,
-            mem,
-        }
+        Broker { id, spec, replicas, incarnation: 0, metadata_held_until: SimTime::ZERO, mem }
     }
 
     /// A hard crash: everything in memory is gone; each log keeps what survives (see ReplicaLog). Says what the
@@ -213,6 +206,7 @@ impl Broker {
         if !self.spec.groups.is_empty() {
             ctx.set_timer(self.spec.group_config.offsets_retention_check_interval_us, Timer::OffsetsRetentionCheck);
         }
+        self.mem.last_controller_response = ctx.now;
         self.send_heartbeat(ctx);
         ctx.set_timer(self.spec.broker_config.broker_heartbeat_interval_us, Timer::BrokerHeartbeat);
     }
@@ -300,11 +294,11 @@ impl Broker {
     /// Heartbeats go to the controller believed active; after two intervals without an answer the broker tries
     /// the next one (a controller that is not active points to the one that is).
     fn send_heartbeat(&mut self, ctx: &mut KafkaCtx<'_>) {
-        let silent =
-            ctx.now.since_us(self.last_controller_response) > 2 * self.spec.broker_config.broker_heartbeat_interval_us;
+        let silent = ctx.now.since_us(self.mem.last_controller_response)
+            > 2 * self.spec.broker_config.broker_heartbeat_interval_us;
         if silent {
             self.mem.active_controller = (self.mem.active_controller + 1) % self.spec.controller_count;
-            self.last_controller_response = ctx.now;
+            self.mem.last_controller_response = ctx.now;
         }
         let msg = Msg::BrokerHeartbeat {
             broker: self.id,
@@ -331,7 +325,7 @@ impl Broker {
             return;
         }
         if self.spec.controller_node(self.mem.active_controller) == from {
-            self.last_controller_response = ctx.now;
+            self.mem.last_controller_response = ctx.now;
         }
         if shutdown_now && self.mem.want_shutdown {
             // Leadership has moved away: flush, checkpoint, close connections and exit (KafkaServer.shutdown).
@@ -786,9 +780,9 @@ impl Broker {
             return;
         };
         let Some(leader) = f.leader else { return };
-        self.next_fetch_id += 1;
+        self.mem.next_fetch_id += 1;
         let request = FetchRequest {
-            fetch_id: self.next_fetch_id,
+            fetch_id: self.mem.next_fetch_id,
             partition: p,
             replica: self.id,
             fetch_offset: log.log_end_offset(),

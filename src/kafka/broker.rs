@@ -75,6 +75,33 @@ struct ParkedFetch {
 
 /// A broker. Its memory (`mem`) is built afresh at every start; each replica's log survives as the crash allows
 /// (see ReplicaLog), and its role is forgotten.
+/// How many requests the broker's purgatories may hold, from the cluster's configs (DelayedOperationPurgatory
+/// keeps a request until it completes or its timeout passes, so each holds only what arrived within the longest
+/// timeout its requests carry; a fetch replaces its sender's earlier one for the partition).
+struct PurgatoryBounds {
+    /// The longest acks timeout a produce may carry (request.timeout.ms) or a group commit waits.
+    produce_wait_max_us: u64,
+    /// The longest fetch.max.wait.ms of any consumer.
+    consumer_fetch_wait_max_us: u64,
+    /// Follower fetches: one per partition and follower.
+    follower_fetches_max: usize,
+    /// Consumer fetches: one per partition and consumer.
+    consumer_fetches_max: usize,
+}
+
+impl PurgatoryBounds {
+    fn of(spec: &ClusterSpec) -> Self {
+        let produce = spec.producers.iter().map(|p| p.config.request_timeout_us);
+        let followers: usize = spec.partitions.iter().map(|p| p.replicas.len().saturating_sub(1)).sum();
+        PurgatoryBounds {
+            produce_wait_max_us: produce.max().unwrap_or(0).max(groups::OFFSETS_COMMIT_TIMEOUT_US),
+            consumer_fetch_wait_max_us: spec.consumers.iter().map(|c| c.config.fetch_max_wait_us).max().unwrap_or(0),
+            follower_fetches_max: followers,
+            consumer_fetches_max: spec.partitions.len() * spec.consumers.len(),
+        }
+    }
+}
+
 pub struct Broker {
     pub id: BrokerId,
     spec: Rc<ClusterSpec>,
@@ -84,6 +111,7 @@ pub struct Broker {
     incarnation: u32,
     /// Metadata updates are not applied before this time (the `delay-metadata` fault, which outlives a restart).
     metadata_held_until: SimTime,
+    bounds: PurgatoryBounds,
     mem: BrokerMemory,
 }
 
@@ -149,7 +177,8 @@ impl Broker {
             .map(|p| p.replicas.contains(&id).then(|| Replica { log: ReplicaLog::default(), role: Role::Unknown }))
             .collect();
         let mem = BrokerMemory::new(&spec);
-        Broker { id, spec, replicas, incarnation: 0, metadata_held_until: SimTime::ZERO, mem }
+        let bounds = PurgatoryBounds::of(&spec);
+        Broker { id, spec, replicas, incarnation: 0, metadata_held_until: SimTime::ZERO, bounds, mem }
     }
 
     /// A hard crash: everything in memory is gone; each log keeps what survives (see ReplicaLog). Says what the
@@ -488,8 +517,7 @@ impl Broker {
                     deadline: ctx.now.plus_us(req.timeout_us),
                     commit: None,
                 };
-                self.arm(parked.deadline, ctx);
-                self.mem.parked_produces.push(parked);
+                self.park_produce(parked, ctx);
                 self.complete_parked_produces(req.partition, ctx);
             }
         }
@@ -571,8 +599,26 @@ impl Broker {
         } else {
             let deadline = ctx.now.plus_us(self.spec.broker_config.replica_fetch_wait_max_us);
             self.arm(deadline, ctx);
-            self.mem.parked_fetches.push(ParkedFetch { follower, request: req, deadline });
+            self.park_fetch(ParkedFetch { follower, request: req, deadline });
         }
+    }
+
+    /// An acks=all produce or a group commit waits in the produce purgatory for the high watermark.
+    fn park_produce(&mut self, parked: ParkedProduce, ctx: &mut KafkaCtx<'_>) {
+        let horizon = ctx.now.plus_us(self.bounds.produce_wait_max_us);
+        assert!(parked.deadline <= horizon, "{} parks a produce beyond every timeout", self.id);
+        self.arm(parked.deadline, ctx);
+        self.mem.parked_produces.push(parked);
+    }
+
+    /// A follower fetch waits in the fetch purgatory. One from the same follower for the same partition is one
+    /// the follower gave up on (it keeps one fetch in flight per partition): it is dropped, unanswered.
+    fn park_fetch(&mut self, parked: ParkedFetch) {
+        let (follower, p) = (parked.follower, parked.request.partition);
+        self.mem.parked_fetches.retain(|f| f.follower != follower || f.request.partition != p);
+        self.mem.parked_fetches.push(parked);
+        let held = self.mem.parked_fetches.len();
+        assert!(held <= self.bounds.follower_fetches_max, "{} holds {held} follower fetches", self.id);
     }
 
     /// Partition.fetchRecords for a follower: epoch checks, divergence (KIP-320), then the follower's progress,
@@ -1027,6 +1073,100 @@ mod tests {
             }
         }
         log
+    }
+
+    /// Broker 1 of a cluster with one partition of replication factor 3, one producer (request.timeout.ms 30 s)
+    /// and one consumer group of one consumer (fetch.max.wait.ms 500 ms).
+    fn broker_with_one_partition() -> Broker {
+        let toml = r#"
+[[topics]]
+name = "orders"
+partitions = 1
+replication.factor = 3
+
+[[producers]]
+name = "order-service"
+topic = "orders"
+
+[[consumers]]
+group.id = "billing"
+topics = ["orders"]
+"#;
+        let scenario = crate::scenario::load_str("broker-test.toml", toml).expect("a valid scenario");
+        Broker::new(BrokerId(1), Rc::new(scenario.sim.cluster))
+    }
+
+    fn with_ctx(broker: &mut Broker, f: impl FnOnce(&mut Broker, &mut KafkaCtx<'_>)) {
+        let mut rng = crate::engine::rng::stream(1, "broker-test", 0);
+        let mut commands = Vec::new();
+        let mut ctx = crate::engine::runner::Ctx::detached(SimTime::ZERO, NodeId(0), &mut rng, &mut commands);
+        f(broker, &mut ctx);
+    }
+
+    fn follower_fetch(replica: u32) -> FetchRequest {
+        FetchRequest {
+            fetch_id: 1,
+            partition: PartitionId(0),
+            replica: BrokerId(replica),
+            fetch_offset: 0,
+            current_leader_epoch: 0,
+            last_fetched_epoch: None,
+            replica_epoch: None,
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "beyond every timeout")]
+    fn a_produce_parked_beyond_every_timeout_trips() {
+        let mut broker = broker_with_one_partition();
+        let parked = ParkedProduce {
+            client: NodeId(9),
+            correlation: 0,
+            partition: PartitionId(0),
+            base_offset: 0,
+            required_offset: 1,
+            deadline: SimTime(31_000_000),
+            commit: None,
+        };
+        with_ctx(&mut broker, |b, ctx| b.park_produce(parked, ctx));
+    }
+
+    // A follower keeps one fetch in flight per partition: its new fetch replaces the one it gave up on.
+    #[test]
+    fn a_followers_new_fetch_replaces_the_one_it_gave_up_on() {
+        let mut broker = broker_with_one_partition();
+        for _ in 0..3 {
+            broker.park_fetch(ParkedFetch { follower: NodeId(2), request: follower_fetch(2), deadline: SimTime(1) });
+        }
+        assert_eq!(broker.mem.parked_fetches.len(), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "follower fetches")]
+    fn more_follower_fetches_than_followers_trips() {
+        let mut broker = broker_with_one_partition();
+        for node in 0..=broker.bounds.follower_fetches_max as u32 {
+            let parked = ParkedFetch { follower: NodeId(node), request: follower_fetch(node), deadline: SimTime(1) };
+            broker.park_fetch(parked);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "beyond every fetch.max.wait.ms")]
+    fn a_consumer_fetch_parked_beyond_its_wait_trips() {
+        let mut broker = broker_with_one_partition();
+        let fetch = groups::ParkedConsumerFetch::for_tests(NodeId(9), PartitionId(0), SimTime(501_000));
+        with_ctx(&mut broker, |b, ctx| b.park_consumer_fetch(fetch, ctx));
+    }
+
+    #[test]
+    #[should_panic(expected = "consumer fetches")]
+    fn more_consumer_fetches_than_consumers_trips() {
+        let mut broker = broker_with_one_partition();
+        for node in 0..=broker.bounds.consumer_fetches_max as u32 {
+            let fetch = groups::ParkedConsumerFetch::for_tests(NodeId(node), PartitionId(0), SimTime(1));
+            with_ctx(&mut broker, |b, ctx| b.park_consumer_fetch(fetch, ctx));
+        }
     }
 
     // KIP-101 scenario 2 (replica divergence): the follower has epoch 1 up to offset 3, the leader's epoch 1

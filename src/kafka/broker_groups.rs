@@ -17,7 +17,7 @@ use std::rc::Rc;
 /// `max.partition.fetch.bytes`: the most a consumer fetch returns for one partition.
 const MAX_PARTITION_FETCH_BYTES: u64 = 1_048_576;
 /// How long an offset commit may wait for replication (`offsets.commit.timeout.ms`).
-const OFFSETS_COMMIT_TIMEOUT_US: u64 = 5_000_000;
+pub(super) const OFFSETS_COMMIT_TIMEOUT_US: u64 = 5_000_000;
 
 /// A consumer fetch with nothing committed to return yet.
 pub(super) struct ParkedConsumerFetch {
@@ -27,6 +27,14 @@ pub(super) struct ParkedConsumerFetch {
     offset: u64,
     min_bytes: u64,
     pub(super) deadline: SimTime,
+}
+
+#[cfg(test)]
+impl ParkedConsumerFetch {
+    /// A fetch of `partition` from offset 0 that waits until `deadline`.
+    pub(super) fn for_tests(consumer: NodeId, partition: PartitionId, deadline: SimTime) -> Self {
+        ParkedConsumerFetch { consumer, correlation: 0, partition, offset: 0, min_bytes: 1, deadline }
+    }
 }
 
 impl Broker {
@@ -114,11 +122,21 @@ impl Broker {
                 let response = GroupResponse::Fetch { partition: fetch.partition, offset: fetch.offset, result };
                 ctx.send(fetch.consumer, Msg::GroupResponse { correlation: fetch.correlation, response });
             }
-            None => {
-                self.arm(fetch.deadline, ctx);
-                self.mem.parked_consumer_fetches.push(fetch);
-            }
+            None => self.park_consumer_fetch(fetch, ctx),
         }
+    }
+
+    /// A consumer fetch waits for `fetch.min.bytes`. One from the same consumer for the same partition is one the
+    /// consumer gave up on (it keeps one fetch in flight per partition): it is dropped, unanswered.
+    pub(super) fn park_consumer_fetch(&mut self, fetch: ParkedConsumerFetch, ctx: &mut KafkaCtx<'_>) {
+        let horizon = ctx.now.plus_us(self.bounds.consumer_fetch_wait_max_us);
+        assert!(fetch.deadline <= horizon, "{} parks a consumer fetch beyond every fetch.max.wait.ms", self.id);
+        self.arm(fetch.deadline, ctx);
+        let (consumer, p) = (fetch.consumer, fetch.partition);
+        self.mem.parked_consumer_fetches.retain(|f| f.consumer != consumer || f.partition != p);
+        self.mem.parked_consumer_fetches.push(fetch);
+        let held = self.mem.parked_consumer_fetches.len();
+        assert!(held <= self.bounds.consumer_fetches_max, "{} holds {held} consumer fetches", self.id);
     }
 
     /// Records from `offset` below the high watermark; `None` when there are none yet (hold the fetch). An offset
@@ -341,8 +359,7 @@ impl Broker {
             deadline,
             commit: Some((group, offsets)),
         };
-        self.mem.parked_produces.push(parked);
-        self.arm(deadline, ctx);
+        self.park_produce(parked, ctx);
         self.complete_parked_fetches(p, ctx);
         self.maybe_advance_high_watermark(p, ctx);
     }

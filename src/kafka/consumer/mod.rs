@@ -1204,6 +1204,13 @@ impl Consumer {
         };
         match result {
             Ok(batches) => {
+                // The buffer's bound: one fetch response per partition (Fetcher.fetchablePartitions), each read
+                // within max.partition.fetch.bytes.
+                assert!(
+                    !self.mem.buffer.iter().any(|(b, _, _)| *b == p),
+                    "consumer {} fetched {p:?} again before draining what it buffered",
+                    self.index
+                );
                 for batch in &batches {
                     let first = batch.base_offset.max(offset);
                     if first < batch.next_offset() && pos.fetched_epochs.back().is_none_or(|&(_, e)| e != batch.epoch) {
@@ -1317,6 +1324,30 @@ mod tests {
             _ => None,
         };
         commands.into_iter().filter_map(client).collect()
+    }
+
+    // Fetcher.fetchablePartitions: a partition with buffered records is not fetched, so a second response for it
+    // while its records wait is a broken bound.
+    #[test]
+    #[should_panic(expected = "before draining what it buffered")]
+    fn records_fetched_again_before_the_buffer_drained_trip() {
+        let mut c = consumer("earliest");
+        let p = PartitionId(0);
+        let record = Record { producer: crate::kafka::ids::ClientId(0), send_seq: 0, key: None, size_bytes: 10 };
+        c.mem.buffer.push_back((p, 0, record));
+        let mut pos = Position::default();
+        pos.seek(1, Some(0));
+        c.mem.positions.insert(p, pos);
+        let batch = crate::kafka::log::Batch {
+            base_offset: 1,
+            epoch: 0,
+            stamp: None,
+            timestamp: SimTime::ZERO,
+            records: Rc::from(vec![record]),
+        };
+        let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
+        let mut ctx = Ctx::detached(SimTime::ZERO, NodeId(0), &mut rng, &mut commands);
+        c.on_fetch_response(p, 1, Ok(std::iter::once(batch).collect()), &mut ctx);
     }
 
     // The application's database commits durably: a process crash or a power loss keeps the stored offsets,

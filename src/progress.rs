@@ -82,11 +82,11 @@ pub fn consumer_findings(
     let ends: BTreeMap<u32, u64> =
         logs.iter().map(|l| (l.partition, l.start_offset + l.records.len() as u64)).collect();
     let mut out = Vec::new();
-    for (g, name) in spec.groups.iter().enumerate() {
+    for (g, name) in spec.group_ids().zip(&spec.groups) {
         let members: Vec<&ConsumerSpec> = spec.consumers.iter().filter(|c| c.group == g).collect();
         let read = |p: &u32| members.iter().any(|c| c.reads(PartitionId(*p), spec.partitions[*p as usize].topic));
         for p in (0..spec.partitions.len() as u32).filter(read) {
-            let (before, last) = reached.get(&(g as u32, p)).copied().unwrap_or_default();
+            let (before, last) = reached.get(&(g.0, p)).copied().unwrap_or_default();
             let end = ends.get(&p).copied().unwrap_or(0);
             if last < end && last <= before {
                 let partition = spec.partition_name(PartitionId(p));

@@ -10,7 +10,7 @@ use crate::faults::view::ClusterView;
 use crate::faults::{FaultInjector, ScheduledFault};
 use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
 use crate::kafka::cluster::{Cluster, PartitionSummary};
-use crate::kafka::ids::{ClientId, PartitionId};
+use crate::kafka::ids::{ClientId, GroupId, PartitionId};
 use crate::kafka::messages::ChangeReason;
 use crate::kafka::obs::Obs;
 use crate::kafka::spec::ClusterSpec;
@@ -403,12 +403,12 @@ impl Recorder {
                 self.observed.committed(*consumer, PartitionId(*partition), *offset)
             }
             Obs::Client(ClientEvent::Processed { group, partition, offset, .. }) => {
-                self.observed.processed(*group as usize, PartitionId(*partition), *offset)
+                self.observed.processed(GroupId(*group), PartitionId(*partition), *offset)
             }
             Obs::GroupRebalance { group, generation, state, .. } => {
                 let rebalancing = matches!(*state, "PreparingRebalance" | "CompletingRebalance");
                 if let Some(g) = spec.groups.iter().position(|name| name == group) {
-                    self.observed.group_changed(g, *generation, rebalancing);
+                    self.observed.group_changed(GroupId(g as u32), *generation, rebalancing);
                 }
             }
             _ => {}

@@ -99,7 +99,7 @@ pub fn human(scenario: &Scenario, path: &Path) -> String {
         );
     }
     for p in &c.producers {
-        let topics: Vec<&str> = p.topics.iter().map(|&t| c.topics[t].name.as_str()).collect();
+        let topics: Vec<&str> = p.topics.iter().map(|&t| c.topic(t).name.as_str()).collect();
         let _ = writeln!(
             s,
             "  producer {} -> {}: {} records/s, acks {}, enable.idempotence {}",
@@ -114,14 +114,14 @@ pub fn human(scenario: &Scenario, path: &Path) -> String {
         let reads = match &k.assign {
             Some(ps) => format!("assign {}", ps.iter().map(|&p| c.partition_name(p)).collect::<Vec<_>>().join(", ")),
             None => {
-                format!("topics {}", k.topics.iter().map(|&t| c.topics[t].name.as_str()).collect::<Vec<_>>().join(", "))
+                format!("topics {}", k.topics.iter().map(|&t| c.topic(t).name.as_str()).collect::<Vec<_>>().join(", "))
             }
         };
         let _ = writeln!(
             s,
             "  consumer {} (group {}): {reads}, commit {}",
             k.name,
-            c.groups[k.group],
+            c.group_name(k.group),
             k.config.commit.name()
         );
     }

@@ -9,7 +9,7 @@ pub mod view;
 use crate::engine::{NodeId, Ratio, SimRng};
 use crate::kafka::cluster::{Cluster, ResetTo};
 use crate::kafka::controller::ElectionType;
-use crate::kafka::ids::PartitionId;
+use crate::kafka::ids::{GroupId, PartitionId, TopicId};
 use crate::kafka::log::StorageLoss;
 use rand::Rng;
 
@@ -26,7 +26,7 @@ pub enum Target {
     /// The node most recently crashed, shut down or paused by an earlier fault.
     LastStopped,
     /// The member of a group (by index) that owns a partition when the fault fires.
-    OwnerOf(usize, PartitionId),
+    OwnerOf(GroupId, PartitionId),
     /// One of these nodes that is up, chosen with the faults' random stream (e.g. a member of a group).
     OneOf(Vec<NodeId>),
     /// What the fault's `when` condition saw when it held: the leader of the partition it names...
@@ -125,8 +125,8 @@ pub enum FaultAction {
     },
     /// An operator resets a group's committed offsets on a topic (kafka-consumer-groups --reset-offsets).
     ResetOffsets {
-        group: usize,
-        topic: usize,
+        group: GroupId,
+        topic: TopicId,
         to: ResetTo,
     },
 }
@@ -262,7 +262,8 @@ impl FaultInjector {
                 let outcome = cluster.reset_offsets(*group, *topic, *to);
                 format!(
                     "reset offsets of group {} on {}: {outcome}",
-                    cluster.spec.groups[*group], cluster.spec.topics[*topic].name
+                    cluster.spec.group_name(*group),
+                    cluster.spec.topic(*topic).name
                 )
             }
             FaultAction::ElectLeaders { election, partition } => cluster.elect_leaders(*election, *partition),

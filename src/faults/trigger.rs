@@ -3,7 +3,7 @@
 //! condition starts to hold (a rising edge), once or `repeat` times. Conditions read the cluster only through
 //! `StateView`, so they are tested on hand-built states, and they allocate nothing when checked.
 
-use crate::kafka::ids::{BrokerId, PartitionId};
+use crate::kafka::ids::{BrokerId, GroupId, PartitionId};
 
 type Offset = u64;
 
@@ -62,11 +62,11 @@ pub trait StateView {
         self.observed().acked_offset(producer)
     }
     /// The group's generation as its coordinator last reported it.
-    fn generation(&self, group: usize) -> Option<i32> {
+    fn generation(&self, group: GroupId) -> Option<i32> {
         self.observed().generation(group)
     }
     /// Whether the group is in a rebalance (PreparingRebalance or CompletingRebalance).
-    fn rebalancing(&self, group: usize) -> bool {
+    fn rebalancing(&self, group: GroupId) -> bool {
         self.observed().rebalancing(group)
     }
     /// The offset the consumer last committed successfully for the partition.
@@ -74,7 +74,7 @@ pub trait StateView {
         self.observed().committed_offset(consumer, p)
     }
     /// The highest offset of the partition a member of the group has processed.
-    fn processed(&self, group: usize, p: PartitionId) -> Option<Offset> {
+    fn processed(&self, group: GroupId, p: PartitionId) -> Option<Offset> {
         self.observed().processed_offset(group, p)
     }
 }
@@ -94,11 +94,11 @@ pub enum Clause {
     FetchedAtLeast(PartitionId, BrokerId, Offset),
     AckedSendAtLeast(u32, u64),
     AckedOffsetAtLeast(u32, Offset),
-    GenerationAtLeast(usize, i32),
-    Rebalancing(usize),
+    GenerationAtLeast(GroupId, i32),
+    Rebalancing(GroupId),
     CommittedAtLeast(u32, PartitionId, Offset),
     /// A member of the group has processed the record at offset X (or later) of the partition.
-    ProcessedAtLeast(usize, PartitionId, Offset),
+    ProcessedAtLeast(GroupId, PartitionId, Offset),
     /// A different controller is active than the last one that was.
     ControllerChanged,
 }
@@ -250,7 +250,7 @@ pub struct Observed {
     /// (consumer, partition, last committed offset) for the pairs some condition watches.
     committed: Vec<(u32, PartitionId, Option<Offset>)>,
     /// (group, partition, highest offset processed) for the pairs some condition watches.
-    processed: Vec<(usize, PartitionId, Option<Offset>)>,
+    processed: Vec<(GroupId, PartitionId, Option<Offset>)>,
 }
 
 impl Observed {
@@ -265,13 +265,13 @@ impl Observed {
         }
     }
 
-    pub fn processed(&mut self, group: usize, p: PartitionId, offset: Offset) {
+    pub fn processed(&mut self, group: GroupId, p: PartitionId, offset: Offset) {
         for entry in self.processed.iter_mut().filter(|(g, q, _)| *g == group && *q == p) {
             entry.2 = entry.2.max(Some(offset));
         }
     }
 
-    pub fn processed_offset(&self, group: usize, p: PartitionId) -> Option<Offset> {
+    pub fn processed_offset(&self, group: GroupId, p: PartitionId) -> Option<Offset> {
         self.processed.iter().find(|(g, q, _)| *g == group && *q == p).and_then(|e| e.2)
     }
 
@@ -281,9 +281,9 @@ impl Observed {
         self.acked_offset[i] = self.acked_offset[i].max(offset);
     }
 
-    pub fn group_changed(&mut self, group: usize, generation: i32, rebalancing: bool) {
-        self.generation[group] = Some(generation);
-        self.rebalancing[group] = rebalancing;
+    pub fn group_changed(&mut self, group: GroupId, generation: i32, rebalancing: bool) {
+        self.generation[group.index()] = Some(generation);
+        self.rebalancing[group.index()] = rebalancing;
     }
 
     pub fn committed(&mut self, consumer: u32, p: PartitionId, offset: Offset) {
@@ -300,12 +300,12 @@ impl Observed {
         self.acked_offset[producer as usize]
     }
 
-    pub fn generation(&self, group: usize) -> Option<i32> {
-        self.generation[group]
+    pub fn generation(&self, group: GroupId) -> Option<i32> {
+        self.generation[group.index()]
     }
 
-    pub fn rebalancing(&self, group: usize) -> bool {
-        self.rebalancing[group]
+    pub fn rebalancing(&self, group: GroupId) -> bool {
+        self.rebalancing[group.index()]
     }
 
     pub fn committed_offset(&self, consumer: u32, p: PartitionId) -> Option<Offset> {
@@ -317,7 +317,7 @@ impl Observed {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Watched {
     pub commits: Vec<(u32, PartitionId)>,
-    pub processing: Vec<(usize, PartitionId)>,
+    pub processing: Vec<(GroupId, PartitionId)>,
 }
 
 impl Watched {
@@ -379,7 +379,7 @@ mod tests {
             leader: Some(BrokerId(1)),
             isr: vec![BrokerId(1), BrokerId(2), BrokerId(3)],
             hw: Some(0),
-            observed: Observed::new(1, 1, Watched { commits: vec![(0, P)], processing: vec![(0, P)] }),
+            observed: Observed::new(1, 1, Watched { commits: vec![(0, P)], processing: vec![(GroupId(0), P)] }),
             controller: Some(0),
             ..State::default()
         }
@@ -497,28 +497,28 @@ mod tests {
         let mut s = state();
         let mut send = trigger(vec![Clause::AckedSendAtLeast(0, 5)], 1, &s);
         let mut offset = trigger(vec![Clause::AckedOffsetAtLeast(0, 40)], 1, &s);
-        let mut generation = trigger(vec![Clause::GenerationAtLeast(0, 2)], 1, &s);
-        let mut rebalancing = trigger(vec![Clause::Rebalancing(0)], 1, &s);
+        let mut generation = trigger(vec![Clause::GenerationAtLeast(GroupId(0), 2)], 1, &s);
+        let mut rebalancing = trigger(vec![Clause::Rebalancing(GroupId(0))], 1, &s);
         let mut committed = trigger(vec![Clause::CommittedAtLeast(0, P, 30)], 1, &s);
         s.observed.send_acked(0, 5, Some(39));
         assert!(send.check(&s).is_some());
         assert!(offset.check(&s).is_none(), "offset 39 < 40");
         s.observed.send_acked(0, 4, Some(40)); // an earlier send acked later: the highest offset counts
         assert!(offset.check(&s).is_some());
-        s.observed.group_changed(0, 1, true);
+        s.observed.group_changed(GroupId(0), 1, true);
         assert!(generation.check(&s).is_none());
         assert!(rebalancing.check(&s).is_some());
-        s.observed.group_changed(0, 2, false);
+        s.observed.group_changed(GroupId(0), 2, false);
         assert!(generation.check(&s).is_some());
         s.observed.committed(1, P, 99); // another consumer
         assert!(committed.check(&s).is_none());
         s.observed.committed(0, P, 30);
         assert!(committed.check(&s).is_some());
-        let mut processed = trigger(vec![Clause::ProcessedAtLeast(0, P, 250)], 1, &s);
-        s.observed.processed(0, P, 249);
+        let mut processed = trigger(vec![Clause::ProcessedAtLeast(GroupId(0), P, 250)], 1, &s);
+        s.observed.processed(GroupId(0), P, 249);
         assert!(processed.check(&s).is_none());
-        s.observed.processed(0, P, 250);
-        s.observed.processed(0, P, 10); // a reprocessed earlier record: the highest counts
+        s.observed.processed(GroupId(0), P, 250);
+        s.observed.processed(GroupId(0), P, 10); // a reprocessed earlier record: the highest counts
         assert!(processed.check(&s).is_some());
     }
 

@@ -4,7 +4,7 @@
 
 use super::config::TruncationMode;
 use super::coordinator::Group;
-use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
+use super::ids::{BrokerId, GroupId, LeaderEpoch, Offset, PartitionId};
 use super::log::{ReplicaLog, SequenceCheck, StorageLoss};
 use super::messages::{
     BrokerEpoch, FetchRequest, FetchResponse, FetchResult, KafkaError, LeaderInfo, LeaderRecoveryState, MetadataRecord,
@@ -63,7 +63,7 @@ struct ParkedProduce {
     required_offset: Offset,
     deadline: SimTime,
     /// Set when this is a group's offset commit to `__consumer_offsets` rather than a client's produce.
-    commit: Option<(usize, Vec<(PartitionId, OffsetAndEpoch)>)>,
+    commit: Option<(GroupId, Vec<(PartitionId, OffsetAndEpoch)>)>,
 }
 
 /// A follower fetch with nothing to return yet (DelayedFetch, `replica.fetch.wait.max.ms`).
@@ -134,7 +134,7 @@ struct BrokerMemory {
     /// Consumer fetches waiting for the high watermark to move (DelayedFetch, `fetch.max.wait.ms`).
     parked_consumer_fetches: Vec<groups::ParkedConsumerFetch>,
     /// The consumer groups this broker coordinates: those whose `__consumer_offsets` partition it leads.
-    groups: std::collections::BTreeMap<usize, Group>,
+    groups: std::collections::BTreeMap<GroupId, Group>,
     wakeup: Wakeup,
 }
 
@@ -216,7 +216,7 @@ impl Broker {
     }
 
     /// A group this broker coordinates: its state and member count.
-    pub fn group(&self, g: usize) -> Option<(super::coordinator::GroupState, usize)> {
+    pub fn group(&self, g: GroupId) -> Option<(super::coordinator::GroupState, usize)> {
         self.mem.groups.get(&g).map(|group| (group.state, group.member_count()))
     }
 

@@ -3,7 +3,7 @@
 //! broker leads, with offset commits appended to that partition and answered once replicated.
 
 use super::super::coordinator::{CommittedOffset, Coordinator, Group, GroupState, OffsetRetention, Output};
-use super::super::ids::{LeaderEpoch, PartitionId};
+use super::super::ids::{GroupId, LeaderEpoch, PartitionId};
 use super::super::log::{FetchedBatches, Record};
 use super::super::messages::{GroupRequest, GroupResponse, KafkaError, Msg, OffsetAndEpoch, OffsetSpec};
 use super::super::node::KafkaCtx;
@@ -74,7 +74,7 @@ impl Broker {
     }
 
     /// FindCoordinator: the leader of the group's `__consumer_offsets` partition, from this broker's metadata.
-    fn find_coordinator(&self, group: usize) -> GroupResponse {
+    fn find_coordinator(&self, group: GroupId) -> GroupResponse {
         let leader = self.spec.offsets_partition_of(group).and_then(|p| self.mem.metadata[p.index()].leader);
         GroupResponse::FindCoordinator { result: leader.ok_or(KafkaError::COORDINATOR_NOT_AVAILABLE) }
     }
@@ -196,12 +196,12 @@ impl Broker {
     /// (GroupMetadataManager.loadGroupsAndOffsets). Membership is not persisted in the model: members rejoin.
     pub(super) fn load_groups(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
         let spec = self.spec.clone();
-        let groups: Vec<usize> = spec.groups_in(p).collect();
+        let groups: Vec<GroupId> = spec.groups_in(p).collect();
         if groups.is_empty() {
             return;
         }
         let Some(replica) = self.replicas[p.index()].as_ref() else { return };
-        let mut offsets: BTreeMap<usize, BTreeMap<PartitionId, CommittedOffset>> = BTreeMap::new();
+        let mut offsets: BTreeMap<GroupId, BTreeMap<PartitionId, CommittedOffset>> = BTreeMap::new();
         for (_, commit_time, record) in replica.log.records_with_time() {
             let (group, partition, committed) = record.as_offset_commit();
             let group_offsets = offsets.entry(group).or_default();
@@ -211,10 +211,10 @@ impl Broker {
             };
         }
         for g in groups {
-            let prefix = format!("{}-{:08x}", spec.groups[g], ctx.rng.random::<u32>());
+            let prefix = format!("{}-{:08x}", spec.group_name(g), ctx.rng.random::<u32>());
             let group_offsets = offsets.remove(&g).unwrap_or_default();
             let has_offsets = !group_offsets.is_empty();
-            let loaded = Group::new(spec.groups[g].clone(), group_offsets, ctx.now)
+            let loaded = Group::new(spec.group_name(g).to_string(), group_offsets, ctx.now)
                 .with_member_id_prefix(prefix)
                 .with_consumer_protocol(has_offsets);
             self.mem.groups.insert(g, loaded);
@@ -230,7 +230,7 @@ impl Broker {
             retention_us: config.offsets_retention_us,
             expire_while_rebalancing: config.offsets_expire_while_rebalancing,
         };
-        let expired: Vec<(usize, Vec<PartitionId>)> = self
+        let expired: Vec<(GroupId, Vec<PartitionId>)> = self
             .mem
             .groups
             .iter()
@@ -250,7 +250,7 @@ impl Broker {
                 log.append_as_leader(tombstones, ls.leader_epoch, None, ctx.now);
                 self.complete_parked_fetches(p, ctx);
             }
-            let group = self.spec.groups[g].clone();
+            let group = self.spec.group_name(g).to_string();
             ctx.emit(Obs::OffsetsExpired { group, partitions: partitions.len() as u32 });
         }
     }
@@ -261,7 +261,7 @@ impl Broker {
         for g in spec.groups_in(p) {
             if self.mem.groups.remove(&g).is_some() {
                 ctx.emit(Obs::GroupRebalance {
-                    group: spec.groups[g].clone(),
+                    group: spec.group_name(g).to_string(),
                     generation: -1,
                     state: "Unloaded",
                     members: 0,
@@ -304,7 +304,7 @@ impl Broker {
                     self.append_offset_commit(to, correlation, group, offsets, ctx)
                 }
                 Output::Rebalance { group, generation, state, members } => {
-                    let name = self.spec.groups[group].clone();
+                    let name = self.spec.group_name(group).to_string();
                     ctx.emit(Obs::GroupRebalance { group: name, generation, state: state_name(state), members });
                 }
             }
@@ -318,7 +318,7 @@ impl Broker {
     /// has no members (ConsumerGroupCommand refuses an active group), then committed like any offset commit.
     pub fn admin_reset_offsets(
         &mut self,
-        group: usize,
+        group: GroupId,
         offsets: Vec<(PartitionId, OffsetAndEpoch)>,
         ctx: &mut KafkaCtx<'_>,
     ) -> Result<(), String> {
@@ -337,7 +337,7 @@ impl Broker {
         &mut self,
         client: NodeId,
         correlation: u64,
-        group: usize,
+        group: GroupId,
         offsets: Vec<(PartitionId, OffsetAndEpoch)>,
         ctx: &mut KafkaCtx<'_>,
     ) {
@@ -371,7 +371,7 @@ impl Broker {
         &mut self,
         client: NodeId,
         correlation: u64,
-        group: usize,
+        group: GroupId,
         offsets: Vec<(PartitionId, OffsetAndEpoch)>,
         result: Result<(), KafkaError>,
         ctx: &mut KafkaCtx<'_>,
@@ -391,7 +391,7 @@ impl Broker {
     }
 }
 
-fn group_of(request: &GroupRequest) -> Option<usize> {
+fn group_of(request: &GroupRequest) -> Option<GroupId> {
     match request {
         GroupRequest::JoinGroup { group, .. }
         | GroupRequest::SyncGroup { group, .. }

@@ -5,7 +5,7 @@ use super::broker::{Broker, Replica, Role};
 use super::consumer::Consumer;
 use super::controller::{Controller, ElectionType};
 use super::coordinator::GroupState;
-use super::ids::{BrokerId, ClientId, LeaderEpoch, Offset, PartitionId};
+use super::ids::{BrokerId, ClientId, GroupId, LeaderEpoch, Offset, PartitionId, TopicId};
 use super::log::StorageLoss;
 use super::messages::{ChangeReason, Msg, OffsetAndEpoch};
 use super::node::Node;
@@ -284,7 +284,7 @@ impl Cluster {
         format!("elect {what} leaders: {elected} of {} partitions got a new leader", partitions.len())
     }
 
-    pub fn reset_offsets(&mut self, group: usize, topic: usize, to: ResetTo) -> String {
+    pub fn reset_offsets(&mut self, group: GroupId, topic: TopicId, to: ResetTo) -> String {
         let Some(coordinator) = self.spec.offsets_partition_of(group).and_then(|p| self.leader_of(p)) else {
             return "refused: the group has no coordinator".to_string();
         };
@@ -335,7 +335,7 @@ impl Cluster {
     }
 
     /// The running member of `group` that owns `p` now, if any.
-    pub fn owner_of(&self, group: usize, p: PartitionId) -> Option<NodeId> {
+    pub fn owner_of(&self, group: GroupId, p: PartitionId) -> Option<NodeId> {
         (0..self.spec.consumers.len() as u32).map(|c| self.spec.consumer_node(c)).find(|&node| {
             self.is_up(node)
                 && matches!(self.engine.process(node), Node::Consumer(c) if c.owns(p))
@@ -435,7 +435,7 @@ impl Cluster {
                 ));
             }
         }
-        for (g, name) in self.spec.groups.iter().enumerate() {
+        for (g, name) in self.spec.group_ids().zip(&self.spec.groups) {
             // Manually assigned consumers are no members: a group of them alone has nothing to settle.
             let members = self.spec.consumers.iter().filter(|c| c.group == g && c.assign.is_none()).count();
             if members == 0 {

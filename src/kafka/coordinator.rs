@@ -3,7 +3,7 @@
 //! commits and fetches. It runs on the broker that leads the group's `__consumer_offsets` partition; it is pure
 //! (requests and time in, replies and offset records out) and the broker does the I/O.
 
-use super::ids::PartitionId;
+use super::ids::{GroupId, PartitionId};
 use super::messages::{
     GroupRequest, GroupResponse, JoinMetadata, JoinResult, JoinedMember, KafkaError, OffsetAndEpoch,
 };
@@ -86,12 +86,12 @@ pub enum Output {
     AppendCommit {
         to: NodeId,
         correlation: u64,
-        group: usize,
+        group: GroupId,
         offsets: Vec<(PartitionId, OffsetAndEpoch)>,
     },
     /// A trace-worthy change: a rebalance started or ended.
     Rebalance {
-        group: usize,
+        group: GroupId,
         generation: i32,
         state: GroupState,
         members: usize,
@@ -175,7 +175,7 @@ impl Group {
 /// `group.initial.rebalance.delay.ms`.
 pub struct Coordinator<'a> {
     pub group: &'a mut Group,
-    pub g: usize,
+    pub g: GroupId,
     pub now: SimTime,
     pub initial_delay_us: u64,
     pub out: &'a mut Vec<Output>,
@@ -599,7 +599,7 @@ mod tests {
             session_timeout_us: 45_000_000,
             rebalance_timeout_us: 300_000_000,
             protocols: vec!["range".into(), "cooperative-sticky".into()],
-            topics: vec![0],
+            topics: vec![crate::kafka::ids::TopicId(0)],
             owned: Vec::new(),
             owned_generation: -1,
         }
@@ -607,13 +607,13 @@ mod tests {
 
     fn run(group: &mut Group, now: u64, from: u32, correlation: u64, request: GroupRequest) -> Vec<Output> {
         let mut out = Vec::new();
-        let mut c = Coordinator { group, g: 0, now: SimTime(now), initial_delay_us: 3_000_000, out: &mut out };
+        let mut c = Coordinator { group, g: GroupId(0), now: SimTime(now), initial_delay_us: 3_000_000, out: &mut out };
         c.handle(NodeId(from), correlation, request);
         out
     }
 
     fn join(member_id: &str) -> GroupRequest {
-        GroupRequest::JoinGroup { group: 0, member_id: member_id.into(), metadata: metadata() }
+        GroupRequest::JoinGroup { group: GroupId(0), member_id: member_id.into(), metadata: metadata() }
     }
 
     // KIP-394: a join without a member id is answered MEMBER_ID_REQUIRED with the id to use.
@@ -636,8 +636,14 @@ mod tests {
         assert_eq!(g.state, GroupState::PreparingRebalance);
         assert_eq!(g.next_deadline(), Some(SimTime(4_000_000)), "each joiner extends the delay");
         let mut out = Vec::new();
-        Coordinator { group: &mut g, g: 0, now: SimTime(4_000_000), initial_delay_us: 3_000_000, out: &mut out }
-            .expire();
+        Coordinator {
+            group: &mut g,
+            g: GroupId(0),
+            now: SimTime(4_000_000),
+            initial_delay_us: 3_000_000,
+            out: &mut out,
+        }
+        .expire();
         assert_eq!((g.state, g.generation, g.leader.as_deref()), (GroupState::CompletingRebalance, 1, Some("a")));
         let replies = out.iter().filter(|o| matches!(o, Output::Reply { .. })).count();
         assert_eq!(replies, 2);
@@ -647,11 +653,17 @@ mod tests {
         let mut g = Group::new("email".into(), BTreeMap::new(), SimTime::ZERO);
         run(&mut g, 0, 1, 1, join("a"));
         let mut out = Vec::new();
-        Coordinator { group: &mut g, g: 0, now: SimTime(3_000_000), initial_delay_us: 3_000_000, out: &mut out }
-            .expire();
+        Coordinator {
+            group: &mut g,
+            g: GroupId(0),
+            now: SimTime(3_000_000),
+            initial_delay_us: 3_000_000,
+            out: &mut out,
+        }
+        .expire();
         assert_eq!(g.state, GroupState::CompletingRebalance);
         let sync = GroupRequest::SyncGroup {
-            group: 0,
+            group: GroupId(0),
             generation: 1,
             member_id: "a".into(),
             assignments: vec![("a".into(), vec![PartitionId(0)])],
@@ -663,7 +675,7 @@ mod tests {
 
     fn commit(generation: i32) -> GroupRequest {
         GroupRequest::OffsetCommit {
-            group: 0,
+            group: GroupId(0),
             generation,
             member_id: "a".into(),
             offsets: vec![(PartitionId(0), OffsetAndEpoch::without_epoch(5))],
@@ -691,7 +703,8 @@ mod tests {
         run(&mut g, 3_000_005, 1, 6, join("a"));
         assert_eq!(g.state, GroupState::CompletingRebalance);
         assert_eq!(commit_error(&run(&mut g, 3_000_006, 1, 7, commit(2))), Some(KafkaError::REBALANCE_IN_PROGRESS));
-        let unknown = GroupRequest::OffsetCommit { group: 0, generation: 2, member_id: "z".into(), offsets: vec![] };
+        let unknown =
+            GroupRequest::OffsetCommit { group: GroupId(0), generation: 2, member_id: "z".into(), offsets: vec![] };
         assert_eq!(commit_error(&run(&mut g, 3_000_007, 3, 8, unknown)), Some(KafkaError::UNKNOWN_MEMBER_ID));
     }
 
@@ -701,7 +714,7 @@ mod tests {
     fn heartbeats_announce_rebalances_and_sessions_expire() {
         let mut g = stable_group_of_one();
         run(&mut g, 3_000_010, 2, 9, join("b"));
-        let hb = GroupRequest::Heartbeat { group: 0, generation: 1, member_id: "a".into() };
+        let hb = GroupRequest::Heartbeat { group: GroupId(0), generation: 1, member_id: "a".into() };
         let out = run(&mut g, 3_000_011, 1, 10, hb);
         assert!(matches!(
             out.first(),
@@ -713,7 +726,8 @@ mod tests {
         let mut stable = stable_group_of_one();
         let mut out = Vec::new();
         let expired_at = SimTime(3_000_001 + 45_000_000);
-        Coordinator { group: &mut stable, g: 0, now: expired_at, initial_delay_us: 3_000_000, out: &mut out }.expire();
+        Coordinator { group: &mut stable, g: GroupId(0), now: expired_at, initial_delay_us: 3_000_000, out: &mut out }
+            .expire();
         assert_eq!(stable.member_count(), 0);
         assert_eq!(stable.state, GroupState::Empty);
     }
@@ -729,7 +743,7 @@ mod tests {
         let mut g = stable_group_of_one();
         let committed = CommittedOffset { value: OffsetAndEpoch::without_epoch(37), commit_time: SimTime(3_000_002) };
         g.offsets.insert(PartitionId(0), committed);
-        run(&mut g, left_at, 1, 3, GroupRequest::LeaveGroup { group: 0, member_id: "a".into() });
+        run(&mut g, left_at, 1, 3, GroupRequest::LeaveGroup { group: GroupId(0), member_id: "a".into() });
         assert_eq!(g.state, GroupState::Empty);
         g
     }
@@ -782,13 +796,20 @@ mod tests {
         let mut g = Group::new("email".into(), BTreeMap::new(), SimTime::ZERO);
         let mut static_meta = metadata();
         static_meta.instance_id = Some("email-host-1".into());
-        let join = GroupRequest::JoinGroup { group: 0, member_id: String::new(), metadata: static_meta.clone() };
+        let join =
+            GroupRequest::JoinGroup { group: GroupId(0), member_id: String::new(), metadata: static_meta.clone() };
         run(&mut g, 0, 1, 1, join.clone());
         let mut out = Vec::new();
-        Coordinator { group: &mut g, g: 0, now: SimTime(3_000_000), initial_delay_us: 3_000_000, out: &mut out }
-            .expire();
+        Coordinator {
+            group: &mut g,
+            g: GroupId(0),
+            now: SimTime(3_000_000),
+            initial_delay_us: 3_000_000,
+            out: &mut out,
+        }
+        .expire();
         let id = g.leader.clone().expect("a leader");
-        let sync = GroupRequest::SyncGroup { group: 0, generation: 1, member_id: id, assignments: vec![] };
+        let sync = GroupRequest::SyncGroup { group: GroupId(0), generation: 1, member_id: id, assignments: vec![] };
         run(&mut g, 3_000_001, 1, 2, sync);
         assert_eq!(g.state, GroupState::Stable);
         let out = run(&mut g, 10_000_000, 1, 3, join);

@@ -1,4 +1,4 @@
-//! Small typed identifiers: brokers, partitions, clients. State lives in vectors indexed by them.
+//! Small typed identifiers: brokers, partitions, topics, groups, clients. State lives in vectors indexed by them.
 
 use serde::Serialize;
 use std::fmt;
@@ -14,6 +14,14 @@ pub struct PartitionId(pub u32);
 /// A producer (or other client) of the scenario, numbered from 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 pub struct ClientId(pub u32);
+
+/// A topic of the scenario, numbered from 0 in the order the scenario lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
+pub struct TopicId(pub u32);
+
+/// A consumer group of the scenario (or a group-less consumer's own name), numbered from 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
+pub struct GroupId(pub u32);
 
 /// A leader epoch (Kafka's `leaderEpoch`), bumped by the controller on every leader change.
 pub type LeaderEpoch = i32;
@@ -34,6 +42,18 @@ impl BrokerId {
 }
 
 impl PartitionId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl TopicId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl GroupId {
     pub fn index(self) -> usize {
         self.0 as usize
     }

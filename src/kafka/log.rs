@@ -2,7 +2,7 @@
 //! high watermark, what has been flushed to disk, and the idempotent-producer state rebuilt from the log.
 
 use super::epoch_cache::EpochCache;
-use super::ids::{ClientId, LeaderEpoch, Offset};
+use super::ids::{ClientId, GroupId, LeaderEpoch, Offset};
 use super::messages::OffsetAndEpoch;
 use crate::engine::SimTime;
 use serde::Serialize;
@@ -25,31 +25,31 @@ impl Record {
     /// The model carries it in a record's id fields — `producer` holds the group index, `key` the partition,
     /// `send_seq` the offset in its low 40 bits and the leader epoch + 1 (0 for none) above — and only the group
     /// coordinator reads records of that topic.
-    pub fn offset_commit(group: usize, partition: super::ids::PartitionId, committed: OffsetAndEpoch) -> Record {
+    pub fn offset_commit(group: GroupId, partition: super::ids::PartitionId, committed: OffsetAndEpoch) -> Record {
         assert!(committed.offset < 1 << OFFSET_BITS, "offset {} beyond the model's range", committed.offset);
         let epoch = committed.leader_epoch.map_or(0, |e| {
             assert!((0..1 << 23).contains(&e), "leader epoch {e} beyond the model's range");
             e as u64 + 1
         });
         let send_seq = committed.offset | epoch << OFFSET_BITS;
-        Record { producer: ClientId(group as u32), send_seq, key: Some(partition.0), size_bytes: 64 }
+        Record { producer: ClientId(group.0), send_seq, key: Some(partition.0), size_bytes: 64 }
     }
 
     /// A tombstone for (group, partition): the committed offset expired (GroupMetadataManager.cleanupGroupMetadata).
-    pub fn offset_tombstone(group: usize, partition: super::ids::PartitionId) -> Record {
-        Record { producer: ClientId(group as u32), send_seq: u64::MAX, key: Some(partition.0), size_bytes: 64 }
+    pub fn offset_tombstone(group: GroupId, partition: super::ids::PartitionId) -> Record {
+        Record { producer: ClientId(group.0), send_seq: u64::MAX, key: Some(partition.0), size_bytes: 64 }
     }
 
     /// The (group, partition, committed offset) of a `__consumer_offsets` record; no offset for a tombstone.
-    pub fn as_offset_commit(&self) -> (usize, super::ids::PartitionId, Option<OffsetAndEpoch>) {
+    pub fn as_offset_commit(&self) -> (GroupId, super::ids::PartitionId, Option<OffsetAndEpoch>) {
         let partition = super::ids::PartitionId(self.key.unwrap_or(0));
         if self.send_seq == u64::MAX {
-            return (self.producer.0 as usize, partition, None);
+            return (GroupId(self.producer.0), partition, None);
         }
         let offset = self.send_seq & ((1 << OFFSET_BITS) - 1);
         let epoch = self.send_seq >> OFFSET_BITS;
         let leader_epoch = (epoch > 0).then(|| (epoch - 1) as LeaderEpoch);
-        (self.producer.0 as usize, partition, Some(OffsetAndEpoch { offset, leader_epoch }))
+        (GroupId(self.producer.0), partition, Some(OffsetAndEpoch { offset, leader_epoch }))
     }
 }
 
@@ -709,9 +709,12 @@ mod tests {
     fn offset_commit_records_round_trip() {
         let p = super::super::ids::PartitionId(3);
         for committed in [OffsetAndEpoch { offset: 42, leader_epoch: Some(0) }, OffsetAndEpoch::without_epoch(7)] {
-            assert_eq!(Record::offset_commit(2, p, committed).as_offset_commit(), (2, p, Some(committed)));
+            assert_eq!(
+                Record::offset_commit(GroupId(2), p, committed).as_offset_commit(),
+                (GroupId(2), p, Some(committed))
+            );
         }
-        assert_eq!(Record::offset_tombstone(2, p).as_offset_commit(), (2, p, None));
+        assert_eq!(Record::offset_tombstone(GroupId(2), p).as_offset_commit(), (GroupId(2), p, None));
     }
 
     fn stamp(epoch: u16, seq: u32) -> ProducerStamp {

@@ -1,7 +1,7 @@
 //! The requests and responses nodes exchange, named after Kafka's protocol (Produce, Fetch, BrokerHeartbeat,
 //! AlterPartition, Metadata) and Kafka's error names.
 
-use super::ids::{BrokerId, LeaderEpoch, Offset, PartitionId};
+use super::ids::{BrokerId, GroupId, LeaderEpoch, Offset, PartitionId, TopicId};
 use super::log::{FetchedBatches, ProducerStamp, Record};
 use serde::Serialize;
 use std::rc::Rc;
@@ -411,7 +411,7 @@ pub struct JoinMetadata {
     /// Assignor names in preference order.
     pub protocols: Vec<String>,
     /// Topic indexes.
-    pub topics: Vec<usize>,
+    pub topics: Vec<TopicId>,
     pub owned: Vec<PartitionId>,
     pub owned_generation: i32,
 }
@@ -436,37 +436,37 @@ pub struct JoinResult {
 #[derive(Clone, Debug)]
 pub enum GroupRequest {
     FindCoordinator {
-        group: usize,
+        group: GroupId,
     },
     /// An empty `member_id` asks for one (KIP-394: the coordinator answers MEMBER_ID_REQUIRED with it).
     JoinGroup {
-        group: usize,
+        group: GroupId,
         member_id: String,
         metadata: JoinMetadata,
     },
     SyncGroup {
-        group: usize,
+        group: GroupId,
         generation: i32,
         member_id: String,
         assignments: Vec<(String, Vec<PartitionId>)>,
     },
     Heartbeat {
-        group: usize,
+        group: GroupId,
         generation: i32,
         member_id: String,
     },
     LeaveGroup {
-        group: usize,
+        group: GroupId,
         member_id: String,
     },
     OffsetCommit {
-        group: usize,
+        group: GroupId,
         generation: i32,
         member_id: String,
         offsets: Vec<(PartitionId, OffsetAndEpoch)>,
     },
     OffsetFetch {
-        group: usize,
+        group: GroupId,
         partitions: Vec<PartitionId>,
     },
     /// ListOffsets for one partition: its log start, its end for consumers (the high watermark), or the first

@@ -2,13 +2,13 @@
 //! Every node reads it (as every real process reads its own config files); nothing in it changes during a run.
 
 use super::config::{BrokerConfig, ConsumerConfig, GroupConfig, ProducerConfig, TopicConfig};
-use super::ids::{BrokerId, ClientId, PartitionId};
+use super::ids::{BrokerId, ClientId, GroupId, PartitionId, TopicId};
 use crate::engine::NodeId;
 
 /// One partition: its topic (an index into `topics`), its number in the topic, its replica assignment.
 #[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct PartitionSpec {
-    pub topic: usize,
+    pub topic: TopicId,
     pub number: u32,
     pub replicas: Vec<BrokerId>,
 }
@@ -18,7 +18,7 @@ pub struct PartitionSpec {
 pub struct ProducerSpec {
     pub name: String,
     /// The topics each event is sent to, one record per topic (pattern C, topic per consumer); usually one.
-    pub topics: Vec<usize>,
+    pub topics: Vec<TopicId>,
     pub config: ProducerConfig,
     /// Records per second while producing.
     pub rate_per_s: u64,
@@ -59,10 +59,9 @@ fn mix64(mut x: u64) -> u64 {
 #[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct ConsumerSpec {
     pub name: String,
-    /// An index into `groups`.
-    pub group: usize,
-    /// Topic indexes it subscribes to (with `assign`, the topics of the assigned partitions).
-    pub topics: Vec<usize>,
+    pub group: GroupId,
+    /// The topics it subscribes to (with `assign`, the topics of the assigned partitions).
+    pub topics: Vec<TopicId>,
     /// `assign()`: the partitions it reads, without group membership (manual assignment); `None` subscribes
     /// to `topics` through the group.
     pub assign: Option<Vec<PartitionId>>,
@@ -90,7 +89,7 @@ pub struct ConsumerSpec {
 
 impl ConsumerSpec {
     /// Whether the consumer reads partition `p` of `topic`: one it is assigned, or one of a topic it subscribes to.
-    pub fn reads(&self, p: PartitionId, topic: usize) -> bool {
+    pub fn reads(&self, p: PartitionId, topic: TopicId) -> bool {
         match &self.assign {
             Some(partitions) => partitions.contains(&p),
             None => self.topics.contains(&topic),
@@ -190,17 +189,37 @@ impl ClusterSpec {
 
     /// The `__consumer_offsets` partition that holds `group`'s offsets, whose leader is the group's coordinator:
     /// abs(groupId.hashCode()) % offsets.topic.num.partitions (GroupCoordinator.partitionFor).
-    pub fn offsets_partition_of(&self, group: usize) -> Option<PartitionId> {
+    pub fn offsets_partition_of(&self, group: GroupId) -> Option<PartitionId> {
         let topic = self.topics.iter().position(|t| t.name == OFFSETS_TOPIC)?;
         let count = self.topics[topic].partitions;
-        let hash = java_string_hash(&self.groups[group]);
+        let hash = java_string_hash(self.group_name(group));
         let index = if hash == i32::MIN { 0 } else { hash.unsigned_abs() } % count;
-        self.topic_partitions(topic).nth(index as usize)
+        self.topic_partitions(TopicId(topic as u32)).nth(index as usize)
     }
 
     /// The groups whose offsets live in `partition` (empty unless it is a `__consumer_offsets` partition).
-    pub fn groups_in(&self, partition: PartitionId) -> impl Iterator<Item = usize> + '_ {
-        (0..self.groups.len()).filter(move |&g| self.offsets_partition_of(g) == Some(partition))
+    pub fn groups_in(&self, partition: PartitionId) -> impl Iterator<Item = GroupId> + '_ {
+        self.group_ids().filter(move |&g| self.offsets_partition_of(g) == Some(partition))
+    }
+
+    pub fn group_ids(&self) -> impl Iterator<Item = GroupId> + use<> {
+        (0..self.groups.len() as u32).map(GroupId)
+    }
+
+    pub fn find_group(&self, name: &str) -> Option<GroupId> {
+        self.groups.iter().position(|g| g == name).map(|g| GroupId(g as u32))
+    }
+
+    pub fn find_topic(&self, name: &str) -> Option<TopicId> {
+        self.topics.iter().position(|t| t.name == name).map(|t| TopicId(t as u32))
+    }
+
+    pub fn group_name(&self, group: GroupId) -> &str {
+        &self.groups[group.index()]
+    }
+
+    pub fn topic(&self, topic: TopicId) -> &TopicConfig {
+        &self.topics[topic.index()]
     }
 
     pub fn brokers(&self) -> impl Iterator<Item = BrokerId> + use<> {
@@ -212,7 +231,7 @@ impl ClusterSpec {
     }
 
     pub fn topic_of(&self, p: PartitionId) -> &TopicConfig {
-        &self.topics[self.partitions[p.index()].topic]
+        self.topic(self.partitions[p.index()].topic)
     }
 
     /// The channel of a record written by a processor stage (its place among the `fan_out` records written for
@@ -249,7 +268,7 @@ impl ClusterSpec {
     /// Kafka's name for a partition: `orders-0`.
     pub fn partition_name(&self, p: PartitionId) -> String {
         let spec = self.partition(p);
-        format!("{}-{}", self.topics[spec.topic].name, spec.number)
+        format!("{}-{}", self.topic(spec.topic).name, spec.number)
     }
 
     pub fn find_partition(&self, name: &str) -> Option<PartitionId> {
@@ -257,7 +276,7 @@ impl ClusterSpec {
     }
 
     /// The partitions of topic `topic`, in partition-number order.
-    pub fn topic_partitions(&self, topic: usize) -> impl Iterator<Item = PartitionId> + '_ {
+    pub fn topic_partitions(&self, topic: TopicId) -> impl Iterator<Item = PartitionId> + '_ {
         (0..self.partitions.len() as u32).map(PartitionId).filter(move |p| self.partitions[p.index()].topic == topic)
     }
 }

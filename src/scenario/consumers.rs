@@ -7,7 +7,7 @@ use crate::engine::time::US_PER_MS;
 use crate::kafka::assignor::Assignor;
 use crate::kafka::cluster::ResetTo;
 use crate::kafka::config::{CommitStrategy, ConsumerConfig, GroupConfig, OffsetReset, TopicConfig};
-use crate::kafka::ids::PartitionId;
+use crate::kafka::ids::{GroupId, PartitionId, TopicId};
 use crate::kafka::spec::{ConsumerSpec, OFFSETS_TOPIC, PartitionSpec, PoisonPolicy, ProducerSpec, assign_replicas};
 
 const MAX_MS_US: u64 = i32::MAX as u64 * 1_000;
@@ -16,7 +16,7 @@ const MAX_MS_US: u64 = i32::MAX as u64 * 1_000;
 /// topic each input producer's types go to (`produce.*`).
 #[derive(Clone, Debug)]
 pub struct StageOutput {
-    pub topics: Vec<usize>,
+    pub topics: Vec<TopicId>,
     pub fan_out: u32,
     pub route: Option<Vec<Vec<u32>>>,
 }
@@ -34,7 +34,7 @@ pub fn read_consumers(
     let nodes = top.array("consumers")?.unwrap_or(&[]);
     let mut consumers: Vec<(ConsumerSpec, Option<StageOutput>)> = Vec::new();
     let mut groups: Vec<String> = Vec::new();
-    let mut own_groups: Vec<(usize, usize)> = Vec::new();
+    let mut own_groups: Vec<(GroupId, usize)> = Vec::new();
     // Each consumer's table index.
     let mut tables: Vec<usize> = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
@@ -65,7 +65,7 @@ pub fn read_consumers(
             }
             if c.without_group_id {
                 groups.push(c.name.clone());
-                c.group = groups.len() - 1;
+                c.group = GroupId(groups.len() as u32 - 1);
                 own_groups.push((c.group, i));
             }
             consumers.push((c, stage.clone()));
@@ -120,12 +120,12 @@ fn read_consumer(
     let group_value = t.str("group.id")?;
     let without_group_id = group_value.is_none() && assign.is_some();
     let group = match group_value {
-        Some(group_name) => groups.iter().position(|g| g == group_name).unwrap_or_else(|| {
+        Some(group_name) => GroupId(groups.iter().position(|g| g == group_name).unwrap_or_else(|| {
             groups.push(group_name.to_string());
             groups.len() - 1
-        }),
+        }) as u32),
         // Given its own group name per instance once the instances are named (read_consumers).
-        None if without_group_id => usize::MAX,
+        None if without_group_id => GroupId(u32::MAX),
         None => return Err(t.missing("group.id", "the consumer's group.id (or `assign`, for one without a group)")),
     };
     let topic_indexes = match &assign {
@@ -206,11 +206,12 @@ fn find_partition(topics: &[TopicConfig], name: &str) -> Option<(PartitionId, us
 }
 
 /// The topics of the assigned partitions, each once, in order of first appearance.
-fn assigned_topics(topics: &[TopicConfig], partitions: &[(PartitionId, usize)]) -> Vec<usize> {
-    let mut out: Vec<usize> = Vec::new();
+fn assigned_topics(topics: &[TopicConfig], partitions: &[(PartitionId, usize)]) -> Vec<TopicId> {
+    let mut out: Vec<TopicId> = Vec::new();
     for &(_, topic) in partitions {
-        if !out.contains(&topic) && topic < topics.len() {
-            out.push(topic);
+        let id = TopicId(topic as u32);
+        if !out.contains(&id) && topic < topics.len() {
+            out.push(id);
         }
     }
     out
@@ -245,7 +246,7 @@ fn read_stage_output(
     t: &mut TableReader<'_>,
     topics: &[TopicConfig],
     producers: &[ProducerSpec],
-    subscribed: &[usize],
+    subscribed: &[TopicId],
 ) -> Result<Option<StageOutput>, LoadError> {
     let fan_out = t.u64_in("produce.fan_out", 1, 100)?;
     let routed: Vec<String> = t.keys().into_iter().filter(|k| k.starts_with("produce.route.")).collect();
@@ -264,7 +265,7 @@ fn read_stage_output(
     let Some(topic) = topics.iter().position(|x| x.name == name && x.name != OFFSETS_TOPIC) else {
         return Err(t.error_at("produce.topic", "the name of a topic", format!("\"{name}\"")));
     };
-    Ok(Some(StageOutput { topics: vec![topic], fan_out: fan_out.unwrap_or(1) as u32, route: None }))
+    Ok(Some(StageOutput { topics: vec![TopicId(topic as u32)], fan_out: fan_out.unwrap_or(1) as u32, route: None }))
 }
 
 /// `produce.route.TYPE = "topic"` for every type of every producer writing to the subscribed topics.
@@ -273,15 +274,16 @@ fn read_route(
     keys: &[String],
     topics: &[TopicConfig],
     producers: &[ProducerSpec],
-    subscribed: &[usize],
+    subscribed: &[TopicId],
 ) -> Result<StageOutput, LoadError> {
-    let mut out_topics: Vec<usize> = Vec::new();
+    let mut out_topics: Vec<TopicId> = Vec::new();
     let mut by_type: Vec<(String, u32)> = Vec::new();
     for key in keys {
         let name = t.str(key)?.unwrap_or_default();
         let Some(topic) = topics.iter().position(|x| x.name == name && x.name != OFFSETS_TOPIC) else {
             return Err(t.error_at(key, "the name of a topic", format!("\"{name}\"")));
         };
+        let topic = TopicId(topic as u32);
         if !out_topics.contains(&topic) {
             out_topics.push(topic);
         }
@@ -312,7 +314,7 @@ fn read_route(
 }
 
 /// `topics = ["orders"]` (or a single name): topics that exist.
-fn read_subscription(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<Vec<usize>, LoadError> {
+fn read_subscription(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<Vec<TopicId>, LoadError> {
     let path = t.path("topics");
     let Some(node) = t.node("topics") else { return Err(t.missing("topics", "the topics the consumer subscribes to")) };
     let names: Vec<&Node> = match &node.value {
@@ -333,7 +335,7 @@ fn read_subscription(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<
                 format!("\"{name}\""),
             ));
         };
-        out.push(index);
+        out.push(TopicId(index as u32));
     }
     if out.is_empty() {
         return Err(t.error_at("topics", "at least one topic", "an empty list"));
@@ -471,7 +473,7 @@ pub fn add_offsets_topic(
     broker_count: u32,
     min_insync_replicas: u32,
 ) {
-    let topic = topics.len();
+    let topic = TopicId(topics.len() as u32);
     let rf = group.offsets_topic_replication_factor.min(broker_count);
     for (number, replicas) in assign_replicas(broker_count, group.offsets_topic_partitions, rf).into_iter().enumerate()
     {

@@ -82,7 +82,7 @@ fn scope_help(what: &str, scopes: Scopes, scope: &str) -> String {
 
 /// The scenario's own partitions: all but `__consumer_offsets`.
 fn own_partitions(cluster: &ClusterSpec) -> Vec<u32> {
-    let offsets = cluster.topics.iter().position(|t| t.name == "__consumer_offsets");
+    let offsets = cluster.find_topic("__consumer_offsets");
     (0..cluster.partitions.len() as u32).filter(|&p| Some(cluster.partitions[p as usize].topic) != offsets).collect()
 }
 
@@ -91,6 +91,6 @@ fn partitions_named(name: &str, cluster: &ClusterSpec) -> Option<Vec<u32>> {
     if let Some(p) = cluster.find_partition(name) {
         return Some(vec![p.0]);
     }
-    let topic = cluster.topics.iter().position(|t| t.name == name)?;
+    let topic = cluster.find_topic(name)?;
     Some(cluster.topic_partitions(topic).map(|p| p.0).collect())
 }

@@ -7,7 +7,7 @@ use crate::faults::{FaultAction, ScheduledFault, Target, When};
 use crate::kafka::cluster::ResetTo;
 use crate::kafka::config::{Acks, BrokerConfig, GroupConfig, ProducerConfig, TopicConfig, TruncationMode};
 use crate::kafka::controller::ElectionType;
-use crate::kafka::ids::{BrokerId, ClientId};
+use crate::kafka::ids::{BrokerId, ClientId, TopicId};
 use crate::kafka::log::StorageLoss;
 use crate::kafka::partition::InSyncRule;
 use crate::kafka::spec::{ClusterSpec, ConsumerSpec, PartitionSpec, ProducerSpec, assign_replicas};
@@ -390,7 +390,7 @@ fn read_topics(
             None => assign_replicas(broker_count, count, rf),
         };
         t.finish()?;
-        let topic = topics.len();
+        let topic = TopicId(topics.len() as u32);
         for (number, replicas) in assignment.into_iter().enumerate() {
             partitions.push(PartitionSpec { topic, number: number as u32, replicas });
         }
@@ -432,9 +432,9 @@ fn read_types(t: &mut TableReader<'_>) -> Result<Vec<(String, u32)>, LoadError> 
 }
 
 /// `topic` (one name) or `topics` (several, each event sent to every one of them: pattern C), not both.
-fn read_producer_topics(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<Vec<usize>, LoadError> {
+fn read_producer_topics(t: &mut TableReader<'_>, topics: &[TopicConfig]) -> Result<Vec<TopicId>, LoadError> {
     let known: Vec<&str> = topics.iter().map(|x| x.name.as_str()).collect();
-    let find = |name: &str| topics.iter().position(|x| x.name == name);
+    let find = |name: &str| topics.iter().position(|x| x.name == name).map(|i| TopicId(i as u32));
     if t.node("topics").is_some() {
         if t.node("topic").is_some() {
             return Err(t.error_at("topics", "either `topic` or `topics`", "both"));
@@ -911,7 +911,7 @@ fn read_elect_leaders(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<
 fn read_reset_offsets(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<FaultAction, LoadError> {
     let group_name = t.str("group.id")?;
     let group_name = t.required("group.id", group_name, "the group.id to reset")?;
-    let Some(group) = cluster.groups.iter().position(|g| g == group_name) else {
+    let Some(group) = cluster.find_group(group_name) else {
         return Err(t.error_at(
             "group.id",
             format!("one of the groups: {}", cluster.groups.join(", ")),
@@ -920,7 +920,7 @@ fn read_reset_offsets(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<
     };
     let topic_name = t.str("topic")?;
     let topic_name = t.required("topic", topic_name, "the topic whose offsets to reset")?;
-    let Some(topic) = cluster.topics.iter().position(|x| x.name == topic_name) else {
+    let Some(topic) = cluster.find_topic(topic_name) else {
         return Err(t.error_at("topic", "the name of a topic", format!("\"{topic_name}\"")));
     };
     Ok(FaultAction::ResetOffsets { group, topic, to: read_reset_to(t)? })
@@ -1017,22 +1017,17 @@ pub fn parse_target(text: &str, cluster: &ClusterSpec) -> Option<Target> {
         return Some(Target::Node(cluster.consumer_node(c as u32)));
     }
     if let Some(group) = text.strip_prefix("the coordinator of group ") {
-        return cluster
-            .groups
-            .iter()
-            .position(|g| g == group.trim())
-            .and_then(|g| cluster.offsets_partition_of(g))
-            .map(Target::LeaderOf);
+        return cluster.find_group(group.trim()).and_then(|g| cluster.offsets_partition_of(g)).map(Target::LeaderOf);
     }
     if let Some(rest) = text.strip_prefix("the owner of ")
         && let Some((partition, group)) = rest.split_once(" in group ")
     {
-        let g = cluster.groups.iter().position(|x| x == group.trim())?;
+        let g = cluster.find_group(group.trim())?;
         return cluster.find_partition(partition.trim()).map(|p| Target::OwnerOf(g, p));
     }
     if let Some(group) = text.strip_prefix("a member of group ") {
         let members: Vec<_> = (0..cluster.consumers.len() as u32)
-            .filter(|&c| cluster.groups[cluster.consumers[c as usize].group] == group.trim())
+            .filter(|&c| cluster.group_name(cluster.consumers[c as usize].group) == group.trim())
             .map(|c| cluster.consumer_node(c))
             .collect();
         return (!members.is_empty()).then_some(Target::OneOf(members));

@@ -100,9 +100,7 @@ fn producer_clause(rest: &str, cluster: &ClusterSpec) -> Option<Result<Clause, S
 fn group_clause(rest: &str, cluster: &ClusterSpec) -> Option<Result<Clause, String>> {
     let group_index = |name: &str| {
         cluster
-            .groups
-            .iter()
-            .position(|g| g == name.trim())
+            .find_group(name.trim())
             .ok_or_else(|| format!("one of the groups ({}); \"{name}\" is none of them", cluster.groups.join(", ")))
     };
     if let Some(name) = rest.strip_suffix(" rebalancing") {

@@ -3,7 +3,7 @@
 
 use insync::kafka::cluster::ResetTo;
 use insync::kafka::config::CommitStrategy;
-use insync::kafka::ids::PartitionId;
+use insync::kafka::ids::{PartitionId, TopicId};
 use insync::scenario::{LoadError, Scenario, load_str};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -483,10 +483,10 @@ fn a_consumer_without_group_id_reads_its_partitions_and_seeks_where_asked() {
     let c = &s.sim.cluster.consumers[0];
     assert_eq!(
         (c.assign.as_deref(), c.without_group_id, c.topics.as_slice()),
-        (Some(&[PartitionId(1)][..]), true, &[0][..])
+        (Some(&[PartitionId(1)][..]), true, &[TopicId(0)][..])
     );
     assert_eq!((c.config.commit, c.seek), (CommitStrategy::Never, Some(ResetTo::Offset(7))));
-    assert_eq!(s.sim.cluster.groups[c.group], "r", "reported under its own name");
+    assert_eq!(s.sim.cluster.group_name(c.group), "r", "reported under its own name");
     let s = load_ok("a.toml", &with_consumer("assign = [\"audit-0\"]\nseek = \"12s\"\n"));
     assert_eq!(s.sim.cluster.consumers[0].seek, Some(ResetTo::Datetime(insync::engine::SimTime(12_000_000))));
     // A group.id may not take a group-less consumer's name.

@@ -55,7 +55,7 @@ impl Consumer {
     ) {
         let event = ClientEvent::Poisoned {
             consumer: self.index,
-            group: self.group() as u32,
+            group: self.group().0,
             partition: p.0,
             offset,
             producer: record.producer.0,
@@ -81,7 +81,7 @@ impl Consumer {
         for &(p, offset, record) in records {
             let event = ClientEvent::Processed {
                 consumer: self.index,
-                group: self.group() as u32,
+                group: self.group().0,
                 generation: self.mem.generation,
                 partition: p.0,
                 offset,

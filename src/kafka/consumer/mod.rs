@@ -10,7 +10,7 @@ mod app;
 use super::assignor::{self, Assignor, MemberSubscription, TopicPartition};
 use super::cluster::ResetTo;
 use super::config::{CommitStrategy, OffsetReset};
-use super::ids::{BrokerId, LeaderEpoch, PartitionId};
+use super::ids::{BrokerId, GroupId, LeaderEpoch, PartitionId};
 use super::log::{Record, StorageLoss};
 use super::messages::{
     GroupRequest, GroupResponse, JoinMetadata, JoinResult, KafkaError, LeaderInfo, Msg, OffsetAndEpoch, OffsetSpec,
@@ -335,7 +335,7 @@ impl Consumer {
         }
     }
 
-    fn group(&self) -> usize {
+    fn group(&self) -> GroupId {
         self.cfg.group
     }
 
@@ -566,7 +566,7 @@ impl Consumer {
         }
         let event = ClientEvent::Revoked {
             consumer: self.index,
-            group: self.group() as u32,
+            group: self.group().0,
             partitions: partitions.iter().map(|p| p.0).collect(),
         };
         self.emit(ctx, event);
@@ -581,7 +581,7 @@ impl Consumer {
             // A rebalance starts for this member (its JoinGroup); `assigned` marks its end.
             let event = ClientEvent::Joining {
                 consumer: self.index,
-                group: self.group() as u32,
+                group: self.group().0,
                 member_id: self.mem.member_id.clone(),
             };
             self.emit(ctx, event);
@@ -712,7 +712,7 @@ impl Consumer {
         };
         let reset = self.cfg.config.auto_offset_reset != OffsetReset::None;
         let error = (!reset).then(|| "LogTruncationException".to_string());
-        let (consumer, group) = (self.index, self.cfg.group as u32);
+        let (consumer, group) = (self.index, self.cfg.group.0);
         let divergent_offset = end.map(|(_, o)| o);
         let detected = ClientEvent::TruncationDetected {
             consumer,
@@ -789,7 +789,7 @@ impl Consumer {
         for (&p, &(first, end)) in ranges {
             let event = ClientEvent::Polled {
                 consumer: self.index,
-                group: self.group() as u32,
+                group: self.group().0,
                 generation: self.mem.generation,
                 partition: p.0,
                 first_offset: first,
@@ -861,7 +861,7 @@ impl Consumer {
         for &(p, OffsetAndEpoch { offset, .. }) in offsets {
             let event = ClientEvent::Committed {
                 consumer: self.index,
-                group: self.group() as u32,
+                group: self.group().0,
                 generation: self.mem.generation,
                 partition: p.0,
                 offset,
@@ -913,8 +913,7 @@ impl Consumer {
             self.spec.broker_node(coordinator),
             Msg::GroupRequest { correlation: self.mem.next_correlation, request },
         );
-        let event =
-            ClientEvent::LeftGroup { consumer: self.index, group: self.group() as u32, reason: reason.to_string() };
+        let event = ClientEvent::LeftGroup { consumer: self.index, group: self.group().0, reason: reason.to_string() };
         self.emit(ctx, event);
         self.mem.generation = -1;
         self.mem.membership = Membership::Unjoined;
@@ -1027,7 +1026,7 @@ impl Consumer {
             .map(|m| MemberSubscription {
                 member_id: m.member_id.clone(),
                 group_instance_id: m.metadata.instance_id.clone(),
-                topics: m.metadata.topics.iter().map(|&t| self.spec.topics[t].name.clone()).collect(),
+                topics: m.metadata.topics.iter().map(|&t| self.spec.topic(t).name.clone()).collect(),
                 owned: m.metadata.owned.iter().map(|&p| self.topic_partition(p)).collect(),
                 generation: Some(m.metadata.owned_generation),
                 rack: None,
@@ -1041,7 +1040,7 @@ impl Consumer {
 
     fn topic_partition(&self, p: PartitionId) -> TopicPartition {
         let spec = self.spec.partition(p);
-        TopicPartition { topic: self.spec.topics[spec.topic].name.clone(), partition: spec.number }
+        TopicPartition { topic: self.spec.topic(spec.topic).name.clone(), partition: spec.number }
     }
 
     fn partition_id(&self, tp: &TopicPartition) -> Option<PartitionId> {
@@ -1080,7 +1079,7 @@ impl Consumer {
         }
         let event = ClientEvent::Assigned {
             consumer: self.index,
-            group: self.group() as u32,
+            group: self.group().0,
             generation: self.mem.generation,
             partitions: assignment.iter().map(|p| p.0).collect(),
         };
@@ -1228,7 +1227,7 @@ impl Consumer {
                 pos.fetch = None;
                 let event = ClientEvent::OffsetOutOfRange {
                     consumer: self.index,
-                    group: self.group() as u32,
+                    group: self.group().0,
                     partition: p.0,
                     offset,
                 };
@@ -1280,8 +1279,7 @@ impl Consumer {
         pos.seek(offset, None);
         pos.awaiting_reset = false;
         pos.seek_to = None;
-        let event =
-            ClientEvent::PositionReset { consumer: self.index, group: self.group() as u32, partition: p.0, offset };
+        let event = ClientEvent::PositionReset { consumer: self.index, group: self.group().0, partition: p.0, offset };
         self.emit(ctx, event);
     }
 

@@ -416,9 +416,7 @@ impl Recorder {
     }
 
     fn record(&mut self, line: TraceLine) {
-        // Stale deliveries were first traced by the structure refactor, which proves itself by unchanged digests:
-        // they stay out of the digest until it is done.
-        if !matches!(line.event, TraceEvent::Node(Obs::Client(_) | Obs::StaleDelivery { .. })) {
+        if !matches!(line.event, TraceEvent::Node(Obs::Client(_))) {
             line.hash(&mut self.digest);
         }
         if let Some(trace) = &mut self.trace {

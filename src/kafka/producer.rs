@@ -902,6 +902,20 @@ impl Producer {
                 self.expire_batch(flight.batch, ctx);
             }
         }
+        self.assert_accumulator_bound(ctx.now);
+    }
+
+    /// The accumulator's bound: no batch outlives `delivery.timeout.ms`, so the producer holds only what the
+    /// workload sent within it (the model has no `buffer.memory`).
+    fn assert_accumulator_bound(&self, now: SimTime) {
+        let timeout = self.config.delivery_timeout_us;
+        let young = |b: &ProducerBatch| now.since_us(b.created) < timeout;
+        let queued = self.mem.queues.iter().all(|q| q.ready.iter().all(young));
+        assert!(
+            queued && self.mem.in_flight.values().all(|f| young(&f.batch)),
+            "{:?} kept a batch past delivery.timeout.ms",
+            self.id
+        );
     }
 
     /// Sender.sendProducerData's expiry: the batch fails with a TimeoutException without adjusting sequences (it
@@ -1067,6 +1081,17 @@ acks = "all"
     }
 
     use super::super::ids::Offset;
+
+    // Sender.sendProducerData expires every batch at delivery.timeout.ms: one still held after it is a broken
+    // bound. The batch sent at 0 is still in flight at the timeout, unexpired.
+    #[test]
+    #[should_panic(expected = "past delivery.timeout.ms")]
+    fn a_batch_kept_past_the_delivery_timeout_trips() {
+        let mut h = Harness::new();
+        h.send_to(0);
+        let timeout = h.producer.config.delivery_timeout_us;
+        h.producer.assert_accumulator_bound(SimTime(timeout));
+    }
 
     // TransactionManager.handleFailedBatch → requestEpochBumpForPartition, bumpIdempotentProducerEpoch and
     // RecordAccumulator.shouldStopDrainBatchesForPartition: a batch that fails while it had retries left bumps

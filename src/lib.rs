@@ -9,4 +9,5 @@ pub mod kafka;
 pub mod progress;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod units;

@@ -1,5 +1,6 @@
 //! The command line: argument parsing, exit codes and printers. Everything else lives in the library.
 
+mod explore;
 mod junit;
 mod outputs;
 pub mod schemas;
@@ -76,6 +77,37 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a scenario at many seeds (on worker threads; each seed is one deterministic run) and judge each by its
+    /// `[expect]`: a table of invariants violated and the failing seeds grouped by what they failed.
+    Explore {
+        /// The scenario file; it must have an `[expect]`.
+        scenario: PathBuf,
+        /// The seeds: `A..B` (B excluded) or `N` (0..N).
+        #[arg(long, value_parser = crate::sweep::SeedRange::parse)]
+        seeds: crate::sweep::SeedRange,
+        /// Worker threads (default: the machine's cores). Results do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only the K-th of N shards of the seeds (every N-th seed); `merge` combines the shards' --out files.
+        #[arg(long, value_name = "K/N", value_parser = crate::sweep::Shard::parse)]
+        shard: Option<crate::sweep::Shard>,
+        /// Write every seed's result (JSON Lines, after a header line) to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Combine the --out files of one sweep's shards into the table a single machine would print.
+    Merge {
+        files: Vec<PathBuf>,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time runs of a scenario (wall clock; the simulation itself never reads it).
     Bench {
         /// The scenario to time.
@@ -124,6 +156,15 @@ pub fn main() -> ExitCode {
             check_history(&history, &holds, json, junit.as_deref(), witnesses.0)
         }
         Command::Validate { scenario, json } => validate_scenario(&scenario, json),
+        Command::Explore { scenario, seeds, jobs, shard, out, json, quiet } => {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            let shard = shard.unwrap_or(crate::sweep::Shard::WHOLE);
+            let jobs = jobs.unwrap_or(cores);
+            let args =
+                explore::ExploreArgs { scenario: &scenario, seeds, jobs, shard, out: out.as_deref(), json, quiet };
+            explore::explore(&args)
+        }
+        Command::Merge { files, json } => explore::merge(&files, json),
         Command::Bench { scenario, runs } => bench(&scenario, runs),
     }
 }

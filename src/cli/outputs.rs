@@ -13,6 +13,8 @@ pub enum Kind {
     Trace,
     History,
     Junit,
+    /// `explore --out`: one line per seed.
+    Explore,
 }
 
 impl Kind {
@@ -21,6 +23,7 @@ impl Kind {
             Kind::Trace => "--trace",
             Kind::History => "--history",
             Kind::Junit => "--junit",
+            Kind::Explore => "--out",
         }
     }
 }

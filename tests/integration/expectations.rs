@@ -33,8 +33,8 @@ fn same_digests_as_recorded(digests: &str) {
     );
 }
 
-// Truth is many seeds: a story's [expect] holds by its construction, not at a chosen seed. Two more seeds in the
-// suite (one test each, so they run side by side); sweeps over many more belong to exploration.
+// Truth is many seeds: a story's [expect] holds by its construction, not at a chosen seed. Four more seeds in the
+// suite (one test each, so they run side by side); sweeps over many more belong to `insync explore`.
 #[test]
 fn every_bundled_scenario_meets_its_expectations_at_seed_1() {
     meets_its_expectations(Some(1));
@@ -43,6 +43,16 @@ fn every_bundled_scenario_meets_its_expectations_at_seed_1() {
 #[test]
 fn every_bundled_scenario_meets_its_expectations_at_seed_2() {
     meets_its_expectations(Some(2));
+}
+
+#[test]
+fn every_bundled_scenario_meets_its_expectations_at_seed_3() {
+    meets_its_expectations(Some(3));
+}
+
+#[test]
+fn every_bundled_scenario_meets_its_expectations_at_seed_4() {
+    meets_its_expectations(Some(4));
 }
 
 /// Runs every bundled story at `seed` (its own seed if `None`) and fails with every unmet expectation. Returns one

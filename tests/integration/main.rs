@@ -6,6 +6,7 @@ mod checker;
 mod commit_strategies;
 mod determinism;
 mod expectations;
+mod explore;
 mod groups;
 mod limits;
 mod links;

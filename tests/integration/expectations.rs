@@ -176,7 +176,9 @@ fn a_group_that_never_converges_fails_the_liveness_phase() {
     let out = Command::new(env!("CARGO_BIN_EXE_insync")).arg("run").arg(&path).output().expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("FAIL converged groups-stable") && stdout.contains("group fulfilment is"), "{stdout}");
+    // The group is caught mid-rebalance, or stable only since its member's last restart: either is unsettled.
+    let unsettled = stdout.contains("group fulfilment is") || stdout.contains("group fulfilment was still changing");
+    assert!(stdout.contains("FAIL converged groups-stable") && unsettled, "{stdout}");
     assert!(stdout.contains("FAIL converged consumers-progress"), "{stdout}");
     assert!(stdout.contains("group fulfilment stays at offset"), "{stdout}");
     assert!(stdout.contains("liveness phase: heal the network"), "the phase is in the fault log: {stdout}");

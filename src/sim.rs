@@ -591,3 +591,22 @@ fn final_logs(cluster: &Cluster) -> Vec<FinalLog> {
         })
         .collect()
 }
+
+/// Where two runs that should have been identical first differ: the index of the first differing line, and each
+/// run's line there (`None` where that run had already ended).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    pub index: usize,
+    pub first: Option<String>,
+    pub second: Option<String>,
+}
+
+/// The first line at which two runs' outputs differ (madsim's determinism check), or `None` if they are equal.
+pub fn first_divergence(first: &[String], second: &[String]) -> Option<Divergence> {
+    let index = first.iter().zip(second).position(|(a, b)| a != b).unwrap_or(first.len().min(second.len()));
+    (index < first.len().max(second.len())).then(|| Divergence {
+        index,
+        first: first.get(index).cloned(),
+        second: second.get(index).cloned(),
+    })
+}

@@ -51,6 +51,10 @@ pub enum Command {
         /// How many witnesses each expectation keeps in --json (and lost writes shown): a number, or `all`.
         #[arg(long, value_name = "N|all", default_value = "3", value_parser = parse_witnesses)]
         witnesses: WitnessLimit,
+        /// Run the seed twice in this process and compare the traces line by line: exit 0 if they are the same,
+        /// 1 with the first line where they differ.
+        #[arg(long, conflicts_with_all = ["json", "trace", "history", "junit"])]
+        check_determinism: bool,
     },
     /// Judge a recorded history (JSON Lines, as `run --history` writes it) without running anything.
     Check {
@@ -147,9 +151,10 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { scenario, seed, json, trace, history, junit, scenario_fnv64, witnesses } => {
+        Command::Run { scenario, seed, json, trace, history, junit, scenario_fnv64, witnesses, check_determinism } => {
             let files = OutputFiles { trace: trace.as_deref(), history: history.as_deref(), junit: junit.as_deref() };
-            let asked = RunOptions { seed, json, fnv64: scenario_fnv64.as_deref(), witnesses: witnesses.0 };
+            let fnv64 = scenario_fnv64.as_deref();
+            let asked = RunOptions { seed, json, fnv64, witnesses: witnesses.0, check_determinism };
             run(&scenario, &asked, files)
         }
         Command::Check { history, holds, json, junit, witnesses } => {
@@ -182,6 +187,7 @@ struct RunOptions<'a> {
     json: bool,
     fnv64: Option<&'a str>,
     witnesses: Option<usize>,
+    check_determinism: bool,
 }
 
 fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode {
@@ -196,6 +202,9 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     if let Some(wanted) = asked.fnv64.filter(|&w| !w.eq_ignore_ascii_case(&actual)) {
         eprintln!("error: {}: --scenario-fnv64 {wanted}, but the file's hash is {actual}: it changed", path.display());
         return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if asked.check_determinism {
+        return check_determinism(&scenario, asked.seed.unwrap_or(scenario.seed));
     }
     let requested = [(Kind::Trace, files.trace), (Kind::History, files.history), (Kind::Junit, files.junit)];
     let input = (path != Path::new("-")).then_some(path);
@@ -229,6 +238,32 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     match verdict {
         Some(v) if !v.all_met() => ExitCode::from(EXIT_EXPECTATION_FAILED),
         _ => ExitCode::SUCCESS,
+    }
+}
+
+/// `run --check-determinism`: the seed run twice in this process, the traces compared line by line.
+fn check_determinism(scenario: &scenario::Scenario, seed: u64) -> ExitCode {
+    let lines = || -> Vec<String> {
+        let outcome = sim::run(&scenario.sim, seed, true);
+        outcome.trace.unwrap_or_default().iter().map(|line| serde_json::to_string(line).unwrap_or_default()).collect()
+    };
+    let (first, second) = (lines(), lines());
+    let (text, code) = match sim::first_divergence(&first, &second) {
+        None => (format!("deterministic: seed {seed} ran twice with the same {} trace lines\n", first.len()), 0),
+        Some(d) => {
+            let line = |l: Option<String>| l.unwrap_or_else(|| "(the run had ended)".to_string());
+            let text = format!(
+                "NOT deterministic: seed {seed} ran twice and the traces differ from line {}:\n  first run:  {}\n  second run: {}\n",
+                d.index + 1,
+                line(d.first),
+                line(d.second)
+            );
+            (text, EXIT_EXPECTATION_FAILED)
+        }
+    };
+    match print(&text, false) {
+        Ok(()) => ExitCode::from(code),
+        Err(code) => code,
     }
 }
 

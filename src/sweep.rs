@@ -84,7 +84,7 @@ pub struct SeedResult {
     pub seed: u64,
     /// Every `[expect]` entry was met.
     pub met: bool,
-    /// The names of the expectations not met, in the scenario's order.
+    /// The expectations not met (`holds durability`), in the scenario's order.
     pub failed: Vec<String>,
     /// Violations per invariant (only those with some).
     pub violations: std::collections::BTreeMap<String, u64>,
@@ -106,7 +106,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
     SeedResult {
         seed,
         met: verdict.all_met(),
-        failed: verdict.results.iter().filter(|r| !r.met).map(|r| r.name.clone()).collect(),
+        failed: verdict.results.iter().filter(|r| !r.met).map(|r| format!("{} {}", r.kind, r.name)).collect(),
         violations: verdict
             .violations
             .iter()

@@ -79,6 +79,7 @@ fn merged_shards_equal_the_whole_range() {
     let v = parse(&whole);
     assert_eq!((v["seeds_run"].as_u64(), v["seeds_failed"].as_u64()), (Some(5), Some(5)));
     assert_eq!(v["failing_groups"][0]["seeds"], serde_json::json!([0, 1, 2, 3, 4]));
+    assert_eq!(v["failing_groups"][0]["signature"], "holds durability");
 }
 
 // A failing seed exits 1, is grouped by what it failed, and comes with the command that reproduces it.

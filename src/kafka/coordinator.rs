@@ -612,6 +612,13 @@ mod tests {
         out
     }
 
+    /// The coordinator's deadlines at `now` (µs): what the broker's wakeup runs.
+    fn expire(group: &mut Group, now: u64) -> Vec<Output> {
+        let mut out = Vec::new();
+        Coordinator { group, g: GroupId(0), now: SimTime(now), initial_delay_us: 3_000_000, out: &mut out }.expire();
+        out
+    }
+
     fn join(member_id: &str) -> GroupRequest {
         GroupRequest::JoinGroup { group: GroupId(0), member_id: member_id.into(), metadata: metadata() }
     }
@@ -635,15 +642,7 @@ mod tests {
         run(&mut g, 1_000_000, 2, 2, join("b"));
         assert_eq!(g.state, GroupState::PreparingRebalance);
         assert_eq!(g.next_deadline(), Some(SimTime(4_000_000)), "each joiner extends the delay");
-        let mut out = Vec::new();
-        Coordinator {
-            group: &mut g,
-            g: GroupId(0),
-            now: SimTime(4_000_000),
-            initial_delay_us: 3_000_000,
-            out: &mut out,
-        }
-        .expire();
+        let out = expire(&mut g, 4_000_000);
         assert_eq!((g.state, g.generation, g.leader.as_deref()), (GroupState::CompletingRebalance, 1, Some("a")));
         let replies = out.iter().filter(|o| matches!(o, Output::Reply { .. })).count();
         assert_eq!(replies, 2);
@@ -652,15 +651,7 @@ mod tests {
     fn stable_group_of_one() -> Group {
         let mut g = Group::new("email".into(), BTreeMap::new(), SimTime::ZERO);
         run(&mut g, 0, 1, 1, join("a"));
-        let mut out = Vec::new();
-        Coordinator {
-            group: &mut g,
-            g: GroupId(0),
-            now: SimTime(3_000_000),
-            initial_delay_us: 3_000_000,
-            out: &mut out,
-        }
-        .expire();
+        expire(&mut g, 3_000_000);
         assert_eq!(g.state, GroupState::CompletingRebalance);
         let sync = GroupRequest::SyncGroup {
             group: GroupId(0),
@@ -724,10 +715,7 @@ mod tests {
             })
         ));
         let mut stable = stable_group_of_one();
-        let mut out = Vec::new();
-        let expired_at = SimTime(3_000_001 + 45_000_000);
-        Coordinator { group: &mut stable, g: GroupId(0), now: expired_at, initial_delay_us: 3_000_000, out: &mut out }
-            .expire();
+        expire(&mut stable, 3_000_001 + 45_000_000);
         assert_eq!(stable.member_count(), 0);
         assert_eq!(stable.state, GroupState::Empty);
     }
@@ -799,15 +787,7 @@ mod tests {
         let join =
             GroupRequest::JoinGroup { group: GroupId(0), member_id: String::new(), metadata: static_meta.clone() };
         run(&mut g, 0, 1, 1, join.clone());
-        let mut out = Vec::new();
-        Coordinator {
-            group: &mut g,
-            g: GroupId(0),
-            now: SimTime(3_000_000),
-            initial_delay_us: 3_000_000,
-            out: &mut out,
-        }
-        .expire();
+        expire(&mut g, 3_000_000);
         let id = g.leader.clone().expect("a leader");
         let sync = GroupRequest::SyncGroup { group: GroupId(0), generation: 1, member_id: id, assignments: vec![] };
         run(&mut g, 3_000_001, 1, 2, sync);

@@ -174,6 +174,8 @@ struct ConsumerMemory {
     /// The last metadata request's time, and how many in a row have failed (for KIP-580's backoff).
     metadata_attempted_at: Option<SimTime>,
     metadata_failures: u32,
+    /// While the coordinator is unknown, when the current poll stops waiting for it.
+    coordinator_wait_until: Option<SimTime>,
 }
 
 impl ConsumerMemory {
@@ -200,6 +202,7 @@ impl ConsumerMemory {
             request_wakeup: Wakeup::default(),
             metadata_attempted_at: None,
             metadata_failures: 0,
+            coordinator_wait_until: None,
         }
     }
 }
@@ -437,12 +440,22 @@ impl Consumer {
 
     /// KafkaConsumer.poll: settle the group (coordinator, rejoin), learn positions, auto-commit when due, then
     /// return buffered records or send fetches and wait.
+    ///
+    /// ClassicKafkaConsumer.poll fetches whatever has a known position even when the group step is not done
+    /// (a lost coordinator, a cooperative rejoin) or some positions are still being looked up: only new
+    /// positions and auto-commits wait for the group.
     fn poll(&mut self, ctx: &mut KafkaCtx<'_>) {
         self.mem.last_poll = ctx.now;
-        if !self.ensure_group(ctx) || !self.ensure_positions(ctx) {
-            return self.wait_in_poll(ctx);
+        let group_ready = self.ensure_group(ctx);
+        if !group_ready && self.blocked_finding_coordinator(ctx) {
+            return;
         }
-        if self.cfg.config.commit == CommitStrategy::Auto
+        // ConsumerCoordinator.poll returning false skips updateFetchPositions and the auto-commit.
+        if group_ready {
+            self.ensure_positions(ctx);
+        }
+        if group_ready
+            && self.cfg.config.commit == CommitStrategy::Auto
             && ctx.now.since_us(self.mem.last_auto_commit) >= self.cfg.config.auto_commit_interval_us
         {
             self.mem.last_auto_commit = ctx.now;
@@ -467,6 +480,23 @@ impl Consumer {
         } else {
             self.start_processing(records, ctx);
         }
+    }
+
+    /// ConsumerCoordinator.coordinatorUnknownAndUnreadySync: a member of a subscribed group whose coordinator is
+    /// unknown spends the poll's timeout looking it up (unless it is found sooner), and only then collects what
+    /// was fetched meanwhile. Manually assigned partitions do not look it up proactively.
+    fn blocked_finding_coordinator(&mut self, ctx: &mut KafkaCtx<'_>) -> bool {
+        if self.cfg.assign.is_some() || self.mem.coordinator.is_some() {
+            self.mem.coordinator_wait_until = None;
+            return false;
+        }
+        let until = *self.mem.coordinator_wait_until.get_or_insert(ctx.now.plus_us(POLL_TIMEOUT_US));
+        if ctx.now < until {
+            self.arm_poll(until.since_us(ctx.now), ctx);
+            return true;
+        }
+        self.mem.coordinator_wait_until = None;
+        false
     }
 
     /// `poll(timeout)` returns empty after the application's poll timeout and is called again; responses that
@@ -602,11 +632,11 @@ impl Consumer {
     }
 
     /// Positions for new partitions: the committed offset (OffsetFetch), else `auto.offset.reset` (ListOffsets).
-    fn ensure_positions(&mut self, ctx: &mut KafkaCtx<'_>) -> bool {
+    fn ensure_positions(&mut self, ctx: &mut KafkaCtx<'_>) {
         self.validate_positions_if_needed(ctx);
         // The usual case on every poll: every position is known, and nothing needs collecting.
         if self.mem.positions.values().all(|p| p.fetch.is_some() || p.no_offset) {
-            return true;
+            return;
         }
         let unknown: Vec<PartitionId> = self
             .mem
@@ -623,14 +653,14 @@ impl Consumer {
             self.reset_position(p, ctx);
         }
         if unknown.is_empty() {
-            return resets.is_empty();
+            return;
         }
         if self.cfg.without_group_id {
             // No committed offsets to fetch: `auto.offset.reset` decides.
             for p in unknown {
                 self.reset_position(p, ctx);
             }
-            return false;
+            return;
         }
         if let Some(coordinator) = self.mem.coordinator
             && !self.has_pending(PendingKind::OffsetFetch)
@@ -639,7 +669,6 @@ impl Consumer {
             let request = GroupRequest::OffsetFetch { group: self.group(), partitions: unknown };
             self.send(coordinator, PendingKind::OffsetFetch, request, ctx);
         }
-        false
     }
 
     // ---- KIP-320: positions validated after a leader change ----
@@ -1346,6 +1375,52 @@ mod tests {
         let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
         let mut ctx = Ctx::detached(SimTime::ZERO, NodeId(0), &mut rng, &mut commands);
         c.on_fetch_response(p, 1, Ok(std::iter::once(batch).collect()), &mut ctx);
+    }
+
+    // ClassicKafkaConsumer.poll: a stable member whose coordinator is lost spends one poll timeout looking for it
+    // (ConsumerCoordinator.coordinatorUnknownAndUnreadySync), then hands over what was fetched and fetches on.
+    #[test]
+    fn a_stable_member_without_its_coordinator_keeps_fetching() {
+        let mut c = consumer("earliest");
+        let p = PartitionId(0);
+        c.mem.started = true;
+        c.mem.membership = Membership::Stable;
+        c.mem.rejoin_needed = false;
+        c.mem.leaders[p.index()] = LeaderInfo { leader: Some(BrokerId(1)), leader_epoch: 0 };
+        let mut pos = Position::default();
+        pos.seek(1, None);
+        c.mem.positions.insert(p, pos);
+        let record = Record { producer: crate::kafka::ids::ClientId(0), send_seq: 0, key: None, size_bytes: 10 };
+        c.mem.buffer.push_back((p, 1, record));
+        let poll_at = |c: &mut Consumer, now: SimTime| {
+            let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
+            let mut ctx = Ctx::detached(now, NodeId(0), &mut rng, &mut commands);
+            c.poll(&mut ctx);
+            let requests: Vec<&'static str> = commands
+                .iter()
+                .filter_map(|command| match command {
+                    Command::Send {
+                        msg: Msg::GroupRequest { request: GroupRequest::FindCoordinator { .. }, .. },
+                        ..
+                    } => Some("FindCoordinator"),
+                    Command::Send { msg: Msg::GroupRequest { request: GroupRequest::Fetch { .. }, .. }, .. } => {
+                        Some("Fetch")
+                    }
+                    _ => None,
+                })
+                .collect();
+            (requests, client_events(commands).len())
+        };
+        // Blocked looking for the coordinator: nothing handed over yet.
+        assert_eq!(poll_at(&mut c, SimTime(1_000)), (vec!["FindCoordinator"], 0));
+        // The poll timeout has passed: the buffered record is returned (polled + processing starts).
+        let (_, events) = poll_at(&mut c, SimTime(1_000 + POLL_TIMEOUT_US));
+        assert!(events > 0, "the buffered record is handed over");
+        // The next poll with the buffer drained, past another timeout, fetches from the leader.
+        c.mem.app = App::Polling;
+        poll_at(&mut c, SimTime(2_000 + POLL_TIMEOUT_US));
+        let (requests, _) = poll_at(&mut c, SimTime(2_000 + 2 * POLL_TIMEOUT_US));
+        assert_eq!(requests, vec!["Fetch"]);
     }
 
     // The application's database commits durably: a process crash or a power loss keeps the stored offsets,

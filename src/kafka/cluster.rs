@@ -89,7 +89,7 @@ fn client_launches(spec: &ClusterSpec) -> Vec<(u64, NodeId)> {
 }
 
 impl Cluster {
-    /// Builds every node with its own random stream derived from `seed`; nothing runs until `start`.
+    /// Builds every node with its own random stream derived from `seed` and its name; nothing runs until `start`.
     pub fn new(spec: ClusterSpec, seed: u64, latency: LatencyModel, limits: Limits) -> Self {
         let spec = Rc::new(spec);
         let count = spec.node_count();
@@ -101,7 +101,9 @@ impl Cluster {
                     NodeRole::Producer(c) => Node::Producer(Box::new(Producer::new(c, spec.clone()))),
                     NodeRole::Consumer(c) => Node::Consumer(Box::new(Consumer::new(c, spec.clone()))),
                 };
-                (node, stream(seed, "node", u64::from(n)))
+                // Keyed by the node's name, not its engine number: adding a controller or removing a consumer
+                // leaves every other node's draws (a producer's keys) as they were.
+                (node, stream(seed, &format!("node {}", spec.node_name(NodeId(n))), 0))
             })
             .collect();
         let network = Network::new(count, latency, stream(seed, "network", 0));

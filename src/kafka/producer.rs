@@ -604,6 +604,12 @@ impl Producer {
         if front.retry_at > ctx.now || self.mem.in_flight_per_broker[leader.index()] >= max_in_flight {
             return false;
         }
+        // Sender.guaranteeMessageOrder (KafkaProducer: max.in.flight.requests.per.connection == 1): a partition
+        // with a batch in flight is muted, whichever broker that batch went to, so a newer batch cannot overtake
+        // it through a new leader while it waits for its answer.
+        if max_in_flight == 1 && self.mem.in_flight.values().any(|f| f.batch.partition == front.partition) {
+            return false;
+        }
         let link = self.mem.links[leader.index()];
         if !link.connected {
             // Not connected: the batch waits in the accumulator while a reconnection is tried.
@@ -1037,9 +1043,16 @@ acks = "all"
 
     impl Harness {
         fn new() -> Self {
-            let scenario = crate::scenario::load_str("producer-test.toml", TWO_PARTITIONS).expect("a valid scenario");
+            let h = Harness::with("");
+            assert!(h.producer.config.enable_idempotence, "idempotence is the default with acks=all");
+            h
+        }
+
+        /// The same with more producer keys.
+        fn with(producer_keys: &str) -> Self {
+            let text = format!("{TWO_PARTITIONS}{producer_keys}");
+            let scenario = crate::scenario::load_str("producer-test.toml", &text).expect("a valid scenario");
             let mut producer = Producer::new(ClientId(0), Rc::new(scenario.sim.cluster));
-            assert!(producer.config.enable_idempotence, "idempotence is the default with acks=all");
             producer.mem.leaders.fill(LeaderInfo { leader: Some(BrokerId(1)), leader_epoch: 0 });
             producer.mem.metadata_wanted = false;
             Harness { producer, rng: rng::stream(1, "producer-test", 0), now: SimTime::ZERO, sent: Vec::new() }
@@ -1081,6 +1094,27 @@ acks = "all"
     }
 
     use super::super::ids::Offset;
+
+    // Sender.guaranteeMessageOrder: with max.in.flight.requests.per.connection = 1 a partition with a batch in
+    // flight is muted, even once its leader moved to another broker (whose connection has room), so the retry of
+    // the first batch goes before the second: without idempotence, order rests on this alone.
+    #[test]
+    fn one_request_in_flight_mutes_the_partition_across_a_leader_change() {
+        let mut h = Harness::with("enable.idempotence = false\nmax.in.flight.requests.per.connection = 1\n");
+        h.send_to(0);
+        h.producer.mem.leaders[0] = LeaderInfo { leader: Some(BrokerId(2)), leader_epoch: 1 };
+        h.send_to(0);
+        assert_eq!(h.sent.len(), 1, "orders-0 is muted while its first batch is in flight");
+        h.producer.mem.leaders[1] = LeaderInfo { leader: Some(BrokerId(3)), leader_epoch: 1 };
+        h.send_to(1);
+        assert_eq!(h.sent.len(), 2, "orders-1 is not muted by orders-0");
+        h.answer(0, Err(KafkaError::NOT_LEADER_OR_FOLLOWER));
+        h.now = SimTime(US_PER_S);
+        h.run(|p, ctx| p.run_sender(ctx));
+        let first_record = |r: &ProduceRequest| r.records[0].send_seq;
+        assert_eq!(h.sent.len(), 3, "one batch of orders-0 goes");
+        assert_eq!((h.sent[2].partition, first_record(&h.sent[2])), (PartitionId(0), 0), "the retry, first");
+    }
 
     // Sender.sendProducerData expires every batch at delivery.timeout.ms: one still held after it is a broken
     // bound. The batch sent at 0 is still in flight at the timeout, unexpired.

@@ -4,6 +4,7 @@
 use crate::check::expect::{LivenessCheck, PartitionCounts, RunCounts, WithinOutcome};
 use crate::check::verdict::{ClusterEvent, Evidence, WITNESSES_SHOWN};
 use crate::engine::{LatencyModel, Limits, NodeId, RunEnd, SimTime, Step, stream};
+use crate::faults::nemesis::NemesisSpec;
 use crate::faults::plan::{DeadlineWatch, Due, FaultPlan, TriggerReport};
 use crate::faults::trigger::{Observed, Seen, Watched};
 use crate::faults::view::ClusterView;
@@ -27,12 +28,25 @@ pub struct SimConfig {
     /// The scenario's own time (`duration`) and event bound.
     pub limits: Limits,
     pub faults: Vec<ScheduledFault>,
+    /// The seeded nemesis (`[nemesis]`): more faults, drawn per seed and run after `faults`.
+    pub nemesis: Option<NemesisSpec>,
     /// The liveness phase: after `limits.end`, every fault is healed and the cluster gets this long to converge.
     pub liveness_us: Option<u64>,
     /// Keep every replica's log for `divergence` (a copy of every record per replica, so only when asked).
     pub keep_replica_logs: bool,
     /// Timing expectations the run watches (`[[expect.within]]`).
     pub watches: Vec<DeadlineWatch>,
+}
+
+impl SimConfig {
+    /// Every fault the run at `seed` fires: the scenario's own, then what its nemesis drew for the seed.
+    pub fn faults_at(&self, seed: u64) -> Vec<ScheduledFault> {
+        let mut faults = self.faults.clone();
+        if let Some(nemesis) = &self.nemesis {
+            faults.extend(nemesis.schedule(&self.cluster, seed, self.faults.len()).1);
+        }
+        faults
+    }
 }
 
 /// One line of the trace: what happened, where, when.
@@ -186,7 +200,8 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     let engine_limits = Limits { end: total_end, max_events: config.limits.max_events };
     let mut cluster = Cluster::new(config.cluster.clone(), seed, config.latency.clone(), engine_limits);
     let mut injector = FaultInjector::new(stream(seed, "faults", 0));
-    let mut plan = FaultPlan::new(&config.faults, &config.watches);
+    let faults = config.faults_at(seed);
+    let mut plan = FaultPlan::new(&faults, &config.watches);
     let mut recorder = Recorder::new(&cluster, seed, keep_trace, plan.watched());
     cluster.engine.start();
     recorder.drain(&mut cluster);
@@ -287,7 +302,7 @@ fn fire(
     seen: Seen,
 ) {
     let fault = plan.fault(i);
-    let mut description = injector.apply(cluster, &fault.action, seen);
+    let mut description = injector.apply(cluster, i, &fault.action, seen);
     if let Some(when) = &fault.when {
         description = format!("when {}: {description}", when.condition.text);
     }

@@ -53,8 +53,12 @@ pub enum Command {
         witnesses: WitnessLimit,
         /// Run the seed twice in this process and compare the traces line by line: exit 0 if they are the same,
         /// 1 with the first line where they differ.
-        #[arg(long, conflicts_with_all = ["json", "trace", "history", "junit"])]
+        #[arg(long, conflicts_with_all = ["json", "trace", "history", "junit", "emit_scenario"])]
         check_determinism: bool,
+        /// Write the scenario with the nemesis's faults for this seed as an explicit `[[faults]]` schedule (and
+        /// the seed set): it replays the same run without the nemesis.
+        #[arg(long, value_name = "FILE")]
+        emit_scenario: Option<PathBuf>,
     },
     /// Judge a recorded history (JSON Lines, as `run --history` writes it) without running anything.
     Check {
@@ -151,8 +155,24 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { scenario, seed, json, trace, history, junit, scenario_fnv64, witnesses, check_determinism } => {
-            let files = OutputFiles { trace: trace.as_deref(), history: history.as_deref(), junit: junit.as_deref() };
+        Command::Run {
+            scenario,
+            seed,
+            json,
+            trace,
+            history,
+            junit,
+            scenario_fnv64,
+            witnesses,
+            check_determinism,
+            emit_scenario,
+        } => {
+            let files = OutputFiles {
+                trace: trace.as_deref(),
+                history: history.as_deref(),
+                junit: junit.as_deref(),
+                emit_scenario: emit_scenario.as_deref(),
+            };
             let fnv64 = scenario_fnv64.as_deref();
             let asked = RunOptions { seed, json, fnv64, witnesses: witnesses.0, check_determinism };
             run(&scenario, &asked, files)
@@ -179,6 +199,7 @@ struct OutputFiles<'a> {
     trace: Option<&'a Path>,
     history: Option<&'a Path>,
     junit: Option<&'a Path>,
+    emit_scenario: Option<&'a Path>,
 }
 
 /// What `run` was asked besides its files.
@@ -206,8 +227,17 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     if asked.check_determinism {
         return check_determinism(&scenario, asked.seed.unwrap_or(scenario.seed));
     }
-    let requested = [(Kind::Trace, files.trace), (Kind::History, files.history), (Kind::Junit, files.junit)];
+    let requested = [
+        (Kind::Trace, files.trace),
+        (Kind::History, files.history),
+        (Kind::Junit, files.junit),
+        (Kind::Scenario, files.emit_scenario),
+    ];
     let input = (path != Path::new("-")).then_some(path);
+    if input.is_none() && files.emit_scenario.is_some() {
+        eprintln!("error: --emit-scenario rewrites a scenario file; the scenario came from standard input");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let mut outputs = match Outputs::prepare(input, &requested) {
         Ok(o) => o,
         Err(e) => {
@@ -280,6 +310,25 @@ fn load_scenario(path: &Path) -> Result<scenario::Scenario, String> {
 }
 
 /// The trace, the history and the JUnit file, as asked.
+/// The scenario file rewritten with the nemesis's faults at `seed`, checked to load back with every fault.
+fn emitted_scenario(scenario: &scenario::Scenario, path: &Path, seed: u64) -> Result<String, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--emit-scenario: reading {}: {e}", path.display()))?;
+    if sim::fnv64(text.as_bytes()) != scenario.source_fnv64 {
+        return Err(format!("--emit-scenario: {} changed during the run", path.display()));
+    }
+    let own = scenario.sim.faults.len();
+    let drawn = scenario.sim.faults_at(seed).split_off(own);
+    let emitted = scenario::emit::emit_scenario(&text, seed, &scenario.sim.cluster, &drawn)
+        .map_err(|e| format!("--emit-scenario: {e}"))?;
+    let reloaded = scenario::load_str(&path.display().to_string(), &emitted)
+        .map_err(|e| format!("--emit-scenario: the rewritten scenario does not load: {e}"))?;
+    if reloaded.sim.nemesis.is_some() || reloaded.sim.faults.len() != own + drawn.len() {
+        return Err("--emit-scenario: the rewritten scenario does not hold exactly the run's faults".to_string());
+    }
+    Ok(emitted)
+}
+
 fn write_run_outputs(
     outputs: &mut Outputs,
     scenario: &scenario::Scenario,
@@ -291,6 +340,10 @@ fn write_run_outputs(
         outputs.write(Kind::Trace, |w| lines.iter().try_for_each(|line| summary::json_line(w, line)))?;
     }
     outputs.write(Kind::History, |w| summary::write_history_jsonl(outcome, w))?;
+    if outputs.wants(Kind::Scenario) {
+        let text = emitted_scenario(scenario, path, outcome.seed)?;
+        outputs.write(Kind::Scenario, |w| w.write_all(text.as_bytes()))?;
+    }
     if outputs.wants(Kind::Junit) {
         let reproduce = reproduce_command(path, outcome.seed, scenario.source_fnv64);
         let properties = vec![

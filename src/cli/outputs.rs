@@ -15,6 +15,8 @@ pub enum Kind {
     Junit,
     /// `explore --out`: one line per seed.
     Explore,
+    /// `run --emit-scenario`: the scenario with its nemesis's faults written out.
+    Scenario,
 }
 
 impl Kind {
@@ -24,6 +26,7 @@ impl Kind {
             Kind::History => "--history",
             Kind::Junit => "--junit",
             Kind::Explore => "--out",
+            Kind::Scenario => "--emit-scenario",
         }
     }
 }

@@ -175,7 +175,8 @@ impl Network {
     /// Cuts both directions between every node of `side_a` and every node of `side_b`.
     pub fn partition(&mut self, side_a: &[u32], side_b: &[u32]) {
         for &a in side_a {
-            for &b in side_b {
+            // A node on both sides keeps its link to itself: only links between two nodes are cut.
+            for &b in side_b.iter().filter(|&&b| b != a) {
                 self.cut_one_way(a, b);
                 self.cut_one_way(b, a);
             }

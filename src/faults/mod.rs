@@ -2,6 +2,7 @@
 //! orders-0"), resolved when the fault fires, from the controller's committed metadata. A fault fires at a time
 //! (`at`) or when a condition over the cluster's state starts to hold (`when`, see `trigger`).
 
+pub mod nemesis;
 pub mod plan;
 pub mod trigger;
 pub mod view;
@@ -12,6 +13,7 @@ use crate::kafka::controller::ElectionType;
 use crate::kafka::ids::{GroupId, PartitionId, TopicId};
 use crate::kafka::log::StorageLoss;
 use rand::Rng;
+use std::collections::BTreeMap;
 
 /// Whom a fault hits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +35,9 @@ pub enum Target {
     ThatLeader,
     /// ...or the broker it is about (named, joining or leaving the ISR, or the previous leader).
     ThatBroker,
+    /// The node an earlier fault (by its index in the schedule) hit when it fired: what a restart, a resume or a
+    /// repair that ends it acts on. For a cut between sides, the first node of its first side.
+    TargetOf(usize),
 }
 
 impl FaultAction {
@@ -151,6 +156,10 @@ pub struct ScheduledFault {
 pub struct FaultInjector {
     rng: SimRng,
     last_stopped: Option<NodeId>,
+    /// Per fault (by index), the node it hit when it last fired.
+    hit: BTreeMap<usize, NodeId>,
+    /// The fault being applied.
+    applying: usize,
     /// What the trigger of the fault being applied saw (nothing for a fault at a time).
     seen: trigger::Seen,
     /// Whether the fault being applied takes its node down (`FaultAction::stops_its_target`).
@@ -159,7 +168,14 @@ pub struct FaultInjector {
 
 impl FaultInjector {
     pub fn new(rng: SimRng) -> Self {
-        FaultInjector { rng, last_stopped: None, seen: trigger::Seen::default(), stops: false }
+        FaultInjector {
+            rng,
+            last_stopped: None,
+            hit: BTreeMap::new(),
+            applying: 0,
+            seen: trigger::Seen::default(),
+            stops: false,
+        }
     }
 
     /// Resolves `target` now; `None` when the role has no holder (a leaderless partition).
@@ -186,12 +202,14 @@ impl FaultInjector {
             }
             Target::ThatLeader => self.seen.leader.map(|b| spec.broker_node(b)),
             Target::ThatBroker => self.seen.broker.map(|b| spec.broker_node(b)),
+            Target::TargetOf(fault) => self.hit.get(fault).copied(),
         }
     }
 
-    /// Fires one fault and describes what it did, for the trace; `seen` is what its trigger saw.
-    pub fn apply(&mut self, cluster: &mut Cluster, action: &FaultAction, seen: trigger::Seen) -> String {
+    /// Fires fault `index` and describes what it did, for the trace; `seen` is what its trigger saw.
+    pub fn apply(&mut self, cluster: &mut Cluster, index: usize, action: &FaultAction, seen: trigger::Seen) -> String {
         self.seen = seen;
+        self.applying = index;
         self.stops = action.stops_its_target();
         match action {
             FaultAction::Crash { target, loss } => {
@@ -202,10 +220,7 @@ impl FaultInjector {
                 };
                 self.on_node(cluster, target, verb, |c, n| c.crash(n, *loss))
             }
-            FaultAction::Restart { target } => self.on_node(cluster, target, "restart", |c, n| {
-                c.restart(n);
-                None
-            }),
+            FaultAction::Restart { target } => self.on_node(cluster, target, "restart", |c, n| c.restart(n)),
             FaultAction::Shutdown { target } => self.on_node(cluster, target, "shutdown", |c, n| {
                 c.shutdown(n);
                 None
@@ -225,6 +240,9 @@ impl FaultInjector {
             FaultAction::Partition { side_a, side_b } => {
                 let a = self.resolve_all(cluster, side_a);
                 let b = self.resolve_all(cluster, side_b);
+                if let Some(&first) = a.first() {
+                    self.hit.insert(self.applying, first);
+                }
                 cluster.partition(&a, &b);
                 format!("partition {} | {}", names(cluster, &a), names(cluster, &b))
             }
@@ -288,6 +306,7 @@ impl FaultInjector {
     ) -> String {
         match (self.resolve(cluster, from), self.resolve(cluster, to)) {
             (Some(f), Some(t)) => {
+                self.hit.insert(self.applying, f);
                 act(cluster, f, t);
                 format!("{verb} {} -> {}", cluster.spec.node_name(f), cluster.spec.node_name(t))
             }
@@ -305,6 +324,7 @@ impl FaultInjector {
         let Some(node) = self.resolve(cluster, target) else {
             return format!("{verb}: no node holds {target:?} now");
         };
+        self.hit.insert(self.applying, node);
         if self.stops {
             self.last_stopped = Some(node);
         }

@@ -220,6 +220,11 @@ impl Broker {
         self.mem.groups.get(&g).map(|group| (group.state, group.member_count()))
     }
 
+    /// Whether a controlled shutdown has begun (the process exits once it completes).
+    pub fn is_shutting_down(&self) -> bool {
+        self.mem.want_shutdown
+    }
+
     /// Starts a controlled shutdown: ask the controller to move leadership away first.
     pub fn begin_controlled_shutdown(&mut self, ctx: &mut KafkaCtx<'_>) {
         self.mem.want_shutdown = true;

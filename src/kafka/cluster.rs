@@ -211,14 +211,21 @@ impl Cluster {
     }
 
     /// Starts a stopped node again (a broker recovers its logs and registers anew).
-    pub fn restart(&mut self, node: NodeId) {
+    /// Starts a stopped node again. A broker still in its controlled shutdown is killed first, as an operator
+    /// (or systemd's stop timeout) does who stops waiting for it; says so. A node that is up stays as it is.
+    pub fn restart(&mut self, node: NodeId) -> Option<String> {
+        let shutting_down = matches!(self.spec.role_of(node), NodeRole::Broker(b) if self.is_up(node) && self.broker(b).is_shutting_down());
+        if shutting_down {
+            self.crash(node, StorageLoss::Nothing);
+        }
         if self.is_up(node) || self.not_yet_created(node) {
-            return;
+            return None;
         }
         if let Some(producer) = self.stage_producer_of(node) {
             self.restart(producer);
         }
         self.engine.restart(node);
+        shutting_down.then(|| "killed first: its controlled shutdown had not finished".to_string())
     }
 
     /// Begins a controlled shutdown of a broker; it exits once the controller has moved its leadership away.

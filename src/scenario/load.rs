@@ -86,6 +86,7 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
         group_config,
     };
     let faults = read_faults(&mut top, &cluster, end_us)?;
+    let nemesis = super::nemesis::read_nemesis(&mut top, end_us)?;
     let (expect, watches) = super::expect::read_expectations(&mut top, &cluster, faults.len())?;
     top.finish()?;
     cluster.producers.shrink_to_fit();
@@ -96,7 +97,7 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
         source_fnv64: crate::sim::fnv64(src.text.as_bytes()),
         name,
         seed,
-        sim: SimConfig { cluster, latency, limits, faults, liveness_us, keep_replica_logs, watches },
+        sim: SimConfig { cluster, latency, limits, faults, nemesis, liveness_us, keep_replica_logs, watches },
         expect,
     })
 }
@@ -750,7 +751,7 @@ fn read_faults(
         ];
         let kind_value = t.one_of("action", &kinds)?;
         let kind = t.required("action", kind_value, "an action")?;
-        let action = read_fault_action(&mut t, kind, cluster, when.is_some())?;
+        let action = read_fault_action(&mut t, kind, cluster, FaultRef { triggered: when.is_some(), index: i })?;
         t.finish()?;
         faults.push(ScheduledFault { at_us, when, action });
     }
@@ -781,16 +782,24 @@ fn read_when(t: &mut TableReader<'_>, cluster: &ClusterSpec) -> Result<Option<Wh
     Ok(Some(When { condition, delay_us, repeat }))
 }
 
+/// Where a fault stands for its targets: whether it has a `when` (for "that leader"), and its index (for "the
+/// target of fault N", which must name an earlier one).
+#[derive(Clone, Copy)]
+struct FaultRef {
+    triggered: bool,
+    index: usize,
+}
+
 fn read_fault_action(
     t: &mut TableReader<'_>,
     kind: &str,
     cluster: &ClusterSpec,
-    triggered: bool,
+    at: FaultRef,
 ) -> Result<FaultAction, LoadError> {
     let target = |t: &mut TableReader<'_>, key: &str| -> Result<Target, LoadError> {
         let text_value = t.str(key)?;
         let text = t.required(key, text_value, "a node or role, e.g. \"broker-2\" or \"leader of orders-0\"")?;
-        fault_target(text, cluster, triggered).map_err(|expected| t.error_at(key, expected, format!("\"{text}\"")))
+        fault_target(text, cluster, at).map_err(|expected| t.error_at(key, expected, format!("\"{text}\"")))
     };
     Ok(match kind {
         "crash" => {
@@ -815,7 +824,7 @@ fn read_fault_action(
         "cut" => FaultAction::CutOneWay { from: target(t, "from")?, to: target(t, "to")? },
         "repair" if t.node("sides").is_some() => {
             let sides = t.array("sides")?.unwrap_or(&[]);
-            match read_partition_sides(t, sides, cluster, triggered)? {
+            match read_partition_sides(t, sides, cluster, at)? {
                 FaultAction::Partition { side_a, side_b } => FaultAction::RepairSides { side_a, side_b },
                 other => unreachable!("partition sides read as {other:?}"),
             }
@@ -866,7 +875,7 @@ fn read_fault_action(
                 sides_value,
                 "two lists of nodes, e.g. [[\"broker-1\"], [\"broker-2\", \"controller\"]]",
             )?;
-            read_partition_sides(t, sides, cluster, triggered)?
+            read_partition_sides(t, sides, cluster, at)?
         }
         _ => FaultAction::Heal,
     })
@@ -946,7 +955,7 @@ fn read_partition_sides(
     t: &TableReader<'_>,
     sides: &[Node],
     cluster: &ClusterSpec,
-    triggered: bool,
+    at: FaultRef,
 ) -> Result<FaultAction, LoadError> {
     let src = t.source();
     let path = t.path("sides");
@@ -960,7 +969,7 @@ fn read_partition_sides(
         for (j, node) in expect_array(src, side, &side_path)?.iter().enumerate() {
             let item_path = format!("{side_path}[{j}]");
             let text = expect_str(src, node, &item_path)?;
-            let target = fault_target(text, cluster, triggered)
+            let target = fault_target(text, cluster, at)
                 .map_err(|expected| LoadError::at_node(src, node, &item_path, expected))?;
             targets.push(target);
         }
@@ -971,15 +980,25 @@ fn read_partition_sides(
     Ok(FaultAction::Partition { side_a, side_b })
 }
 
-/// A fault's target: a node or role, or (for a fault with a `when`) what its condition saw.
-fn fault_target(text: &str, cluster: &ClusterSpec, triggered: bool) -> Result<Target, String> {
+/// A fault's target: a node or role, what an earlier fault hit ("the target of fault N", N from 0 in file
+/// order), or (for a fault with a `when`) what its condition saw.
+fn fault_target(text: &str, cluster: &ClusterSpec, at: FaultRef) -> Result<Target, String> {
+    if let Some(n) = text.trim().strip_prefix("the target of fault ") {
+        return match n.parse::<usize>() {
+            Ok(n) if n < at.index => Ok(Target::TargetOf(n)),
+            _ => Err(format!(
+                "\"the target of fault N\" with N an earlier fault's index, from 0 to {}",
+                at.index.saturating_sub(1)
+            )),
+        };
+    }
     let seen = match text.trim() {
         "that leader" => Some(Target::ThatLeader),
         "that broker" => Some(Target::ThatBroker),
         _ => None,
     };
     match seen {
-        Some(target) if triggered => Ok(target),
+        Some(target) if at.triggered => Ok(target),
         Some(_) => Err("a node or role: \"that leader\" and \"that broker\" need a `when` condition".to_string()),
         None => parse_target(text, cluster).ok_or_else(|| target_help(cluster)),
     }
@@ -987,7 +1006,7 @@ fn fault_target(text: &str, cluster: &ClusterSpec, triggered: bool) -> Result<Ta
 
 fn target_help(cluster: &ClusterSpec) -> String {
     format!(
-        "a node (broker-1..broker-{}, controller-1..controller-{}, a producer's or consumer's name) or a role (\"leader of TOPIC-N\", \"a follower of TOPIC-N\", \"the active controller\", \"the coordinator of group G\", \"a member of group G\", \"the owner of TOPIC-N in group G\", \"last stopped\")",
+        "a node (broker-1..broker-{}, controller-1..controller-{}, a producer's or consumer's name) or a role (\"leader of TOPIC-N\", \"a follower of TOPIC-N\", \"the active controller\", \"the coordinator of group G\", \"a member of group G\", \"the owner of TOPIC-N in group G\", \"a broker\", \"a consumer\", \"last stopped\", \"the target of fault N\")",
         cluster.broker_count, cluster.controller_count
     )
 }
@@ -1005,6 +1024,14 @@ pub fn parse_target(text: &str, cluster: &ClusterSpec) -> Option<Target> {
     match text {
         "controller" | "the active controller" | "active controller" => return Some(Target::Controller),
         "last stopped" => return Some(Target::LastStopped),
+        "a broker" => {
+            return Some(Target::OneOf((1..=cluster.broker_count).map(|b| cluster.broker_node(BrokerId(b))).collect()));
+        }
+        "a consumer" if !cluster.consumers.is_empty() => {
+            return Some(Target::OneOf(
+                (0..cluster.consumers.len() as u32).map(|c| cluster.consumer_node(c)).collect(),
+            ));
+        }
         _ => {}
     }
     if let Some(n) = text.strip_prefix("controller-").and_then(|n| n.parse::<u32>().ok()) {

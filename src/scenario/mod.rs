@@ -3,9 +3,11 @@
 
 pub mod consumers;
 pub mod doc;
+pub mod emit;
 pub mod expect;
 pub mod happened;
 pub mod load;
+pub mod nemesis;
 pub mod when;
 
 pub use doc::{LoadError, Source};

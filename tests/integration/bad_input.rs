@@ -131,6 +131,30 @@ fn an_unknown_fault_action_lists_the_actions() {
 }
 
 #[test]
+fn a_fault_may_name_only_an_earlier_faults_target() {
+    let e = load_err("bad.toml", &format!("{FAULT_HEAD}action = \"restart\"\ntarget = \"the target of fault 0\"\n"));
+    assert_at(&e, 7, 10, "faults[0].target");
+    assert!(e.expected.contains("an earlier fault's index"), "{e}");
+    let text = format!(
+        "{FAULT_HEAD}action = \"crash\"\ntarget = \"a broker\"\n\n[[faults]]\nat = \"9s\"\naction = \"restart\"\ntarget = \"the target of fault 0\"\n"
+    );
+    assert_eq!(load_ok("ok.toml", &text).sim.faults.len(), 2);
+}
+
+#[test]
+fn a_nemesis_with_an_unknown_kind_lists_the_kinds() {
+    let head = "[[topics]]\nname = \"orders\"\n\n[nemesis]\n";
+    let e = load_err("bad.toml", &format!("{head}kinds = [\"crash\", \"meteor\"]\n"));
+    assert_at(&e, 5, 19, "nemesis.kinds[1]");
+    assert!(e.expected.starts_with("a fault kind: one of crash, leader-crash"), "{e}");
+    let e = load_err("bad.toml", &format!("{head}interval = \"10ms\"\n"));
+    assert_eq!((e.field.as_str(), e.expected.as_str()), ("nemesis.interval", "a mean interval from 1s to 24h"));
+    let e = load_err("bad.toml", &format!("{head}quiet = \"70s\"\n"));
+    assert_eq!(e.field, "nemesis.quiet");
+    assert!(load_ok("ok.toml", &format!("{head}swarm = true\n")).sim.nemesis.is_some());
+}
+
+#[test]
 fn a_target_naming_an_unknown_partition_explains_targets() {
     let e = load_err("bad.toml", &format!("{FAULT_HEAD}action = \"crash\"\ntarget = \"leader of nope-0\"\n"));
     assert_at(&e, 7, 10, "faults[0].target");

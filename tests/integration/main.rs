@@ -10,6 +10,7 @@ mod explore;
 mod groups;
 mod limits;
 mod links;
+mod nemesis;
 mod outputs;
 mod properties;
 mod scenarios;

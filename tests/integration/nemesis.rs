@@ -1,0 +1,144 @@
+//! The seeded nemesis: the safe configuration keeps every acknowledged write over many seeds, the unsafe twin
+//! loses some, a seed's drawn faults replay identically without the nemesis, and faults never change the workload.
+
+use crate::support::{load, lost};
+use insync::faults::nemesis::{FaultKind, NemesisSpec};
+use insync::faults::{FaultAction, Target};
+use insync::history::ClientEvent;
+use insync::sim;
+use insync::sweep;
+
+// RF 3, acks=all, min.insync.replicas 2, idempotence, one process or link fault at a time: a clean election
+// always finds an ISR member with every acknowledged write (Partition.makeLeader; KIP-101), and idempotence keeps
+// each key in order (KIP-98). Over 500 seeds no seed may fail.
+#[test]
+fn the_safe_configuration_keeps_every_acknowledged_write_over_500_seeds() {
+    let scenario = load("production-nemesis");
+    let seeds: Vec<u64> = (0..500).collect();
+    let results = sweep::sweep(&scenario, &seeds, 2, |_| {});
+    let failing: Vec<(u64, &Vec<String>)> = results.iter().filter(|r| !r.met).map(|r| (r.seed, &r.failed)).collect();
+    assert!(failing.is_empty(), "failing seeds: {failing:?}");
+    // Not vacuous: the nemesis drew faults for every seed.
+    assert!(seeds.iter().all(|&seed| scenario.sim.faults_at(seed).len() >= 2));
+}
+
+// acks=1 with leader crashes and power losses: a leader acknowledges before any follower has the record, and a
+// new leader without it makes the old one truncate it when it returns. Some seeds lose acknowledged writes.
+#[test]
+fn the_unsafe_twin_loses_acknowledged_writes_at_some_seeds() {
+    let scenario = load("unsafe-nemesis");
+    let losing = (0..40u64).filter(|&seed| !lost(&sim::run(&scenario.sim, seed, false)).is_empty()).count();
+    assert!(losing > 0, "no seed of 40 lost an acknowledged write");
+}
+
+// `run --emit-scenario`: the nemesis's faults for a seed written as `[[faults]]` replay the same run, byte for
+// byte, without the nemesis.
+#[test]
+fn a_seeds_drawn_faults_replay_identically_without_the_nemesis() {
+    let path = crate::support::scenario_path("production-nemesis");
+    let text = std::fs::read_to_string(&path).expect("the bundled scenario");
+    let scenario = load("production-nemesis");
+    for seed in [3, 16, 4711] {
+        let drawn = scenario.sim.faults_at(seed);
+        assert!(drawn.len() >= 4, "seed {seed} drew {} faults", drawn.len());
+        let emitted = insync::scenario::emit::emit_scenario(&text, seed, &scenario.sim.cluster, &drawn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let replay = insync::scenario::load_str("emitted.toml", &emitted).unwrap_or_else(|e| panic!("{e}\n{emitted}"));
+        assert!(replay.sim.nemesis.is_none());
+        assert_eq!(replay.seed, seed);
+        assert_eq!(replay.sim.faults, drawn);
+        let digest = |s: &insync::scenario::Scenario| sim::run(&s.sim, seed, true).trace_digest;
+        assert_eq!(digest(&replay), digest(&scenario), "seed {seed}");
+    }
+}
+
+/// Each send's (producer, send number, key, partition), in order.
+fn workload(scenario: &insync::scenario::Scenario, seed: u64) -> Vec<(u32, u64, Option<u32>, u32)> {
+    let outcome = sim::run(&scenario.sim, seed, false);
+    let sends = outcome.history.entries.iter().filter_map(|e| match e.event {
+        ClientEvent::SendInvoked { producer, send_seq, key, partition } => Some((producer, send_seq, key, partition)),
+        _ => None,
+    });
+    sends.collect()
+}
+
+// Faults draw from their own stream: the producer sends the same keys to the same partitions whatever the
+// nemesis does (a fixed `count`, so every send happens).
+#[test]
+fn the_nemesis_does_not_change_the_workload() {
+    let mut scenario = load("production-nemesis");
+    let with = workload(&scenario, 9);
+    scenario.sim.nemesis = None;
+    let without = workload(&scenario, 9);
+    assert_eq!(with.len(), 2500);
+    assert_eq!(with, without);
+}
+
+fn spec(max_active: u32, swarm: bool) -> NemesisSpec {
+    NemesisSpec {
+        kinds: FaultKind::ALL.to_vec(),
+        interval_us: 2_000_000,
+        duration_us: 3_000_000,
+        max_active,
+        quiet_us: 5_000_000,
+        heal_at_us: 50_000_000,
+        swarm,
+    }
+}
+
+// A schedule keeps its bounds: nothing before the quiet period ends, everything ended by heal_at, never more
+// faults in effect than max_active, and each episode's end undoes its own fault.
+#[test]
+fn a_schedule_keeps_its_bounds() {
+    let cluster = load("production-nemesis").sim.cluster;
+    for (max_active, seed) in [(1, 1), (1, 2), (2, 3), (3, 4)] {
+        let (_, faults) = spec(max_active, false).schedule(&cluster, seed, 0);
+        assert!(faults.len() >= 10, "{} faults", faults.len());
+        let episodes: Vec<(u64, u64)> = faults.chunks(2).map(|p| (p[0].at_us, p[1].at_us)).collect();
+        for (i, &(start, end)) in episodes.iter().enumerate() {
+            assert!((5_000_000..50_000_000).contains(&start) && start < end && end <= 50_000_000);
+            let in_effect = episodes.iter().filter(|&&(s, e)| s <= start && start < e).count();
+            assert!(in_effect <= max_active as usize, "episode {i} starts with {in_effect} in effect");
+        }
+        for (i, pair) in faults.chunks(2).enumerate() {
+            let ends_its_own = match &pair[1].action {
+                FaultAction::Restart { target } | FaultAction::Resume { target } => *target == Target::TargetOf(2 * i),
+                FaultAction::RepairSides { side_a, .. } => side_a == &vec![Target::TargetOf(2 * i)],
+                FaultAction::RepairOneWay { .. } => matches!(pair[0].action, FaultAction::CutOneWay { .. }),
+                other => panic!("an episode ended by {other:?}"),
+            };
+            assert!(ends_its_own, "episode {i}: {:?} then {:?}", pair[0].action, pair[1].action);
+        }
+    }
+}
+
+// Swarm testing: seeds draw different mixes of kinds, each within the scenario's kinds, and the same seed draws
+// the same schedule.
+#[test]
+fn swarm_seeds_draw_varied_mixes_within_the_scenarios_kinds() {
+    let cluster = load("production-nemesis").sim.cluster;
+    let nemesis = spec(1, true);
+    let mixes: std::collections::BTreeSet<Vec<FaultKind>> =
+        (0..30).map(|seed| nemesis.schedule(&cluster, seed, 0).0.kinds).collect();
+    assert!(mixes.len() >= 10, "{} distinct mixes over 30 seeds", mixes.len());
+    assert!(mixes.iter().all(|m| !m.is_empty() && m.iter().all(|k| nemesis.kinds.contains(k))));
+    assert_eq!(nemesis.schedule(&cluster, 7, 0), nemesis.schedule(&cluster, 7, 0));
+}
+
+// A restart of a broker whose controlled shutdown has not finished kills it first (the operator stops waiting):
+// it comes back up instead of finishing its shutdown later and staying down.
+#[test]
+fn a_restart_during_a_controlled_shutdown_brings_the_broker_back() {
+    let text = "duration = \"20s\"\n[[topics]]\nname = \"orders\"\npartitions = 3\nreplication.factor = 3\n\n\
+                [[producers]]\nname = \"p\"\ntopic = \"orders\"\nrate = 100\n\n\
+                [[faults]]\nat = \"5s\"\naction = \"shutdown\"\ntarget = \"broker-2\"\n\n\
+                [[faults]]\nat = \"5s\"\naction = \"restart\"\ntarget = \"the target of fault 0\"\n\n\
+                [expect]\nholds = [\"durability\"]\n";
+    let scenario = insync::scenario::load_str("restart.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = sim::run(&scenario.sim, 1, false);
+    let restart = &outcome.faults[1].1;
+    assert!(restart.starts_with("restart broker-2 (killed first"), "{restart}");
+    // The liveness phase finds it up: nothing to restart.
+    let liveness = &outcome.faults[2].1;
+    assert!(liveness.starts_with("liveness phase") && !liveness.contains("restart broker-2"), "{liveness}");
+}

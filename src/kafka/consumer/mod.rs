@@ -73,6 +73,8 @@ struct Pending {
     correlation: u64,
     deadline: SimTime,
     kind: PendingKind,
+    /// The broker's node it went to: a reset of that connection fails it.
+    to: NodeId,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,26 +236,39 @@ impl Consumer {
             m => unreachable!("a consumer sends no {m:?}"),
         };
         if let Some(kind) = self.take_pending(correlation) {
-            if kind == PendingKind::Metadata {
-                self.mem.metadata_failures = self.mem.metadata_failures.saturating_add(1);
-            }
-            if matches!(
-                kind,
-                PendingKind::Join | PendingKind::Sync | PendingKind::Heartbeat | PendingKind::FindCoordinator
-            ) {
-                self.mark_coordinator_dead();
-            }
-            if matches!(kind, PendingKind::Fetch(p) | PendingKind::ListOffsets(p) if self.mem.leaders[p.index()].leader.is_some())
-            {
-                self.mem.leaders.iter_mut().for_each(|l| l.leader = None);
-            }
-            if kind == (PendingKind::Commit { sync: true }) {
-                self.finish_sync_commit(ctx);
-            }
-            self.abandon_validation(kind);
-            if self.mem.app == App::Polling && self.mem.started {
-                self.arm_poll(self.cfg.config.retry_backoff_us, ctx);
-            }
+            self.on_request_failed(kind, ctx);
+        }
+    }
+
+    /// NetworkClient.handleDisconnections: when a broker's host resets the connection (its process died), every
+    /// request in flight on it fails at once (a DisconnectException), as a refused one does, rather than at its
+    /// timeout — a JoinGroup's is max.poll.interval.ms away.
+    fn on_connection_closed(&mut self, from: NodeId, ctx: &mut KafkaCtx<'_>) {
+        let failed: Vec<PendingKind> = self.mem.pending.extract_if(.., |p| p.to == from).map(|p| p.kind).collect();
+        for kind in failed {
+            self.on_request_failed(kind, ctx);
+        }
+    }
+
+    /// A request that failed without an answer (refused, or its connection reset).
+    fn on_request_failed(&mut self, kind: PendingKind, ctx: &mut KafkaCtx<'_>) {
+        if kind == PendingKind::Metadata {
+            self.mem.metadata_failures = self.mem.metadata_failures.saturating_add(1);
+        }
+        if matches!(kind, PendingKind::Join | PendingKind::Sync | PendingKind::Heartbeat | PendingKind::FindCoordinator)
+        {
+            self.mark_coordinator_dead();
+        }
+        if matches!(kind, PendingKind::Fetch(p) | PendingKind::ListOffsets(p) if self.mem.leaders[p.index()].leader.is_some())
+        {
+            self.mem.leaders.iter_mut().for_each(|l| l.leader = None);
+        }
+        if kind == (PendingKind::Commit { sync: true }) {
+            self.finish_sync_commit(ctx);
+        }
+        self.abandon_validation(kind);
+        if self.mem.app == App::Polling && self.mem.started {
+            self.arm_poll(self.cfg.config.retry_backoff_us, ctx);
         }
     }
 
@@ -304,7 +319,7 @@ impl Consumer {
         }
     }
 
-    pub fn on_message(&mut self, _from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
+    pub fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut KafkaCtx<'_>) {
         match msg {
             Msg::MetadataResponse { correlation, leaders } if self.take_pending(correlation).is_some() => {
                 self.mem.leaders.copy_from_slice(&leaders);
@@ -318,8 +333,7 @@ impl Consumer {
             },
             Msg::MetadataResponse { .. } => ctx.emit(Obs::StaleDelivery { message: StaleMessage::MetadataResponse }),
             Msg::Forwarded { token } => self.on_forwarded(token, ctx),
-            // The consumer's requests to a broker go through `pending`, whose deadlines notice a dead connection.
-            Msg::ConnectionClosed => {}
+            Msg::ConnectionClosed => self.on_connection_closed(from, ctx),
             m @ (Msg::MetadataRequest { .. }
             | Msg::Produce(_)
             | Msg::ProduceResponse(_)
@@ -359,8 +373,9 @@ impl Consumer {
             _ => self.cfg.config.request_timeout_us,
         };
         let deadline = ctx.now.plus_us(timeout_us);
-        self.mem.pending.push(Pending { correlation, deadline, kind });
-        ctx.send(self.spec.broker_node(to), Msg::GroupRequest { correlation, request });
+        let to = self.spec.broker_node(to);
+        self.mem.pending.push(Pending { correlation, deadline, kind, to });
+        ctx.send(to, Msg::GroupRequest { correlation, request });
         self.arm_request_wakeup(deadline, ctx);
     }
 
@@ -560,9 +575,10 @@ impl Consumer {
         self.mem.next_correlation += 1;
         let correlation = self.mem.next_correlation;
         let deadline = ctx.now.plus_us(self.cfg.config.request_timeout_us);
-        self.mem.pending.push(Pending { correlation, deadline, kind: PendingKind::Metadata });
         let broker = self.any_broker();
-        ctx.send(self.spec.broker_node(broker), Msg::MetadataRequest { correlation });
+        let to = self.spec.broker_node(broker);
+        self.mem.pending.push(Pending { correlation, deadline, kind: PendingKind::Metadata, to });
+        ctx.send(to, Msg::MetadataRequest { correlation });
         self.arm_request_wakeup(deadline, ctx);
     }
 
@@ -1421,6 +1437,26 @@ mod tests {
         poll_at(&mut c, SimTime(2_000 + POLL_TIMEOUT_US));
         let (requests, _) = poll_at(&mut c, SimTime(2_000 + 2 * POLL_TIMEOUT_US));
         assert_eq!(requests, vec!["Fetch"]);
+    }
+
+    // NetworkClient.handleDisconnections: the coordinator's host resets the connection when its process dies; the
+    // JoinGroup waiting on it (whose own timeout is max.poll.interval.ms + 5 s away) fails at once, the
+    // coordinator is marked unknown and looked up again. A reset from another broker leaves it waiting.
+    #[test]
+    fn a_reset_connection_fails_the_requests_in_flight_on_it() {
+        let mut c = consumer("earliest");
+        c.mem.started = true;
+        c.mem.coordinator = Some(BrokerId(1));
+        let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
+        let mut ctx = Ctx::detached(SimTime(1_000), NodeId(0), &mut rng, &mut commands);
+        c.send_join(BrokerId(1), &mut ctx);
+        assert!(c.has_pending(PendingKind::Join));
+        let (other, coordinator) = (c.spec.broker_node(BrokerId(2)), c.spec.broker_node(BrokerId(1)));
+        c.on_message(other, Msg::ConnectionClosed, &mut ctx);
+        assert!(c.has_pending(PendingKind::Join), "another broker's reset leaves the join waiting");
+        c.on_message(coordinator, Msg::ConnectionClosed, &mut ctx);
+        assert!(!c.has_pending(PendingKind::Join));
+        assert_eq!(c.mem.coordinator, None, "the coordinator is looked up again");
     }
 
     // The application's database commits durably: a process crash or a power loss keeps the stored offsets,

@@ -8,6 +8,7 @@ pub mod history;
 pub mod kafka;
 pub mod progress;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;
 pub mod sweep;
 pub mod units;

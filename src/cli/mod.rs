@@ -4,6 +4,7 @@ mod explore;
 mod junit;
 mod outputs;
 pub mod schemas;
+mod shrink;
 mod summary;
 mod validate;
 
@@ -116,6 +117,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Shrink a failing seed to the fewest faults and the shortest time that still fail the same way, written
+    /// out as a standalone scenario.
+    Shrink {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the shrunk scenario.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: PathBuf,
+        /// What must keep failing: this invariant's violations (e.g. lost-write) instead of the seed's unmet
+        /// expectations.
+        #[arg(long, value_name = "NAME")]
+        invariant: Option<String>,
+        /// The most runs the search may make.
+        #[arg(long, default_value_t = 300)]
+        budget: u32,
+    },
     /// Time runs of a scenario (wall clock; the simulation itself never reads it).
     Bench {
         /// The scenario to time.
@@ -190,6 +210,9 @@ pub fn main() -> ExitCode {
             explore::explore(&args)
         }
         Command::Merge { files, json } => explore::merge(&files, json),
+        Command::Shrink { scenario, seed, out, invariant, budget } => {
+            shrink::shrink(&shrink::ShrinkArgs { scenario: &scenario, seed, out: &out, invariant, budget })
+        }
         Command::Bench { scenario, runs } => bench(&scenario, runs),
     }
 }

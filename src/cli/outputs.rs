@@ -17,6 +17,8 @@ pub enum Kind {
     Explore,
     /// `run --emit-scenario`: the scenario with its nemesis's faults written out.
     Scenario,
+    /// `shrink -o`: the shrunk scenario.
+    Shrunk,
 }
 
 impl Kind {
@@ -27,6 +29,7 @@ impl Kind {
             Kind::Junit => "--junit",
             Kind::Explore => "--out",
             Kind::Scenario => "--emit-scenario",
+            Kind::Shrunk => "--out",
         }
     }
 }

@@ -41,6 +41,29 @@ pub enum Target {
 }
 
 impl FaultAction {
+    /// Every target it names, to rewrite (a shrunk schedule renumbers `TargetOf`).
+    pub fn targets_mut(&mut self) -> Vec<&mut Target> {
+        match self {
+            FaultAction::Crash { target, .. }
+            | FaultAction::Restart { target }
+            | FaultAction::Shutdown { target }
+            | FaultAction::Pause { target }
+            | FaultAction::Resume { target }
+            | FaultAction::Isolate { target }
+            | FaultAction::DelayMetadata { target, .. }
+            | FaultAction::Seek { target, .. } => vec![target],
+            FaultAction::Partition { side_a, side_b } | FaultAction::RepairSides { side_a, side_b } => {
+                side_a.iter_mut().chain(side_b.iter_mut()).collect()
+            }
+            FaultAction::CutOneWay { from, to }
+            | FaultAction::RepairOneWay { from, to }
+            | FaultAction::Hold { from, to }
+            | FaultAction::Release { from, to }
+            | FaultAction::Degrade { from, to, .. } => vec![from, to],
+            FaultAction::Heal | FaultAction::ElectLeaders { .. } | FaultAction::ResetOffsets { .. } => Vec::new(),
+        }
+    }
+
     /// Whether it takes its target down (what `last-stopped` then names): a crash, a shutdown or a pause.
     fn stops_its_target(&self) -> bool {
         matches!(self, FaultAction::Crash { .. } | FaultAction::Shutdown { .. } | FaultAction::Pause { .. })

@@ -99,7 +99,11 @@ impl Cluster {
                     NodeRole::Broker(b) => Node::Broker(Box::new(Broker::new(b, spec.clone()))),
                     NodeRole::Controller(i) => Node::Controller(Box::new(Controller::new(i, spec.clone()))),
                     NodeRole::Producer(c) => Node::Producer(Box::new(Producer::new(c, spec.clone()))),
-                    NodeRole::Consumer(c) => Node::Consumer(Box::new(Consumer::new(c, spec.clone()))),
+                    NodeRole::Consumer(c) => {
+                        let key =
+                            crate::engine::rng::key(seed, &format!("processing {}", spec.node_name(NodeId(n))), 0);
+                        Node::Consumer(Box::new(Consumer::new(c, spec.clone(), key)))
+                    }
                 };
                 // Keyed by the node's name, not its engine number: adding a controller or removing a consumer
                 // leaves every other node's draws (a producer's keys) as they were.

@@ -97,9 +97,12 @@ impl Consumer {
         let batch = if per_record { 1 } else { records.len() };
         let (low, high) = (self.cfg.processing_time_us, self.cfg.processing_time_max_us);
         let mut took_us = 0;
-        let finishes = (0..batch)
-            .map(|_| {
-                took_us += if high > low { ctx.rng.random_range(low..=high) } else { low };
+        // Each record's time is a function of the record (its partition and offset) and this consumer's key,
+        // not of the order draws were made in: a shrunk or reshaped scenario changes only what it removed.
+        let finishes = records[..batch]
+            .iter()
+            .map(|&(p, offset, _)| {
+                took_us += crate::engine::rng::keyed_draw(self.processing_key, &[u64::from(p.0), offset], low, high);
                 ctx.now.plus_us(took_us)
             })
             .collect();

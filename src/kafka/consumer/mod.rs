@@ -20,7 +20,6 @@ use super::obs::{Obs, StaleMessage};
 use super::spec::{ClusterSpec, ConsumerSpec, NodeRole, PoisonPolicy};
 use crate::engine::{NodeId, SimTime, Wakeup};
 use crate::history::ClientEvent;
-use rand::Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
@@ -148,6 +147,9 @@ pub struct Consumer {
     store: StateStore,
     /// The process's memory: built afresh at every start, so a crash keeps nothing of it.
     mem: ConsumerMemory,
+    /// What each record's processing time is drawn from, with the record (from the seed and the consumer's
+    /// name, like its configuration: the same in every incarnation).
+    processing_key: u64,
 }
 
 /// Everything a consumer's process holds in memory, which a crash or a restart loses whole.
@@ -210,10 +212,10 @@ impl ConsumerMemory {
 }
 
 impl Consumer {
-    pub fn new(index: u32, spec: Rc<ClusterSpec>) -> Self {
+    pub fn new(index: u32, spec: Rc<ClusterSpec>, processing_key: u64) -> Self {
         let cfg = spec.consumers[index as usize].clone();
         let mem = ConsumerMemory::new(index, &spec);
-        Consumer { index, spec, cfg, store: StateStore::default(), mem }
+        Consumer { index, spec, cfg, store: StateStore::default(), mem, processing_key }
     }
 
     /// A crash of the consumer's process: its memory is gone; it will start over as a new member, from the
@@ -1358,7 +1360,7 @@ mod tests {
              topics = [\"audit\"]\n{keys}"
         );
         let scenario = crate::scenario::load_str("consumer-test.toml", &text).expect("a valid scenario");
-        Consumer::new(0, Rc::new(scenario.sim.cluster))
+        Consumer::new(0, Rc::new(scenario.sim.cluster), 7)
     }
 
     fn client_events(commands: Vec<Command<Msg, Timer, Obs>>) -> Vec<ClientEvent> {
@@ -1457,6 +1459,27 @@ mod tests {
         c.on_message(coordinator, Msg::ConnectionClosed, &mut ctx);
         assert!(!c.has_pending(PendingKind::Join));
         assert_eq!(c.mem.coordinator, None, "the coordinator is looked up again");
+    }
+
+    // A record's processing time is a function of the record, not of the batch it came in: read alone or after
+    // another record, offset 6 takes as long (issue 11: shrinking a scenario changes only what it removes).
+    #[test]
+    fn a_records_processing_time_does_not_depend_on_its_batch() {
+        let keys = "processing_time = \"1ms\"\nprocessing_time_max = \"9ms\"\n";
+        let p = PartitionId(0);
+        let record = Record { producer: crate::kafka::ids::ClientId(0), send_seq: 0, key: None, size_bytes: 1 };
+        let finishes = |records: Vec<(PartitionId, u64, Record)>| {
+            let mut c = consumer_with(keys);
+            let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
+            let mut ctx = Ctx::detached(SimTime::ZERO, NodeId(0), &mut rng, &mut commands);
+            c.start_processing(records, &mut ctx);
+            let App::Processing { finishes, .. } = &c.mem.app else { panic!("processing") };
+            finishes.iter().map(|t| t.as_us()).collect::<Vec<u64>>()
+        };
+        let pair = finishes(vec![(p, 5, record), (p, 6, record)]);
+        let alone = finishes(vec![(p, 6, record)]);
+        assert_eq!(pair[1] - pair[0], alone[0]);
+        assert!((1_000..=9_000).contains(&alone[0]));
     }
 
     // The application's database commits durably: a process crash or a power loss keeps the stored offsets,

@@ -149,8 +149,19 @@ pub struct Outcome {
     pub within: Vec<WithinOutcome>,
 }
 
-/// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process).
+/// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process). Integers are hashed as their
+/// little-endian bytes and `usize` / `isize` (lengths, enum discriminants) as 64-bit, whatever the platform's
+/// byte order and word size, so a digest is the same on every machine.
 struct Fnv64(u64);
+
+/// The fixed-width, little-endian encodings `Fnv64` hashes integers with.
+macro_rules! little_endian_writes {
+    ($($name:ident: $ty:ty => $as:ty),* $(,)?) => {
+        $(fn $name(&mut self, n: $ty) {
+            self.write(&(n as $as).to_le_bytes());
+        })*
+    };
+}
 
 /// FNV-1a 64 of `bytes`.
 pub fn fnv64(bytes: &[u8]) -> u64 {
@@ -167,6 +178,11 @@ impl Hasher for Fnv64 {
         for &b in bytes {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
+    }
+    little_endian_writes! {
+        write_u16: u16 => u16, write_u32: u32 => u32, write_u64: u64 => u64, write_u128: u128 => u128,
+        write_usize: usize => u64, write_i16: i16 => i16, write_i32: i32 => i32, write_i64: i64 => i64,
+        write_i128: i128 => i128, write_isize: isize => i64,
     }
 }
 
@@ -624,4 +640,27 @@ pub fn first_divergence(first: &[String], second: &[String]) -> Option<Divergenc
         first: first.get(index).cloned(),
         second: second.get(index).cloned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(value: impl Hash) -> u64 {
+        let mut h = Fnv64(0xcbf2_9ce4_8422_2325);
+        value.hash(&mut h);
+        h.finish()
+    }
+
+    // The digest must be the same on every machine: integers hash as fixed-width little-endian bytes, a usize
+    // (a length, an enum's discriminant) as a u64, not as the platform lays them out.
+    #[test]
+    fn integers_hash_as_fixed_width_little_endian_bytes() {
+        assert_eq!(digest(0x0102_0304u32), fnv64(&[4, 3, 2, 1]));
+        assert_eq!(digest(7usize), digest(7u64));
+        assert_eq!(digest(7u64), fnv64(&[7, 0, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(digest(-1isize), digest(-1i64));
+        // A string: its bytes and std's 0xff terminator.
+        assert_eq!(digest("ab"), fnv64(&[b'a', b'b', 0xff]));
+    }
 }

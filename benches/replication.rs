@@ -32,6 +32,46 @@ fn main() {
     for name in ["bench-replication", "bench-consumers"] {
         bench(name);
     }
+    sweeps();
+}
+
+/// Issue 11's figures: seeds per second of the nemesis story with 1 and 2 worker threads (2 must give at least
+/// 1.8x on two cores), and how long a shrink of a losing seed of its unsafe twin takes.
+fn sweeps() {
+    let load = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+        scenario::load_file(&path).expect("the story loads")
+    };
+    let safe = load("production-nemesis");
+    let seeds: Vec<u64> = (0..100).collect();
+    let mut rates = Vec::new();
+    for jobs in [1, 2] {
+        let started = std::time::Instant::now();
+        let results = insync::sweep::sweep(&safe, &seeds, jobs, |_| {});
+        let rate = seeds.len() as f64 / started.elapsed().as_secs_f64();
+        let failing = results.iter().filter(|r| !r.met).count();
+        println!("production-nemesis: {} seeds with {jobs} job(s): {rate:.1} seeds/s ({failing} failing)", seeds.len());
+        rates.push(rate);
+    }
+    println!("production-nemesis: 2 jobs / 1 job = {:.2}x", rates[1] / rates[0]);
+    let twin = load("unsafe-nemesis");
+    let goal = insync::shrink::Goal::Violates("lost-write".to_string());
+    let loses = |seed: u64| {
+        let outcome = sim::run(&twin.sim, seed, false);
+        !insync::check::lost_write::lost_writes(&outcome.history, &outcome.final_logs).is_empty()
+    };
+    let losing = (0..40).find(|&s| loses(s));
+    if let Some(seed) = losing {
+        let started = std::time::Instant::now();
+        let shrunk = insync::shrink::shrink(&twin, seed, &goal, 300).expect("a losing seed shrinks");
+        println!(
+            "unsafe-nemesis: shrank seed {seed} from {} to {} faults in {} runs, {:.0} ms",
+            shrunk.original.faults.len(),
+            shrunk.minimal.faults.len(),
+            shrunk.runs,
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
 }
 
 fn bench(name: &str) {

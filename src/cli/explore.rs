@@ -3,6 +3,7 @@
 
 use super::outputs::{Kind, Outputs};
 use super::{EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, load_scenario, print, reproduce_command};
+use crate::scenario::overrides::Override;
 use crate::sweep::{self, SeedRange, SeedResult, Shard};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,6 +21,7 @@ const MERGE_FILES_MAX: usize = 100_000;
 /// What `explore` was asked.
 pub struct ExploreArgs<'a> {
     pub scenario: &'a Path,
+    pub overrides: &'a [Override],
     pub seeds: SeedRange,
     pub jobs: usize,
     pub shard: Shard,
@@ -37,12 +39,16 @@ struct Header {
     scenario_fnv64: String,
     seeds: String,
     shard: String,
+    /// The `--set` overrides of the sweep (`KEY=VALUE`).
+    #[serde(default)]
+    overrides: Vec<String>,
 }
 
 /// A sweep's results with what they came from, as `explore` and `merge` print them.
 struct Report<'a> {
     scenario: &'a str,
     scenario_fnv64: &'a str,
+    overrides: &'a [String],
     seeds: &'a str,
     /// The shards the results cover (`1/1` for a whole range; `merge` lists what it read).
     shards: String,
@@ -50,7 +56,7 @@ struct Report<'a> {
 }
 
 pub fn explore(args: &ExploreArgs<'_>) -> ExitCode {
-    let scenario = match load_scenario(args.scenario) {
+    let scenario = match load_scenario(args.scenario, args.overrides) {
         Ok(s) => s,
         Err(e) => return bad_input(&e),
     };
@@ -84,12 +90,21 @@ pub fn explore(args: &ExploreArgs<'_>) -> ExitCode {
         scenario_fnv64: fnv.clone(),
         seeds: seeds_text.clone(),
         shard: shard.clone(),
+        overrides: super::override_words(&scenario),
     };
     let written = outputs.write(Kind::Explore, |w| write_results(w, &header, &results));
     if let Err(e) = written.and_then(|()| outputs.commit()) {
         return bad_input(&e);
     }
-    let report = Report { scenario: &path, scenario_fnv64: &fnv, seeds: &seeds_text, shards: shard, results: &results };
+    let overrides = &header.overrides;
+    let report = Report {
+        scenario: &path,
+        scenario_fnv64: &fnv,
+        overrides,
+        seeds: &seeds_text,
+        shards: shard,
+        results: &results,
+    };
     finish(&report, args.json)
 }
 
@@ -107,9 +122,11 @@ pub fn merge(files: &[PathBuf], json: bool) -> ExitCode {
             Err(e) => return bad_input(&e),
         };
         let base = first.get_or_insert_with(|| header.clone());
-        if (&base.scenario_fnv64, &base.seeds) != (&header.scenario_fnv64, &header.seeds) {
-            let what = format!("scenario {} seeds {}", header.scenario_fnv64, header.seeds);
-            let expected = format!("scenario {} seeds {}", base.scenario_fnv64, base.seeds);
+        let sweep_of = |h: &Header| (h.scenario_fnv64.clone(), h.seeds.clone(), h.overrides.clone());
+        if sweep_of(base) != sweep_of(&header) {
+            let set = |h: &Header| h.overrides.iter().map(|o| format!(" --set {o}")).collect::<String>();
+            let what = format!("scenario {} seeds {}{}", header.scenario_fnv64, header.seeds, set(&header));
+            let expected = format!("scenario {} seeds {}{}", base.scenario_fnv64, base.seeds, set(base));
             return bad_input(&format!("{}: expected a shard of {expected}, found {what}", file.display()));
         }
         shards.push(header.shard);
@@ -125,6 +142,7 @@ pub fn merge(files: &[PathBuf], json: bool) -> ExitCode {
     let report = Report {
         scenario: &header.scenario,
         scenario_fnv64: &header.scenario_fnv64,
+        overrides: &header.overrides,
         seeds: &header.seeds,
         shards: shards.join(", "),
         results: &results,
@@ -229,7 +247,7 @@ fn report_human(report: &Report<'_>) -> String {
         let more = if seeds.len() > 10 { format!(" and {} more", seeds.len() - 10) } else { String::new() };
         let _ = writeln!(s, "  {signature}: {} seeds ({}{more})", seeds.len(), listed.join(", "));
         for &seed in seeds.iter().take(REPRODUCE_SHOWN) {
-            let _ = writeln!(s, "    {}", reproduce_command(Path::new(report.scenario), seed, fnv));
+            let _ = writeln!(s, "    {}", reproduce_command(Path::new(report.scenario), seed, fnv, report.overrides));
         }
     }
     s
@@ -250,6 +268,7 @@ fn report_json(report: &Report<'_>) -> String {
         "insync_version": env!("CARGO_PKG_VERSION"),
         "scenario": report.scenario,
         "scenario_fnv64": report.scenario_fnv64,
+        "overrides": report.overrides,
         "seeds": report.seeds,
         "shards": report.shards,
         "seeds_run": results.len(),

@@ -11,7 +11,7 @@ mod validate;
 use outputs::{Kind, Outputs};
 
 use crate::check::verdict;
-use crate::scenario;
+use crate::scenario::{self, overrides::Override};
 use crate::sim::{self, Outcome};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -60,6 +60,10 @@ pub enum Command {
         /// the seed set): it replays the same run without the nemesis.
         #[arg(long, value_name = "FILE")]
         emit_scenario: Option<PathBuf>,
+        /// Override a scenario key (repeatable), checked as the file's keys are: `producers.acks=all`,
+        /// `topics.min.insync.replicas=2`, `producers[checkout].linger.ms=5`, `duration=30s`.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        set: Vec<Override>,
     },
     /// Judge a recorded history (JSON Lines, as `run --history` writes it) without running anything.
     Check {
@@ -85,6 +89,9 @@ pub enum Command {
         /// Print the effective configuration as JSON.
         #[arg(long)]
         json: bool,
+        /// Override a scenario key (repeatable), as `run --set` does.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        set: Vec<Override>,
     },
     /// Run a scenario at many seeds (on worker threads; each seed is one deterministic run) and judge each by its
     /// `[expect]`: a table of invariants violated and the failing seeds grouped by what they failed.
@@ -109,6 +116,9 @@ pub enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Override a scenario key (repeatable), as `run --set` does.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        set: Vec<Override>,
     },
     /// Combine the --out files of one sweep's shards into the table a single machine would print.
     Merge {
@@ -186,6 +196,7 @@ pub fn main() -> ExitCode {
             witnesses,
             check_determinism,
             emit_scenario,
+            set,
         } => {
             let files = OutputFiles {
                 trace: trace.as_deref(),
@@ -194,19 +205,20 @@ pub fn main() -> ExitCode {
                 emit_scenario: emit_scenario.as_deref(),
             };
             let fnv64 = scenario_fnv64.as_deref();
-            let asked = RunOptions { seed, json, fnv64, witnesses: witnesses.0, check_determinism };
+            let asked = RunOptions { seed, overrides: set, json, fnv64, witnesses: witnesses.0, check_determinism };
             run(&scenario, &asked, files)
         }
         Command::Check { history, holds, json, junit, witnesses } => {
             check_history(&history, &holds, json, junit.as_deref(), witnesses.0)
         }
-        Command::Validate { scenario, json } => validate_scenario(&scenario, json),
-        Command::Explore { scenario, seeds, jobs, shard, out, json, quiet } => {
+        Command::Validate { scenario, json, set } => validate_scenario(&scenario, json, &set),
+        Command::Explore { scenario, seeds, jobs, shard, out, json, quiet, set } => {
             let cores = std::thread::available_parallelism().map_or(1, usize::from);
             let shard = shard.unwrap_or(crate::sweep::Shard::WHOLE);
             let jobs = jobs.unwrap_or(cores);
+            let out = out.as_deref();
             let args =
-                explore::ExploreArgs { scenario: &scenario, seeds, jobs, shard, out: out.as_deref(), json, quiet };
+                explore::ExploreArgs { scenario: &scenario, overrides: &set, seeds, jobs, shard, out, json, quiet };
             explore::explore(&args)
         }
         Command::Merge { files, json } => explore::merge(&files, json),
@@ -228,6 +240,7 @@ struct OutputFiles<'a> {
 /// What `run` was asked besides its files.
 struct RunOptions<'a> {
     seed: Option<u64>,
+    overrides: Vec<Override>,
     json: bool,
     fnv64: Option<&'a str>,
     witnesses: Option<usize>,
@@ -235,7 +248,7 @@ struct RunOptions<'a> {
 }
 
 fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode {
-    let mut scenario = match load_scenario(path) {
+    let mut scenario = match load_scenario(path, &asked.overrides) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -259,6 +272,10 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     let input = (path != Path::new("-")).then_some(path);
     if input.is_none() && files.emit_scenario.is_some() {
         eprintln!("error: --emit-scenario rewrites a scenario file; the scenario came from standard input");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if !asked.overrides.is_empty() && files.emit_scenario.is_some() {
+        eprintln!("error: --emit-scenario rewrites the file's own text, which does not hold the --set overrides");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let mut outputs = match Outputs::prepare(input, &requested) {
@@ -321,15 +338,15 @@ fn check_determinism(scenario: &scenario::Scenario, seed: u64) -> ExitCode {
 }
 
 /// The scenario file, or with `-` standard input (JSON if it starts with `{`, else TOML).
-fn load_scenario(path: &Path) -> Result<scenario::Scenario, String> {
+fn load_scenario(path: &Path, overrides: &[Override]) -> Result<scenario::Scenario, String> {
     if path != Path::new("-") {
-        return scenario::load_file(path).map_err(|e| e.to_string());
+        return scenario::load_file_with(path, overrides).map_err(|e| e.to_string());
     }
     let mut text = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
         .map_err(|e| format!("<stdin>: expected a UTF-8 scenario, found {e}"))?;
     let name = if text.trim_start().starts_with('{') { "<stdin>.json" } else { "<stdin>" };
-    scenario::load_str(name, &text).map_err(|e| e.to_string())
+    scenario::load_str_with(name, &text, overrides).map_err(|e| e.to_string())
 }
 
 /// The trace, the history and the JUnit file, as asked.
@@ -368,7 +385,7 @@ fn write_run_outputs(
         outputs.write(Kind::Scenario, |w| w.write_all(text.as_bytes()))?;
     }
     if outputs.wants(Kind::Junit) {
-        let reproduce = reproduce_command(path, outcome.seed, scenario.source_fnv64);
+        let reproduce = reproduce_command(path, outcome.seed, scenario.source_fnv64, &override_words(scenario));
         let properties = vec![
             ("seed", outcome.seed.to_string()),
             ("scenario", path.display().to_string()),
@@ -468,8 +485,8 @@ fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>
 }
 
 /// `insync validate`: exit 0 with what the scenario sets up, or 2 with the first error.
-fn validate_scenario(path: &Path, json: bool) -> ExitCode {
-    let scenario = match load_scenario(path) {
+fn validate_scenario(path: &Path, json: bool, overrides: &[Override]) -> ExitCode {
+    let scenario = match load_scenario(path, overrides) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -527,6 +544,26 @@ pub fn run_json(scenario: &scenario::Scenario, path: &Path, outcome: &Outcome) -
 
 /// The command that reproduces a run, printed with every result: with the scenario's hash, so that it refuses to
 /// run a file that has changed since.
-pub fn reproduce_command(path: &Path, seed: u64, scenario_fnv64: u64) -> String {
-    format!("insync run {} --seed {seed} --scenario-fnv64 {scenario_fnv64:016x}", path.display())
+/// `--set` overrides come after, each quoted for a POSIX shell when it needs to be.
+pub fn reproduce_command(path: &Path, seed: u64, scenario_fnv64: u64, overrides: &[String]) -> String {
+    let mut command = format!("insync run {} --seed {seed} --scenario-fnv64 {scenario_fnv64:016x}", path.display());
+    for o in overrides {
+        command.push_str(" --set ");
+        command.push_str(&shell_word(o));
+    }
+    command
+}
+
+/// `text` as one POSIX shell word: unchanged when it is plain, else in single quotes.
+pub fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._-=/:,+@%".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        return text.to_string();
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// The overrides as `KEY=VALUE` words, as a reproduce line and an `--out` header carry them.
+pub fn override_words(scenario: &scenario::Scenario) -> Vec<String> {
+    scenario.overrides.iter().map(ToString::to_string).collect()
 }

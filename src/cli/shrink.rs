@@ -35,7 +35,7 @@ pub fn shrink(args: &ShrinkArgs<'_>) -> ExitCode {
 
 /// The report to print, `None` when the seed does not fail (said on stderr), or a bad-input error.
 fn shrink_to_file(args: &ShrinkArgs<'_>) -> Result<Option<String>, String> {
-    let scenario = load_scenario(args.scenario)?;
+    let scenario = load_scenario(args.scenario, &[])?;
     let text = std::fs::read_to_string(args.scenario).map_err(|e| format!("{}: {e}", args.scenario.display()))?;
     let goal = match &args.invariant {
         Some(name) if !check::INVARIANTS.contains(&name.as_str()) => {

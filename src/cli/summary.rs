@@ -97,7 +97,11 @@ pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome, verdict: Optio
         write_verdict(&mut s, v);
     }
     let _ = writeln!(s, "trace digest {:016x}", outcome.trace_digest);
-    let _ = writeln!(s, "reproduce: {}", reproduce_command(path, outcome.seed, scenario.source_fnv64));
+    let _ = writeln!(
+        s,
+        "reproduce: {}",
+        reproduce_command(path, outcome.seed, scenario.source_fnv64, &super::override_words(scenario))
+    );
     s
 }
 
@@ -341,6 +345,8 @@ pub struct ScenarioHeader<'a> {
     scenario: &'a str,
     scenario_file: String,
     scenario_fnv64: String,
+    /// The `--set` overrides applied to the file (`KEY=VALUE`), in order.
+    overrides: Vec<String>,
 }
 
 impl<'a> ScenarioHeader<'a> {
@@ -351,6 +357,7 @@ impl<'a> ScenarioHeader<'a> {
             scenario: &scenario.name,
             scenario_file: path.display().to_string(),
             scenario_fnv64: format!("{:016x}", scenario.source_fnv64),
+            overrides: super::override_words(scenario),
         }
     }
 }
@@ -436,7 +443,7 @@ pub fn json(
         lost_writes: LostWrites { count: lost.len(), shown },
         witness_limit,
         verdict: verdict.map(JsonVerdict::of),
-        reproduce: reproduce_command(path, outcome.seed, scenario.source_fnv64),
+        reproduce: reproduce_command(path, outcome.seed, scenario.source_fnv64, &super::override_words(scenario)),
     };
     let mut text = serde_json::to_string(&summary).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     text.push('\n');

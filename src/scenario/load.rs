@@ -30,6 +30,8 @@ pub struct Scenario {
     pub expect: super::expect::Expectations,
     /// FNV-1a 64 of the scenario's text: names exactly which file a result came from.
     pub source_fnv64: u64,
+    /// The `--set` overrides applied to the file, in order (part of what reproduces a run).
+    pub overrides: Vec<super::overrides::Override>,
 }
 
 /// `seed`: an integer, or for seeds above TOML's integers (i64) a decimal string — the full u64 range, as `--seed`
@@ -94,7 +96,8 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
     let liveness_us = expect.liveness_us;
     let keep_replica_logs = expect.names_invariant(crate::check::divergence::NAME);
     Ok(Scenario {
-        source_fnv64: crate::sim::fnv64(src.text.as_bytes()),
+        source_fnv64: crate::sim::fnv64(src.file_text().as_bytes()),
+        overrides: Vec::new(),
         name,
         seed,
         sim: SimConfig { cluster, latency, limits, faults, nemesis, liveness_us, keep_replica_logs, watches },

@@ -8,6 +8,7 @@ pub mod expect;
 pub mod happened;
 pub mod load;
 pub mod nemesis;
+pub mod overrides;
 pub mod when;
 
 pub use doc::{LoadError, Source};
@@ -17,6 +18,11 @@ use std::path::Path;
 
 /// Loads and validates a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
+    load_file_with(path, &[])
+}
+
+/// Loads a scenario file with `--set` overrides applied, validated as one document.
+pub fn load_file_with(path: &Path, overrides: &[overrides::Override]) -> Result<Scenario, LoadError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| LoadError {
         file: shown.clone(),
@@ -27,13 +33,21 @@ pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
         found: e.to_string(),
         excerpt: None,
     })?;
-    load_str(&shown, &text)
+    load_str_with(&shown, &text, overrides)
 }
 
 /// Loads a scenario from text; `path` decides the format (`.json` is JSON, anything else TOML) and names errors.
 pub fn load_str(path: &str, text: &str) -> Result<Scenario, LoadError> {
-    let source = Source::new(path, text);
-    let root = doc::parse(&source)?;
+    load_str_with(path, text, &[])
+}
+
+/// Loads a scenario from text with `--set` overrides applied (later ones win).
+pub fn load_str_with(path: &str, text: &str, overrides: &[overrides::Override]) -> Result<Scenario, LoadError> {
+    let mut source = Source::new(path, text);
+    let mut root = doc::parse(&source)?;
+    overrides::apply(&mut source, &mut root, overrides)?;
     let stem = Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
-    load::read_scenario(&source, &root, stem)
+    let mut scenario = load::read_scenario(&source, &root, stem)?;
+    scenario.overrides = overrides.to_vec();
+    Ok(scenario)
 }

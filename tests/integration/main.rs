@@ -12,6 +12,7 @@ mod limits;
 mod links;
 mod nemesis;
 mod outputs;
+mod overrides;
 mod properties;
 mod scenarios;
 mod schemas;

@@ -110,16 +110,40 @@ fn truncate(s: &str, max_chars: usize) -> String {
 // Source and errors
 // ---------------------------------------------------------------------------------------------
 
-/// A scenario file: its path (for messages and format detection) and full text.
+/// A scenario file: its path (for messages and format detection) and full text. `--set` overrides are appended to
+/// the text, one line each after the file's own, so that the values they give carry spans like the file's do;
+/// an error inside them names `--set` and the override's number instead of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     pub path: String,
     pub text: String,
+    /// How long the file's own text is: `text` past it holds the overrides.
+    file_len: usize,
 }
 
 impl Source {
     pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
-        Source { path: path.into(), text: text.into() }
+        let text = text.into();
+        Source { path: path.into(), file_len: text.len(), text }
+    }
+
+    /// The file's own text, without any overrides.
+    pub fn file_text(&self) -> &str {
+        &self.text[..self.file_len]
+    }
+
+    /// Appends one override line (`KEY=VALUE`); returns the byte offset where it starts.
+    pub fn push_override_line(&mut self, line: &str) -> usize {
+        self.text.push('\n');
+        let start = self.text.len();
+        self.text.push_str(line);
+        start
+    }
+
+    /// Which override (from 1) the byte offset falls in, if it is past the file's own text.
+    fn override_number(&self, byte: usize) -> Option<usize> {
+        let after = self.text.get(self.file_len..byte.min(self.text.len()))?;
+        (byte > self.file_len).then(|| after.bytes().filter(|&c| c == b'\n').count())
     }
 
     /// 1-based (line, column) of a byte offset; the column counts chars. Offsets past the end
@@ -194,8 +218,12 @@ impl LoadError {
         found: impl Into<String>,
     ) -> Self {
         let (line, column) = src.line_col(span.start);
+        let (file, line) = match src.override_number(span.start) {
+            Some(number) => ("--set".to_string(), number),
+            None => (src.path.clone(), line),
+        };
         LoadError {
-            file: src.path.clone(),
+            file,
             line,
             column,
             field: field.into(),

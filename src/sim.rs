@@ -123,6 +123,15 @@ pub struct GroupChange {
     pub members: usize,
 }
 
+/// A partition's leadership or ISR as the controller committed it: what recovery times are measured from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeadershipChange {
+    pub time_us: u64,
+    pub partition: u32,
+    pub leader: Option<u32>,
+    pub isr_len: u32,
+}
+
 pub struct Outcome {
     pub seed: u64,
     pub history: History,
@@ -141,6 +150,8 @@ pub struct Outcome {
     pub cluster_events: Vec<ClusterEvent>,
     /// Each group state change at a coordinator: (time, group, generation, state, members).
     pub group_changes: Vec<GroupChange>,
+    /// Each leader election and ISR change the controller committed, in time order.
+    pub leadership: Vec<LeadershipChange>,
     /// The trace, when it was asked for.
     pub trace: Option<Vec<TraceLine>>,
     /// Each triggered fault: its condition and how often it fired.
@@ -336,6 +347,10 @@ struct Recorder {
     digest: Fnv64,
     faults: Vec<(u64, String)>,
     group_changes: Vec<GroupChange>,
+    leadership: Vec<LeadershipChange>,
+    /// Each partition's leader as the controller last elected it; at first its first replica, which the
+    /// controller makes the leader when it creates the partition.
+    leaders: Vec<Option<u32>>,
     cluster_events: Vec<ClusterEvent>,
     trace: Option<Vec<TraceLine>>,
     /// What state triggers read of clients and coordinators.
@@ -361,6 +376,8 @@ impl Recorder {
             digest: Fnv64(0xcbf2_9ce4_8422_2325),
             faults: Vec::new(),
             group_changes: Vec::new(),
+            leadership: Vec::new(),
+            leaders: spec.partitions.iter().map(|p| p.replicas.first().map(|b| b.0)).collect(),
             cluster_events: Vec::new(),
             trace: keep_trace.then(Vec::new),
             observed: Observed::new(spec.producers.len(), spec.groups.len(), watched),
@@ -406,6 +423,7 @@ impl Recorder {
                 let (group, generation, state, members) = (group.clone(), *generation, *state, *members);
                 self.group_changes.push(GroupChange { time_us: time.as_us(), group, generation, state, members });
             }
+            self.leadership_changed(time, &obs);
             if let Some((partition, what)) = describe(&obs, &spec) {
                 self.cluster_events.push(ClusterEvent { time_us: time.as_us(), partition, what });
             }
@@ -423,6 +441,22 @@ impl Recorder {
             self.record(line);
         }
         self.outputs = outputs;
+    }
+
+    fn leadership_changed(&mut self, time: SimTime, obs: &Obs) {
+        let (partition, isr) = match obs {
+            Obs::LeaderElected { partition, leader, isr, .. } => {
+                self.leaders[partition.index()] = leader.map(|b| b.0);
+                (partition, isr)
+            }
+            // An ISR change keeps the leader.
+            Obs::IsrChanged { partition, isr, .. } => (partition, isr),
+            _ => return,
+        };
+        let leader = self.leaders[partition.index()];
+        let change =
+            LeadershipChange { time_us: time.as_us(), partition: partition.0, leader, isr_len: isr.len() as u32 };
+        self.leadership.push(change);
     }
 
     fn observe(&mut self, obs: &Obs, spec: &ClusterSpec) {
@@ -531,6 +565,7 @@ impl Recorder {
             faults: self.faults,
             unconverged: Vec::new(),
             group_changes: self.group_changes,
+            leadership: self.leadership,
             cluster_events: self.cluster_events,
             trace: self.trace,
             triggers: self.triggers,

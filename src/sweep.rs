@@ -120,30 +120,56 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
 
 /// Runs `seeds` on `jobs` worker threads (each seed on one thread, start to end), calling `done` on the calling
 /// thread as each finishes; returns every result in seed order.
-pub fn sweep(scenario: &Scenario, seeds: &[u64], jobs: usize, mut done: impl FnMut(&SeedResult)) -> Vec<SeedResult> {
-    let jobs = jobs.clamp(1, JOBS_MAX).min(seeds.len().max(1));
+pub fn sweep(scenario: &Scenario, seeds: &[u64], jobs: usize, done: impl FnMut(&SeedResult)) -> Vec<SeedResult> {
+    in_parallel(seeds, jobs, |&seed| run_seed(scenario, seed), done)
+}
+
+/// `work` of every item on `jobs` worker threads (each item on one thread, start to end), calling `done` on the
+/// calling thread as each finishes; returns the results in the items' order, whichever thread ran which.
+pub fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+    mut done: impl FnMut(&R),
+) -> Vec<R> {
+    let mut results = Vec::with_capacity(items.len());
+    each_in_parallel(items, jobs, work, |index, result| {
+        done(&result);
+        results.push((index, result));
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// `work` of every item on `jobs` worker threads, each result handed to `done` on the calling thread with its
+/// item's index, in the order they finish (which varies: what `done` builds must not depend on it).
+pub fn each_in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+    mut done: impl FnMut(usize, R),
+) {
+    let jobs = jobs.clamp(1, JOBS_MAX).min(items.len().max(1));
     let next = AtomicUsize::new(0);
-    let (sender, receiver) = mpsc::channel::<SeedResult>();
-    let mut results = Vec::with_capacity(seeds.len());
+    let (sender, receiver) = mpsc::channel::<(usize, R)>();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
-            let (sender, next) = (sender.clone(), &next);
+            let (sender, next, work) = (sender.clone(), &next, &work);
             scope.spawn(move || {
-                while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if sender.send(run_seed(scenario, seed)).is_err() {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(index) else { return };
+                    if sender.send((index, work(item))).is_err() {
                         return;
                     }
                 }
             });
         }
         drop(sender);
-        for result in receiver {
-            done(&result);
-            results.push(result);
+        for (index, result) in receiver {
+            done(index, result);
         }
     });
-    results.sort_by_key(|r| r.seed);
-    results
 }
 
 /// Failing seeds grouped by signature, the groups in order of their first seed.

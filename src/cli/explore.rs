@@ -158,13 +158,13 @@ fn finish(report: &Report<'_>, json: bool) -> ExitCode {
     if report.results.iter().all(|r| r.met) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPECTATION_FAILED) }
 }
 
-fn bad_input(message: &str) -> ExitCode {
+pub(super) fn bad_input(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(EXIT_BAD_INPUT)
 }
 
 /// Seeds done, seeds per second and failing seeds so far, on stderr; drawn only on a terminal.
-fn progress_bar(seeds: u64, quiet: bool) -> indicatif::ProgressBar {
+pub(super) fn progress_bar(seeds: u64, quiet: bool) -> indicatif::ProgressBar {
     if quiet {
         return indicatif::ProgressBar::hidden();
     }

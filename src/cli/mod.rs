@@ -1,5 +1,6 @@
 //! The command line: argument parsing, exit codes and printers. Everything else lives in the library.
 
+mod compare;
 mod explore;
 mod junit;
 mod outputs;
@@ -146,6 +147,27 @@ pub enum Command {
         #[arg(long, default_value_t = 300)]
         budget: u32,
     },
+    /// Compare settings: run each cell of a comparison matrix (scenarios/compare/*.toml) over the same seeds and
+    /// write index.html, report.md, results.json and results.csv to the output folder.
+    Compare {
+        /// The comparison matrix file (TOML).
+        matrix: PathBuf,
+        /// The seeds every cell runs: `A..B` or `N` (0..N); default the matrix's `seeds`.
+        #[arg(long, value_parser = crate::sweep::SeedRange::parse)]
+        seeds: Option<crate::sweep::SeedRange>,
+        /// Worker threads (default: the machine's cores). The reports do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// The folder to write the reports to.
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: PathBuf,
+        /// Override a key of the base scenario in every cell (before the cell's own), as `run --set` does.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        set: Vec<Override>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Time runs of a scenario (wall clock; the simulation itself never reads it).
     Bench {
         /// The scenario to time.
@@ -224,6 +246,11 @@ pub fn main() -> ExitCode {
         Command::Merge { files, json } => explore::merge(&files, json),
         Command::Shrink { scenario, seed, out, invariant, budget } => {
             shrink::shrink(&shrink::ShrinkArgs { scenario: &scenario, seed, out: &out, invariant, budget })
+        }
+        Command::Compare { matrix, seeds, jobs, out, set, quiet } => {
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+            let args = compare::CompareArgs { matrix: &matrix, seeds, jobs, out: &out, overrides: &set, quiet };
+            compare::compare(&args)
         }
         Command::Bench { scenario, runs } => bench(&scenario, runs),
     }

@@ -19,6 +19,11 @@ pub enum Kind {
     Scenario,
     /// `shrink -o`: the shrunk scenario.
     Shrunk,
+    /// `compare -o DIR`: its page, its Markdown report, its JSON and CSV results.
+    ReportHtml,
+    ReportMarkdown,
+    ReportJson,
+    ReportCsv,
 }
 
 impl Kind {
@@ -30,6 +35,7 @@ impl Kind {
             Kind::Explore => "--out",
             Kind::Scenario => "--emit-scenario",
             Kind::Shrunk => "--out",
+            Kind::ReportHtml | Kind::ReportMarkdown | Kind::ReportJson | Kind::ReportCsv => "-o",
         }
     }
 }

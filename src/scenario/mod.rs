@@ -7,6 +7,7 @@ pub mod emit;
 pub mod expect;
 pub mod happened;
 pub mod load;
+pub mod matrix;
 pub mod nemesis;
 pub mod overrides;
 pub mod when;

@@ -54,6 +54,11 @@ pub fn apply(source: &mut Source, root: &mut Node, overrides: &[Override]) -> Re
     Ok(())
 }
 
+/// Whether `text` given as a VALUE reads as that very string (`all`, `30s`; not `2`, `true` or `"x"`).
+pub fn reads_as_string(text: &str) -> bool {
+    matches!(value_node(text, 0).value, Value::Str(s) if s == text)
+}
+
 /// VALUE as a TOML value, or as a string when it is not one; spans at `at` in the source.
 fn value_node(text: &str, at: usize) -> Node {
     const PREFIX: &str = "v = ";

@@ -4,6 +4,7 @@
 mod bad_input;
 mod checker;
 mod commit_strategies;
+mod compare;
 mod determinism;
 mod expectations;
 mod explore;

@@ -22,8 +22,15 @@ fn drawing<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> St
     format!("drawing a chart: {e}")
 }
 
+/// The value axis of a bar chart: its range, where bars start, and how ticks are labelled.
+struct Axis<'a> {
+    label: &'a str,
+    range: std::ops::Range<f64>,
+    format: &'a dyn Fn(&f64) -> String,
+}
+
 /// A horizontal bar chart, a band per cell (named at the left), a bar per series within it.
-fn bars(title: &str, axis: &str, names: &[&str], series: &[Series<'_>], x_max: f64) -> Result<String, String> {
+fn bars(title: &str, axis: &Axis<'_>, names: &[&str], series: &[Series<'_>]) -> Result<String, String> {
     let band_px = 18 * series.len() as u32 + 14;
     let height_px = 70 + band_px * names.len() as u32;
     let mut svg = String::new();
@@ -34,11 +41,15 @@ fn bars(title: &str, axis: &str, names: &[&str], series: &[Series<'_>], x_max: f
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 16))
             .margin(8)
+            .margin_right(28)
             .x_label_area_size(36)
             .y_label_area_size(NAME_AREA_PX as u32)
-            .build_cartesian_2d(0f64..x_max.max(f64::MIN_POSITIVE), 0f64..cells)
+            .build_cartesian_2d(axis.range.clone(), 0f64..cells)
             .map_err(drawing)?;
-        chart.configure_mesh().disable_y_mesh().y_labels(0).x_desc(axis).draw().map_err(drawing)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_y_mesh().y_labels(0).x_desc(axis.label).x_label_formatter(axis.format);
+        mesh.draw().map_err(drawing)?;
+        let origin = axis.range.start;
         let k = series.len() as f64;
         for (s_index, s) in series.iter().enumerate() {
             let slot = |cell: usize| {
@@ -47,7 +58,7 @@ fn bars(title: &str, axis: &str, names: &[&str], series: &[Series<'_>], x_max: f
             };
             let rects = s.values.iter().enumerate().map(|(cell, (v, _))| {
                 let (low, high) = slot(cell);
-                Rectangle::new([(0.0, low), (*v, high)], s.colour.filled())
+                Rectangle::new([(origin, low), (v.max(origin), high)], s.colour.filled())
             });
             chart
                 .draw_series(rects)
@@ -61,7 +72,7 @@ fn bars(title: &str, axis: &str, names: &[&str], series: &[Series<'_>], x_max: f
             chart.draw_series(whiskers).map_err(drawing)?;
         }
         for (cell, name) in names.iter().enumerate() {
-            let (x, y) = chart.backend_coord(&(0.0, cells - cell as f64 - 0.5));
+            let (x, y) = chart.backend_coord(&(origin, cells - cell as f64 - 0.5));
             let style = TextStyle::from((FONT, 13)).pos(Pos::new(HPos::Right, VPos::Center));
             root.draw(&Text::new(name.to_string(), (x - 8, y), style)).map_err(drawing)?;
         }
@@ -84,10 +95,12 @@ fn lag_chart(c: &Comparison) -> Result<String, String> {
         let samples = c.cells.iter().map(|x| x.lag_mean.len()).max().unwrap_or(0);
         let interval_s = c.cells.first().map_or(1.0, |x| x.lag_interval_s);
         let end_s = (samples as f64 * interval_s).max(1.0);
-        let top = c.cells.iter().flat_map(|x| x.lag_mean.iter().copied()).fold(1.0, f64::max) * 1.05;
+        // Room at the top for the legend.
+        let top = c.cells.iter().flat_map(|x| x.lag_mean.iter().copied()).fold(1.0, f64::max) * 1.6;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Consumer lag over time (mean over seeds)", (FONT, 16))
+            .caption("Consumer lag over time: acknowledged offsets not yet processed (mean over seeds)", (FONT, 16))
             .margin(8)
+            .margin_right(28)
             .x_label_area_size(36)
             .y_label_area_size(70)
             .build_cartesian_2d(0f64..end_s, 0f64..top)
@@ -116,7 +129,13 @@ fn lag_chart(c: &Comparison) -> Result<String, String> {
     Ok(svg)
 }
 
-fn charts(c: &Comparison) -> Result<Vec<(&'static str, String)>, String> {
+/// A chart in the page: its heading, and its SVG or, when it would have nothing to draw, a sentence instead.
+struct Chart {
+    heading: &'static str,
+    drawn: Result<String, &'static str>,
+}
+
+fn charts(c: &Comparison) -> Result<Vec<Chart>, String> {
     let names: Vec<&str> = c.cells.iter().map(|x| x.name.as_str()).collect();
     let loss = Series {
         label: "seeds with loss",
@@ -127,34 +146,55 @@ fn charts(c: &Comparison) -> Result<Vec<(&'static str, String)>, String> {
             .map(|x| (x.seeds_with_loss_share, Some((x.seeds_with_loss_ci95[0], x.seeds_with_loss_ci95[1]))))
             .collect(),
     };
-    let loss_chart = bars(
-        "Share of seeds that lost an acknowledged write (95% Wilson interval)",
-        "share of seeds",
-        &names,
-        &[loss],
-        1.0,
-    )?;
+    let share_axis = |label| Axis { label, range: 0.0..1.0, format: &|x: &f64| percent(*x) };
+    let title = "Share of seeds that lost an acknowledged write (95% Wilson interval)";
+    let loss_chart = bars(title, &share_axis("share of seeds"), &names, &[loss])?;
+    // Latencies span 1 ms to minutes: drawn as log10 of milliseconds, from 0.1 ms.
+    let log_ms = |ms: f64| ms.max(0.1).log10();
     let latency = |label, colour, pick: fn(&super::metrics::Percentiles) -> f64| Series {
         label,
         colour,
-        values: c.cells.iter().map(|x| (x.produce_latency.as_ref().map_or(0.0, pick), None)).collect(),
+        values: c.cells.iter().map(|x| (x.produce_latency.as_ref().map_or(-1.0, |p| log_ms(pick(p))), None)).collect(),
     };
     let latencies = [
         latency("p50", RGBColor(90, 150, 210), |p| p.p50_ms),
         latency("p99", RGBColor(40, 90, 170), |p| p.p99_ms),
         latency("p99.9", RGBColor(20, 40, 100), |p| p.p999_ms),
     ];
-    let slowest = latencies.iter().flat_map(|s| s.values.iter().map(|v| v.0)).fold(1.0, f64::max) * 1.05;
-    let latency_chart = bars("Produce latency, send() to acknowledgement", "ms", &names, &latencies, slowest)?;
+    // One decade of room on the right for the legend.
+    let top = latencies.iter().flat_map(|s| s.values.iter().map(|v| v.0)).fold(1.0, f64::max).ceil() + 1.0;
+    let ms_label = |x: &f64| {
+        let ms = 10f64.powf(*x);
+        if ms < 1.0 { format!("{ms:.1}") } else { format!("{ms:.0}") }
+    };
+    let ms_axis = Axis { label: "ms (log scale)", range: -1.0..top, format: &ms_label };
+    let latency_chart = bars("Produce latency, send() to acknowledgement", &ms_axis, &names, &latencies)?;
     let failed = Series {
         label: "sends failed",
         colour: RGBColor(220, 150, 40),
         values: c.cells.iter().map(|x| (x.failed_share_of_sent, None)).collect(),
     };
     let most = c.cells.iter().map(|x| x.failed_share_of_sent).fold(0.01, f64::max) * 1.05;
-    let failed_chart =
-        bars("Produce availability: share of sends that failed", "share of sends", &names, &[failed], most)?;
-    Ok(vec![("Loss", loss_chart), ("Latency", latency_chart), ("Availability", failed_chart), ("Lag", lag_chart(c)?)])
+    let failed_axis = Axis { label: "share of sends", range: 0.0..most, format: &|x: &f64| percent(*x) };
+    let failed_chart = bars("Produce availability: share of sends that failed", &failed_axis, &names, &[failed])?;
+    let any_failed = c.cells.iter().any(|x| x.failed > 0);
+    let any_lag = c.cells.iter().any(|x| x.lag_mean.iter().any(|v| *v > 0.0));
+    let any_latency = c.cells.iter().any(|x| x.produce_latency.is_some());
+    Ok(vec![
+        Chart { heading: "Loss", drawn: Ok(loss_chart) },
+        Chart {
+            heading: "Latency",
+            drawn: if any_latency { Ok(latency_chart) } else { Err("No send was acknowledged.") },
+        },
+        Chart {
+            heading: "Availability",
+            drawn: if any_failed { Ok(failed_chart) } else { Err("No send failed in any cell.") },
+        },
+        Chart {
+            heading: "Lag",
+            drawn: if any_lag { Ok(lag_chart(c)?) } else { Err("No group lagged (or the scenario has no consumers).") },
+        },
+    ])
 }
 
 fn escape(text: &str) -> String {
@@ -215,8 +255,11 @@ pub fn html(c: &Comparison) -> Result<String, String> {
         let _ = writeln!(s, "<li>{}</li>", inline_code(&f));
     }
     s.push_str("</ul>\n");
-    for (name, svg) in charts(c)? {
-        let _ = writeln!(s, "<h2>{name}</h2>\n<div class=\"chart\">{svg}</div>");
+    for chart in charts(c)? {
+        let _ = match chart.drawn {
+            Ok(svg) => writeln!(s, "<h2>{}</h2>\n<div class=\"chart\">{svg}</div>", chart.heading),
+            Err(why) => writeln!(s, "<h2>{}</h2>\n<p>{why}</p>", chart.heading),
+        };
     }
     s.push_str("<h2>Worst seed per cell</h2>\n<ul>\n");
     for cell in &c.cells {

@@ -106,6 +106,11 @@ pub fn percent(share: f64) -> String {
     }
 }
 
+/// `1 record`, `2,500 records`.
+fn counted(n: u64, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{} {noun}s", count(n)) }
+}
+
 /// An integer with thousands separators: `1,234,567`.
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
@@ -182,11 +187,11 @@ pub fn findings(c: &Comparison) -> Vec<String> {
     }
     for cell in c.cells.iter().filter(|x| x.duplicate_writes > 0) {
         out.push(format!(
-            "`{}` wrote records twice (retries without idempotence) in {} of {} seeds ({} records).",
+            "`{}` wrote records twice (retries without idempotence) in {} of {} seeds ({}).",
             cell.name,
             cell.seeds_with_duplicate_writes,
             cell.seeds,
-            count(cell.duplicate_writes)
+            counted(cell.duplicate_writes, "record")
         ));
     }
     let none_twice: Vec<String> =
@@ -196,12 +201,11 @@ pub fn findings(c: &Comparison) -> Vec<String> {
     }
     for cell in c.cells.iter().filter(|x| x.order_violations > 0) {
         out.push(format!(
-            "`{}` broke send order in {} of {} seeds ({} violations of key-order, reordered-write or \
-             nonmonotonic-poll).",
+            "`{}` broke send order in {} of {} seeds ({} of key-order, reordered-write or nonmonotonic-poll).",
             cell.name,
             cell.seeds_with_order_violations,
             cell.seeds,
-            count(cell.order_violations)
+            counted(cell.order_violations, "violation")
         ));
     }
     let timed: Vec<(&CellSummary, f64)> =

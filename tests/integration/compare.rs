@@ -93,3 +93,28 @@ fn a_bad_cell_is_refused_with_the_field_and_the_cell() {
     assert!(stderr.contains("cell `acks=al`") && stderr.contains("field `producers[0].acks`"), "{stderr}");
     assert!(!out.join("index.html").exists(), "nothing written");
 }
+
+// The committed examples under reports/ are what scripts/regenerate-reports.sh writes, byte for byte (so they
+// are current, and deterministic across machines).
+#[test]
+fn the_committed_reports_are_what_the_documented_command_writes() {
+    let script = std::fs::read_to_string("scripts/regenerate-reports.sh").expect("the script");
+    for line in script.lines().filter(|l| l.contains(" compare ")) {
+        let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let committed = words.iter().position(|w| *w == "-o").map(|i| words[i + 1]).expect("an -o folder");
+        let fresh = folder(&committed.replace('/', "-"));
+        let mut args: Vec<&str> = words.clone();
+        let at = args.iter().position(|w| *w == "-o").expect("-o") + 1;
+        let fresh_text = fresh.to_str().expect("UTF-8").to_string();
+        args[at] = &fresh_text;
+        let run = insync(&args);
+        assert_eq!(run.status.code(), Some(0), "{line}: {}", String::from_utf8_lossy(&run.stderr));
+        for file in FILES {
+            let (a, b) = (std::fs::read(Path::new(committed).join(file)), std::fs::read(fresh.join(file)));
+            assert!(
+                a.is_ok() && a.ok() == b.ok(),
+                "{committed}/{file} is not what `{line}` writes: run scripts/regenerate-reports.sh"
+            );
+        }
+    }
+}

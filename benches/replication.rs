@@ -33,6 +33,38 @@ fn main() {
         bench(name);
     }
     sweeps();
+    comparison();
+}
+
+/// Issue 12's figure: the committed acks comparison (6 cells x 200 seeds) on 2 worker threads, from matrix to the
+/// four report files' text (target: under 2 minutes on 2 cores).
+fn comparison() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let started = std::time::Instant::now();
+    let matrix = scenario::matrix::load_matrix(&root.join("scenarios/compare/acks.toml")).expect("the matrix loads");
+    let cells: Vec<insync::compare::CellRun> = matrix
+        .cells
+        .iter()
+        .map(|cell| {
+            let scenario = scenario::load_file_with(&matrix.base, &cell.overrides).expect("the cell loads");
+            insync::compare::CellRun { cell: cell.clone(), scenario }
+        })
+        .collect();
+    let seeds = insync::sweep::SeedRange { start: 0, end: 200 };
+    let asked = insync::compare::Asked { name: "acks", title: "", base: "base", base_fnv64: 0, seeds, jobs: 2 };
+    let comparison = insync::compare::compare(&asked, &cells, |_, seed| seed.to_string(), || {});
+    let html = insync::compare::charts::html(&comparison).expect("the page draws");
+    let markdown = insync::compare::report::markdown(&comparison);
+    let runs = cells.len() as u64 * (seeds.end - seeds.start);
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "compare acks: {} cells x {} seeds = {runs} runs with 2 jobs in {wall:.1} s ({:.1} runs/s; page {} KiB, report {} KiB)",
+        cells.len(),
+        seeds.end - seeds.start,
+        runs as f64 / wall,
+        html.len() / 1024,
+        markdown.len() / 1024
+    );
 }
 
 /// Issue 11's figures: seeds per second of the nemesis story with 1 and 2 worker threads (2 must give at least

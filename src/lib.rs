@@ -7,6 +7,7 @@ pub mod engine;
 pub mod faults;
 pub mod history;
 pub mod kafka;
+pub mod perfetto;
 pub mod progress;
 pub mod scenario;
 pub mod shrink;

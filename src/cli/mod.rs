@@ -41,6 +41,9 @@ pub enum Command {
         /// Write the trace (JSON Lines, one event a line) to this file.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Write the trace in the Trace Event Format (open it in ui.perfetto.dev or chrome://tracing).
+        #[arg(long, value_name = "FILE")]
+        perfetto: Option<PathBuf>,
         /// Write the client history (JSON Lines: a header line, then one event a line) to this file.
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
@@ -55,7 +58,7 @@ pub enum Command {
         witnesses: WitnessLimit,
         /// Run the seed twice in this process and compare the traces line by line: exit 0 if they are the same,
         /// 1 with the first line where they differ.
-        #[arg(long, conflicts_with_all = ["json", "trace", "history", "junit", "emit_scenario"])]
+        #[arg(long, conflicts_with_all = ["json", "trace", "perfetto", "history", "junit", "emit_scenario"])]
         check_determinism: bool,
         /// Write the scenario with the nemesis's faults for this seed as an explicit `[[faults]]` schedule (and
         /// the seed set): it replays the same run without the nemesis.
@@ -212,6 +215,7 @@ pub fn main() -> ExitCode {
             seed,
             json,
             trace,
+            perfetto,
             history,
             junit,
             scenario_fnv64,
@@ -222,6 +226,7 @@ pub fn main() -> ExitCode {
         } => {
             let files = OutputFiles {
                 trace: trace.as_deref(),
+                perfetto: perfetto.as_deref(),
                 history: history.as_deref(),
                 junit: junit.as_deref(),
                 emit_scenario: emit_scenario.as_deref(),
@@ -259,6 +264,7 @@ pub fn main() -> ExitCode {
 /// Where `run` writes what it was asked to.
 struct OutputFiles<'a> {
     trace: Option<&'a Path>,
+    perfetto: Option<&'a Path>,
     history: Option<&'a Path>,
     junit: Option<&'a Path>,
     emit_scenario: Option<&'a Path>,
@@ -292,6 +298,7 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     }
     let requested = [
         (Kind::Trace, files.trace),
+        (Kind::Perfetto, files.perfetto),
         (Kind::History, files.history),
         (Kind::Junit, files.junit),
         (Kind::Scenario, files.emit_scenario),
@@ -315,7 +322,8 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     let seed = asked.seed.unwrap_or(scenario.seed);
     // A history file carries the replica logs so that `insync check` can judge divergence.
     scenario.sim.keep_replica_logs |= outputs.wants(Kind::History);
-    let outcome = sim::run(&scenario.sim, seed, outputs.wants(Kind::Trace));
+    let keep_trace = outputs.wants(Kind::Trace) || outputs.wants(Kind::Perfetto);
+    let outcome = sim::run(&scenario.sim, seed, keep_trace);
     let evidence = verdict::Evidence { witness_limit: asked.witnesses, ..outcome.evidence() };
     let verdict = (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &evidence));
     let summary_to_stderr = outputs.uses_stdout();
@@ -405,6 +413,9 @@ fn write_run_outputs(
 ) -> Result<(), String> {
     if let Some(lines) = &outcome.trace {
         outputs.write(Kind::Trace, |w| lines.iter().try_for_each(|line| summary::json_line(w, line)))?;
+        let title = format!("{} seed {}", scenario.name, outcome.seed);
+        let end_us = outcome.stats.simulated_time_us;
+        outputs.write(Kind::Perfetto, |w| crate::perfetto::write(w, &title, &scenario.sim.cluster, lines, end_us))?;
     }
     outputs.write(Kind::History, |w| summary::write_history_jsonl(outcome, w))?;
     if outputs.wants(Kind::Scenario) {

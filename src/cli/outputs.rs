@@ -24,6 +24,8 @@ pub enum Kind {
     ReportMarkdown,
     ReportJson,
     ReportCsv,
+    /// `run --perfetto`: the trace in the Trace Event Format.
+    Perfetto,
 }
 
 impl Kind {
@@ -36,6 +38,7 @@ impl Kind {
             Kind::Scenario => "--emit-scenario",
             Kind::Shrunk => "--out",
             Kind::ReportHtml | Kind::ReportMarkdown | Kind::ReportJson | Kind::ReportCsv => "-o",
+            Kind::Perfetto => "--perfetto",
         }
     }
 }

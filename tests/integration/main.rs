@@ -14,6 +14,7 @@ mod links;
 mod nemesis;
 mod outputs;
 mod overrides;
+mod perfetto;
 mod properties;
 mod scenarios;
 mod schemas;

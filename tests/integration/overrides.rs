@@ -52,3 +52,25 @@ fn a_bad_override_is_refused_with_the_files_message_at_the_override() {
     let out = insync(&["run", STORY, "--set", "seed=3", "--emit-scenario", emitted]);
     assert_eq!(out.status.code(), Some(2), "an emitted scenario could not carry the override");
 }
+
+// explore --set: the story expects durability to be violated; with acks=all and min.insync.replicas=2 it is not,
+// so every seed fails that expectation, and each failing seed's reproduce line carries the overrides. A shard
+// swept with other overrides is not merged with it.
+#[test]
+fn explore_with_overrides_judges_the_overridden_scenario_and_merge_keeps_sweeps_apart() {
+    let (with_sets, without) = (
+        crate::support::temp_file("overrides", "explore-set.jsonl"),
+        crate::support::temp_file("overrides", "explore-plain.jsonl"),
+    );
+    let sets = ["--set", "producers.acks=all", "--set", "topics.min.insync.replicas=2"];
+    let base = ["explore", STORY, "--seeds", "0..2", "--quiet", "--out"];
+    let out = insync(&[&base[..], &[with_sets.to_str().expect("UTF-8")], &sets[..]].concat());
+    assert_eq!(out.status.code(), Some(1), "durability holds, so `violated durability` fails at every seed");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("violated durability: 2 seeds"), "{printed}");
+    assert!(printed.contains("--set producers.acks=all --set topics.min.insync.replicas=2"), "{printed}");
+    let plain = insync(&[&base[..], &[without.to_str().expect("UTF-8")]].concat());
+    assert_eq!(plain.status.code(), Some(0), "as written, the story's expectations hold at both seeds");
+    let merged = insync(&["merge", with_sets.to_str().expect("UTF-8"), without.to_str().expect("UTF-8")]);
+    assert_eq!(merged.status.code(), Some(2), "{}", String::from_utf8_lossy(&merged.stderr));
+}

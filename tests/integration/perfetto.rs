@@ -1,0 +1,41 @@
+//! `run --perfetto`: the Trace Event Format as chrome://tracing and ui.perfetto.dev read it (a JSON object with
+//! `traceEvents`; phases M, i, X, C; integer microsecond timestamps), a track per node, faults as global
+//! instants, and leadership spans that change hands when the controller elects a new leader.
+
+use std::process::Command;
+
+#[test]
+fn a_run_opens_as_a_trace_with_a_track_per_node_and_leadership_spans() {
+    let file = crate::support::temp_file("perfetto", "acks1.trace.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_insync"))
+        .args(["run", "scenarios/acks1-leader-crash.toml", "--perfetto"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).expect("written")).expect("JSON");
+    let events = trace["traceEvents"].as_array().expect("a traceEvents array");
+    for e in events {
+        let phase = e["ph"].as_str().expect("ph");
+        assert!(["M", "i", "X", "C"].contains(&phase), "{e}");
+        assert!(e["pid"].is_u64() && (phase == "M" || e["ts"].is_u64()), "{e}");
+        assert!(phase != "X" || e["dur"].is_u64(), "{e}");
+        assert!(phase != "i" || ["g", "t"].contains(&e["s"].as_str().unwrap_or("")), "{e}");
+    }
+    let threads: Vec<&str> =
+        events.iter().filter(|e| e["name"] == "thread_name").filter_map(|e| e["args"]["name"].as_str()).collect();
+    for node in ["nemesis", "broker-1", "broker-2", "broker-3", "order-service"] {
+        assert!(threads.contains(&node), "a track for {node}: {threads:?}");
+    }
+    let crash = events.iter().find(|e| e["name"] == "crash broker-1").expect("the crash, as an instant");
+    assert_eq!((crash["s"].as_str(), crash["ts"].as_u64()), (Some("g"), Some(12_000_000)));
+    let tid_of = |name: &str| events.iter().find(|e| e["args"]["name"] == name).map(|e| e["tid"].clone());
+    let spans: Vec<&serde_json::Value> = events.iter().filter(|e| e["cat"] == "leadership").collect();
+    assert_eq!(spans.len(), 2, "broker-1 led orders-0, then broker-2");
+    assert_eq!((Some(spans[0]["tid"].clone()), spans[0]["ts"].as_u64()), (tid_of("broker-1"), Some(0)));
+    let handover = spans[0]["ts"].as_u64().unwrap_or(0) + spans[0]["dur"].as_u64().unwrap_or(0);
+    assert_eq!((Some(spans[1]["tid"].clone()), spans[1]["ts"].as_u64()), (tid_of("broker-2"), Some(handover)));
+    // The controller fences the crashed leader after broker.session.timeout.ms (9 s, KIP-631) and only then
+    // elects broker-2.
+    assert!(handover >= 12_000_000 + 9_000_000, "elected at {handover} us");
+}

@@ -267,15 +267,9 @@ pub fn html(c: &Comparison) -> Result<String, String> {
             Some(w) => {
                 let _ = writeln!(
                     s,
-                    "<li><b>{}</b>: seed {}: {} lost, {} order violations, {} written twice, {} undelivered, {} \
-                     processed twice<br><code>{}</code></li>",
+                    "<li><b>{}</b>: {}<br><code>{}</code></li>",
                     escape(&cell.name),
-                    w.seed,
-                    w.lost,
-                    w.order_violations,
-                    w.duplicate_writes,
-                    w.undelivered,
-                    w.duplicate_deliveries,
+                    w.described(),
                     escape(&w.reproduce)
                 );
             }

@@ -107,6 +107,21 @@ pub struct WorstSeed {
     pub reproduce: String,
 }
 
+impl WorstSeed {
+    /// `seed 21: 10995 lost, 2 order violations, 0 written twice, 0 undelivered, 0 processed twice`.
+    pub fn described(&self) -> String {
+        format!(
+            "seed {}: {} lost, {} order violations, {} written twice, {} undelivered, {} processed twice",
+            self.seed,
+            self.lost,
+            self.order_violations,
+            self.duplicate_writes,
+            self.undelivered,
+            self.duplicate_deliveries
+        )
+    }
+}
+
 const DUPLICATE_WRITES: [&str; 1] = [check::duplicate_write::NAME];
 const DUPLICATE_DELIVERIES: [&str; 1] = [check::duplicate_delivery::NAME];
 const ORDER: [&str; 3] = [check::key_order::NAME, check::reordered_write::NAME, check::nonmonotonic_poll::NAME];

@@ -284,19 +284,7 @@ pub fn markdown(c: &Comparison) -> String {
     for cell in &c.cells {
         match &cell.worst {
             Some(w) => {
-                let _ = writeln!(
-                    s,
-                    "- `{}`: seed {} — {} lost, {} order violations, {} written twice, {} undelivered, {} processed \
-                     twice:\n  `{}`",
-                    cell.name,
-                    w.seed,
-                    w.lost,
-                    w.order_violations,
-                    w.duplicate_writes,
-                    w.undelivered,
-                    w.duplicate_deliveries,
-                    w.reproduce
-                );
+                let _ = writeln!(s, "- `{}`: {}:\n  `{}`", cell.name, w.described(), w.reproduce);
             }
             None => {
                 let _ =

@@ -40,15 +40,8 @@ struct Axis {
 
 pub fn load_matrix(path: &Path) -> Result<Matrix, LoadError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
-        file: shown.clone(),
-        line: 0,
-        column: 0,
-        field: String::new(),
-        expected: "a readable UTF-8 comparison matrix file".to_string(),
-        found: e.to_string(),
-        excerpt: None,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::unreadable(shown.clone(), "a readable UTF-8 comparison matrix file", &e))?;
     let folder = path.parent().unwrap_or(Path::new(""));
     read_matrix(&Source::new(shown, text), folder)
 }

@@ -25,15 +25,8 @@ pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
 /// Loads a scenario file with `--set` overrides applied, validated as one document.
 pub fn load_file_with(path: &Path, overrides: &[overrides::Override]) -> Result<Scenario, LoadError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
-        file: shown.clone(),
-        line: 0,
-        column: 0,
-        field: String::new(),
-        expected: "a readable UTF-8 scenario file".to_string(),
-        found: e.to_string(),
-        excerpt: None,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::unreadable(shown.clone(), "a readable UTF-8 scenario file", &e))?;
     load_str_with(&shown, &text, overrides)
 }
 

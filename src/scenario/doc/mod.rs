@@ -233,6 +233,19 @@ impl LoadError {
         }
     }
 
+    /// A file that could not be read (no position in it): `expected` says what it should have been.
+    pub fn unreadable(file: String, expected: &str, error: &std::io::Error) -> Self {
+        LoadError {
+            file,
+            line: 0,
+            column: 0,
+            field: String::new(),
+            expected: expected.to_string(),
+            found: error.to_string(),
+            excerpt: None,
+        }
+    }
+
     /// An error at `node`, with `found` describing the node's value.
     pub fn at_node(src: &Source, node: &Node, field: &str, expected: impl Into<String>) -> Self {
         Self::at(src, node.span.clone(), field, expected, node.value.describe())

@@ -219,22 +219,24 @@ impl Counters {
         true
     }
 
-    /// Writes the counters of every second that ended at or before `now_us` (a second with nothing is a zero).
+    /// When `now_us` is past the current second: writes each node's counts of that second at its start, and a
+    /// zero at the next second when nothing happened in between (a counter holds its value until the next sample).
     fn flush_before(&mut self, out: &mut Writer<'_>, tracks: &Tracks, now_us: u64) -> io::Result<()> {
-        while now_us >= (self.second + 1) * COUNTER_US && !self.counts.is_empty() {
-            let ts = self.second * COUNTER_US;
-            for (node, [sent, acked, processed]) in &mut self.counts {
-                let args = json!({"sent": *sent, "acked": *acked, "processed": *processed});
+        let now_second = now_us / COUNTER_US;
+        if now_second <= self.second {
+            return Ok(());
+        }
+        let samples = [(self.second, true), (self.second + 1, now_second > self.second + 1)];
+        for (second, due) in samples {
+            for (node, counts) in self.counts.iter_mut().filter(|_| due) {
+                let [sent, acked, processed] = std::mem::take(counts);
+                let args = json!({"sent": sent, "acked": acked, "processed": processed});
                 let event = json!({"ph": "C", "name": format!("{node} records/s"), "pid": PID,
-                    "tid": tracks.tid(node), "ts": ts, "args": args});
+                    "tid": tracks.tid(node), "ts": second * COUNTER_US, "args": args});
                 out.event(&event)?;
-                (*sent, *acked, *processed) = (0, 0, 0);
-            }
-            self.second += 1;
-            if now_us == u64::MAX && self.counts.values().all(|c| *c == [0, 0, 0]) {
-                break;
             }
         }
+        self.second = now_second;
         Ok(())
     }
 }

@@ -38,4 +38,15 @@ fn a_run_opens_as_a_trace_with_a_track_per_node_and_leadership_spans() {
     // The controller fences the crashed leader after broker.session.timeout.ms (9 s, KIP-631) and only then
     // elects broker-2.
     assert!(handover >= 12_000_000 + 9_000_000, "elected at {handover} us");
+    // The counters add up to every acknowledgement, and the first is the second the producer starts sending in
+    // (a producer's `start` is 1 s by default).
+    let counters: Vec<&serde_json::Value> = events.iter().filter(|e| e["ph"] == "C").collect();
+    let acked: u64 = counters.iter().filter_map(|e| e["args"]["acked"].as_u64()).sum();
+    let summary = Command::new(env!("CARGO_BIN_EXE_insync"))
+        .args(["run", "scenarios/acks1-leader-crash.toml", "--json"])
+        .output()
+        .expect("runs");
+    let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).expect("JSON");
+    assert_eq!(Some(acked), summary["stats"]["sends_acked"].as_u64());
+    assert_eq!(counters.first().and_then(|e| e["ts"].as_u64()), Some(1_000_000));
 }

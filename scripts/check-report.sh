@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Renders the committed comparison reports in headless Chromium (Debian's `chromium`, installed if missing) and
-# fails on a console error, a page that does not load, or a chart with nothing drawn in it. Screenshots go to
-# target/report-screenshots/ for a person to look at. CI does not run it.
+# Renders the committed reports (comparisons and the timeline) in headless Chromium (Debian's `chromium`,
+# installed if missing) and fails on a console error, a page that does not load, or a chart with nothing drawn in
+# it. Screenshots go to target/report-screenshots/ for a person to look at. CI does not run it.
 #
 #   scripts/check-report.sh [report-folder...]     (default: every folder under reports/)
 set -euo pipefail
@@ -32,16 +32,17 @@ for folder in "${folders[@]}"; do
         if [ "$charts" -eq 0 ]; then
             echo "FAIL $page: no chart rendered"; status=1
         fi
-        # Every chart must draw some data: a shape in a colour (axes, mesh and background are grey, black or
-        # white), besides its legend.
+        # Every chart must draw some data: a shape in a colour (axes, mesh, fault lines and background are grey,
+        # black or white), besides its legend (a comparison's charts have one inside; a timeline's keys are HTML).
         empty=$(python3 - "$page" <<'PY'
 import re, sys
 html = open(sys.argv[1], encoding="utf-8").read()
+least = 2 if sys.argv[1].endswith("index.html") else 1
 svgs = re.findall(r"<svg.*?</svg>", html, re.S)
 def coloured(svg):
     shapes = re.findall(r"<(?:rect|polyline|circle|path)\b[^>]*?(?:fill|stroke)=\"#([0-9A-Fa-f]{6})\"", svg)
     return sum(1 for c in shapes if len({c[0:2], c[2:4], c[4:6]}) > 1)
-print(sum(1 for s in svgs if coloured(s) < 2))
+print(sum(1 for s in svgs if coloured(s) < least))
 PY
 )
         if [ "$empty" -ne 0 ]; then

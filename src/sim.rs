@@ -16,6 +16,7 @@ use crate::kafka::messages::ChangeReason;
 use crate::kafka::obs::Obs;
 use crate::kafka::spec::ClusterSpec;
 use crate::progress;
+use crate::samples::Sampler;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -158,6 +159,8 @@ pub struct Outcome {
     pub triggers: Vec<TriggerReport>,
     /// Each `[[expect.within]]` watch: when its clock started and when its condition held.
     pub within: Vec<WithinOutcome>,
+    /// Snapshots of the state over the run, when `run_sampled` asked for them.
+    pub samples: Option<Sampler>,
 }
 
 /// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process). Integers are hashed as their
@@ -223,6 +226,16 @@ impl Outcome {
 }
 
 pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
+    run_observed(config, seed, keep_trace, false)
+}
+
+/// A run with its trace and snapshots of its state (`Outcome::samples`) at a round interval and after each fault,
+/// for the timeline. The same run as `run`: sampling only reads the state.
+pub fn run_sampled(config: &SimConfig, seed: u64) -> Outcome {
+    run_observed(config, seed, true, true)
+}
+
+fn run_observed(config: &SimConfig, seed: u64, keep_trace: bool, sample: bool) -> Outcome {
     let total_end = config.limits.end.plus_us(config.liveness_us.unwrap_or(0));
     let engine_limits = Limits { end: total_end, max_events: config.limits.max_events };
     let mut cluster = Cluster::new(config.cluster.clone(), seed, config.latency.clone(), engine_limits);
@@ -230,6 +243,7 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
     let faults = config.faults_at(seed);
     let mut plan = FaultPlan::new(&faults, &config.watches);
     let mut recorder = Recorder::new(&cluster, seed, keep_trace, plan.watched());
+    recorder.sampler = sample.then(|| Sampler::for_run(&cluster.spec, total_end.as_us()));
     cluster.engine.start();
     recorder.drain(&mut cluster);
     plan.start_watches(None, &ClusterView { cluster: &cluster, observed: &recorder.observed }, 0);
@@ -240,7 +254,8 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
         let healed = cluster.heal_everything();
         healed_at = Some(cluster.engine.now().as_us());
         recorder.phase(cluster.engine.now(), format!("liveness phase: {healed}"));
-        hit_limit = cluster.engine.run_until(total_end) == RunEnd::EventLimit;
+        recorder.sample_now(&cluster);
+        hit_limit = run_sampling(&mut cluster, &mut recorder, total_end) == RunEnd::EventLimit;
         recorder.drain(&mut cluster);
         unconverged = cluster.unconverged();
     }
@@ -249,6 +264,7 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
         let why = "the run stopped at its event limit before the liveness phase ended".to_string();
         unconverged = LivenessCheck::ALL.into_iter().map(|c| (c, why.clone())).collect();
     }
+    recorder.sample_now(&cluster);
     recorder.triggers(plan.reports());
     recorder.within = plan.within_reports();
     let mut outcome = recorder.finish(&cluster, hit_limit);
@@ -282,7 +298,8 @@ fn run_faults(
     loop {
         let next_fault = plan.next_due().filter(|&at| at <= end.as_us());
         let next_launch = cluster.next_launch_us().filter(|&at| at <= end.as_us());
-        let next = next_fault.into_iter().chain(next_launch).min();
+        let next_sample = recorder.next_sample_us().filter(|&at| at <= end.as_us());
+        let next = next_fault.into_iter().chain(next_launch).chain(next_sample).min();
         let until = next.map_or(end, SimTime);
         if plan.watching() {
             match cluster.engine.step(until) {
@@ -305,6 +322,11 @@ fn run_faults(
         recorder.drain(cluster);
         if next.is_none() {
             return false;
+        }
+        // A sample sees the state before any fault or launch due at the same instant.
+        if next_sample == next {
+            recorder.sample_due(cluster);
+            continue;
         }
         // Clients are created before a fault at the same instant.
         if next_launch == next {
@@ -335,8 +357,21 @@ fn fire(
     }
     recorder.fault(cluster.engine.now(), description);
     recorder.drain(cluster);
+    recorder.sample_now(cluster);
     let now_us = cluster.engine.now().as_us();
     plan.start_watches(Some(i), &ClusterView { cluster, observed: &recorder.observed }, now_us);
+}
+
+/// Runs to `until`, stopping for each sample due on the way.
+fn run_sampling(cluster: &mut Cluster, recorder: &mut Recorder, until: SimTime) -> RunEnd {
+    while let Some(at) = recorder.next_sample_us().filter(|&at| at <= until.as_us()) {
+        if cluster.engine.run_until(SimTime(at)) == RunEnd::EventLimit {
+            return RunEnd::EventLimit;
+        }
+        recorder.drain(cluster);
+        recorder.sample_due(cluster);
+    }
+    cluster.engine.run_until(until)
 }
 
 /// Collects what nodes emit into the history, the counters and the trace digest.
@@ -359,6 +394,8 @@ struct Recorder {
     within: Vec<WithinOutcome>,
     /// The buffer outputs are swapped into, so that draining allocates nothing.
     outputs: Vec<(SimTime, NodeId, Obs)>,
+    /// Snapshots of the state, when asked for.
+    sampler: Option<Sampler>,
 }
 
 impl Recorder {
@@ -384,6 +421,23 @@ impl Recorder {
             triggers: Vec::new(),
             within: Vec::new(),
             outputs: Vec::new(),
+            sampler: None,
+        }
+    }
+
+    fn next_sample_us(&self) -> Option<u64> {
+        self.sampler.as_ref().map(Sampler::next_due_us)
+    }
+
+    fn sample_due(&mut self, cluster: &Cluster) {
+        if let Some(sampler) = &mut self.sampler {
+            sampler.take_due(cluster);
+        }
+    }
+
+    fn sample_now(&mut self, cluster: &Cluster) {
+        if let Some(sampler) = &mut self.sampler {
+            sampler.take(cluster);
         }
     }
 
@@ -570,6 +624,7 @@ impl Recorder {
             trace: self.trace,
             triggers: self.triggers,
             within: self.within,
+            samples: self.sampler,
         }
     }
 }

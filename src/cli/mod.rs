@@ -44,6 +44,10 @@ pub enum Command {
         /// Write the trace in the Trace Event Format (open it in ui.perfetto.dev or chrome://tracing).
         #[arg(long, value_name = "FILE")]
         perfetto: Option<PathBuf>,
+        /// Write the run drawn over time as one self-contained HTML page: each replica's role, ISR membership,
+        /// log end and high watermark, the faults, each group's assignments, produce errors, the violations.
+        #[arg(long, value_name = "FILE.html")]
+        timeline: Option<PathBuf>,
         /// Write the client history (JSON Lines: a header line, then one event a line) to this file.
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
@@ -58,7 +62,7 @@ pub enum Command {
         witnesses: WitnessLimit,
         /// Run the seed twice in this process and compare the traces line by line: exit 0 if they are the same,
         /// 1 with the first line where they differ.
-        #[arg(long, conflicts_with_all = ["json", "trace", "perfetto", "history", "junit", "emit_scenario"])]
+        #[arg(long, conflicts_with_all = ["json", "trace", "perfetto", "timeline", "history", "junit", "emit_scenario"])]
         check_determinism: bool,
         /// Write the scenario with the nemesis's faults for this seed as an explicit `[[faults]]` schedule (and
         /// the seed set): it replays the same run without the nemesis.
@@ -216,6 +220,7 @@ pub fn main() -> ExitCode {
             json,
             trace,
             perfetto,
+            timeline,
             history,
             junit,
             scenario_fnv64,
@@ -227,6 +232,7 @@ pub fn main() -> ExitCode {
             let files = OutputFiles {
                 trace: trace.as_deref(),
                 perfetto: perfetto.as_deref(),
+                timeline: timeline.as_deref(),
                 history: history.as_deref(),
                 junit: junit.as_deref(),
                 emit_scenario: emit_scenario.as_deref(),
@@ -265,6 +271,7 @@ pub fn main() -> ExitCode {
 struct OutputFiles<'a> {
     trace: Option<&'a Path>,
     perfetto: Option<&'a Path>,
+    timeline: Option<&'a Path>,
     history: Option<&'a Path>,
     junit: Option<&'a Path>,
     emit_scenario: Option<&'a Path>,
@@ -299,6 +306,7 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     let requested = [
         (Kind::Trace, files.trace),
         (Kind::Perfetto, files.perfetto),
+        (Kind::Timeline, files.timeline),
         (Kind::History, files.history),
         (Kind::Junit, files.junit),
         (Kind::Scenario, files.emit_scenario),
@@ -323,7 +331,11 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     // A history file carries the replica logs so that `insync check` can judge divergence.
     scenario.sim.keep_replica_logs |= outputs.wants(Kind::History);
     let keep_trace = outputs.wants(Kind::Trace) || outputs.wants(Kind::Perfetto);
-    let outcome = sim::run(&scenario.sim, seed, keep_trace);
+    let outcome = if outputs.wants(Kind::Timeline) {
+        sim::run_sampled(&scenario.sim, seed)
+    } else {
+        sim::run(&scenario.sim, seed, keep_trace)
+    };
     let evidence = verdict::Evidence { witness_limit: asked.witnesses, ..outcome.evidence() };
     let verdict = (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &evidence));
     let summary_to_stderr = outputs.uses_stdout();
@@ -418,6 +430,13 @@ fn write_run_outputs(
         outputs.write(Kind::Perfetto, |w| crate::perfetto::write(w, &title, &scenario.sim.cluster, lines, end_us))?;
     }
     outputs.write(Kind::History, |w| summary::write_history_jsonl(outcome, w))?;
+    if outputs.wants(Kind::Timeline) {
+        let title = format!("{} seed {}", scenario.name, outcome.seed);
+        let reproduce = reproduce_command(path, outcome.seed, scenario.source_fnv64, &override_words(scenario));
+        let timeline = crate::timeline::Timeline::of(title, reproduce, &scenario.sim.cluster, outcome);
+        let page = crate::timeline::html(&timeline).map_err(|e| format!("--timeline: {e}"))?;
+        outputs.write(Kind::Timeline, |w| w.write_all(page.as_bytes()))?;
+    }
     if outputs.wants(Kind::Scenario) {
         let text = emitted_scenario(scenario, path, outcome.seed)?;
         outputs.write(Kind::Scenario, |w| w.write_all(text.as_bytes()))?;

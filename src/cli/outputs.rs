@@ -1,4 +1,4 @@
-//! The files a command writes (`--trace`, `--history`, `--junit`): checked before the run starts — writable, none
+//! The files a command writes (`--trace`, `--history`, `--junit`, `--timeline`…): checked before the run starts — writable, none
 //! equal to the input or to another —, each written through a buffer to a temporary file beside it, and renamed
 //! into place only once every one of them was written, so a failure or a kill never leaves a truncated or
 //! half-updated set. `-` is standard output (then the summary goes to standard error).
@@ -26,6 +26,8 @@ pub enum Kind {
     ReportCsv,
     /// `run --perfetto`: the trace in the Trace Event Format.
     Perfetto,
+    /// `run --timeline`: the run drawn over time, one HTML page.
+    Timeline,
 }
 
 impl Kind {
@@ -39,6 +41,7 @@ impl Kind {
             Kind::Shrunk => "--out",
             Kind::ReportHtml | Kind::ReportMarkdown | Kind::ReportJson | Kind::ReportCsv => "-o",
             Kind::Perfetto => "--perfetto",
+            Kind::Timeline => "--timeline",
         }
     }
 }

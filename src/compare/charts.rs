@@ -3,23 +3,19 @@
 
 use super::Comparison;
 use super::report::{findings, headline, percent};
+use crate::page::{FONT, drawing, escape};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::fmt::Write as _;
 
 const WIDTH_PX: u32 = 900;
 const NAME_AREA_PX: i32 = 300;
-const FONT: &str = "sans-serif";
 
 /// One series of a bar chart: its label, colour, and per cell a value and an optional interval around it.
 struct Series<'a> {
     label: &'a str,
     colour: RGBColor,
     values: Vec<(f64, Option<(f64, f64)>)>,
-}
-
-fn drawing<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> String {
-    format!("drawing a chart: {e}")
 }
 
 /// The value axis of a bar chart: its range, where bars start, and how ticks are labelled.
@@ -195,10 +191,6 @@ fn charts(c: &Comparison) -> Result<Vec<Chart>, String> {
             drawn: if any_lag { Ok(lag_chart(c)?) } else { Err("No group lagged (or the scenario has no consumers).") },
         },
     ])
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Markdown's `code` spans in a finding as HTML.

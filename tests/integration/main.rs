@@ -20,4 +20,5 @@ mod scenarios;
 mod schemas;
 mod sharper;
 mod support;
+mod timeline;
 mod triggers;

@@ -1,10 +1,11 @@
 //! `run --perfetto FILE`: a run's trace in the Trace Event Format (the JSON that ui.perfetto.dev and
 //! chrome://tracing open): a track per node, faults as global instants, each cluster and client event as an
 //! instant on its node's track, spans for a broker's leadership of a partition, a coordinator's rebalance of a
-//! group and a consumer's ownership of its assignment, and counters of acknowledged and processed records per
-//! simulated second (one instant per record would bury everything else).
+//! group and a consumer's ownership of its assignment, counters of acknowledged and processed records per
+//! simulated second (one instant per record would bury everything else), and each request in flight as an async
+//! span on its sender's track, from its sending to its response's delivery (from the engine's message log).
 
-use crate::engine::NodeId;
+use crate::engine::{Exchange, MessageEntry, NodeId, Passage};
 use crate::history::ClientEvent;
 use crate::kafka::ids::PartitionId;
 use crate::kafka::obs::Obs;
@@ -19,8 +20,18 @@ const PID: u32 = 1;
 const NEMESIS_TID: u32 = 0;
 const COUNTER_US: u64 = 1_000_000;
 
-/// Writes the trace of a run that ended at `end_us`.
-pub fn write(w: &mut dyn Write, title: &str, spec: &ClusterSpec, trace: &[TraceLine], end_us: u64) -> io::Result<()> {
+/// What a Perfetto trace is drawn from: the run's trace lines and message log, and when it ended.
+pub struct RunTrace<'a> {
+    pub title: &'a str,
+    pub spec: &'a ClusterSpec,
+    pub trace: &'a [TraceLine],
+    pub messages: &'a [MessageEntry],
+    pub end_us: u64,
+}
+
+/// Writes the trace of a run.
+pub fn write(w: &mut dyn Write, run: &RunTrace<'_>) -> io::Result<()> {
+    let RunTrace { title, spec, trace, end_us, .. } = *run;
     let mut out = Writer { w, first: true };
     out.start(title)?;
     let tracks = Tracks::of(spec);
@@ -61,7 +72,48 @@ pub fn write(w: &mut dyn Write, title: &str, spec: &ClusterSpec, trace: &[TraceL
     }
     counters.flush_before(&mut out, &tracks, u64::MAX)?;
     spans.close_all(&mut out, &tracks, end_us)?;
+    requests(&mut out, &tracks, spec, run.messages)?;
     out.finish()
+}
+
+/// Each request as an async span on its sender's track, from its sending to the delivery of its response; a
+/// request lost on the way, or never answered, as an instant at its sending.
+fn requests(out: &mut Writer<'_>, tracks: &Tracks, spec: &ClusterSpec, messages: &[MessageEntry]) -> io::Result<()> {
+    let name = |n: NodeId| spec.node_name(n);
+    // Requests waiting for their response, by (sender, receiver, family, key): when sent, and their name.
+    let mut waiting: BTreeMap<(u32, u32, &str, u64), (u64, &str)> = BTreeMap::new();
+    let mut unanswered = Vec::new();
+    let mut id = 0u64;
+    for m in messages {
+        let at = m.time.as_us();
+        match (m.kind.exchange, m.passage) {
+            (Exchange::Request { key }, Passage::Sent) => {
+                let replaced = waiting.insert((m.from.0, m.to.0, m.kind.family, key), (at, m.kind.name));
+                unanswered.extend(replaced.map(|(sent, what)| (m.from, m.to, sent, what)));
+            }
+            (Exchange::Request { .. }, Passage::LostAtSend) => unanswered.push((m.from, m.to, at, m.kind.name)),
+            (Exchange::Response { key }, Passage::Delivered) => {
+                let Some((sent, what)) = waiting.remove(&(m.to.0, m.from.0, m.kind.family, key)) else { continue };
+                id += 1;
+                let (tid, label) = (tracks.tid(&name(m.to)), format!("{what} → {}", name(m.from)));
+                for (phase, ts) in [("b", sent), ("e", at)] {
+                    let event = json!({"ph": phase, "name": label, "cat": "request", "id": id, "pid": PID,
+                        "tid": tid, "ts": ts});
+                    out.event(&event)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    unanswered
+        .extend(waiting.into_iter().map(|((from, to, _, _), (sent, what))| (NodeId(from), NodeId(to), sent, what)));
+    unanswered.sort_by_key(|&(from, to, sent, _)| (sent, from.0, to.0));
+    for (from, to, sent, what) in unanswered {
+        let event = json!({"ph": "i", "s": "t", "name": format!("{what} → {}: no response", name(to)),
+            "cat": "request", "pid": PID, "tid": tracks.tid(&name(from)), "ts": sent});
+        out.event(&event)?;
+    }
+    Ok(())
 }
 
 fn category(obs: &Obs) -> &'static str {

@@ -3,7 +3,7 @@
 
 use crate::check::expect::{LivenessCheck, PartitionCounts, RunCounts, WithinOutcome};
 use crate::check::verdict::{ClusterEvent, Evidence, WITNESSES_SHOWN};
-use crate::engine::{LatencyModel, Limits, NodeId, RunEnd, SimTime, Step, stream};
+use crate::engine::{LatencyModel, Limits, MessageEntry, NodeId, RunEnd, SimTime, Step, stream};
 use crate::faults::nemesis::NemesisSpec;
 use crate::faults::plan::{DeadlineWatch, Due, FaultPlan, TriggerReport};
 use crate::faults::trigger::{Observed, Seen, Watched};
@@ -159,8 +159,10 @@ pub struct Outcome {
     pub triggers: Vec<TriggerReport>,
     /// Each `[[expect.within]]` watch: when its clock started and when its condition held.
     pub within: Vec<WithinOutcome>,
-    /// Snapshots of the state over the run, when `run_sampled` asked for them.
+    /// Snapshots of the state over the run, when `Observe::samples` asked for them.
     pub samples: Option<Sampler>,
+    /// Every message sent and delivered, when `Observe::messages` asked for them.
+    pub messages: Option<Vec<MessageEntry>>,
 }
 
 /// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process). Integers are hashed as their
@@ -226,16 +228,28 @@ impl Outcome {
 }
 
 pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
-    run_observed(config, seed, keep_trace, false)
+    run_observed(config, seed, Observe { trace: keep_trace, ..Observe::default() })
 }
 
 /// A run with its trace and snapshots of its state (`Outcome::samples`) at a round interval and after each fault,
 /// for the timeline. The same run as `run`: sampling only reads the state.
 pub fn run_sampled(config: &SimConfig, seed: u64) -> Outcome {
-    run_observed(config, seed, true, true)
+    run_observed(config, seed, Observe { trace: true, samples: true, messages: false })
 }
 
-fn run_observed(config: &SimConfig, seed: u64, keep_trace: bool, sample: bool) -> Outcome {
+/// What a run keeps besides its history and counters. Observing changes nothing in the run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Observe {
+    /// The trace lines (`Outcome::trace`).
+    pub trace: bool,
+    /// Snapshots of the state (`Outcome::samples`).
+    pub samples: bool,
+    /// The message log (`Outcome::messages`).
+    pub messages: bool,
+}
+
+pub fn run_observed(config: &SimConfig, seed: u64, observe: Observe) -> Outcome {
+    let (keep_trace, sample) = (observe.trace, observe.samples);
     let total_end = config.limits.end.plus_us(config.liveness_us.unwrap_or(0));
     let engine_limits = Limits { end: total_end, max_events: config.limits.max_events };
     let mut cluster = Cluster::new(config.cluster.clone(), seed, config.latency.clone(), engine_limits);
@@ -244,6 +258,9 @@ fn run_observed(config: &SimConfig, seed: u64, keep_trace: bool, sample: bool) -
     let mut plan = FaultPlan::new(&faults, &config.watches);
     let mut recorder = Recorder::new(&cluster, seed, keep_trace, plan.watched());
     recorder.sampler = sample.then(|| Sampler::for_run(&cluster.spec, total_end.as_us()));
+    if observe.messages {
+        cluster.engine.log_messages();
+    }
     cluster.engine.start();
     recorder.drain(&mut cluster);
     plan.start_watches(None, &ClusterView { cluster: &cluster, observed: &recorder.observed }, 0);
@@ -281,6 +298,7 @@ fn run_observed(config: &SimConfig, seed: u64, keep_trace: bool, sample: bool) -
         unconverged.extend(progress::group_settle_findings(&outcome.group_changes, end_us));
     }
     outcome.replica_logs = config.keep_replica_logs.then(|| replica_logs(&cluster));
+    outcome.messages = cluster.engine.take_message_log();
     outcome.unconverged = unconverged;
     outcome
 }
@@ -625,6 +643,7 @@ impl Recorder {
             triggers: self.triggers,
             within: self.within,
             samples: self.sampler,
+            messages: None,
         }
     }
 }

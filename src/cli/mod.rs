@@ -331,11 +331,12 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     // A history file carries the replica logs so that `insync check` can judge divergence.
     scenario.sim.keep_replica_logs |= outputs.wants(Kind::History);
     let keep_trace = outputs.wants(Kind::Trace) || outputs.wants(Kind::Perfetto);
-    let outcome = if outputs.wants(Kind::Timeline) {
-        sim::run_sampled(&scenario.sim, seed)
-    } else {
-        sim::run(&scenario.sim, seed, keep_trace)
+    let observe = sim::Observe {
+        trace: keep_trace || outputs.wants(Kind::Timeline),
+        samples: outputs.wants(Kind::Timeline),
+        messages: outputs.wants(Kind::Perfetto),
     };
+    let outcome = sim::run_observed(&scenario.sim, seed, observe);
     let evidence = verdict::Evidence { witness_limit: asked.witnesses, ..outcome.evidence() };
     let verdict = (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &evidence));
     let summary_to_stderr = outputs.uses_stdout();
@@ -426,8 +427,14 @@ fn write_run_outputs(
     if let Some(lines) = &outcome.trace {
         outputs.write(Kind::Trace, |w| lines.iter().try_for_each(|line| summary::json_line(w, line)))?;
         let title = format!("{} seed {}", scenario.name, outcome.seed);
-        let end_us = outcome.stats.simulated_time_us;
-        outputs.write(Kind::Perfetto, |w| crate::perfetto::write(w, &title, &scenario.sim.cluster, lines, end_us))?;
+        let run = crate::perfetto::RunTrace {
+            title: &title,
+            spec: &scenario.sim.cluster,
+            trace: lines,
+            messages: outcome.messages.as_deref().unwrap_or_default(),
+            end_us: outcome.stats.simulated_time_us,
+        };
+        outputs.write(Kind::Perfetto, |w| crate::perfetto::write(w, &run))?;
     }
     outputs.write(Kind::History, |w| summary::write_history_jsonl(outcome, w))?;
     if outputs.wants(Kind::Timeline) {

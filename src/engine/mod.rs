@@ -11,6 +11,9 @@ pub mod wakeup;
 pub use network::{LatencyModel, LinkFaults, Network, Ratio};
 pub use queue::EventQueue;
 pub use rng::{SimRng, stream};
-pub use runner::{Command, Ctx, Engine, Limits, NodeId, NodeStatus, Process, RunEnd, Step, StorageLoss};
+pub use runner::{
+    Command, Ctx, Engine, Exchange, Limits, MessageEntry, MessageKind, NodeId, NodeStatus, Passage, Process, RunEnd,
+    Step, StorageLoss,
+};
 pub use time::SimTime;
 pub use wakeup::Wakeup;

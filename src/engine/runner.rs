@@ -49,6 +49,49 @@ pub trait Process {
     fn on_crash(&mut self, loss: StorageLoss, ctx: &mut Ctx<'_, Self::Msg, Self::Timer, Self::Out>) -> Option<String>;
     /// A stopped process is about to start again as a new incarnation.
     fn on_restart(&mut self) {}
+    /// What `msg` is, for the message log (`Engine::log_messages`): its name and how it pairs with others.
+    fn message_kind(msg: &Self::Msg) -> MessageKind {
+        let _ = msg;
+        MessageKind { name: "message", family: "message", exchange: Exchange::OneWay }
+    }
+}
+
+/// How a message pairs with another in a trace of requests in flight: a request, and the response that answers
+/// it, share a `family` and a `key` (a correlation id, or whatever the protocol pairs them by) between the same
+/// two nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exchange {
+    Request { key: u64 },
+    Response { key: u64 },
+    OneWay,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageKind {
+    pub name: &'static str,
+    pub family: &'static str,
+    pub exchange: Exchange,
+}
+
+/// What became of a message at one point of its way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Passage {
+    /// Sent, and on its way.
+    Sent,
+    /// Sent over a cut or lossy link: it never arrives.
+    LostAtSend,
+    /// Handed to its receiver.
+    Delivered,
+}
+
+/// One line of the message log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageEntry {
+    pub time: SimTime,
+    pub from: NodeId,
+    pub to: NodeId,
+    pub kind: MessageKind,
+    pub passage: Passage,
 }
 
 /// What a handler asks the engine to do.
@@ -198,9 +241,29 @@ pub struct Engine<P: Process> {
     held_messages: HeldLinks<P::Msg, P::Timer>,
     limits: Limits,
     pub stats: EngineStats,
+    /// Every message sent and delivered, when asked for: at most two entries per message, and a run's messages
+    /// are bounded by its event limit.
+    message_log: Option<Vec<MessageEntry>>,
 }
 
 impl<P: Process> Engine<P> {
+    /// From now on, log every message sent and delivered (for a trace of requests in flight).
+    pub fn log_messages(&mut self) {
+        self.message_log.get_or_insert_with(Vec::new);
+    }
+
+    /// The message log so far, handed over (`None` when it was not asked for); logging stops.
+    pub fn take_message_log(&mut self) -> Option<Vec<MessageEntry>> {
+        self.message_log.take()
+    }
+
+    fn log_message(&mut self, from: NodeId, to: NodeId, msg: &P::Msg, passage: Passage) {
+        if let Some(log) = &mut self.message_log {
+            let time = self.queue.now();
+            log.push(MessageEntry { time, from, to, kind: P::message_kind(msg), passage });
+        }
+    }
+
     /// How many messages `node` has sent so far (for request-rate limits).
     pub fn messages_sent_by(&self, node: NodeId) -> u64 {
         self.slots[node.0 as usize].messages_sent
@@ -229,6 +292,7 @@ impl<P: Process> Engine<P> {
             held_messages: BTreeMap::new(),
             limits,
             stats: EngineStats::default(),
+            message_log: None,
         }
     }
 
@@ -338,6 +402,7 @@ impl<P: Process> Engine<P> {
                     self.stats.messages_lost += 1;
                     return;
                 }
+                self.log_message(from, to, &msg, Passage::Delivered);
                 self.invoke(node, |p, ctx| p.on_message(from, msg, ctx));
             }
             Event::Timer { timer, .. } => self.invoke(node, |p, ctx| p.on_timer(timer, ctx)),
@@ -398,10 +463,14 @@ impl<P: Process> Engine<P> {
                     self.slots[node.0 as usize].messages_sent += 1;
                     match self.network.arrival(node.0, to.0, now) {
                         Some(at) => {
+                            self.log_message(node, to, &msg, Passage::Sent);
                             let incarnation = self.slots[to.0 as usize].incarnation;
                             self.queue.push(at, Event::Deliver { from: node, to, incarnation, msg });
                         }
-                        None => self.stats.messages_lost += 1,
+                        None => {
+                            self.log_message(node, to, &msg, Passage::LostAtSend);
+                            self.stats.messages_lost += 1
+                        }
                     }
                 }
                 Command::Timer { after_us, timer } => {
@@ -595,6 +664,32 @@ mod tests {
             e.run_until(SimTime(2_500));
             assert_eq!(seen(&mut e, 0).iter().any(|s| matches!(s, Seen::Refused(_))), refused, "{loss:?}");
         }
+    }
+
+    // The message log: each message sent, lost at its sending (a cut link) or delivered, at its time. The toy's
+    // pings are one-way by default (`Process::message_kind`).
+    #[test]
+    fn the_message_log_has_each_sending_loss_and_delivery() {
+        let mut e = engine();
+        e.log_messages();
+        e.run_until(SimTime(1_500));
+        e.network.cut_one_way(0, 1);
+        e.run_until(SimTime(2_500));
+        let log: Vec<(u64, u32, u32, Passage)> = e
+            .take_message_log()
+            .expect("asked for")
+            .iter()
+            .map(|m| (m.time.as_us(), m.from.0, m.to.0, m.passage))
+            .collect();
+        let want = vec![
+            (1_000, 0, 1, Passage::Sent),
+            (1_100, 0, 1, Passage::Delivered),
+            (1_100, 1, 0, Passage::Sent),
+            (1_200, 1, 0, Passage::Delivered),
+            (2_000, 0, 1, Passage::LostAtSend),
+        ];
+        assert_eq!(log, want);
+        assert!(e.take_message_log().is_none(), "handed over once; logging stopped");
     }
 
     #[test]

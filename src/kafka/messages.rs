@@ -3,6 +3,7 @@
 
 use super::ids::{BrokerId, GroupId, LeaderEpoch, Offset, PartitionId, TopicId};
 use super::log::{FetchedBatches, ProducerStamp, Record};
+use crate::engine::{Exchange, MessageKind};
 use serde::Serialize;
 use std::rc::Rc;
 
@@ -531,4 +532,64 @@ pub enum GroupResponse {
         offset: u64,
         result: Result<FetchedBatches, KafkaError>,
     },
+}
+
+impl Msg {
+    /// The message's Kafka API name and how its request and response pair, for the message log (`run
+    /// --perfetto`'s requests in flight). Requests pair with their responses by correlation id where Kafka's
+    /// protocol has one; a follower's fetch by its fetch id; an AlterPartition by its partition (the leader keeps
+    /// one in flight per partition, Partition.pendingState); a broker heartbeat and each KRaft exchange by the
+    /// pair of nodes (one in flight at a time: BrokerLifecycleManager, KafkaRaftClient).
+    pub fn kind(&self) -> MessageKind {
+        let request = |name, family, key| MessageKind { name, family, exchange: Exchange::Request { key } };
+        let response = |name, family, key| MessageKind { name, family, exchange: Exchange::Response { key } };
+        let one_way = |name| MessageKind { name, family: name, exchange: Exchange::OneWay };
+        match self {
+            Msg::MetadataRequest { correlation } => request("Metadata", "Metadata", *correlation),
+            Msg::MetadataResponse { correlation, .. } => response("MetadataResponse", "Metadata", *correlation),
+            Msg::Produce(r) => request("Produce", "Produce", r.correlation),
+            Msg::ProduceResponse(r) => response("ProduceResponse", "Produce", r.correlation),
+            Msg::Fetch(r) => request("Fetch", "Fetch", r.fetch_id),
+            Msg::FetchResponse(r) => response("FetchResponse", "Fetch", r.fetch_id),
+            Msg::BrokerHeartbeat { .. } => request("BrokerHeartbeat", "BrokerHeartbeat", 0),
+            Msg::BrokerHeartbeatResponse { .. } => response("BrokerHeartbeatResponse", "BrokerHeartbeat", 0),
+            Msg::Quorum(QuorumMsg::Vote { .. }) => request("Vote", "Vote", 0),
+            Msg::Quorum(QuorumMsg::VoteResponse { .. }) => response("VoteResponse", "Vote", 0),
+            Msg::Quorum(QuorumMsg::BeginQuorumEpoch { .. }) => one_way("BeginQuorumEpoch"),
+            Msg::Quorum(QuorumMsg::Fetch { .. }) => request("Fetch (metadata quorum)", "QuorumFetch", 0),
+            Msg::Quorum(QuorumMsg::FetchResponse { .. }) => {
+                response("FetchResponse (metadata quorum)", "QuorumFetch", 0)
+            }
+            Msg::MetadataUpdate { .. } => one_way("MetadataUpdate"),
+            Msg::AlterPartition { partition, .. } => {
+                request("AlterPartition", "AlterPartition", u64::from(partition.0))
+            }
+            Msg::AlterPartitionResponse { partition, .. } => {
+                response("AlterPartitionResponse", "AlterPartition", u64::from(partition.0))
+            }
+            Msg::Forward { token, .. } => request("Forward", "Forward", *token),
+            Msg::Forwarded { token } => response("Forwarded", "Forward", *token),
+            Msg::GroupRequest { correlation, request: r } => request(r.api_name(), "Group", *correlation),
+            Msg::GroupResponse { correlation, .. } => response("GroupResponse", "Group", *correlation),
+            Msg::ConnectionClosed => one_way("ConnectionClosed"),
+        }
+    }
+}
+
+impl GroupRequest {
+    /// Kafka's API name for the request.
+    pub fn api_name(&self) -> &'static str {
+        match self {
+            GroupRequest::FindCoordinator { .. } => "FindCoordinator",
+            GroupRequest::JoinGroup { .. } => "JoinGroup",
+            GroupRequest::SyncGroup { .. } => "SyncGroup",
+            GroupRequest::Heartbeat { .. } => "Heartbeat",
+            GroupRequest::LeaveGroup { .. } => "LeaveGroup",
+            GroupRequest::OffsetCommit { .. } => "OffsetCommit",
+            GroupRequest::OffsetFetch { .. } => "OffsetFetch",
+            GroupRequest::ListOffsets { .. } => "ListOffsets",
+            GroupRequest::OffsetsForLeaderEpoch { .. } => "OffsetsForLeaderEpoch",
+            GroupRequest::Fetch { .. } => "Fetch",
+        }
+    }
 }

@@ -7,7 +7,7 @@ use super::controller::Controller;
 use super::messages::Msg;
 use super::obs::Obs;
 use super::producer::Producer;
-use crate::engine::{Ctx, NodeId, Process, StorageLoss};
+use crate::engine::{Ctx, MessageKind, NodeId, Process, StorageLoss};
 
 /// Every timer any node sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +50,10 @@ impl Process for Node {
     type Msg = Msg;
     type Timer = Timer;
     type Out = Obs;
+
+    fn message_kind(msg: &Msg) -> MessageKind {
+        msg.kind()
+    }
 
     fn on_start(&mut self, ctx: &mut KafkaCtx<'_>) {
         match self {

@@ -1,6 +1,7 @@
 //! `run --perfetto`: the Trace Event Format as chrome://tracing and ui.perfetto.dev read it (a JSON object with
 //! `traceEvents`; phases M, i, X, C; integer microsecond timestamps), a track per node, faults as global
-//! instants, and leadership spans that change hands when the controller elects a new leader.
+//! instants, leadership spans that change hands when the controller elects a new leader, and requests in flight
+//! as async spans that last as long as Kafka makes a client wait.
 
 use std::process::Command;
 
@@ -17,7 +18,7 @@ fn a_run_opens_as_a_trace_with_a_track_per_node_and_leadership_spans() {
     let events = trace["traceEvents"].as_array().expect("a traceEvents array");
     for e in events {
         let phase = e["ph"].as_str().expect("ph");
-        assert!(["M", "i", "X", "C"].contains(&phase), "{e}");
+        assert!(["M", "i", "X", "C", "b", "e"].contains(&phase), "{e}");
         assert!(e["pid"].is_u64() && (phase == "M" || e["ts"].is_u64()), "{e}");
         assert!(phase != "X" || e["dur"].is_u64(), "{e}");
         assert!(phase != "i" || ["g", "t"].contains(&e["s"].as_str().unwrap_or("")), "{e}");
@@ -49,4 +50,57 @@ fn a_run_opens_as_a_trace_with_a_track_per_node_and_leadership_spans() {
     let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).expect("JSON");
     assert_eq!(Some(acked), summary["stats"]["sends_acked"].as_u64());
     assert_eq!(counters.first().and_then(|e| e["ts"].as_u64()), Some(1_000_000));
+}
+
+/// `scenarios/acks1-leader-crash.toml`'s Perfetto trace, with `overrides`.
+fn trace_of(overrides: &[&str]) -> Vec<serde_json::Value> {
+    let file = crate::support::temp_file("perfetto", &format!("requests{}.json", overrides.len()));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_insync"));
+    command.args(["run", "scenarios/acks1-leader-crash.toml", "--perfetto"]).arg(&file);
+    overrides.iter().for_each(|o| {
+        command.args(["--set", o]);
+    });
+    let out = command.output().expect("runs");
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
+    let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).expect("written")).expect("JSON");
+    trace["traceEvents"].as_array().expect("traceEvents").clone()
+}
+
+/// The durations of the `name` requests sent before `before_us`, from their async begin and end events.
+fn request_durations(events: &[serde_json::Value], name: &str, before_us: u64) -> Vec<u64> {
+    let mut begun = std::collections::BTreeMap::new();
+    let mut durations = Vec::new();
+    for e in events.iter().filter(|e| e["cat"] == "request" && e["name"] == name) {
+        let (id, ts) = (e["id"].as_u64().expect("an id"), e["ts"].as_u64().expect("ts"));
+        match e["ph"].as_str() {
+            Some("b") => assert!(begun.insert(id, ts).is_none(), "id {id} begun twice"),
+            Some("e") => {
+                let from = begun.remove(&id).expect("each end has its begin");
+                assert!(ts >= from);
+                if from < before_us {
+                    durations.push(ts - from);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(begun.is_empty(), "each begin has its end");
+    durations.sort_unstable();
+    durations
+}
+
+// ProducerConfig `acks`: with acks=1 the leader answers once it has appended; with acks=all it holds the
+// request until the followers have fetched the batch and the high watermark passed it (DelayedProduce), so
+// the same producer's requests, before any fault, stay in flight longer.
+#[test]
+fn produce_requests_are_in_flight_longer_with_acks_all_than_with_acks_1() {
+    let one = request_durations(&trace_of(&[]), "Produce → broker-1", 10_000_000);
+    let all = request_durations(&trace_of(&["producers.acks=all"]), "Produce → broker-1", 10_000_000);
+    assert!(one.len() > 100 && all.len() > 100, "{} and {} requests", one.len(), all.len());
+    let median = |d: &[u64]| d[d.len() / 2];
+    assert!(median(&all) > median(&one), "acks=all {} us, acks=1 {} us", median(&all), median(&one));
+    // A follower's fetch waits at the leader (replica.fetch.wait.max.ms, 500 ms) when there is nothing new:
+    // with records arriving every millisecond it is answered far sooner.
+    let fetches = request_durations(&trace_of(&[]), "Fetch → broker-1", 10_000_000);
+    assert!(!fetches.is_empty() && median(&fetches) < 500_000, "{:?}", fetches.get(fetches.len() / 2));
 }

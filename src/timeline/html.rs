@@ -203,7 +203,10 @@ fn line_chart(y_desc: &str, frame: &Frame<'_>, lines: &[Line]) -> Result<String,
             .map_err(drawing)?;
         let mut mesh = chart.configure_mesh();
         mesh.x_desc("simulated seconds").y_desc(y_desc).x_label_formatter(&seconds_label);
-        mesh.y_label_formatter(&|v| format!("{v:.0}")).label_style((FONT, 12)).axis_desc_style((FONT, 12));
+        // Whole numbers, but tenths on an axis that does not reach 10 (errors per second).
+        let decimals = usize::from(top < 10.0);
+        let label = move |v: &f64| format!("{v:.decimals$}");
+        mesh.y_label_formatter(&label).label_style((FONT, 12)).axis_desc_style((FONT, 12));
         mesh.draw().map_err(drawing)?;
         for line in lines {
             for run in runs(&line.points) {

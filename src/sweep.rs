@@ -90,6 +90,9 @@ pub struct SeedResult {
     pub violations: std::collections::BTreeMap<String, u64>,
     pub trace_digest: String,
     pub events: u64,
+    /// The simulated time the run covered (absent from files of insync before it was recorded: 0).
+    #[serde(default)]
+    pub simulated_us: u64,
 }
 
 impl SeedResult {
@@ -115,6 +118,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
             .collect(),
         trace_digest: format!("{:016x}", outcome.trace_digest),
         events: outcome.stats.events,
+        simulated_us: outcome.stats.simulated_time_us,
     }
 }
 

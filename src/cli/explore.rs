@@ -26,6 +26,7 @@ pub struct ExploreArgs<'a> {
     pub jobs: usize,
     pub shard: Shard,
     pub out: Option<&'a Path>,
+    pub junit: Option<&'a Path>,
     pub json: bool,
     pub quiet: bool,
 }
@@ -67,7 +68,7 @@ pub fn explore(args: &ExploreArgs<'_>) -> ExitCode {
         ));
     }
     let input = (args.scenario != Path::new("-")).then_some(args.scenario);
-    let mut outputs = match Outputs::prepare(input, &[(Kind::Explore, args.out)]) {
+    let mut outputs = match Outputs::prepare(input, &[(Kind::Explore, args.out), (Kind::Junit, args.junit)]) {
         Ok(o) => o,
         Err(e) => return bad_input(&e),
     };
@@ -92,7 +93,11 @@ pub fn explore(args: &ExploreArgs<'_>) -> ExitCode {
         shard: shard.clone(),
         overrides: super::override_words(&scenario),
     };
-    let written = outputs.write(Kind::Explore, |w| write_results(w, &header, &results));
+    let mut written = outputs.write(Kind::Explore, |w| write_results(w, &header, &results));
+    if outputs.wants(Kind::Junit) {
+        let xml = junit_suite(args, &scenario, &header, &results).map_err(|e| format!("--junit: {e}"));
+        written = written.and(xml).and_then(|xml| outputs.write(Kind::Junit, |w| w.write_all(xml.as_bytes())));
+    }
     if let Err(e) = written.and_then(|()| outputs.commit()) {
         return bad_input(&e);
     }
@@ -106,6 +111,51 @@ pub fn explore(args: &ExploreArgs<'_>) -> ExitCode {
         results: &results,
     };
     finish(&report, args.json)
+}
+
+/// The sweep as one JUnit suite: a case per group of seeds failing the same expectations (its failure lists the
+/// seeds and reproduces the first), and a passing case for the seeds that met every one, so a reporter always
+/// finds a result. Times are the simulated seconds of the seeds in the case.
+fn junit_suite(
+    args: &ExploreArgs<'_>,
+    scenario: &crate::scenario::Scenario,
+    header: &Header,
+    results: &[SeedResult],
+) -> std::io::Result<String> {
+    let seconds =
+        |seeds: &mut dyn Iterator<Item = &SeedResult>| seeds.map(|r| r.simulated_us).sum::<u64>() as f64 / 1e6;
+    let mut cases = Vec::new();
+    let met = results.iter().filter(|r| r.met).count();
+    if met > 0 || results.is_empty() {
+        let name = format!("{met} of {} seeds met every expectation", results.len());
+        cases.push(super::junit::Case { name, time_s: seconds(&mut results.iter().filter(|r| r.met)), failure: None });
+    }
+    for (signature, seeds) in sweep::failing_groups(results) {
+        let reproduce = reproduce_command(args.scenario, seeds[0], scenario.source_fnv64, &header.overrides);
+        let listed: Vec<String> = seeds.iter().take(100).map(u64::to_string).collect();
+        let more = if seeds.len() > 100 { format!(" and {} more", seeds.len() - 100) } else { String::new() };
+        let message = format!("did not meet {signature} at {} of {} seeds", seeds.len(), results.len());
+        let body = format!("{message}: seeds {}{more}\nreproduce the first: {reproduce}", listed.join(", "));
+        let failure = super::junit::Failure { kind: "expect", message, body };
+        let time_s = seconds(&mut results.iter().filter(|r| seeds.contains(&r.seed)));
+        cases.push(super::junit::Case { name: signature, time_s, failure: Some(failure) });
+    }
+    let mut command = format!("insync explore {} --seeds {}", args.scenario.display(), header.seeds);
+    if args.shard != Shard::WHOLE {
+        command.push_str(&format!(" --shard {}", header.shard));
+    }
+    header.overrides.iter().for_each(|o| command.push_str(&format!(" --set {}", super::shell_word(o))));
+    let properties = vec![
+        ("scenario", header.scenario.clone()),
+        ("scenario_fnv64", header.scenario_fnv64.clone()),
+        ("seeds", header.seeds.clone()),
+        ("shard", header.shard.clone()),
+        ("insync_version", header.insync_version.clone()),
+        ("time", "simulated seconds".to_string()),
+    ];
+    let time_s = seconds(&mut results.iter());
+    let suite = super::junit::Suite { name: &scenario.name, properties, time_s, cases, reproduce: &command };
+    super::junit::write(&suite)
 }
 
 /// `insync merge`: the shard files of one sweep (same scenario, same range) as one table.

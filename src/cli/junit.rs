@@ -1,7 +1,8 @@
 //! JUnit XML for CI reporters, valid against Jenkins' xunit schema (junit-10.xsd, committed under
-//! `tests/fixtures/`): a `<testsuites>` root with one `<testsuite>` per run or checked history, the seed and the
-//! scenario's hash as `<properties>`, one `<testcase>` per expectation with a `<failure>` when it is unmet, and the
-//! reproduce command in `<system-out>`. Times are simulated seconds; the timestamp is the simulated clock's
+//! `tests/fixtures/`): a `<testsuites>` root with one `<testsuite>` per run, checked history or sweep, the seed
+//! (or seeds) and the scenario's hash as `<properties>`, one `<testcase>` per expectation (for a sweep, per group
+//! of seeds failing the same expectations) with a `<failure>` when it is unmet, and the reproduce command in
+//! `<system-out>`. Times are simulated seconds; the timestamp is the simulated clock's
 //! origin, since nothing in a run reads the wall clock. Written with quick-xml, which escapes markup; characters
 //! XML 1.0 cannot carry at all (control characters) are written as `\u{..}`.
 
@@ -13,20 +14,34 @@ use std::io;
 /// The simulated clock's origin, as the suite's timestamp.
 const SIMULATED_ORIGIN: &str = "1970-01-01T00:00:00";
 
-/// One suite: a run of a scenario, or a checked history.
+/// One suite: a run of a scenario, a checked history, or a sweep of seeds.
 pub struct Suite<'a> {
     pub name: &'a str,
     /// Shown as `<property>`s: seed, file, hash, version.
     pub properties: Vec<(&'static str, String)>,
-    /// Simulated seconds the run covered (0 for a recorded history).
+    /// Simulated seconds the run covered (0 for a recorded history; every seed's for a sweep).
     pub time_s: f64,
-    pub verdict: Option<&'a Verdict>,
+    pub cases: Vec<Case>,
     pub reproduce: &'a str,
+}
+
+/// A test case: its name, its simulated seconds, and its failure if it failed.
+pub struct Case {
+    pub name: String,
+    pub time_s: f64,
+    pub failure: Option<Failure>,
+}
+
+/// What failed: `kind` is the failure's `type` (the expectation's kind), `message` one line, `body` the detail.
+pub struct Failure {
+    pub kind: &'static str,
+    pub message: String,
+    pub body: String,
 }
 
 /// The document, or an I/O error of the in-memory writer (which cannot happen, but is not hidden).
 pub fn write(suite: &Suite<'_>) -> io::Result<String> {
-    let cases = cases(suite);
+    let cases = &suite.cases;
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
     let (tests, failures, time) = (cases.len().to_string(), failures.to_string(), format!("{:.3}", suite.time_s));
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
@@ -45,8 +60,8 @@ pub fn write(suite: &Suite<'_>) -> io::Result<String> {
         ];
         w.create_element("testsuite").with_attributes(attributes).write_inner_content(|w| {
             write_properties(w, &suite.properties)?;
-            for case in &cases {
-                write_case(w, &name, &time, case)?;
+            for case in cases {
+                write_case(w, &name, case)?;
             }
             let out = xml_chars(&format!("reproduce: {}", suite.reproduce));
             w.create_element("system-out").write_text_content(BytesText::new(&out))?;
@@ -59,17 +74,11 @@ pub fn write(suite: &Suite<'_>) -> io::Result<String> {
     Ok(text)
 }
 
-/// A test case: its name, and for an unmet expectation (kind, message, body).
-struct Case {
-    name: String,
-    failure: Option<(&'static str, String, String)>,
-}
-
-/// One case per expectation; a scenario without any still gets one passing "ran" case, so a CI reporter always
-/// finds a result.
-fn cases(suite: &Suite<'_>) -> Vec<Case> {
-    let Some(verdict) = suite.verdict.filter(|v| !v.results.is_empty()) else {
-        return vec![Case { name: "ran".to_string(), failure: None }];
+/// One case per expectation of a run (each taking the run's `time_s`); a scenario without any still gets one
+/// passing "ran" case, so a CI reporter always finds a result.
+pub fn verdict_cases(verdict: Option<&Verdict>, time_s: f64, reproduce: &str) -> Vec<Case> {
+    let Some(verdict) = verdict.filter(|v| !v.results.is_empty()) else {
+        return vec![Case { name: "ran".to_string(), time_s, failure: None }];
     };
     let case = |r: &crate::check::verdict::ExpectationResult| {
         let failure = (!r.met).then(|| {
@@ -77,10 +86,10 @@ fn cases(suite: &Suite<'_>) -> Vec<Case> {
             for w in r.witnesses.iter().take(WITNESSES_SHOWN) {
                 body.push_str(&format!("\n{w}"));
             }
-            body.push_str(&format!("\nreproduce: {}", suite.reproduce));
-            (r.kind, r.detail.clone(), body)
+            body.push_str(&format!("\nreproduce: {reproduce}"));
+            Failure { kind: r.kind, message: r.detail.clone(), body }
         });
-        Case { name: format!("{} {}", r.kind, r.name), failure }
+        Case { name: format!("{} {}", r.kind, r.name), time_s, failure }
     };
     verdict.results.iter().map(case).collect()
 }
@@ -96,10 +105,11 @@ fn write_properties(w: &mut Writer<Vec<u8>>, properties: &[(&'static str, String
     Ok(())
 }
 
-fn write_case(w: &mut Writer<Vec<u8>>, suite: &str, time: &str, case: &Case) -> io::Result<()> {
-    let name = xml_chars(&case.name);
-    let element = w.create_element("testcase").with_attributes([("classname", suite), ("name", &name), ("time", time)]);
-    let Some((kind, message, body)) = &case.failure else {
+fn write_case(w: &mut Writer<Vec<u8>>, suite: &str, case: &Case) -> io::Result<()> {
+    let (name, time) = (xml_chars(&case.name), format!("{:.3}", case.time_s));
+    let attributes = [("classname", suite), ("name", &name), ("time", &time)];
+    let element = w.create_element("testcase").with_attributes(attributes);
+    let Some(Failure { kind, message, body }) = &case.failure else {
         element.write_empty()?;
         return Ok(());
     };
@@ -130,7 +140,8 @@ mod tests {
 
     fn suite<'a>(name: &'a str, verdict: Option<&'a Verdict>) -> Suite<'a> {
         let properties = vec![("seed", "7".to_string())];
-        Suite { name, properties, time_s: 90.0, verdict, reproduce: "insync run s.toml --seed 7" }
+        let reproduce = "insync run s.toml --seed 7";
+        Suite { name, properties, time_s: 90.0, cases: verdict_cases(verdict, 90.0, reproduce), reproduce }
     }
 
     #[test]

@@ -118,6 +118,10 @@ pub enum Command {
         /// Write every seed's result (JSON Lines, after a header line) to this file.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Write the sweep as JUnit XML: a test case per group of seeds failing the same expectations, and one
+        /// for the seeds that met them all.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
         /// Print one JSON object instead of the table.
         #[arg(long)]
         json: bool,
@@ -245,13 +249,22 @@ pub fn main() -> ExitCode {
             check_history(&history, &holds, json, junit.as_deref(), witnesses.0)
         }
         Command::Validate { scenario, json, set } => validate_scenario(&scenario, json, &set),
-        Command::Explore { scenario, seeds, jobs, shard, out, json, quiet, set } => {
+        Command::Explore { scenario, seeds, jobs, shard, out, junit, json, quiet, set } => {
             let cores = std::thread::available_parallelism().map_or(1, usize::from);
             let shard = shard.unwrap_or(crate::sweep::Shard::WHOLE);
             let jobs = jobs.unwrap_or(cores);
-            let out = out.as_deref();
-            let args =
-                explore::ExploreArgs { scenario: &scenario, overrides: &set, seeds, jobs, shard, out, json, quiet };
+            let (out, junit) = (out.as_deref(), junit.as_deref());
+            let args = explore::ExploreArgs {
+                scenario: &scenario,
+                overrides: &set,
+                seeds,
+                jobs,
+                shard,
+                out,
+                junit,
+                json,
+                quiet,
+            };
             explore::explore(&args)
         }
         Command::Merge { files, json } => explore::merge(&files, json),
@@ -458,7 +471,8 @@ fn write_run_outputs(
             ("time", "simulated seconds".to_string()),
         ];
         let time_s = outcome.stats.simulated_time_us as f64 / 1e6;
-        let suite = junit::Suite { name: &scenario.name, properties, time_s, verdict, reproduce: &reproduce };
+        let cases = junit::verdict_cases(verdict, time_s, &reproduce);
+        let suite = junit::Suite { name: &scenario.name, properties, time_s, cases, reproduce: &reproduce };
         let xml = junit::write(&suite).map_err(|e| format!("--junit: {e}"))?;
         outputs.write(Kind::Junit, |w| w.write_all(xml.as_bytes()))?;
     }
@@ -528,7 +542,8 @@ fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>
         ];
         let reproduce = format!("insync check {} --holds {}", path.display(), holds.join(","));
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("history");
-        let suite = junit::Suite { name, properties, time_s: 0.0, verdict: Some(&v), reproduce: &reproduce };
+        let cases = junit::verdict_cases(Some(&v), 0.0, &reproduce);
+        let suite = junit::Suite { name, properties, time_s: 0.0, cases, reproduce: &reproduce };
         let written = junit::write(&suite).map_err(|e| format!("--junit: {e}"));
         let written = written.and_then(|xml| outputs.write(Kind::Junit, |w| w.write_all(xml.as_bytes())));
         if let Err(e) = written {

@@ -167,6 +167,30 @@ fn a_run_without_expectations_and_a_checked_history_write_valid_junit_too() {
     assert_eq!(attribute(&elements, "testcase", "name"), ["holds at-least-once"]);
 }
 
+// explore --junit: a case per group of seeds failing the same expectations (the seeds and the first one's
+// reproduce line in its failure), and one passing case for the seeds that met every expectation.
+#[test]
+fn junit_of_a_sweep_has_a_case_per_failing_group_and_one_for_the_seeds_that_passed() {
+    for (file, expect, code, cases) in [
+        ("sweep-pass.toml", "holds = [\"at-least-once\"]", 0, vec!["3 of 3 seeds met every expectation"]),
+        ("sweep-fail.toml", "happened = [\"leader-election\"]", 1, vec!["happened leader-election"]),
+    ] {
+        let (path, junit) = (scenario(file, "sweep", expect), temp(&format!("{file}.xml")));
+        let args = ["explore".as_ref(), path.as_os_str(), "--seeds".as_ref(), "3".as_ref(), "--quiet".as_ref()];
+        let out = insync(&[&args[..], &["--junit".as_ref(), junit.as_os_str()]].concat());
+        assert_eq!(out.status.code(), Some(code), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let elements = validate(&junit);
+        assert_eq!(attribute(&elements, "testcase", "name"), cases, "{file}");
+        assert_eq!(attribute(&elements, "testsuite", "failures"), [(code as usize).to_string().as_str()]);
+        let text = std::fs::read_to_string(&junit).expect("written");
+        if code == 1 {
+            assert!(text.contains("at 3 of 3 seeds: seeds 0, 1, 2"), "{text}");
+            assert!(text.contains("reproduce the first: insync run") && text.contains("--seed 0"), "{text}");
+        }
+        assert!(text.contains("insync explore") && text.contains("--seeds 0..3"), "the sweep's command: {text}");
+    }
+}
+
 // The reproduce line runs as printed (the binary in place of `insync`) and gives the same output; once the file
 // changes, the same line refuses to run it (exit 2) instead of reproducing something else.
 #[test]

@@ -249,7 +249,7 @@ fn read_stage_output(
     subscribed: &[TopicId],
 ) -> Result<Option<StageOutput>, LoadError> {
     let fan_out = t.u64_in("produce.fan_out", 1, 100)?;
-    let routed: Vec<String> = t.keys().into_iter().filter(|k| k.starts_with("produce.route.")).collect();
+    let routed = t.keys_under("produce.route.");
     if !routed.is_empty() {
         if t.node("produce.topic").is_some() || fan_out.is_some() {
             return Err(t.error_at("produce.route", "a route alone (no produce.topic or produce.fan_out)", "both"));

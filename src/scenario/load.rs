@@ -1,6 +1,7 @@
 //! The scenario schema: reads a parsed document into a typed `Scenario`, filling Kafka's defaults and rejecting
 //! anything unknown, mistyped or impossible with the file, line, column and field.
 
+use super::doc::schema::Shape;
 use super::doc::{LoadError, Node, Source, TableReader, Value, expect_array, expect_str, expect_table};
 use crate::engine::{LatencyModel, Limits, Ratio, SimTime};
 use crate::faults::{FaultAction, ScheduledFault, Target, When};
@@ -423,7 +424,7 @@ const MAX_TYPES: usize = 64;
 
 /// `types = { ORDER_PLACED = 3, ORDER_SHIPPED = 1 }`: the record types and their weights (1–1000).
 fn read_types(t: &mut TableReader<'_>) -> Result<Vec<(String, u32)>, LoadError> {
-    let keys: Vec<String> = t.keys().into_iter().filter(|k| k.starts_with("types.")).collect();
+    let keys = t.keys_under("types.");
     if keys.len() > MAX_TYPES {
         return Err(t.error_at(&keys[0], format!("at most {MAX_TYPES} types"), format!("{}", keys.len())));
     }
@@ -647,6 +648,8 @@ fn read_producer_config(t: &mut TableReader<'_>, model: &Model) -> Result<Produc
 
 /// `acks`: "all", "-1", "0" or "1", as a string or a number.
 fn read_acks(t: &mut TableReader<'_>) -> Result<Option<Acks>, LoadError> {
+    let forms = ["all", "-1", "0", "1"].map(str::to_string).to_vec();
+    t.shaped("acks", Shape::OneOf(forms)).shaped("acks", Shape::Integer { min: -1, max: 1 });
     let Some(node) = t.node("acks") else { return Ok(None) };
     let text = match &node.value {
         Value::Str(s) => s.clone(),

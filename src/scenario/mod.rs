@@ -17,6 +17,16 @@ pub use load::Scenario;
 
 use std::path::Path;
 
+/// The scenario file's JSON Schema, learnt from the loader while it loads `files` (the bundled scenarios visit
+/// every kind of table): each key any reader knows, with what its value must be.
+pub fn schema_from_files(files: &[std::path::PathBuf]) -> Result<serde_json::Value, String> {
+    let mut failed = None;
+    let schema = doc::schema::record(|| {
+        failed = files.iter().find_map(|f| load_file(f).err()).map(|e| e.to_string());
+    });
+    failed.map_or(Ok(schema), Err)
+}
+
 /// Loads and validates a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
     load_file_with(path, &[])

@@ -6,6 +6,7 @@ const DURATION_FORMS: &str = r#"a duration string with a unit: "100us", "250ms",
 
 /// A duration string, in microseconds. Integer literals are rejected (the unit is required).
 pub fn expect_duration_us(src: &Source, node: &Node, path: &str) -> Result<u64, LoadError> {
+    super::schema::note(path, super::schema::Shape::Duration);
     match &node.value {
         Value::Str(s) => parse_duration_us(s).ok_or_else(|| LoadError::at_node(src, node, path, DURATION_FORMS)),
         Value::Int(i) => {
@@ -19,6 +20,7 @@ pub fn expect_duration_us(src: &Source, node: &Node, path: &str) -> Result<u64, 
 /// A Kafka `*.ms` property: a non-negative integer number of milliseconds, or a duration
 /// string such as "250ms"; returned in microseconds.
 pub fn expect_ms_as_us(src: &Source, node: &Node, path: &str) -> Result<u64, LoadError> {
+    super::schema::note(path, super::schema::Shape::Millis);
     let value = match &node.value {
         Value::Int(ms) => u64::try_from(*ms).ok().and_then(|ms| ms.checked_mul(1_000)),
         // A `.ms` property is a whole number of milliseconds in Kafka: "1500us" is not one.

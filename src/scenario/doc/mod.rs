@@ -13,6 +13,7 @@
 
 mod duration;
 mod json_doc;
+pub mod schema;
 mod table;
 mod toml_doc;
 

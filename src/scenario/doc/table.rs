@@ -1,6 +1,7 @@
 //! Reading a table strictly: getters that name the field and what was expected, unknown keys refused with a
 //! suggestion.
 
+use super::schema::{Shape, note, note_open};
 use super::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -62,6 +63,13 @@ impl<'a> TableReader<'a> {
         self.entries.iter().map(|e| e.key.name.clone()).collect()
     }
 
+    /// The keys starting with `prefix` (`types.`), whose rest the file chooses (a record type's name), in source
+    /// order. Does not mark them used.
+    pub fn keys_under(&self, prefix: &str) -> Vec<String> {
+        note_open(&self.path(prefix.trim_end_matches('.')));
+        self.entries.iter().map(|e| e.key.name.clone()).filter(|k| k.starts_with(prefix)).collect()
+    }
+
     /// Whether `key` is present (records it as known, does not mark it used).
     pub fn has(&mut self, key: &str) -> bool {
         self.remember(key);
@@ -69,6 +77,7 @@ impl<'a> TableReader<'a> {
     }
 
     fn remember(&mut self, key: &str) {
+        note(&self.path(key), Shape::Any);
         if !self.known.iter().any(|k| k == key) {
             self.known.push(key.to_string());
         }
@@ -93,51 +102,61 @@ impl<'a> TableReader<'a> {
         }
     }
 
+    /// Notes what `key`'s value must be, for the scenario file's schema (`schema::record`): the typed getters do
+    /// it themselves; a key read by hand (several forms) says its forms with this, one call each.
+    pub fn shaped(&mut self, key: &str, shape: Shape) -> &mut Self {
+        note(&self.path(key), shape);
+        self
+    }
+
     pub fn str(&mut self, key: &str) -> Result<Option<&'a str>, LoadError> {
-        self.get(key, expect_str)
+        self.shaped(key, Shape::Str).get(key, expect_str)
     }
 
     /// An integer in `min..=max`: "expected an integer from MIN to MAX".
     pub fn u64_in(&mut self, key: &str, min: u64, max: u64) -> Result<Option<u64>, LoadError> {
-        self.get(key, |s, n, p| expect_u64_in(s, n, p, min, max))
+        let shape = Shape::Integer { min: min.into(), max: max.into() };
+        self.shaped(key, shape).get(key, |s, n, p| expect_u64_in(s, n, p, min, max))
     }
 
     pub fn i64_in(&mut self, key: &str, min: i64, max: i64) -> Result<Option<i64>, LoadError> {
-        self.get(key, |s, n, p| expect_i64_in(s, n, p, min, max))
+        let shape = Shape::Integer { min: min.into(), max: max.into() };
+        self.shaped(key, shape).get(key, |s, n, p| expect_i64_in(s, n, p, min, max))
     }
 
     /// A number (integer or float) in `min..=max`.
     pub fn f64_in(&mut self, key: &str, min: f64, max: f64) -> Result<Option<f64>, LoadError> {
-        self.get(key, |s, n, p| expect_f64_in(s, n, p, min, max))
+        self.shaped(key, Shape::Number { min, max }).get(key, |s, n, p| expect_f64_in(s, n, p, min, max))
     }
 
     pub fn bool(&mut self, key: &str) -> Result<Option<bool>, LoadError> {
-        self.get(key, expect_bool)
+        self.shaped(key, Shape::Bool).get(key, expect_bool)
     }
 
     /// A string that must be one of `options`.
     pub fn one_of(&mut self, key: &str, options: &[&str]) -> Result<Option<&'a str>, LoadError> {
-        self.get(key, |s, n, p| expect_one_of(s, n, p, options))
+        let shape = Shape::OneOf(options.iter().map(|o| o.to_string()).collect());
+        self.shaped(key, shape).get(key, |s, n, p| expect_one_of(s, n, p, options))
     }
 
     /// A duration string ("250ms", "1.5s", "0"), in microseconds. Bare integers are rejected.
     pub fn duration_us(&mut self, key: &str) -> Result<Option<u64>, LoadError> {
-        self.get(key, expect_duration_us)
+        self.shaped(key, Shape::Duration).get(key, expect_duration_us)
     }
 
     /// A Kafka `*.ms` property: integer milliseconds or a duration string, in microseconds.
     pub fn ms_as_us(&mut self, key: &str) -> Result<Option<u64>, LoadError> {
-        self.get(key, expect_ms_as_us)
+        self.shaped(key, Shape::Millis).get(key, expect_ms_as_us)
     }
 
     /// A sub-table, read by a new reader whose path is `path(key)`.
     pub fn table(&mut self, key: &str, flat: bool) -> Result<Option<TableReader<'a>>, LoadError> {
-        self.get(key, |s, n, p| TableReader::new(s, n, p, flat))
+        self.shaped(key, Shape::Table).get(key, |s, n, p| TableReader::new(s, n, p, flat))
     }
 
     /// An array; element paths are `elem_path(&reader.path(key), i)`.
     pub fn array(&mut self, key: &str) -> Result<Option<&'a [Node]>, LoadError> {
-        self.get(key, expect_array)
+        self.shaped(key, Shape::Array).get(key, expect_array)
     }
 
     /// Turns an absent required field into a "missing field" error at this table.
@@ -197,14 +216,17 @@ impl<'a> TableReader<'a> {
 
 /// A reader over a table node (e.g. an array element); same as [`TableReader::new`].
 pub fn expect_table<'a>(src: &'a Source, node: &'a Node, path: &str, flat: bool) -> Result<TableReader<'a>, LoadError> {
+    note(path, Shape::Table);
     TableReader::new(src, node, path, flat)
 }
 
 pub fn expect_str<'a>(src: &Source, node: &'a Node, path: &str) -> Result<&'a str, LoadError> {
+    note(path, Shape::Str);
     node.as_str().ok_or_else(|| LoadError::at_node(src, node, path, "a string"))
 }
 
 pub fn expect_array<'a>(src: &Source, node: &'a Node, path: &str) -> Result<&'a [Node], LoadError> {
+    note(path, Shape::Array);
     match &node.value {
         Value::Array(items) => Ok(items),
         _ => Err(LoadError::at_node(src, node, path, "an array")),
@@ -212,6 +234,7 @@ pub fn expect_array<'a>(src: &Source, node: &'a Node, path: &str) -> Result<&'a 
 }
 
 pub fn expect_bool(src: &Source, node: &Node, path: &str) -> Result<bool, LoadError> {
+    note(path, Shape::Bool);
     match node.value {
         Value::Bool(b) => Ok(b),
         _ => Err(LoadError::at_node(src, node, path, "true or false")),
@@ -219,6 +242,7 @@ pub fn expect_bool(src: &Source, node: &Node, path: &str) -> Result<bool, LoadEr
 }
 
 pub fn expect_i64_in(src: &Source, node: &Node, path: &str, min: i64, max: i64) -> Result<i64, LoadError> {
+    note(path, Shape::Integer { min: min.into(), max: max.into() });
     match node.value {
         Value::Int(i) if (min..=max).contains(&i) => Ok(i),
         _ => Err(LoadError::at_node(src, node, path, format!("an integer from {min} to {max}"))),
@@ -226,6 +250,7 @@ pub fn expect_i64_in(src: &Source, node: &Node, path: &str, min: i64, max: i64) 
 }
 
 pub fn expect_u64_in(src: &Source, node: &Node, path: &str, min: u64, max: u64) -> Result<u64, LoadError> {
+    note(path, Shape::Integer { min: min.into(), max: max.into() });
     match node.value {
         Value::Int(i) if u64::try_from(i).is_ok_and(|u| (min..=max).contains(&u)) => Ok(i.unsigned_abs()),
         _ => Err(LoadError::at_node(src, node, path, format!("an integer from {min} to {max}"))),
@@ -234,6 +259,7 @@ pub fn expect_u64_in(src: &Source, node: &Node, path: &str, min: u64, max: u64) 
 
 /// A number (integer or float) in `min..=max`.
 pub fn expect_f64_in(src: &Source, node: &Node, path: &str, min: f64, max: f64) -> Result<f64, LoadError> {
+    note(path, Shape::Number { min, max });
     let x = match node.value {
         Value::Int(i) => i as f64,
         Value::Float(f) => f,
@@ -247,6 +273,7 @@ pub fn expect_f64_in(src: &Source, node: &Node, path: &str, min: f64, max: f64) 
 }
 
 pub fn expect_one_of<'a>(src: &Source, node: &'a Node, path: &str, options: &[&str]) -> Result<&'a str, LoadError> {
+    note(path, Shape::OneOf(options.iter().map(|o| o.to_string()).collect()));
     let s = node.as_str();
     if let Some(s) = s.filter(|s| options.contains(s)) {
         return Ok(s);

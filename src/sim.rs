@@ -163,6 +163,8 @@ pub struct Outcome {
     pub samples: Option<Sampler>,
     /// Every message sent and delivered, when `Observe::messages` asked for them.
     pub messages: Option<Vec<MessageEntry>>,
+    /// Why writing the trace to `Observe::trace_to` stopped, if it did (the run went on).
+    pub trace_error: Option<std::io::Error>,
 }
 
 /// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process). Integers are hashed as their
@@ -234,21 +236,24 @@ pub fn run(config: &SimConfig, seed: u64, keep_trace: bool) -> Outcome {
 /// A run with its trace and snapshots of its state (`Outcome::samples`) at a round interval and after each fault,
 /// for the timeline. The same run as `run`: sampling only reads the state.
 pub fn run_sampled(config: &SimConfig, seed: u64) -> Outcome {
-    run_observed(config, seed, Observe { trace: true, samples: true, messages: false })
+    run_observed(config, seed, Observe { trace: true, samples: true, ..Observe::default() })
 }
 
 /// What a run keeps besides its history and counters. Observing changes nothing in the run.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Observe {
+#[derive(Default)]
+pub struct Observe<'w> {
     /// The trace lines (`Outcome::trace`).
     pub trace: bool,
+    /// Where to write each trace line (JSON Lines) as it happens, so that a long run's trace is never held in
+    /// memory (unless `trace` asks for that too).
+    pub trace_to: Option<&'w mut dyn std::io::Write>,
     /// Snapshots of the state (`Outcome::samples`).
     pub samples: bool,
     /// The message log (`Outcome::messages`).
     pub messages: bool,
 }
 
-pub fn run_observed(config: &SimConfig, seed: u64, observe: Observe) -> Outcome {
+pub fn run_observed(config: &SimConfig, seed: u64, observe: Observe<'_>) -> Outcome {
     let (keep_trace, sample) = (observe.trace, observe.samples);
     let total_end = config.limits.end.plus_us(config.liveness_us.unwrap_or(0));
     let engine_limits = Limits { end: total_end, max_events: config.limits.max_events };
@@ -257,6 +262,7 @@ pub fn run_observed(config: &SimConfig, seed: u64, observe: Observe) -> Outcome 
     let faults = config.faults_at(seed);
     let mut plan = FaultPlan::new(&faults, &config.watches);
     let mut recorder = Recorder::new(&cluster, seed, keep_trace, plan.watched());
+    recorder.trace_to = observe.trace_to;
     recorder.sampler = sample.then(|| Sampler::for_run(&cluster.spec, total_end.as_us()));
     if observe.messages {
         cluster.engine.log_messages();
@@ -309,7 +315,7 @@ fn run_faults(
     cluster: &mut Cluster,
     plan: &mut FaultPlan<'_>,
     injector: &mut FaultInjector,
-    recorder: &mut Recorder,
+    recorder: &mut Recorder<'_>,
     end: SimTime,
 ) -> bool {
     let mut fire_now = Vec::new();
@@ -364,7 +370,7 @@ fn fire(
     cluster: &mut Cluster,
     plan: &mut FaultPlan<'_>,
     injector: &mut FaultInjector,
-    recorder: &mut Recorder,
+    recorder: &mut Recorder<'_>,
     i: usize,
     seen: Seen,
 ) {
@@ -381,7 +387,7 @@ fn fire(
 }
 
 /// Runs to `until`, stopping for each sample due on the way.
-fn run_sampling(cluster: &mut Cluster, recorder: &mut Recorder, until: SimTime) -> RunEnd {
+fn run_sampling(cluster: &mut Cluster, recorder: &mut Recorder<'_>, until: SimTime) -> RunEnd {
     while let Some(at) = recorder.next_sample_us().filter(|&at| at <= until.as_us()) {
         if cluster.engine.run_until(SimTime(at)) == RunEnd::EventLimit {
             return RunEnd::EventLimit;
@@ -393,7 +399,7 @@ fn run_sampling(cluster: &mut Cluster, recorder: &mut Recorder, until: SimTime) 
 }
 
 /// Collects what nodes emit into the history, the counters and the trace digest.
-struct Recorder {
+struct Recorder<'w> {
     seed: u64,
     history: History,
     stats: Stats,
@@ -414,9 +420,12 @@ struct Recorder {
     outputs: Vec<(SimTime, NodeId, Obs)>,
     /// Snapshots of the state, when asked for.
     sampler: Option<Sampler>,
+    /// Where trace lines are written as they happen, and why that stopped.
+    trace_to: Option<&'w mut dyn std::io::Write>,
+    trace_error: Option<std::io::Error>,
 }
 
-impl Recorder {
+impl<'w> Recorder<'w> {
     fn new(cluster: &Cluster, seed: u64, keep_trace: bool, watched: Watched) -> Self {
         let spec = &cluster.spec;
         let partitions = (0..spec.partitions.len() as u32).map(|p| spec.partition_name(PartitionId(p))).collect();
@@ -440,6 +449,8 @@ impl Recorder {
             within: Vec::new(),
             outputs: Vec::new(),
             sampler: None,
+            trace_to: None,
+            trace_error: None,
         }
     }
 
@@ -505,7 +516,7 @@ impl Recorder {
                 time.hash(&mut self.digest);
                 node.0.hash(&mut self.digest);
                 event.hash(&mut self.digest);
-                if self.trace.is_none() {
+                if self.trace.is_none() && self.trace_to.is_none() {
                     continue;
                 }
             }
@@ -555,6 +566,10 @@ impl Recorder {
     fn record(&mut self, line: TraceLine) {
         if !matches!(line.event, TraceEvent::Node(Obs::Client(_))) {
             line.hash(&mut self.digest);
+        }
+        if let (Some(w), None) = (&mut self.trace_to, &self.trace_error) {
+            let written = serde_json::to_writer(&mut **w, &line).map_err(std::io::Error::from);
+            self.trace_error = written.and_then(|()| w.write_all(b"\n")).err();
         }
         if let Some(trace) = &mut self.trace {
             trace.push(line);
@@ -644,6 +659,7 @@ impl Recorder {
             within: self.within,
             samples: self.sampler,
             messages: None,
+            trace_error: self.trace_error,
         }
     }
 }

@@ -343,13 +343,19 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     let seed = asked.seed.unwrap_or(scenario.seed);
     // A history file carries the replica logs so that `insync check` can judge divergence.
     scenario.sim.keep_replica_logs |= outputs.wants(Kind::History);
-    let keep_trace = outputs.wants(Kind::Trace) || outputs.wants(Kind::Perfetto);
+    // The trace file is written as the run goes; the trace is kept in memory only for what draws from it.
+    let (timeline, perfetto) = (outputs.wants(Kind::Timeline), outputs.wants(Kind::Perfetto));
     let observe = sim::Observe {
-        trace: keep_trace || outputs.wants(Kind::Timeline),
-        samples: outputs.wants(Kind::Timeline),
-        messages: outputs.wants(Kind::Perfetto),
+        trace: timeline || perfetto,
+        trace_to: outputs.stream(Kind::Trace),
+        samples: timeline,
+        messages: perfetto,
     };
     let outcome = sim::run_observed(&scenario.sim, seed, observe);
+    if let Err(e) = outputs.streamed(Kind::Trace, outcome.trace_error.as_ref()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let evidence = verdict::Evidence { witness_limit: asked.witnesses, ..outcome.evidence() };
     let verdict = (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &evidence));
     let summary_to_stderr = outputs.uses_stdout();
@@ -438,7 +444,6 @@ fn write_run_outputs(
     verdict: Option<&verdict::Verdict>,
 ) -> Result<(), String> {
     if let Some(lines) = &outcome.trace {
-        outputs.write(Kind::Trace, |w| lines.iter().try_for_each(|line| summary::json_line(w, line)))?;
         let title = format!("{} seed {}", scenario.name, outcome.seed);
         let run = crate::perfetto::RunTrace {
             title: &title,

@@ -48,7 +48,7 @@ impl Kind {
 
 /// Where one output goes.
 enum Target {
-    Stdout,
+    Stdout(BufWriter<io::Stdout>),
     /// The final path and its temporary file, open for writing.
     File {
         path: PathBuf,
@@ -72,14 +72,14 @@ impl Outputs {
         for &(kind, path) in requested {
             let Some(path) = path else { continue };
             if path == Path::new("-") {
-                if let Some((other, _)) = targets.iter().find(|(_, t)| matches!(t, Target::Stdout)) {
+                if let Some((other, _)) = targets.iter().find(|(_, t)| matches!(t, Target::Stdout(_))) {
                     return Err(format!(
                         "{} - and {} -: only one output can be standard output",
                         other.flag(),
                         kind.flag()
                     ));
                 }
-                targets.push((kind, Target::Stdout));
+                targets.push((kind, Target::Stdout(BufWriter::new(io::stdout()))));
                 continue;
             }
             let resolved = resolve(path);
@@ -109,7 +109,7 @@ impl Outputs {
 
     /// Whether an output takes standard output (so the summary should not).
     pub fn uses_stdout(&self) -> bool {
-        self.targets.iter().any(|(_, t)| matches!(t, Target::Stdout))
+        self.targets.iter().any(|(_, t)| matches!(t, Target::Stdout(_)))
     }
 
     /// Whether `kind` was asked for.
@@ -121,16 +121,37 @@ impl Outputs {
     pub fn write(&mut self, kind: Kind, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), String> {
         let Some((_, target)) = self.targets.iter_mut().find(|(k, _)| *k == kind) else { return Ok(()) };
         let result = match target {
-            Target::Stdout => {
-                // A reader that closed the pipe (`| head`) wanted no more: not an error.
-                let mut out = io::stdout().lock();
-                let written = write(&mut out).and_then(|()| out.flush());
-                written.or_else(|e| if e.kind() == io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
-            }
+            Target::Stdout(out) => quiet_on_closed_pipe(write(out).and_then(|()| out.flush())),
             Target::File { file: Some(file), .. } => write(file).and_then(|()| file.flush()),
             Target::File { file: None, .. } => unreachable!("each output is written once"),
         };
         result.map_err(|e| format!("{}: cannot write: {e}", kind.flag()))
+    }
+
+    /// Where `kind` can be written as a command goes (a trace as the run makes it), if it was asked for; then
+    /// `streamed` says how that went.
+    pub fn stream(&mut self, kind: Kind) -> Option<&mut dyn Write> {
+        match self.targets.iter_mut().find(|(k, _)| *k == kind)?.1 {
+            Target::Stdout(ref mut out) => Some(out),
+            Target::File { file: Some(ref mut file), .. } => Some(file),
+            Target::File { file: None, .. } => unreachable!("each output is written once"),
+        }
+    }
+
+    /// Ends a `stream` of `kind` that stopped with `error` (if it did): standard output is flushed, a closed pipe
+    /// is no error (the reader wanted no more), anything else is.
+    pub fn streamed(&mut self, kind: Kind, error: Option<&io::Error>) -> Result<(), String> {
+        let Some((_, target)) = self.targets.iter_mut().find(|(k, _)| *k == kind) else { return Ok(()) };
+        let failed = |e: &io::Error| format!("{}: cannot write: {e}", kind.flag());
+        let to_stdout = matches!(target, Target::Stdout(_));
+        match error {
+            Some(e) if to_stdout && e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            Some(e) => Err(failed(e)),
+            None => match target {
+                Target::Stdout(out) => quiet_on_closed_pipe(out.flush()).map_err(|e| failed(&e)),
+                Target::File { .. } => Ok(()),
+            },
+        }
     }
 
     /// Every file written: move them into place (a file sync first, so a power loss cannot leave an empty one).
@@ -158,6 +179,11 @@ impl Drop for Outputs {
             }
         }
     }
+}
+
+/// A reader that closed the pipe (`| head`) wanted no more: not an error.
+fn quiet_on_closed_pipe(result: io::Result<()>) -> io::Result<()> {
+    result.or_else(|e| if e.kind() == io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
 }
 
 /// The path made absolute (through symbolic links when it exists), for comparing two names of one file.

@@ -243,6 +243,36 @@ fn a_full_disk_under_stdout_is_an_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the result"));
 }
 
+// `--trace -` into a full disk: the trace is written as the run goes, and a write that fails is exit 2.
+#[test]
+fn a_trace_streamed_into_a_full_disk_is_an_error() {
+    let Ok(full) = std::fs::File::create("/dev/full") else { return };
+    let path = scenario("full-trace.toml", "full", "holds = [\"at-least-once\"]");
+    let out = Command::new(env!("CARGO_BIN_EXE_insync"))
+        .args(["run".as_ref(), path.as_os_str(), "--trace".as_ref(), "-".as_ref()])
+        .stdout(full)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--trace: cannot write"), "{:?}", out.stderr);
+}
+
+// The trace file is written line by line as the run makes it, and holds exactly the run's trace: the lines a
+// run that keeps its trace in memory has, in order (the same digest, so the same run).
+#[test]
+fn the_streamed_trace_is_the_runs_trace() {
+    let file = temp("streamed.jsonl");
+    let scenario = crate::support::scenario_path("acks1-leader-crash");
+    let out = insync(&["run".as_ref(), scenario.as_os_str(), "--trace".as_ref(), file.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, outcome) = crate::support::run("acks1-leader-crash");
+    let kept: Vec<String> =
+        outcome.trace.expect("kept").iter().map(|l| serde_json::to_string(l).expect("JSON")).collect();
+    let streamed = std::fs::read_to_string(&file).expect("written");
+    assert_eq!(streamed.lines().count(), kept.len());
+    assert!(streamed.lines().zip(&kept).all(|(a, b)| a == b), "line for line");
+}
+
 // Outputs are checked before anything runs: an unwritable path, one path for two outputs, or the input itself
 // are refused with exit 2, no summary, and no file touched or left behind.
 #[test]

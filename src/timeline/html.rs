@@ -92,14 +92,7 @@ fn lanes_chart(frame: &Frame<'_>, lanes: &[Lane], shade: &[(f64, f64)]) -> Resul
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, height_px)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .margin_right(24)
-            .margin_top(18)
-            .x_label_area_size(34)
-            .y_label_area_size(NAME_AREA_PX)
-            .build_cartesian_2d(0f64..frame.end_s, 0f64..n)
-            .map_err(drawing)?;
+        let mut chart = time_chart(&root, frame, n)?;
         let mut mesh = chart.configure_mesh();
         mesh.disable_y_mesh().y_labels(0).x_desc("simulated seconds").x_label_formatter(&seconds_label);
         mesh.x_label_style((FONT, 12)).axis_desc_style((FONT, 12));
@@ -148,6 +141,23 @@ type Chart2d<'a, 'b> = ChartContext<
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
 >;
 
+/// A chart over the run's time (x, seconds) and `0..y_top`, with room at the left for lane names or a y axis and
+/// at the top for the faults' numbers.
+fn time_chart<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    frame: &Frame<'_>,
+    y_top: f64,
+) -> Result<Chart2d<'a, 'b>, String> {
+    ChartBuilder::on(root)
+        .margin(8)
+        .margin_right(24)
+        .margin_top(18)
+        .x_label_area_size(34)
+        .y_label_area_size(NAME_AREA_PX)
+        .build_cartesian_2d(0f64..frame.end_s, 0f64..y_top)
+        .map_err(drawing)
+}
+
 /// Each fault as a dashed grey line across the plot, its number above it.
 fn draw_fault_lines(
     root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
@@ -193,14 +203,7 @@ fn line_chart(y_desc: &str, frame: &Frame<'_>, lines: &[Line]) -> Result<String,
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, 260)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .margin_right(24)
-            .margin_top(18)
-            .x_label_area_size(34)
-            .y_label_area_size(NAME_AREA_PX)
-            .build_cartesian_2d(0f64..frame.end_s, 0f64..top)
-            .map_err(drawing)?;
+        let mut chart = time_chart(&root, frame, top)?;
         let mut mesh = chart.configure_mesh();
         mesh.x_desc("simulated seconds").y_desc(y_desc).x_label_formatter(&seconds_label);
         // Whole numbers, but tenths on an axis that does not reach 10 (errors per second).

@@ -65,7 +65,122 @@ pub(crate) fn placed(logs: &Logs<'_>) -> impl Iterator<Item = (u32, u64, Record)
     logs.iter().flat_map(|(p, start, records)| records.iter().enumerate().map(move |(i, &r)| (p, start + i as u64, r)))
 }
 
-/// A record a consumer read at an offset: one it processed, or one it met and could not read (`Poisoned`).
+/// What each data partition is known to hold: its final log where the history has one; else what clients saw
+/// there — the offsets producers were acknowledged with and the records consumers read at offsets (Jepsen's
+/// version order, `kafka.clj` `version-orders`: one offset may have been seen holding several records, and an
+/// offset nobody saw is unknown, not empty: transaction markers and compaction leave gaps).
+pub(crate) struct Known<'a> {
+    pub logs: Logs<'a>,
+    /// Partitions without a final log: `(partition, offset, record)` each observation once, sorted.
+    observed: Vec<(u32, u64, Record)>,
+}
+
+impl<'a> Known<'a> {
+    pub(crate) fn new(history: &History, logs: &'a [FinalLog]) -> Self {
+        let logs = Logs::new(history, logs);
+        let data = |p: u32| logs.span(p).is_none() && !history.partitions.get(p as usize).is_some_and(|n| internal(n));
+        let mut observed: Vec<(u32, u64, Record)> =
+            history.entries.iter().filter_map(|e| observation(&e.event)).filter(|&(p, _, _)| data(p)).collect();
+        observed.sort_unstable();
+        observed.dedup();
+        Known { logs, observed }
+    }
+
+    /// Whether the partition's contents come from its final log (else from observations, or nothing).
+    pub(crate) fn is_final(&self, partition: u32) -> bool {
+        self.logs.span(partition).is_some()
+    }
+
+    /// Every known (partition, offset, record), in partition then offset order: a final log's records, or the
+    /// records observed at each offset of a partition without one.
+    pub(crate) fn placed(&self) -> Vec<(u32, u64, Record)> {
+        let mut all: Vec<(u32, u64, Record)> = placed(&self.logs).chain(self.observed.iter().copied()).collect();
+        all.sort_by_key(|&(p, o, _)| (p, o));
+        all
+    }
+
+    /// The record known at `(partition, offset)`: the final log's, or the first one observed there.
+    pub(crate) fn record_at(&self, partition: u32, offset: u64) -> Option<Record> {
+        if self.is_final(partition) {
+            return self.logs.record_at(partition, offset);
+        }
+        let i = self.observed.partition_point(|&(p, o, _)| (p, o) < (partition, offset));
+        self.observed.get(i).filter(|&&(p, o, _)| (p, o) == (partition, offset)).map(|&(_, _, r)| r)
+    }
+
+    /// The first offset in `[from, to)` of `partition` known to hold a record (retention-deleted offsets of a
+    /// final log hold none).
+    pub(crate) fn first_held(&self, partition: u32, (from, to): (u64, u64)) -> Option<u64> {
+        match self.logs.span(partition) {
+            Some((start, end)) => Some(from.max(start)).filter(|&o| o < to.min(end)),
+            None => {
+                let i = self.observed.partition_point(|&(p, o, _)| (p, o) < (partition, from));
+                self.observed.get(i).filter(|&&(p, o, _)| p == partition && o < to).map(|&(_, o, _)| o)
+            }
+        }
+    }
+}
+
+/// Offsets some consumer's position moved past, per partition, as merged `[from, to)` spans: the offsets each poll
+/// moved past, and those a position reset jumped over (from the consumer's last known position in the partition,
+/// or the log's beginning before it had one).
+pub(crate) struct Spans(BTreeMap<u32, Vec<(u64, u64)>>);
+
+impl Spans {
+    pub(crate) fn passed(history: &History) -> Self {
+        let mut spans: BTreeMap<u32, Vec<(u64, u64)>> = BTreeMap::new();
+        let mut position: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+        for entry in &history.entries {
+            let (consumer, partition, from, to) = match entry.event {
+                ClientEvent::Polled { consumer, partition, first_offset, count, .. } => {
+                    (consumer, partition, first_offset, first_offset.saturating_add(u64::from(count)))
+                }
+                ClientEvent::OffsetOutOfRange { consumer, partition, offset, .. } => {
+                    (consumer, partition, offset, offset)
+                }
+                ClientEvent::PositionReset { consumer, partition, offset, .. } => {
+                    (consumer, partition, position.get(&(consumer, partition)).copied().unwrap_or(0), offset)
+                }
+                _ => continue,
+            };
+            if from < to {
+                spans.entry(partition).or_default().push((from, to));
+            }
+            position.insert((consumer, partition), to);
+        }
+        for list in spans.values_mut() {
+            list.sort_unstable();
+            let mut merged: Vec<(u64, u64)> = Vec::with_capacity(list.len());
+            for &(from, to) in list.iter() {
+                match merged.last_mut() {
+                    Some(last) if from <= last.1 => last.1 = last.1.max(to),
+                    _ => merged.push((from, to)),
+                }
+            }
+            *list = merged;
+        }
+        Spans(spans)
+    }
+
+    pub(crate) fn contains(&self, partition: u32, offset: u64) -> bool {
+        let Some(list) = self.0.get(&partition) else { return false };
+        let i = list.partition_point(|&(from, _)| from <= offset);
+        i > 0 && offset < list[i - 1].1
+    }
+}
+
+/// Where a client saw a record: an acknowledgement with its offset, or a read.
+fn observation(event: &ClientEvent) -> Option<(u32, u64, Record)> {
+    match *event {
+        ClientEvent::SendAcked { producer, send_seq, partition, offset: Some(o) } => {
+            Some((partition, o, (producer, send_seq)))
+        }
+        ref e => read(e).map(|r| (r.partition, r.offset, r.record)),
+    }
+}
+
+/// A record a consumer read at an offset: one it processed, met and could not read (`Poisoned`), or passed over as
+/// another channel's (`Filtered`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Read {
     pub consumer: u32,
@@ -73,7 +188,7 @@ pub(crate) struct Read {
     pub partition: u32,
     pub offset: u64,
     pub record: Record,
-    /// `processed`, or `met, unreadable,`: for details.
+    /// `processed`, `met, unreadable,` or `passed over`: for details.
     pub verb: &'static str,
 }
 
@@ -84,6 +199,9 @@ pub(crate) fn read(event: &ClientEvent) -> Option<Read> {
         }
         ClientEvent::Poisoned { consumer, group, partition, offset, producer, send_seq, .. } => {
             Some(Read { consumer, group, partition, offset, record: (producer, send_seq), verb: "met, unreadable," })
+        }
+        ClientEvent::Filtered { consumer, group, partition, offset, producer, send_seq } => {
+            Some(Read { consumer, group, partition, offset, record: (producer, send_seq), verb: "passed over" })
         }
         _ => None,
     }

@@ -2,23 +2,29 @@
 //! engine or the model: the same checks can judge a history recorded from a real cluster.
 //!
 //! One module per invariant, each `check(history, logs) -> Vec<Violation>`, named after Jepsen's Kafka checker
-//! (jepsen.tests.kafka) where the meaning matches. White-box checks need the final logs and find nothing without
-//! them; partitions of internal topics (`__consumer_offsets`) are not judged.
+//! (jepsen.tests.kafka) where the meaning matches. Where a partition's final log is known it decides what the
+//! partition holds; a partition without one is judged black-box, on what clients saw there (`index::Known`:
+//! acknowledged offsets and records read at offsets, Jepsen's version order). Partitions of internal topics
+//! (`__consumer_offsets`) are not judged.
 //!
-//! - `lost-write` (logs): an acknowledged send is not at its offset in the final log (anywhere, for acks=0); a
-//!   record a consumer read is no longer where it read it; a poll reached past the log's end.
-//! - `undelivered` (logs): a group never processed a record of a topic it consumed (the final log's records, and
-//!   those acknowledged before the log start that retention deleted).
+//! - `lost-write`: an acknowledged send is not at its offset in the final log (anywhere, for acks=0); a record a
+//!   consumer read is no longer where it read it; a poll reached past the log's end. Without a final log: an
+//!   acknowledged send no consumer read, though consumers read past it or read another record at its offset.
+//! - `undelivered`: a group never processed a record of a topic it consumed, from where it started (the final
+//!   log's records, those acknowledged before the log start that retention deleted; without a final log, the
+//!   records seen there).
 //! - `duplicate-delivery`: a group processed one record twice.
-//! - `duplicate-write` (logs): one record at two offsets (Jepsen: `duplicate`).
+//! - `duplicate-write`: one record at two offsets (Jepsen: `duplicate`).
 //! - `key-order`: a group processed a key's record for the first time after a later-offset record of that key.
-//! - `reordered-write` (logs): one producer's records of one key stand in the log out of send order (Jepsen:
-//!   `nonmonotonic-send`).
+//! - `reordered-write`: one producer's records of one key (or its unkeyed records of one partition) stand out of
+//!   send order (Jepsen: `nonmonotonic-send`).
 //! - `nonmonotonic-poll`: within one ownership, a consumer's poll started before the previous poll's end.
-//! - `poll-skip` (logs optional): within one ownership, a consumer's poll jumped over offsets that exist.
-//! - `inconsistent-offsets` (logs optional): one (partition, offset) seen holding two records.
+//! - `poll-skip`: within one ownership, a consumer's poll jumped over offsets known to hold records.
+//! - `int-poll-skip`: within one poll, the application read past a record known to be there.
+//! - `inconsistent-offsets`: one (partition, offset) seen holding two records.
 //! - `processing-order`: a group processed one producer's records of a key out of send order (the
 //!   application's ordering, which Kafka gives only when the key is the record key).
+//! - `read-before-send`: a record read before its send was invoked.
 //! - `divergence` (replica logs, so not in `check_all`): two replicas differ below their common high watermark.
 //!
 //! Guarantees name sets of invariants (`expand`). Every check is O(n log n) in the history and logs.
@@ -29,12 +35,14 @@ pub mod duplicate_write;
 pub mod expect;
 pub mod inconsistent_offsets;
 mod index;
+pub mod int_poll_skip;
 pub mod key_order;
 pub mod lost_write;
 pub mod nonmonotonic_poll;
 mod ownership;
 pub mod poll_skip;
 pub mod processing_order;
+pub mod read_before_send;
 pub mod reordered_write;
 pub mod undelivered;
 pub mod verdict;
@@ -53,7 +61,7 @@ use std::collections::BTreeMap;
 type Check = fn(&History, Option<&[FinalLog]>) -> Vec<Violation>;
 
 /// The invariants judged from a history (and final logs), in the order `check_all` lists them.
-const CHECKS: [(&str, Check); 10] = [
+const CHECKS: [(&str, Check); 12] = [
     (lost_write::NAME, lost_write::check),
     (undelivered::NAME, undelivered::check),
     (duplicate_delivery::NAME, duplicate_delivery::check),
@@ -62,12 +70,14 @@ const CHECKS: [(&str, Check); 10] = [
     (reordered_write::NAME, reordered_write::check),
     (nonmonotonic_poll::NAME, nonmonotonic_poll::check),
     (poll_skip::NAME, poll_skip::check),
+    (int_poll_skip::NAME, int_poll_skip::check),
     (inconsistent_offsets::NAME, inconsistent_offsets::check),
     (processing_order::NAME, processing_order::check),
+    (read_before_send::NAME, read_before_send::check),
 ];
 
 /// Every invariant name: those `check_all` runs, then `divergence` (which needs replica logs).
-pub const INVARIANTS: [&str; 11] = [
+pub const INVARIANTS: [&str; 13] = [
     lost_write::NAME,
     undelivered::NAME,
     duplicate_delivery::NAME,
@@ -76,8 +86,10 @@ pub const INVARIANTS: [&str; 11] = [
     reordered_write::NAME,
     nonmonotonic_poll::NAME,
     poll_skip::NAME,
+    int_poll_skip::NAME,
     inconsistent_offsets::NAME,
     processing_order::NAME,
+    read_before_send::NAME,
     divergence::NAME,
 ];
 

@@ -2,7 +2,7 @@
 //! poll started before the previous poll's end, re-reading or going back (a consumer's position only moves
 //! forward until a rebalance or a seek). Ownership is defined in `ownership`.
 
-use super::index::Logs;
+use super::index::Known;
 use super::ownership::for_each_poll_step;
 use super::violation::{Names, Violation};
 use crate::history::{FinalLog, History};
@@ -12,7 +12,7 @@ pub const NAME: &str = "nonmonotonic-poll";
 /// One violation per backward step, at the first offset of the poll that went back (with the final log's record
 /// there when known), in history order. Needs no final logs.
 pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
-    let logs = Logs::new(history, logs.unwrap_or_default());
+    let known = Known::new(history, logs.unwrap_or_default());
     let names = Names::without_keys(history);
     let mut out = Vec::new();
     for_each_poll_step(history, |s| {
@@ -28,7 +28,7 @@ pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
             s.before.1 - 1
         );
         let v =
-            Violation::new(NAME, detail).at(s.partition, Some(s.now.0)).record(logs.record_at(s.partition, s.now.0));
+            Violation::new(NAME, detail).at(s.partition, Some(s.now.0)).record(known.record_at(s.partition, s.now.0));
         out.push(v.group(s.group).time(s.time_us));
     });
     out
@@ -66,9 +66,12 @@ mod tests {
     }
 
     #[test]
-    fn without_logs_the_witness_has_no_record() {
+    fn without_logs_the_witness_is_the_record_seen_there_if_any() {
         let h = history(vec![assigned(0, 0, &[0]), polled(0, 0, 0, 5, 1), polled(0, 0, 0, 5, 1)]);
         let v = check(&h, None);
         assert_eq!((v.len(), v[0].offset, v[0].witness_record()), (1, Some(5), None));
+        let h =
+            history(vec![acked(1, 3, 0, Some(5)), assigned(0, 0, &[0]), polled(0, 0, 0, 5, 1), polled(0, 0, 0, 5, 1)]);
+        assert_eq!(check(&h, None)[0].witness_record(), Some((1, 3)));
     }
 }

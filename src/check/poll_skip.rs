@@ -5,41 +5,28 @@
 //! compaction, so a gap alone proves nothing). Ownership, and the position resets that restart it, are defined in
 //! `ownership`.
 
-use super::index::Logs;
+use super::index::Known;
 use super::ownership::{PollStep, for_each_poll_step};
 use super::violation::{Names, Violation};
-use crate::history::{ClientEvent, FinalLog, History};
-use std::collections::BTreeSet;
+use crate::history::{FinalLog, History};
 
 pub const NAME: &str = "poll-skip";
 
 /// One violation per skipping step, at the first existing offset skipped (with the final log's record there when
 /// known), in history order. Needs no final logs.
 pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
-    let logs = Logs::new(history, logs.unwrap_or_default());
+    let known = Known::new(history, logs.unwrap_or_default());
     let names = Names::without_keys(history);
-    let mut observed: Option<BTreeSet<(u32, u64)>> = None;
     let mut out = Vec::new();
     for_each_poll_step(history, |s| {
-        let gap = (s.before.1, s.now.0);
-        if gap.0 >= gap.1 {
-            return;
-        }
-        let skipped = match logs.span(s.partition) {
-            Some((start, end)) => Some(gap.0.max(start)).filter(|&o| o < gap.1.min(end)),
-            None => {
-                let observed = observed.get_or_insert_with(|| observed_offsets(history));
-                observed.range((s.partition, gap.0)..(s.partition, gap.1)).next().map(|&(_, o)| o)
-            }
-        };
-        if let Some(offset) = skipped {
-            out.push(violation(&s, offset, &logs, &names));
+        if let Some(offset) = known.first_held(s.partition, (s.before.1, s.now.0)) {
+            out.push(violation(&s, offset, &known, &names));
         }
     });
     out
 }
 
-fn violation(s: &PollStep, offset: u64, logs: &Logs<'_>, names: &Names<'_>) -> Violation {
+fn violation(s: &PollStep, offset: u64, known: &Known<'_>, names: &Names<'_>) -> Violation {
     let detail = format!(
         "consumer {} polled offsets {}..={} after {}..={} without a rebalance in between, skipping {}",
         names.consumer(s.consumer),
@@ -49,25 +36,12 @@ fn violation(s: &PollStep, offset: u64, logs: &Logs<'_>, names: &Names<'_>) -> V
         s.before.1 - 1,
         skipped_count(s.now.0 - s.before.1)
     );
-    let v = Violation::new(NAME, detail).at(s.partition, Some(offset)).record(logs.record_at(s.partition, offset));
+    let v = Violation::new(NAME, detail).at(s.partition, Some(offset)).record(known.record_at(s.partition, offset));
     v.group(s.group).time(s.time_us)
 }
 
 fn skipped_count(n: u64) -> String {
     if n == 1 { "1 offset".to_string() } else { format!("{n} offsets") }
-}
-
-/// `(partition, offset)` of every acknowledgement with an offset and every processed record.
-fn observed_offsets(history: &History) -> BTreeSet<(u32, u64)> {
-    history
-        .entries
-        .iter()
-        .filter_map(|e| match e.event {
-            ClientEvent::SendAcked { partition, offset: Some(o), .. } => Some((partition, o)),
-            ClientEvent::Processed { partition, offset, .. } => Some((partition, offset)),
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -107,6 +81,6 @@ mod tests {
         let mut seen = gap;
         seen.insert(0, acked(1, 0, 0, Some(2)));
         let v = check(&history(seen), None);
-        assert_eq!((v.len(), v[0].offset, v[0].witness_record()), (1, Some(2), None));
+        assert_eq!((v.len(), v[0].offset, v[0].witness_record()), (1, Some(2), Some((1, 0))));
     }
 }

@@ -1,23 +1,28 @@
-//! `reordered-write`: one producer's records of one key stand in the final log in another order than they were
-//! sent (send_seq order), as retries with more than one request in flight and no idempotence leave them. Each
-//! record counts at its first offset (later copies are `duplicate-write`); records without a key, or of a key sent
-//! to two partitions, are compared only within a partition. Jepsen's checker calls this `nonmonotonic-send` (per
-//! client and partition rather than per producer and key).
+//! `reordered-write`: one producer's records of one key stand in their partition in another order than they were
+//! sent (send_seq order), as retries with more than one request in flight and no idempotence leave them; records
+//! without a key are held to send order among one producer's unkeyed records of the partition (Kafka orders a
+//! producer's records per partition: `max.in.flight.requests.per.connection`, KIP-98's idempotence). Each record
+//! counts at its first offset (later copies are `duplicate-write`). Where the final log is known it decides; a
+//! partition without one is judged on the offsets producers were acknowledged with and consumers read records at.
+//! Jepsen's checker calls this `nonmonotonic-send` (per client and partition, from the sends' offsets).
 
-use super::index::{Logs, SendKeys, placed};
+use super::index::{Known, SendKeys};
 use super::violation::{Names, Violation};
 use crate::history::{FinalLog, History};
 
 pub const NAME: &str = "reordered-write";
 
-/// One violation per record that landed before a record of the same producer and key sent earlier, at the
-/// record, naming the earlier send; in producer, key, partition, send order. Nothing without final logs.
+/// One violation per record that landed before a record of the same producer and key (or unkeyed stream) sent
+/// earlier, at the record, naming the earlier send; in producer, key, partition, send order.
 pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
-    let Some(logs) = logs else { return Vec::new() };
+    let known = Known::new(history, logs.unwrap_or_default());
     let keys = SendKeys::new(history);
-    // (producer, key, partition, send_seq, offset), sorted: each run of one (producer, key, partition) in send order.
-    let mut sends: Vec<(u32, u32, u32, u64, u64)> = placed(&Logs::new(history, logs))
-        .filter_map(|(p, o, (producer, seq))| Some((producer, keys.get((producer, seq))?, p, seq, o)))
+    // (producer, key, partition, send_seq, offset), sorted: each run of one (producer, key, partition) in send
+    // order, each record at its first offset.
+    let mut sends: Vec<(u32, Option<u32>, u32, u64, u64)> = known
+        .placed()
+        .into_iter()
+        .map(|(p, o, (producer, seq))| (producer, keys.get((producer, seq)), p, seq, o))
         .collect();
     sends.sort_unstable();
     sends.dedup_by_key(|s| (s.0, s.1, s.2, s.3));
@@ -26,7 +31,8 @@ pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
     for run in sends.chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2)) {
         let mut latest = run[0];
         for &s in &run[1..] {
-            if s.4 > latest.4 {
+            // Two records at one offset are inconsistent-offsets', not an order.
+            if s.4 >= latest.4 {
                 latest = s;
                 continue;
             }
@@ -45,6 +51,7 @@ pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
 mod tests {
     use super::*;
     use crate::check::testkit::*;
+    use crate::history::ClientEvent;
 
     fn sends() -> History {
         history((0..4).map(|s| invoked(0, s, Some((s % 2) as u32), 0)).chain([invoked(1, 0, None, 0)]).collect())
@@ -67,7 +74,46 @@ mod tests {
     }
 
     #[test]
-    fn nothing_without_final_logs() {
+    fn nothing_without_observations() {
         assert!(check(&sends(), None).is_empty());
+    }
+
+    // kafka.clj `nonmonotonic-send-cases`: one client's sends to x acknowledged at 3 and 4, then later ones at 1
+    // and 2. Here every record is of key 0: each of the later two landed before the one sent before them.
+    #[test]
+    fn without_a_final_log_acknowledged_offsets_out_of_send_order_are_reordered() {
+        let mut events: Vec<ClientEvent> = (0..4).map(|s| invoked(0, s, Some(0), 0)).collect();
+        events.extend([
+            acked(0, 0, 0, Some(3)),
+            acked(0, 1, 0, Some(4)),
+            acked(0, 2, 0, Some(1)),
+            acked(0, 3, 0, Some(2)),
+        ]);
+        let v = check(&history(events), None);
+        let at: Vec<_> = v.iter().map(|v| (v.offset, v.witness_record())).collect();
+        assert_eq!(at, [(Some(1), Some((0, 2))), (Some(2), Some((0, 3)))]);
+        assert!(v[0].detail.contains("sent after p0 send #1,") && v[0].detail.contains("t-0@4"), "{}", v[0].detail);
+    }
+
+    #[test]
+    fn a_producers_unkeyed_records_keep_send_order_within_a_partition() {
+        let unkeyed = |seq, p| invoked(1, seq, None, p);
+        let h = history(vec![
+            unkeyed(0, 0),
+            unkeyed(1, 0),
+            unkeyed(2, 1),
+            acked(1, 0, 0, Some(5)),
+            acked(1, 1, 0, Some(2)),
+        ]);
+        let v = check(&h, None);
+        assert_eq!(
+            v.iter().map(|v| (v.partition, v.offset, v.witness_record())).collect::<Vec<_>>(),
+            [(Some(0), Some(2), Some((1, 1)))]
+        );
+        // Another partition's unkeyed record is no order: send 2 at t-1@0 after send 0 at t-0@5.
+        let h = history(vec![unkeyed(0, 0), unkeyed(2, 1), acked(1, 0, 0, Some(5)), acked(1, 2, 1, Some(0))]);
+        assert!(check(&h, None).is_empty());
+        let logs = [log(0, &[(1, 1), (1, 0)])];
+        assert_eq!(check(&history(vec![unkeyed(0, 0), unkeyed(1, 0)]), Some(&logs)).len(), 1);
     }
 }

@@ -55,3 +55,8 @@ pub(crate) fn reset(consumer: u32, group: u32, partition: u32, offset: u64) -> C
 pub(crate) fn processed(consumer: u32, group: u32, partition: u32, offset: u64, record: (u32, u64)) -> ClientEvent {
     ClientEvent::Processed { consumer, group, generation: 1, partition, offset, producer: record.0, send_seq: record.1 }
 }
+
+/// A consumer's fetch position `offset` in `partition` was out of range.
+pub(crate) fn oor(consumer: u32, group: u32, partition: u32, offset: u64) -> ClientEvent {
+    ClientEvent::OffsetOutOfRange { consumer, group, partition, offset }
+}

@@ -2,42 +2,47 @@
 //!
 //! A group consumed a partition if one of its members was ever assigned it or processed a record from it; it is
 //! then held to every partition of that partition's topic (a subscription is to topics) — unless the partition
-//! was assigned manually (`assign()`, generation -1: no group generation), which holds it to that partition alone. The records it is held
-//! to are every record of those final logs, to the log's end (the run's liveness phase, not this check, decides
-//! whether the group had time to get there), and the acknowledged records at offsets retention deleted before the
-//! log's start (deleted before the group read them: lost to it). A record counts as processed when the group
-//! processed it (same producer and send_seq) at any offset; one it skipped as unreadable (`Poisoned`) does not.
-//! Jepsen's nearest check is `unseen` (acknowledged but never polled by anyone), a liveness measure.
+//! was assigned manually (`assign()`, generation -1: no group generation), which holds it to that partition alone.
+//! The records it is held to are those from where the group started in the partition — its first position there:
+//! the offset its first `auto.offset.reset` put it at (a group that starts at `latest` is not owed what came
+//! before), or its first poll's — to the log's end: every record of the final log (the run's liveness phase, not
+//! this check, decides whether the group had time to get there) and the acknowledged records at offsets retention
+//! deleted before the log's start (deleted before the group read them: lost to it). A partition without a final
+//! log holds the records clients saw there: acknowledged at an offset, or read by anyone (Jepsen's `unseen`, per
+//! group). A record counts as processed when the group processed it (same producer and send_seq) at any offset;
+//! one it skipped as unreadable (`Poisoned`) does not.
 
-use super::index::{Logs, Record, topic_of};
+use super::index::{Known, Record, topic_of};
 use super::violation::{Names, Violation};
 use crate::history::{ClientEvent, FinalLog, History};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAME: &str = "undelivered";
 
-/// In group, partition and offset order. Nothing without final logs.
+/// In group, partition and offset order.
 pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
-    let Some(logs) = logs else { return Vec::new() };
-    let logs = Logs::new(history, logs);
+    let known = Known::new(history, logs.unwrap_or_default());
     let consumed = Consumed::new(history);
-    let deleted = deleted_records(history, &logs);
+    let owed = owed_records(history, &known);
+    let starts = starts(history);
     let processed = processed_records(history);
     let poisoned = poisoned_records(history);
     let names = Names::without_keys(history);
     let mut out = Vec::new();
     for &g in &consumed.groups {
-        for (p, start, records) in logs.iter().filter(|&(p, _, _)| consumed.covers(history, g, p)) {
-            let gone = deleted.get(&p).map_or(&[][..], Vec::as_slice);
-            let kept = records.iter().enumerate().map(|(i, &r)| (start + i as u64, r));
-            for (o, record) in gone.iter().copied().chain(kept) {
+        for (&p, records) in owed.iter().filter(|&(&p, _)| consumed.covers(history, g, p)) {
+            let start = starts.get(&(g, p)).copied().unwrap_or(0);
+            for &(o, record) in records.iter().filter(|&&(o, _)| o >= start) {
                 if processed.contains(&(g, record)) {
                     continue;
                 }
-                let why = match poisoned.get(&(g, record)) {
-                    _ if o < start => format!("retention deleted it (the log now starts at offset {start}) first"),
-                    Some(&c) => format!("consumer {} skipped it as unreadable", names.consumer(c)),
-                    None => "it is in the final log".to_string(),
+                let why = match (poisoned.get(&(g, record)), known.logs.span(p)) {
+                    (_, Some((log_start, _))) if o < log_start => {
+                        format!("retention deleted it (the log now starts at offset {log_start}) first")
+                    }
+                    (Some(&c), _) => format!("consumer {} skipped it as unreadable", names.consumer(c)),
+                    (None, Some(_)) => "it is in the final log".to_string(),
+                    (None, None) => "it was seen there".to_string(),
                 };
                 let detail = format!("group {} never processed it: {why}", names.group(g));
                 out.push(Violation::new(NAME, detail).at(p, Some(o)).record(Some(record)).group(g));
@@ -45,6 +50,45 @@ pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// Per (group, partition), the group's first position there: its first reset's offset or first poll's start.
+fn starts(history: &History) -> BTreeMap<(u32, u32), u64> {
+    let mut starts = BTreeMap::new();
+    for entry in &history.entries {
+        let (group, partition, offset) = match entry.event {
+            ClientEvent::PositionReset { group, partition, offset, .. } => (group, partition, offset),
+            ClientEvent::Polled { group, partition, first_offset, count, .. } if count > 0 => {
+                (group, partition, first_offset)
+            }
+            _ => continue,
+        };
+        starts.entry((group, partition)).or_insert(offset);
+    }
+    starts
+}
+
+/// Per data partition, what a group consuming it is owed, by offset: the final log's records and the
+/// acknowledged ones retention deleted before its start, or (without a final log) each record seen there once.
+fn owed_records(history: &History, known: &Known<'_>) -> BTreeMap<u32, Vec<(u64, Record)>> {
+    let mut owed: BTreeMap<u32, Vec<(u64, Record)>> = BTreeMap::new();
+    for entry in &history.entries {
+        let ClientEvent::SendAcked { producer, send_seq, partition, offset: Some(o) } = entry.event else { continue };
+        if known.logs.span(partition).is_some_and(|(start, _)| o < start) {
+            owed.entry(partition).or_default().push((o, (producer, send_seq)));
+        }
+    }
+    for list in owed.values_mut() {
+        list.sort_unstable();
+        list.dedup_by_key(|(o, _)| *o);
+    }
+    let mut seen = BTreeSet::new();
+    for (p, o, record) in known.placed() {
+        if known.is_final(p) || seen.insert((p, record)) {
+            owed.entry(p).or_default().push((o, record));
+        }
+    }
+    owed
 }
 
 /// Which groups consumed which partitions and topics.
@@ -82,22 +126,6 @@ impl<'h> Consumed<'h> {
 
 fn topic(history: &History, partition: u32) -> Option<&str> {
     history.partitions.get(partition as usize).map(|name| topic_of(name))
-}
-
-/// Per partition, the acknowledged records at offsets before the final log's start, by offset (one per offset).
-fn deleted_records(history: &History, logs: &Logs<'_>) -> BTreeMap<u32, Vec<(u64, Record)>> {
-    let mut deleted: BTreeMap<u32, Vec<(u64, Record)>> = BTreeMap::new();
-    for entry in &history.entries {
-        let ClientEvent::SendAcked { producer, send_seq, partition, offset: Some(o) } = entry.event else { continue };
-        if logs.span(partition).is_some_and(|(start, _)| o < start) {
-            deleted.entry(partition).or_default().push((o, (producer, send_seq)));
-        }
-    }
-    for records in deleted.values_mut() {
-        records.sort_unstable();
-        records.dedup_by_key(|(o, _)| *o);
-    }
-    deleted
 }
 
 fn processed_records(history: &History) -> BTreeSet<(u32, Record)> {
@@ -202,6 +230,50 @@ mod tests {
         let h = history(vec![assigned(1, 0, &[0]), poisoned]);
         let v = check(&h, Some(&[log(0, &[(0, 0)])]));
         assert!(v.len() == 1 && v[0].detail.contains("consumer c1 skipped it as unreadable"), "{v:?}");
+    }
+
+    // KafkaConsumer with auto.offset.reset=latest and no committed offset starts at the log end
+    // (SubscriptionState.resetInitializingPositions): a late group is not owed what came before. A later reset
+    // past records it had not read still loses them to it.
+    #[test]
+    fn a_group_is_owed_records_from_its_first_position() {
+        let late = vec![assigned(0, 0, &[2]), reset(0, 0, 2, 2), polled(0, 0, 2, 2, 1), processed(0, 0, 2, 2, (0, 2))];
+        let logs = [log(2, &[(0, 0), (0, 1), (0, 2), (0, 3)])];
+        let v = check(&history(late.clone()), Some(&logs));
+        assert_eq!(v.iter().map(|v| v.offset).collect::<Vec<_>>(), [Some(3)], "{v:?}");
+        let mut skipped = late;
+        skipped.push(reset(0, 0, 2, 4));
+        let logs = [log(2, &[(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)])];
+        let v = check(&history(skipped), Some(&logs));
+        assert_eq!(v.iter().map(|v| v.offset).collect::<Vec<_>>(), [Some(3), Some(4)], "{v:?}");
+        // A recording that starts where the group had committed: its first poll is its start.
+        let resumed = vec![assigned(0, 0, &[2]), polled(0, 0, 2, 1, 1), processed(0, 0, 2, 1, (0, 1))];
+        assert!(check(&history(resumed), Some(&[log(2, &[(0, 0), (0, 1)])])).is_empty());
+    }
+
+    #[test]
+    fn without_a_final_log_the_group_is_owed_what_was_acknowledged_or_read() {
+        let h = history(vec![
+            acked(0, 0, 0, Some(0)),
+            acked(0, 1, 0, Some(1)),
+            acked(0, 2, 1, None),
+            assigned(0, 0, &[0]),
+            polled(0, 0, 0, 0, 1),
+            processed(0, 0, 0, 0, (0, 0)),
+            processed(1, 1, 1, 4, (1, 7)),
+        ]);
+        let v = check(&h, None);
+        let found: Vec<_> = v.iter().map(|v| (v.group, v.partition, v.offset, v.witness_record())).collect();
+        // t-1 is t's too: g0 is owed p1's record g1 read there, and g1 (which read t-1) what was acknowledged in
+        // t-0; the acks=0 record has no known place.
+        let expected = [
+            (Some(0), Some(0), Some(1), Some((0, 1))),
+            (Some(0), Some(1), Some(4), Some((1, 7))),
+            (Some(1), Some(0), Some(0), Some((0, 0))),
+            (Some(1), Some(0), Some(1), Some((0, 1))),
+        ];
+        assert_eq!(found, expected);
+        assert!(v[0].detail.ends_with("it was seen there"), "{}", v[0].detail);
     }
 
     #[test]

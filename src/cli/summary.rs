@@ -252,7 +252,7 @@ pub fn check_human(v: &Verdict, with_logs: bool) -> String {
     if !with_logs {
         let _ = writeln!(
             s,
-            "no final logs in the file: lost-write, undelivered, duplicate-write and reordered-write need them and find nothing"
+            "no final logs in the file: what the partitions hold is inferred from what clients saw (black-box)"
         );
     }
     if !v.violations.iter().any(|(name, _)| *name == crate::check::divergence::NAME) {

@@ -51,6 +51,10 @@ pub enum ClientEvent {
     Committed { consumer: u32, group: u32, generation: i32, partition: u32, offset: u64, error: Option<String> },
     /// One produce attempt of a batch failed and the batch will be retried (or failed, see SendFailed).
     ProduceAttemptFailed { producer: u32, partition: u32, first_send_seq: u64, records: u32, error: String },
+    // New variants go last: the trace digest hashes each event's discriminant (its place here).
+    /// The application read a record not meant for it (another channel of a stage's output) and passed it over
+    /// unprocessed.
+    Filtered { consumer: u32, group: u32, partition: u32, offset: u64, producer: u32, send_seq: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

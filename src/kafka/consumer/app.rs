@@ -65,6 +65,18 @@ impl Consumer {
         self.emit(ctx, event);
     }
 
+    pub(super) fn report_filtered(&self, p: PartitionId, offset: u64, record: Record, ctx: &mut KafkaCtx<'_>) {
+        let event = ClientEvent::Filtered {
+            consumer: self.index,
+            group: self.group().0,
+            partition: p.0,
+            offset,
+            producer: record.producer.0,
+            send_seq: record.send_seq,
+        };
+        self.emit(ctx, event);
+    }
+
     /// poll threw on a record it could not deserialize and the application died; its supervisor restarts it after
     /// a delay, as a new member that resumes from the committed offsets (and meets the same record again).
     pub(super) fn die_on_poison(&mut self, (p, offset, record): (PartitionId, u64, Record), ctx: &mut KafkaCtx<'_>) {

@@ -36,6 +36,8 @@ struct Taken {
     records: Vec<Fetched>,
     /// Skipped as undeserializable (an error-handling deserializer).
     skipped: Vec<Fetched>,
+    /// Passed over: another channel's.
+    filtered: Vec<Fetched>,
     /// The record poll throws on (the default deserializer), when it is the first one.
     poison: Option<Fetched>,
     /// Per partition, the offsets the poll moved past: [first, end).
@@ -486,6 +488,9 @@ impl Consumer {
         for &(p, offset, record) in &taken.skipped {
             self.report_poison(p, offset, record, true, ctx);
         }
+        for &(p, offset, record) in &taken.filtered {
+            self.report_filtered(p, offset, record, ctx);
+        }
         let records = taken.records;
         if records.is_empty() {
             self.send_fetches(ctx);
@@ -824,7 +829,9 @@ impl Consumer {
                 self.cfg.channel.is_some_and(|c| self.spec.channel_of(record.producer, record.send_seq) != Some(c));
             if poison {
                 taken.skipped.push((p, offset, record));
-            } else if !other_channel {
+            } else if other_channel {
+                taken.filtered.push((p, offset, record));
+            } else {
                 taken.records.push((p, offset, record));
             }
         }

@@ -225,6 +225,7 @@ impl Outcome {
             events: &self.cluster_events,
             within: &self.within,
             witness_limit: Some(WITNESSES_SHOWN),
+            empty_fails: false,
         }
     }
 }

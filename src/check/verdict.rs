@@ -97,6 +97,8 @@ pub struct Verdict {
     pub results: Vec<ExpectationResult>,
     /// Violations per invariant, whether or not an expectation mentions it.
     pub violations: BTreeMap<&'static str, usize>,
+    /// The first witnesses (at most the evidence's `witness_limit`) of each violated invariant.
+    pub witnesses: BTreeMap<&'static str, Vec<Witness>>,
 }
 
 impl Verdict {
@@ -150,13 +152,26 @@ pub struct Evidence<'a> {
     pub within: &'a [WithinOutcome],
     /// How many witnesses each expectation keeps (`None`: all).
     pub witness_limit: Option<usize>,
+    /// Whether a `holds` judged on no evidence fails (`vacuous`): for a recorded history unless `--allow-empty`;
+    /// a run's story says what its clients do.
+    pub empty_fails: bool,
 }
 
 impl<'a> Evidence<'a> {
     /// A history recorded elsewhere, with its final and replica logs if it has them.
     pub fn of_history(history: &'a History, logs: Option<&'a [FinalLog]>, replicas: Option<&'a [ReplicaLog]>) -> Self {
         let witness_limit = Some(WITNESSES_SHOWN);
-        Evidence { history, logs, replicas, counts: None, unconverged: &[], events: &[], within: &[], witness_limit }
+        Evidence {
+            history,
+            logs,
+            replicas,
+            counts: None,
+            unconverged: &[],
+            events: &[],
+            within: &[],
+            witness_limit,
+            empty_fails: true,
+        }
     }
 }
 
@@ -172,9 +187,15 @@ pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
     let mut results = Vec::new();
     for name in &expect.holds {
         let broken = broken_by(&found, name);
-        let detail =
-            if broken.is_empty() { "no violation".to_string() } else { format!("{} violations", broken.len()) };
-        results.push(result("holds", name, broken.is_empty(), detail, &broken, &names, (events, limit)));
+        let invariants = super::expand(name).unwrap_or_default();
+        let empty =
+            evidence.empty_fails.then(|| super::vacuous(evidence.history, evidence.logs.is_some(), &invariants));
+        let (met, detail) = match (broken.is_empty(), empty.flatten()) {
+            (true, Some(why)) => (false, format!("vacuous: {why} (--allow-empty accepts it)")),
+            (true, None) => (true, "no violation".to_string()),
+            (false, _) => (false, format!("{} violations", broken.len())),
+        };
+        results.push(result("holds", name, met, detail, &broken, &names, (events, limit)));
     }
     for name in &expect.violated {
         let broken = broken_by(&found, name);
@@ -202,7 +223,12 @@ pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
         results.extend(liveness_results(expect, evidence.unconverged, limit));
     }
     let violations = found.iter().map(|(&name, v)| (name, v.len())).collect();
-    Verdict { results, violations }
+    let witnesses = found
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(&name, v)| (name, v.iter().take(limit).map(|v| Witness::of(v, &names, events)).collect()))
+        .collect();
+    Verdict { results, violations, witnesses }
 }
 
 /// `[[expect.within]]`: met when the condition held within its bound after its clock started.

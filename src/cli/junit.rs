@@ -94,6 +94,28 @@ pub fn verdict_cases(verdict: Option<&Verdict>, time_s: f64, reproduce: &str) ->
     verdict.results.iter().map(case).collect()
 }
 
+/// Without `--holds`, `insync check`'s cases: one per invariant judged, failed when it was violated (with its
+/// first witnesses), in the order the checker lists them.
+pub fn invariant_cases(verdict: &Verdict, reproduce: &str) -> Vec<Case> {
+    let case = |(&name, &count): (&&'static str, &usize)| {
+        let failure = (count > 0).then(|| {
+            let message = format!("{count} violations");
+            let mut body = message.clone();
+            for w in verdict.witnesses.get(name).into_iter().flatten().take(WITNESSES_SHOWN) {
+                body.push_str(&format!("\n{w}"));
+            }
+            body.push_str(&format!("\nreproduce: {reproduce}"));
+            Failure { kind: "invariant", message, body }
+        });
+        Case { name: format!("invariant {name}"), time_s: 0.0, failure }
+    };
+    let order = |name: &str| crate::check::INVARIANTS.iter().position(|&i| i == name);
+    let mut cases: Vec<(Option<usize>, Case)> =
+        verdict.violations.iter().map(|entry| (order(entry.0), case(entry))).collect();
+    cases.sort_by_key(|(at, _)| *at);
+    cases.into_iter().map(|(_, c)| c).collect()
+}
+
 fn write_properties(w: &mut Writer<Vec<u8>>, properties: &[(&'static str, String)]) -> io::Result<()> {
     w.create_element("properties").write_inner_content(|w| {
         for (name, value) in properties {

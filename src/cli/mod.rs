@@ -88,6 +88,10 @@ pub enum Command {
         /// How many witnesses each expectation keeps in --json: a number, or `all`.
         #[arg(long, value_name = "N|all", default_value = "3", value_parser = parse_witnesses)]
         witnesses: WitnessLimit,
+        /// Let a --holds pass on a history with no sends (or no reads, for an invariant about reads), which
+        /// otherwise fails it as vacuous.
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// Load and check a scenario without running it; show what it would run (`--json`: every setting, defaults
     /// filled in).
@@ -245,8 +249,9 @@ pub fn main() -> ExitCode {
             let asked = RunOptions { seed, overrides: set, json, fnv64, witnesses: witnesses.0, check_determinism };
             run(&scenario, &asked, files)
         }
-        Command::Check { history, holds, json, junit, witnesses } => {
-            check_history(&history, &holds, json, junit.as_deref(), witnesses.0)
+        Command::Check { history, holds, json, junit, witnesses, allow_empty } => {
+            let asked = CheckOptions { holds: &holds, json, junit: junit.as_deref(), limit: witnesses.0, allow_empty };
+            check_history(&history, &asked)
         }
         Command::Validate { scenario, json, set } => validate_scenario(&scenario, json, &set),
         Command::Explore { scenario, seeds, jobs, shard, out, junit, json, quiet, set } => {
@@ -502,8 +507,18 @@ fn print(text: &str, to_stderr: bool) -> Result<(), ExitCode> {
     }
 }
 
+/// What `insync check` was asked.
+struct CheckOptions<'a> {
+    holds: &'a [String],
+    json: bool,
+    junit: Option<&'a Path>,
+    limit: Option<usize>,
+    allow_empty: bool,
+}
+
 /// `insync check`: the checker over a recorded history (and its final and replica logs, when the file has them).
-fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>, limit: Option<usize>) -> ExitCode {
+fn check_history(path: &Path, asked: &CheckOptions<'_>) -> ExitCode {
+    let CheckOptions { holds, json, junit, limit, allow_empty } = *asked;
     let recorded = match summary::read_history_jsonl(path) {
         Ok(h) => h,
         Err(e) => {
@@ -525,7 +540,7 @@ fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>
     let expect = scenario::expect::Expectations { holds: holds.to_vec(), ..Default::default() };
     let (logs, replicas) = (recorded.final_logs.as_deref(), recorded.replica_logs.as_deref());
     let evidence = verdict::Evidence::of_history(&recorded.history, logs, replicas);
-    let v = verdict::judge(&expect, &verdict::Evidence { witness_limit: limit, ..evidence });
+    let v = verdict::judge(&expect, &verdict::Evidence { witness_limit: limit, empty_fails: !allow_empty, ..evidence });
     let mut outputs = match Outputs::prepare(Some(path), &[(Kind::Junit, junit)]) {
         Ok(o) => o,
         Err(e) => {
@@ -540,9 +555,13 @@ fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>
             ("history_fnv64", format!("{:016x}", sim::fnv64(&bytes))),
             ("insync_version", env!("CARGO_PKG_VERSION").to_string()),
         ];
-        let reproduce = format!("insync check {} --holds {}", path.display(), holds.join(","));
+        let reproduce = check_command(path, asked);
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("history");
-        let cases = junit::verdict_cases(Some(&v), 0.0, &reproduce);
+        let cases = if holds.is_empty() {
+            junit::invariant_cases(&v, &reproduce)
+        } else {
+            junit::verdict_cases(Some(&v), 0.0, &reproduce)
+        };
         let suite = junit::Suite { name, properties, time_s: 0.0, cases, reproduce: &reproduce };
         let written = junit::write(&suite).map_err(|e| format!("--junit: {e}"));
         let written = written.and_then(|xml| outputs.write(Kind::Junit, |w| w.write_all(xml.as_bytes())));
@@ -561,6 +580,18 @@ fn check_history(path: &Path, holds: &[String], json: bool, junit: Option<&Path>
         return code;
     }
     if v.all_met() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPECTATION_FAILED) }
+}
+
+/// The `insync check` command line that judges the history again as asked.
+fn check_command(path: &Path, asked: &CheckOptions<'_>) -> String {
+    let mut command = format!("insync check {}", shell_word(&path.display().to_string()));
+    if !asked.holds.is_empty() {
+        command.push_str(&format!(" --holds {}", asked.holds.join(",")));
+    }
+    if asked.allow_empty {
+        command.push_str(" --allow-empty");
+    }
+    command
 }
 
 /// `insync validate`: exit 0 with what the scenario sets up, or 2 with the first error.

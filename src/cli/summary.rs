@@ -260,6 +260,11 @@ pub fn check_human(v: &Verdict, with_logs: bool) -> String {
     }
     for (name, count) in &v.violations {
         let _ = writeln!(s, "  {name:<22} {count} violations");
+        if v.results.is_empty() {
+            for w in v.witnesses.get(name).into_iter().flatten().take(WITNESSES_SHOWN) {
+                let _ = writeln!(s, "         {w}");
+            }
+        }
     }
     if !v.results.is_empty() {
         write_verdict(&mut s, v);
@@ -274,6 +279,8 @@ pub struct CheckJson<'a> {
     insync_version: &'static str,
     final_logs: bool,
     verdict: JsonVerdict<'a>,
+    /// The first witnesses (at most `--witnesses`) of each violated invariant, by invariant.
+    witnesses: &'a BTreeMap<&'static str, Vec<crate::check::verdict::Witness>>,
 }
 
 pub fn check_json(v: &Verdict, with_logs: bool) -> String {
@@ -282,6 +289,7 @@ pub fn check_json(v: &Verdict, with_logs: bool) -> String {
         insync_version: env!("CARGO_PKG_VERSION"),
         final_logs: with_logs,
         verdict: JsonVerdict::of(v),
+        witnesses: &v.witnesses,
     };
     let mut text = serde_json::to_string(&json).unwrap_or_default();
     text.push('\n');

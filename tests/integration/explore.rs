@@ -17,7 +17,7 @@ fn text(path: &std::path::Path) -> String {
 /// which expects durability to hold, fails at every seed.
 fn durability_expected_of_acks1() -> std::path::PathBuf {
     let original = text(&scenario_path("acks1-leader-crash"));
-    let changed = original.replace("holds = [\"key-order\"]\nviolated = [\"durability\"]", "holds = [\"durability\"]");
+    let changed = original.replace("holds = [\"ordering\"]\nviolated = [\"durability\"]", "holds = [\"durability\"]");
     assert_ne!(changed, original, "the story's [expect] has the lines this test replaces");
     let path = temp_file("explore", "acks1-durability.toml");
     std::fs::write(&path, changed).expect("written");

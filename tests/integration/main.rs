@@ -16,6 +16,7 @@ mod outputs;
 mod overrides;
 mod perfetto;
 mod properties;
+mod recordings;
 mod scenarios;
 mod schemas;
 mod sharper;

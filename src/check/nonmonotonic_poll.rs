@@ -20,12 +20,11 @@ pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
             return;
         }
         let detail = format!(
-            "consumer {} polled offsets {}..={} after {}..={} without a rebalance in between",
+            "consumer {} polled offsets {}..={} {} without a rebalance in between",
             names.consumer(s.consumer),
             s.now.0,
             s.now.1 - 1,
-            s.before.0,
-            s.before.1 - 1
+            s.after()
         );
         let v =
             Violation::new(NAME, detail).at(s.partition, Some(s.now.0)).record(known.record_at(s.partition, s.now.0));
@@ -52,17 +51,36 @@ mod tests {
         assert!(w.detail.contains("2..=3 after 0..=2"), "{}", w.detail);
     }
 
+    // An eager rebalance revokes everything (ConsumerCoordinator.onJoinPrepare) and the partition starts again from
+    // the committed offset, here none recorded; a cooperative one keeps what stays assigned, with its position.
     #[test]
-    fn contiguous_and_forward_polls_are_monotonic_and_a_new_assignment_may_rewind() {
-        let h = history(vec![
+    fn contiguous_and_forward_polls_are_monotonic_and_a_revoked_partition_may_rewind() {
+        let eager = vec![
             assigned(0, 0, &[0]),
             polled(0, 0, 0, 0, 3),
             polled(0, 0, 0, 3, 1),
             polled(0, 0, 0, 9, 1),
+            revoked(0, 0, &[0]),
             assigned(0, 0, &[0]),
             polled(0, 0, 0, 0, 1),
-        ]);
-        assert!(check(&h, None).is_empty());
+        ];
+        assert!(check(&history(eager), None).is_empty());
+        let retained =
+            vec![assigned(0, 0, &[0, 1]), polled(0, 0, 0, 0, 3), revoked(0, 0, &[1]), assigned_at(0, 0, 2, &[0])];
+        let mut from_position = retained.clone();
+        from_position.push(polled_at(0, 2, 0, 3, 1));
+        assert!(check(&history(from_position), None).is_empty());
+        let mut rewound = retained;
+        rewound.push(polled_at(0, 2, 0, 0, 1));
+        let v = check(&history(rewound), None);
+        assert_eq!(v.iter().map(|v| v.offset).collect::<Vec<_>>(), [Some(0)]);
+    }
+
+    // A reset (auto.offset.reset, a detected truncation) moves the position: the next poll starts there.
+    #[test]
+    fn a_poll_before_where_a_reset_put_the_position_goes_back() {
+        let h = history(vec![assigned(0, 0, &[0]), reset(0, 0, 0, 7), polled(0, 0, 0, 6, 1)]);
+        assert!(check(&h, None)[0].detail.contains("after its position was reset to 7"));
     }
 
     #[test]

@@ -1,41 +1,81 @@
 //! Consecutive polls within one consumer's continuous ownership of a partition, for `nonmonotonic-poll` and
-//! `poll-skip`. Ownership of a partition starts at an `Assigned` that lists it and ends at the consumer's next
-//! `Revoked` that lists it, its next `Assigned` (which starts afresh from its list) or `LeftGroup`. Polls outside
-//! ownership (a zombie still polling after it left) and empty polls are not compared. A `PositionReset`
-//! (auto.offset.reset, after OFFSET_OUT_OF_RANGE or without a committed offset) is a visible seek: the next poll
-//! of that partition starts the comparison afresh. Jepsen resets the same way on `assign`/`subscribe`: a new
-//! assignment starts from the committed offset, not where polling left off. A `polled` event covers every offset
-//! the poll moved past, including records it filtered out or skipped as unreadable.
+//! `poll-skip`, with the position Kafka keeps between them.
+//!
+//! Ownership of a partition starts at an `Assigned` that lists it and ends at the consumer's next `Revoked` that
+//! lists it, an `Assigned` that leaves it out, `LeftGroup`, or a `Joining` under a new member id (empty, or
+//! another than the consumer's last: a restarted process, which has no positions, or a lost membership). An `Assigned` of a newer generation that lists a
+//! partition the consumer still owns keeps its position (a cooperative rebalance retains it), as does a manual
+//! one (KafkaConsumer.assign keeps positions of partitions still assigned: SubscriptionState.assignFromUser); one
+//! at the same generation is a restarted static member's (KIP-345), which starts afresh. A poll at another generation than the ownership's is a rebalance
+//! nobody recorded: the comparison starts afresh. Polls outside ownership (a zombie still polling after it left)
+//! and empty polls are not compared.
+//!
+//! Where the position comes from when an ownership starts: a `PositionReset` (auto.offset.reset, after
+//! OFFSET_OUT_OF_RANGE or without a committed offset; a detected truncation) sets it, so the next poll must start
+//! there. A newly assigned partition starts at the group's committed offset, which a history of clients does not
+//! always know (an admin's reset-offsets, a commit made at close() whose answer came after it), so its first poll
+//! is not compared. A `polled` event covers every
+//! offset the poll moved past, including records it filtered out or skipped as unreadable.
 
 use crate::history::{ClientEvent, History};
 use std::collections::BTreeMap;
 
-/// Two successive non-empty polls of one partition by one consumer within one ownership.
+/// What a poll is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Since {
+    /// The previous poll of the ownership.
+    Poll,
+    /// A position reset.
+    Reset,
+}
+
+/// Two successive non-empty polls of one partition by one consumer within one ownership, or a poll and the
+/// position a reset put it at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PollStep {
     pub consumer: u32,
     pub group: u32,
     pub partition: u32,
-    /// The previous poll's offsets, `[first, end)`.
+    /// The previous poll's offsets, `[first, end)`; an empty range at a reset's position.
     pub before: (u64, u64),
     /// This poll's offsets, `[first, end)`.
     pub now: (u64, u64),
     pub time_us: u64,
+    pub since: Since,
 }
 
-/// One owned partition: the last poll's offsets, if any yet.
-#[derive(Default)]
+impl PollStep {
+    /// What the poll came after, in words: `after 3..=5`, `after its position was reset to 7`.
+    pub(crate) fn after(&self) -> String {
+        match self.since {
+            Since::Poll => format!("after {}..={}", self.before.0, self.before.1 - 1),
+            Since::Reset => format!("after its position was reset to {}", self.before.1),
+        }
+    }
+}
+
+/// One owned partition: the ownership's generation, and the position the next poll continues from, if known.
 struct Owned {
-    last: Option<(u64, u64)>,
+    generation: i32,
+    from: Option<((u64, u64), Since)>,
 }
 
 /// Calls `f` for each step, in history order.
 pub(crate) fn for_each_poll_step(history: &History, mut f: impl FnMut(PollStep)) {
     let mut owned: BTreeMap<u32, BTreeMap<u32, Owned>> = BTreeMap::new();
+    let mut members: BTreeMap<u32, &str> = BTreeMap::new();
     for entry in &history.entries {
         match &entry.event {
-            ClientEvent::Assigned { consumer, partitions, .. } => {
-                owned.insert(*consumer, partitions.iter().map(|&p| (p, Owned::default())).collect());
+            &ClientEvent::Assigned { consumer, generation, ref partitions, .. } => {
+                let mut was = owned.remove(&consumer).unwrap_or_default();
+                let now = partitions.iter().map(|&p| {
+                    // A static member restarted gets its assignment again at the same generation (KIP-345): a new
+                    // process, no positions. A manual assignment (-1) keeps them.
+                    let kept = was.remove(&p).filter(|o| generation > o.generation || generation < 0);
+                    let kept = kept.map(|o| Owned { generation, ..o });
+                    (p, kept.unwrap_or(Owned { generation, from: None }))
+                });
+                owned.insert(consumer, now.collect());
             }
             ClientEvent::Revoked { consumer, partitions, .. } => {
                 if let Some(mine) = owned.get_mut(consumer) {
@@ -43,16 +83,24 @@ pub(crate) fn for_each_poll_step(history: &History, mut f: impl FnMut(PollStep))
                 }
             }
             ClientEvent::LeftGroup { consumer, .. } => _ = owned.remove(consumer),
-            &ClientEvent::PositionReset { consumer, partition, .. } => {
-                if let Some(o) = owned_mut(&mut owned, consumer, partition) {
-                    *o = Owned::default();
+            ClientEvent::Joining { consumer, member_id, .. } => {
+                if members.insert(*consumer, member_id).is_none_or(|was| was != member_id) || member_id.is_empty() {
+                    owned.remove(consumer);
                 }
             }
-            &ClientEvent::Polled { consumer, group, partition, first_offset, count, .. } if count > 0 => {
+            &ClientEvent::PositionReset { consumer, partition, offset, .. } => {
+                if let Some(o) = owned_mut(&mut owned, consumer, partition) {
+                    o.from = Some(((offset, offset), Since::Reset));
+                }
+            }
+            &ClientEvent::Polled { consumer, group, generation, partition, first_offset, count } if count > 0 => {
                 let Some(o) = owned_mut(&mut owned, consumer, partition) else { continue };
+                if o.generation != generation {
+                    *o = Owned { generation, from: None };
+                }
                 let now = (first_offset, first_offset.saturating_add(u64::from(count)));
-                if let Some(before) = o.last.replace(now) {
-                    f(PollStep { consumer, group, partition, before, now, time_us: entry.time_us });
+                if let Some((before, since)) = o.from.replace((now, Since::Poll)) {
+                    f(PollStep { consumer, group, partition, before, now, time_us: entry.time_us, since });
                 }
             }
             _ => {}
@@ -91,14 +139,49 @@ mod tests {
             revoked(0, 0, &[0]),
             polled(0, 0, 0, 5, 1),
             polled(0, 0, 1, 1, 1),
-            assigned(0, 0, &[0, 1]),
-            polled(0, 0, 1, 9, 1),
+            assigned_at(0, 0, 2, &[0, 1]),
+            polled_at(0, 2, 1, 9, 1),
             reset(0, 0, 1, 3),
-            polled(0, 0, 1, 3, 1),
+            polled_at(0, 2, 1, 3, 1),
             left(0, 0),
-            polled(0, 0, 1, 20, 1),
+            polled_at(0, 2, 1, 20, 1),
         ]);
-        assert_eq!(s, [((0, 1), (1, 2))]);
+        // t-1 stays assigned (not revoked) into generation 2: its position is kept, 2 then 9; the reset to 3 is
+        // where the next poll must start; after leaving, nothing counts.
+        assert_eq!(s, [((0, 1), (1, 2)), ((1, 2), (9, 10)), ((3, 3), (3, 4))]);
+    }
+
+    #[test]
+    fn a_static_member_given_its_assignment_again_at_the_same_generation_starts_afresh() {
+        let s = steps(vec![assigned(0, 0, &[0]), polled(0, 0, 0, 5, 1), assigned(0, 0, &[0]), polled(0, 0, 0, 3, 1)]);
+        assert!(s.is_empty(), "{s:?}");
+        let manual = |partitions: &[u32]| assigned_at(0, 0, -1, partitions);
+        let s = steps(vec![manual(&[0]), polled_at(0, -1, 0, 5, 1), manual(&[0, 1]), polled_at(0, -1, 0, 6, 1)]);
+        assert_eq!(s, [((5, 6), (6, 7))], "assign() keeps the positions of partitions it keeps");
+    }
+
+    #[test]
+    fn a_new_consumer_process_or_another_generation_starts_afresh() {
+        let joining = |id: &str| ClientEvent::Joining { consumer: 0, group: 0, member_id: id.into() };
+        let other_generation =
+            ClientEvent::Polled { consumer: 0, group: 0, generation: 2, partition: 0, first_offset: 0, count: 1 };
+        let s = steps(vec![
+            joining("m-1"),
+            assigned(0, 0, &[0]),
+            polled(0, 0, 0, 4, 1),
+            joining("m-1"),
+            polled(0, 0, 0, 5, 1),
+            other_generation,
+            polled(0, 0, 0, 7, 1),
+            joining("m-2"),
+            assigned(0, 0, &[0]),
+            polled(0, 0, 0, 0, 1),
+            joining(""),
+            assigned(0, 0, &[0]),
+            polled(0, 0, 0, 0, 1),
+        ]);
+        // The same member rejoining keeps its position; a restarted one (m-2) or a first join does not.
+        assert_eq!(s, [((4, 5), (5, 6))]);
     }
 
     #[test]

@@ -28,12 +28,11 @@ pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
 
 fn violation(s: &PollStep, offset: u64, known: &Known<'_>, names: &Names<'_>) -> Violation {
     let detail = format!(
-        "consumer {} polled offsets {}..={} after {}..={} without a rebalance in between, skipping {}",
+        "consumer {} polled offsets {}..={} {} without a rebalance in between, skipping {}",
         names.consumer(s.consumer),
         s.now.0,
         s.now.1 - 1,
-        s.before.0,
-        s.before.1 - 1,
+        s.after(),
         skipped_count(s.now.0 - s.before.1)
     );
     let v = Violation::new(NAME, detail).at(s.partition, Some(offset)).record(known.record_at(s.partition, offset));

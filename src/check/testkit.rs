@@ -60,3 +60,13 @@ pub(crate) fn processed(consumer: u32, group: u32, partition: u32, offset: u64, 
 pub(crate) fn oor(consumer: u32, group: u32, partition: u32, offset: u64) -> ClientEvent {
     ClientEvent::OffsetOutOfRange { consumer, group, partition, offset }
 }
+
+/// `assigned` at another generation than 1 (a later rebalance).
+pub(crate) fn assigned_at(consumer: u32, group: u32, generation: i32, partitions: &[u32]) -> ClientEvent {
+    ClientEvent::Assigned { consumer, group, generation, partitions: partitions.to_vec() }
+}
+
+/// `polled` at another generation than 1.
+pub(crate) fn polled_at(consumer: u32, generation: i32, partition: u32, first_offset: u64, count: u32) -> ClientEvent {
+    ClientEvent::Polled { consumer, group: 0, generation, partition, first_offset, count }
+}

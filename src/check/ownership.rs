@@ -84,7 +84,8 @@ pub(crate) fn for_each_poll_step(history: &History, mut f: impl FnMut(PollStep))
             }
             ClientEvent::LeftGroup { consumer, .. } => _ = owned.remove(consumer),
             ClientEvent::Joining { consumer, member_id, .. } => {
-                if members.insert(*consumer, member_id).is_none_or(|was| was != member_id) || member_id.is_empty() {
+                let renamed = members.insert(*consumer, member_id).is_none_or(|was| was != member_id);
+                if renamed || member_id.is_empty() {
                     owned.remove(consumer);
                 }
             }

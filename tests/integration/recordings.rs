@@ -108,3 +108,14 @@ fn an_invariants_name_selects_it_alone() {
     assert_eq!(xml.matches("<testcase ").count(), insync::check::INVARIANTS.len() - 1, "{xml}");
     assert!(xml.contains(r#"name="invariant reordered-write""#) && xml.matches("<failure ").count() == 2, "{xml}");
 }
+
+// A history format this insync does not know is refused, not misread: exit 2 naming the file, line and version.
+#[test]
+fn an_unknown_history_version_is_bad_input() {
+    let path = temp_file("recordings", "v9.jsonl");
+    std::fs::write(&path, HEADER.replace(r#""version":1"#, r#""version":9"#)).expect("write");
+    let out = check(&path, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("v9.jsonl:1: history version 9: expected 1"), "{stderr}");
+}

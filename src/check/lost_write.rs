@@ -101,6 +101,9 @@ fn unread_acknowledged(history: &History, known: &Known<'_>, names: &Names<'_>) 
         }
     }
     let passed = Spans::passed(history);
+    // The reads by place, in history order within one place, to find what was read at an offset in O(log n).
+    let mut by_place = reads.clone();
+    by_place.sort_by_key(|r| (r.partition, r.offset));
     let mut out = Vec::new();
     for entry in &history.entries {
         let ClientEvent::SendAcked { producer, send_seq, partition, offset: Some(o) } = entry.event else { continue };
@@ -108,7 +111,9 @@ fn unread_acknowledged(history: &History, known: &Known<'_>, names: &Names<'_>) 
         if known.is_final(partition) || read_records.contains(&record) {
             continue;
         }
-        let instead = reads.iter().find(|r| (r.partition, r.offset) == (partition, o) && r.record != record);
+        let from = by_place.partition_point(|r| (r.partition, r.offset) < (partition, o));
+        let here = by_place[from..].iter().take_while(|r| (r.partition, r.offset) == (partition, o));
+        let instead = here.copied().find(|r| r.record != record);
         let detail = match (instead, bound.get(&partition)) {
             (Some(other), _) => format!(
                 "acknowledged there, but consumer {} read {} there, and no consumer ever read it",

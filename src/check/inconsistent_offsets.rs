@@ -1,5 +1,6 @@
 //! `inconsistent-offsets` (Jepsen's name and meaning): one (partition, offset) seen holding different records.
-//! The observers are producers' acknowledgements with an offset, the records consumers processed (or met and could
+//! The observers are producers' acknowledgements with an offset, the offsets recorders learned for indeterminate
+//! sends (Jepsen's `:info` sends whose offset became known), the records consumers processed (or met and could
 //! not read) and, when given, the final log. An offset's reference record is the final log's, else the first
 //! observation in history order; each other record observed there is a violation. (Where the final log disagrees
 //! with an acknowledgement or a processing, `lost-write` fires too: the record it lost is gone from where it was
@@ -55,9 +56,10 @@ fn observations(history: &History) -> Vec<Seen> {
     let mut seen = Vec::new();
     for (entry, e) in history.entries.iter().enumerate() {
         let (partition, offset, record) = match e.event {
-            ClientEvent::SendAcked { producer, send_seq, partition, offset: Some(offset) } => {
-                (partition, offset, (producer, send_seq))
-            }
+            ClientEvent::SendAcked { producer, send_seq, partition, offset: Some(offset) }
+            | ClientEvent::SendFailed {
+                producer, send_seq, partition, definite: false, offset: Some(offset), ..
+            } => (partition, offset, (producer, send_seq)),
             ref event => match read(event) {
                 Some(r) => (r.partition, r.offset, r.record),
                 None => continue,
@@ -72,6 +74,9 @@ fn observations(history: &History) -> Vec<Seen> {
 fn observer(history: &History, entry: usize, names: &Names<'_>) -> String {
     match history.entries[entry].event {
         ClientEvent::SendAcked { producer, .. } => format!("the acknowledgement to {}", names.producer(producer)),
+        ClientEvent::SendFailed { producer, .. } => {
+            format!("the offset learned for {}'s indeterminate send", names.producer(producer))
+        }
         ref event => match read(event) {
             Some(r) => format!("consumer {} (which {} it)", names.consumer(r.consumer), r.verb.trim_end_matches(',')),
             None => "an observer".to_string(),
@@ -126,6 +131,22 @@ mod tests {
         let v = check(&history(vec![acked(0, 0, 0, Some(0)), poisoned]), None);
         assert_eq!((v.len(), v[0].witness_record(), v[0].group), (1, Some((1, 0)), Some(1)));
         assert!(v[0].detail.starts_with("consumer c1 (which met, unreadable it)"), "{}", v[0].detail);
+    }
+
+    #[test]
+    fn an_indeterminate_send_whose_offset_was_learned_is_an_observation() {
+        let info = |offset| ClientEvent::SendFailed {
+            producer: 1,
+            send_seq: 3,
+            partition: 0,
+            error: "REQUEST_TIMED_OUT".into(),
+            definite: false,
+            offset,
+        };
+        let v = check(&history(vec![acked(0, 0, 0, Some(0)), info(Some(0))]), None);
+        assert_eq!((v.len(), v[0].witness_record()), (1, Some((1, 3))));
+        assert!(v[0].detail.starts_with("the offset learned for p1's indeterminate send"), "{}", v[0].detail);
+        assert!(check(&history(vec![acked(0, 0, 0, Some(0)), info(None)]), None).is_empty());
     }
 
     #[test]

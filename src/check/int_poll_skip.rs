@@ -4,7 +4,7 @@
 //! transaction markers and compaction leave them). A consumer that stops part-way (it crashed, or lost the
 //! partition) skips nothing: only a read after the gap shows one. What a poll returned are the reads (`processed`,
 //! `poisoned`, `filtered`) its consumer made of that partition at offsets of the poll's range, up to its next
-//! poll of the partition.
+//! poll of the partition, its next `poll_invoked` (version 2: the application called `poll()` again) or its crash.
 
 use super::index::Known;
 use super::violation::{Names, Violation};
@@ -36,6 +36,11 @@ pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
                 if let Some(done) = open.insert((consumer, partition), poll) {
                     judged.push(((consumer, partition), done));
                 }
+            }
+            ClientEvent::PollInvoked { consumer, .. } | ClientEvent::ConsumerCrashed { consumer, .. } => {
+                let theirs: Vec<(u32, u32)> =
+                    open.range((consumer, 0)..=(consumer, u32::MAX)).map(|(&k, _)| k).collect();
+                judged.extend(theirs.into_iter().filter_map(|k| Some((k, open.remove(&k)?))));
             }
             ref e => {
                 let Some(r) = super::index::read(e) else { continue };
@@ -111,6 +116,20 @@ mod tests {
             processed(0, 0, 0, 1, (0, 0)),
         ];
         assert!(check(&history(stopped), None).is_empty());
+    }
+
+    #[test]
+    fn a_poll_ends_at_its_consumers_next_poll_call_or_crash() {
+        let acks = [acked(0, 0, 0, Some(1)), acked(0, 1, 0, Some(2)), acked(0, 2, 0, Some(3))];
+        let (invoked, crashed) = (
+            ClientEvent::PollInvoked { consumer: 0, group: 0 },
+            ClientEvent::ConsumerCrashed { consumer: 0, group: 0 },
+        );
+        for end in [invoked, crashed] {
+            let reads = vec![polled(0, 0, 0, 1, 3), processed(0, 0, 0, 1, (0, 0)), end, processed(0, 0, 0, 3, (0, 2))];
+            let h = history(acks.iter().cloned().chain(reads).collect());
+            assert!(check(&h, None).is_empty(), "offset 3 was read after the poll of 1..=3 ended");
+        }
     }
 
     #[test]

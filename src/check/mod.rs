@@ -25,10 +25,12 @@
 //! - `processing-order`: a group processed one producer's records of a key out of send order (the
 //!   application's ordering, which Kafka gives only when the key is the record key).
 //! - `read-before-send`: a record read before its send was invoked.
+//! - `aborted-read`: a record whose send failed definitely (not appended) was read, or is in the final log.
 //! - `divergence` (replica logs, so not in `check_all`): two replicas differ below their common high watermark.
 //!
 //! Guarantees name sets of invariants (`expand`). Every check is O(n log n) in the history and logs.
 
+pub mod aborted_read;
 pub mod divergence;
 pub mod duplicate_delivery;
 pub mod duplicate_write;
@@ -61,7 +63,7 @@ use std::collections::BTreeMap;
 type Check = fn(&History, Option<&[FinalLog]>) -> Vec<Violation>;
 
 /// The invariants judged from a history (and final logs), in the order `check_all` lists them.
-const CHECKS: [(&str, Check); 12] = [
+const CHECKS: [(&str, Check); 13] = [
     (lost_write::NAME, lost_write::check),
     (undelivered::NAME, undelivered::check),
     (duplicate_delivery::NAME, duplicate_delivery::check),
@@ -74,10 +76,11 @@ const CHECKS: [(&str, Check); 12] = [
     (inconsistent_offsets::NAME, inconsistent_offsets::check),
     (processing_order::NAME, processing_order::check),
     (read_before_send::NAME, read_before_send::check),
+    (aborted_read::NAME, aborted_read::check),
 ];
 
 /// Every invariant name: those `check_all` runs, then `divergence` (which needs replica logs).
-pub const INVARIANTS: [&str; 13] = [
+pub const INVARIANTS: [&str; 14] = [
     lost_write::NAME,
     undelivered::NAME,
     duplicate_delivery::NAME,
@@ -90,6 +93,7 @@ pub const INVARIANTS: [&str; 13] = [
     inconsistent_offsets::NAME,
     processing_order::NAME,
     read_before_send::NAME,
+    aborted_read::NAME,
     divergence::NAME,
 ];
 
@@ -105,9 +109,12 @@ pub const READ_INVARIANTS: [&str; 8] = [
     read_before_send::NAME,
 ];
 
+/// The invariants that judge what consumers read or, when given, the final logs: without final logs they are
+/// about reads alone.
+const READ_OR_LOG_INVARIANTS: [&str; 2] = [lost_write::NAME, aborted_read::NAME];
+
 /// Why judging `invariants` on `history` would prove nothing, if it would: the history has no send, or no read
-/// while every one of them is about reads (as `lost-write` is without final logs: it then sees only what consumers
-/// read). Jepsen's Kafka checker counts an empty history invalid (kafka_test.clj `empty-history-test`): a
+/// while every one of them is about reads (as `lost-write` and `aborted-read` are without final logs). Jepsen's Kafka checker counts an empty history invalid (kafka_test.clj `empty-history-test`): a
 /// recorder that captured nothing must not pass. A guarantee is vacuous only when all its invariants are.
 pub fn vacuous(history: &History, with_logs: bool, invariants: &[&str]) -> Option<&'static str> {
     let sent = history
@@ -115,7 +122,7 @@ pub fn vacuous(history: &History, with_logs: bool, invariants: &[&str]) -> Optio
         .iter()
         .any(|e| matches!(e.event, ClientEvent::SendInvoked { .. } | ClientEvent::SendAcked { .. }));
     let read = history.entries.iter().any(|e| index::read(&e.event).is_some());
-    let about_reads = |i: &&str| READ_INVARIANTS.contains(i) || (!with_logs && *i == lost_write::NAME);
+    let about_reads = |i: &&str| READ_INVARIANTS.contains(i) || (!with_logs && READ_OR_LOG_INVARIANTS.contains(i));
     match (sent, read) {
         (false, _) => Some("the history has no sends"),
         (true, false) if !invariants.is_empty() && invariants.iter().all(about_reads) => {

@@ -32,6 +32,8 @@ enum Anomaly {
     PollGap,
     /// An acknowledgement reports the offset of another record (black box: checked without final logs too).
     DifferentRecord,
+    /// A send reported as failed definitely (not appended) is in the log all the same, and read.
+    FailedButWritten,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +62,7 @@ fn anomaly() -> impl Strategy<Value = Anomaly> {
         PollBackwards,
         PollGap,
         DifferentRecord,
+        FailedButWritten,
     ])
 }
 
@@ -248,6 +251,19 @@ fn inject(run: &Run, m: &mut Model) -> Expected {
             let witness = (0, 0, Some((0, 1)));
             vec![("inconsistent-offsets", witness), ("lost-write", witness)]
         }
+        Anomaly::FailedButWritten => {
+            let (record, _, p) = sends(run)[run.pick % run.sends.len()];
+            let ack = entries.iter_mut().find(|e| {
+                matches!(e.event, ClientEvent::SendAcked { producer, send_seq, .. } if (producer, send_seq) == record)
+            });
+            let Some(entry) = ack else { unreachable!("every send is acknowledged") };
+            let error = "NOT_ENOUGH_REPLICAS".to_string();
+            let (producer, send_seq) = record;
+            entry.event =
+                ClientEvent::SendFailed { producer, send_seq, partition: p, error, definite: true, offset: None };
+            let offset = m.logs[p as usize].iter().position(|&r| r == record).expect("in the log") as u64;
+            vec![("aborted-read", (p, offset, Some(record)))]
+        }
     }
 }
 
@@ -337,8 +353,17 @@ proptest! {
 #[test]
 fn only_a_loss_after_every_read_is_invisible_without_final_logs() {
     use Anomaly::*;
-    let all =
-        [DropAcked, SkipProcessing, ProcessTwice, WriteTwice, SwapSameKey, PollBackwards, PollGap, DifferentRecord];
+    let all = [
+        DropAcked,
+        SkipProcessing,
+        ProcessTwice,
+        WriteTwice,
+        SwapSameKey,
+        PollBackwards,
+        PollGap,
+        DifferentRecord,
+        FailedButWritten,
+    ];
     let witness: Expected = vec![("x", (0, 0, Option::None))];
     let invisible: Vec<Anomaly> = all.into_iter().filter(|&a| black_box(a, &witness).is_empty()).collect();
     assert_eq!(invisible, [DropAcked]);

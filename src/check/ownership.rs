@@ -2,7 +2,7 @@
 //! `poll-skip`, with the position Kafka keeps between them.
 //!
 //! Ownership of a partition starts at an `Assigned` that lists it and ends at the consumer's next `Revoked` that
-//! lists it, an `Assigned` that leaves it out, `LeftGroup`, or a `Joining` under a new member id (empty, or
+//! lists it, an `Assigned` that leaves it out, `LeftGroup`, `ConsumerCrashed`, or a `Joining` under a new member id (empty, or
 //! another than the consumer's last: a restarted process, which has no positions, or a lost membership). An `Assigned` of a newer generation that lists a
 //! partition the consumer still owns keeps its position (a cooperative rebalance retains it), as does a manual
 //! one (KafkaConsumer.assign keeps positions of partitions still assigned: SubscriptionState.assignFromUser); one
@@ -11,8 +11,8 @@
 //! and empty polls are not compared.
 //!
 //! Where the position comes from when an ownership starts: a `PositionReset` (auto.offset.reset, after
-//! OFFSET_OUT_OF_RANGE or without a committed offset; a detected truncation) sets it, so the next poll must start
-//! there. A newly assigned partition starts at the group's committed offset, which a history of clients does not
+//! OFFSET_OUT_OF_RANGE or without a committed offset; a detected truncation) or the application's `Seeked` sets
+//! it, so the next poll must start there. A newly assigned partition starts at the group's committed offset, which a history of clients does not
 //! always know (an admin's reset-offsets, a commit made at close() whose answer came after it), so its first poll
 //! is not compared. A `polled` event covers every
 //! offset the poll moved past, including records it filtered out or skipped as unreadable.
@@ -27,6 +27,8 @@ pub(crate) enum Since {
     Poll,
     /// A position reset.
     Reset,
+    /// The application's seek.
+    Seek,
 }
 
 /// Two successive non-empty polls of one partition by one consumer within one ownership, or a poll and the
@@ -50,6 +52,7 @@ impl PollStep {
         match self.since {
             Since::Poll => format!("after {}..={}", self.before.0, self.before.1 - 1),
             Since::Reset => format!("after its position was reset to {}", self.before.1),
+            Since::Seek => format!("after it seeked to {}", self.before.1),
         }
     }
 }
@@ -82,16 +85,20 @@ pub(crate) fn for_each_poll_step(history: &History, mut f: impl FnMut(PollStep))
                     partitions.iter().for_each(|p| _ = mine.remove(p));
                 }
             }
-            ClientEvent::LeftGroup { consumer, .. } => _ = owned.remove(consumer),
+            ClientEvent::LeftGroup { consumer, .. } | ClientEvent::ConsumerCrashed { consumer, .. } => {
+                _ = owned.remove(consumer);
+            }
             ClientEvent::Joining { consumer, member_id, .. } => {
                 let renamed = members.insert(*consumer, member_id).is_none_or(|was| was != member_id);
                 if renamed || member_id.is_empty() {
                     owned.remove(consumer);
                 }
             }
-            &ClientEvent::PositionReset { consumer, partition, offset, .. } => {
+            &ClientEvent::PositionReset { consumer, partition, offset, .. }
+            | &ClientEvent::Seeked { consumer, partition, offset, .. } => {
+                let since = if matches!(entry.event, ClientEvent::Seeked { .. }) { Since::Seek } else { Since::Reset };
                 if let Some(o) = owned_mut(&mut owned, consumer, partition) {
-                    o.from = Some(((offset, offset), Since::Reset));
+                    o.from = Some(((offset, offset), since));
                 }
             }
             &ClientEvent::Polled { consumer, group, generation, partition, first_offset, count } if count > 0 => {
@@ -183,6 +190,25 @@ mod tests {
         ]);
         // The same member rejoining keeps its position; a restarted one (m-2) or a first join does not.
         assert_eq!(s, [((4, 5), (5, 6))]);
+    }
+
+    #[test]
+    fn a_seek_sets_the_position_and_a_crash_ends_the_ownership() {
+        let seek = ClientEvent::Seeked { consumer: 0, group: 0, partition: 0, offset: 9 };
+        let crash = ClientEvent::ConsumerCrashed { consumer: 0, group: 0 };
+        let s = steps(vec![
+            assigned(0, 0, &[0]),
+            polled(0, 0, 0, 0, 2),
+            seek,
+            polled(0, 0, 0, 9, 1),
+            crash,
+            polled(0, 0, 0, 3, 1),
+            assigned_at(0, 0, 2, &[0]),
+            polled_at(0, 2, 0, 3, 1),
+        ]);
+        // After the crash the process has no positions: its polls are not compared until its next ownership's
+        // second poll.
+        assert_eq!(s, [((9, 9), (9, 10))]);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `undelivered`: a record of a partition a group consumed that the group never processed.
 //!
-//! A group consumed a partition if one of its members was ever assigned it or processed a record from it; it is
-//! then held to every partition of that partition's topic (a subscription is to topics) — unless the partition
+//! A group consumed a partition if one of its members subscribed to its topic (`subscribed`, version 2), or was
+//! ever assigned it or processed a record from it; it is then held to every partition of that partition's topic
+//! (a subscription is to topics) — unless the partition
 //! was assigned manually (`assign()`, generation -1: no group generation), which holds it to that partition alone.
 //! The records it is held to are those from where the group started in the partition — its first position there:
-//! the offset its first `auto.offset.reset` put it at (a group that starts at `latest` is not owed what came
-//! before), or its first poll's — to the log's end: every record of the final log (the run's liveness phase, not
+//! the offset its first `auto.offset.reset` or seek put it at (a group that starts at `latest` is not owed what
+//! came before), or its first poll's — to the log's end: every record of the final log (the run's liveness phase, not
 //! this check, decides whether the group had time to get there) and the acknowledged records at offsets retention
 //! deleted before the log's start (deleted before the group read them: lost to it). A partition without a final
 //! log holds the records clients saw there: acknowledged at an offset, or read by anyone (Jepsen's `unseen`, per
@@ -57,7 +58,8 @@ fn starts(history: &History) -> BTreeMap<(u32, u32), u64> {
     let mut starts = BTreeMap::new();
     for entry in &history.entries {
         let (group, partition, offset) = match entry.event {
-            ClientEvent::PositionReset { group, partition, offset, .. } => (group, partition, offset),
+            ClientEvent::PositionReset { group, partition, offset, .. }
+            | ClientEvent::Seeked { group, partition, offset, .. } => (group, partition, offset),
             ClientEvent::Polled { group, partition, first_offset, count, .. } if count > 0 => {
                 (group, partition, first_offset)
             }
@@ -100,9 +102,13 @@ struct Consumed<'h> {
 
 impl<'h> Consumed<'h> {
     fn new(history: &'h History) -> Self {
-        let (mut partitions, mut subscribed) = (BTreeSet::new(), BTreeSet::new());
+        let (mut partitions, mut subscribed, mut topics) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
         for entry in &history.entries {
             let (group, ps, generation) = match &entry.event {
+                ClientEvent::Subscribed { group, topics: ts, .. } => {
+                    topics.extend(ts.iter().map(|t| (*group, t.as_str())));
+                    continue;
+                }
                 ClientEvent::Assigned { group, partitions: ps, generation, .. } => (*group, &ps[..], *generation),
                 ClientEvent::Processed { group, partition, generation, .. } => {
                     (*group, std::slice::from_ref(partition), *generation)
@@ -114,8 +120,9 @@ impl<'h> Consumed<'h> {
                 subscribed.extend(ps.iter().map(|&p| (group, p)));
             }
         }
-        let topics = subscribed.iter().filter_map(|&(g, p)| Some((g, topic(history, p)?))).collect();
-        Consumed { groups: partitions.iter().map(|&(g, _)| g).collect(), partitions, topics }
+        topics.extend(subscribed.iter().filter_map(|&(g, p)| Some((g, topic(history, p)?))));
+        let groups = partitions.iter().map(|&(g, _)| g).chain(topics.iter().map(|&(g, _)| g)).collect();
+        Consumed { groups, partitions, topics }
     }
 
     fn covers(&self, history: &History, group: u32, partition: u32) -> bool {
@@ -274,6 +281,22 @@ mod tests {
         ];
         assert_eq!(found, expected);
         assert!(v[0].detail.ends_with("it was seen there"), "{}", v[0].detail);
+    }
+
+    // KafkaConsumer.subscribe is to topics: a group that subscribed is owed their records though none of its
+    // members was ever given a partition; a seek is a first position like a reset.
+    #[test]
+    fn a_subscription_holds_the_group_to_its_topics_and_a_seek_sets_its_start() {
+        let subscribed = ClientEvent::Subscribed { consumer: 0, group: 0, topics: vec!["u".into()] };
+        let logs = [log(0, &[(0, 0)]), log(2, &[(1, 0), (1, 1)])];
+        let v = check(&history(vec![subscribed.clone()]), Some(&logs));
+        assert_eq!(
+            v.iter().map(|v| (v.partition, v.offset)).collect::<Vec<_>>(),
+            [(Some(2), Some(0)), (Some(2), Some(1))]
+        );
+        let seeked = ClientEvent::Seeked { consumer: 0, group: 0, partition: 2, offset: 1 };
+        let v = check(&history(vec![subscribed, seeked]), Some(&logs));
+        assert_eq!(v.iter().map(|v| (v.partition, v.offset)).collect::<Vec<_>>(), [(Some(2), Some(1))]);
     }
 
     #[test]

@@ -310,9 +310,10 @@ pub fn read_history_jsonl(path: &Path) -> Result<RecordedHistory, String> {
     let at = |n: usize, e: serde_json::Error| format!("{}:{}: {e}", path.display(), n + 1);
     let (n, first) = lines.next().ok_or_else(|| format!("{}: empty history file", path.display()))?;
     let mut history: History = serde_json::from_str(first).map_err(|e| at(n, e))?;
-    if history.version != crate::history::HISTORY_VERSION {
-        let known = crate::history::HISTORY_VERSION;
-        return Err(format!("{}:{}: history version {}: expected {known}", path.display(), n + 1, history.version));
+    if !crate::history::HISTORY_VERSIONS_READ.contains(&history.version) {
+        let (low, high) = crate::history::HISTORY_VERSIONS_READ.into_inner();
+        let v = history.version;
+        return Err(format!("{}:{}: history version {v}: expected {low} to {high}", path.display(), n + 1));
     }
     let (mut logs, mut replicas) = (Vec::new(), Vec::new());
     for (n, line) in lines {

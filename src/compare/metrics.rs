@@ -365,7 +365,17 @@ mod tests {
             entry(1_000, invoked(0)),
             entry(1_000, invoked(1)),
             entry(4_000, ClientEvent::SendAcked { producer: 0, send_seq: 0, partition: 0, offset: Some(0) }),
-            entry(5_000, ClientEvent::SendFailed { producer: 0, send_seq: 1, partition: 0, error: "TIMEOUT".into() }),
+            entry(
+                5_000,
+                ClientEvent::SendFailed {
+                    producer: 0,
+                    send_seq: 1,
+                    partition: 0,
+                    error: "TIMEOUT".into(),
+                    definite: false,
+                    offset: None,
+                },
+            ),
             entry(11_000, processed.clone()),
             entry(50_000, processed),
         ];

@@ -3,8 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The history format's version; bump it when a field changes meaning.
-pub const HISTORY_VERSION: u32 = 1;
+/// The history format's version; bump it when a field changes meaning. Version 2 added send outcomes
+/// (`definite`, `offset` on `send_failed`) and the events `poll_invoked`, `subscribed`, `seeked`,
+/// `consumer_crashed`.
+pub const HISTORY_VERSION: u32 = 2;
+
+/// The versions `insync check` reads: 1 is read as 2 without the events 2 added, its failures indeterminate.
+pub const HISTORY_VERSIONS_READ: std::ops::RangeInclusive<u32> = 1..=HISTORY_VERSION;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -13,8 +18,21 @@ pub enum ClientEvent {
     SendInvoked { producer: u32, send_seq: u64, key: Option<u32>, partition: u32 },
     /// The send's callback reported success; `offset` is absent with acks=0 (the producer never learns it).
     SendAcked { producer: u32, send_seq: u64, partition: u32, offset: Option<u64> },
-    /// The send's callback reported a final failure.
-    SendFailed { producer: u32, send_seq: u64, partition: u32, error: String },
+    /// The send's callback reported a final failure (Kafka's error name). `definite`: the record cannot be in the
+    /// log (Jepsen's `:fail`: no attempt of its batch could have been appended); otherwise the outcome is
+    /// indeterminate (`:info`: a timeout or a lost connection after a request went out). Version 1 has no
+    /// `definite`: its failures read as indeterminate. `offset`: where an indeterminate send turned out to be, if
+    /// the recorder learned it.
+    SendFailed {
+        producer: u32,
+        send_seq: u64,
+        partition: u32,
+        error: String,
+        #[serde(default)]
+        definite: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offset: Option<u64>,
+    },
     /// A consumer sends JoinGroup: a rebalance starts for it (its `member_id` is empty on a first join).
     Joining { consumer: u32, group: u32, member_id: String },
     /// A consumer's new assignment after a rebalance (onPartitionsAssigned), at `generation`.
@@ -55,6 +73,15 @@ pub enum ClientEvent {
     /// The application read a record not meant for it (another channel of a stage's output) and passed it over
     /// unprocessed.
     Filtered { consumer: u32, group: u32, partition: u32, offset: u64, producer: u32, send_seq: u64 },
+    /// `poll()` was called (version 2): what the consumer reads after it up to its next call is that poll's.
+    PollInvoked { consumer: u32, group: u32 },
+    /// `subscribe()` to `topics` (version 2): the group is owed every partition of them.
+    Subscribed { consumer: u32, group: u32, topics: Vec<String> },
+    /// The application's `seek()` moved a position to `offset` (version 2; the simulator writes its seeks as
+    /// `position_reset`).
+    Seeked { consumer: u32, group: u32, partition: u32, offset: u64 },
+    /// The consumer's process died (version 2): its positions and any poll in hand are gone.
+    ConsumerCrashed { consumer: u32, group: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -125,6 +125,22 @@ impl KafkaError {
                 | KafkaError::INVALID_UPDATE_VERSION
         )
     }
+
+    /// Whether a produce attempt failing with this error was refused before anything was appended, so the
+    /// client knows its records are not in the log (librdkafka's NotPersisted): Partition.appendRecordsToLeader
+    /// checks min.insync.replicas (NotEnoughReplicasException) and ProducerStateManager the sequence and epoch
+    /// before the append. NOT_LEADER_OR_FOLLOWER is not among them: a DelayedProduce waiting on followers also
+    /// ends with it when leadership moves after the append; nor are timeouts, lost connections and
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND (PossiblyPersisted).
+    pub fn refused_before_append(self) -> bool {
+        matches!(
+            self,
+            KafkaError::NOT_ENOUGH_REPLICAS
+                | KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER
+                | KafkaError::INVALID_PRODUCER_EPOCH
+                | KafkaError::UNKNOWN_TOPIC_OR_PARTITION
+        )
+    }
 }
 
 /// A committed offset with the leader epoch of the last record consumed before it (OffsetAndMetadata's

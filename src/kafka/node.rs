@@ -100,6 +100,7 @@ impl Process for Node {
             Node::Producer(p) => p.crash(),
             Node::Consumer(c) => {
                 c.report_processed_before_crash(ctx);
+                c.report_crash(ctx);
                 c.crash(loss);
             }
         }

@@ -33,6 +33,10 @@ struct ProducerBatch {
     sequence_reset: bool,
     retry_at: SimTime,
     last_error: Option<KafkaError>,
+    /// An attempt went out and its records may be in the log (librdkafka's PossiblyPersisted): its answer never
+    /// came, or came with an error not known to be raised before the append. A batch failing without it failed
+    /// definitely.
+    maybe_appended: bool,
 }
 
 struct InFlight {
@@ -97,6 +101,7 @@ impl PartitionQueue {
             sequence_reset: false,
             retry_at: created,
             last_error: None,
+            maybe_appended: false,
         });
         self.open.records.clear();
         self.open.bytes = 0;
@@ -747,6 +752,7 @@ impl Producer {
             self.mem.metadata_wanted = true;
         }
         batch.last_error = Some(error);
+        batch.maybe_appended |= !error.refused_before_append();
         let expired = ctx.now.since_us(batch.created) >= self.config.delivery_timeout_us;
         // Sender.canRetry: within delivery.timeout.ms and `retries`, and an error the client retries.
         if !expired && batch.attempts < self.config.retries && self.can_retry(&batch, error) {
@@ -803,6 +809,8 @@ impl Producer {
                 send_seq: record.send_seq,
                 partition: batch.partition.0,
                 error: error.name().to_string(),
+                definite: !batch.maybe_appended,
+                offset: None,
             }));
             self.note_completed(record.send_seq);
         }
@@ -903,8 +911,10 @@ impl Producer {
             .map(|(&c, _)| c)
             .collect();
         for correlation in expired {
-            if let Some(flight) = self.mem.in_flight.remove(&correlation) {
+            if let Some(mut flight) = self.mem.in_flight.remove(&correlation) {
                 self.mem.in_flight_per_broker[flight.broker.index()] -= 1;
+                // Sent and unanswered: it may have been appended.
+                flight.batch.maybe_appended = true;
                 self.expire_batch(flight.batch, ctx);
             }
         }
@@ -1039,6 +1049,8 @@ acks = "all"
         rng: rng::SimRng,
         now: SimTime,
         sent: Vec<ProduceRequest>,
+        /// Each failed send's `(send_seq, error, definite)`.
+        failed: Vec<(u64, String, bool)>,
     }
 
     impl Harness {
@@ -1055,7 +1067,8 @@ acks = "all"
             let mut producer = Producer::new(ClientId(0), Rc::new(scenario.sim.cluster));
             producer.mem.leaders.fill(LeaderInfo { leader: Some(BrokerId(1)), leader_epoch: 0 });
             producer.mem.metadata_wanted = false;
-            Harness { producer, rng: rng::stream(1, "producer-test", 0), now: SimTime::ZERO, sent: Vec::new() }
+            let rng = rng::stream(1, "producer-test", 0);
+            Harness { producer, rng, now: SimTime::ZERO, sent: Vec::new(), failed: Vec::new() }
         }
 
         fn run(&mut self, handler: impl FnOnce(&mut Producer, &mut KafkaCtx<'_>)) {
@@ -1063,8 +1076,12 @@ acks = "all"
             let mut ctx = Ctx::detached(self.now, NodeId(0), &mut self.rng, &mut commands);
             handler(&mut self.producer, &mut ctx);
             for command in commands {
-                if let Command::Send { msg: Msg::Produce(request), .. } = command {
-                    self.sent.push(request);
+                match command {
+                    Command::Send { msg: Msg::Produce(request), .. } => self.sent.push(request),
+                    Command::Emit(Obs::Client(ClientEvent::SendFailed { send_seq, error, definite, .. })) => {
+                        self.failed.push((send_seq, error, definite));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -1094,6 +1111,43 @@ acks = "all"
     }
 
     use super::super::ids::Offset;
+
+    // librdkafka's persistence status (NotPersisted / PossiblyPersisted): a send fails definitely only when no
+    // attempt of its batch could have been appended — none went out, or each was refused before the append
+    // (Partition.appendRecordsToLeader's min.insync.replicas check). An attempt unanswered, or answered with an
+    // error Kafka also gives after the append (NOT_LEADER_OR_FOLLOWER from a DelayedProduce), makes it
+    // indeterminate, even when a later attempt is refused.
+    #[test]
+    fn a_failed_send_is_definite_only_when_no_attempt_could_have_been_appended() {
+        let mut h = Harness::with("retries = 1\n");
+        h.send_to(0);
+        h.answer(0, Err(KafkaError::NOT_ENOUGH_REPLICAS));
+        h.now = SimTime(US_PER_S);
+        h.run(|p, ctx| p.run_sender(ctx));
+        h.answer(1, Err(KafkaError::NOT_ENOUGH_REPLICAS));
+        assert_eq!(h.failed, [(0, "NOT_ENOUGH_REPLICAS".to_string(), true)], "refused twice before the append");
+        h.send_to(1);
+        h.answer(2, Err(KafkaError::NOT_LEADER_OR_FOLLOWER));
+        h.now = SimTime(2 * US_PER_S);
+        h.run(|p, ctx| p.run_sender(ctx));
+        h.answer(3, Err(KafkaError::NOT_ENOUGH_REPLICAS));
+        assert_eq!(h.failed[1], (1, "NOT_ENOUGH_REPLICAS".to_string(), false), "the first attempt may be in the log");
+        h.send_to(0);
+        h.now = SimTime(h.producer.config.delivery_timeout_us + 3 * US_PER_S);
+        h.run(|p, ctx| p.run_sender(ctx));
+        assert_eq!(h.failed[2], (2, "REQUEST_TIMED_OUT".to_string(), false), "expired in flight, unanswered");
+    }
+
+    #[test]
+    fn a_batch_that_expires_before_it_is_sent_fails_definitely() {
+        let mut h = Harness::new();
+        h.producer.mem.leaders[0] = LeaderInfo { leader: None, leader_epoch: 0 };
+        h.send_to(0);
+        assert!(h.sent.is_empty(), "no leader: nothing goes");
+        h.now = SimTime(h.producer.config.delivery_timeout_us);
+        h.run(|p, ctx| p.run_sender(ctx));
+        assert_eq!(h.failed, [(0, "REQUEST_TIMED_OUT".to_string(), true)]);
+    }
 
     // Sender.guaranteeMessageOrder: with max.in.flight.requests.per.connection = 1 a partition with a batch in
     // flight is muted, even once its leader moved to another broker (whose connection has room), so the retry of

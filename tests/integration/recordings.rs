@@ -117,5 +117,137 @@ fn an_unknown_history_version_is_bad_input() {
     let out = check(&path, &[]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("v9.jsonl:1: history version 9: expected 1"), "{stderr}");
+    assert!(stderr.contains("v9.jsonl:1: history version 9: expected 1 to 2"), "{stderr}");
+}
+
+/// `recording` under a version 2 header.
+fn recording_v2(name: &str, events: &[&str]) -> std::path::PathBuf {
+    let path = temp_file("recordings", name);
+    let header = HEADER.replace(r#""version":1"#, r#""version":2"#);
+    std::fs::write(&path, format!("{header}\n{}\n", events.join("\n"))).expect("write history");
+    path
+}
+
+const SENT: &str = r#"{"time_us":0,"type":"send_invoked","producer":0,"send_seq":0,"key":null,"partition":0}"#;
+const READ: &str = r#"{"time_us":9,"type":"processed","consumer":0,"group":0,"generation":1,"partition":0,"offset":0,"producer":0,"send_seq":0}"#;
+
+// kafka.clj `g1a-cases`: a value whose write failed (:fail) read by a poll is an aborted read; one whose outcome
+// is unknown (:info) may well be in the log. Version 1 failures carry no outcome: they read as indeterminate.
+#[test]
+fn a_definite_failure_read_by_a_consumer_is_an_aborted_read_and_an_indeterminate_one_is_not() {
+    let failed = |definite: &str| {
+        format!(
+            r#"{{"time_us":5,"type":"send_failed","producer":0,"send_seq":0,"partition":0,"error":"NOT_ENOUGH_REPLICAS"{definite}}}"#
+        )
+    };
+    let definite = recording_v2("fail.jsonl", &[SENT, &failed(r#","definite":true"#), READ]);
+    let out = check(&definite, &["--holds", "aborted-read"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("failed with NOT_ENOUGH_REPLICAS, not appended, yet consumer c processed it"),
+        "{}",
+        text(&out)
+    );
+    let info = recording_v2("info.jsonl", &[SENT, &failed(r#","definite":false"#), READ]);
+    assert_eq!(check(&info, &["--holds", "aborted-read"]).status.code(), Some(0));
+    let v1 = recording("fail-v1.jsonl", &[SENT, &failed(""), READ]);
+    assert_eq!(check(&v1, &["--holds", "aborted-read"]).status.code(), Some(0), "{}", text(&check(&v1, &[])));
+}
+
+// An :info send nobody ever saw may or may not be in the log: no invariant may count it lost, undelivered or
+// anything else. The acknowledged record next to it is read, so the history is not vacuous.
+#[test]
+fn an_indeterminate_send_never_seen_reports_nothing() {
+    let events = [
+        SENT,
+        r#"{"time_us":1,"type":"send_invoked","producer":0,"send_seq":1,"key":null,"partition":0}"#,
+        r#"{"time_us":4,"type":"send_acked","producer":0,"send_seq":0,"partition":0,"offset":0}"#,
+        r#"{"time_us":5,"type":"send_failed","producer":0,"send_seq":1,"partition":0,"error":"REQUEST_TIMED_OUT","definite":false}"#,
+        r#"{"time_us":6,"type":"subscribed","consumer":0,"group":0,"topics":["t"]}"#,
+        r#"{"time_us":7,"type":"poll_invoked","consumer":0,"group":0}"#,
+        r#"{"time_us":8,"type":"polled","consumer":0,"group":0,"generation":1,"partition":0,"first_offset":0,"count":1}"#,
+        READ,
+    ];
+    let path = recording_v2("info-unseen.jsonl", &events);
+    let out = check(&path, &["--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let violations = json["verdict"]["violations"].as_object().expect("violations");
+    let found: Vec<_> = violations.iter().filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0)).collect();
+    assert!(found.is_empty(), "{found:?}");
+    assert!(violations.contains_key("aborted-read") && violations.contains_key("lost-write"), "{violations:?}");
+}
+
+/// The history `insync run --history` writes for a bundled story, as lines.
+fn story_history(name: &str) -> Vec<String> {
+    let path = temp_file("recordings", &format!("{name}-v2.jsonl"));
+    let ran = Command::new(env!("CARGO_BIN_EXE_insync"))
+        .arg("run")
+        .arg(scenario_path(name))
+        .arg("--history")
+        .arg(&path)
+        .output()
+        .expect("insync run");
+    assert!(ran.status.code().is_some());
+    std::fs::read_to_string(&path).expect("history").lines().map(String::from).collect()
+}
+
+/// A version 2 history as a version 1 recorder would have written it: none of the events version 2 added, no
+/// send outcome.
+fn as_version_1(lines: &[String]) -> String {
+    let added = ["poll_invoked", "subscribed", "seeked", "consumer_crashed"];
+    let mut out = String::new();
+    for line in lines {
+        let mut value: serde_json::Value = serde_json::from_str(line).expect("json line");
+        if value.get("type").and_then(|t| t.as_str()).is_some_and(|t| added.contains(&t)) {
+            continue;
+        }
+        let object = value.as_object_mut().expect("object");
+        object.remove("definite");
+        if object.contains_key("version") {
+            object.insert("version".into(), 1.into());
+        }
+        out.push_str(&value.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+// A version 1 history still checks as it did: its failures are indeterminate and it lacks the new events. On
+// stories whose definite failures nobody read (failed-sends-that-were-written: 2,991 sends expired unsent, 10
+// timed out and written) and whose consumers crashed and subscribed (auto-commit-crash), the version 1 form and
+// the full version 2 history give the same verdict, with final logs and without.
+#[test]
+fn a_version_1_history_checks_identically() {
+    for story in ["failed-sends-that-were-written", "auto-commit-crash"] {
+        let lines = story_history(story);
+        assert!(lines[0].contains(r#""version":2"#), "{}", lines[0]);
+        let v2 = temp_file("recordings", &format!("{story}-full.jsonl"));
+        std::fs::write(&v2, lines.join("\n")).expect("write");
+        let v1 = temp_file("recordings", &format!("{story}-v1.jsonl"));
+        std::fs::write(&v1, as_version_1(&lines)).expect("write");
+        let stripped: Vec<String> = lines.iter().filter(|l| !l.starts_with(r#"{"final_log""#)).cloned().collect();
+        let v2_black = temp_file("recordings", &format!("{story}-black.jsonl"));
+        std::fs::write(&v2_black, stripped.join("\n")).expect("write");
+        let v1_black = temp_file("recordings", &format!("{story}-v1-black.jsonl"));
+        std::fs::write(&v1_black, as_version_1(&stripped)).expect("write");
+        for (new, old) in [(&v2, &v1), (&v2_black, &v1_black)] {
+            let (new, old) = (check(new, &["--json"]), check(old, &["--json"]));
+            assert_eq!(new.status.code(), old.status.code(), "{story}");
+            assert_eq!(text(&new), text(&old), "{story}");
+        }
+    }
+}
+
+// The README shows the example recorder whole: it must be the committed file, not a copy that drifted.
+#[test]
+fn the_readmes_example_recorder_is_the_committed_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let script = std::fs::read_to_string(root.join("recorders/confluent_kafka_recorder.py")).expect("recorder");
+    let shown = readme.split("```python\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a python block");
+    assert_eq!(shown, script);
+    for kind in ["send_invoked", "send_acked", "send_failed", "subscribed", "poll_invoked", "polled", "processed"] {
+        assert!(script.contains(&format!("emit(\"{kind}\"")), "the recorder writes {kind}");
+    }
 }

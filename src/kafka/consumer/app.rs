@@ -18,6 +18,21 @@ impl Consumer {
         self.report_processed(&records[..finished], ctx);
     }
 
+    /// The process died: a `consumer_crashed` event, after what it had finished processing.
+    pub(crate) fn report_crash(&mut self, ctx: &mut KafkaCtx<'_>) {
+        let event = ClientEvent::ConsumerCrashed { consumer: self.index, group: self.group().0 };
+        ctx.emit(Obs::Client(event));
+    }
+
+    /// The application's first `subscribe()`: a `subscribed` event with its topics (none with `assign()`).
+    pub(crate) fn report_subscription(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if self.cfg.assign.is_some() {
+            return;
+        }
+        let topics = self.cfg.topics.iter().map(|&t| self.spec.topic(t).name.clone()).collect();
+        ctx.emit(Obs::Client(ClientEvent::Subscribed { consumer: self.index, group: self.group().0, topics }));
+    }
+
     /// `KafkaConsumer.close()`: commit what was consumed (with auto-commit), leave the group so it rebalances at
     /// once instead of after session.timeout.ms, and exit.
     pub(crate) fn close(&mut self, ctx: &mut KafkaCtx<'_>) {

@@ -293,6 +293,7 @@ impl Consumer {
                 if !self.mem.started {
                     self.mem.started = true;
                     self.mem.last_auto_commit = ctx.now;
+                    self.report_subscription(ctx);
                 }
                 if self.mem.app == App::Polling {
                     self.poll(ctx);

@@ -6,7 +6,7 @@
 //! with an acknowledgement or a processing, `lost-write` fires too: the record it lost is gone from where it was
 //! seen.)
 
-use super::index::{Logs, Record, read};
+use super::index::{Logs, Record, read, written};
 use super::violation::{Names, Violation};
 use crate::history::{ClientEvent, FinalLog, History};
 use std::collections::BTreeSet;
@@ -55,15 +55,10 @@ pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
 fn observations(history: &History) -> Vec<Seen> {
     let mut seen = Vec::new();
     for (entry, e) in history.entries.iter().enumerate() {
-        let (partition, offset, record) = match e.event {
-            ClientEvent::SendAcked { producer, send_seq, partition, offset: Some(offset) }
-            | ClientEvent::SendFailed {
-                producer, send_seq, partition, definite: false, offset: Some(offset), ..
-            } => (partition, offset, (producer, send_seq)),
-            ref event => match read(event) {
-                Some(r) => (r.partition, r.offset, r.record),
-                None => continue,
-            },
+        let (partition, offset, record) = match (written(&e.event), read(&e.event)) {
+            (Some(w), _) => (w.partition, w.offset, w.record),
+            (None, Some(r)) => (r.partition, r.offset, r.record),
+            (None, None) => continue,
         };
         seen.push(Seen { partition, offset, record, entry });
     }

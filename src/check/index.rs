@@ -169,13 +169,41 @@ impl Spans {
     }
 }
 
-/// Where a client saw a record: an acknowledgement with its offset, or a read.
+/// Where a client saw a record: a send known written at an offset, or a read.
 fn observation(event: &ClientEvent) -> Option<(u32, u64, Record)> {
+    match written(event) {
+        Some(w) => Some((w.partition, w.offset, w.record)),
+        None => read(event).map(|r| (r.partition, r.offset, r.record)),
+    }
+}
+
+/// A send its producer knows was written at an offset: acknowledged with it, or an indeterminate failure whose
+/// offset the recorder learned (Jepsen: an `:info` send of an op proven committed by a read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Written {
+    pub record: Record,
+    pub partition: u32,
+    pub offset: u64,
+    /// Acknowledged (else learned).
+    pub acked: bool,
+}
+
+impl Written {
+    /// `acknowledged` or `known written`, for details.
+    pub(crate) fn how(&self) -> &'static str {
+        if self.acked { "acknowledged" } else { "known written" }
+    }
+}
+
+pub(crate) fn written(event: &ClientEvent) -> Option<Written> {
     match *event {
-        ClientEvent::SendAcked { producer, send_seq, partition, offset: Some(o) } => {
-            Some((partition, o, (producer, send_seq)))
+        ClientEvent::SendAcked { producer, send_seq, partition, offset: Some(offset) } => {
+            Some(Written { record: (producer, send_seq), partition, offset, acked: true })
         }
-        ref e => read(e).map(|r| (r.partition, r.offset, r.record)),
+        ClientEvent::SendFailed { producer, send_seq, partition, definite: false, offset: Some(offset), .. } => {
+            Some(Written { record: (producer, send_seq), partition, offset, acked: false })
+        }
+        _ => None,
     }
 }
 

@@ -4,13 +4,14 @@
 //! offsets past the final log's end.
 //!
 //! A partition without a final log is judged black-box, as Jepsen's Kafka checker does (kafka.clj
-//! `lost-write-cases`): an acknowledged send that no consumer ever read is lost when consumers read the partition
+//! `lost-write-cases`): an acknowledged send (or an indeterminate one whose offset is known: `index::written`) that
+//! no consumer ever read is lost when consumers read the partition
 //! past it — when a record read there first stands at a higher offset (the highest such offset is the bound) — or
 //! when a consumer read another record at its offset. Offsets a poll moved past without a read there (records a
 //! consumer that crashed mid-batch never processed) and offsets a consumer's position jumped over (a reset, a
 //! seek) prove nothing: what they hold is unknown.
 
-use super::index::{Known, Logs, Read, Record, Spans, read};
+use super::index::{Known, Logs, Read, Record, Spans, read, written};
 use super::violation::{Names, Violation, seconds};
 use crate::history::{ClientEvent, FinalLog, History};
 use serde::Serialize;
@@ -106,8 +107,8 @@ fn unread_acknowledged(history: &History, known: &Known<'_>, names: &Names<'_>) 
     by_place.sort_by_key(|r| (r.partition, r.offset));
     let mut out = Vec::new();
     for entry in &history.entries {
-        let ClientEvent::SendAcked { producer, send_seq, partition, offset: Some(o) } = entry.event else { continue };
-        let record = (producer, send_seq);
+        let Some(w) = written(&entry.event) else { continue };
+        let (record, partition, o, how) = (w.record, w.partition, w.offset, w.how());
         if known.is_final(partition) || read_records.contains(&record) {
             continue;
         }
@@ -116,13 +117,13 @@ fn unread_acknowledged(history: &History, known: &Known<'_>, names: &Names<'_>) 
         let instead = here.copied().find(|r| r.record != record);
         let detail = match (instead, bound.get(&partition)) {
             (Some(other), _) => format!(
-                "acknowledged there, but consumer {} read {} there, and no consumer ever read it",
+                "{how} there, but consumer {} read {} there, and no consumer ever read it",
                 names.consumer(other.consumer),
                 names.record(other.record)
             ),
             _ if passed.contains(partition, o) => continue,
             (None, Some(&(b, by))) if o <= b => format!(
-                "acknowledged there, but no consumer ever read it, though consumer {} read {} at offset {b}",
+                "{how} there, but no consumer ever read it, though consumer {} read {} at offset {b}",
                 names.consumer(by.consumer),
                 names.record(by.record)
             ),

@@ -76,6 +76,9 @@ pub enum Command {
     /// Judge a recorded history (JSON Lines, as `run --history` writes it) without running anything.
     Check {
         history: PathBuf,
+        /// The file's format: insync's JSON Lines history, or a Jepsen Kafka workload's `history.edn`.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: HistoryFormat,
         /// Guarantees or invariants that must hold (comma-separated); exit 1 when one is violated.
         #[arg(long, value_delimiter = ',')]
         holds: Vec<String>,
@@ -249,8 +252,9 @@ pub fn main() -> ExitCode {
             let asked = RunOptions { seed, overrides: set, json, fnv64, witnesses: witnesses.0, check_determinism };
             run(&scenario, &asked, files)
         }
-        Command::Check { history, holds, json, junit, witnesses, allow_empty } => {
-            let asked = CheckOptions { holds: &holds, json, junit: junit.as_deref(), limit: witnesses.0, allow_empty };
+        Command::Check { history, format, holds, json, junit, witnesses, allow_empty } => {
+            let junit = junit.as_deref();
+            let asked = CheckOptions { format, holds: &holds, json, junit, limit: witnesses.0, allow_empty };
             check_history(&history, &asked)
         }
         Command::Validate { scenario, json, set } => validate_scenario(&scenario, json, &set),
@@ -507,8 +511,18 @@ fn print(text: &str, to_stderr: bool) -> Result<(), ExitCode> {
     }
 }
 
+/// The formats `insync check` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HistoryFormat {
+    /// insync's history: JSON Lines, versions 1 and 2.
+    Jsonl,
+    /// A Jepsen Kafka workload's history (EDN op maps, jepsen.tests.kafka).
+    Jepsen,
+}
+
 /// What `insync check` was asked.
 struct CheckOptions<'a> {
+    format: HistoryFormat,
     holds: &'a [String],
     json: bool,
     junit: Option<&'a Path>,
@@ -518,8 +532,12 @@ struct CheckOptions<'a> {
 
 /// `insync check`: the checker over a recorded history (and its final and replica logs, when the file has them).
 fn check_history(path: &Path, asked: &CheckOptions<'_>) -> ExitCode {
-    let CheckOptions { holds, json, junit, limit, allow_empty } = *asked;
-    let recorded = match summary::read_history_jsonl(path) {
+    let CheckOptions { format, holds, json, junit, limit, allow_empty } = *asked;
+    let read = match format {
+        HistoryFormat::Jsonl => summary::read_history_jsonl(path),
+        HistoryFormat::Jepsen => summary::read_jepsen_edn(path),
+    };
+    let recorded = match read {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");
@@ -585,6 +603,9 @@ fn check_history(path: &Path, asked: &CheckOptions<'_>) -> ExitCode {
 /// The `insync check` command line that judges the history again as asked.
 fn check_command(path: &Path, asked: &CheckOptions<'_>) -> String {
     let mut command = format!("insync check {}", shell_word(&path.display().to_string()));
+    if asked.format == HistoryFormat::Jepsen {
+        command.push_str(" --format jepsen");
+    }
     if !asked.holds.is_empty() {
         command.push_str(&format!(" --holds {}", asked.holds.join(",")));
     }

@@ -331,6 +331,14 @@ pub fn read_history_jsonl(path: &Path) -> Result<RecordedHistory, String> {
     Ok(RecordedHistory { history, final_logs, replica_logs })
 }
 
+/// Reads a Jepsen Kafka workload's `history.edn` (`history::jepsen`): no final or replica logs.
+pub fn read_jepsen_edn(path: &Path) -> Result<RecordedHistory, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let history = crate::history::jepsen::read(&text)
+        .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))?;
+    Ok(RecordedHistory { history, final_logs: None, replica_logs: None })
+}
+
 fn write_lost(s: &mut String, history: &History, lost: &[LostWrite]) {
     let _ = writeln!(s, "acknowledged writes missing from the final logs: {}", lost.len());
     for l in lost.iter().take(5) {

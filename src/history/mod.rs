@@ -1,6 +1,8 @@
 //! What clients observed, and nothing else: each send invoked, acknowledged (with its offset) or failed (with
 //! Kafka's error name), with simulated times. Serialisable, so a history recorded elsewhere can be checked too.
 
+pub mod jepsen;
+
 use serde::{Deserialize, Serialize};
 
 /// The history format's version; bump it when a field changes meaning. Version 2 added send outcomes

@@ -9,6 +9,7 @@ mod determinism;
 mod expectations;
 mod explore;
 mod groups;
+mod jepsen;
 mod limits;
 mod links;
 mod nemesis;

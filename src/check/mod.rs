@@ -39,6 +39,7 @@ pub mod inconsistent_offsets;
 mod index;
 pub mod int_poll_skip;
 pub mod key_order;
+mod last_commit;
 pub mod lost_write;
 pub mod nonmonotonic_poll;
 mod ownership;

@@ -3,7 +3,7 @@
 //! forward until a rebalance or a seek). Ownership is defined in `ownership`.
 
 use super::index::Known;
-use super::ownership::for_each_poll_step;
+use super::ownership::{Since, for_each_poll_step};
 use super::violation::{Names, Violation};
 use crate::history::{FinalLog, History};
 
@@ -19,8 +19,9 @@ pub fn check(history: &History, logs: Option<&[FinalLog]>) -> Vec<Violation> {
         if s.now.0 >= s.before.1 {
             return;
         }
+        let between = if s.since == Since::Commit { "" } else { " without a rebalance in between" };
         let detail = format!(
-            "consumer {} polled offsets {}..={} {} without a rebalance in between",
+            "consumer {} polled offsets {}..={} {}{between}",
             names.consumer(s.consumer),
             s.now.0,
             s.now.1 - 1,
@@ -81,6 +82,38 @@ mod tests {
     fn a_poll_before_where_a_reset_put_the_position_goes_back() {
         let h = history(vec![assigned(0, 0, &[0]), reset(0, 0, 0, 7), polled(0, 0, 0, 6, 1)]);
         assert!(check(&h, None)[0].detail.contains("after its position was reset to 7"));
+    }
+
+    // After an eager rebalance a partition new to its owner starts at the group's committed offset
+    // (ConsumerCoordinator.refreshCommittedOffsets): a first poll below the last commit the history saw goes back.
+    // A commit made after the assignment is not what the new owner fetched.
+    #[test]
+    fn a_newly_assigned_partition_polled_below_the_last_commit_goes_back() {
+        let handed_over = |first_offset| {
+            history(vec![
+                assigned_at(1, 0, 1, &[0]),
+                polled_at(1, 1, 0, 0, 5),
+                committed(0, 1, 0, 5, None),
+                revoked(1, 0, &[0]),
+                assigned_at(0, 0, 2, &[0]),
+                committed(0, 2, 0, 9, None),
+                polled_at(0, 2, 0, first_offset, 4),
+            ])
+        };
+        let v = check(&handed_over(3), None);
+        assert_eq!(v.iter().map(|v| (v.partition, v.offset)).collect::<Vec<_>>(), [(Some(0), Some(3))]);
+        assert!(
+            v[0].detail.contains("after it was assigned, below its group's last committed offset 5"),
+            "{}",
+            v[0].detail
+        );
+        assert!(!v[0].detail.contains("without a rebalance"), "{}", v[0].detail);
+        assert!(check(&handed_over(5), None).is_empty());
+        // Version 1 could not record an operator's reset-offsets, so its commits do not say where a partition starts.
+        let mut version_1 = handed_over(3);
+        version_1.version = 1;
+        assert!(check(&version_1, None).is_empty());
+        assert!(check(&handed_over(8), None).is_empty());
     }
 
     #[test]

@@ -12,11 +12,13 @@
 //!
 //! Where the position comes from when an ownership starts: a `PositionReset` (auto.offset.reset, after
 //! OFFSET_OUT_OF_RANGE or without a committed offset; a detected truncation) or the application's `Seeked` sets
-//! it, so the next poll must start there. A newly assigned partition starts at the group's committed offset, which a history of clients does not
-//! always know (an admin's reset-offsets, a commit made at close() whose answer came after it), so its first poll
-//! is not compared. A `polled` event covers every
+//! it, so the next poll must start there. A newly assigned partition starts at the group's committed offset
+//! (`last_commit`, where the history knows it): its first poll must not start below it. It may start above it —
+//! a commit made at close() whose answer never came, or one that timed out and did apply, moved it unseen — so
+//! only `nonmonotonic-poll` compares it, not `poll-skip`. A `polled` event covers every
 //! offset the poll moved past, including records it filtered out or skipped as unreadable.
 
+use super::last_commit::LastCommits;
 use crate::history::{ClientEvent, History};
 use std::collections::BTreeMap;
 
@@ -29,6 +31,10 @@ pub(crate) enum Since {
     Reset,
     /// The application's seek.
     Seek,
+    /// The group's last committed offset, where a newly assigned partition starts. Only a start before it is
+    /// judged: a commit still being replicated when the new owner fetched, or answered after it started, may leave
+    /// the new owner at an older offset than the history's last commit, never a newer one.
+    Commit,
 }
 
 /// Two successive non-empty polls of one partition by one consumer within one ownership, or a poll and the
@@ -53,6 +59,9 @@ impl PollStep {
             Since::Poll => format!("after {}..={}", self.before.0, self.before.1 - 1),
             Since::Reset => format!("after its position was reset to {}", self.before.1),
             Since::Seek => format!("after it seeked to {}", self.before.1),
+            Since::Commit => {
+                format!("after it was assigned, below its group's last committed offset {}", self.before.1)
+            }
         }
     }
 }
@@ -67,16 +76,23 @@ struct Owned {
 pub(crate) fn for_each_poll_step(history: &History, mut f: impl FnMut(PollStep)) {
     let mut owned: BTreeMap<u32, BTreeMap<u32, Owned>> = BTreeMap::new();
     let mut members: BTreeMap<u32, &str> = BTreeMap::new();
+    let mut commits = LastCommits::default();
     for entry in &history.entries {
+        commits.note(&entry.event);
         match &entry.event {
-            &ClientEvent::Assigned { consumer, generation, ref partitions, .. } => {
+            &ClientEvent::Assigned { consumer, group, generation, ref partitions } => {
                 let mut was = owned.remove(&consumer).unwrap_or_default();
                 let now = partitions.iter().map(|&p| {
                     // A static member restarted gets its assignment again at the same generation (KIP-345): a new
                     // process, no positions. A manual assignment (-1) keeps them.
                     let kept = was.remove(&p).filter(|o| generation > o.generation || generation < 0);
                     let kept = kept.map(|o| Owned { generation, ..o });
-                    (p, kept.unwrap_or(Owned { generation, from: None }))
+                    // A partition new to the consumer starts at its group's committed offset (ConsumerCoordinator
+                    // .refreshCommittedOffsets), where the history knows it.
+                    // Version 1 had no `offsets_reset`: an operator's reset is missing, so the commit is not known.
+                    let commit = commits.known(group, p).filter(|_| history.version >= 2);
+                    let from = commit.map(|o| ((o, o), Since::Commit));
+                    (p, kept.unwrap_or(Owned { generation, from }))
                 });
                 owned.insert(consumer, now.collect());
             }

@@ -70,3 +70,8 @@ pub(crate) fn assigned_at(consumer: u32, group: u32, generation: i32, partitions
 pub(crate) fn polled_at(consumer: u32, generation: i32, partition: u32, first_offset: u64, count: u32) -> ClientEvent {
     ClientEvent::Polled { consumer, group: 0, generation, partition, first_offset, count }
 }
+
+/// Consumer 0's commit of `offset` for the group's `partition`, at `generation`, failed with `error` if given.
+pub(crate) fn committed(group: u32, generation: i32, partition: u32, offset: u64, error: Option<&str>) -> ClientEvent {
+    ClientEvent::Committed { consumer: 0, group, generation, partition, offset, error: error.map(String::from) }
+}

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The history format's version; bump it when a field changes meaning. Version 2 added send outcomes
 /// (`definite`, `offset` on `send_failed`) and the events `poll_invoked`, `subscribed`, `seeked`,
-/// `consumer_crashed`.
+/// `consumer_crashed`, `offsets_reset`.
 pub const HISTORY_VERSION: u32 = 2;
 
 /// The versions `insync check` reads: 1 is read as 2 without the events 2 added, its failures indeterminate.
@@ -84,6 +84,9 @@ pub enum ClientEvent {
     Seeked { consumer: u32, group: u32, partition: u32, offset: u64 },
     /// The consumer's process died (version 2): its positions and any poll in hand are gone.
     ConsumerCrashed { consumer: u32, group: u32 },
+    /// An operator's reset-offsets (`kafka-consumer-groups --reset-offsets --execute`) committed `offset` for the
+    /// group's `partition` (version 2): the group's next owner of it starts there.
+    OffsetsReset { group: u32, partition: u32, offset: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -135,6 +135,8 @@ struct BrokerMemory {
     parked_consumer_fetches: Vec<groups::ParkedConsumerFetch>,
     /// The consumer groups this broker coordinates: those whose `__consumer_offsets` partition it leads.
     groups: std::collections::BTreeMap<GroupId, Group>,
+    /// Admin reset-offsets commits awaiting their answer, by the correlation the admin tool's request carries.
+    admin_resets: std::collections::BTreeMap<u64, GroupId>,
     wakeup: Wakeup,
 }
 
@@ -154,6 +156,7 @@ impl BrokerMemory {
             parked_fetches: Vec::new(),
             parked_consumer_fetches: Vec::new(),
             groups: std::collections::BTreeMap::new(),
+            admin_resets: std::collections::BTreeMap::new(),
             wakeup: Wakeup::default(),
         }
     }
@@ -313,7 +316,9 @@ impl Broker {
             Msg::ConnectionClosed => self.on_leader_connection_closed(from, ctx),
             Msg::GroupRequest { correlation, request } => self.on_group_request(from, correlation, request, ctx),
             // The answer to an admin tool's request (reset-offsets), which the model makes as the coordinator itself.
-            Msg::GroupResponse { .. } if from == ctx.me => {}
+            Msg::GroupResponse { correlation, response } if from == ctx.me => {
+                self.on_admin_reset_answered(correlation, response, ctx)
+            }
             m @ (Msg::MetadataResponse { .. }
             | Msg::ProduceResponse(_)
             | Msg::BrokerHeartbeat { .. }

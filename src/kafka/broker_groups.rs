@@ -327,8 +327,34 @@ impl Broker {
             return Err(format!("group is {} with {} members", state_name(loaded.state), loaded.member_count()));
         }
         let me = ctx.me;
-        self.append_offset_commit(me, 0, group, offsets, ctx);
+        let correlation = self.mem.admin_resets.last_key_value().map_or(0, |(&c, _)| c + 1);
+        self.mem.admin_resets.insert(correlation, group);
+        self.append_offset_commit(me, correlation, group, offsets, ctx);
         Ok(())
+    }
+
+    /// The admin tool learns its reset's outcome: committed, it is an `offsets_reset` in the history.
+    pub(super) fn on_admin_reset_answered(
+        &mut self,
+        correlation: u64,
+        response: GroupResponse,
+        ctx: &mut KafkaCtx<'_>,
+    ) {
+        let Some(group) = self.mem.admin_resets.remove(&correlation) else { return };
+        let (offsets, result) = match response {
+            GroupResponse::OffsetCommit { offsets, result } => (offsets, result),
+            other => unreachable!("an admin tool asks the coordinator for nothing but commits: {other:?}"),
+        };
+        if result.is_err() {
+            return;
+        }
+        for (p, o) in offsets {
+            ctx.emit(Obs::Client(crate::history::ClientEvent::OffsetsReset {
+                group: group.0,
+                partition: p.0,
+                offset: o.offset,
+            }));
+        }
     }
 
     /// Offsets are records in the group's `__consumer_offsets` partition, appended by its leader (this broker) and

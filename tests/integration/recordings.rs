@@ -195,7 +195,7 @@ fn story_history(name: &str) -> Vec<String> {
 /// A version 2 history as a version 1 recorder would have written it: none of the events version 2 added, no
 /// send outcome.
 fn as_version_1(lines: &[String]) -> String {
-    let added = ["poll_invoked", "subscribed", "seeked", "consumer_crashed"];
+    let added = ["poll_invoked", "subscribed", "seeked", "consumer_crashed", "offsets_reset"];
     let mut out = String::new();
     for line in lines {
         let mut value: serde_json::Value = serde_json::from_str(line).expect("json line");
@@ -250,4 +250,58 @@ fn the_readmes_example_recorder_is_the_committed_one() {
     for kind in ["send_invoked", "send_acked", "send_failed", "subscribed", "poll_invoked", "polled", "processed"] {
         assert!(script.contains(&format!("emit(\"{kind}\"")), "the recorder writes {kind}");
     }
+}
+
+/// The first poll, in `lines`, of a partition newly assigned at a rebalance that starts at the group's last
+/// successful commit, above 0: its index and that offset.
+fn first_poll_at_a_commit(lines: &[String]) -> Option<(usize, u64)> {
+    let events: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let mut commits = std::collections::BTreeMap::new();
+    let mut fresh = std::collections::BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        let field = |name: &str| e.get(name).and_then(serde_json::Value::as_u64);
+        match e.get("type").and_then(|t| t.as_str()) {
+            Some("committed") if e["error"].is_null() => _ = commits.insert(field("partition"), field("offset")),
+            Some("assigned") if field("generation") > Some(1) => {
+                for p in e["partitions"].as_array().expect("partitions") {
+                    _ = fresh.insert((field("consumer"), p.as_u64()), commits.get(&p.as_u64()).copied().flatten());
+                }
+            }
+            Some("polled") => {
+                let at = fresh.remove(&(field("consumer"), field("partition"))).flatten();
+                if at.is_some_and(|c| c > 0 && field("first_offset") == Some(c)) {
+                    return at.map(|c| (i, c));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+// An eager rebalance hands partitions over (ConsumerCoordinator.onJoinPrepare revokes all): each new owner starts at
+// the group's committed offset. The recorded history holds; with one new owner's first poll moved a record below
+// the commit it is a nonmonotonic poll, black-box as with final logs.
+#[test]
+fn a_new_owner_starting_below_the_groups_last_commit_is_a_nonmonotonic_poll() {
+    let lines = story_history("eager-rebalance");
+    let holds = |name: &str, lines: &[String]| {
+        let path = temp_file("recordings", name);
+        std::fs::write(&path, lines.join("\n")).expect("write");
+        check(&path, &["--holds", "nonmonotonic-poll"])
+    };
+    let recorded = holds("eager-recorded.jsonl", &lines);
+    assert_eq!(recorded.status.code(), Some(0), "{}", text(&recorded));
+    let (i, commit) = first_poll_at_a_commit(&lines).expect("a partition handed over at a commit");
+    let mut moved = lines.clone();
+    let mut poll: serde_json::Value = serde_json::from_str(&moved[i]).expect("json");
+    poll["first_offset"] = (commit - 1).into();
+    poll["count"] = (poll["count"].as_u64().expect("count") + 1).into();
+    moved[i] = poll.to_string();
+    let out = holds("eager-moved.jsonl", &moved);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let expected = format!("after it was assigned, below its group's last committed offset {commit}");
+    assert!(text(&out).contains(&expected), "{}", text(&out));
+    let black: Vec<String> = moved.into_iter().filter(|l| !l.starts_with(r#"{"final_log""#)).collect();
+    assert_eq!(holds("eager-moved-black.jsonl", &black).status.code(), Some(1));
 }

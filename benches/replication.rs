@@ -108,7 +108,9 @@ fn sweeps() {
 
 fn bench(name: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
-    let scenario = scenario::load_file(&path).expect("the bench scenario loads");
+    let mut scenario = scenario::load_file(&path).expect("the bench scenario loads");
+    // The model alone: `insync bench` measures the per-event state checker's cost.
+    scenario.sim.state_check = false;
     let mut walls_ms = Vec::new();
     for _ in 0..5 {
         let before = ALLOCATIONS.load(Ordering::Relaxed);

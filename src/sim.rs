@@ -2,7 +2,7 @@
 //! every partition, counters and the trace (or its digest) out.
 
 use crate::check::expect::{LivenessCheck, PartitionCounts, RunCounts, WithinOutcome};
-use crate::check::verdict::{ClusterEvent, Evidence, WITNESSES_SHOWN};
+use crate::check::verdict::{ClusterEvent, Evidence, StateBreach, WITNESSES_SHOWN};
 use crate::engine::{LatencyModel, Limits, MessageEntry, NodeId, RunEnd, SimTime, Step, stream};
 use crate::faults::nemesis::NemesisSpec;
 use crate::faults::plan::{DeadlineWatch, Due, FaultPlan, TriggerReport};
@@ -14,7 +14,8 @@ use crate::kafka::cluster::{Cluster, PartitionSummary};
 use crate::kafka::ids::{ClientId, GroupId, PartitionId};
 use crate::kafka::messages::ChangeReason;
 use crate::kafka::obs::Obs;
-use crate::kafka::spec::ClusterSpec;
+use crate::kafka::spec::{ClusterSpec, NodeRole};
+use crate::kafka::state_check::StateChecker;
 use crate::progress;
 use crate::samples::Sampler;
 use serde::Serialize;
@@ -37,6 +38,9 @@ pub struct SimConfig {
     pub keep_replica_logs: bool,
     /// Timing expectations the run watches (`[[expect.within]]`).
     pub watches: Vec<DeadlineWatch>,
+    /// Run the per-event state checker (`kafka::state_check`), which stops the run at a breach. On unless a
+    /// benchmark measures the model alone.
+    pub state_check: bool,
 }
 
 impl SimConfig {
@@ -165,6 +169,8 @@ pub struct Outcome {
     pub messages: Option<Vec<MessageEntry>>,
     /// Why writing the trace to `Observe::trace_to` stopped, if it did (the run went on).
     pub trace_error: Option<std::io::Error>,
+    /// The relation the per-event state checker found broken, which stopped the run.
+    pub state_breach: Option<StateBreach>,
 }
 
 /// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process). Integers are hashed as their
@@ -226,6 +232,7 @@ impl Outcome {
             within: &self.within,
             witness_limit: Some(WITNESSES_SHOWN),
             empty_fails: false,
+            state_breach: self.state_breach.as_ref(),
         }
     }
 }
@@ -268,21 +275,25 @@ pub fn run_observed(config: &SimConfig, seed: u64, observe: Observe<'_>) -> Outc
     if observe.messages {
         cluster.engine.log_messages();
     }
+    let mut watch =
+        StateWatch { checker: config.state_check.then(|| StateChecker::for_cluster(&cluster.spec)), breach: None };
     cluster.engine.start();
     recorder.drain(&mut cluster);
     plan.start_watches(None, &ClusterView { cluster: &cluster, observed: &recorder.observed }, 0);
-    let mut hit_limit = run_faults(&mut cluster, &mut plan, &mut injector, &mut recorder, config.limits.end);
+    let mut run = Run { cluster: &mut cluster, recorder: &mut recorder, watch: &mut watch };
+    let mut stopped = run_faults(&mut run, &mut plan, &mut injector, config.limits.end);
     let mut unconverged = Vec::new();
     let mut healed_at = None;
-    if let (false, Some(_)) = (hit_limit, config.liveness_us) {
-        let healed = cluster.heal_everything();
-        healed_at = Some(cluster.engine.now().as_us());
-        recorder.phase(cluster.engine.now(), format!("liveness phase: {healed}"));
-        recorder.sample_now(&cluster);
-        hit_limit = run_sampling(&mut cluster, &mut recorder, total_end) == RunEnd::EventLimit;
-        recorder.drain(&mut cluster);
-        unconverged = cluster.unconverged();
+    if let (false, Some(_)) = (stopped, config.liveness_us) {
+        let healed = run.cluster.heal_everything();
+        healed_at = Some(run.cluster.engine.now().as_us());
+        run.recorder.phase(run.cluster.engine.now(), format!("liveness phase: {healed}"));
+        run.recorder.sample_now(run.cluster);
+        stopped = run.after_fault() || run_sampling(&mut run, total_end) == RunEnd::EventLimit;
+        run.recorder.drain(run.cluster);
+        unconverged = run.cluster.unconverged();
     }
+    let hit_limit = stopped && watch.breach.is_none();
     if hit_limit && config.liveness_us.is_some() {
         // The run never reached its liveness phase: nothing can be said to have converged.
         let why = "the run stopped at its event limit before the liveness phase ended".to_string();
@@ -292,6 +303,7 @@ pub fn run_observed(config: &SimConfig, seed: u64, observe: Observe<'_>) -> Outc
     recorder.triggers(plan.reports());
     recorder.within = plan.within_reports();
     let mut outcome = recorder.finish(&cluster, hit_limit);
+    outcome.state_breach = watch.breach;
     if let (false, Some(healed_us)) = (hit_limit, healed_at) {
         let holds_sends = |p: u32| !cluster.producer_idle(ClientId(p));
         unconverged.extend(progress::producer_findings(&outcome.history, healed_us, &holds_sends));
@@ -310,93 +322,171 @@ pub fn run_observed(config: &SimConfig, seed: u64, observe: Observe<'_>) -> Outc
     outcome
 }
 
+/// A run in progress: the cluster, what records it, and the per-event state checker.
+struct Run<'r, 'w> {
+    cluster: &'r mut Cluster,
+    recorder: &'r mut Recorder<'w>,
+    watch: &'r mut StateWatch,
+}
+
+impl Run<'_, '_> {
+    /// Runs events up to `until`; with the state checker on, one at a time, each broker looked at after it
+    /// handled one. Stops early at the event limit or a breach (`RunEnd::EventLimit`, the breach kept).
+    fn advance(&mut self, until: SimTime) -> RunEnd {
+        if self.watch.checker.is_none() {
+            return self.cluster.engine.run_until(until);
+        }
+        loop {
+            match self.step(until) {
+                Step::Ran => {}
+                Step::Reached => return RunEnd::Reached,
+                Step::EventLimit => return RunEnd::EventLimit,
+            }
+        }
+    }
+
+    /// One event, then the state checker on the broker that handled it; a breach ends the run as the event
+    /// limit does.
+    fn step(&mut self, until: SimTime) -> Step {
+        let step = self.cluster.engine.step(until);
+        if step == Step::Ran && self.watch.after_event(self.cluster) {
+            return Step::EventLimit;
+        }
+        step
+    }
+
+    /// The state checker on every broker after a fault acted outside any event. Returns whether it found a breach.
+    fn after_fault(&mut self) -> bool {
+        self.watch.after_fault(self.cluster)
+    }
+}
+
 /// Runs the scenario's own time: faults at their times in file order, and, while any trigger is watched, one
-/// event at a time with the triggers checked after each. Returns whether the run stopped at its event limit.
-fn run_faults(
-    cluster: &mut Cluster,
-    plan: &mut FaultPlan<'_>,
-    injector: &mut FaultInjector,
-    recorder: &mut Recorder<'_>,
-    end: SimTime,
-) -> bool {
+/// event at a time with the triggers checked after each. Returns whether the run stopped early (at its event
+/// limit, or at a breach of the state checker).
+fn run_faults(run: &mut Run<'_, '_>, plan: &mut FaultPlan<'_>, injector: &mut FaultInjector, end: SimTime) -> bool {
     let mut fire_now = Vec::new();
     loop {
         let next_fault = plan.next_due().filter(|&at| at <= end.as_us());
-        let next_launch = cluster.next_launch_us().filter(|&at| at <= end.as_us());
-        let next_sample = recorder.next_sample_us().filter(|&at| at <= end.as_us());
+        let next_launch = run.cluster.next_launch_us().filter(|&at| at <= end.as_us());
+        let next_sample = run.recorder.next_sample_us().filter(|&at| at <= end.as_us());
         let next = next_fault.into_iter().chain(next_launch).chain(next_sample).min();
         let until = next.map_or(end, SimTime);
         if plan.watching() {
-            match cluster.engine.step(until) {
+            match run.step(until) {
                 Step::Ran => {
-                    recorder.drain(cluster);
-                    let view = ClusterView { cluster, observed: &recorder.observed };
-                    plan.check(&view, cluster.engine.now().as_us(), &mut fire_now);
+                    run.recorder.drain(run.cluster);
+                    let view = ClusterView { cluster: run.cluster, observed: &run.recorder.observed };
+                    plan.check(&view, run.cluster.engine.now().as_us(), &mut fire_now);
                     for (i, seen) in fire_now.drain(..) {
-                        fire(cluster, plan, injector, recorder, i, seen);
+                        if fire(run, plan, injector, i, seen) {
+                            return true;
+                        }
                     }
                     continue;
                 }
                 Step::EventLimit => return true,
                 Step::Reached => {}
             }
-        } else if cluster.engine.run_until(until) == RunEnd::EventLimit {
-            recorder.drain(cluster);
+        } else if run.advance(until) == RunEnd::EventLimit {
+            run.recorder.drain(run.cluster);
             return true;
         }
-        recorder.drain(cluster);
+        run.recorder.drain(run.cluster);
         if next.is_none() {
             return false;
         }
         // A sample sees the state before any fault or launch due at the same instant.
         if next_sample == next {
-            recorder.sample_due(cluster);
+            run.recorder.sample_due(run.cluster);
             continue;
         }
         // Clients are created before a fault at the same instant.
         if next_launch == next {
-            cluster.launch_due(until.as_us());
+            run.cluster.launch_due(until.as_us());
             continue;
         }
         // One entry at a time: events a fault causes at the same instant run before the next fault.
-        match plan.pop_due(until.as_us()) {
-            Some((i, Due::Arm)) => plan.arm(i, &ClusterView { cluster, observed: &recorder.observed }),
-            Some((i, Due::Apply(seen))) => fire(cluster, plan, injector, recorder, i, seen),
+        let stopped = match plan.pop_due(until.as_us()) {
+            Some((i, Due::Arm)) => {
+                plan.arm(i, &ClusterView { cluster: run.cluster, observed: &run.recorder.observed });
+                false
+            }
+            Some((i, Due::Apply(seen))) => fire(run, plan, injector, i, seen),
             None => unreachable!("an entry was due at {until:?}"),
+        };
+        if stopped {
+            return true;
         }
     }
 }
 
-fn fire(
-    cluster: &mut Cluster,
-    plan: &mut FaultPlan<'_>,
-    injector: &mut FaultInjector,
-    recorder: &mut Recorder<'_>,
-    i: usize,
-    seen: Seen,
-) {
+/// Applies fault `i`; returns whether the state checker then found a breach.
+fn fire(run: &mut Run<'_, '_>, plan: &mut FaultPlan<'_>, injector: &mut FaultInjector, i: usize, seen: Seen) -> bool {
     let fault = plan.fault(i);
-    let mut description = injector.apply(cluster, i, &fault.action, seen);
+    let mut description = injector.apply(run.cluster, i, &fault.action, seen);
     if let Some(when) = &fault.when {
         description = format!("when {}: {description}", when.condition.text);
     }
-    recorder.fault(cluster.engine.now(), description);
-    recorder.drain(cluster);
-    recorder.sample_now(cluster);
-    let now_us = cluster.engine.now().as_us();
-    plan.start_watches(Some(i), &ClusterView { cluster, observed: &recorder.observed }, now_us);
+    run.recorder.fault(run.cluster.engine.now(), description);
+    run.recorder.drain(run.cluster);
+    run.recorder.sample_now(run.cluster);
+    let now_us = run.cluster.engine.now().as_us();
+    plan.start_watches(Some(i), &ClusterView { cluster: run.cluster, observed: &run.recorder.observed }, now_us);
+    run.after_fault()
 }
 
 /// Runs to `until`, stopping for each sample due on the way.
-fn run_sampling(cluster: &mut Cluster, recorder: &mut Recorder<'_>, until: SimTime) -> RunEnd {
-    while let Some(at) = recorder.next_sample_us().filter(|&at| at <= until.as_us()) {
-        if cluster.engine.run_until(SimTime(at)) == RunEnd::EventLimit {
+fn run_sampling(run: &mut Run<'_, '_>, until: SimTime) -> RunEnd {
+    while let Some(at) = run.recorder.next_sample_us().filter(|&at| at <= until.as_us()) {
+        if run.advance(SimTime(at)) == RunEnd::EventLimit {
             return RunEnd::EventLimit;
         }
-        recorder.drain(cluster);
-        recorder.sample_due(cluster);
+        run.recorder.drain(run.cluster);
+        run.recorder.sample_due(run.cluster);
     }
-    cluster.engine.run_until(until)
+    run.advance(until)
+}
+
+/// The per-event state checker, when on, and the breach that stopped the run.
+struct StateWatch {
+    checker: Option<StateChecker>,
+    breach: Option<StateBreach>,
+}
+
+impl StateWatch {
+    /// Looks at the broker the last event ran on, if any. Returns whether it found a breach.
+    fn after_event(&mut self, cluster: &Cluster) -> bool {
+        let (Some(checker), Some(handled)) = (&mut self.checker, cluster.engine.handled()) else { return false };
+        let NodeRole::Broker(b) = cluster.spec.role_of(handled.node) else { return false };
+        let Err(breach) = checker.broker(cluster, b) else { return false };
+        let event = format!(
+            "event {} at {} ({} on {})",
+            cluster.engine.stats.events,
+            crate::units::Seconds(cluster.engine.now().as_us()),
+            handled.what,
+            cluster.spec.node_name(handled.node)
+        );
+        self.stop(breach, event)
+    }
+
+    /// Looks at every broker after a fault. Returns whether it found a breach.
+    fn after_fault(&mut self, cluster: &Cluster) -> bool {
+        let Some(checker) = &mut self.checker else { return false };
+        for b in cluster.spec.brokers() {
+            if let Err(breach) = checker.broker(cluster, b) {
+                let at = format!("the fault at {}", crate::units::Seconds(cluster.engine.now().as_us()));
+                return self.stop(breach, at);
+            }
+        }
+        false
+    }
+
+    fn stop(&mut self, breach: crate::kafka::state_check::Breach, after: String) -> bool {
+        let detail = format!("after {after}: {}", breach.detail);
+        self.breach = Some(StateBreach { invariant: breach.invariant.name(), detail });
+        true
+    }
 }
 
 /// Collects what nodes emit into the history, the counters and the trace digest.
@@ -661,6 +751,7 @@ impl<'w> Recorder<'w> {
             samples: self.sampler,
             messages: None,
             trace_error: self.trace_error,
+            state_breach: None,
         }
     }
 }

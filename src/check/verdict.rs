@@ -16,7 +16,8 @@ pub const WITNESSES_SHOWN: usize = 3;
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ExpectationResult {
-    /// `holds`, `violated`, `happened`, `within`, `contents` or `converged`.
+    /// `holds`, `violated`, `happened`, `within`, `contents`, `converged`, or `state` (a run the per-event
+    /// state checker stopped: a bug of the model, whatever the expectations).
     pub kind: &'static str,
     pub name: String,
     pub met: bool,
@@ -155,6 +156,17 @@ pub struct Evidence<'a> {
     /// Whether a `holds` judged on no evidence fails (`vacuous`): for a recorded history unless `--allow-empty`;
     /// a run's story says what its clients do.
     pub empty_fails: bool,
+    /// What stopped the run, if the per-event state checker did.
+    pub state_breach: Option<&'a StateBreach>,
+}
+
+/// A relation between replicas the model must keep, found broken after one event: the run stopped there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateBreach {
+    /// The relation's name (`one-leader-per-epoch`…).
+    pub invariant: &'static str,
+    /// What was broken, and by which event.
+    pub detail: String,
 }
 
 impl<'a> Evidence<'a> {
@@ -171,6 +183,7 @@ impl<'a> Evidence<'a> {
             within: &[],
             witness_limit,
             empty_fails: true,
+            state_breach: None,
         }
     }
 }
@@ -222,6 +235,14 @@ pub fn judge(expect: &Expectations, evidence: &Evidence<'_>) -> Verdict {
     if expect.liveness_us.is_some() {
         results.extend(liveness_results(expect, evidence.unconverged, limit));
     }
+    results.extend(evidence.state_breach.map(|b| ExpectationResult {
+        kind: "state",
+        name: b.invariant.to_string(),
+        met: false,
+        count: 1,
+        detail: b.detail.clone(),
+        witnesses: Vec::new(),
+    }));
     let violations = found.iter().map(|(&name, v)| (name, v.len())).collect();
     let witnesses = found
         .iter()

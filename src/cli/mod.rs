@@ -366,7 +366,9 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let evidence = verdict::Evidence { witness_limit: asked.witnesses, ..outcome.evidence() };
-    let verdict = (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &evidence));
+    // A breach of the state checker is judged even in a story without expectations: it is a bug of the model.
+    let judged = !scenario.expect.is_empty() || outcome.state_breach.is_some();
+    let verdict = judged.then(|| verdict::judge(&scenario.expect, &evidence));
     let summary_to_stderr = outputs.uses_stdout();
     let written = write_run_outputs(&mut outputs, &scenario, path, &outcome, verdict.as_ref());
     if let Err(e) = written.and_then(|()| outputs.commit()) {
@@ -635,6 +637,25 @@ fn insync_check_expand(name: &str) -> Option<Vec<&'static str>> {
     crate::check::expand(name)
 }
 
+/// Runs the scenario `runs` times without the state checker and as many with it, in turns so that both see
+/// the same machine; the wall times of each sorted, and the events of a run.
+fn timed_runs(config: &sim::SimConfig, seed: u64, runs: u32) -> ([Vec<u64>; 2], u64) {
+    let mut walls_us = [Vec::new(), Vec::new()];
+    let mut events = 0;
+    let mut config = config.clone();
+    for _ in 0..runs.max(1) {
+        for (state_check, walls_us) in [false, true].into_iter().zip(&mut walls_us) {
+            config.state_check = state_check;
+            let started = std::time::Instant::now();
+            let outcome = sim::run(&config, seed, false);
+            walls_us.push(started.elapsed().as_micros() as u64);
+            events = outcome.stats.events;
+        }
+    }
+    walls_us.iter_mut().for_each(|w| w.sort_unstable());
+    (walls_us, events)
+}
+
 fn bench(path: &Path, runs: u32) -> ExitCode {
     let scenario = match scenario::load_file(path) {
         Ok(s) => s,
@@ -643,15 +664,8 @@ fn bench(path: &Path, runs: u32) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let mut walls_us = Vec::new();
-    let mut events = 0;
-    for _ in 0..runs.max(1) {
-        let started = std::time::Instant::now();
-        let outcome = sim::run(&scenario.sim, scenario.seed, false);
-        walls_us.push(started.elapsed().as_micros() as u64);
-        events = outcome.stats.events;
-    }
-    walls_us.sort_unstable();
+    // The model alone, and what the per-event state checker adds.
+    let ([walls_us, checked_us], events) = timed_runs(&scenario.sim, scenario.seed, runs);
     let median_us = walls_us[walls_us.len() / 2];
     let simulated_s = scenario.sim.limits.end.as_us() as f64 / 1e6;
     println!("bench {} ({} runs, seed {})", scenario.name, walls_us.len(), scenario.seed);
@@ -664,12 +678,16 @@ fn bench(path: &Path, runs: u32) -> ExitCode {
     let per_s = events as f64 / (median_us.max(1) as f64 / 1e6);
     println!("  {events} events for {simulated_s:.0} simulated seconds: {:.2} M events/s", per_s / 1e6);
     println!("  {:.0}x faster than real time", simulated_s / (median_us.max(1) as f64 / 1e6));
+    let checked_median_us = checked_us[checked_us.len() / 2];
+    let added = (checked_median_us as f64 / median_us.max(1) as f64 - 1.0) * 100.0;
+    println!("  with the per-event state checker: median {:.1} ms ({added:+.0}%)", checked_median_us as f64 / 1e3);
     ExitCode::SUCCESS
 }
 
 /// The `--json` object of a run, as `insync run --json` prints it (for tests that check it against its schema).
 pub fn run_json(scenario: &scenario::Scenario, path: &Path, outcome: &Outcome) -> String {
-    let verdict = (!scenario.expect.is_empty()).then(|| verdict::judge(&scenario.expect, &outcome.evidence()));
+    let judged = !scenario.expect.is_empty() || outcome.state_breach.is_some();
+    let verdict = judged.then(|| verdict::judge(&scenario.expect, &outcome.evidence()));
     summary::json(scenario, path, outcome, verdict.as_ref(), Some(verdict::WITNESSES_SHOWN))
 }
 

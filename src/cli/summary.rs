@@ -57,6 +57,9 @@ pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome, verdict: Optio
     if st.hit_event_limit {
         let _ = writeln!(s, "stopped early: the run reached its limit of {} events", scenario.sim.limits.max_events);
     }
+    if let Some(b) = &outcome.state_breach {
+        let _ = writeln!(s, "stopped early: the per-event state checker found {} broken {}", b.invariant, b.detail);
+    }
     write_faults(&mut s, outcome);
     let _ = writeln!(
         s,

@@ -12,8 +12,8 @@ pub use network::{LatencyModel, LinkFaults, Network, Ratio};
 pub use queue::EventQueue;
 pub use rng::{SimRng, stream};
 pub use runner::{
-    Command, Ctx, Engine, Exchange, Limits, MessageEntry, MessageKind, NodeId, NodeStatus, Passage, Process, RunEnd,
-    Step, StorageLoss,
+    Command, Ctx, Engine, Exchange, Handled, Limits, MessageEntry, MessageKind, NodeId, NodeStatus, Passage, Process,
+    RunEnd, Step, StorageLoss,
 };
 pub use time::SimTime;
 pub use wakeup::Wakeup;

@@ -244,9 +244,23 @@ pub struct Engine<P: Process> {
     /// Every message sent and delivered, when asked for: at most two entries per message, and a run's messages
     /// are bounded by its event limit.
     message_log: Option<Vec<MessageEntry>>,
+    /// What the last `step` ran, if it ran a handler.
+    handled: Option<Handled>,
+}
+
+/// A handler an event ran: on which node, and what the event was (a message's kind, `timer`, `refused`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handled {
+    pub node: NodeId,
+    pub what: &'static str,
 }
 
 impl<P: Process> Engine<P> {
+    /// What the last `step` ran: `None` when it ran no handler (the event was for a stopped node, held or lost).
+    pub fn handled(&self) -> Option<Handled> {
+        self.handled
+    }
+
     /// From now on, log every message sent and delivered (for a trace of requests in flight).
     pub fn log_messages(&mut self) {
         self.message_log.get_or_insert_with(Vec::new);
@@ -293,6 +307,7 @@ impl<P: Process> Engine<P> {
             limits,
             stats: EngineStats::default(),
             message_log: None,
+            handled: None,
         }
     }
 
@@ -355,6 +370,7 @@ impl<P: Process> Engine<P> {
     /// every event; with none left, the clock moves to `until`.
     pub fn step(&mut self, until: SimTime) -> Step {
         let until = until.min(self.limits.end);
+        self.handled = None;
         if self.stats.events >= self.limits.max_events {
             return Step::EventLimit;
         }
@@ -403,10 +419,17 @@ impl<P: Process> Engine<P> {
                     return;
                 }
                 self.log_message(from, to, &msg, Passage::Delivered);
+                self.handled = Some(Handled { node, what: P::message_kind(&msg).name });
                 self.invoke(node, |p, ctx| p.on_message(from, msg, ctx));
             }
-            Event::Timer { timer, .. } => self.invoke(node, |p, ctx| p.on_timer(timer, ctx)),
-            Event::Refused { peer, msg, .. } => self.invoke(node, |p, ctx| p.on_refused(peer, msg, ctx)),
+            Event::Timer { timer, .. } => {
+                self.handled = Some(Handled { node, what: "timer" });
+                self.invoke(node, |p, ctx| p.on_timer(timer, ctx));
+            }
+            Event::Refused { peer, msg, .. } => {
+                self.handled = Some(Handled { node, what: "refused connection" });
+                self.invoke(node, |p, ctx| p.on_refused(peer, msg, ctx));
+            }
         }
     }
 

@@ -54,6 +54,52 @@ pub struct Replica {
     pub role: Role,
 }
 
+/// A broker's replicas by partition index (`Some` where it holds one), read as a slice; each mutable borrow is
+/// counted, so that the state checker looks again only at the replicas that may have changed since it last looked.
+pub struct Replicas {
+    slots: Vec<Option<Replica>>,
+    /// Mutable borrows of each slot, and of any slot.
+    borrows: Vec<u64>,
+    any_borrows: u64,
+}
+
+impl Replicas {
+    fn new(slots: Vec<Option<Replica>>) -> Self {
+        Replicas { borrows: vec![0; slots.len()], slots, any_borrows: 0 }
+    }
+
+    pub fn get_mut(&mut self, p: PartitionId) -> Option<&mut Replica> {
+        self.borrows[p.index()] += 1;
+        self.any_borrows += 1;
+        self.slots[p.index()].as_mut()
+    }
+
+    /// Every slot, each counted as borrowed.
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Option<Replica>> {
+        self.borrows.iter_mut().for_each(|b| *b += 1);
+        self.any_borrows += 1;
+        self.slots.iter_mut()
+    }
+
+    /// How many times each slot has been borrowed mutably.
+    pub fn borrows(&self) -> &[u64] {
+        &self.borrows
+    }
+
+    /// How many mutable borrows of any slot there have been.
+    pub fn any_borrows(&self) -> u64 {
+        self.any_borrows
+    }
+}
+
+impl std::ops::Deref for Replicas {
+    type Target = [Option<Replica>];
+
+    fn deref(&self) -> &[Option<Replica>] {
+        &self.slots
+    }
+}
+
 /// An acks=all produce waiting for the high watermark (DelayedProduce in the produce purgatory).
 struct ParkedProduce {
     client: NodeId,
@@ -106,7 +152,7 @@ pub struct Broker {
     pub id: BrokerId,
     spec: Rc<ClusterSpec>,
     /// Indexed by partition; `Some` where this broker holds a replica.
-    pub replicas: Vec<Option<Replica>>,
+    pub replicas: Replicas,
     /// How many times the process has started before (the model's broker epoch).
     incarnation: u32,
     /// Metadata updates are not applied before this time (the `delay-metadata` fault, which outlives a restart).
@@ -181,7 +227,15 @@ impl Broker {
             .collect();
         let mem = BrokerMemory::new(&spec);
         let bounds = PurgatoryBounds::of(&spec);
-        Broker { id, spec, replicas, incarnation: 0, metadata_held_until: SimTime::ZERO, bounds, mem }
+        Broker {
+            id,
+            spec,
+            replicas: Replicas::new(replicas),
+            incarnation: 0,
+            metadata_held_until: SimTime::ZERO,
+            bounds,
+            mem,
+        }
     }
 
     /// A hard crash: everything in memory is gone; each log keeps what survives (see ReplicaLog). Says what the
@@ -421,7 +475,7 @@ impl Broker {
     /// Brings a replica's role in line with the partition's registration (Partition.makeLeader / makeFollower).
     fn reconcile(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
         let state = self.mem.metadata[p.index()].clone();
-        let Some(replica) = self.replicas[p.index()].as_mut() else {
+        let Some(replica) = self.replicas.get_mut(p) else {
             return;
         };
         if state.leader == Some(self.id) {
@@ -450,7 +504,7 @@ impl Broker {
 
     fn become_leader(&mut self, p: PartitionId, state: &PartitionState, ctx: &mut KafkaCtx<'_>) {
         let replicas = &self.spec.partition(p).replicas;
-        let Some(replica) = self.replicas[p.index()].as_mut() else {
+        let Some(replica) = self.replicas.get_mut(p) else {
             return;
         };
         // UnifiedLog.maybeAssignEpochStartOffset at becoming leader (KAFKA-7415, 2.0.1); before it the epoch was
@@ -476,7 +530,7 @@ impl Broker {
         self.fail_parked_produces(p, KafkaError::NOT_LEADER_OR_FOLLOWER, ctx);
         self.unload_groups(p, ctx);
         let mode = self.spec.broker_config.truncation;
-        let Some(replica) = self.replicas[p.index()].as_mut() else {
+        let Some(replica) = self.replicas.get_mut(p) else {
             return;
         };
         let hw = replica.log.high_watermark();
@@ -537,7 +591,7 @@ impl Broker {
     fn append_as_leader(&mut self, req: &ProduceRequest, now: SimTime) -> Result<(Offset, Offset), KafkaError> {
         let min_isr = self.spec.topic_of(req.partition).effective_min_isr();
         let flush_interval = self.spec.broker_config.log_flush_interval_messages;
-        let Some(replica) = self.replicas[req.partition.index()].as_mut() else {
+        let Some(replica) = self.replicas.get_mut(req.partition) else {
             return Err(KafkaError::NOT_LEADER_OR_FOLLOWER);
         };
         let Role::Leader(ls) = &replica.role else {
@@ -636,7 +690,7 @@ impl Broker {
     fn serve_fetch(&mut self, req: &FetchRequest, ctx: &mut KafkaCtx<'_>) -> Option<FetchResult> {
         let p = req.partition;
         let max_bytes = self.spec.broker_config.replica_fetch_max_bytes;
-        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
+        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas.get_mut(p) else {
             return Some(FetchResult::Error(KafkaError::NOT_LEADER_OR_FOLLOWER));
         };
         if req.current_leader_epoch < ls.leader_epoch {
@@ -696,7 +750,7 @@ impl Broker {
         let registered = self.mem.broker_epochs[follower.index()];
         let in_sync_rule = self.spec.broker_config.in_sync_rule;
         let me = self.me_with_epoch();
-        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
+        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas.get_mut(p) else {
             return;
         };
         let current = ls.followers.iter().find(|f| f.broker == follower);
@@ -758,7 +812,7 @@ impl Broker {
         let cfg = &self.spec.broker_config;
         let min_isr = self.spec.topic_of(p).effective_min_isr();
         let eligible = &self.mem.isr_eligible;
-        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
+        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas.get_mut(p) else {
             return;
         };
         let inputs = HighWatermarkInputs {
@@ -810,7 +864,7 @@ impl Broker {
         result: Result<PartitionState, KafkaError>,
         ctx: &mut KafkaCtx<'_>,
     ) {
-        let Some(Replica { role: Role::Leader(ls), .. }) = self.replicas[p.index()].as_mut() else {
+        let Some(Replica { role: Role::Leader(ls), .. }) = self.replicas.get_mut(p) else {
             ctx.emit(Obs::StaleDelivery { message: StaleMessage::AlterPartitionResponse });
             return; // Leadership moved on while the proposal was in flight.
         };
@@ -832,7 +886,7 @@ impl Broker {
         let mode = self.spec.broker_config.truncation;
         let (with_epoch, incarnation) = (self.spec.broker_config.alter_partition_broker_epoch, self.incarnation);
         let timeout = self.spec.broker_config.replica_socket_timeout_us;
-        let Some(Replica { log, role: Role::Follower(f) }) = self.replicas[p.index()].as_mut() else {
+        let Some(Replica { log, role: Role::Follower(f) }) = self.replicas.get_mut(p) else {
             return;
         };
         let Some(leader) = f.leader else { return };
@@ -860,8 +914,9 @@ impl Broker {
     fn on_fetch_response(&mut self, resp: FetchResponse, ctx: &mut KafkaCtx<'_>) {
         let p = resp.partition;
         let flush_interval = self.spec.broker_config.log_flush_interval_messages;
-        let Some(Replica { log, role: Role::Follower(f) }) = self.replicas[p.index()]
-            .as_mut()
+        let Some(Replica { log, role: Role::Follower(f) }) = self
+            .replicas
+            .get_mut(p)
             .filter(|r| matches!(&r.role, Role::Follower(f) if f.in_flight.map(|(id, _)| id) == Some(resp.fetch_id)))
         else {
             // An answer to a fetch we gave up on (a timeout, a closed connection), or from before we became leader.

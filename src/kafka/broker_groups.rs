@@ -245,7 +245,7 @@ impl Broker {
             }
             let tombstones: Rc<[Record]> = partitions.iter().map(|&p| Record::offset_tombstone(g, p)).collect();
             if let Some(p) = self.spec.offsets_partition_of(g)
-                && let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut()
+                && let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas.get_mut(p)
             {
                 log.append_as_leader(tombstones, ls.leader_epoch, None, ctx.now);
                 self.complete_parked_fetches(p, ctx);
@@ -369,7 +369,7 @@ impl Broker {
     ) {
         let Some(p) = self.spec.offsets_partition_of(group) else { return };
         let records: Rc<[Record]> = offsets.iter().map(|&(tp, o)| Record::offset_commit(group, tp, o)).collect();
-        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_mut() else {
+        let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas.get_mut(p) else {
             let response = GroupResponse::OffsetCommit { offsets, result: Err(KafkaError::NOT_COORDINATOR) };
             ctx.send(client, Msg::GroupResponse { correlation, response });
             return;

@@ -390,7 +390,7 @@ impl ReplicaLog {
 
     /// Batches starting with the one that holds `from`, up to about `max_bytes` (always at least one batch).
     pub fn read(&self, from: Offset, max_bytes: u64) -> FetchedBatches {
-        let start = self.batches.partition_point(|b| b.next_offset() <= from);
+        let start = self.first_batch_ending_after(from);
         let mut out = FetchedBatches::new();
         let mut bytes = 0;
         for batch in self.batches.range(start..) {
@@ -401,6 +401,42 @@ impl ReplicaLog {
             out.push(batch.clone());
         }
         out
+    }
+
+    /// The index of the first batch that ends after `offset` (`partition_point` of `next_offset() <= offset`),
+    /// found by galloping back from the end: reads and replication look near the log end, and a binary search
+    /// of the whole log misses the cache at every probe.
+    fn first_batch_ending_after(&self, offset: Offset) -> usize {
+        let ends_after = |i: usize| self.batches[i].next_offset() > offset;
+        let Some(mut high) = self.batches.len().checked_sub(1).filter(|&last| ends_after(last)) else {
+            return self.batches.len();
+        };
+        // `high` ends after `offset`; gallop back until a batch that does not, then bisect between them.
+        let mut low = 0;
+        let mut step = 1;
+        while let Some(probe) = high.checked_sub(step) {
+            if !ends_after(probe) {
+                low = probe + 1;
+                break;
+            }
+            high = probe;
+            step *= 2;
+        }
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if ends_after(middle) {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        low
+    }
+
+    /// Every batch from the one that holds `from` (or the first after it) to the log end.
+    pub fn batches_from(&self, from: Offset) -> impl Iterator<Item = &Batch> + '_ {
+        let start = self.first_batch_ending_after(from);
+        self.batches.range(start..)
     }
 
     /// What a consumer may read from `from`: the batches `read` returns, cut at the high watermark.
@@ -539,7 +575,7 @@ impl ReplicaLog {
 
     /// The leader epoch of the batch holding `offset`, if it is in the log.
     pub fn epoch_at(&self, offset: Offset) -> Option<LeaderEpoch> {
-        let i = self.batches.partition_point(|b| b.next_offset() <= offset);
+        let i = self.first_batch_ending_after(offset);
         self.batches.get(i).filter(|b| b.base_offset <= offset).map(|b| b.epoch)
     }
 }
@@ -558,6 +594,25 @@ mod tests {
             log.append_as_leader(record(seq), 0, None, SimTime::ZERO);
         }
         log
+    }
+
+    // The search from the log end finds the batch a binary search of the whole log finds, for every offset and
+    // every log length (batches of 1 to 3 records, so that offsets fall inside batches too).
+    #[test]
+    fn the_search_from_the_end_finds_the_batch_holding_an_offset() {
+        for batches in 0..40u64 {
+            let mut log = ReplicaLog::default();
+            for seq in 0..batches {
+                let records: Vec<Record> = (0..1 + seq % 3)
+                    .map(|i| Record { producer: ClientId(0), send_seq: seq * 3 + i, key: None, size_bytes: 1 })
+                    .collect();
+                log.append_as_leader(Rc::from(records), 0, None, SimTime::ZERO);
+            }
+            for offset in 0..=log.log_end_offset() + 1 {
+                let expected = log.batches.partition_point(|b| b.next_offset() <= offset);
+                assert_eq!(log.first_batch_ending_after(offset), expected, "{batches} batches, offset {offset}");
+            }
+        }
     }
 
     // UnifiedLog.maybeIncrementHighWatermark: a high watermark beyond the log end is an error, and a smaller one

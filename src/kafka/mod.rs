@@ -20,3 +20,4 @@ pub mod partitioner;
 pub mod producer;
 pub mod quorum;
 pub mod spec;
+pub mod state_check;

@@ -101,7 +101,17 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
         overrides: Vec::new(),
         name,
         seed,
-        sim: SimConfig { cluster, latency, limits, faults, nemesis, liveness_us, keep_replica_logs, watches },
+        sim: SimConfig {
+            cluster,
+            latency,
+            limits,
+            faults,
+            nemesis,
+            liveness_us,
+            keep_replica_logs,
+            watches,
+            state_check: true,
+        },
         expect,
     })
 }

@@ -6,7 +6,7 @@
 
 use super::{FaultAction, ScheduledFault, Target};
 use crate::engine::rng::stream;
-use crate::engine::{NodeId, SimRng};
+use crate::engine::{NodeId, Ratio, SimRng};
 use crate::kafka::ids::{BrokerId, GroupId, PartitionId};
 use crate::kafka::log::StorageLoss;
 use crate::kafka::spec::ClusterSpec;
@@ -39,10 +39,14 @@ pub enum FaultKind {
     LeaderCutOff,
     /// Messages from one broker to another are lost; the other direction works.
     CutOneWay,
+    /// Messages from one broker to another wait at the far end (a stalled connection), then arrive in order.
+    HoldLink,
+    /// Messages from one broker to another are slow and some are lost (a flaky link).
+    DegradeLink,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 14] = [
         FaultKind::Crash,
         FaultKind::LeaderCrash,
         FaultKind::PowerLoss,
@@ -55,6 +59,8 @@ impl FaultKind {
         FaultKind::IsolateController,
         FaultKind::LeaderCutOff,
         FaultKind::CutOneWay,
+        FaultKind::HoldLink,
+        FaultKind::DegradeLink,
     ];
 
     /// The name a scenario file uses.
@@ -72,6 +78,8 @@ impl FaultKind {
             FaultKind::IsolateController => "isolate-controller",
             FaultKind::LeaderCutOff => "leader-cut-off",
             FaultKind::CutOneWay => "cut-one-way",
+            FaultKind::HoldLink => "hold-link",
+            FaultKind::DegradeLink => "degrade-link",
         }
     }
 
@@ -84,7 +92,9 @@ impl FaultKind {
         match self {
             FaultKind::CoordinatorCrash => cluster.group_ids().next().is_some(),
             FaultKind::ConsumerCrash => !cluster.consumers.is_empty(),
-            FaultKind::CutOneWay | FaultKind::LeaderCutOff => cluster.broker_count >= 2,
+            FaultKind::CutOneWay | FaultKind::LeaderCutOff | FaultKind::HoldLink | FaultKind::DegradeLink => {
+                cluster.broker_count >= 2
+            }
             _ => true,
         }
     }
@@ -231,11 +241,31 @@ fn episode(kind: FaultKind, cluster: &ClusterSpec, index: usize, rng: &mut SimRn
             (cut, FaultAction::RepairSides { side_a: vec![hit], side_b: others })
         }
         FaultKind::CutOneWay => {
-            let from = rng.random_range(0..brokers.len());
-            let to = (from + rng.random_range(1..brokers.len())) % brokers.len();
-            let (from, to) = (Target::Node(brokers[from]), Target::Node(brokers[to]));
+            let (from, to) = two_brokers(&brokers, rng);
             let cut = FaultAction::CutOneWay { from: from.clone(), to: to.clone() };
             (cut, FaultAction::RepairOneWay { from, to })
         }
+        FaultKind::HoldLink => {
+            let (from, to) = two_brokers(&brokers, rng);
+            (FaultAction::Hold { from: from.clone(), to: to.clone() }, FaultAction::Release { from, to })
+        }
+        FaultKind::DegradeLink => {
+            let (from, to) = two_brokers(&brokers, rng);
+            let extra_latency_us = around(rng, DEGRADED_LATENCY_US);
+            let loss = Some(DEGRADED_LOSS);
+            let degrade = FaultAction::Degrade { from: from.clone(), to: to.clone(), extra_latency_us, loss };
+            (degrade, FaultAction::RepairOneWay { from, to })
+        }
     }
+}
+
+/// A degraded link's mean extra latency, and the share of its messages lost.
+const DEGRADED_LATENCY_US: u64 = 100_000;
+const DEGRADED_LOSS: Ratio = Ratio { numerator: 1, denominator: 20 };
+
+/// Two different brokers, drawn uniformly: a link's ends.
+fn two_brokers(brokers: &[NodeId], rng: &mut SimRng) -> (Target, Target) {
+    let from = rng.random_range(0..brokers.len());
+    let to = (from + rng.random_range(1..brokers.len())) % brokers.len();
+    (Target::Node(brokers[from]), Target::Node(brokers[to]))
 }

@@ -131,6 +131,18 @@ fn fault_toml(fault: &ScheduledFault, cluster: &ClusterSpec) -> Result<String, S
         FaultAction::RepairOneWay { from, to } => {
             format!("action = \"repair\"\nfrom = {}\nto = {}\n", t(from)?, t(to)?)
         }
+        FaultAction::Hold { from, to } => format!("action = \"hold\"\nfrom = {}\nto = {}\n", t(from)?, t(to)?),
+        FaultAction::Release { from, to } => format!("action = \"release\"\nfrom = {}\nto = {}\n", t(from)?, t(to)?),
+        FaultAction::Degrade { from, to, extra_latency_us, loss } => {
+            let mut text = format!("action = \"degrade\"\nfrom = {}\nto = {}\n", t(from)?, t(to)?);
+            if *extra_latency_us > 0 {
+                text.push_str(&format!("latency = \"{extra_latency_us}us\"\n"));
+            }
+            if let Some(r) = loss {
+                text.push_str(&format!("loss = \"{}/{}\"\n", r.numerator, r.denominator));
+            }
+            text
+        }
         FaultAction::Heal => "action = \"heal\"\n".to_string(),
         other => return Err(format!("a fault {other:?} cannot be written out yet")),
     };

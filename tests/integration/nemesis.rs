@@ -52,6 +52,29 @@ fn a_seeds_drawn_faults_replay_identically_without_the_nemesis() {
     }
 }
 
+// The link kinds too: a seed that draws a held or a degraded link writes it out as `hold` / `release` or
+// `degrade` / `repair`, and the written file replays with the same digest.
+#[test]
+fn held_and_degraded_links_replay_identically_without_the_nemesis() {
+    let path = crate::support::scenario_path("production-nemesis");
+    let text = std::fs::read_to_string(&path).expect("the bundled scenario");
+    let scenario = load("production-nemesis");
+    let draws = |pick: fn(&FaultAction) -> bool| {
+        (0..200).find(|&seed| scenario.sim.faults_at(seed).iter().any(|f| pick(&f.action))).expect("a seed draws it")
+    };
+    let held = draws(|a| matches!(a, FaultAction::Hold { .. }));
+    let degraded = draws(|a| matches!(a, FaultAction::Degrade { .. }));
+    for seed in [held, degraded] {
+        let drawn = scenario.sim.faults_at(seed);
+        let emitted = insync::scenario::emit::emit_scenario(&text, seed, &scenario.sim.cluster, &drawn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let replay = insync::scenario::load_str("emitted.toml", &emitted).unwrap_or_else(|e| panic!("{e}\n{emitted}"));
+        assert_eq!(replay.sim.faults, drawn, "seed {seed}");
+        let digest = |s: &insync::scenario::Scenario| sim::run(&s.sim, seed, true).trace_digest;
+        assert_eq!(digest(&replay), digest(&scenario), "seed {seed}");
+    }
+}
+
 /// Each send's (producer, send number, key, partition), in order.
 fn workload(scenario: &insync::scenario::Scenario, seed: u64) -> Vec<(u32, u64, Option<u32>, u32)> {
     let outcome = sim::run(&scenario.sim, seed, false);
@@ -104,7 +127,15 @@ fn a_schedule_keeps_its_bounds() {
             let ends_its_own = match &pair[1].action {
                 FaultAction::Restart { target } | FaultAction::Resume { target } => *target == Target::TargetOf(2 * i),
                 FaultAction::RepairSides { side_a, .. } => side_a == &vec![Target::TargetOf(2 * i)],
-                FaultAction::RepairOneWay { .. } => matches!(pair[0].action, FaultAction::CutOneWay { .. }),
+                FaultAction::RepairOneWay { from, to } => match &pair[0].action {
+                    FaultAction::CutOneWay { from: f, to: t } | FaultAction::Degrade { from: f, to: t, .. } => {
+                        (f, t) == (from, to)
+                    }
+                    _ => false,
+                },
+                FaultAction::Release { from, to } => {
+                    matches!(&pair[0].action, FaultAction::Hold { from: f, to: t } if (f, t) == (from, to))
+                }
                 other => panic!("an episode ended by {other:?}"),
             };
             assert!(ends_its_own, "episode {i}: {:?} then {:?}", pair[0].action, pair[1].action);

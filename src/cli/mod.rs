@@ -319,8 +319,11 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     };
     let actual = format!("{:016x}", scenario.source_fnv64);
     if let Some(wanted) = asked.fnv64.filter(|&w| !w.eq_ignore_ascii_case(&actual)) {
-        eprintln!("error: {}: --scenario-fnv64 {wanted}, but the file's hash is {actual}: it changed", path.display());
-        return ExitCode::from(EXIT_BAD_INPUT);
+        eprintln!(
+            "warning: {}: --scenario-fnv64 {wanted}, but the file's hash is {actual}: it changed since that run, \
+             so this run may not reproduce it",
+            path.display()
+        );
     }
     if asked.check_determinism {
         return check_determinism(&scenario, asked.seed.unwrap_or(scenario.seed));
@@ -691,8 +694,8 @@ pub fn run_json(scenario: &scenario::Scenario, path: &Path, outcome: &Outcome) -
     summary::json(scenario, path, outcome, verdict.as_ref(), Some(verdict::WITNESSES_SHOWN))
 }
 
-/// The command that reproduces a run, printed with every result: with the scenario's hash, so that it refuses to
-/// run a file that has changed since.
+/// The command that reproduces a run, printed with every result: with the scenario's hash, so that running it warns
+/// when the file has changed since.
 /// `--set` overrides come after, each quoted for a POSIX shell when it needs to be.
 pub fn reproduce_command(path: &Path, seed: u64, scenario_fnv64: u64, overrides: &[String]) -> String {
     let mut command = format!("insync run {} --seed {seed} --scenario-fnv64 {scenario_fnv64:016x}", path.display());

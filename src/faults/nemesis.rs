@@ -37,6 +37,9 @@ pub enum FaultKind {
     IsolateController,
     /// A partition's leader is cut off from the other brokers (not from the controller or clients).
     LeaderCutOff,
+    /// A partition's leader is cut off from the other brokers and the controllers, not from the clients: it
+    /// goes on serving them while the controller fences it and elects another leader.
+    LeaderPartitioned,
     /// Messages from one broker to another are lost; the other direction works.
     CutOneWay,
     /// Messages from one broker to another wait at the far end (a stalled connection), then arrive in order.
@@ -46,7 +49,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 14] = [
+    pub const ALL: [FaultKind; 15] = [
         FaultKind::Crash,
         FaultKind::LeaderCrash,
         FaultKind::PowerLoss,
@@ -58,6 +61,7 @@ impl FaultKind {
         FaultKind::Isolate,
         FaultKind::IsolateController,
         FaultKind::LeaderCutOff,
+        FaultKind::LeaderPartitioned,
         FaultKind::CutOneWay,
         FaultKind::HoldLink,
         FaultKind::DegradeLink,
@@ -77,6 +81,7 @@ impl FaultKind {
             FaultKind::Isolate => "isolate",
             FaultKind::IsolateController => "isolate-controller",
             FaultKind::LeaderCutOff => "leader-cut-off",
+            FaultKind::LeaderPartitioned => "leader-partitioned",
             FaultKind::CutOneWay => "cut-one-way",
             FaultKind::HoldLink => "hold-link",
             FaultKind::DegradeLink => "degrade-link",
@@ -234,6 +239,15 @@ fn episode(kind: FaultKind, cluster: &ClusterSpec, index: usize, rng: &mut SimRn
         FaultKind::IsolateController => (FaultAction::Isolate { target: Target::Controller }, repair),
         FaultKind::LeaderCutOff => {
             let others: Vec<Target> = brokers.iter().map(|&b| Target::Node(b)).collect();
+            let cut = FaultAction::Partition {
+                side_a: vec![Target::LeaderOf(some_partition(cluster, rng))],
+                side_b: others.clone(),
+            };
+            (cut, FaultAction::RepairSides { side_a: vec![hit], side_b: others })
+        }
+        FaultKind::LeaderPartitioned => {
+            let controllers = (0..cluster.controller_count).map(|c| cluster.controller_node(c));
+            let others: Vec<Target> = brokers.iter().copied().chain(controllers).map(Target::Node).collect();
             let cut = FaultAction::Partition {
                 side_a: vec![Target::LeaderOf(some_partition(cluster, rng))],
                 side_b: others.clone(),

@@ -205,8 +205,9 @@ fn shrinking_a_losing_seed_keeps_the_loss_with_fewer_faults() {
         );
         fewest = fewest.min(shrunk.minimal.faults.len());
     }
-    // A crash, its restart and one more leader crash: the smallest loss the twin's seeds shrink to today.
-    assert!(fewest <= 3, "fewest faults after shrinking: {fewest}");
+    // A leader partitioned from the other brokers and the controller, and maybe what heals it: it acknowledged
+    // acks=1 writes that the leader elected meanwhile never had.
+    assert!(fewest <= 2, "fewest faults after shrinking: {fewest}");
 }
 
 // The commands a user types: `run --emit-scenario` writes a file that `run` replays with the same digest;

@@ -20,7 +20,6 @@ use crate::progress;
 use crate::samples::Sampler;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 
 /// Everything a run needs besides the seed.
 #[derive(Clone, Debug)]
@@ -55,7 +54,7 @@ impl SimConfig {
 }
 
 /// One line of the trace: what happened, where, when.
-#[derive(Clone, Debug, Serialize, Hash, schemars::JsonSchema)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct TraceLine {
     pub time_us: u64,
     pub node: String,
@@ -63,7 +62,7 @@ pub struct TraceLine {
     pub event: TraceEvent,
 }
 
-#[derive(Clone, Debug, Serialize, Hash, schemars::JsonSchema)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum TraceEvent {
     Fault { fault: String },
@@ -173,42 +172,8 @@ pub struct Outcome {
     pub state_breach: Option<StateBreach>,
 }
 
-/// FNV-1a, 64-bit: a stable hasher (std's default hasher is seeded per process). Integers are hashed as their
-/// little-endian bytes and `usize` / `isize` (lengths, enum discriminants) as 64-bit, whatever the platform's
-/// byte order and word size, so a digest is the same on every machine.
-struct Fnv64(u64);
-
-/// The fixed-width, little-endian encodings `Fnv64` hashes integers with.
-macro_rules! little_endian_writes {
-    ($($name:ident: $ty:ty => $as:ty),* $(,)?) => {
-        $(fn $name(&mut self, n: $ty) {
-            self.write(&(n as $as).to_le_bytes());
-        })*
-    };
-}
-
-/// FNV-1a 64 of `bytes`.
-pub fn fnv64(bytes: &[u8]) -> u64 {
-    let mut h = Fnv64(0xcbf2_9ce4_8422_2325);
-    h.write(bytes);
-    h.finish()
-}
-
-impl Hasher for Fnv64 {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    little_endian_writes! {
-        write_u16: u16 => u16, write_u32: u32 => u32, write_u64: u64 => u64, write_u128: u128 => u128,
-        write_usize: usize => u64, write_i16: i16 => i16, write_i32: i32 => i32, write_i64: i64 => i64,
-        write_i128: i128 => i128, write_isize: isize => i64,
-    }
-}
+use crate::digest::Fnv64;
+pub use crate::digest::fnv64;
 
 impl Outcome {
     /// Everything a run knows, for the verdict.
@@ -528,7 +493,7 @@ impl<'w> Recorder<'w> {
             seed,
             history,
             stats: Stats { per_partition: vec![PartitionCounts::default(); spec.partitions.len()], ..Stats::default() },
-            digest: Fnv64(0xcbf2_9ce4_8422_2325),
+            digest: Fnv64::default(),
             faults: Vec::new(),
             group_changes: Vec::new(),
             leadership: Vec::new(),
@@ -604,9 +569,7 @@ impl<'w> Recorder<'w> {
             if let Obs::Client(event) = &obs {
                 self.history.push(time.as_us(), event.clone());
                 // Client events go into the digest without the cost of a trace line each.
-                time.hash(&mut self.digest);
-                node.0.hash(&mut self.digest);
-                event.hash(&mut self.digest);
+                self.digest.write_canonical(&(time.as_us(), node.0, event));
                 if self.trace.is_none() && self.trace_to.is_none() {
                     continue;
                 }
@@ -656,7 +619,7 @@ impl<'w> Recorder<'w> {
 
     fn record(&mut self, line: TraceLine) {
         if !matches!(line.event, TraceEvent::Node(Obs::Client(_))) {
-            line.hash(&mut self.digest);
+            self.digest.write_canonical(&line);
         }
         if let (Some(w), None) = (&mut self.trace_to, &self.trace_error) {
             let written = serde_json::to_writer(&mut **w, &line).map_err(std::io::Error::from);
@@ -857,27 +820,4 @@ pub fn first_divergence(first: &[String], second: &[String]) -> Option<Divergenc
         first: first.get(index).cloned(),
         second: second.get(index).cloned(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn digest(value: impl Hash) -> u64 {
-        let mut h = Fnv64(0xcbf2_9ce4_8422_2325);
-        value.hash(&mut h);
-        h.finish()
-    }
-
-    // The digest must be the same on every machine: integers hash as fixed-width little-endian bytes, a usize
-    // (a length, an enum's discriminant) as a u64, not as the platform lays them out.
-    #[test]
-    fn integers_hash_as_fixed_width_little_endian_bytes() {
-        assert_eq!(digest(0x0102_0304u32), fnv64(&[4, 3, 2, 1]));
-        assert_eq!(digest(7usize), digest(7u64));
-        assert_eq!(digest(7u64), fnv64(&[7, 0, 0, 0, 0, 0, 0, 0]));
-        assert_eq!(digest(-1isize), digest(-1i64));
-        // A string: its bytes and std's 0xff terminator.
-        assert_eq!(digest("ab"), fnv64(&[b'a', b'b', 0xff]));
-    }
 }

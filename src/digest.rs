@@ -157,8 +157,7 @@ impl<'h> ser::Serializer for Canonical<'h> {
         _: &'static str,
         _: usize,
     ) -> Result<Compound<'h>, DigestError> {
-        self.0.write(&index.to_le_bytes());
-        Ok(Compound::fixed(self.0))
+        Ok(self.variant(index))
     }
     fn serialize_map(self, len: Option<usize>) -> Result<Compound<'h>, DigestError> {
         Ok(Compound::counted(self.0, len))
@@ -173,8 +172,7 @@ impl<'h> ser::Serializer for Canonical<'h> {
         _: &'static str,
         _: usize,
     ) -> Result<Compound<'h>, DigestError> {
-        self.0.write(&index.to_le_bytes());
-        Ok(Compound::fixed(self.0))
+        Ok(self.variant(index))
     }
 }
 
@@ -183,6 +181,14 @@ impl<'h> ser::Serializer for Canonical<'h> {
 struct Compound<'h> {
     h: &'h mut Fnv64,
     marked: bool,
+}
+
+impl<'h> Canonical<'h> {
+    /// A tuple or struct variant: its index, then its fields.
+    fn variant(self, index: u32) -> Compound<'h> {
+        self.0.write(&index.to_le_bytes());
+        Compound::fixed(self.0)
+    }
 }
 
 impl<'h> Compound<'h> {

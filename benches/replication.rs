@@ -87,6 +87,9 @@ fn sweeps() {
     }
     println!("production-nemesis: 2 jobs / 1 job = {:.2}x", rates[1] / rates[0]);
     let twin = load("unsafe-nemesis");
+    let twin_text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/unsafe-nemesis.toml"))
+            .expect("the story reads");
     let goal = insync::shrink::Goal::Violates("lost-write".to_string());
     let loses = |seed: u64| {
         let outcome = sim::run(&twin.sim, seed, false);
@@ -95,7 +98,7 @@ fn sweeps() {
     let losing = (0..40).find(|&s| loses(s));
     if let Some(seed) = losing {
         let started = std::time::Instant::now();
-        let shrunk = insync::shrink::shrink(&twin, seed, &goal, 300).expect("a losing seed shrinks");
+        let shrunk = insync::shrink::shrink(&twin, &twin_text, seed, &goal, 300).expect("a losing seed shrinks");
         println!(
             "unsafe-nemesis: shrank seed {seed} from {} to {} faults in {} runs, {:.0} ms",
             shrunk.original.faults.len(),

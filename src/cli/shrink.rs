@@ -4,8 +4,7 @@
 use super::outputs::{Kind, Outputs};
 use super::{EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, load_scenario, print};
 use crate::check;
-use crate::scenario::emit::{Rewrite, rewrite_scenario};
-use crate::shrink::{self, Candidate, Goal};
+use crate::shrink::{self, Goal, Size};
 use crate::units::Seconds;
 use std::path::Path;
 use std::process::ExitCode;
@@ -55,15 +54,13 @@ fn shrink_to_file(args: &ShrinkArgs<'_>) -> Result<Option<String>, String> {
         }
     };
     let mut outputs = Outputs::prepare(Some(args.scenario), &[(Kind::Shrunk, Some(args.out))])?;
-    let shrunk = match shrink::shrink(&scenario, args.seed, &goal, args.budget) {
+    let shrunk = match shrink::shrink(&scenario, &text, args.seed, &goal, args.budget) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
             return Ok(None);
         }
     };
-    let rewrite = Rewrite { seed: args.seed, duration_us: Some(shrunk.minimal.duration_us), replace_faults: true };
-    let body = rewrite_scenario(&text, &rewrite, &scenario.sim.cluster, &shrunk.minimal.faults)?;
     let what = match &goal {
         Goal::Unmet(failed) => format!("still fails {}", failed.join(" + ")),
         Goal::Violates(name) => format!("still violates {name}"),
@@ -73,13 +70,13 @@ fn shrink_to_file(args: &ShrinkArgs<'_>) -> Result<Option<String>, String> {
         args.scenario.display(),
         args.seed,
         shrunk.runs,
-        size(&shrunk.original),
-        size(&shrunk.minimal)
+        size(&shrunk.original_size),
+        size(&shrunk.minimal_size)
     );
-    let emitted = format!("{header}{body}");
+    let emitted = format!("{header}{}", shrunk.minimal_text);
     let reloaded = crate::scenario::load_str(&args.out.display().to_string(), &emitted)
         .map_err(|e| format!("the shrunk scenario does not load: {e}"))?;
-    if reloaded.sim.faults != shrunk.minimal.faults {
+    if reloaded.sim.faults.len() != shrunk.minimal.faults.len() {
         return Err("the shrunk scenario does not hold exactly the shrunk faults".to_string());
     }
     outputs.write(Kind::Shrunk, |w| w.write_all(emitted.as_bytes()))?;
@@ -89,14 +86,20 @@ fn shrink_to_file(args: &ShrinkArgs<'_>) -> Result<Option<String>, String> {
         args.seed,
         args.scenario.display(),
         shrunk.runs,
-        size(&shrunk.original),
-        size(&shrunk.minimal),
+        size(&shrunk.original_size),
+        size(&shrunk.minimal_size),
         args.out.display(),
         args.out.display()
     );
     Ok(Some(report))
 }
 
-fn size(c: &Candidate) -> String {
-    format!("{} faults, {} of simulated time", c.faults.len(), Seconds(c.duration_us))
+fn size(s: &Size) -> String {
+    format!(
+        "{} faults, {} records, {} nodes, {} of simulated time",
+        s.faults,
+        s.records,
+        s.nodes,
+        Seconds(s.duration_us)
+    )
 }

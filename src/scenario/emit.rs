@@ -17,7 +17,7 @@ pub fn emit_scenario(
     cluster: &ClusterSpec,
     faults: &[ScheduledFault],
 ) -> Result<String, String> {
-    let rewrite = Rewrite { seed, duration_us: None, replace_faults: false };
+    let rewrite = Rewrite { seed, duration_us: None, replace_faults: false, edits: Vec::new() };
     rewrite_scenario(text, &rewrite, cluster, faults)
 }
 
@@ -28,10 +28,78 @@ pub struct Rewrite {
     pub duration_us: Option<u64>,
     /// Whether the scenario's own `[[faults]]` are commented out too (`faults` then holds every fault).
     pub replace_faults: bool,
+    /// Tables dropped or keys set (`insync shrink` cutting producers, records, partitions, brokers).
+    pub edits: Vec<TableEdit>,
+}
+
+/// A change to one table of a scenario's text. `section` names the table (`producers`, `cluster`); `index` is the
+/// element of an array of tables (`[[producers]]`), counted in the text, and 0 for a plain table (`[cluster]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TableEdit {
+    /// The table and its sub-tables commented out.
+    Drop { section: &'static str, index: usize },
+    /// `key = value` (value as TOML text) under the table's header, in place of the key's own line; a plain table
+    /// the text lacks is appended.
+    Set { section: &'static str, index: usize, key: &'static str, value: String },
+}
+
+impl TableEdit {
+    fn is_set_in(&self, at: &Block) -> bool {
+        matches!(self, TableEdit::Set { section, index, .. } if *section == at.section && *index == at.index)
+    }
+}
+
+/// The table a line of the text belongs to: its section, element index, and whether it is the element's own
+/// table (not a sub-table such as `[producers.x]`).
+#[derive(Clone, Debug, Default)]
+struct Block {
+    section: String,
+    index: usize,
+    main: bool,
+}
+
+/// Counts the elements of each array of tables as the text's headers go by.
+#[derive(Default)]
+struct Blocks {
+    seen: std::collections::BTreeMap<String, usize>,
+}
+
+impl Blocks {
+    /// The block a header line opens, or `None` when the line is not a header (`[[name]]`, `[name.sub]`).
+    fn open(&mut self, line: &str) -> Option<Block> {
+        let (path, array) = header_path(line)?;
+        let (section, sub) = match path.split_once('.') {
+            Some((section, _)) => (section, true),
+            None => (path, false),
+        };
+        let count = self.seen.entry(section.to_string()).or_insert(0);
+        if array && !sub {
+            *count += 1;
+        }
+        Some(Block { section: section.to_string(), index: count.saturating_sub(1), main: !sub })
+    }
+}
+
+/// `[[a.b]]` → (`a.b`, true), `[a]` → (`a`, false); anything else (a value line such as `["x"],`) → `None`.
+fn header_path(line: &str) -> Option<(&str, bool)> {
+    let line = line.trim();
+    let (inner, array) = match line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+        Some(inner) => (inner, true),
+        None => (line.strip_prefix('[')?.strip_suffix(']')?, false),
+    };
+    let inner = inner.trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    (!inner.is_empty() && inner.chars().all(bare)).then_some((inner, array))
+}
+
+/// How many `[[section]]` tables the text holds.
+pub fn count_tables(text: &str, section: &str) -> usize {
+    let mut blocks = Blocks::default();
+    text.lines().filter_map(|line| blocks.open(line)).filter(|b| b.main && b.section == section).count()
 }
 
 /// The scenario text with `[nemesis]` (and with `replace_faults` its `[[faults]]`) commented out, `seed` and
-/// `duration` set, and `faults` appended.
+/// `duration` set, the table edits made, and `faults` appended.
 pub fn rewrite_scenario(
     text: &str,
     rewrite: &Rewrite,
@@ -43,43 +111,96 @@ pub fn rewrite_scenario(
         top_keys.push(("duration", format!("\"{us}us\"")));
     }
     let mut written = vec![false; top_keys.len()];
+    let mut set_done = vec![false; rewrite.edits.len()];
     let mut out = String::new();
     let mut commented = false;
-    let mut seen_header = false;
+    let mut blocks = Blocks::default();
+    let mut block: Option<Block> = None;
     for line in text.lines() {
         let trimmed = line.trim_start();
-        if trimmed.starts_with('[') {
-            if !seen_header {
+        if let Some(opened) = blocks.open(trimmed) {
+            if block.is_none() {
                 write_missing(&mut out, &top_keys, &mut written);
             }
-            seen_header = true;
-            let header = trimmed.trim_end();
-            commented = header == "[nemesis]" || (rewrite.replace_faults && header == "[[faults]]");
+            commented = opened.section == "nemesis"
+                || (rewrite.replace_faults && opened.section == "faults")
+                || rewrite.edits.iter().any(|e| {
+                    matches!(e, TableEdit::Drop { section, index } if *section == opened.section && *index == opened.index)
+                });
+            block = Some(opened);
         }
         if commented {
             let _ = writeln!(out, "# {line}");
             continue;
         }
-        if !seen_header {
-            if let Some(i) = top_keys.iter().position(|(key, _)| is_key(trimmed, key)) {
-                let _ = writeln!(out, "{} = {}", top_keys[i].0, top_keys[i].1);
-                written[i] = true;
-                continue;
-            }
-            for key in ["nemesis", "faults"] {
-                if is_key(trimmed, key) {
-                    return Err(format!("`{key}` is written inline; write it as a table to rewrite the scenario"));
+        match &block {
+            None => {
+                if let Some(i) = top_keys.iter().position(|(key, _)| is_key(trimmed, key)) {
+                    let _ = writeln!(out, "{} = {}", top_keys[i].0, top_keys[i].1);
+                    written[i] = true;
+                    continue;
+                }
+                for key in ["nemesis", "faults"] {
+                    if is_key(trimmed, key) {
+                        return Err(format!("`{key}` is written inline; write it as a table to rewrite the scenario"));
+                    }
                 }
             }
+            Some(at) if at.main => {
+                let replaced = rewrite
+                    .edits
+                    .iter()
+                    .any(|e| e.is_set_in(at) && matches!(e, TableEdit::Set { key, .. } if is_key(trimmed, key)));
+                if replaced {
+                    continue;
+                }
+                let _ = writeln!(out, "{line}");
+                if header_path(trimmed).is_some() {
+                    write_sets(&mut out, &rewrite.edits, at, &mut set_done);
+                }
+                continue;
+            }
+            Some(_) => {}
         }
         let _ = writeln!(out, "{line}");
     }
     write_missing(&mut out, &top_keys, &mut written);
+    append_missing_tables(&mut out, &rewrite.edits, &mut set_done)?;
     let _ = writeln!(out, "\n# The faults of seed {}, written out.", rewrite.seed);
     for fault in faults {
         out.push_str(&fault_toml(fault, cluster)?);
     }
     Ok(out)
+}
+
+/// The `key = value` lines of the edits that set keys in `at`, written under its header.
+fn write_sets(out: &mut String, edits: &[TableEdit], at: &Block, done: &mut [bool]) {
+    for (edit, done) in edits.iter().zip(done.iter_mut()) {
+        if let TableEdit::Set { key, value, .. } = edit
+            && edit.is_set_in(at)
+        {
+            let _ = writeln!(out, "{key} = {value}");
+            *done = true;
+        }
+    }
+}
+
+/// Plain tables the text lacks, with the keys set in them; an element of an array of tables the text lacks is an
+/// error (nothing to set a key in).
+fn append_missing_tables(out: &mut String, edits: &[TableEdit], done: &mut [bool]) -> Result<(), String> {
+    for i in 0..edits.len() {
+        let TableEdit::Set { section, index, .. } = &edits[i] else { continue };
+        if done[i] {
+            continue;
+        }
+        if *index > 0 {
+            return Err(format!("no [[{section}]] table {index} to set a key in"));
+        }
+        let _ = writeln!(out, "\n[{section}]");
+        let at = Block { section: section.to_string(), index: 0, main: true };
+        write_sets(out, edits, &at, done);
+    }
+    Ok(())
 }
 
 fn write_missing(out: &mut String, keys: &[(&str, String)], written: &mut [bool]) {
@@ -177,4 +298,54 @@ fn target_text(target: &Target, cluster: &ClusterSpec) -> Result<String, String>
         Target::TargetOf(i) => format!("the target of fault {i}"),
         Target::ThatLeader | Target::ThatBroker => return Err("\"that leader\" needs its `when`".to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "name = \"t\"\n\n[[producers]]\nname = \"a\"\ncount = 100\n\n[[producers]]\nname = \"b\"\n\
+                        count = 50\n[producers.extra]\nx = 1\n\n[[consumers]]\nname = \"c\"\n";
+
+    /// No fault is written, so any cluster will do.
+    fn cluster() -> ClusterSpec {
+        let text = "[[topics]]\nname = \"t\"\n";
+        crate::scenario::load_str("c.toml", text).expect("a minimal scenario").sim.cluster
+    }
+
+    fn edited(edits: Vec<TableEdit>) -> String {
+        let rewrite = Rewrite { seed: 7, duration_us: None, replace_faults: true, edits };
+        rewrite_scenario(TEXT, &rewrite, &cluster(), &[]).expect("rewritten")
+    }
+
+    #[test]
+    fn a_dropped_table_is_commented_out_with_its_sub_tables_and_no_other() {
+        let out = edited(vec![TableEdit::Drop { section: "producers", index: 1 }]);
+        assert!(out.contains("# name = \"b\"\n# count = 50\n# [producers.extra]\n# x = 1\n"), "{out}");
+        assert!(out.contains("\nname = \"a\"\ncount = 100\n"), "{out}");
+        assert!(out.contains("\n[[consumers]]\nname = \"c\"\n"), "{out}");
+        assert_eq!(count_tables(TEXT, "producers"), 2);
+    }
+
+    #[test]
+    fn a_set_key_replaces_the_tables_own_line_or_adds_a_missing_table() {
+        let out = edited(vec![
+            TableEdit::Set { section: "producers", index: 0, key: "count", value: "3".into() },
+            TableEdit::Set { section: "cluster", index: 0, key: "brokers", value: "2".into() },
+        ]);
+        assert!(out.contains("[[producers]]\ncount = 3\nname = \"a\"\n\n"), "{out}");
+        assert!(out.contains("count = 50"), "{out}");
+        assert!(out.contains("\n[cluster]\nbrokers = 2\n"), "{out}");
+        let missing = TableEdit::Set { section: "producers", index: 5, key: "count", value: "1".into() };
+        let rewrite = Rewrite { seed: 7, duration_us: None, replace_faults: true, edits: vec![missing] };
+        assert!(rewrite_scenario(TEXT, &rewrite, &cluster(), &[]).is_err());
+    }
+
+    #[test]
+    fn a_value_line_opening_with_a_bracket_is_not_a_header() {
+        assert_eq!(header_path("[[faults]]"), Some(("faults", true)));
+        assert_eq!(header_path("[producers.extra]"), Some(("producers.extra", false)));
+        assert_eq!(header_path("[\"a\"], [\"b\"]"), None);
+        assert_eq!(header_path("[[\"x\"]],"), None);
+    }
 }

@@ -186,19 +186,14 @@ fn shrinking_a_losing_seed_keeps_the_loss_with_fewer_faults() {
     assert!(losing.len() >= 2, "losing seeds: {losing:?}");
     let mut fewest = usize::MAX;
     for &seed in &losing {
-        let shrunk = insync::shrink::shrink(&scenario, seed, &goal, 60).unwrap_or_else(|e| panic!("{e}"));
+        let shrunk = insync::shrink::shrink(&scenario, &text, seed, &goal, 120).unwrap_or_else(|e| panic!("{e}"));
         assert!(shrunk.minimal.faults.len() < shrunk.original.faults.len(), "seed {seed} did not shrink");
-        assert!(shrunk.minimal.duration_us <= shrunk.original.duration_us);
-        let rewrite = insync::scenario::emit::Rewrite {
-            seed,
-            duration_us: Some(shrunk.minimal.duration_us),
-            replace_faults: true,
-        };
-        let written =
-            insync::scenario::emit::rewrite_scenario(&text, &rewrite, &scenario.sim.cluster, &shrunk.minimal.faults)
-                .unwrap_or_else(|e| panic!("{e}"));
-        let replay = insync::scenario::load_str("shrunk.toml", &written).unwrap_or_else(|e| panic!("{e}\n{written}"));
-        assert_eq!(replay.sim.faults, shrunk.minimal.faults);
+        assert!(shrunk.minimal_size.duration_us <= shrunk.original_size.duration_us);
+        assert!(shrunk.minimal_size.records <= shrunk.original_size.records);
+        let written = &shrunk.minimal_text;
+        let replay = insync::scenario::load_str("shrunk.toml", written).unwrap_or_else(|e| panic!("{e}\n{written}"));
+        assert!(replay.sim.nemesis.is_none());
+        assert_eq!(replay.sim.faults.len(), shrunk.minimal_size.faults);
         assert!(
             !lost(&sim::run(&replay.sim, replay.seed, false)).is_empty(),
             "seed {seed}: the shrunk scenario lost nothing"
@@ -208,6 +203,29 @@ fn shrinking_a_losing_seed_keeps_the_loss_with_fewer_faults() {
     // A leader partitioned from the other brokers and the controller, and maybe what heals it: it acknowledged
     // acks=1 writes that the leader elected meanwhile never had.
     assert!(fewest <= 2, "fewest faults after shrinking: {fewest}");
+}
+
+// Shrinking cuts the workload too: of two producers and two consumer groups on the unsafe twin, the shrunk
+// scenario keeps one producer (a partitioned acks=1 leader loses whichever producer's writes it acknowledged) and
+// fewer consumer tables (lost writes are judged on the final logs, not on what consumers read).
+#[test]
+fn shrinking_drops_producers_and_consumers_the_loss_does_not_need() {
+    let path = crate::support::scenario_path("unsafe-nemesis");
+    let mut text = std::fs::read_to_string(&path).expect("the bundled scenario");
+    let extra = "\n[[producers]]\nname = \"returns\"\ntopic = \"orders\"\nrate = 100\ncount = 5000\nacks = \"1\"\n\
+        max.in.flight.requests.per.connection = 1\n\n[[consumers]]\nname = \"audit\"\ngroup.id = \"audit\"\n\
+        topics = [\"orders\"]\n";
+    let at = text.find("[nemesis]").expect("the story has a nemesis");
+    text.insert_str(at, &format!("{extra}\n"));
+    let scenario = insync::scenario::load_str("two-of-each.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.sim.cluster.producers.len(), 2);
+    let goal = insync::shrink::Goal::Violates("lost-write".to_string());
+    let seed = (0..16).find(|&s| !lost(&sim::run(&scenario.sim, s, false)).is_empty()).expect("a losing seed");
+    let shrunk = insync::shrink::shrink(&scenario, &text, seed, &goal, 150).unwrap_or_else(|e| panic!("{e}"));
+    let replay = insync::scenario::load_str("shrunk.toml", &shrunk.minimal_text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(replay.sim.cluster.producers.len(), 1, "{}", shrunk.minimal_text);
+    assert!(shrunk.minimal_size.nodes < shrunk.original_size.nodes - 1, "{:?}", shrunk.minimal_size);
+    assert!(!lost(&sim::run(&replay.sim, replay.seed, false)).is_empty(), "the shrunk scenario lost nothing");
 }
 
 // The commands a user types: `run --emit-scenario` writes a file that `run` replays with the same digest;

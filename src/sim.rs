@@ -421,10 +421,11 @@ struct StateWatch {
 
 impl StateWatch {
     /// Looks at the broker the last event ran on, if any. Returns whether it found a breach.
-    fn after_event(&mut self, cluster: &Cluster) -> bool {
+    fn after_event(&mut self, cluster: &mut Cluster) -> bool {
         let (Some(checker), Some(handled)) = (&mut self.checker, cluster.engine.handled()) else { return false };
         let NodeRole::Broker(b) = cluster.spec.role_of(handled.node) else { return false };
-        let Err(breach) = checker.broker(cluster, b) else { return false };
+        let touched = cluster.take_touched_replicas(b);
+        let Err(breach) = checker.broker(cluster, b, touched) else { return false };
         let event = format!(
             "event {} at {} ({} on {})",
             cluster.engine.stats.events,
@@ -436,10 +437,11 @@ impl StateWatch {
     }
 
     /// Looks at every broker after a fault. Returns whether it found a breach.
-    fn after_fault(&mut self, cluster: &Cluster) -> bool {
+    fn after_fault(&mut self, cluster: &mut Cluster) -> bool {
         let Some(checker) = &mut self.checker else { return false };
         for b in cluster.spec.brokers() {
-            if let Err(breach) = checker.broker(cluster, b) {
+            let touched = cluster.take_touched_replicas(b);
+            if let Err(breach) = checker.broker(cluster, b, touched) {
                 let at = format!("the fault at {}", crate::units::Seconds(cluster.engine.now().as_us()));
                 return self.stop(breach, at);
             }

@@ -1,5 +1,6 @@
 //! The command line: argument parsing, exit codes and printers. Everything else lives in the library.
 
+mod bench;
 mod compare;
 mod explore;
 mod junit;
@@ -186,11 +187,11 @@ pub enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Time runs of a scenario (wall clock; the simulation itself never reads it).
+    /// Time runs (wall clock; the simulation itself never reads it): without a scenario, the fixed set — the
+    /// model on scenarios/bench-replication.toml, and seeds per second and a shrink on scenarios/bench-sweep.toml.
     Bench {
-        /// The scenario to time.
-        #[arg(default_value = "scenarios/bench-replication.toml")]
-        scenario: PathBuf,
+        /// Time only this scenario's runs.
+        scenario: Option<PathBuf>,
         /// How many timed runs.
         #[arg(long, default_value_t = 5)]
         runs: u32,
@@ -285,7 +286,7 @@ pub fn main() -> ExitCode {
             let args = compare::CompareArgs { matrix: &matrix, seeds, jobs, out: &out, overrides: &set, quiet };
             compare::compare(&args)
         }
-        Command::Bench { scenario, runs } => bench(&scenario, runs),
+        Command::Bench { scenario, runs } => bench::bench(scenario.as_deref(), runs),
     }
 }
 
@@ -638,53 +639,6 @@ fn validate_scenario(path: &Path, json: bool, overrides: &[Override]) -> ExitCod
 
 fn insync_check_expand(name: &str) -> Option<Vec<&'static str>> {
     crate::check::expand(name)
-}
-
-/// Runs the scenario `runs` times without the state checker and as many with it, in turns so that both see
-/// the same machine; the wall times of each sorted, and the events of a run.
-fn timed_runs(config: &sim::SimConfig, seed: u64, runs: u32) -> ([Vec<u64>; 2], u64) {
-    let mut walls_us = [Vec::new(), Vec::new()];
-    let mut events = 0;
-    let mut config = config.clone();
-    for _ in 0..runs.max(1) {
-        for (state_check, walls_us) in [false, true].into_iter().zip(&mut walls_us) {
-            config.state_check = state_check;
-            let started = std::time::Instant::now();
-            let outcome = sim::run(&config, seed, false);
-            walls_us.push(started.elapsed().as_micros() as u64);
-            events = outcome.stats.events;
-        }
-    }
-    walls_us.iter_mut().for_each(|w| w.sort_unstable());
-    (walls_us, events)
-}
-
-fn bench(path: &Path, runs: u32) -> ExitCode {
-    let scenario = match scenario::load_file(path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    // The model alone, and what the per-event state checker adds.
-    let ([walls_us, checked_us], events) = timed_runs(&scenario.sim, scenario.seed, runs);
-    let median_us = walls_us[walls_us.len() / 2];
-    let simulated_s = scenario.sim.limits.end.as_us() as f64 / 1e6;
-    println!("bench {} ({} runs, seed {})", scenario.name, walls_us.len(), scenario.seed);
-    println!(
-        "  wall per run: min {:.1} ms, median {:.1} ms, max {:.1} ms",
-        walls_us[0] as f64 / 1e3,
-        median_us as f64 / 1e3,
-        walls_us[walls_us.len() - 1] as f64 / 1e3
-    );
-    let per_s = events as f64 / (median_us.max(1) as f64 / 1e6);
-    println!("  {events} events for {simulated_s:.0} simulated seconds: {:.2} M events/s", per_s / 1e6);
-    println!("  {:.0}x faster than real time", simulated_s / (median_us.max(1) as f64 / 1e6));
-    let checked_median_us = checked_us[checked_us.len() / 2];
-    let added = (checked_median_us as f64 / median_us.max(1) as f64 - 1.0) * 100.0;
-    println!("  with the per-event state checker: median {:.1} ms ({added:+.0}%)", checked_median_us as f64 / 1e3);
-    ExitCode::SUCCESS
 }
 
 /// The `--json` object of a run, as `insync run --json` prints it (for tests that check it against its schema).

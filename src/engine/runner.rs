@@ -327,6 +327,12 @@ impl<P: Process> Engine<P> {
         &self.slots[node.0 as usize].process
     }
 
+    /// The process itself, outside any event: for bookkeeping an observer keeps on it, never to change what it
+    /// does (that goes through `invoke`, with a context).
+    pub fn process_mut(&mut self, node: NodeId) -> &mut P {
+        &mut self.slots[node.0 as usize].process
+    }
+
     pub fn status(&self, node: NodeId) -> NodeStatus {
         self.slots[node.0 as usize].status
     }

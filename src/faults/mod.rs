@@ -51,6 +51,8 @@ impl FaultAction {
             | FaultAction::Resume { target }
             | FaultAction::Isolate { target }
             | FaultAction::DelayMetadata { target, .. }
+            | FaultAction::StopPolling { target }
+            | FaultAction::ResumePolling { target }
             | FaultAction::Seek { target, .. } => vec![target],
             FaultAction::Partition { side_a, side_b } | FaultAction::RepairSides { side_a, side_b } => {
                 side_a.iter_mut().chain(side_b.iter_mut()).collect()
@@ -143,6 +145,15 @@ pub enum FaultAction {
     ElectLeaders {
         election: ElectionType,
         partition: Option<PartitionId>,
+    },
+    /// A consumer's application thread stops calling poll() (stuck in a slow call) while its heartbeat thread
+    /// goes on: past `max.poll.interval.ms` the member leaves its group.
+    StopPolling {
+        target: Target,
+    },
+    /// The application thread comes back: it finishes its batch and polls (rejoining if it left).
+    ResumePolling {
+        target: Target,
     },
     /// A consumer's application moves its position in a partition it is assigned (KafkaConsumer.seek,
     /// seekToBeginning, seekToEnd, or offsetsForTimes then seek).
@@ -310,6 +321,12 @@ impl FaultInjector {
             FaultAction::ElectLeaders { election, partition } => cluster.elect_leaders(*election, *partition),
             FaultAction::Seek { target, partition, to } => {
                 self.on_node(cluster, target, "seek", |c, n| Some(c.seek(n, *partition, *to)))
+            }
+            FaultAction::StopPolling { target } => {
+                self.on_node(cluster, target, "stop polling", |c, n| Some(c.set_polling(n, false)))
+            }
+            FaultAction::ResumePolling { target } => {
+                self.on_node(cluster, target, "resume polling", |c, n| Some(c.set_polling(n, true)))
             }
             FaultAction::Heal => {
                 cluster.heal_network();

@@ -7,7 +7,8 @@
 use super::{FaultAction, ScheduledFault, Target};
 use crate::engine::rng::stream;
 use crate::engine::{NodeId, Ratio, SimRng};
-use crate::kafka::ids::{BrokerId, GroupId, PartitionId};
+use crate::kafka::cluster::ResetTo;
+use crate::kafka::ids::{BrokerId, GroupId, PartitionId, TopicId};
 use crate::kafka::log::StorageLoss;
 use crate::kafka::spec::ClusterSpec;
 use rand::Rng;
@@ -46,10 +47,16 @@ pub enum FaultKind {
     HoldLink,
     /// Messages from one broker to another are slow and some are lost (a flaky link).
     DegradeLink,
+    /// A consumer's application stops polling (stuck in a slow call) past `max.poll.interval.ms` while its
+    /// heartbeat thread goes on, then polls again.
+    ConsumerStall,
+    /// An operator resets a group's committed offsets on one of its topics to the earliest (kafka-consumer-groups
+    /// --reset-offsets --to-earliest, refused unless the group is empty); nothing ends it.
+    ResetOffsets,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 15] = [
+    pub const ALL: [FaultKind; 17] = [
         FaultKind::Crash,
         FaultKind::LeaderCrash,
         FaultKind::PowerLoss,
@@ -65,6 +72,8 @@ impl FaultKind {
         FaultKind::CutOneWay,
         FaultKind::HoldLink,
         FaultKind::DegradeLink,
+        FaultKind::ConsumerStall,
+        FaultKind::ResetOffsets,
     ];
 
     /// The name a scenario file uses.
@@ -85,6 +94,8 @@ impl FaultKind {
             FaultKind::CutOneWay => "cut-one-way",
             FaultKind::HoldLink => "hold-link",
             FaultKind::DegradeLink => "degrade-link",
+            FaultKind::ConsumerStall => "consumer-stall",
+            FaultKind::ResetOffsets => "reset-offsets",
         }
     }
 
@@ -96,7 +107,8 @@ impl FaultKind {
     fn applies_to(self, cluster: &ClusterSpec) -> bool {
         match self {
             FaultKind::CoordinatorCrash => cluster.group_ids().next().is_some(),
-            FaultKind::ConsumerCrash => !cluster.consumers.is_empty(),
+            FaultKind::ConsumerCrash | FaultKind::ConsumerStall => !cluster.consumers.is_empty(),
+            FaultKind::ResetOffsets => !group_topics(cluster).is_empty(),
             FaultKind::CutOneWay | FaultKind::LeaderCutOff | FaultKind::HoldLink | FaultKind::DegradeLink => {
                 cluster.broker_count >= 2
             }
@@ -166,7 +178,7 @@ impl NemesisSpec {
         }
         let mut active_until: Vec<u64> = Vec::new();
         let mut now = self.quiet_us;
-        while faults.len() / 2 < MAX_EPISODES {
+        for _ in 0..MAX_EPISODES {
             now = now.saturating_add(around(&mut rng, draw.interval_us));
             active_until.retain(|&end| end > now);
             if active_until.len() >= self.max_active as usize {
@@ -177,12 +189,14 @@ impl NemesisSpec {
             if now >= self.heal_at_us {
                 break;
             }
-            let end = now.saturating_add(around(&mut rng, self.duration_us)).min(self.heal_at_us);
-            active_until.push(end);
+            let lasts_us = around(&mut rng, self.duration_us);
             let kind = draw.kinds[rng.random_range(0..draw.kinds.len())];
             let index = first_index + faults.len();
-            let (fault, ending) = episode(kind, cluster, index, &mut rng);
-            faults.push(ScheduledFault { at_us: now, when: None, action: fault });
+            let episode = episode(kind, cluster, index, &mut rng);
+            faults.push(ScheduledFault { at_us: now, when: None, action: episode.fault });
+            let Some(ending) = episode.ending else { continue };
+            let end = now.saturating_add(episode.at_least_us).saturating_add(lasts_us).min(self.heal_at_us);
+            active_until.push(end);
             faults.push(ScheduledFault { at_us: end, when: None, action: ending });
         }
         (draw, faults)
@@ -207,8 +221,62 @@ fn some_partition(cluster: &ClusterSpec, rng: &mut SimRng) -> PartitionId {
     user[rng.random_range(0..user.len())]
 }
 
-/// One episode: the fault (at index `index` of the schedule) and the action that ends it.
-fn episode(kind: FaultKind, cluster: &ClusterSpec, index: usize, rng: &mut SimRng) -> (FaultAction, FaultAction) {
+/// One episode: a fault, what ends it (none for an instant one, as an offsets reset), and how long it lasts at
+/// least before the nemesis's drawn duration (a stall must outlast `max.poll.interval.ms` to matter).
+struct Episode {
+    fault: FaultAction,
+    ending: Option<FaultAction>,
+    at_least_us: u64,
+}
+
+impl From<(FaultAction, FaultAction)> for Episode {
+    fn from((fault, ending): (FaultAction, FaultAction)) -> Self {
+        Episode { fault, ending: Some(ending), at_least_us: 0 }
+    }
+}
+
+/// The (group, topic) pairs a committed offset may exist for: each subscribing consumer's group and topics.
+fn group_topics(cluster: &ClusterSpec) -> Vec<(GroupId, TopicId)> {
+    let mut pairs: Vec<(GroupId, TopicId)> = cluster
+        .consumers
+        .iter()
+        .filter(|c| !c.without_group_id)
+        .flat_map(|c| c.topics.iter().map(move |&t| (c.group, t)))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// The episode of `kind` at index `index` of the schedule.
+fn episode(kind: FaultKind, cluster: &ClusterSpec, index: usize, rng: &mut SimRng) -> Episode {
+    match kind {
+        FaultKind::ConsumerStall => {
+            let consumers = (0..cluster.consumers.len() as u32).map(|c| cluster.consumer_node(c)).collect();
+            let poll_timeout_us = cluster.consumers.iter().map(|c| c.config.max_poll_interval_us).max().unwrap_or(0);
+            Episode {
+                fault: FaultAction::StopPolling { target: Target::OneOf(consumers) },
+                ending: Some(FaultAction::ResumePolling { target: Target::TargetOf(index) }),
+                at_least_us: poll_timeout_us,
+            }
+        }
+        FaultKind::ResetOffsets => {
+            let pairs = group_topics(cluster);
+            let (group, topic) = pairs[rng.random_range(0..pairs.len())];
+            let fault = FaultAction::ResetOffsets { group, topic, to: ResetTo::Earliest };
+            Episode { fault, ending: None, at_least_us: 0 }
+        }
+        _ => paired_episode(kind, cluster, index, rng).into(),
+    }
+}
+
+/// A fault and the action that ends it, as soon as the drawn duration is over.
+fn paired_episode(
+    kind: FaultKind,
+    cluster: &ClusterSpec,
+    index: usize,
+    rng: &mut SimRng,
+) -> (FaultAction, FaultAction) {
     let hit = Target::TargetOf(index);
     let brokers: Vec<NodeId> = (1..=cluster.broker_count).map(|b| cluster.broker_node(BrokerId(b))).collect();
     let every_node: Vec<Target> = (0..cluster.node_count()).map(|n| Target::Node(NodeId(n))).collect();
@@ -270,6 +338,7 @@ fn episode(kind: FaultKind, cluster: &ClusterSpec, index: usize, rng: &mut SimRn
             let degrade = FaultAction::Degrade { from: from.clone(), to: to.clone(), extra_latency_us, loss };
             (degrade, FaultAction::RepairOneWay { from, to })
         }
+        FaultKind::ConsumerStall | FaultKind::ResetOffsets => unreachable!("{kind:?} is not a paired episode"),
     }
 }
 

@@ -55,40 +55,50 @@ pub struct Replica {
 }
 
 /// A broker's replicas by partition index (`Some` where it holds one), read as a slice; each mutable borrow is
-/// counted, so that the state checker looks again only at the replicas that may have changed since it last looked.
+/// noted, so that the state checker looks again only at the replicas that may have changed since it last looked,
+/// whatever the partition count.
 pub struct Replicas {
     slots: Vec<Option<Replica>>,
-    /// Mutable borrows of each slot, and of any slot.
-    borrows: Vec<u64>,
-    any_borrows: u64,
+    /// The slots borrowed mutably since the last `take_touched`, each once, and which those are.
+    touched: Vec<u32>,
+    is_touched: Vec<bool>,
+    /// Every slot was borrowed (`iter_mut`).
+    all_touched: bool,
+}
+
+/// The replicas that may have changed since the state checker last looked.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Touched {
+    All,
+    These(Vec<u32>),
 }
 
 impl Replicas {
     fn new(slots: Vec<Option<Replica>>) -> Self {
-        Replicas { borrows: vec![0; slots.len()], slots, any_borrows: 0 }
+        Replicas { is_touched: vec![false; slots.len()], slots, touched: Vec::new(), all_touched: false }
     }
 
     pub fn get_mut(&mut self, p: PartitionId) -> Option<&mut Replica> {
-        self.borrows[p.index()] += 1;
-        self.any_borrows += 1;
+        if !self.is_touched[p.index()] {
+            self.is_touched[p.index()] = true;
+            self.touched.push(p.0);
+        }
         self.slots[p.index()].as_mut()
     }
 
-    /// Every slot, each counted as borrowed.
+    /// Every slot, each noted as borrowed.
     pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Option<Replica>> {
-        self.borrows.iter_mut().for_each(|b| *b += 1);
-        self.any_borrows += 1;
+        self.all_touched = true;
         self.slots.iter_mut()
     }
 
-    /// How many times each slot has been borrowed mutably.
-    pub fn borrows(&self) -> &[u64] {
-        &self.borrows
-    }
-
-    /// How many mutable borrows of any slot there have been.
-    pub fn any_borrows(&self) -> u64 {
-        self.any_borrows
+    /// The slots borrowed mutably since the last call, and none from now on.
+    pub fn take_touched(&mut self) -> Touched {
+        for &p in &self.touched {
+            self.is_touched[p as usize] = false;
+        }
+        let touched = std::mem::take(&mut self.touched);
+        if std::mem::take(&mut self.all_touched) { Touched::All } else { Touched::These(touched) }
     }
 }
 
@@ -1296,5 +1306,23 @@ topics = ["orders"]
         let mut refined = follower.clone();
         while fetch_round(&mut refined, &leader) {}
         assert_eq!(refined.log_end_offset(), 1);
+    }
+
+    // The state checker is handed each slot borrowed mutably since it last asked, once, and then nothing until
+    // the next borrow; a borrow of every slot hands over all of them.
+    #[test]
+    fn replicas_hand_over_the_slots_borrowed_since_last_asked() {
+        let mut replicas = Replicas::new((0..4).map(|_| None).collect());
+        assert_eq!(replicas.take_touched(), Touched::These(vec![]));
+        replicas.get_mut(PartitionId(2));
+        replicas.get_mut(PartitionId(0));
+        replicas.get_mut(PartitionId(2));
+        assert_eq!(replicas.take_touched(), Touched::These(vec![2, 0]));
+        assert_eq!(replicas.take_touched(), Touched::These(vec![]));
+        replicas.get_mut(PartitionId(2));
+        assert_eq!(replicas.take_touched(), Touched::These(vec![2]));
+        let _ = replicas.iter_mut();
+        assert_eq!(replicas.take_touched(), Touched::All);
+        assert_eq!(replicas.take_touched(), Touched::These(vec![]));
     }
 }

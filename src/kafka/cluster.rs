@@ -145,6 +145,14 @@ impl Cluster {
         }
     }
 
+    /// The replicas of broker `b` borrowed mutably since the state checker last asked.
+    pub fn take_touched_replicas(&mut self, b: BrokerId) -> super::broker::Touched {
+        match self.engine.process_mut(self.spec.broker_node(b)) {
+            Node::Broker(broker) => broker.replicas.take_touched(),
+            _ => unreachable!("node numbering puts brokers first"),
+        }
+    }
+
     fn controller_at(&self, index: u32) -> &Controller {
         match self.engine.process(self.spec.controller_node(index)) {
             Node::Controller(c) => c,
@@ -269,6 +277,21 @@ impl Cluster {
         self.engine.invoke(node, |n, ctx| {
             if let Node::Consumer(c) = n {
                 said = c.seek(p, to, ctx);
+            }
+        });
+        said
+    }
+
+    /// A consumer's application stops polling, its heartbeat thread going on (`resume` false), or comes back.
+    /// Says what happened.
+    pub fn set_polling(&mut self, node: NodeId, resume: bool) -> String {
+        if !matches!(self.spec.role_of(node), NodeRole::Consumer(_)) || self.engine.status(node) != NodeStatus::Up {
+            return "not a running consumer".to_string();
+        }
+        let mut said = String::new();
+        self.engine.invoke(node, |n, ctx| {
+            if let Node::Consumer(c) = n {
+                said = if resume { c.resume_polling(ctx) } else { c.stop_polling() };
             }
         });
         said

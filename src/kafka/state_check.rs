@@ -16,7 +16,7 @@
 //! Only what changed is looked at: a replica whose offsets, latest epoch and role are as last seen costs a
 //! comparison.
 
-use super::broker::{Replica, Role};
+use super::broker::{Replica, Role, Touched};
 use super::cluster::Cluster;
 use super::config::TruncationMode;
 use super::epoch_cache::EpochEntry;
@@ -123,9 +123,8 @@ pub struct StateChecker {
     /// `seen[broker index][partition]`, `None` where the broker holds no replica or has not been seen since it
     /// started.
     seen: Vec<Vec<Option<Seen>>>,
-    /// `borrows[broker index]`: its replicas' mutable-borrow counts (`Replicas::borrows`) when last looked at,
-    /// and the count of all, `None` when every replica must be looked at.
-    borrows: Vec<(Option<u64>, Vec<u64>)>,
+    /// `look_at_all[broker index]`: every replica must be looked at next (the broker started afresh).
+    look_at_all: Vec<bool>,
     /// The broker last seen leading each (partition, leader epoch).
     leaders: BTreeMap<(PartitionId, LeaderEpoch), BrokerId>,
     /// Whether ISR members must hold the leader's records: true unless a historical switch lets replicas diverge
@@ -138,7 +137,7 @@ impl StateChecker {
     pub fn new(brokers: usize, partitions: usize, replicas_agree: bool) -> Self {
         StateChecker {
             seen: vec![vec![None; partitions]; brokers],
-            borrows: vec![(None, vec![0; partitions]); brokers],
+            look_at_all: vec![true; brokers],
             leaders: BTreeMap::new(),
             replicas_agree,
         }
@@ -147,7 +146,7 @@ impl StateChecker {
     /// The broker stopped or started afresh: what was seen of its previous process says nothing of the next.
     pub fn forget(&mut self, broker: BrokerId) {
         self.seen[broker.index()].iter_mut().for_each(|s| *s = None);
-        self.borrows[broker.index()].0 = None;
+        self.look_at_all[broker.index()] = true;
     }
 
     /// Looks at one replica after an event; `running` gives another broker's replica of the same partition if
@@ -312,26 +311,20 @@ impl StateChecker {
         StateChecker::new(spec.broker_count as usize, spec.partitions.len(), replicas_agree)
     }
 
-    /// Looks at every replica of broker `b` borrowed mutably since last time, after it handled an event (or a
-    /// fault acted on it). An event that borrowed none, such as a consumer's fetch, costs one comparison.
-    pub fn broker(&mut self, cluster: &Cluster, b: BrokerId) -> Result<(), Breach> {
+    /// Looks at every replica of broker `b` borrowed mutably since last time (`touched`), after it handled an
+    /// event (or a fault acted on it). An event that borrowed none, such as a consumer's fetch, costs nothing.
+    pub fn broker(&mut self, cluster: &Cluster, b: BrokerId, touched: Touched) -> Result<(), Breach> {
         if !cluster.is_up(cluster.spec.broker_node(b)) {
             self.forget(b);
             return Ok(());
         }
         let replicas = &cluster.broker(b).replicas;
-        let (any, looked) = &mut self.borrows[b.index()];
-        let every = any.is_none();
-        if *any == Some(replicas.any_borrows()) {
-            return Ok(());
-        }
-        *any = Some(replicas.any_borrows());
-        let mut borrowed = std::mem::take(looked);
-        for (p, (was, &now)) in borrowed.iter_mut().zip(replicas.borrows()).enumerate() {
-            if !every && *was == now {
-                continue;
-            }
-            *was = now;
+        let look_at_all = std::mem::take(&mut self.look_at_all[b.index()]);
+        let partitions: Vec<u32> = match touched {
+            Touched::These(these) if !look_at_all => these,
+            Touched::These(_) | Touched::All => (0..replicas.len() as u32).collect(),
+        };
+        for p in partitions.into_iter().map(|p| p as usize) {
             let Some(replica) = replicas[p].as_ref() else { continue };
             let seen = Seen::of_replica(replica);
             let before = self.seen[b.index()][p].replace(seen);
@@ -346,7 +339,6 @@ impl StateChecker {
                 Some(view(cluster, other, partition, r))
             })?;
         }
-        self.borrows[b.index()].1 = borrowed;
         Ok(())
     }
 }

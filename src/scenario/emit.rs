@@ -3,6 +3,8 @@
 
 use crate::engine::NodeId;
 use crate::faults::{FaultAction, ScheduledFault, Target};
+use crate::kafka::cluster::ResetTo;
+use crate::kafka::controller::ElectionType;
 use crate::kafka::ids::{BrokerId, GroupId};
 use crate::kafka::log::StorageLoss;
 use crate::kafka::spec::ClusterSpec;
@@ -264,10 +266,45 @@ fn fault_toml(fault: &ScheduledFault, cluster: &ClusterSpec) -> Result<String, S
             }
             text
         }
+        FaultAction::StopPolling { target } => format!("action = \"stop-polling\"\ntarget = {}\n", t(target)?),
+        FaultAction::ResumePolling { target } => format!("action = \"resume-polling\"\ntarget = {}\n", t(target)?),
+        FaultAction::ResetOffsets { group, topic, to } => format!(
+            "action = \"reset-offsets\"\ngroup.id = \"{}\"\ntopic = \"{}\"\n{}",
+            cluster.group_name(*group),
+            cluster.topic(*topic).name,
+            reset_to_toml(*to)
+        ),
+        FaultAction::Seek { target, partition, to } => format!(
+            "action = \"seek\"\ntarget = {}\npartition = \"{}\"\n{}",
+            t(target)?,
+            cluster.partition_name(*partition),
+            reset_to_toml(*to)
+        ),
+        FaultAction::DelayMetadata { target, duration_us } => {
+            format!("action = \"delay-metadata\"\ntarget = {}\nduration = \"{duration_us}us\"\n", t(target)?)
+        }
+        FaultAction::ElectLeaders { election, partition } => {
+            let kind = match election {
+                ElectionType::Preferred => "preferred",
+                ElectionType::Unclean => "unclean",
+            };
+            let partition =
+                partition.map_or(String::new(), |p| format!("partition = \"{}\"\n", cluster.partition_name(p)));
+            format!("action = \"elect-leaders\"\nelection_type = \"{kind}\"\n{partition}")
+        }
         FaultAction::Heal => "action = \"heal\"\n".to_string(),
-        other => return Err(format!("a fault {other:?} cannot be written out yet")),
     };
     Ok(format!("\n[[faults]]\nat = \"{}us\"\n{body}", fault.at_us))
+}
+
+/// `to` or `to_datetime`, as `load::read_reset_to` reads them back.
+fn reset_to_toml(to: ResetTo) -> String {
+    match to {
+        ResetTo::Earliest => "to = \"earliest\"\n".to_string(),
+        ResetTo::Latest => "to = \"latest\"\n".to_string(),
+        ResetTo::Offset(offset) => format!("to = {offset}\n"),
+        ResetTo::Datetime(at) => format!("to_datetime = \"{}us\"\n", at.as_us()),
+    }
 }
 
 /// The text the loader reads back as `target` (`load::parse_target`).
@@ -347,5 +384,32 @@ mod tests {
         assert_eq!(header_path("[producers.extra]"), Some(("producers.extra", false)));
         assert_eq!(header_path("[\"a\"], [\"b\"]"), None);
         assert_eq!(header_path("[[\"x\"]],"), None);
+    }
+
+    /// Every action the nemesis or a user writes comes back from the loader as it was written out.
+    #[test]
+    fn faults_written_out_load_back_the_same() {
+        let text = "duration = \"60s\"\n[[topics]]\nname = \"t\"\npartitions = 2\n\n[[consumers]]\nname = \"c\"\n\
+                    group.id = \"g\"\ntopics = [\"t\"]\n";
+        let cluster = crate::scenario::load_str("c.toml", text).expect("the scenario").sim.cluster;
+        let consumer = Target::Node(cluster.consumer_node(0));
+        let (group, topic) = (GroupId(0), crate::kafka::ids::TopicId(0));
+        let partition = crate::kafka::ids::PartitionId(1);
+        let actions = [
+            FaultAction::StopPolling { target: consumer.clone() },
+            FaultAction::ResumePolling { target: Target::TargetOf(0) },
+            FaultAction::ResetOffsets { group, topic, to: ResetTo::Earliest },
+            FaultAction::ResetOffsets { group, topic, to: ResetTo::Offset(7) },
+            FaultAction::Seek { target: consumer, partition, to: ResetTo::Datetime(crate::engine::SimTime(5_000)) },
+            FaultAction::DelayMetadata { target: Target::LeaderOf(partition), duration_us: 2_000_000 },
+            FaultAction::ElectLeaders { election: ElectionType::Unclean, partition: Some(partition) },
+            FaultAction::ElectLeaders { election: ElectionType::Preferred, partition: None },
+        ];
+        let faults: Vec<ScheduledFault> =
+            actions.iter().map(|a| ScheduledFault { at_us: 1_000_000, when: None, action: a.clone() }).collect();
+        let rewrite = Rewrite { seed: 3, duration_us: None, replace_faults: true, edits: Vec::new() };
+        let written = rewrite_scenario(text, &rewrite, &cluster, &faults).expect("written out");
+        let back = crate::scenario::load_str("w.toml", &written).unwrap_or_else(|e| panic!("{e}\n{written}"));
+        assert_eq!(back.sim.faults, faults);
     }
 }

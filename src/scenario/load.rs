@@ -763,6 +763,8 @@ fn read_faults(
             "delay-metadata",
             "reset-offsets",
             "seek",
+            "stop-polling",
+            "resume-polling",
             "elect-leaders",
         ];
         let kind_value = t.one_of("action", &kinds)?;
@@ -883,6 +885,8 @@ fn read_fault_action(
             };
             FaultAction::Seek { target, partition, to: read_reset_to(t)? }
         }
+        "stop-polling" => FaultAction::StopPolling { target: target(t, "target")? },
+        "resume-polling" => FaultAction::ResumePolling { target: target(t, "target")? },
         "elect-leaders" => read_elect_leaders(t, cluster)?,
         "partition" => {
             let sides_value = t.array("sides")?;

@@ -500,3 +500,50 @@ target = "archiver"
         |e: &&insync::history::Entry| e.time_us > 18 * S && matches!(e.event, ClientEvent::Processed { .. });
     assert!(outcome.history.entries.iter().any(|e| after_restart(&e)), "it went on after the restart");
 }
+
+/// Two members of one group on two partitions, and one fault pair on `c-1` at 20 s and at `resume_s`.
+fn stalled_member(stop: &str, resume: &str, resume_s: u64) -> insync::sim::Outcome {
+    let text = format!(
+        "duration = \"90s\"\n[[topics]]\nname = \"t\"\npartitions = 2\nreplication.factor = 3\n\n\
+         [[producers]]\nname = \"p\"\ntopic = \"t\"\nrate = 100\n\n\
+         [[consumers]]\nname = \"c\"\ninstances = 2\ngroup.id = \"g\"\ntopics = [\"t\"]\n\
+         auto.offset.reset = \"earliest\"\nmax.poll.interval.ms = 10000\n\n\
+         [[faults]]\nat = \"20s\"\naction = \"{stop}\"\ntarget = \"c-1\"\n\n\
+         [[faults]]\nat = \"{resume_s}s\"\naction = \"{resume}\"\ntarget = \"c-1\"\n"
+    );
+    let scenario = insync::scenario::load_str("stall.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    insync::sim::run(&scenario.sim, scenario.seed, false)
+}
+
+/// When `c-2` is first assigned both partitions.
+fn takeover_us(outcome: &insync::sim::Outcome) -> u64 {
+    let all = assignments(outcome);
+    all.iter().find(|a| a.1 == "c-2" && a.3.len() == 2).map(|a| a.0).expect("c-2 takes both partitions")
+}
+
+// KIP-62: the heartbeat thread keeps a member whose application stopped polling in the group until
+// max.poll.interval.ms (10 s here) has passed since its last poll, then sends LeaveGroup ("consumer poll timeout
+// has expired", AbstractCoordinator.HeartbeatThread), long before session.timeout.ms (45 s) would have removed
+// it. A paused process sends no heartbeats: the coordinator removes it only after the session timeout. When the
+// stalled application polls again it rejoins as a new member.
+#[test]
+fn a_stalled_application_leaves_on_the_poll_timeout_a_paused_process_on_the_session_timeout() {
+    let stalled = stalled_member("stop-polling", "resume-polling", 50);
+    let h = &stalled.history;
+    let c1 = h.consumers.iter().position(|c| c == "c-1").expect("c-1") as u32;
+    let left = h.entries.iter().find_map(|e| match &e.event {
+        ClientEvent::LeftGroup { consumer, reason, .. } if *consumer == c1 => Some((e.time_us, reason.clone())),
+        _ => None,
+    });
+    let (left_us, reason) = left.expect("the stalled member leaves its group");
+    assert!(reason.contains("max.poll.interval.ms"), "{reason}");
+    // Its last poll was at most at 20 s; the heartbeat thread checks every heartbeat.interval.ms (3 s).
+    assert!((20 * S..=33 * S + S / 2).contains(&left_us), "left at {left_us} µs");
+    assert!(takeover_us(&stalled) < 40 * S, "c-2 took over at {} µs", takeover_us(&stalled));
+    let rejoined = assignments(&stalled).iter().any(|a| a.1 == "c-1" && a.0 > 50 * S && !a.3.is_empty());
+    assert!(rejoined, "after polling again c-1 rejoins and is assigned a partition");
+
+    let paused = stalled_member("pause", "resume", 80);
+    // Its last heartbeat was at most 3 s before the pause: removed no sooner than 17 s + 45 s.
+    assert!(takeover_us(&paused) > 62 * S, "c-2 took over a paused member's partition at {} µs", takeover_us(&paused));
+}

@@ -3,7 +3,7 @@
 
 use crate::support::{load, lost};
 use insync::faults::nemesis::{FaultKind, NemesisSpec};
-use insync::faults::{FaultAction, Target};
+use insync::faults::{FaultAction, ScheduledFault, Target};
 use insync::history::ClientEvent;
 use insync::sim;
 use insync::sweep;
@@ -109,38 +109,76 @@ fn spec(max_active: u32, swarm: bool) -> NemesisSpec {
     }
 }
 
+/// A schedule's episodes: each fault's index, and what ends it (the next fault) unless it is instant (an offsets
+/// reset, which nothing ends).
+fn episodes_of(faults: &[ScheduledFault]) -> Vec<(usize, Option<usize>)> {
+    let mut episodes = Vec::new();
+    let mut i = 0;
+    while i < faults.len() {
+        if matches!(faults[i].action, FaultAction::ResetOffsets { .. }) {
+            episodes.push((i, None));
+            i += 1;
+        } else {
+            episodes.push((i, Some(i + 1)));
+            i += 2;
+        }
+    }
+    episodes
+}
+
+/// Whether `ending` undoes what `fault` (at index `index`) did.
+fn ends_its_own(index: usize, fault: &FaultAction, ending: &FaultAction) -> bool {
+    match ending {
+        FaultAction::Restart { target } | FaultAction::Resume { target } | FaultAction::ResumePolling { target } => {
+            *target == Target::TargetOf(index)
+        }
+        FaultAction::RepairSides { side_a, .. } => side_a == &vec![Target::TargetOf(index)],
+        FaultAction::RepairOneWay { from, to } => match fault {
+            FaultAction::CutOneWay { from: f, to: t } | FaultAction::Degrade { from: f, to: t, .. } => {
+                (f, t) == (from, to)
+            }
+            _ => false,
+        },
+        FaultAction::Release { from, to } => {
+            matches!(fault, FaultAction::Hold { from: f, to: t } if (f, t) == (from, to))
+        }
+        other => panic!("an episode ended by {other:?}"),
+    }
+}
+
 // A schedule keeps its bounds: nothing before the quiet period ends, everything ended by heal_at, never more
-// faults in effect than max_active, and each episode's end undoes its own fault.
+// faults in effect than max_active, and each episode's end undoes its own fault. A consumer stall lasts at least
+// max.poll.interval.ms (here 5 s) unless heal_at cuts it short.
 #[test]
 fn a_schedule_keeps_its_bounds() {
-    let cluster = load("production-nemesis").sim.cluster;
+    let mut cluster = load("production-nemesis").sim.cluster;
+    cluster.consumers[0].config.max_poll_interval_us = 5_000_000;
+    let mut stalls = 0;
     for (max_active, seed) in [(1, 1), (1, 2), (2, 3), (3, 4)] {
         let (_, faults) = spec(max_active, false).schedule(&cluster, seed, 0);
         assert!(faults.len() >= 10, "{} faults", faults.len());
-        let episodes: Vec<(u64, u64)> = faults.chunks(2).map(|p| (p[0].at_us, p[1].at_us)).collect();
-        for (i, &(start, end)) in episodes.iter().enumerate() {
+        let episodes = episodes_of(&faults);
+        let spans: Vec<(u64, u64)> = episodes
+            .iter()
+            .map(|&(f, end)| (faults[f].at_us, end.map_or(faults[f].at_us + 1, |e| faults[e].at_us)))
+            .collect();
+        for (i, &(start, end)) in spans.iter().enumerate() {
             assert!((5_000_000..50_000_000).contains(&start) && start < end && end <= 50_000_000);
-            let in_effect = episodes.iter().filter(|&&(s, e)| s <= start && start < e).count();
+            let in_effect = spans.iter().filter(|&&(s, e)| s <= start && start < e).count();
             assert!(in_effect <= max_active as usize, "episode {i} starts with {in_effect} in effect");
         }
-        for (i, pair) in faults.chunks(2).enumerate() {
-            let ends_its_own = match &pair[1].action {
-                FaultAction::Restart { target } | FaultAction::Resume { target } => *target == Target::TargetOf(2 * i),
-                FaultAction::RepairSides { side_a, .. } => side_a == &vec![Target::TargetOf(2 * i)],
-                FaultAction::RepairOneWay { from, to } => match &pair[0].action {
-                    FaultAction::CutOneWay { from: f, to: t } | FaultAction::Degrade { from: f, to: t, .. } => {
-                        (f, t) == (from, to)
-                    }
-                    _ => false,
-                },
-                FaultAction::Release { from, to } => {
-                    matches!(&pair[0].action, FaultAction::Hold { from: f, to: t } if (f, t) == (from, to))
-                }
-                other => panic!("an episode ended by {other:?}"),
-            };
-            assert!(ends_its_own, "episode {i}: {:?} then {:?}", pair[0].action, pair[1].action);
+        for &(f, end) in &episodes {
+            let Some(e) = end else { continue };
+            let (fault, ending) = (&faults[f].action, &faults[e].action);
+            assert!(ends_its_own(f, fault, ending), "fault {f}: {fault:?} then {ending:?}");
+            if matches!(fault, FaultAction::StopPolling { .. }) {
+                stalls += 1;
+                let lasted_us = faults[e].at_us - faults[f].at_us;
+                assert!(lasted_us > 5_000_000 || faults[e].at_us == 50_000_000, "a stall of {lasted_us} µs");
+            }
         }
     }
+    assert!(stalls > 0, "no consumer stall drawn");
 }
 
 // Swarm testing: seeds draw different mixes of kinds, each within the scenario's kinds, and the same seed draws
@@ -260,4 +298,31 @@ fn emit_scenario_and_shrink_write_files_that_run_replays() {
     // The safe story's seed meets its expectations: nothing to shrink.
     let nothing = cmd(&["shrink", &safe, "--seed", "21", "-o", &shrunk]);
     assert_eq!(nothing.status.code(), Some(1));
+}
+
+// The nemesis's `reset-offsets` is the operator's kafka-consumer-groups --reset-offsets --to-earliest: instant,
+// nothing ends it. Before its only consumer starts the group has no members, so the reset is accepted
+// (ConsumerGroupCommand refuses a group that is not inactive) and the consumer, which would start at the log end
+// (auto.offset.reset = latest), starts from the committed offset 0 and processes what was written before it.
+#[test]
+fn a_nemesis_offsets_reset_commits_the_earliest_offsets_of_an_empty_group() {
+    let text = "duration = \"30s\"\n[[topics]]\nname = \"t\"\npartitions = 2\nreplication.factor = 3\n\n\
+                [[producers]]\nname = \"p\"\ntopic = \"t\"\nrate = 50\n\n\
+                [[consumers]]\nname = \"c\"\ngroup.id = \"g\"\ntopics = [\"t\"]\nstart = \"20s\"\n\
+                auto.offset.reset = \"latest\"\n\n\
+                [nemesis]\nkinds = [\"reset-offsets\"]\ninterval = \"4s\"\nquiet = \"2s\"\nheal_at = \"15s\"\n";
+    let scenario = insync::scenario::load_str("reset.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let faults = scenario.sim.faults_at(5);
+    assert!(!faults.is_empty() && faults.iter().all(|f| matches!(f.action, FaultAction::ResetOffsets { .. })));
+    let outcome = sim::run(&scenario.sim, 5, false);
+    let resets = outcome.history.entries.iter().filter(|e| matches!(e.event, ClientEvent::OffsetsReset { .. }));
+    assert!(resets.count() >= 2, "every partition of the topic is reset: {:?}", outcome.faults);
+    let processed = crate::support::processed_by_group(&outcome, "g");
+    assert!(processed.keys().any(|&(_, send_seq)| send_seq == 0), "the first record sent is processed");
+
+    let mut without = scenario.sim.clone();
+    without.nemesis = None;
+    let outcome = sim::run(&without, 5, false);
+    let processed = crate::support::processed_by_group(&outcome, "g");
+    assert!(!processed.contains_key(&(0, 0)), "without the reset, auto.offset.reset = latest skips the backlog");
 }

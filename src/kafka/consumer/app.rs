@@ -140,6 +140,10 @@ impl Consumer {
     /// Records processed: report them; a processor stage hands them to its producer and waits for the
     /// acknowledgements (a flush) before committing; then commit if the strategy says so, and go on.
     pub(super) fn on_processed(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if self.mem.polling_stopped {
+            // The application is stuck in its batch: `resume_polling` finishes it.
+            return;
+        }
         let App::Processing { records, finishes } = std::mem::replace(&mut self.mem.app, App::Polling) else { return };
         if finishes.last().is_some_and(|&done_at| done_at > ctx.now) {
             self.mem.app = App::Processing { records, finishes };

@@ -182,6 +182,9 @@ struct ConsumerMemory {
     metadata_failures: u32,
     /// While the coordinator is unknown, when the current poll stops waiting for it.
     coordinator_wait_until: Option<SimTime>,
+    /// The application thread is stuck (a slow downstream call): it neither polls nor finishes processing,
+    /// while the heartbeat thread goes on beating (`stop-polling` until `resume-polling`).
+    polling_stopped: bool,
 }
 
 impl ConsumerMemory {
@@ -209,6 +212,7 @@ impl ConsumerMemory {
             metadata_attempted_at: None,
             metadata_failures: 0,
             coordinator_wait_until: None,
+            polling_stopped: false,
         }
     }
 }
@@ -465,6 +469,10 @@ impl Consumer {
     /// (a lost coordinator, a cooperative rejoin) or some positions are still being looked up: only new
     /// positions and auto-commits wait for the group.
     fn poll(&mut self, ctx: &mut KafkaCtx<'_>) {
+        if self.mem.polling_stopped {
+            // `resume_polling` polls when the application comes back.
+            return;
+        }
         self.mem.last_poll = ctx.now;
         let group_ready = self.ensure_group(ctx);
         if !group_ready && self.blocked_finding_coordinator(ctx) {
@@ -1336,6 +1344,33 @@ impl Consumer {
         pos.seek_to = None;
         let event = ClientEvent::PositionReset { consumer: self.index, group: self.group().0, partition: p.0, offset };
         self.emit(ctx, event);
+    }
+
+    /// The application thread stops calling poll() and stops finishing its batch; the heartbeat thread goes on,
+    /// so the member stays in the group until `max.poll.interval.ms` passes since its last poll, then leaves it
+    /// (KIP-62: the poll timeout is judged apart from the session timeout). Says what happened.
+    pub fn stop_polling(&mut self) -> String {
+        if self.mem.polling_stopped {
+            return "already not polling".to_string();
+        }
+        self.mem.polling_stopped = true;
+        "stop polling".to_string()
+    }
+
+    /// The application thread comes back: it finishes the batch in hand if its time has passed, or polls.
+    pub fn resume_polling(&mut self, ctx: &mut KafkaCtx<'_>) -> String {
+        if !std::mem::take(&mut self.mem.polling_stopped) {
+            return "was polling".to_string();
+        }
+        match &self.mem.app {
+            App::Processing { finishes, .. } if finishes.last().is_none_or(|&at| at <= ctx.now) => {
+                self.on_processed(ctx);
+            }
+            App::Polling => self.resume_poll(ctx),
+            // Still processing (its timer finishes it), or waiting on a commit or a stage's producer.
+            App::Processing { .. } | App::CommittingSync { .. } | App::Forwarding { .. } => {}
+        }
+        "resume polling".to_string()
     }
 
     pub fn owns(&self, p: PartitionId) -> bool {

@@ -195,6 +195,9 @@ pub enum Command {
         /// How many timed runs.
         #[arg(long, default_value_t = 5)]
         runs: u32,
+        /// Print the figures as one JSON object instead.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -286,7 +289,7 @@ pub fn main() -> ExitCode {
             let args = compare::CompareArgs { matrix: &matrix, seeds, jobs, out: &out, overrides: &set, quiet };
             compare::compare(&args)
         }
-        Command::Bench { scenario, runs } => bench::bench(scenario.as_deref(), runs),
+        Command::Bench { scenario, runs, json } => bench::bench(scenario.as_deref(), runs, json),
     }
 }
 

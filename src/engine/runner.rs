@@ -327,6 +327,11 @@ impl<P: Process> Engine<P> {
         &self.slots[node.0 as usize].process
     }
 
+    /// The bytes one queued event takes (what every push and pop moves).
+    pub fn event_bytes() -> usize {
+        std::mem::size_of::<Event<P::Msg, P::Timer>>()
+    }
+
     /// The process itself, outside any event: for bookkeeping an observer keeps on it, never to change what it
     /// does (that goes through `invoke`, with a context).
     pub fn process_mut(&mut self, node: NodeId) -> &mut P {

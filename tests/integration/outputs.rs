@@ -395,3 +395,30 @@ fn validate_shows_the_effective_configuration_and_refuses_bad_files() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("field `duration`"));
 }
+
+// `insync bench FILE --json` times that scenario's runs and prints them as one object: as many runs with the
+// per-event state checker as without, the events and the simulated time reached. No timing is asserted (times
+// are the machine's); what is asserted is what the object says. A file that does not load is exit 2.
+#[test]
+fn bench_of_one_scenario_prints_its_runs_as_json() {
+    let bin = env!("CARGO_BIN_EXE_insync");
+    let path = crate::support::scenario_path("bench-sweep");
+    let out = std::process::Command::new(bin)
+        .args(["bench", &path.display().to_string(), "--runs", "2", "--json"])
+        .output()
+        .expect("insync runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let model = &json["model"];
+    assert_eq!(model["name"], "bench-sweep");
+    assert_eq!(model["walls_ms"].as_array().map(Vec::len), Some(2));
+    assert_eq!(model["checked_walls_ms"].as_array().map(Vec::len), Some(2));
+    let scenario = crate::support::load("bench-sweep");
+    let outcome = insync::sim::run(&scenario.sim, scenario.seed, false);
+    assert_eq!(model["events"].as_u64(), Some(outcome.stats.events));
+    assert_eq!(model["simulated_s"].as_f64(), Some(30.0));
+    assert!(json.get("sweep").is_none() && json.get("reference").is_none(), "one scenario: no fixed set");
+
+    let missing = std::process::Command::new(bin).args(["bench", "no-such.toml"]).output().expect("insync runs");
+    assert_eq!(missing.status.code(), Some(2));
+}

@@ -32,6 +32,36 @@ impl SendKeys {
     }
 }
 
+/// Which records each group has processed, to judge only a record's first processing: a bitset per (group,
+/// producer) over send numbers, so that a run's millions of processings cost a bit each rather than a tree
+/// insertion. Send numbers beyond `DENSE_SENDS` (a recorded history may carry any) go to a tree instead, so a
+/// strange file costs time, never memory it cannot have.
+#[derive(Default)]
+pub(crate) struct FirstProcessing {
+    bits: BTreeMap<(u32, u32), Vec<u64>>,
+    sparse: std::collections::BTreeSet<(u32, Record)>,
+}
+
+/// The send numbers kept in bitsets: 2^26 bits, 8 MiB per (group, producer) at most.
+const DENSE_SENDS: u64 = 1 << 26;
+
+impl FirstProcessing {
+    /// Notes that `group` processed `record`; true the first time.
+    pub(crate) fn insert(&mut self, group: u32, (producer, send_seq): Record) -> bool {
+        if send_seq >= DENSE_SENDS {
+            return self.sparse.insert((group, (producer, send_seq)));
+        }
+        let words = self.bits.entry((group, producer)).or_default();
+        let (word, bit) = ((send_seq / 64) as usize, send_seq % 64);
+        if words.len() <= word {
+            words.resize(word + 1, 0);
+        }
+        let first = words[word] & (1 << bit) == 0;
+        words[word] |= 1 << bit;
+        first
+    }
+}
+
 /// The final logs of data partitions by partition number (a partition listed twice keeps its last log): each its
 /// start offset (retention deleted what was before it) and its records from there. Partitions of internal topics
 /// (`__consumer_offsets`) are left out: their records are not producers' sends.
@@ -288,5 +318,18 @@ mod tests {
         assert_eq!(keys.get((0, 1)), Some(9));
         assert_eq!(keys.get((0, 2)), None);
         assert_eq!(keys.get((1, 1)), None);
+    }
+
+    // A record counts once per group: its first processing is new, a redelivery is not, another group's is; a
+    // send number too large for a bitset (a recorded history may carry one) is judged the same way.
+    #[test]
+    fn a_record_is_first_processed_once_per_group() {
+        let mut seen = FirstProcessing::default();
+        for record in [(0, 5), (1, 5), (0, 64), (0, DENSE_SENDS + 3)] {
+            assert!(seen.insert(0, record), "{record:?} first time");
+            assert!(!seen.insert(0, record), "{record:?} again");
+            assert!(seen.insert(1, record), "{record:?} by another group");
+        }
+        assert!(seen.insert(0, (0, 6)) && seen.insert(0, (0, 63)));
     }
 }

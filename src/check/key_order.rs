@@ -14,10 +14,10 @@
 //! so offsets read before it and after it are not one order (what the group read there and lost is
 //! `lost-write`'s).
 
-use super::index::{Record, SendKeys};
+use super::index::{FirstProcessing, Record, SendKeys};
 use super::violation::{Names, Violation, seconds};
 use crate::history::{ClientEvent, FinalLog, History};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 pub const NAME: &str = "key-order";
 
@@ -33,7 +33,7 @@ struct Highest {
 pub fn check(history: &History, _logs: Option<&[FinalLog]>) -> Vec<Violation> {
     let keys = SendKeys::new(history);
     let names = Names::without_keys(history);
-    let mut seen: BTreeSet<(u32, Record)> = BTreeSet::new();
+    let mut seen = FirstProcessing::default();
     // (group, partition, key) -> the highest-offset record processed so far.
     let mut highest: BTreeMap<(u32, u32, u32), Highest> = BTreeMap::new();
     let mut out = Vec::new();
@@ -45,7 +45,7 @@ pub fn check(history: &History, _logs: Option<&[FinalLog]>) -> Vec<Violation> {
         }
         let ClientEvent::Processed { group, partition, offset, producer, send_seq, .. } = entry.event else { continue };
         let record = (producer, send_seq);
-        if !seen.insert((group, record)) {
+        if !seen.insert(group, record) {
             continue;
         }
         let Some(key) = keys.get(record) else { continue };

@@ -9,10 +9,10 @@
 //! group processes for the first time must come in increasing send order; repeats (redelivery) are left out,
 //! as in `key-order`. Needs no logs.
 
-use super::index::{Record, SendKeys};
+use super::index::{FirstProcessing, SendKeys};
 use super::violation::{Names, Violation, seconds};
 use crate::history::{ClientEvent, FinalLog, History};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 pub const NAME: &str = "processing-order";
 
@@ -21,13 +21,13 @@ pub const NAME: &str = "processing-order";
 pub fn check(history: &History, _logs: Option<&[FinalLog]>) -> Vec<Violation> {
     let keys = SendKeys::new(history);
     let names = Names::without_keys(history);
-    let mut seen: BTreeSet<(u32, Record)> = BTreeSet::new();
+    let mut seen = FirstProcessing::default();
     // (group, producer, key) -> the latest send processed so far, and when.
     let mut latest: BTreeMap<(u32, u32, u32), (u64, u64)> = BTreeMap::new();
     let mut out = Vec::new();
     for entry in &history.entries {
         let ClientEvent::Processed { group, partition, offset, producer, send_seq, .. } = entry.event else { continue };
-        if !seen.insert((group, (producer, send_seq))) {
+        if !seen.insert(group, (producer, send_seq)) {
             continue;
         }
         let Some(key) = keys.get((producer, send_seq)) else { continue };

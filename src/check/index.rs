@@ -4,31 +4,57 @@
 use crate::history::{ClientEvent, FinalLog, History};
 use std::collections::BTreeMap;
 
+/// A hash map for lookups only, hashed with fixed keys: no OS randomness in a check, even where the order of a
+/// map cannot reach the result.
+pub(crate) type FixedHashMap<K, V> =
+    std::collections::HashMap<K, V, std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+
 /// A record's identity: `(producer, send_seq)`.
 pub(crate) type Record = (u32, u64);
 
-/// The key of each keyed send, by record, from the `SendInvoked` events (sorted, for binary search).
-pub(crate) struct SendKeys(Vec<(Record, u32)>);
+/// The key of each keyed send, by record, from the `SendInvoked` events: for producers the history names and send
+/// numbers below `DENSE_KEYED_SENDS`, a table indexed by send number (a lookup per processed record is then one
+/// read, not a binary search over every send); any other record (a recorded history may carry one) in a sorted
+/// list. A record sent twice keeps its smallest key.
+pub(crate) struct SendKeys {
+    dense: Vec<Vec<Option<u32>>>,
+    sparse: Vec<(Record, u32)>,
+}
+
+/// The send numbers of a producer kept in a table: 8 bytes each, at most 128 MiB per producer.
+const DENSE_KEYED_SENDS: u64 = 1 << 24;
 
 impl SendKeys {
-    pub(crate) const EMPTY: SendKeys = SendKeys(Vec::new());
+    pub(crate) const EMPTY: SendKeys = SendKeys { dense: Vec::new(), sparse: Vec::new() };
 
     pub(crate) fn new(history: &History) -> Self {
-        let mut keys: Vec<(Record, u32)> = history
-            .entries
-            .iter()
-            .filter_map(|e| match e.event {
-                ClientEvent::SendInvoked { producer, send_seq, key: Some(k), .. } => Some(((producer, send_seq), k)),
-                _ => None,
-            })
-            .collect();
-        keys.sort_unstable();
-        keys.dedup_by_key(|(r, _)| *r);
-        SendKeys(keys)
+        let mut keys = SendKeys { dense: vec![Vec::new(); history.producers.len()], sparse: Vec::new() };
+        for entry in &history.entries {
+            let ClientEvent::SendInvoked { producer, send_seq, key: Some(k), .. } = entry.event else { continue };
+            match keys.dense.get_mut(producer as usize).filter(|_| send_seq < DENSE_KEYED_SENDS) {
+                Some(table) => {
+                    let at = send_seq as usize;
+                    if table.len() <= at {
+                        table.resize(at + 1, None);
+                    }
+                    table[at] = Some(table[at].map_or(k, |held| held.min(k)));
+                }
+                None => keys.sparse.push(((producer, send_seq), k)),
+            }
+        }
+        keys.sparse.sort_unstable();
+        keys.sparse.dedup_by_key(|(r, _)| *r);
+        keys
     }
 
-    pub(crate) fn get(&self, record: Record) -> Option<u32> {
-        self.0.binary_search_by_key(&record, |&(r, _)| r).ok().map(|i| self.0[i].1)
+    pub(crate) fn get(&self, (producer, send_seq): Record) -> Option<u32> {
+        match self.dense.get(producer as usize).filter(|_| send_seq < DENSE_KEYED_SENDS) {
+            Some(table) => table.get(send_seq as usize).copied().flatten(),
+            None => {
+                let i = self.sparse.binary_search_by_key(&(producer, send_seq), |&(r, _)| r).ok()?;
+                Some(self.sparse[i].1)
+            }
+        }
     }
 }
 
@@ -318,6 +344,24 @@ mod tests {
         assert_eq!(keys.get((0, 1)), Some(9));
         assert_eq!(keys.get((0, 2)), None);
         assert_eq!(keys.get((1, 1)), None);
+    }
+
+    // Producers the history does not name, send numbers too large for a table, and a record sent twice (its
+    // smallest key kept) are found all the same.
+    #[test]
+    fn keys_outside_the_tables_are_found_too() {
+        let mut h = History::new(vec!["t-0".into()], vec!["p".into()]);
+        let sent =
+            |producer, send_seq, key| ClientEvent::SendInvoked { producer, send_seq, key: Some(key), partition: 0 };
+        for event in [sent(0, 3, 8), sent(0, 3, 5), sent(4, 1, 7), sent(0, DENSE_KEYED_SENDS, 6), sent(4, 1, 2)] {
+            h.push(0, event);
+        }
+        let keys = SendKeys::new(&h);
+        assert_eq!(keys.get((0, 3)), Some(5));
+        assert_eq!(keys.get((4, 1)), Some(2));
+        assert_eq!(keys.get((0, DENSE_KEYED_SENDS)), Some(6));
+        assert_eq!(keys.get((0, 2)), None);
+        assert_eq!(keys.get((0, 99)), None);
     }
 
     // A record counts once per group: its first processing is new, a redelivery is not, another group's is; a

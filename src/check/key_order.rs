@@ -14,10 +14,9 @@
 //! so offsets read before it and after it are not one order (what the group read there and lost is
 //! `lost-write`'s).
 
-use super::index::{FirstProcessing, Record, SendKeys};
+use super::index::{FirstProcessing, FixedHashMap, Record, SendKeys};
 use super::violation::{Names, Violation, seconds};
 use crate::history::{ClientEvent, FinalLog, History};
-use std::collections::BTreeMap;
 
 pub const NAME: &str = "key-order";
 
@@ -34,8 +33,9 @@ pub fn check(history: &History, _logs: Option<&[FinalLog]>) -> Vec<Violation> {
     let keys = SendKeys::new(history);
     let names = Names::without_keys(history);
     let mut seen = FirstProcessing::default();
-    // (group, partition, key) -> the highest-offset record processed so far.
-    let mut highest: BTreeMap<(u32, u32, u32), Highest> = BTreeMap::new();
+    // (group, partition, key) -> the highest-offset record processed so far. Looked up, and pruned by `retain`,
+    // whose result does not depend on the order it visits: a hash map's order cannot reach the result.
+    let mut highest: FixedHashMap<(u32, u32, u32), Highest> = FixedHashMap::default();
     let mut out = Vec::new();
     for entry in &history.entries {
         if let ClientEvent::TruncationDetected { group, partition, divergent_offset, .. } = entry.event {

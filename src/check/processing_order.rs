@@ -9,10 +9,9 @@
 //! group processes for the first time must come in increasing send order; repeats (redelivery) are left out,
 //! as in `key-order`. Needs no logs.
 
-use super::index::{FirstProcessing, SendKeys};
+use super::index::{FirstProcessing, FixedHashMap, SendKeys};
 use super::violation::{Names, Violation, seconds};
 use crate::history::{ClientEvent, FinalLog, History};
-use std::collections::BTreeMap;
 
 pub const NAME: &str = "processing-order";
 
@@ -22,8 +21,9 @@ pub fn check(history: &History, _logs: Option<&[FinalLog]>) -> Vec<Violation> {
     let keys = SendKeys::new(history);
     let names = Names::without_keys(history);
     let mut seen = FirstProcessing::default();
-    // (group, producer, key) -> the latest send processed so far, and when.
-    let mut latest: BTreeMap<(u32, u32, u32), (u64, u64)> = BTreeMap::new();
+    // (group, producer, key) -> the latest send processed so far, and when. Looked up, never iterated: a hash
+    // map's order cannot reach the result.
+    let mut latest: FixedHashMap<(u32, u32, u32), (u64, u64)> = FixedHashMap::default();
     let mut out = Vec::new();
     for entry in &history.entries {
         let ClientEvent::Processed { group, partition, offset, producer, send_seq, .. } = entry.event else { continue };

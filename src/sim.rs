@@ -9,7 +9,7 @@ use crate::faults::plan::{DeadlineWatch, Due, FaultPlan, TriggerReport};
 use crate::faults::trigger::{Observed, Seen, Watched};
 use crate::faults::view::ClusterView;
 use crate::faults::{FaultInjector, ScheduledFault};
-use crate::history::{ClientEvent, FinalLog, History, ReplicaLog};
+use crate::history::{ClientEvent, Entry, FinalLog, History, ReplicaLog};
 use crate::kafka::cluster::{Cluster, PartitionSummary};
 use crate::kafka::ids::{ClientId, GroupId, PartitionId};
 use crate::kafka::messages::ChangeReason;
@@ -40,6 +40,9 @@ pub struct SimConfig {
     /// Run the per-event state checker (`kafka::state_check`), which stops the run at a breach. On unless a
     /// benchmark measures the model alone.
     pub state_check: bool,
+    /// `max_memory`: the run stops early, saying so, once what it retains (history, logs, trace) is estimated
+    /// to exceed this many bytes, rather than die when an allocation fails.
+    pub max_memory_bytes: u64,
 }
 
 impl SimConfig {
@@ -107,6 +110,9 @@ pub struct Stats {
     pub offsets_truncated: u64,
     /// True when the run stopped at its event limit before its end time.
     pub hit_event_limit: bool,
+    /// True when the run stopped before its end time because what it retains reached `max_memory`.
+    #[serde(default)]
+    pub hit_memory_limit: bool,
     /// Faults fired by state triggers, and triggered faults whose condition never held.
     pub triggers_fired: u64,
     pub triggers_unfired: u64,
@@ -235,6 +241,7 @@ pub fn run_observed(config: &SimConfig, seed: u64, observe: Observe<'_>) -> Outc
     let faults = config.faults_at(seed);
     let mut plan = FaultPlan::new(&faults, &config.watches);
     let mut recorder = Recorder::new(&cluster, seed, keep_trace, plan.watched());
+    recorder.budget.max_bytes = config.max_memory_bytes;
     recorder.trace_to = observe.trace_to;
     recorder.sampler = sample.then(|| Sampler::for_run(&cluster.spec, total_end.as_us()));
     if observe.messages {
@@ -258,18 +265,21 @@ pub fn run_observed(config: &SimConfig, seed: u64, observe: Observe<'_>) -> Outc
         run.recorder.drain(run.cluster);
         unconverged = run.cluster.unconverged();
     }
-    let hit_limit = stopped && watch.breach.is_none();
-    if hit_limit && config.liveness_us.is_some() {
+    let hit_limit = stopped && watch.breach.is_none() && !recorder.budget.exceeded;
+    if (hit_limit || recorder.budget.exceeded) && config.liveness_us.is_some() {
         // The run never reached its liveness phase: nothing can be said to have converged.
-        let why = "the run stopped at its event limit before the liveness phase ended".to_string();
+        let limit = if hit_limit { "its event limit" } else { "its memory budget" };
+        let why = format!("the run stopped at {limit} before the liveness phase ended");
         unconverged = LivenessCheck::ALL.into_iter().map(|c| (c, why.clone())).collect();
     }
     recorder.sample_now(&cluster);
     recorder.triggers(plan.reports());
     recorder.within = plan.within_reports();
+    let over_budget = recorder.budget.exceeded;
     let mut outcome = recorder.finish(&cluster, hit_limit);
+    outcome.stats.hit_memory_limit = over_budget;
     outcome.state_breach = watch.breach;
-    if let (false, Some(healed_us)) = (hit_limit, healed_at) {
+    if let (false, false, Some(healed_us)) = (hit_limit, over_budget, healed_at) {
         let holds_sends = |p: u32| !cluster.producer_idle(ClientId(p));
         unconverged.extend(progress::producer_findings(&outcome.history, healed_us, &holds_sends));
         unconverged.extend(progress::consumer_findings(
@@ -296,10 +306,18 @@ struct Run<'r, 'w> {
 
 impl Run<'_, '_> {
     /// Runs events up to `until`; with the state checker on, one at a time, each broker looked at after it
-    /// handled one. Stops early at the event limit or a breach (`RunEnd::EventLimit`, the breach kept).
+    /// handled one. Outputs are drained into the history every `DRAIN_OUTPUTS`, so that the buffer stays small.
+    /// Stops early at the event limit, the memory budget or a breach (`RunEnd::EventLimit`, the reason kept).
     fn advance(&mut self, until: SimTime) -> RunEnd {
         if self.watch.checker.is_none() {
-            return self.cluster.engine.run_until(until);
+            loop {
+                if let Some(end) = self.cluster.engine.run_until_outputs(until, DRAIN_OUTPUTS) {
+                    return end;
+                }
+                if self.drain_within_budget() {
+                    return RunEnd::EventLimit;
+                }
+            }
         }
         loop {
             match self.step(until) {
@@ -310,14 +328,26 @@ impl Run<'_, '_> {
         }
     }
 
-    /// One event, then the state checker on the broker that handled it; a breach ends the run as the event
-    /// limit does.
+    /// One event, then the state checker on the broker that handled it; a breach, or the memory budget
+    /// reached, ends the run as the event limit does.
     fn step(&mut self, until: SimTime) -> Step {
         let step = self.cluster.engine.step(until);
         if step == Step::Ran && self.watch.after_event(self.cluster) {
             return Step::EventLimit;
         }
+        if self.cluster.engine.outputs_waiting() >= DRAIN_OUTPUTS {
+            self.recorder.drain(self.cluster);
+        }
+        if self.recorder.over_budget(self.cluster) {
+            return Step::EventLimit;
+        }
         step
+    }
+
+    /// Drains the outputs into the history and checks the memory budget. Returns whether the run must stop.
+    fn drain_within_budget(&mut self) -> bool {
+        self.recorder.drain(self.cluster);
+        self.recorder.over_budget(self.cluster)
     }
 
     /// The state checker on every broker after a fault acted outside any event. Returns whether it found a breach.
@@ -456,6 +486,18 @@ impl StateWatch {
     }
 }
 
+/// How many outputs wait before a run drains them into the history and looks at its memory budget.
+const DRAIN_OUTPUTS: usize = 4_096;
+
+/// The run's memory budget (`max_memory`) and whether the run reached it.
+#[derive(Default)]
+struct MemoryBudget {
+    max_bytes: u64,
+    /// Outputs drained since the estimate was last made: it is made once per `DRAIN_OUTPUTS`.
+    drained: usize,
+    exceeded: bool,
+}
+
 /// Collects what nodes emit into the history, the counters and the trace digest.
 struct Recorder<'w> {
     seed: u64,
@@ -478,6 +520,7 @@ struct Recorder<'w> {
     outputs: Vec<(SimTime, NodeId, Obs)>,
     /// Snapshots of the state, when asked for.
     sampler: Option<Sampler>,
+    budget: MemoryBudget,
     /// Where trace lines are written as they happen, and why that stopped.
     trace_to: Option<&'w mut dyn std::io::Write>,
     trace_error: Option<std::io::Error>,
@@ -507,9 +550,25 @@ impl<'w> Recorder<'w> {
             within: Vec::new(),
             outputs: Vec::new(),
             sampler: None,
+            budget: MemoryBudget::default(),
             trace_to: None,
             trace_error: None,
         }
+    }
+
+    /// Whether what the run retains — history, trace, message log, the brokers' logs — is estimated beyond
+    /// `max_memory`; once it is, the run stops (`Stats::hit_memory_limit`) with what it has.
+    fn over_budget(&mut self, cluster: &Cluster) -> bool {
+        if self.budget.drained < DRAIN_OUTPUTS || self.budget.exceeded {
+            return self.budget.exceeded;
+        }
+        self.budget.drained = 0;
+        // A trace line's node name and event fields live on the heap: about a line's size again.
+        let trace = self.trace.as_ref().map_or(0, |t| t.capacity() * 2 * std::mem::size_of::<TraceLine>());
+        let history = self.history.entries.capacity() * std::mem::size_of::<Entry>();
+        let retained = (history + trace) as u64 + cluster.engine.message_log_bytes() + cluster.retained_log_bytes();
+        self.budget.exceeded |= retained > self.budget.max_bytes;
+        self.budget.exceeded
     }
 
     fn next_sample_us(&self) -> Option<u64> {
@@ -557,6 +616,7 @@ impl<'w> Recorder<'w> {
         let spec = cluster.spec.clone();
         let mut outputs = std::mem::take(&mut self.outputs);
         cluster.engine.take_outputs(&mut outputs);
+        self.budget.drained += outputs.len();
         for (time, node, obs) in outputs.drain(..) {
             self.count(&obs);
             self.observe(&obs, &spec);

@@ -102,14 +102,23 @@ impl SeedResult {
     }
 }
 
+/// How a seed stopped by its memory budget (`max_memory`) fails.
+pub const MEMORY_LIMIT_FAILURE: &str = "limit max_memory";
+
 /// Runs and judges one seed.
 pub fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
     let outcome = sim::run(&scenario.sim, seed, false);
     let verdict = verdict::judge(&scenario.expect, &outcome.evidence());
+    let mut failed: Vec<String> =
+        verdict.results.iter().filter(|r| !r.met).map(|r| format!("{} {}", r.kind, r.name)).collect();
+    // A seed stopped by its memory budget judged only part of its run: it is not a pass.
+    if outcome.stats.hit_memory_limit {
+        failed.push(MEMORY_LIMIT_FAILURE.to_string());
+    }
     SeedResult {
         seed,
-        met: verdict.all_met(),
-        failed: verdict.results.iter().filter(|r| !r.met).map(|r| format!("{} {}", r.kind, r.name)).collect(),
+        met: failed.is_empty(),
+        failed,
         violations: verdict
             .violations
             .iter()

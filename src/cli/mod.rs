@@ -218,6 +218,8 @@ fn parse_witnesses(text: &str) -> Result<WitnessLimit, String> {
 /// Exit codes: 0 ran (expectations met), 1 an expectation failed, 2 bad input or usage.
 pub const EXIT_EXPECTATION_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// The run stopped at its memory budget (`max_memory`); what it printed is its partial result.
+pub const EXIT_LIMIT: u8 = 3;
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -389,6 +391,10 @@ fn run(path: &Path, asked: &RunOptions<'_>, files: OutputFiles<'_>) -> ExitCode 
     };
     if let Err(code) = print(&text, summary_to_stderr) {
         return code;
+    }
+    if outcome.stats.hit_memory_limit {
+        eprintln!("error: {}: {}", path.display(), summary::memory_limit_reached(&scenario));
+        return ExitCode::from(EXIT_LIMIT);
     }
     match verdict {
         Some(v) if !v.all_met() => ExitCode::from(EXIT_EXPECTATION_FAILED),

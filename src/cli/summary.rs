@@ -42,6 +42,15 @@ fn tally(history: &History) -> Vec<ProducerTally> {
     out
 }
 
+/// What a run stopped by its memory budget says: how much, and what to change.
+pub fn memory_limit_reached(scenario: &Scenario) -> String {
+    format!(
+        "what the run retains (history, logs, trace) reached its memory budget, max_memory = {} bytes; raise \
+         max_memory, shorten duration or lower the rates",
+        scenario.sim.max_memory_bytes
+    )
+}
+
 pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome, verdict: Option<&Verdict>) -> String {
     let mut s = String::new();
     let st = &outcome.stats;
@@ -56,6 +65,9 @@ pub fn human(scenario: &Scenario, path: &Path, outcome: &Outcome, verdict: Optio
     );
     if st.hit_event_limit {
         let _ = writeln!(s, "stopped early: the run reached its limit of {} events", scenario.sim.limits.max_events);
+    }
+    if st.hit_memory_limit {
+        let _ = writeln!(s, "stopped early: {}", memory_limit_reached(scenario));
     }
     if let Some(b) = &outcome.state_breach {
         let _ = writeln!(s, "stopped early: the per-event state checker found {} broken {}", b.invariant, b.detail);

@@ -8,7 +8,7 @@ pub mod runner;
 pub mod time;
 pub mod wakeup;
 
-pub use network::{LatencyModel, LinkFaults, Network, Ratio};
+pub use network::{LatencyModel, LinkFaults, Network, Ratio, Topology};
 pub use queue::EventQueue;
 pub use rng::{SimRng, stream};
 pub use runner::{

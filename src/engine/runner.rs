@@ -266,6 +266,11 @@ impl<P: Process> Engine<P> {
         self.message_log.get_or_insert_with(Vec::new);
     }
 
+    /// What the message log holds in memory (0 when it was not asked for).
+    pub fn message_log_bytes(&self) -> u64 {
+        self.message_log.as_ref().map_or(0, |log| (log.capacity() * std::mem::size_of::<MessageEntry>()) as u64)
+    }
+
     /// The message log so far, handed over (`None` when it was not asked for); logging stops.
     pub fn take_message_log(&mut self) -> Option<Vec<MessageEntry>> {
         self.message_log.take()
@@ -369,12 +374,28 @@ impl<P: Process> Engine<P> {
     /// Runs events up to and including `until` (capped at the run's end), then moves the clock there.
     pub fn run_until(&mut self, until: SimTime) -> RunEnd {
         loop {
-            match self.step(until) {
-                Step::Ran => {}
-                Step::Reached => return RunEnd::Reached,
-                Step::EventLimit => return RunEnd::EventLimit,
+            if let Some(end) = self.run_until_outputs(until, usize::MAX) {
+                return end;
             }
         }
+    }
+
+    /// Runs events as `run_until` does, but returns `None` once `max_outputs` outputs wait to be taken: a caller
+    /// that takes them and calls again holds a bounded buffer however long the run.
+    pub fn run_until_outputs(&mut self, until: SimTime, max_outputs: usize) -> Option<RunEnd> {
+        while self.outputs.len() < max_outputs {
+            match self.step(until) {
+                Step::Ran => {}
+                Step::Reached => return Some(RunEnd::Reached),
+                Step::EventLimit => return Some(RunEnd::EventLimit),
+            }
+        }
+        None
+    }
+
+    /// Outputs waiting to be taken.
+    pub fn outputs_waiting(&self) -> usize {
+        self.outputs.len()
     }
 
     /// Runs the next event due by `until` (capped at the run's end), for callers that look at the state after

@@ -434,9 +434,8 @@ impl Broker {
             // Leadership has moved away: flush, checkpoint, close connections and exit (KafkaServer.shutdown).
             self.flush_all();
             ctx.emit(Obs::ShutdownComplete { broker: self.id });
-            let me = ctx.me.0;
-            for peer in (0..self.spec.node_count()).filter(|&n| n != me) {
-                ctx.send(NodeId(peer), Msg::ConnectionClosed);
+            for peer in self.spec.connection_peers(ctx.me) {
+                ctx.send(peer, Msg::ConnectionClosed);
             }
             ctx.exit();
         }

@@ -12,7 +12,7 @@ use super::node::Node;
 use super::producer::Producer;
 use super::spec::{ClusterSpec, NodeRole};
 use crate::check::expect::LivenessCheck;
-use crate::engine::{Engine, LatencyModel, Limits, Network, NodeId, NodeStatus, Ratio, SimTime, stream};
+use crate::engine::{Engine, LatencyModel, Limits, Network, NodeId, NodeStatus, Ratio, SimTime, Topology, stream};
 use serde::Serialize;
 use std::rc::Rc;
 
@@ -88,6 +88,15 @@ fn client_launches(spec: &ClusterSpec) -> Vec<(u64, NodeId)> {
     out
 }
 
+/// The network's links: brokers and controllers talk with every node; clients with them, and a processor stage's
+/// consumer with its own producer (`Msg::Forward`).
+fn topology(spec: &ClusterSpec) -> Topology {
+    let stages = spec.consumers.iter().enumerate().filter_map(|(c, consumer)| {
+        consumer.stage_producer.map(|p| (spec.consumer_node(c as u32).0, spec.producer_node(p).0))
+    });
+    Topology { nodes: spec.node_count(), hubs: spec.broker_count + spec.controller_count, leaf_links: stages.collect() }
+}
+
 impl Cluster {
     /// Builds every node with its own random stream derived from `seed` and its name; nothing runs until `start`.
     pub fn new(spec: ClusterSpec, seed: u64, latency: LatencyModel, limits: Limits) -> Self {
@@ -110,7 +119,7 @@ impl Cluster {
                 (node, stream(seed, &format!("node {}", spec.node_name(NodeId(n))), 0))
             })
             .collect();
-        let network = Network::new(count, latency, stream(seed, "network", 0));
+        let network = Network::with_topology(topology(&spec), latency, stream(seed, "network", 0));
         let mut engine = Engine::new(nodes, network, limits);
         let launches = client_launches(&spec);
         launches.iter().for_each(|&(_, node)| engine.hold_back(node));
@@ -143,6 +152,12 @@ impl Cluster {
             Node::Broker(broker) => broker,
             _ => unreachable!("node numbering puts brokers first"),
         }
+    }
+
+    /// What every broker's logs hold in memory, estimated (`ReplicaLog::retained_bytes`), down brokers' included.
+    pub fn retained_log_bytes(&self) -> u64 {
+        let replicas = |b| self.broker(b).replicas.iter().flatten().map(|r| r.log.retained_bytes()).sum::<u64>();
+        self.spec.brokers().map(replicas).sum()
     }
 
     /// The replicas of broker `b` borrowed mutably since the state checker last asked.
@@ -206,10 +221,8 @@ impl Cluster {
     }
 
     fn close_connections(&mut self, node: NodeId) {
-        for peer in 0..self.spec.node_count() {
-            if peer != node.0 {
-                self.engine.send_as(node, NodeId(peer), Msg::ConnectionClosed);
-            }
+        for peer in self.spec.connection_peers(node) {
+            self.engine.send_as(node, peer, Msg::ConnectionClosed);
         }
     }
 

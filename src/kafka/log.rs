@@ -162,6 +162,14 @@ impl ReplicaLog {
         self.log_start_offset
     }
 
+    /// What the log holds in memory, estimated for the run's memory budget: its batches and their records
+    /// (counted per replica, although replicas share a batch's records: the estimate errs high).
+    pub fn retained_bytes(&self) -> u64 {
+        let batches = self.batches.capacity() * std::mem::size_of::<Batch>();
+        let records = (self.log_end_offset - self.log_start_offset) as usize * std::mem::size_of::<Record>();
+        (batches + records) as u64
+    }
+
     pub fn high_watermark(&self) -> Offset {
         self.high_watermark
     }

@@ -158,6 +158,20 @@ impl ClusterSpec {
         self.broker_count + self.controller_count + (self.producers.len() + self.consumers.len()) as u32
     }
 
+    /// The nodes `node` holds connections to, which see them close when it exits or crashes: a broker or a
+    /// controller, every other node; a client, the brokers (clients reach the cluster only through them) and
+    /// the other half of its processor stage (a consumer and the producer it drives).
+    pub fn connection_peers(&self, node: NodeId) -> Vec<NodeId> {
+        let stage_peer = match self.role_of(node) {
+            NodeRole::Broker(_) | NodeRole::Controller(_) => {
+                return (0..self.node_count()).filter(|&n| n != node.0).map(NodeId).collect();
+            }
+            NodeRole::Producer(c) => self.producers[c.index()].driven_by.map(|d| self.consumer_node(d)),
+            NodeRole::Consumer(c) => self.consumers[c as usize].stage_producer.map(|p| self.producer_node(p)),
+        };
+        (0..self.broker_count).map(NodeId).chain(stage_peer).collect()
+    }
+
     pub fn role_of(&self, node: NodeId) -> NodeRole {
         let producers_start = self.broker_count + self.controller_count;
         let consumers_start = producers_start + self.producers.len() as u32;

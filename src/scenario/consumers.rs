@@ -43,6 +43,17 @@ pub fn read_consumers(
         let stage = read_stage_output(&mut t, topics, producers, &spec.topics)?;
         let copies = t.u64_in("instances", 1, 100)?.unwrap_or(1);
         check_with_state(&t, &spec, stage.is_some(), copies)?;
+        // Each instance of a processor stage brings its own producer.
+        let per_instance = if stage.is_some() { 2 } else { 1 };
+        let stages = consumers.iter().filter(|(_, s)| s.is_some()).count();
+        let clients = producers.len() + consumers.len() + stages + copies as usize * per_instance;
+        if clients > super::load::MAX_CLIENTS {
+            let expected = format!(
+                "at most {} clients in all (producers, consumer instances and their stages' producers), not {clients}",
+                super::load::MAX_CLIENTS
+            );
+            return Err(t.error_at("instances", expected, copies.to_string()));
+        }
         t.finish()?;
         for n in 1..=copies {
             let mut c = spec.clone();

@@ -16,9 +16,14 @@ use crate::scenario::when::parse_condition;
 use crate::sim::SimConfig;
 
 const MAX_BROKERS: u64 = 64;
+/// Clients in all — producers, consumer instances and the producers of processor stages — a scenario may hold.
+pub(super) const MAX_CLIENTS: usize = 10_000;
 const MAX_PARTITIONS: u64 = 10_000;
 const MAX_DURATION_US: u64 = 24 * 3_600 * 1_000_000;
 const DEFAULT_MAX_EVENTS: u64 = 100_000_000;
+/// `max_memory`'s default and range in bytes: 4 GiB, from 16 MiB to 1 TiB.
+const DEFAULT_MAX_MEMORY_BYTES: u64 = 4 << 30;
+const MAX_MEMORY_BYTES: std::ops::RangeInclusive<u64> = 16 << 20..=1 << 40;
 /// Kafka's `.ms` properties accept up to Integer.MAX_VALUE milliseconds.
 const MAX_MS_US: u64 = i32::MAX as u64 * 1_000;
 
@@ -61,6 +66,8 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
         return Err(top.error_at("duration", "a duration from 1us to 24h", top.written_or("duration", end_us)));
     }
     let max_events = top.u64_in("max_events", 1, u64::MAX)?.unwrap_or(DEFAULT_MAX_EVENTS);
+    let (min_memory, max_memory) = (*MAX_MEMORY_BYTES.start(), *MAX_MEMORY_BYTES.end());
+    let max_memory_bytes = top.u64_in("max_memory", min_memory, max_memory)?.unwrap_or(DEFAULT_MAX_MEMORY_BYTES);
     let model = read_model(&mut top)?;
     let (broker_count, controller_count) = read_cluster_size(&mut top)?;
     let (broker_config, mut group_config) = read_broker_config(&mut top, &model, broker_count)?;
@@ -111,6 +118,7 @@ pub fn read_scenario(src: &Source, root: &Node, default_name: &str) -> Result<Sc
             keep_replica_logs,
             watches,
             state_check: true,
+            max_memory_bytes,
         },
         expect,
     })
@@ -559,6 +567,10 @@ fn read_producers(
     let nodes = top.array("producers")?.unwrap_or(&[]);
     let mut producers: Vec<ProducerSpec> = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
+        if i == MAX_CLIENTS {
+            let expected = format!("at most {MAX_CLIENTS} clients in all");
+            return Err(LoadError::at_node(src, node, &format!("producers[{i}]"), expected));
+        }
         let mut t = expect_table(src, node, &format!("producers[{i}]"), true)?;
         let name = t_str(&mut t, "name")?.unwrap_or_else(|| format!("producer-{}", i + 1));
         if producers.iter().any(|p| p.name == name) || name.starts_with("broker-") || name.starts_with("controller") {

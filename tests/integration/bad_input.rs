@@ -257,6 +257,36 @@ fn an_empty_file_lacks_topics() {
     assert_eq!((e.expected.as_str(), e.found.as_str()), ("a JSON value", "end of input"));
 }
 
+#[test]
+fn max_memory_is_refused_outside_its_range() {
+    let e = load_err("m.toml", "max_memory = 1000\n[[topics]]\nname = \"t\"\n");
+    assert_at(&e, 1, 14, "max_memory");
+    assert_eq!(e.expected, "an integer from 16777216 to 1099511627776", "{e}");
+    let s = load_ok("m.toml", "[[topics]]\nname = \"t\"\n");
+    assert_eq!(s.sim.max_memory_bytes, 4 << 30, "4 GiB by default");
+}
+
+// More clients than the model runs within its limits are refused where the count crosses 10,000: at the
+// producer table past it, or at the `instances` that take the consumers past it (a stage's instances count
+// twice: each brings its producer).
+#[test]
+fn more_than_ten_thousand_clients_are_refused_at_load() {
+    let mut text = String::from("[[topics]]\nname = \"t\"\n");
+    for i in 0..100 {
+        text.push_str(&format!(
+            "[[consumers]]\nname = \"c{i}\"\ninstances = 100\ngroup.id = \"g\"\ntopics = [\"t\"]\n"
+        ));
+    }
+    load_ok("c.toml", &text);
+    text.push_str("[[producers]]\ntopic = \"t\"\n");
+    let e = load_err("c.toml", &text);
+    assert_eq!(e.field, "consumers[99].instances", "{e}");
+    assert!(e.expected.starts_with("at most 10000 clients in all") && e.expected.ends_with("not 10001"), "{e}");
+    let producers = "[[producers]]\ntopic = \"t\"\n".repeat(10_001);
+    let e = load_err("p.toml", &format!("[[topics]]\nname = \"t\"\n{producers}"));
+    assert_eq!((e.field.as_str(), e.line), ("producers[10000]", 3 + 2 * 10_000), "{e}");
+}
+
 /// A path in the temp dir no other test (or process) uses.
 fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("insync-bad-input-{}-{name}", std::process::id()))

@@ -90,3 +90,58 @@ fn no_bundled_scenario_has_a_request_storm() {
         }
     }
 }
+
+// The reference workload retains about 300 bytes per record (history, logs): with a 16 MiB budget it stops
+// within a few simulated seconds, says so, and holds no more than its budget; the same run cut to one second
+// fits and runs to its end.
+#[test]
+fn a_run_past_its_memory_budget_stops_early_and_says_so() {
+    let mut s = load("bench-reference");
+    s.sim.max_memory_bytes = 16 << 20;
+    let outcome = sim::run(&s.sim, s.seed, false);
+    assert!(outcome.stats.hit_memory_limit && !outcome.stats.hit_event_limit);
+    assert!(outcome.stats.simulated_time_us < s.sim.limits.end.as_us());
+    let history_bytes = outcome.history.entries.len() * std::mem::size_of::<insync::history::Entry>();
+    assert!(history_bytes as u64 <= s.sim.max_memory_bytes, "{history_bytes} bytes of history");
+    assert!(!outcome.history.entries.is_empty());
+    let result = insync::sweep::run_seed(&s, s.seed);
+    assert!(!result.met && result.failed.contains(&insync::sweep::MEMORY_LIMIT_FAILURE.to_string()));
+
+    s.sim.limits.end = insync::engine::SimTime(1_000_000);
+    s.sim.liveness_us = None;
+    let outcome = sim::run(&s.sim, s.seed, false);
+    assert!(!outcome.stats.hit_memory_limit);
+    assert_eq!(outcome.stats.simulated_time_us, 1_000_000);
+}
+
+#[test]
+fn the_cli_exits_3_with_the_partial_result_at_the_memory_budget() {
+    let text = std::fs::read_to_string(crate::support::scenario_path("bench-reference")).expect("bundled");
+    let text = text.replacen("duration = \"120s\"", "duration = \"120s\"\nmax_memory = 16777216", 1);
+    let path = crate::support::temp_file("limits", "budget.toml");
+    std::fs::write(&path, text).expect("temp file written");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_insync")).arg("run").arg(&path).output().expect("runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stdout.contains("stopped early:") && stdout.contains("max_memory = 16777216"), "{stdout}");
+    assert!(stdout.contains("producers:"), "the partial result is printed: {stdout}");
+    assert!(stderr.starts_with(&format!("error: {}: ", path.display())) && stderr.contains("max_memory"), "{stderr}");
+}
+
+// 9,901 clients (1 producer, 99 tables of 100 consumer instances) build and run: the network holds links
+// between clients and servers, not one per pair of nodes (98 million pairs, gigabytes, here).
+#[test]
+fn ten_thousand_clients_run_without_a_link_per_pair_of_nodes() {
+    let mut text = String::from("duration = \"2s\"\n[[topics]]\nname = \"t\"\npartitions = 3\n");
+    text.push_str("[[producers]]\ntopic = \"t\"\nrate = 100\n");
+    for i in 0..99 {
+        text.push_str(&format!(
+            "[[consumers]]\nname = \"c{i}\"\ninstances = 100\ngroup.id = \"g{i}\"\ntopics = [\"t\"]\n"
+        ));
+    }
+    let s = insync::scenario::load_str("many.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.sim.cluster.consumers.len(), 9_900);
+    let outcome = sim::run(&s.sim, s.seed, false);
+    assert_eq!(outcome.stats.simulated_time_us, 2_000_000);
+    assert!(outcome.stats.messages_sent > 9_900, "every consumer looked for its coordinator");
+}

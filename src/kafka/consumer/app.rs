@@ -53,9 +53,8 @@ impl Consumer {
                 self.leave_group(coordinator, "closed", ctx);
             }
         }
-        let me = ctx.me.0;
-        for peer in (0..self.spec.node_count()).filter(|&n| n != me) {
-            ctx.send(NodeId(peer), Msg::ConnectionClosed);
+        for peer in self.spec.connection_peers(ctx.me) {
+            ctx.send(peer, Msg::ConnectionClosed);
         }
         ctx.exit();
     }

@@ -146,6 +146,8 @@ pub struct Producer {
     config: ProducerConfig,
     /// The partitions of the workload's topics, topic by topic, each in partition-number order.
     partitions: Vec<PartitionId>,
+    /// Each cluster partition's index in `partitions` (its queue), `u32::MAX` for one not written to.
+    queue_of: Vec<u32>,
     /// Per topic (the workload's order): where its partitions start in `partitions`, and how many there are.
     topic_ranges: Vec<(usize, usize)>,
     sends: u64,
@@ -157,9 +159,46 @@ pub struct Producer {
     mem: ProducerMemory,
 }
 
+/// The partition queues that may hold records: marked on every append and requeue, unmarked once a sender pass
+/// finds them empty. The sender's passes visit these, in partition order, instead of every partition of the
+/// topics, so that a pass costs what is queued, not the partition count.
+struct Holding {
+    words: Vec<u64>,
+}
+
+impl Holding {
+    fn new(queues: usize) -> Self {
+        Holding { words: vec![0; queues.div_ceil(64)] }
+    }
+
+    fn mark(&mut self, index: usize) {
+        self.words[index / 64] |= 1 << (index % 64);
+    }
+
+    fn unmark(&mut self, index: usize) {
+        self.words[index / 64] &= !(1 << (index % 64));
+    }
+
+    /// The marked queues, in ascending order.
+    fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    w * 64 + bit
+                })
+            })
+        })
+    }
+}
+
 /// Everything a producer's process holds in memory, which a crash loses whole.
 struct ProducerMemory {
     queues: Vec<PartitionQueue>,
+    /// Which of `queues` may hold records (every queue that does is marked).
+    holding: Holding,
     leaders: Vec<LeaderInfo>,
     in_flight: InFlightRequests,
     in_flight_per_broker: Vec<u32>,
@@ -191,6 +230,7 @@ impl ProducerMemory {
         let brokers = spec.broker_count as usize;
         ProducerMemory {
             queues: (0..partitions).map(|_| PartitionQueue::default()).collect(),
+            holding: Holding::new(partitions),
             leaders: vec![unknown; spec.partitions.len()],
             in_flight: InFlightRequests::default(),
             in_flight_per_broker: vec![0; brokers],
@@ -250,12 +290,17 @@ impl Producer {
             topic_ranges.push((start, partitions.len() - start));
         }
         let mem = ProducerMemory::new(&spec, partitions.len(), topic_ranges.len());
+        let mut queue_of = vec![u32::MAX; spec.partitions.len()];
+        for (index, p) in partitions.iter().enumerate().rev() {
+            queue_of[p.index()] = index as u32;
+        }
         Producer {
             id,
             config: workload.config.clone(),
             workload,
             spec,
             partitions,
+            queue_of,
             topic_ranges,
             sends: 0,
             events: 0,
@@ -518,6 +563,7 @@ impl Producer {
             partition: partition.0,
         }));
         let batch_size = self.config.batch_size;
+        self.mem.holding.mark(index);
         let queue = &mut self.mem.queues[index];
         if queue.open.records.is_empty() {
             queue.open.created = ctx.now;
@@ -565,9 +611,13 @@ impl Producer {
             self.resolve_sequences();
             self.bump_epoch_if_required();
         }
-        for index in 0..self.mem.queues.len() {
+        for index in self.holding() {
             self.close_lingering_batch(index, ctx.now);
             while self.try_send_front(index, ctx) {}
+            let queue = &self.mem.queues[index];
+            if queue.open.records.is_empty() && queue.ready.is_empty() {
+                self.mem.holding.unmark(index);
+            }
         }
         if let Some(delay_us) = self.earliest_deadline(ctx.now).and_then(|next| self.mem.wakeup.arm(next, ctx.now)) {
             ctx.set_timer(delay_us, Timer::Wakeup);
@@ -792,6 +842,7 @@ impl Producer {
     /// at the front otherwise — which is how retries reorder records without idempotence.
     fn requeue(&mut self, batch: ProducerBatch) {
         let index = self.queue_index(batch.partition);
+        self.mem.holding.mark(index);
         let ready = &mut self.mem.queues[index].ready;
         let at = match batch.stamp {
             Some(stamp) => ready
@@ -896,7 +947,7 @@ impl Producer {
     /// (REQUEST_TIMED_OUT's exception) without further retries.
     fn expire_batches(&mut self, ctx: &mut KafkaCtx<'_>) {
         let timeout = self.config.delivery_timeout_us;
-        for index in 0..self.mem.queues.len() {
+        for index in self.holding() {
             // RecordAccumulator.expiredBatches: each deque from its first batch, up to the first not expired.
             while self.mem.queues[index].ready.front().is_some_and(|b| ctx.now.since_us(b.created) >= timeout) {
                 if let Some(batch) = self.mem.queues[index].ready.pop_front() {
@@ -930,7 +981,7 @@ impl Producer {
     fn assert_accumulator_bound(&self, now: SimTime) {
         let timeout = self.config.delivery_timeout_us;
         let young = |b: &ProducerBatch| now.since_us(b.created) < timeout;
-        let queued = self.mem.queues.iter().all(|q| q.ready.front().is_none_or(young));
+        let queued = self.held_queues().all(|q| q.ready.front().is_none_or(young));
         assert!(
             queued && self.mem.in_flight.values().all(|f| young(&f.batch)),
             "{:?} kept a batch past delivery.timeout.ms",
@@ -991,12 +1042,10 @@ impl Producer {
     fn earliest_deadline(&self, now: SimTime) -> Option<SimTime> {
         let delivery = self.config.delivery_timeout_us;
         let linger = self
-            .mem
-            .queues
-            .iter()
+            .held_queues()
             .filter(|q| !q.open.records.is_empty())
             .map(|q| q.open.created.plus_us(self.config.linger_us));
-        let fronts = self.mem.queues.iter().filter_map(|q| q.ready.front());
+        let fronts = self.held_queues().filter_map(|q| q.ready.front());
         let reconnects = self.mem.links.iter().filter(|l| !l.connected).map(|l| l.probe.map_or(l.retry_at, |(_, d)| d));
         let queued = fronts.flat_map(|b| [b.retry_at, b.created.plus_us(delivery)]).chain(reconnects);
         let requests = self.mem.in_flight.values().map(|f| f.deadline.min(f.batch.created.plus_us(delivery)));
@@ -1018,13 +1067,25 @@ impl Producer {
         expiry.min(self.mem.metadata_attempted_at.plus_us(backoff))
     }
 
+    /// The queues that may hold records (`Holding`), by index, collected so that the caller may change them.
+    fn holding(&self) -> Vec<usize> {
+        self.mem.holding.indices().collect()
+    }
+
+    fn held_queues(&self) -> impl Iterator<Item = &PartitionQueue> + '_ {
+        self.mem.holding.indices().map(|i| &self.mem.queues[i])
+    }
+
     fn queue_index(&self, p: PartitionId) -> usize {
-        self.partitions.iter().position(|&q| q == p).unwrap_or(0)
+        match self.queue_of.get(p.index()) {
+            Some(&index) if index != u32::MAX => index as usize,
+            _ => 0,
+        }
     }
 
     /// Whether every send has completed (acknowledged or failed).
     pub fn is_idle(&self) -> bool {
-        self.mem.in_flight.is_empty() && self.mem.queues.iter().all(|q| q.open.records.is_empty() && q.ready.is_empty())
+        self.mem.in_flight.is_empty() && self.held_queues().all(|q| q.open.records.is_empty() && q.ready.is_empty())
     }
 }
 
@@ -1095,6 +1156,7 @@ acks = "all"
             let record = Record { producer: ClientId(0), send_seq: self.producer.sends, key: None, size_bytes: 100 };
             self.producer.sends += 1;
             let partition = self.producer.partitions[index];
+            self.producer.mem.holding.mark(index);
             let queue = &mut self.producer.mem.queues[index];
             queue.open.created = self.now;
             queue.open.records.push(record);

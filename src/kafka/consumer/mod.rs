@@ -864,16 +864,24 @@ impl Consumer {
 
     /// Fetches every assigned partition whose position is known and has nothing in flight.
     fn send_fetches(&mut self, ctx: &mut KafkaCtx<'_>) {
+        // Partitions with a fetch in flight, and (Fetcher.fetchablePartitions) those whose fetched records poll
+        // has not drained yet, which are not fetched again, so a slow consumer does not read ahead without bound.
+        let mut busy = vec![false; self.spec.partitions.len()];
+        for pending in &self.mem.pending {
+            if let PendingKind::Fetch(p) = pending.kind {
+                busy[p.index()] = true;
+            }
+        }
+        for &(p, _, _) in &self.mem.buffer {
+            busy[p.index()] = true;
+        }
         let wanted: Vec<(PartitionId, u64)> = self
             .mem
             .positions
             .iter()
             .filter(|(_, pos)| pos.validating.is_none())
             .filter_map(|(&p, pos)| pos.fetch.map(|o| (p, o)))
-            .filter(|&(p, _)| !self.has_pending(PendingKind::Fetch(p)))
-            // Fetcher.fetchablePartitions: a partition whose fetched records are not yet drained by poll is not
-            // fetched again, so a slow consumer does not read ahead without bound.
-            .filter(|&(p, _)| !self.mem.buffer.iter().any(|(b, _, _)| *b == p))
+            .filter(|&(p, _)| !busy[p.index()])
             .collect();
         for (p, offset) in wanted {
             let Some(leader) = self.mem.leaders[p.index()].leader else {

@@ -1,5 +1,7 @@
-//! `cargo bench`: times the benchmark scenarios (replication; a consumer group) and counts heap allocations per
-//! simulated event with a counting global allocator (issue 2: "no per-event heap allocation in steady state").
+//! `cargo bench`: times the hot paths of the engine and the model (a message's network arrival, a leader's
+//! append and a fetch at the log's end), the benchmark scenarios (replication; a consumer group; issue 10's
+//! reference workload) and counts heap allocations per simulated event with a counting global allocator (issue 2:
+//! "no per-event heap allocation in steady state").
 
 use insync::scenario;
 use insync::sim;
@@ -29,11 +31,51 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn main() {
-    for name in ["bench-replication", "bench-consumers"] {
+    hot_paths();
+    for name in ["bench-replication", "bench-consumers", "bench-reference"] {
         bench(name);
     }
     sweeps();
     comparison();
+}
+
+/// Nanoseconds per operation of the paths every message and every fetch take, at sizes where a per-partition or
+/// per-node cost would show: a network of 4 servers and 10,000 clients; a log of 200,000 two-record batches.
+fn hot_paths() {
+    use insync::engine::{LatencyModel, Network, SimTime, Topology, stream};
+    use insync::kafka::ids::ClientId;
+    use insync::kafka::log::{Record, ReplicaLog};
+    const MESSAGES: u32 = 2_000_000;
+    let topology = Topology { nodes: 10_004, hubs: 4, leaf_links: Vec::new() };
+    let mut net = Network::with_topology(topology, LatencyModel::default(), stream(1, "network", 0));
+    let started = std::time::Instant::now();
+    for i in 0..MESSAGES {
+        let (client, server) = (4 + i % 10_000, i % 4);
+        let (from, to) = if i % 2 == 0 { (client, server) } else { (server, client) };
+        std::hint::black_box(net.arrival(from, to, SimTime(u64::from(i))));
+    }
+    let ns = started.elapsed().as_secs_f64() * 1e9 / f64::from(MESSAGES);
+    println!("network: {ns:.1} ns per message's arrival (4 servers, 10,000 clients)");
+
+    const BATCHES: u64 = 200_000;
+    let mut log = ReplicaLog::default();
+    let record = |send_seq| Record { producer: ClientId(0), send_seq, key: None, size_bytes: 100 };
+    let started = std::time::Instant::now();
+    for b in 0..BATCHES {
+        let records: std::rc::Rc<[Record]> = [record(2 * b), record(2 * b + 1)].into();
+        std::hint::black_box(log.append_as_leader(records, 0, None, SimTime(b)));
+    }
+    let append_ns = started.elapsed().as_secs_f64() * 1e9 / BATCHES as f64;
+    let started = std::time::Instant::now();
+    let mut fetched = 0;
+    for i in 0..BATCHES {
+        // A follower or consumer a few batches behind the end, as in steady state.
+        fetched += log.read(2 * BATCHES - 2 * (i % 8) - 2, 1_048_576).len();
+    }
+    let read_ns = started.elapsed().as_secs_f64() * 1e9 / BATCHES as f64;
+    println!(
+        "log: {append_ns:.1} ns per leader append, {read_ns:.1} ns per read near the end ({fetched} batches read)"
+    );
 }
 
 /// Issue 12's figure: the committed acks comparison (6 cells x 200 seeds) on 2 worker threads, from matrix to the

@@ -179,6 +179,19 @@ impl Holding {
         self.words[index / 64] &= !(1 << (index % 64));
     }
 
+    /// The first marked queue at or after `from`.
+    fn next_from(&self, from: usize) -> Option<usize> {
+        let (mut w, bit) = (from / 64, from % 64);
+        let mut word = self.words.get(w)? & (u64::MAX << bit);
+        loop {
+            if word != 0 {
+                return Some(w * 64 + word.trailing_zeros() as usize);
+            }
+            w += 1;
+            word = *self.words.get(w)?;
+        }
+    }
+
     /// The marked queues, in ascending order.
     fn indices(&self) -> impl Iterator<Item = usize> + '_ {
         self.words.iter().enumerate().flat_map(|(w, &word)| {
@@ -611,13 +624,16 @@ impl Producer {
             self.resolve_sequences();
             self.bump_epoch_if_required();
         }
-        for index in self.holding() {
+        // Queues marked meanwhile are visited too, as a pass over every queue would.
+        let mut next = self.mem.holding.next_from(0);
+        while let Some(index) = next {
             self.close_lingering_batch(index, ctx.now);
             while self.try_send_front(index, ctx) {}
             let queue = &self.mem.queues[index];
             if queue.open.records.is_empty() && queue.ready.is_empty() {
                 self.mem.holding.unmark(index);
             }
+            next = self.mem.holding.next_from(index + 1);
         }
         if let Some(delay_us) = self.earliest_deadline(ctx.now).and_then(|next| self.mem.wakeup.arm(next, ctx.now)) {
             ctx.set_timer(delay_us, Timer::Wakeup);
@@ -947,13 +963,15 @@ impl Producer {
     /// (REQUEST_TIMED_OUT's exception) without further retries.
     fn expire_batches(&mut self, ctx: &mut KafkaCtx<'_>) {
         let timeout = self.config.delivery_timeout_us;
-        for index in self.holding() {
+        let mut next = self.mem.holding.next_from(0);
+        while let Some(index) = next {
             // RecordAccumulator.expiredBatches: each deque from its first batch, up to the first not expired.
             while self.mem.queues[index].ready.front().is_some_and(|b| ctx.now.since_us(b.created) >= timeout) {
                 if let Some(batch) = self.mem.queues[index].ready.pop_front() {
                     self.expire_batch(batch, ctx);
                 }
             }
+            next = self.mem.holding.next_from(index + 1);
         }
         let expired: Vec<u64> = self
             .mem
@@ -1065,11 +1083,6 @@ impl Producer {
         }
         let backoff = self.config.retry_backoff().after(self.mem.metadata_failures);
         expiry.min(self.mem.metadata_attempted_at.plus_us(backoff))
-    }
-
-    /// The queues that may hold records (`Holding`), by index, collected so that the caller may change them.
-    fn holding(&self) -> Vec<usize> {
-        self.mem.holding.indices().collect()
     }
 
     fn held_queues(&self) -> impl Iterator<Item = &PartitionQueue> + '_ {

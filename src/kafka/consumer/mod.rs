@@ -168,6 +168,8 @@ struct ConsumerMemory {
     last_poll: SimTime,
     last_auto_commit: SimTime,
     pending: Vec<Pending>,
+    /// `send_fetches`'s scratch: which partitions have a fetch in flight or records buffered.
+    fetch_busy: Vec<bool>,
     next_correlation: u64,
     bootstrap_cursor: u32,
     started: bool,
@@ -202,6 +204,7 @@ impl ConsumerMemory {
             last_poll: SimTime::ZERO,
             last_auto_commit: SimTime::ZERO,
             pending: Vec::new(),
+            fetch_busy: Vec::new(),
             next_correlation: 0,
             bootstrap_cursor: index,
             started: false,
@@ -866,7 +869,9 @@ impl Consumer {
     fn send_fetches(&mut self, ctx: &mut KafkaCtx<'_>) {
         // Partitions with a fetch in flight, and (Fetcher.fetchablePartitions) those whose fetched records poll
         // has not drained yet, which are not fetched again, so a slow consumer does not read ahead without bound.
-        let mut busy = vec![false; self.spec.partitions.len()];
+        let mut busy = std::mem::take(&mut self.mem.fetch_busy);
+        busy.clear();
+        busy.resize(self.spec.partitions.len(), false);
         for pending in &self.mem.pending {
             if let PendingKind::Fetch(p) = pending.kind {
                 busy[p.index()] = true;
@@ -883,6 +888,7 @@ impl Consumer {
             .filter_map(|(&p, pos)| pos.fetch.map(|o| (p, o)))
             .filter(|&(p, _)| !busy[p.index()])
             .collect();
+        self.mem.fetch_busy = busy;
         for (p, offset) in wanted {
             let Some(leader) = self.mem.leaders[p.index()].leader else {
                 self.request_metadata(ctx);

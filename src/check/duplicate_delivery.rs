@@ -3,11 +3,10 @@
 //! write). At-least-once allows it; exactly-once does not. Jepsen's checker has no counterpart (its `duplicate`
 //! is about the log: see `duplicate-write`).
 
-use super::index::Record;
+use super::index::{FixedHashMap, Record};
 use super::violation::{Names, Violation, seconds};
 use crate::history::{ClientEvent, FinalLog, History};
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
+use std::collections::hash_map::Entry;
 
 pub const NAME: &str = "duplicate-delivery";
 
@@ -23,7 +22,8 @@ struct First {
 /// One violation per repeated processing, in history order, at the repeat. Needs no final logs.
 pub fn check(history: &History, _logs: Option<&[FinalLog]>) -> Vec<Violation> {
     let names = Names::without_keys(history);
-    let mut first: BTreeMap<(u32, Record), First> = BTreeMap::new();
+    // Looked up, never iterated: a hash map's order cannot reach the result.
+    let mut first: FixedHashMap<(u32, Record), First> = FixedHashMap::default();
     let mut out = Vec::new();
     for entry in &history.entries {
         let ClientEvent::Processed { consumer, group, partition, offset, producer, send_seq, .. } = entry.event else {

@@ -4,10 +4,47 @@
 use crate::history::{ClientEvent, FinalLog, History};
 use std::collections::BTreeMap;
 
-/// A hash map for lookups only, hashed with fixed keys: no OS randomness in a check, even where the order of a
-/// map cannot reach the result.
-pub(crate) type FixedHashMap<K, V> =
-    std::collections::HashMap<K, V, std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+/// A hash map for lookups only, with a fixed hash function: no OS randomness in a check, even where the order of
+/// a map cannot reach the result.
+pub(crate) type FixedHashMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FixedHasher>>;
+
+/// A set for lookups only, with the same fixed hash function.
+pub(crate) type FixedHashSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<FixedHasher>>;
+
+/// A multiply-rotate hash of the integers a key is made of (the Fx hash of rustc): the checks' keys are small
+/// tuples of ids, and SipHash's resistance to chosen keys buys nothing where nothing iterates the map.
+#[derive(Default)]
+pub(crate) struct FixedHasher(u64);
+
+impl FixedHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl std::hash::Hasher for FixedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+}
 
 /// A record's identity: `(producer, send_seq)`.
 pub(crate) type Record = (u32, u64);

@@ -13,7 +13,7 @@
 //! group). A record counts as processed when the group processed it (same producer and send_seq) at any offset;
 //! one it skipped as unreadable (`Poisoned`) does not.
 
-use super::index::{Known, Record, topic_of};
+use super::index::{FixedHashSet, Known, Record, topic_of};
 use super::violation::{Names, Violation};
 use crate::history::{ClientEvent, FinalLog, History};
 use std::collections::{BTreeMap, BTreeSet};
@@ -135,7 +135,8 @@ fn topic(history: &History, partition: u32) -> Option<&str> {
     history.partitions.get(partition as usize).map(|name| topic_of(name))
 }
 
-fn processed_records(history: &History) -> BTreeSet<(u32, Record)> {
+/// (group, record) for each record a group processed: looked up, never iterated.
+fn processed_records(history: &History) -> FixedHashSet<(u32, Record)> {
     history
         .entries
         .iter()

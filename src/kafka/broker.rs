@@ -141,7 +141,7 @@ struct PurgatoryBounds {
     consumer_fetch_wait_max_us: u64,
     /// Follower fetches: one per partition and follower.
     follower_fetches_max: usize,
-    /// Consumer fetches: one per partition and consumer.
+    /// Consumer fetches: one per consumer (it keeps one in flight per broker).
     consumer_fetches_max: usize,
 }
 
@@ -153,7 +153,7 @@ impl PurgatoryBounds {
             produce_wait_max_us: produce.max().unwrap_or(0).max(groups::OFFSETS_COMMIT_TIMEOUT_US),
             consumer_fetch_wait_max_us: spec.consumers.iter().map(|c| c.config.fetch_max_wait_us).max().unwrap_or(0),
             follower_fetches_max: followers,
-            consumer_fetches_max: spec.partitions.len() * spec.consumers.len(),
+            consumer_fetches_max: spec.consumers.len(),
         }
     }
 }
@@ -557,6 +557,9 @@ impl Broker {
             // ReplicaFetcherThread (1.x): a fetcher added on becoming follower starts in the truncating state.
             truncating_v0: mode == TruncationMode::LeaderEpochV0 && !no_epoch,
         });
+        // ReplicaManager.makeFollowers completes the partition's delayed fetches: a held consumer fetch that reads
+        // it is answered now, NOT_LEADER_OR_FOLLOWER for it, instead of at its fetch.max.wait.ms.
+        self.complete_consumer_fetches(p, ctx);
         if state.leader.is_some_and(|l| l != self.id) {
             self.send_fetch(p, ctx);
         }

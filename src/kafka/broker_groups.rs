@@ -5,7 +5,9 @@
 use super::super::coordinator::{CommittedOffset, Coordinator, Group, GroupState, OffsetRetention, Output};
 use super::super::ids::{GroupId, LeaderEpoch, PartitionId};
 use super::super::log::{FetchedBatches, Record};
-use super::super::messages::{GroupRequest, GroupResponse, KafkaError, Msg, OffsetAndEpoch, OffsetSpec};
+use super::super::messages::{
+    ConsumerFetch, FetchedPartition, GroupRequest, GroupResponse, KafkaError, Msg, OffsetAndEpoch, OffsetSpec,
+};
 use super::super::node::KafkaCtx;
 use super::super::obs::Obs;
 use super::{Broker, ParkedProduce, Replica, Role};
@@ -14,18 +16,14 @@ use rand::Rng;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-/// `max.partition.fetch.bytes`: the most a consumer fetch returns for one partition.
-const MAX_PARTITION_FETCH_BYTES: u64 = 1_048_576;
 /// How long an offset commit may wait for replication (`offsets.commit.timeout.ms`).
 pub(super) const OFFSETS_COMMIT_TIMEOUT_US: u64 = 5_000_000;
 
-/// A consumer fetch with nothing committed to return yet.
+/// A consumer fetch with less than `fetch.min.bytes` committed to return yet (DelayedFetch).
 pub(super) struct ParkedConsumerFetch {
     consumer: NodeId,
     correlation: u64,
-    partition: PartitionId,
-    offset: u64,
-    min_bytes: u64,
+    fetch: ConsumerFetch,
     pub(super) deadline: SimTime,
 }
 
@@ -33,8 +31,23 @@ pub(super) struct ParkedConsumerFetch {
 impl ParkedConsumerFetch {
     /// A fetch of `partition` from offset 0 that waits until `deadline`.
     pub(super) fn for_tests(consumer: NodeId, partition: PartitionId, deadline: SimTime) -> Self {
-        ParkedConsumerFetch { consumer, correlation: 0, partition, offset: 0, min_bytes: 1, deadline }
+        let fetch = ConsumerFetch {
+            partitions: vec![(partition, 0)],
+            max_wait_us: 0,
+            min_bytes: 1,
+            max_bytes: 52_428_800,
+            partition_max_bytes: 1_048_576,
+        };
+        ParkedConsumerFetch { consumer, correlation: 0, fetch, deadline }
     }
+}
+
+/// What a read for a consumer fetch found: every partition's result, and whether the fetch is answered now.
+struct ConsumerRead {
+    partitions: Vec<FetchedPartition>,
+    /// ReplicaManager.fetchMessages: at least `fetch.min.bytes` readable (and something), or an error reading a
+    /// partition (not its leader, offset out of range), which is answered at once.
+    complete: bool,
 }
 
 impl Broker {
@@ -51,16 +64,9 @@ impl Broker {
             GroupRequest::OffsetsForLeaderEpoch { partition, current_leader_epoch, leader_epoch } => {
                 Some(self.offsets_for_leader_epoch(partition, current_leader_epoch, leader_epoch))
             }
-            GroupRequest::Fetch { partition, offset, max_wait_us, min_bytes } => {
-                let parked = ParkedConsumerFetch {
-                    consumer: from,
-                    correlation,
-                    partition,
-                    offset,
-                    min_bytes,
-                    deadline: ctx.now.plus_us(max_wait_us),
-                };
-                self.consumer_fetch(parked, ctx);
+            GroupRequest::Fetch(fetch) => {
+                let deadline = ctx.now.plus_us(fetch.max_wait_us);
+                self.consumer_fetch(ParkedConsumerFetch { consumer: from, correlation, fetch, deadline }, ctx);
                 None
             }
             other => {
@@ -116,77 +122,123 @@ impl Broker {
         GroupResponse::OffsetsForLeaderEpoch { partition, result }
     }
 
-    fn consumer_fetch(&mut self, fetch: ParkedConsumerFetch, ctx: &mut KafkaCtx<'_>) {
-        match self.read_for_consumer(fetch.partition, fetch.offset, fetch.min_bytes) {
-            Some(result) => {
-                let response = GroupResponse::Fetch { partition: fetch.partition, offset: fetch.offset, result };
-                ctx.send(fetch.consumer, Msg::GroupResponse { correlation: fetch.correlation, response });
-            }
-            None => self.park_consumer_fetch(fetch, ctx),
+    fn consumer_fetch(&mut self, parked: ParkedConsumerFetch, ctx: &mut KafkaCtx<'_>) {
+        let read = self.read_for_consumer(&parked.fetch);
+        if read.complete {
+            Self::answer_consumer_fetch(&parked, read.partitions, ctx);
+        } else {
+            self.park_consumer_fetch(parked, ctx);
         }
     }
 
-    /// A consumer fetch waits for `fetch.min.bytes`. One from the same consumer for the same partition is one the
-    /// consumer gave up on (it keeps one fetch in flight per partition): it is dropped, unanswered.
+    fn answer_consumer_fetch(parked: &ParkedConsumerFetch, partitions: Vec<FetchedPartition>, ctx: &mut KafkaCtx<'_>) {
+        let response = GroupResponse::Fetch { partitions };
+        ctx.send(parked.consumer, Msg::GroupResponse { correlation: parked.correlation, response });
+    }
+
+    /// A consumer fetch waits for `fetch.min.bytes`. One from the same consumer is one the consumer gave up on (it
+    /// keeps one fetch in flight per broker, Fetcher's nodesWithPendingFetchRequests): it is dropped, unanswered.
     pub(super) fn park_consumer_fetch(&mut self, fetch: ParkedConsumerFetch, ctx: &mut KafkaCtx<'_>) {
         let horizon = ctx.now.plus_us(self.bounds.consumer_fetch_wait_max_us);
         assert!(fetch.deadline <= horizon, "{} parks a consumer fetch beyond every fetch.max.wait.ms", self.id);
         self.arm(fetch.deadline, ctx);
-        let (consumer, p) = (fetch.consumer, fetch.partition);
-        self.mem.parked_consumer_fetches.retain(|f| f.consumer != consumer || f.partition != p);
+        let consumer = fetch.consumer;
+        self.mem.parked_consumer_fetches.retain(|f| f.consumer != consumer);
         self.mem.parked_consumer_fetches.push(fetch);
         let held = self.mem.parked_consumer_fetches.len();
         assert!(held <= self.bounds.consumer_fetches_max, "{} holds {held} consumer fetches", self.id);
     }
 
-    /// Records from `offset` below the high watermark; `None` when there are none yet (hold the fetch). An offset
-    /// beyond the log end or before the log start is out of range (Partition.fetchOffsetSnapshot).
-    fn read_for_consumer(
+    /// ReplicaManager.readFromLog for a consumer: each partition in the request's order, within
+    /// `max.partition.fetch.bytes` and what is left of `fetch.max.bytes`; the first partition that has records
+    /// returns at least one batch, however large (KIP-74's minOneMessage), later ones only whole batches that
+    /// fit.
+    fn read_for_consumer(&self, fetch: &ConsumerFetch) -> ConsumerRead {
+        let (mut left, mut min_one, mut bytes, mut failed) = (fetch.max_bytes, true, 0, false);
+        let partitions = fetch
+            .partitions
+            .iter()
+            .map(|&(partition, offset)| {
+                let limit = fetch.partition_max_bytes.min(left);
+                let result = self.read_partition_for_consumer(partition, offset, limit, min_one);
+                match &result {
+                    Ok(batches) => {
+                        let read: u64 = batches.iter().map(|b| b.size_bytes()).sum();
+                        min_one &= read == 0;
+                        left = left.saturating_sub(read);
+                        bytes += read;
+                    }
+                    Err(_) => failed = true,
+                }
+                FetchedPartition { partition, offset, result }
+            })
+            .collect();
+        // The model holds a fetch with nothing to read even at fetch.min.bytes 0, which Kafka answers empty at
+        // once (and the consumer asks again).
+        ConsumerRead { partitions, complete: failed || (bytes > 0 && bytes >= fetch.min_bytes) }
+    }
+
+    /// Records of one partition from `offset` below the high watermark, whole batches within `limit_bytes` (the
+    /// first one even beyond it with `min_one`). An offset beyond the log end or before the log start is out of
+    /// range (Partition.fetchOffsetSnapshot).
+    fn read_partition_for_consumer(
         &self,
         partition: PartitionId,
         offset: u64,
-        min_bytes: u64,
-    ) -> Option<Result<FetchedBatches, KafkaError>> {
+        limit_bytes: u64,
+        min_one: bool,
+    ) -> Result<FetchedBatches, KafkaError> {
         let Some(Replica { log, role: Role::Leader(_) }) =
             self.replicas.get(partition.index()).and_then(Option::as_ref)
         else {
-            return Some(Err(KafkaError::NOT_LEADER_OR_FOLLOWER));
+            return Err(KafkaError::NOT_LEADER_OR_FOLLOWER);
         };
         // Out of range only beyond the log end or before its start; between the high watermark and the log end
         // (a new leader whose high watermark has not caught up yet) there is simply nothing to read yet.
         if offset > log.log_end_offset() || offset < log.log_start_offset() {
-            return Some(Err(KafkaError::OFFSET_OUT_OF_RANGE));
+            return Err(KafkaError::OFFSET_OUT_OF_RANGE);
         }
-        let batches = log.read_committed(offset, MAX_PARTITION_FETCH_BYTES);
-        let bytes: u64 = batches.iter().map(|b| b.size_bytes()).sum();
-        (!batches.is_empty() && bytes >= min_bytes).then_some(Ok(batches))
+        let mut batches = log.read_committed(offset, limit_bytes);
+        let mut read = 0;
+        let fitting = batches
+            .iter()
+            .take_while(|b| {
+                read += b.size_bytes();
+                read <= limit_bytes
+            })
+            .count();
+        batches.truncate(if min_one { fitting.max(1) } else { fitting });
+        Ok(batches)
     }
 
-    /// The high watermark of `p` moved: held consumer fetches may have records now.
+    /// The high watermark of `p` moved: held consumer fetches that read it may be answerable now
+    /// (DelayedFetch.tryComplete).
     pub(super) fn complete_consumer_fetches(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
-        let waiting = self.mem.parked_consumer_fetches.iter().filter(|f| f.partition == p).count();
-        for _ in 0..waiting {
-            let Some(i) = self.mem.parked_consumer_fetches.iter().position(|f| f.partition == p) else { break };
-            let parked = self.mem.parked_consumer_fetches.remove(i);
-            if let Some(result) = self.read_for_consumer(p, parked.offset, parked.min_bytes) {
-                let response = GroupResponse::Fetch { partition: p, offset: parked.offset, result };
-                ctx.send(parked.consumer, Msg::GroupResponse { correlation: parked.correlation, response });
-            } else {
-                self.mem.parked_consumer_fetches.push(parked);
+        if !self.mem.parked_consumer_fetches.iter().any(|f| f.fetch.partitions.iter().any(|&(q, _)| q == p)) {
+            return;
+        }
+        let parked = std::mem::take(&mut self.mem.parked_consumer_fetches);
+        for fetch in parked {
+            if fetch.fetch.partitions.iter().any(|&(q, _)| q == p) {
+                let read = self.read_for_consumer(&fetch.fetch);
+                if read.complete {
+                    Self::answer_consumer_fetch(&fetch, read.partitions, ctx);
+                    continue;
+                }
             }
+            self.mem.parked_consumer_fetches.push(fetch);
         }
     }
 
-    /// Held consumer fetches whose `fetch.max.wait.ms` passed are answered empty.
+    /// Held consumer fetches whose `fetch.max.wait.ms` passed are answered with whatever there is, even less
+    /// than `fetch.min.bytes`.
     pub(super) fn expire_consumer_fetches(&mut self, ctx: &mut KafkaCtx<'_>) {
         let now = ctx.now;
         let expired: Vec<ParkedConsumerFetch> =
             self.mem.parked_consumer_fetches.extract_if(.., |f| f.deadline <= now).collect();
         for parked in expired {
-            // fetch.max.wait.ms is over: whatever there is, even less than fetch.min.bytes.
-            let result = self.read_for_consumer(parked.partition, parked.offset, 0).unwrap_or(Ok(Default::default()));
-            let response = GroupResponse::Fetch { partition: parked.partition, offset: parked.offset, result };
-            ctx.send(parked.consumer, Msg::GroupResponse { correlation: parked.correlation, response });
+            let read = self.read_for_consumer(&parked.fetch);
+            Self::answer_consumer_fetch(&parked, read.partitions, ctx);
         }
     }
 
@@ -452,5 +504,143 @@ fn state_name(state: GroupState) -> &'static str {
         GroupState::PreparingRebalance => "PreparingRebalance",
         GroupState::CompletingRebalance => "CompletingRebalance",
         GroupState::Stable => "Stable",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::ids::{BrokerId, ClientId};
+    use super::super::super::partition::LeaderState;
+    use super::*;
+    use crate::engine::runner::{Command, Ctx};
+    use crate::kafka::node::Timer;
+
+    /// Broker 1 leading `events-0` and `events-1` (replication factor 1), each holding batches of the given
+    /// record sizes (one record per batch), all committed.
+    fn leader_of(batches: [&[u32]; 2]) -> Broker {
+        let toml = "[cluster]\nbrokers = 1\n\n[[topics]]\nname = \"events\"\npartitions = 2\nreplication.factor = 1\n\n\
+                    [[consumers]]\ngroup.id = \"readers\"\ntopics = [\"events\"]\n";
+        let scenario = crate::scenario::load_str("fetch-test.toml", toml).expect("a valid scenario");
+        let mut broker = Broker::new(BrokerId(1), Rc::new(scenario.sim.cluster));
+        for (p, sizes) in batches.iter().enumerate() {
+            let replica = broker.replicas.get_mut(PartitionId(p as u32)).expect("a replica");
+            for (seq, &size_bytes) in sizes.iter().enumerate() {
+                let record = Record { producer: ClientId(0), send_seq: seq as u64, key: None, size_bytes };
+                replica.log.append_as_leader(Rc::from(vec![record]), 0, None, SimTime::ZERO);
+            }
+            let end = replica.log.log_end_offset();
+            replica.log.maybe_increment_high_watermark(end);
+            let ls = LeaderState::new(BrokerId(1), &[BrokerId(1)], vec![BrokerId(1)], 0, 0, 0, SimTime::ZERO);
+            replica.role = Role::Leader(ls);
+        }
+        broker
+    }
+
+    fn fetch(partitions: &[(u32, u64)], min_bytes: u64, max_bytes: u64, partition_max_bytes: u64) -> ConsumerFetch {
+        let partitions = partitions.iter().map(|&(p, o)| (PartitionId(p), o)).collect();
+        ConsumerFetch { partitions, max_wait_us: 500_000, min_bytes, max_bytes, partition_max_bytes }
+    }
+
+    /// What the broker answered: per response, per partition, the offsets read (or the error).
+    fn answers(commands: &[Command<Msg, Timer, Obs>]) -> Vec<Vec<(u32, Result<Vec<u64>, KafkaError>)>> {
+        let answer = |c: &Command<Msg, Timer, Obs>| match c {
+            Command::Send { msg: Msg::GroupResponse { response: GroupResponse::Fetch { partitions }, .. }, .. } => {
+                let offsets = |f: &FetchedPartition| {
+                    let batches = f.result.as_ref().map_err(|e| *e)?;
+                    Ok(batches.iter().map(|b| b.base_offset).collect())
+                };
+                Some(partitions.iter().map(|f| (f.partition.0, offsets(f))).collect())
+            }
+            _ => None,
+        };
+        commands.iter().filter_map(answer).collect()
+    }
+
+    fn request(broker: &mut Broker, from: u32, fetch: ConsumerFetch) -> Vec<Command<Msg, Timer, Obs>> {
+        let (mut rng, mut commands) = (crate::engine::rng::stream(1, "fetch-test", 0), Vec::new());
+        let mut ctx = Ctx::detached(SimTime::ZERO, NodeId(from), &mut rng, &mut commands);
+        broker.on_group_request(NodeId(from), 7, GroupRequest::Fetch(fetch), &mut ctx);
+        commands
+    }
+
+    // ReplicaManager.fetchMessages: one response carries every partition of the request, those with nothing new
+    // included (empty), once what is readable over all of them reaches fetch.min.bytes.
+    #[test]
+    fn one_response_answers_every_partition_of_the_fetch() {
+        let mut broker = leader_of([&[100, 100], &[]]);
+        let commands = request(&mut broker, 5, fetch(&[(0, 0), (1, 0)], 1, 52_428_800, 1_048_576));
+        assert_eq!(answers(&commands), vec![vec![(0, Ok(vec![0, 1])), (1, Ok(vec![]))]]);
+        assert!(broker.mem.parked_consumer_fetches.is_empty());
+    }
+
+    // KIP-74 (ReplicaManager.readFromLog): fetch.max.bytes bounds the whole response, but the first partition
+    // with records returns its first batch even when it alone is larger, so a consumer always makes progress;
+    // once the budget is spent, later partitions return nothing.
+    #[test]
+    fn fetch_max_bytes_bounds_the_response_but_not_its_first_batch() {
+        let mut broker = leader_of([&[500, 500], &[100]]);
+        let commands = request(&mut broker, 5, fetch(&[(0, 0), (1, 0)], 1, 300, 1_048_576));
+        assert_eq!(answers(&commands), vec![vec![(0, Ok(vec![0])), (1, Ok(vec![]))]]);
+        // 150 bytes left after the first batch: the second of 500 does not fit, the other partition's 100 does.
+        let commands = request(&mut broker, 5, fetch(&[(0, 0), (1, 0)], 1, 650, 1_048_576));
+        assert_eq!(answers(&commands), vec![vec![(0, Ok(vec![0])), (1, Ok(vec![0]))]]);
+        let commands = request(&mut broker, 5, fetch(&[(0, 0), (1, 0)], 1, 1_100, 1_048_576));
+        assert_eq!(answers(&commands), vec![vec![(0, Ok(vec![0, 1])), (1, Ok(vec![0]))]]);
+    }
+
+    // max.partition.fetch.bytes: whole batches that fit for each partition; a partition after one that returned
+    // records gets none when its first batch does not fit (minOneMessage is only for the first).
+    #[test]
+    fn max_partition_fetch_bytes_bounds_each_partition() {
+        let mut broker = leader_of([&[200, 200, 200], &[300]]);
+        let commands = request(&mut broker, 5, fetch(&[(0, 0), (1, 0)], 1, 52_428_800, 450));
+        assert_eq!(answers(&commands), vec![vec![(0, Ok(vec![0, 1])), (1, Ok(vec![0]))]]);
+        let commands = request(&mut broker, 5, fetch(&[(0, 0), (1, 0)], 1, 52_428_800, 250));
+        assert_eq!(answers(&commands), vec![vec![(0, Ok(vec![0])), (1, Ok(vec![]))]]);
+        let commands = request(&mut broker, 5, fetch(&[(1, 0), (0, 0)], 1, 52_428_800, 250));
+        assert_eq!(answers(&commands), vec![vec![(1, Ok(vec![0])), (0, Ok(vec![0]))]]);
+    }
+
+    // DelayedFetch: fetch.min.bytes is counted over all the fetch's partitions; below it the fetch is held, and
+    // a newer fetch of the same consumer replaces the held one (it keeps one in flight per broker).
+    #[test]
+    fn fetch_min_bytes_counts_the_whole_fetch() {
+        let mut broker = leader_of([&[100], &[100]]);
+        let commands = request(&mut broker, 5, fetch(&[(0, 0), (1, 0)], 200, 52_428_800, 1_048_576));
+        assert_eq!(answers(&commands).len(), 1, "200 bytes readable over both partitions");
+        let commands = request(&mut broker, 5, fetch(&[(0, 0), (1, 0)], 201, 52_428_800, 1_048_576));
+        assert!(answers(&commands).is_empty(), "held below fetch.min.bytes");
+        let commands = request(&mut broker, 5, fetch(&[(0, 0)], 201, 52_428_800, 1_048_576));
+        assert!(answers(&commands).is_empty());
+        assert_eq!(broker.mem.parked_consumer_fetches.len(), 1, "the newer fetch replaced the held one");
+    }
+
+    // DelayedFetch.tryComplete: a held fetch is answered when the high watermark of one of its partitions moves
+    // far enough, with what every partition then has.
+    #[test]
+    fn a_held_fetch_is_answered_when_a_high_watermark_moves() {
+        let mut broker = leader_of([&[], &[]]);
+        assert!(answers(&request(&mut broker, 5, fetch(&[(0, 0), (1, 0)], 1, 52_428_800, 1_048_576))).is_empty());
+        let (mut rng, mut commands) = (crate::engine::rng::stream(1, "fetch-test", 0), Vec::new());
+        let mut ctx = Ctx::detached(SimTime::ZERO, NodeId(1), &mut rng, &mut commands);
+        broker.complete_consumer_fetches(PartitionId(0), &mut ctx);
+        assert!(answers(&commands).is_empty(), "still nothing to read");
+        let record = Record { producer: ClientId(0), send_seq: 0, key: None, size_bytes: 100 };
+        let replica = broker.replicas.get_mut(PartitionId(1)).expect("a replica");
+        replica.log.append_as_leader(Rc::from(vec![record]), 0, None, SimTime::ZERO);
+        replica.log.maybe_increment_high_watermark(1);
+        let mut ctx = Ctx::detached(SimTime::ZERO, NodeId(1), &mut rng, &mut commands);
+        broker.complete_consumer_fetches(PartitionId(1), &mut ctx);
+        assert_eq!(answers(&commands), vec![vec![(0, Ok(vec![])), (1, Ok(vec![0]))]]);
+        assert!(broker.mem.parked_consumer_fetches.is_empty());
+    }
+
+    // Any partition that cannot be read (here an offset beyond the log end) answers the fetch at once, with the
+    // other partitions' records (ReplicaManager.fetchMessages: errorReadingData).
+    #[test]
+    fn an_unreadable_partition_answers_the_fetch_at_once() {
+        let mut broker = leader_of([&[100], &[]]);
+        let commands = request(&mut broker, 5, fetch(&[(0, 0), (1, 9)], 1_000, 52_428_800, 1_048_576));
+        assert_eq!(answers(&commands), vec![vec![(0, Ok(vec![0])), (1, Err(KafkaError::OFFSET_OUT_OF_RANGE))]]);
     }
 }

@@ -277,6 +277,10 @@ pub struct ConsumerConfig {
     pub fetch_max_wait_us: u64,
     /// `fetch.min.bytes`, 1.
     pub fetch_min_bytes: u64,
+    /// `fetch.max.bytes`, 52428800: the most one fetch response carries, over all its partitions.
+    pub fetch_max_bytes: u64,
+    /// `max.partition.fetch.bytes`, 1048576: the most one fetch reads for one partition.
+    pub max_partition_fetch_bytes: u64,
     /// `heartbeat.interval.ms`, 3000.
     pub heartbeat_interval_us: u64,
     /// `session.timeout.ms`, 45000 since 3.0 (KIP-735).
@@ -306,6 +310,8 @@ impl Default for ConsumerConfig {
             max_poll_records: 500,
             fetch_max_wait_us: 500 * US_PER_MS,
             fetch_min_bytes: 1,
+            fetch_max_bytes: 52_428_800,
+            max_partition_fetch_bytes: 1_048_576,
             heartbeat_interval_us: 3_000 * US_PER_MS,
             session_timeout_us: 45_000 * US_PER_MS,
             max_poll_interval_us: 300_000 * US_PER_MS,

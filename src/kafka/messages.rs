@@ -499,14 +499,33 @@ pub enum GroupRequest {
         current_leader_epoch: LeaderEpoch,
         leader_epoch: LeaderEpoch,
     },
-    /// A consumer's fetch: records from `offset`, below the high watermark only.
-    Fetch {
-        partition: PartitionId,
-        offset: u64,
-        max_wait_us: u64,
-        /// `fetch.min.bytes`: the broker holds the fetch until this much is readable (or the wait ends).
-        min_bytes: u64,
-    },
+    /// A consumer's fetch from one leader (Fetcher.prepareFetchRequests: one per node), for every fetchable
+    /// partition it leads: records from each offset, below the high watermark only.
+    Fetch(ConsumerFetch),
+}
+
+/// What a consumer's Fetch asks of one broker (FetchRequest, read_uncommitted, without fetch sessions).
+#[derive(Clone, Debug)]
+pub struct ConsumerFetch {
+    /// The partitions and the offset to read each from, in the order the broker reads them.
+    pub partitions: Vec<(PartitionId, u64)>,
+    /// `fetch.max.wait.ms`: how long the broker may hold the fetch for `min_bytes`.
+    pub max_wait_us: u64,
+    /// `fetch.min.bytes`: the broker holds the fetch until this much is readable over all its partitions (or
+    /// the wait ends).
+    pub min_bytes: u64,
+    /// `fetch.max.bytes`: the most the whole response carries (the first batch goes in even when larger).
+    pub max_bytes: u64,
+    /// `max.partition.fetch.bytes`: the most read for one partition.
+    pub partition_max_bytes: u64,
+}
+
+/// One partition of a consumer's fetch response: the offset it was read from and what was read.
+#[derive(Clone, Debug)]
+pub struct FetchedPartition {
+    pub partition: PartitionId,
+    pub offset: u64,
+    pub result: Result<FetchedBatches, KafkaError>,
 }
 
 #[derive(Clone, Debug)]
@@ -543,10 +562,9 @@ pub enum GroupResponse {
         partition: PartitionId,
         result: Result<u64, KafkaError>,
     },
+    /// Every partition of the request, in its order.
     Fetch {
-        partition: PartitionId,
-        offset: u64,
-        result: Result<FetchedBatches, KafkaError>,
+        partitions: Vec<FetchedPartition>,
     },
 }
 
@@ -605,7 +623,7 @@ impl GroupRequest {
             GroupRequest::OffsetFetch { .. } => "OffsetFetch",
             GroupRequest::ListOffsets { .. } => "ListOffsets",
             GroupRequest::OffsetsForLeaderEpoch { .. } => "OffsetsForLeaderEpoch",
-            GroupRequest::Fetch { .. } => "Fetch",
+            GroupRequest::Fetch(_) => "Fetch",
         }
     }
 }

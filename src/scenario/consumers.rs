@@ -401,6 +401,13 @@ fn read_consumer_config(t: &mut TableReader<'_>, without_group_id: bool) -> Resu
     if let Some(n) = t.u64_in("fetch.min.bytes", 0, i32::MAX as u64)? {
         c.fetch_min_bytes = n;
     }
+    // ConsumerConfig: both at least 0, ints.
+    if let Some(n) = t.u64_in("fetch.max.bytes", 0, i32::MAX as u64)? {
+        c.fetch_max_bytes = n;
+    }
+    if let Some(n) = t.u64_in("max.partition.fetch.bytes", 0, i32::MAX as u64)? {
+        c.max_partition_fetch_bytes = n;
+    }
     if let Some(n) = t.u64_in("max.poll.records", 1, i32::MAX as u64)? {
         c.max_poll_records = n as u32;
     }

@@ -335,30 +335,44 @@ fn a_rebalance_storm_revokes_less_with_the_cooperative_protocol() {
     assert!(cooperative * 2 < eager, "eager revoked {eager} partitions, cooperative {cooperative}");
 }
 
+/// fan-out-groups with `extra` keys for its `crm` consumer: how many polls `crm` made and how many records its
+/// group processed.
+fn crm_polls_and_processed(extra: &str) -> (usize, usize) {
+    let path = crate::support::scenario_path("fan-out-groups");
+    let text = std::fs::read_to_string(path)
+        .expect("scenario")
+        .replace("name = \"crm\"\n", &format!("name = \"crm\"\n{extra}"));
+    let s = insync::scenario::load_str("fan-out.toml", &text).expect("loads");
+    let outcome = insync::sim::run(&s.sim, s.seed, false);
+    let crm = outcome.history.consumers.iter().position(|c| c == "crm").expect("crm") as u32;
+    let polled = outcome
+        .history
+        .entries
+        .iter()
+        .filter(|e| matches!(e.event, ClientEvent::Polled { consumer, .. } if consumer == crm))
+        .count();
+    (polled, processed_by_group(&outcome, "crm").len())
+}
+
 // fetch.min.bytes: the broker holds a consumer's fetch until that much is readable (or fetch.max.wait.ms
 // passes), so a consumer asking for more makes fewer, larger polls and still gets every record.
 #[test]
 fn fetch_min_bytes_makes_fewer_larger_fetches() {
-    let polls = |extra: &str| {
-        let path = crate::support::scenario_path("fan-out-groups");
-        let text = std::fs::read_to_string(path)
-            .expect("scenario")
-            .replace("name = \"crm\"\n", &format!("name = \"crm\"\n{extra}"));
-        let s = insync::scenario::load_str("fan-out.toml", &text).expect("loads");
-        let outcome = insync::sim::run(&s.sim, s.seed, false);
-        let crm = outcome.history.consumers.iter().position(|c| c == "crm").expect("crm") as u32;
-        let polled = outcome
-            .history
-            .entries
-            .iter()
-            .filter(|e| matches!(e.event, ClientEvent::Polled { consumer, .. } if consumer == crm))
-            .count();
-        (polled, processed_by_group(&outcome, "crm").len())
-    };
-    let (default_polls, default_processed) = polls("");
-    let (big_polls, big_processed) = polls("fetch.min.bytes = 20000\n");
+    let (default_polls, default_processed) = crm_polls_and_processed("");
+    let (big_polls, big_processed) = crm_polls_and_processed("fetch.min.bytes = 20000\n");
     assert!(big_polls * 2 < default_polls, "{big_polls} polls with fetch.min.bytes 20000, {default_polls} with 1");
     assert_eq!(big_processed, default_processed);
+}
+
+// KIP-74: fetch.max.bytes and max.partition.fetch.bytes bound what a fetch returns, but the first batch of a
+// response is returned even when larger, so a consumer allowed 1 byte still gets every record, in more polls.
+#[test]
+fn tiny_fetch_limits_still_deliver_every_record() {
+    let (default_polls, default_processed) = crm_polls_and_processed("");
+    let (tiny_polls, tiny_processed) = crm_polls_and_processed("fetch.max.bytes = 1\nmax.partition.fetch.bytes = 1\n");
+    assert!(default_processed > 0);
+    assert_eq!(tiny_processed, default_processed, "every record still reaches the group");
+    assert!(tiny_polls > default_polls, "{tiny_polls} polls with 1-byte fetches, {default_polls} with the defaults");
 }
 
 // ConsumerCoordinator.sendOffsetCommitRequest: a consumer that is not part of an active group (it left when

@@ -13,7 +13,8 @@ use super::config::{CommitStrategy, OffsetReset};
 use super::ids::{BrokerId, GroupId, LeaderEpoch, PartitionId};
 use super::log::{Record, StorageLoss};
 use super::messages::{
-    GroupRequest, GroupResponse, JoinMetadata, JoinResult, KafkaError, LeaderInfo, Msg, OffsetAndEpoch, OffsetSpec,
+    ConsumerFetch, FetchedPartition, GroupRequest, GroupResponse, JoinMetadata, JoinResult, KafkaError, LeaderInfo,
+    Msg, OffsetAndEpoch, OffsetSpec,
 };
 use super::node::{KafkaCtx, Timer};
 use super::obs::{Obs, StaleMessage};
@@ -85,10 +86,13 @@ enum PendingKind {
     Join,
     Sync,
     Heartbeat,
-    Commit { sync: bool },
+    Commit {
+        sync: bool,
+    },
     OffsetFetch,
     ListOffsets(PartitionId),
-    Fetch(PartitionId),
+    /// A fetch from this leader (at most one in flight per node).
+    Fetch(BrokerId),
     Validate(PartitionId),
 }
 
@@ -168,7 +172,7 @@ struct ConsumerMemory {
     last_poll: SimTime,
     last_auto_commit: SimTime,
     pending: Vec<Pending>,
-    /// `send_fetches`'s scratch: which partitions have a fetch in flight or records buffered.
+    /// `send_fetches`'s scratch: which partitions have records buffered.
     fetch_busy: Vec<bool>,
     next_correlation: u64,
     bootstrap_cursor: u32,
@@ -270,8 +274,14 @@ impl Consumer {
         {
             self.mark_coordinator_dead();
         }
-        if matches!(kind, PendingKind::Fetch(p) | PendingKind::ListOffsets(p) if self.mem.leaders[p.index()].leader.is_some())
-        {
+        // NetworkClient: a failed request to a broker asks for new metadata; the partitions it led are fetched
+        // again once their leaders are known.
+        let stale = match kind {
+            PendingKind::ListOffsets(p) => self.mem.leaders[p.index()].leader.is_some(),
+            PendingKind::Fetch(b) => self.mem.leaders.iter().any(|l| l.leader == Some(b)),
+            _ => false,
+        };
+        if stale {
             self.mem.leaders.iter_mut().for_each(|l| l.leader = None);
         }
         if kind == (PendingKind::Commit { sync: true }) {
@@ -865,38 +875,45 @@ impl Consumer {
         }
     }
 
-    /// Fetches every assigned partition whose position is known and has nothing in flight.
+    /// Fetcher.prepareFetchRequests: one Fetch per leader node with no fetch in flight
+    /// (nodesWithPendingFetchRequests), for every fetchable partition it leads, in assignment order.
+    /// Fetchable (Fetcher.fetchablePartitions) leaves out partitions being validated and those whose fetched
+    /// records poll has not drained yet, so a slow consumer does not read ahead without bound. A partition whose
+    /// leader is unknown asks for a metadata update.
     fn send_fetches(&mut self, ctx: &mut KafkaCtx<'_>) {
-        // Partitions with a fetch in flight, and (Fetcher.fetchablePartitions) those whose fetched records poll
-        // has not drained yet, which are not fetched again, so a slow consumer does not read ahead without bound.
-        let mut busy = std::mem::take(&mut self.mem.fetch_busy);
-        busy.clear();
-        busy.resize(self.spec.partitions.len(), false);
-        for pending in &self.mem.pending {
-            if let PendingKind::Fetch(p) = pending.kind {
-                busy[p.index()] = true;
-            }
-        }
+        let mut buffered = std::mem::take(&mut self.mem.fetch_busy);
+        buffered.clear();
+        buffered.resize(self.spec.partitions.len(), false);
         for &(p, _, _) in &self.mem.buffer {
-            busy[p.index()] = true;
+            buffered[p.index()] = true;
         }
-        let wanted: Vec<(PartitionId, u64)> = self
-            .mem
-            .positions
-            .iter()
-            .filter(|(_, pos)| pos.validating.is_none())
-            .filter_map(|(&p, pos)| pos.fetch.map(|o| (p, o)))
-            .filter(|&(p, _)| !busy[p.index()])
-            .collect();
-        self.mem.fetch_busy = busy;
-        for (p, offset) in wanted {
-            let Some(leader) = self.mem.leaders[p.index()].leader else {
-                self.request_metadata(ctx);
+        let fetching = |b: BrokerId| self.mem.pending.iter().any(|pending| pending.kind == PendingKind::Fetch(b));
+        let mut requests: Vec<(BrokerId, Vec<(PartitionId, u64)>)> = Vec::new();
+        let mut leaderless = false;
+        for (&p, pos) in &self.mem.positions {
+            let Some(offset) = pos.fetch.filter(|_| pos.validating.is_none() && !buffered[p.index()]) else {
                 continue;
             };
-            let (max_wait_us, min_bytes) = (self.cfg.config.fetch_max_wait_us, self.cfg.config.fetch_min_bytes);
-            let request = GroupRequest::Fetch { partition: p, offset, max_wait_us, min_bytes };
-            self.send(leader, PendingKind::Fetch(p), request, ctx);
+            let Some(leader) = self.mem.leaders[p.index()].leader else {
+                leaderless = true;
+                continue;
+            };
+            match requests.iter_mut().find(|(b, _)| *b == leader) {
+                Some((_, partitions)) => partitions.push((p, offset)),
+                None if !fetching(leader) => requests.push((leader, vec![(p, offset)])),
+                None => {}
+            }
+        }
+        self.mem.fetch_busy = buffered;
+        if leaderless {
+            self.request_metadata(ctx);
+        }
+        let c = &self.cfg.config;
+        let (max_wait_us, min_bytes, max_bytes) = (c.fetch_max_wait_us, c.fetch_min_bytes, c.fetch_max_bytes);
+        let partition_max_bytes = c.max_partition_fetch_bytes;
+        for (leader, partitions) in requests {
+            let fetch = ConsumerFetch { partitions, max_wait_us, min_bytes, max_bytes, partition_max_bytes };
+            self.send(leader, PendingKind::Fetch(leader), GroupRequest::Fetch(fetch), ctx);
         }
     }
 
@@ -1019,8 +1036,11 @@ impl Consumer {
                 }
                 self.resume_poll(ctx);
             }
-            GroupResponse::Fetch { partition, offset, result } => {
-                self.on_fetch_response(partition, offset, result, ctx)
+            GroupResponse::Fetch { partitions } => {
+                for FetchedPartition { partition, offset, result } in partitions {
+                    self.on_partition_fetched(partition, offset, result, ctx);
+                }
+                self.resume_poll(ctx);
             }
             GroupResponse::OffsetsForLeaderEpoch { partition, result } => {
                 self.on_validation_response(partition, result, ctx)
@@ -1266,18 +1286,18 @@ impl Consumer {
         }
     }
 
-    fn on_fetch_response(
+    /// One partition of a fetch response (Fetcher.handleFetchSuccess, then FetchCollector's initialize).
+    fn on_partition_fetched(
         &mut self,
         p: PartitionId,
         offset: u64,
         result: Result<super::log::FetchedBatches, KafkaError>,
         ctx: &mut KafkaCtx<'_>,
     ) {
-        // SubscriptionState.isFetchable: records for a position being validated (or moved) are dropped.
+        // SubscriptionState.isFetchable, and FetchCollector's "discarding stale fetch response": records for a
+        // position being validated, or moved since the fetch was sent, are dropped.
         let current = |pos: &&mut Position| pos.fetch == Some(offset) && pos.validating.is_none();
-        let Some(pos) = self.mem.positions.get_mut(&p).filter(current) else {
-            return self.resume_poll(ctx);
-        };
+        let Some(pos) = self.mem.positions.get_mut(&p).filter(current) else { return };
         match result {
             Ok(batches) => {
                 // The buffer's bound: one fetch response per partition (Fetcher.fetchablePartitions), each read
@@ -1315,7 +1335,6 @@ impl Consumer {
                 self.mem.leaders[p.index()].leader = None;
             }
         }
-        self.resume_poll(ctx);
     }
 
     /// Whether this consumer is a stable member that owns `p` now.
@@ -1449,7 +1468,41 @@ mod tests {
         };
         let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
         let mut ctx = Ctx::detached(SimTime::ZERO, NodeId(0), &mut rng, &mut commands);
-        c.on_fetch_response(p, 1, Ok(std::iter::once(batch).collect()), &mut ctx);
+        c.on_partition_fetched(p, 1, Ok(std::iter::once(batch).collect()), &mut ctx);
+    }
+
+    // Fetcher.prepareFetchRequests: one Fetch per leader for every fetchable partition it leads, and none to a
+    // leader that has one in flight (nodesWithPendingFetchRequests), whatever partitions are waiting for it.
+    #[test]
+    fn one_fetch_per_leader_and_none_while_one_is_in_flight() {
+        let text = "[cluster]\nbrokers = 2\n\n[[topics]]\nname = \"audit\"\npartitions = 3\n\n[[consumers]]\n\
+                    name = \"reader\"\ngroup.id = \"readers\"\ntopics = [\"audit\"]\n";
+        let scenario = crate::scenario::load_str("consumer-test.toml", text).expect("a valid scenario");
+        let mut c = Consumer::new(0, Rc::new(scenario.sim.cluster), 7);
+        for (p, leader) in [(0, 1), (1, 2), (2, 1)] {
+            c.mem.leaders[p] = LeaderInfo { leader: Some(BrokerId(leader)), leader_epoch: 0 };
+            let mut pos = Position::default();
+            pos.seek(10 * p as u64, None);
+            c.mem.positions.insert(PartitionId(p as u32), pos);
+        }
+        let fetches = |c: &mut Consumer| {
+            let (mut rng, mut commands) = (rng::stream(1, "consumer-test", 0), Vec::new());
+            let mut ctx = Ctx::detached(SimTime::ZERO, NodeId(0), &mut rng, &mut commands);
+            c.send_fetches(&mut ctx);
+            let fetch = |command: Command<Msg, Timer, Obs>| match command {
+                Command::Send { to, msg: Msg::GroupRequest { request: GroupRequest::Fetch(f), .. } } => {
+                    Some((to.0, f.partitions.iter().map(|&(p, o)| (p.0, o)).collect::<Vec<_>>()))
+                }
+                _ => None,
+            };
+            commands.into_iter().filter_map(fetch).collect::<Vec<_>>()
+        };
+        assert_eq!(fetches(&mut c), vec![(0, vec![(0, 0), (2, 20)]), (1, vec![(1, 10)])]);
+        c.mem.positions.insert(PartitionId(2), Position::default());
+        c.mem.positions.get_mut(&PartitionId(2)).expect("assigned").seek(21, None);
+        assert_eq!(fetches(&mut c), vec![], "both leaders have a fetch in flight");
+        c.mem.pending.retain(|p| p.kind != PendingKind::Fetch(BrokerId(1)));
+        assert_eq!(fetches(&mut c), vec![(0, vec![(0, 0), (2, 21)])]);
     }
 
     // ClassicKafkaConsumer.poll: a stable member whose coordinator is lost spends one poll timeout looking for it
@@ -1478,7 +1531,7 @@ mod tests {
                         msg: Msg::GroupRequest { request: GroupRequest::FindCoordinator { .. }, .. },
                         ..
                     } => Some("FindCoordinator"),
-                    Command::Send { msg: Msg::GroupRequest { request: GroupRequest::Fetch { .. }, .. }, .. } => {
+                    Command::Send { msg: Msg::GroupRequest { request: GroupRequest::Fetch(_), .. }, .. } => {
                         Some("Fetch")
                     }
                     _ => None,

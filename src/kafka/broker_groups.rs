@@ -541,8 +541,11 @@ mod tests {
         ConsumerFetch { partitions, max_wait_us: 500_000, min_bytes, max_bytes, partition_max_bytes }
     }
 
+    /// One partition of an answer: its id and the base offsets read (or the error).
+    type PartitionAnswer = (u32, Result<Vec<u64>, KafkaError>);
+
     /// What the broker answered: per response, per partition, the offsets read (or the error).
-    fn answers(commands: &[Command<Msg, Timer, Obs>]) -> Vec<Vec<(u32, Result<Vec<u64>, KafkaError>)>> {
+    fn answers(commands: &[Command<Msg, Timer, Obs>]) -> Vec<Vec<PartitionAnswer>> {
         let answer = |c: &Command<Msg, Timer, Obs>| match c {
             Command::Send { msg: Msg::GroupResponse { response: GroupResponse::Fetch { partitions }, .. }, .. } => {
                 let offsets = |f: &FetchedPartition| {

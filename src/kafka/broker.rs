@@ -8,7 +8,7 @@ use super::ids::{BrokerId, GroupId, LeaderEpoch, Offset, PartitionId};
 use super::log::{ReplicaLog, SequenceCheck, StorageLoss};
 use super::messages::{
     BrokerEpoch, FetchRequest, FetchResponse, FetchResult, KafkaError, LeaderInfo, LeaderRecoveryState, MetadataRecord,
-    Msg, OffsetAndEpoch, PartitionState, ProduceRequest, ProduceResponse,
+    Msg, OffsetAndEpoch, PartitionState, ProduceBatch, ProduceRequest, ProduceResponse,
 };
 use super::node::{KafkaCtx, Timer};
 use super::obs::{Obs, StaleMessage};
@@ -110,16 +110,38 @@ impl std::ops::Deref for Replicas {
     }
 }
 
-/// An acks=all produce waiting for the high watermark (DelayedProduce in the produce purgatory).
+/// An acks=all produce waiting for the high watermark (DelayedProduce in the produce purgatory): answered once
+/// no partition of it is pending.
 struct ParkedProduce {
     client: NodeId,
     correlation: u64,
-    partition: PartitionId,
-    base_offset: Offset,
-    required_offset: Offset,
+    /// The request's partitions in its order, each pending or done (DelayedProduce's ProducePartitionStatus).
+    partitions: Vec<ParkedPartition>,
     deadline: SimTime,
     /// Set when this is a group's offset commit to `__consumer_offsets` rather than a client's produce.
     commit: Option<(GroupId, Vec<(PartitionId, OffsetAndEpoch)>)>,
+}
+
+/// One partition of a parked produce.
+struct ParkedPartition {
+    partition: PartitionId,
+    base_offset: Offset,
+    required_offset: Offset,
+    /// `None` while it waits for the high watermark to reach `required_offset`.
+    result: Option<Result<Offset, KafkaError>>,
+}
+
+impl ParkedPartition {
+    /// A partition appended at `base..=last`, waiting for the high watermark to pass `last`.
+    fn pending(partition: PartitionId, base: Offset, last: Offset) -> Self {
+        ParkedPartition { partition, base_offset: base, required_offset: last + 1, result: None }
+    }
+}
+
+impl ParkedProduce {
+    fn is_done(&self) -> bool {
+        self.partitions.iter().all(|p| p.result.is_some())
+    }
 }
 
 /// A follower fetch with nothing to return yet (DelayedFetch, `replica.fetch.wait.max.ms`).
@@ -567,67 +589,79 @@ impl Broker {
 
     // ---- leader: produce ----
 
+    /// ReplicaManager.appendRecords: each partition's batch appended in the request's order; acks=1 answers at
+    /// once, acks=all waits in the purgatory when at least one append succeeded (delayedProduceRequestRequired).
     fn on_produce(&mut self, client: NodeId, req: ProduceRequest, ctx: &mut KafkaCtx<'_>) {
-        let respond = |ctx: &mut KafkaCtx<'_>, result| {
-            if req.acks != 0 {
-                let response = ProduceResponse { correlation: req.correlation, partition: req.partition, result };
-                ctx.send(client, Msg::ProduceResponse(response));
+        let mut partitions = Vec::with_capacity(req.batches.len());
+        for batch in &req.batches {
+            let appended = self.append_as_leader(batch, req.acks, ctx.now);
+            if appended.is_ok() {
+                self.complete_parked_fetches(batch.partition, ctx);
+                self.maybe_advance_high_watermark(batch.partition, ctx);
             }
-        };
-        let (base, last) = match self.append_as_leader(&req, ctx.now) {
-            Ok(range) => range,
-            Err(error) => return respond(ctx, Err(error)),
-        };
-        self.complete_parked_fetches(req.partition, ctx);
-        self.maybe_advance_high_watermark(req.partition, ctx);
-        match req.acks {
-            0 => {}
-            1 => respond(ctx, Ok(base)),
-            _ => {
-                let parked = ParkedProduce {
-                    client,
-                    correlation: req.correlation,
-                    partition: req.partition,
-                    base_offset: base,
-                    required_offset: last + 1,
-                    deadline: ctx.now.plus_us(req.timeout_us),
-                    commit: None,
-                };
-                self.park_produce(parked, ctx);
-                self.complete_parked_produces(req.partition, ctx);
+            partitions.push(match appended {
+                Ok((base, last)) => ParkedPartition::pending(batch.partition, base, last),
+                Err(error) => {
+                    ParkedPartition { result: Some(Err(error)), ..ParkedPartition::pending(batch.partition, 0, 0) }
+                }
+            });
+        }
+        if req.acks == 0 {
+            return;
+        }
+        let any_appended = partitions.iter().any(|p| p.result.is_none());
+        if req.acks == 1 || !any_appended {
+            for p in partitions.iter_mut().filter(|p| p.result.is_none()) {
+                p.result = Some(Ok(p.base_offset));
             }
+            let parked =
+                ParkedProduce { client, correlation: req.correlation, partitions, deadline: ctx.now, commit: None };
+            return self.answer_parked(parked, ctx);
+        }
+        let deadline = ctx.now.plus_us(req.timeout_us);
+        let parked = ParkedProduce { client, correlation: req.correlation, partitions, deadline, commit: None };
+        self.park_produce(parked, ctx);
+        for batch in &req.batches {
+            self.complete_parked_produces(batch.partition, ctx);
         }
     }
 
     /// Partition.appendRecordsToLeader: leadership, the acks=all min ISR check, the idempotence check, the append.
-    fn append_as_leader(&mut self, req: &ProduceRequest, now: SimTime) -> Result<(Offset, Offset), KafkaError> {
-        let min_isr = self.spec.topic_of(req.partition).effective_min_isr();
+    fn append_as_leader(
+        &mut self,
+        batch: &ProduceBatch,
+        acks: i8,
+        now: SimTime,
+    ) -> Result<(Offset, Offset), KafkaError> {
+        let min_isr = self.spec.topic_of(batch.partition).effective_min_isr();
         let flush_interval = self.spec.broker_config.log_flush_interval_messages;
-        let Some(replica) = self.replicas.get_mut(req.partition) else {
+        let Some(replica) = self.replicas.get_mut(batch.partition) else {
             return Err(KafkaError::NOT_LEADER_OR_FOLLOWER);
         };
         let Role::Leader(ls) = &replica.role else {
             return Err(KafkaError::NOT_LEADER_OR_FOLLOWER);
         };
-        if req.acks == -1 && !partition::enough_replicas_to_append(ls, min_isr) {
+        if acks == -1 && !partition::enough_replicas_to_append(ls, min_isr) {
             return Err(KafkaError::NOT_ENOUGH_REPLICAS);
         }
-        if let Some(stamp) = req.stamp {
-            match replica.log.check_sequence(stamp, req.records.len()) {
+        if let Some(stamp) = batch.stamp {
+            match replica.log.check_sequence(stamp, batch.records.len()) {
                 SequenceCheck::Append => {}
                 SequenceCheck::Duplicate { base_offset } => {
-                    return Ok((base_offset, base_offset + req.records.len() as u64 - 1));
+                    return Ok((base_offset, base_offset + batch.records.len() as u64 - 1));
                 }
                 SequenceCheck::OutOfOrder => return Err(KafkaError::OUT_OF_ORDER_SEQUENCE_NUMBER),
                 SequenceCheck::StaleEpoch => return Err(KafkaError::INVALID_PRODUCER_EPOCH),
             }
         }
-        let range = replica.log.append_as_leader(req.records.clone(), ls.leader_epoch, req.stamp, now);
+        let range = replica.log.append_as_leader(batch.records.clone(), ls.leader_epoch, batch.stamp, now);
         replica.log.maybe_flush(flush_interval);
         Ok(range)
     }
 
-    /// DelayedProduce.tryComplete for one partition: answer the requests the high watermark has reached.
+    /// DelayedProduce.tryComplete for one partition: its pending part of each parked request is done once the
+    /// high watermark reached it (Partition.checkEnoughReplicasReachOffset); requests with nothing pending left
+    /// are answered.
     fn complete_parked_produces(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
         let min_isr = self.spec.topic_of(p).effective_min_isr();
         let Some(Replica { log, role: Role::Leader(ls) }) = self.replicas[p.index()].as_ref() else {
@@ -635,35 +669,56 @@ impl Broker {
         };
         let hw = log.high_watermark();
         let enough = partition::enough_replicas_after_append(ls, min_isr);
-        let mut i = 0;
-        while i < self.mem.parked_produces.len() {
-            let parked = &self.mem.parked_produces[i];
-            if parked.partition == p && parked.required_offset <= hw {
-                let parked = self.mem.parked_produces.swap_remove(i);
-                let result =
-                    if enough { Ok(parked.base_offset) } else { Err(KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND) };
-                self.answer_parked(parked, result, ctx);
+        self.settle_parked_produces(p, ctx, |parked| {
+            (parked.required_offset <= hw).then_some(if enough {
+                Ok(parked.base_offset)
             } else {
-                i += 1;
+                Err(KafkaError::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+            })
+        });
+    }
+
+    fn fail_parked_produces(&mut self, p: PartitionId, error: KafkaError, ctx: &mut KafkaCtx<'_>) {
+        self.settle_parked_produces(p, ctx, |_| Some(Err(error)));
+    }
+
+    /// Gives `p`'s pending part of each parked produce the result `settle` finds (if any), then answers the
+    /// produces left with nothing pending, in the order they were parked.
+    fn settle_parked_produces(
+        &mut self,
+        p: PartitionId,
+        ctx: &mut KafkaCtx<'_>,
+        settle: impl Fn(&ParkedPartition) -> Option<Result<Offset, KafkaError>>,
+    ) {
+        let mut any_done = false;
+        for parked in &mut self.mem.parked_produces {
+            for part in parked.partitions.iter_mut().filter(|q| q.partition == p && q.result.is_none()) {
+                part.result = settle(part);
+            }
+            any_done |= parked.is_done();
+        }
+        if any_done {
+            let done: Vec<_> = self.mem.parked_produces.extract_if(.., |pp| pp.is_done()).collect();
+            for parked in done {
+                self.answer_parked(parked, ctx);
             }
         }
     }
 
-    fn fail_parked_produces(&mut self, p: PartitionId, error: KafkaError, ctx: &mut KafkaCtx<'_>) {
-        let failed: Vec<_> = self.mem.parked_produces.extract_if(.., |pp| pp.partition == p).collect();
-        for parked in failed {
-            self.answer_parked(parked, Err(error), ctx);
-        }
-    }
-
-    /// Answers a produce (or a group's offset commit) that waited for the high watermark.
-    fn answer_parked(&mut self, parked: ParkedProduce, result: Result<Offset, KafkaError>, ctx: &mut KafkaCtx<'_>) {
+    /// Answers a produce (or a group's offset commit) with nothing pending: its partitions' results in the
+    /// request's order.
+    fn answer_parked(&mut self, parked: ParkedProduce, ctx: &mut KafkaCtx<'_>) {
+        let result_of = |p: &ParkedPartition| match p.result {
+            Some(result) => result,
+            None => unreachable!("a produce is answered only with nothing pending"),
+        };
         if let Some((group, offsets)) = parked.commit {
-            self.complete_offset_commit(parked.client, parked.correlation, group, offsets, result.map(|_| ()), ctx);
+            let result = result_of(&parked.partitions[0]).map(|_| ());
+            self.complete_offset_commit(parked.client, parked.correlation, group, offsets, result, ctx);
             return;
         }
-        let response = ProduceResponse { correlation: parked.correlation, partition: parked.partition, result };
-        ctx.send(parked.client, Msg::ProduceResponse(response));
+        let partitions = parked.partitions.iter().map(|p| (p.partition, result_of(p))).collect();
+        ctx.send(parked.client, Msg::ProduceResponse(ProduceResponse { correlation: parked.correlation, partitions }));
     }
 
     // ---- leader: follower fetches, ISR expansion, high watermark ----
@@ -1027,8 +1082,12 @@ impl Broker {
         self.mem.wakeup.fired(ctx.now);
         let now = ctx.now;
         let expired: Vec<_> = self.mem.parked_produces.extract_if(.., |pp| pp.deadline <= now).collect();
-        for parked in expired {
-            self.answer_parked(parked, Err(KafkaError::REQUEST_TIMED_OUT), ctx);
+        for mut parked in expired {
+            // DelayedProduce.onComplete after its timeout: what is still pending timed out.
+            for part in parked.partitions.iter_mut().filter(|p| p.result.is_none()) {
+                part.result = Some(Err(KafkaError::REQUEST_TIMED_OUT));
+            }
+            self.answer_parked(parked, ctx);
         }
         let expired: Vec<_> = self.mem.parked_fetches.extract_if(.., |f| f.deadline <= now).collect();
         for parked in expired {
@@ -1136,6 +1195,7 @@ pub fn divergence_truncation_offset(log: &ReplicaLog, leader_epoch: LeaderEpoch,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::runner::Command;
     use crate::kafka::ids::ClientId;
     use crate::kafka::log::Record;
 
@@ -1192,6 +1252,57 @@ topics = ["orders"]
         }
     }
 
+    /// Broker 1 leading both partitions of a two-broker topic (RF 2, min.insync.replicas 1): orders-0 with
+    /// itself alone in the ISR, orders-1 with broker 2 too.
+    fn leader_of_two_partitions() -> Broker {
+        let toml = "[cluster]\nbrokers = 2\n\n[[topics]]\nname = \"orders\"\npartitions = 2\nreplication.factor = 2\n\
+                    min.insync.replicas = 1\n\n[[producers]]\nname = \"p\"\ntopic = \"orders\"\n";
+        let scenario = crate::scenario::load_str("produce-test.toml", toml).expect("a valid scenario");
+        let mut broker = Broker::new(BrokerId(1), Rc::new(scenario.sim.cluster));
+        broker.mem.isr_eligible.fill(true);
+        for (p, isr) in [(0, vec![BrokerId(1)]), (1, vec![BrokerId(1), BrokerId(2)])] {
+            let replica = broker.replicas.get_mut(PartitionId(p)).expect("a replica");
+            let replicas = [BrokerId(1), BrokerId(2)];
+            replica.role = Role::Leader(LeaderState::new(BrokerId(1), &replicas, isr, 0, 0, 0, SimTime::ZERO));
+        }
+        broker
+    }
+
+    type PartitionResult = (u32, Result<Offset, KafkaError>);
+
+    /// The partitions and results of every ProduceResponse among `commands`.
+    fn produce_answers(commands: &[Command<Msg, Timer, Obs>]) -> Vec<Vec<PartitionResult>> {
+        let answer = |c: &Command<Msg, Timer, Obs>| match c {
+            Command::Send { msg: Msg::ProduceResponse(r), .. } => {
+                Some(r.partitions.iter().map(|&(p, result)| (p.0, result)).collect())
+            }
+            _ => None,
+        };
+        commands.iter().filter_map(answer).collect()
+    }
+
+    // ReplicaManager.appendRecords and DelayedProduce: an acks=all request over two partitions is answered once,
+    // when neither is pending: orders-0 (ISR of one) is done at its append, orders-1 waits for its follower,
+    // and the leadership it loses (makeFollowers) ends its wait with NOT_LEADER_OR_FOLLOWER. One answer carries
+    // both results, in the request's order.
+    #[test]
+    fn an_acks_all_produce_is_answered_when_no_partition_is_pending() {
+        let mut broker = leader_of_two_partitions();
+        let record = Record { producer: ClientId(0), send_seq: 0, key: None, size_bytes: 10 };
+        let batch = |p| ProduceBatch { partition: PartitionId(p), stamp: None, records: Rc::from(vec![record]) };
+        let request =
+            ProduceRequest { correlation: 3, acks: -1, timeout_us: 30_000_000, batches: vec![batch(0), batch(1)] };
+        let mut rng = crate::engine::rng::stream(1, "produce-test", 0);
+        let mut commands = Vec::new();
+        let mut ctx = crate::engine::runner::Ctx::detached(SimTime::ZERO, NodeId(9), &mut rng, &mut commands);
+        broker.on_produce(NodeId(9), request, &mut ctx);
+        assert!(produce_answers(&commands).is_empty(), "orders-1 waits for broker 2");
+        let mut ctx = crate::engine::runner::Ctx::detached(SimTime::ZERO, NodeId(9), &mut rng, &mut commands);
+        broker.fail_parked_produces(PartitionId(1), KafkaError::NOT_LEADER_OR_FOLLOWER, &mut ctx);
+        let expected = vec![(0, Ok(0)), (1, Err(KafkaError::NOT_LEADER_OR_FOLLOWER))];
+        assert_eq!(produce_answers(&commands), [expected]);
+    }
+
     #[test]
     #[should_panic(expected = "beyond every timeout")]
     fn a_produce_parked_beyond_every_timeout_trips() {
@@ -1199,9 +1310,7 @@ topics = ["orders"]
         let parked = ParkedProduce {
             client: NodeId(9),
             correlation: 0,
-            partition: PartitionId(0),
-            base_offset: 0,
-            required_offset: 1,
+            partitions: vec![ParkedPartition::pending(PartitionId(0), 0, 0)],
             deadline: SimTime(31_000_000),
             commit: None,
         };

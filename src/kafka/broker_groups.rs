@@ -10,7 +10,7 @@ use super::super::messages::{
 };
 use super::super::node::KafkaCtx;
 use super::super::obs::Obs;
-use super::{Broker, ParkedProduce, Replica, Role};
+use super::{Broker, ParkedPartition, ParkedProduce, Replica, Role};
 use crate::engine::{NodeId, SimTime};
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -428,15 +428,8 @@ impl Broker {
         };
         let (base, last) = log.append_as_leader(records, ls.leader_epoch, None, ctx.now);
         let deadline = ctx.now.plus_us(OFFSETS_COMMIT_TIMEOUT_US);
-        let parked = ParkedProduce {
-            client,
-            correlation,
-            partition: p,
-            base_offset: base,
-            required_offset: last + 1,
-            deadline,
-            commit: Some((group, offsets)),
-        };
+        let partitions = vec![ParkedPartition::pending(p, base, last)];
+        let parked = ParkedProduce { client, correlation, partitions, deadline, commit: Some((group, offsets)) };
         self.park_produce(parked, ctx);
         self.complete_parked_fetches(p, ctx);
         self.maybe_advance_high_watermark(p, ctx);

@@ -162,6 +162,8 @@ pub struct ProducerConfig {
     pub batch_size: u64,
     /// `max.in.flight.requests.per.connection`, 5.
     pub max_in_flight_requests_per_connection: u32,
+    /// `max.request.size`, 1048576 bytes: a Produce request drains batches up to it (but always its first).
+    pub max_request_size: u64,
     /// `retry.backoff.ms`, 100.
     pub retry_backoff_us: u64,
     /// `retry.backoff.max.ms`, 1000 (KIP-580): retries back off exponentially up to it.
@@ -181,6 +183,7 @@ impl Default for ProducerConfig {
             linger_us: 5 * US_PER_MS,
             batch_size: 16_384,
             max_in_flight_requests_per_connection: 5,
+            max_request_size: 1_048_576,
             retry_backoff_us: 100 * US_PER_MS,
             retry_backoff_max_us: 1_000 * US_PER_MS,
             metadata_max_age_us: 300_000 * US_PER_MS,

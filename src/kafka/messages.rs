@@ -277,22 +277,30 @@ pub enum QuorumFetchResult {
     NotLeader,
 }
 
+/// A Produce request: one batch per partition, every partition the sender drained for the broker
+/// (RecordAccumulator.drain, Sender.sendProduceRequest).
 #[derive(Clone, Debug)]
 pub struct ProduceRequest {
     pub correlation: u64,
-    pub partition: PartitionId,
     /// 0, 1 or -1 as in the protocol.
     pub acks: i8,
     pub timeout_us: u64,
+    pub batches: Vec<ProduceBatch>,
+}
+
+/// One partition's batch in a Produce request.
+#[derive(Clone, Debug)]
+pub struct ProduceBatch {
+    pub partition: PartitionId,
     pub stamp: Option<ProducerStamp>,
     pub records: Rc<[Record]>,
 }
 
+/// The answer to a Produce request: one result per batch, in the request's order.
 #[derive(Clone, Debug)]
 pub struct ProduceResponse {
     pub correlation: u64,
-    pub partition: PartitionId,
-    pub result: Result<Offset, KafkaError>,
+    pub partitions: Vec<(PartitionId, Result<Offset, KafkaError>)>,
 }
 
 /// A follower's fetch for one partition (FetchRequest v12+ fields that matter here).

@@ -7,7 +7,7 @@ use super::backoff;
 use super::config::{Acks, ProducerConfig};
 use super::ids::{BrokerId, ClientId, PartitionId};
 use super::log::{ProducerStamp, Record};
-use super::messages::{KafkaError, LeaderInfo, Msg, ProduceRequest, ProduceResponse};
+use super::messages::{KafkaError, LeaderInfo, Msg, ProduceBatch, ProduceRequest, ProduceResponse};
 use super::node::{KafkaCtx, Timer};
 use super::obs::{Obs, StaleMessage};
 use super::partitioner;
@@ -24,6 +24,8 @@ use std::rc::Rc;
 struct ProducerBatch {
     partition: PartitionId,
     records: Rc<[Record]>,
+    /// The records' bytes (ProducerBatch.estimatedSizeInBytes, without the batch header).
+    bytes: u64,
     created: SimTime,
     attempts: u32,
     /// The idempotent stamp, fixed at the first send and kept across retries (unless an epoch bump for its
@@ -39,10 +41,18 @@ struct ProducerBatch {
     maybe_appended: bool,
 }
 
+/// A Produce request awaiting its answer: the batches it carries not yet completed (one expired while in flight
+/// leaves it, Sender.getExpiredInflightBatches), at most one per partition.
 struct InFlight {
-    batch: ProducerBatch,
+    batches: Vec<ProducerBatch>,
     broker: BrokerId,
     deadline: SimTime,
+}
+
+impl InFlight {
+    fn carries(&self, partition: PartitionId) -> bool {
+        self.batches.iter().any(|b| b.partition == partition)
+    }
 }
 
 /// The batch still accepting records; its buffer is reused from batch to batch.
@@ -95,6 +105,7 @@ impl PartitionQueue {
         self.ready.push_back(ProducerBatch {
             partition,
             records: Rc::from(self.open.records.as_slice()),
+            bytes: self.open.bytes,
             created,
             attempts: 0,
             stamp: None,
@@ -235,6 +246,13 @@ struct ProducerMemory {
     forwards: Vec<Forwarding>,
     /// Per broker: the connection's state (NetworkClient's ClusterConnectionStates).
     links: Vec<Link>,
+    /// Per broker: the queue its last drain visited last, where its next drain starts (RecordAccumulator's
+    /// nodesDrainIndex, so that no partition starves when `max.request.size` cuts a drain short).
+    drain_index: Vec<usize>,
+    /// Scratch of each sender pass, per broker: the held queues it leads, in queue order, and whether one of them
+    /// has a batch ready to go (RecordAccumulator.ready's readyNodes). Kept to reuse their buffers.
+    led_queues: Vec<Vec<usize>>,
+    ready_brokers: Vec<bool>,
 }
 
 impl ProducerMemory {
@@ -261,6 +279,9 @@ impl ProducerMemory {
             wakeup: Wakeup::default(),
             forwards: Vec::new(),
             links: vec![Link::UP; brokers],
+            drain_index: vec![0; brokers],
+            led_queues: vec![Vec::new(); brokers],
+            ready_brokers: vec![false; brokers],
         }
     }
 }
@@ -469,7 +490,9 @@ impl Producer {
             Msg::Produce(request) => {
                 if let Some(flight) = self.mem.in_flight.remove(&request.correlation) {
                     self.mem.in_flight_per_broker[flight.broker.index()] -= 1;
-                    self.on_batch_error(flight.batch, KafkaError::NETWORK_EXCEPTION, ctx);
+                    for batch in flight.batches {
+                        self.on_batch_error(batch, KafkaError::NETWORK_EXCEPTION, ctx);
+                    }
                 }
             }
             Msg::MetadataRequest { correlation }
@@ -624,20 +647,137 @@ impl Producer {
             self.resolve_sequences();
             self.bump_epoch_if_required();
         }
-        // Queues marked meanwhile are visited too, as a pass over every queue would.
-        let mut next = self.mem.holding.next_from(0);
-        while let Some(index) = next {
-            self.close_lingering_batch(index, ctx.now);
-            while self.try_send_front(index, ctx) {}
+        self.find_ready_brokers(ctx.now);
+        for broker in self.spec.brokers() {
+            if self.mem.ready_brokers[broker.index()] {
+                self.send_to_broker(broker, ctx);
+            }
+        }
+        // Queues the drains emptied.
+        for &index in self.mem.led_queues.iter().flatten() {
             let queue = &self.mem.queues[index];
             if queue.open.records.is_empty() && queue.ready.is_empty() {
                 self.mem.holding.unmark(index);
             }
-            next = self.mem.holding.next_from(index + 1);
         }
         if let Some(delay_us) = self.earliest_deadline(ctx.now).and_then(|next| self.mem.wakeup.arm(next, ctx.now)) {
             ctx.set_timer(delay_us, Timer::Wakeup);
         }
+    }
+
+    /// RecordAccumulator.ready: one pass over the held queues closes the batches that lingered long enough,
+    /// sorts the queues by leader, and marks ready each broker leading a queue whose first batch may go.
+    /// A queue with records and no known leader asks for metadata.
+    fn find_ready_brokers(&mut self, now: SimTime) {
+        for list in &mut self.mem.led_queues {
+            list.clear();
+        }
+        self.mem.ready_brokers.fill(false);
+        let mut next = self.mem.holding.next_from(0);
+        while let Some(index) = next {
+            next = self.mem.holding.next_from(index + 1);
+            self.close_lingering_batch(index, now);
+            let queue = &self.mem.queues[index];
+            if queue.open.records.is_empty() && queue.ready.is_empty() {
+                self.mem.holding.unmark(index);
+                continue;
+            }
+            let Some(leader) = self.mem.leaders[self.partitions[index].index()].leader else {
+                self.mem.metadata_wanted = true;
+                continue;
+            };
+            self.mem.led_queues[leader.index()].push(index);
+            if self.may_send_front(index, now) {
+                self.mem.ready_brokers[leader.index()] = true;
+            }
+        }
+    }
+
+    /// The queue's first batch is closed (full or lingered), out of its retry backoff, and its partition not
+    /// muted (RecordAccumulator.partitionReady).
+    fn may_send_front(&self, index: usize, now: SimTime) -> bool {
+        let front = self.mem.queues[index].ready.front();
+        front.is_some_and(|b| b.retry_at <= now && !self.is_muted(b.partition))
+    }
+
+    /// Sender.guaranteeMessageOrder (KafkaProducer: max.in.flight.requests.per.connection == 1): a partition with
+    /// a batch in flight is muted, whichever broker that batch went to, so a newer batch cannot overtake it
+    /// through a new leader while it waits for its answer.
+    fn is_muted(&self, partition: PartitionId) -> bool {
+        self.config.max_in_flight_requests_per_connection == 1
+            && self.mem.in_flight.values().any(|f| f.carries(partition))
+    }
+
+    /// Sender.sendProducerData for a ready broker: while its connection is up and has room
+    /// (`max.in.flight.requests.per.connection`) and one of its queues has a batch ready, drain a request's worth
+    /// and send it. Not connected: the batches wait in the accumulator while a reconnection is tried.
+    fn send_to_broker(&mut self, broker: BrokerId, ctx: &mut KafkaCtx<'_>) {
+        let link = self.mem.links[broker.index()];
+        if !link.connected {
+            if link.probe.is_none() && link.retry_at <= ctx.now {
+                self.probe(broker, ctx);
+            }
+            return;
+        }
+        let max_in_flight = self.config.max_in_flight_requests_per_connection;
+        while self.mem.in_flight_per_broker[broker.index()] < max_in_flight {
+            let led = &self.mem.led_queues[broker.index()];
+            if !led.iter().any(|&index| self.may_send_front(index, ctx.now)) {
+                return;
+            }
+            let batches = self.drain(broker, ctx.now);
+            if batches.is_empty() {
+                return;
+            }
+            self.send_request(batches, broker, ctx);
+        }
+    }
+
+    /// RecordAccumulator.drainBatchesForOneNode: from where the broker's last drain stopped, each queue the
+    /// broker leads gives its first batch — closed or still open, as Kafka's deque holds both — unless its
+    /// partition is muted or backing off, until the next batch would take the request past `max.request.size`
+    /// (the first always goes) or an idempotent partition may not drain (shouldStopDrainBatchesForPartition).
+    fn drain(&mut self, broker: BrokerId, now: SimTime) -> Vec<ProducerBatch> {
+        let led = std::mem::take(&mut self.mem.led_queues[broker.index()]);
+        let start = led.partition_point(|&index| index < self.mem.drain_index[broker.index()]) % led.len().max(1);
+        let (mut batches, mut bytes) = (Vec::new(), 0);
+        for &index in led[start..].iter().chain(&led[..start]) {
+            self.mem.drain_index[broker.index()] = index;
+            let queue = &self.mem.queues[index];
+            let partition = self.partitions[index];
+            let first_bytes = match queue.ready.front() {
+                Some(front) if front.retry_at > now => continue,
+                Some(front) => front.bytes,
+                None if queue.open.records.is_empty() => continue,
+                None => queue.open.bytes,
+            };
+            if self.is_muted(partition) {
+                continue;
+            }
+            if bytes + first_bytes > self.config.max_request_size && !batches.is_empty() {
+                break;
+            }
+            if let Some(front) = queue.ready.front()
+                && self.config.enable_idempotence
+                && !self.may_drain_idempotent(index, front)
+            {
+                break;
+            }
+            let queue = &mut self.mem.queues[index];
+            if queue.ready.is_empty() {
+                queue.close_open_batch(partition);
+            }
+            let Some(mut batch) = queue.ready.pop_front() else {
+                unreachable!("a queue with records closes its open batch to drain it")
+            };
+            if self.config.enable_idempotence && batch.stamp.is_none() {
+                batch.stamp = Some(self.stamp_new_batch(index, batch.records.len() as u32));
+            }
+            bytes += batch.bytes;
+            batches.push(batch);
+        }
+        self.mem.led_queues[broker.index()] = led;
+        batches
     }
 
     fn request_metadata(&mut self, ctx: &mut KafkaCtx<'_>) {
@@ -661,47 +801,6 @@ impl Producer {
         }
     }
 
-    /// Sends the partition's first ready batch if its leader is known, its backoff passed, and the connection
-    /// has room. An idempotent producer retrying a batch sends nothing else of that partition meanwhile.
-    fn try_send_front(&mut self, index: usize, ctx: &mut KafkaCtx<'_>) -> bool {
-        let Some(front) = self.mem.queues[index].ready.front() else {
-            return false;
-        };
-        let Some(leader) = self.mem.leaders[front.partition.index()].leader else {
-            self.mem.metadata_wanted = true;
-            return false;
-        };
-        let max_in_flight = self.config.max_in_flight_requests_per_connection;
-        if front.retry_at > ctx.now || self.mem.in_flight_per_broker[leader.index()] >= max_in_flight {
-            return false;
-        }
-        // Sender.guaranteeMessageOrder (KafkaProducer: max.in.flight.requests.per.connection == 1): a partition
-        // with a batch in flight is muted, whichever broker that batch went to, so a newer batch cannot overtake
-        // it through a new leader while it waits for its answer.
-        if max_in_flight == 1 && self.mem.in_flight.values().any(|f| f.batch.partition == front.partition) {
-            return false;
-        }
-        let link = self.mem.links[leader.index()];
-        if !link.connected {
-            // Not connected: the batch waits in the accumulator while a reconnection is tried.
-            if link.probe.is_none() && link.retry_at <= ctx.now {
-                self.probe(leader, ctx);
-            }
-            return false;
-        }
-        if self.config.enable_idempotence && !self.may_drain_idempotent(index, front) {
-            return false;
-        }
-        let Some(mut batch) = self.mem.queues[index].ready.pop_front() else {
-            return false;
-        };
-        if self.config.enable_idempotence && batch.stamp.is_none() {
-            batch.stamp = Some(self.stamp_new_batch(index, batch.records.len() as u32));
-        }
-        self.send_batch(batch, leader, ctx);
-        true
-    }
-
     /// RecordAccumulator.shouldStopDrainBatchesForPartition for an idempotent producer: a retry goes only when it
     /// holds the partition's lowest outstanding sequence; a new batch waits while the partition has batches of an
     /// older epoch outstanding, or an expired retry left its sequences unresolved.
@@ -710,8 +809,9 @@ impl Producer {
         match front.stamp {
             Some(stamp) => {
                 let partition = front.partition;
-                let in_flight = self.mem.in_flight.values().filter(|f| f.batch.partition == partition);
-                in_flight.filter_map(|f| f.batch.stamp).all(|s| s.base_sequence > stamp.base_sequence)
+                let in_flight =
+                    self.mem.in_flight.values().flat_map(|f| &f.batches).filter(|b| b.partition == partition);
+                in_flight.filter_map(|b| b.stamp).all(|s| s.base_sequence > stamp.base_sequence)
             }
             None => {
                 let stale = sequences.epoch != self.mem.producer_epoch && sequences.outstanding > 0;
@@ -739,24 +839,27 @@ impl Producer {
         stamp
     }
 
-    fn send_batch(&mut self, batch: ProducerBatch, leader: BrokerId, ctx: &mut KafkaCtx<'_>) {
+    /// Sender.sendProduceRequest: one request carrying the drained batches.
+    fn send_request(&mut self, batches: Vec<ProducerBatch>, leader: BrokerId, ctx: &mut KafkaCtx<'_>) {
         self.mem.next_correlation += 1;
+        let carried =
+            batches.iter().map(|b| ProduceBatch { partition: b.partition, stamp: b.stamp, records: b.records.clone() });
         let request = ProduceRequest {
             correlation: self.mem.next_correlation,
-            partition: batch.partition,
             acks: match self.config.acks {
                 Acks::None => 0,
                 Acks::Leader => 1,
                 Acks::All => -1,
             },
             timeout_us: self.config.request_timeout_us,
-            stamp: batch.stamp,
-            records: batch.records.clone(),
+            batches: carried.collect(),
         };
         ctx.send(self.spec.broker_node(leader), Msg::Produce(request));
         if self.config.acks == Acks::None {
             // acks=0: the send completes when the request is written; the offset is never known.
-            self.complete_batch(&batch, None, ctx);
+            for batch in &batches {
+                self.complete_batch(batch, None, ctx);
+            }
             return;
         }
         self.mem.in_flight_per_broker[leader.index()] += 1;
@@ -767,20 +870,29 @@ impl Producer {
             self.mem.in_flight_per_broker[leader.index()]
         );
         let deadline = ctx.now.plus_us(self.config.request_timeout_us);
-        self.mem.in_flight.insert(self.mem.next_correlation, InFlight { batch, broker: leader, deadline });
+        self.mem.in_flight.insert(self.mem.next_correlation, InFlight { batches, broker: leader, deadline });
     }
 
+    /// Sender.handleProduceResponse: each partition's result completes its batch, in the response's order (a
+    /// batch that expired while in flight is already done).
     fn on_produce_response(&mut self, response: ProduceResponse, ctx: &mut KafkaCtx<'_>) {
-        let Some(flight) = self.mem.in_flight.remove(&response.correlation) else {
+        let Some(mut flight) = self.mem.in_flight.remove(&response.correlation) else {
             // A request that had timed out (delivery.timeout.ms / request.timeout.ms) or failed with its connection.
             ctx.emit(Obs::StaleDelivery { message: StaleMessage::ProduceResponse });
             return;
         };
         self.mem.in_flight_per_broker[flight.broker.index()] -= 1;
-        match response.result {
-            Ok(base_offset) => self.complete_batch(&flight.batch, Some(base_offset), ctx),
-            Err(error) => self.on_batch_error(flight.batch, error, ctx),
+        for (partition, result) in response.partitions {
+            let Some(i) = flight.batches.iter().position(|b| b.partition == partition) else {
+                continue;
+            };
+            let batch = flight.batches.remove(i);
+            match result {
+                Ok(base_offset) => self.complete_batch(&batch, Some(base_offset), ctx),
+                Err(error) => self.on_batch_error(batch, error, ctx),
+            }
         }
+        assert!(flight.batches.is_empty(), "a produce response answers every partition of its request");
     }
 
     fn complete_batch(&mut self, batch: &ProducerBatch, base_offset: Option<u64>, ctx: &mut KafkaCtx<'_>) {
@@ -944,7 +1056,13 @@ impl Producer {
         let partition = self.partitions[index];
         let (producer_id, producer_epoch) = (self.producer_id, self.mem.producer_epoch);
         let queue = &mut self.mem.queues[index];
-        let in_flight = self.mem.in_flight.0.iter_mut().map(|(_, f)| &mut f.batch).filter(|b| b.partition == partition);
+        let in_flight = self
+            .mem
+            .in_flight
+            .0
+            .iter_mut()
+            .flat_map(|(_, f)| f.batches.iter_mut())
+            .filter(|b| b.partition == partition);
         let mut outstanding: Vec<&mut ProducerBatch> =
             in_flight.chain(queue.ready.iter_mut()).filter(|b| b.stamp.is_some()).collect();
         outstanding.sort_by_key(|b| b.stamp.map(|s| s.base_sequence));
@@ -973,20 +1091,26 @@ impl Producer {
             }
             next = self.mem.holding.next_from(index + 1);
         }
-        let expired: Vec<u64> = self
-            .mem
-            .in_flight
-            .iter()
-            .filter(|(_, f)| ctx.now.since_us(f.batch.created) >= timeout)
-            .map(|(&c, _)| c)
-            .collect();
-        for correlation in expired {
-            if let Some(mut flight) = self.mem.in_flight.remove(&correlation) {
-                self.mem.in_flight_per_broker[flight.broker.index()] -= 1;
-                // Sent and unanswered: it may have been appended.
-                flight.batch.maybe_appended = true;
-                self.expire_batch(flight.batch, ctx);
-            }
+        let now = ctx.now;
+        let mut expired = Vec::new();
+        for (_, flight) in &mut self.mem.in_flight.0 {
+            expired.extend(flight.batches.extract_if(.., |b| now.since_us(b.created) >= timeout));
+        }
+        if !expired.is_empty() {
+            // A request whose batches all expired is given up (the model does not keep it on the connection).
+            let per_broker = &mut self.mem.in_flight_per_broker;
+            self.mem.in_flight.0.retain(|(_, f)| {
+                let empty = f.batches.is_empty();
+                if empty {
+                    per_broker[f.broker.index()] -= 1;
+                }
+                !empty
+            });
+        }
+        for mut batch in expired {
+            // Sent and unanswered: it may have been appended.
+            batch.maybe_appended = true;
+            self.expire_batch(batch, ctx);
         }
         self.assert_accumulator_bound(ctx.now);
     }
@@ -1001,7 +1125,7 @@ impl Producer {
         let young = |b: &ProducerBatch| now.since_us(b.created) < timeout;
         let queued = self.held_queues().all(|q| q.ready.front().is_none_or(young));
         assert!(
-            queued && self.mem.in_flight.values().all(|f| young(&f.batch)),
+            queued && self.mem.in_flight.values().flat_map(|f| &f.batches).all(young),
             "{:?} kept a batch past delivery.timeout.ms",
             self.id
         );
@@ -1050,7 +1174,9 @@ impl Producer {
         for correlation in on_broker {
             if let Some(flight) = self.mem.in_flight.remove(&correlation) {
                 self.mem.in_flight_per_broker[broker.index()] -= 1;
-                self.on_batch_error(flight.batch, KafkaError::NETWORK_EXCEPTION, ctx);
+                for batch in flight.batches {
+                    self.on_batch_error(batch, KafkaError::NETWORK_EXCEPTION, ctx);
+                }
             }
         }
         self.mem.metadata_wanted = true;
@@ -1066,7 +1192,8 @@ impl Producer {
         let fronts = self.held_queues().filter_map(|q| q.ready.front());
         let reconnects = self.mem.links.iter().filter(|l| !l.connected).map(|l| l.probe.map_or(l.retry_at, |(_, d)| d));
         let queued = fronts.flat_map(|b| [b.retry_at, b.created.plus_us(delivery)]).chain(reconnects);
-        let requests = self.mem.in_flight.values().map(|f| f.deadline.min(f.batch.created.plus_us(delivery)));
+        let oldest = |f: &InFlight| f.batches.iter().map(|b| b.created).min().unwrap_or(f.deadline);
+        let requests = self.mem.in_flight.values().map(|f| f.deadline.min(oldest(f).plus_us(delivery)));
         let metadata = match self.mem.metadata_request {
             Some((_, deadline)) => Some(deadline),
             None => Some(self.next_metadata_at()),
@@ -1166,26 +1293,47 @@ acks = "all"
 
         /// A one-record batch for the partition at `index`, which the sender then sends if it may.
         fn send_to(&mut self, index: usize) {
-            let record = Record { producer: ClientId(0), send_seq: self.producer.sends, key: None, size_bytes: 100 };
-            self.producer.sends += 1;
+            self.append_open(index);
             let partition = self.producer.partitions[index];
-            self.producer.mem.holding.mark(index);
-            let queue = &mut self.producer.mem.queues[index];
-            queue.open.created = self.now;
-            queue.open.records.push(record);
-            queue.close_open_batch(partition);
+            self.producer.mem.queues[index].close_open_batch(partition);
             self.run(|p, ctx| p.run_sender(ctx));
         }
 
+        /// A 100-byte record appended to the open batch of the partition at `index`, which stays open.
+        fn append_open(&mut self, index: usize) {
+            let record = Record { producer: ClientId(0), send_seq: self.producer.sends, key: None, size_bytes: 100 };
+            self.producer.sends += 1;
+            self.producer.mem.holding.mark(index);
+            let queue = &mut self.producer.mem.queues[index];
+            if queue.open.records.is_empty() {
+                queue.open.created = self.now;
+            }
+            queue.open.records.push(record);
+            queue.open.bytes += 100;
+        }
+
+        /// The partitions the `request`-th request carries, in its order.
+        fn partitions(&self, request: usize) -> Vec<u32> {
+            self.sent[request].batches.iter().map(|b| b.partition.0).collect()
+        }
+
+        /// Answers every partition of the `request`-th request with `result`.
         fn answer(&mut self, request: usize, result: Result<Offset, KafkaError>) {
             let request = &self.sent[request];
-            let response = ProduceResponse { correlation: request.correlation, partition: request.partition, result };
+            let partitions = request.batches.iter().map(|b| (b.partition, result)).collect();
+            let response = ProduceResponse { correlation: request.correlation, partitions };
             self.run(|p, ctx| p.on_message(NodeId(1), Msg::ProduceResponse(response), ctx));
         }
 
         fn stamp(&self, request: usize) -> (u16, u32) {
-            let stamp = self.sent[request].stamp.expect("an idempotent batch");
+            let stamp = self.sent[request].batches[0].stamp.expect("an idempotent batch");
             (stamp.producer_epoch, stamp.base_sequence)
+        }
+
+        /// Every batch's stamp in the `request`-th request.
+        fn stamps(&self, request: usize) -> Vec<(u16, u32)> {
+            let stamp = |b: &ProduceBatch| b.stamp.map(|s| (s.producer_epoch, s.base_sequence));
+            self.sent[request].batches.iter().filter_map(stamp).collect()
         }
     }
 
@@ -1244,9 +1392,10 @@ acks = "all"
         h.answer(0, Err(KafkaError::NOT_LEADER_OR_FOLLOWER));
         h.now = SimTime(US_PER_S);
         h.run(|p, ctx| p.run_sender(ctx));
-        let first_record = |r: &ProduceRequest| r.records[0].send_seq;
+        let first_record =
+            |r: &ProduceRequest| (r.batches.len(), r.batches[0].partition, r.batches[0].records[0].send_seq);
         assert_eq!(h.sent.len(), 3, "one batch of orders-0 goes");
-        assert_eq!((h.sent[2].partition, first_record(&h.sent[2])), (PartitionId(0), 0), "the retry, first");
+        assert_eq!(first_record(&h.sent[2]), (1, PartitionId(0), 0), "the retry, first, alone");
     }
 
     // Sender.sendProducerData expires every batch at delivery.timeout.ms: one still held after it is a broken
@@ -1262,9 +1411,10 @@ acks = "all"
 
     // TransactionManager.handleFailedBatch → requestEpochBumpForPartition, bumpIdempotentProducerEpoch and
     // RecordAccumulator.shouldStopDrainBatchesForPartition: a batch that fails while it had retries left bumps
-    // the epoch and restarts only its own partition's sequences; another partition keeps sending its outstanding
-    // batch in the old epoch, holds its new batches until that one completes, and then starts the new epoch at
-    // sequence 0 (maybeUpdateProducerIdAndEpoch).
+    // the epoch and restarts only its own partition's sequences; another partition keeps its outstanding batch
+    // in the old epoch, holds its new batches until that one completes, and then starts the new epoch at
+    // sequence 0 (maybeUpdateProducerIdAndEpoch). The held partition stops the broker's whole drain
+    // (drainBatchesForOneNode breaks, and its drain index stays there), so orders-1 waits behind it too.
     #[test]
     fn an_epoch_bump_holds_new_batches_behind_the_old_epochs_outstanding_ones() {
         let mut h = Harness::new();
@@ -1275,10 +1425,40 @@ acks = "all"
         h.send_to(0);
         assert_eq!(h.sent.len(), 2, "orders-0 holds its new batch while its epoch-0 batch is in flight");
         h.send_to(1);
-        assert_eq!(h.stamp(2), (1, 0), "orders-1 starts the new epoch at sequence 0");
+        assert_eq!(h.sent.len(), 2, "the drain starts at held orders-0 and stops there");
         h.answer(0, Ok(0));
-        assert_eq!(h.sent.len(), 4, "orders-0's held batch goes once its epoch-0 batch completed");
-        assert_eq!(h.stamp(3), (1, 0), "and starts the new epoch at sequence 0");
+        assert_eq!(h.sent.len(), 3, "once orders-0's epoch-0 batch completed, one request carries both");
+        assert_eq!(h.partitions(2), [0, 1]);
+        assert_eq!(h.stamps(2), [(1, 0), (1, 0)], "each starts the new epoch at sequence 0");
+    }
+
+    // RecordAccumulator.ready / drainBatchesForOneNode: a broker is ready once one of its partitions has a batch
+    // full or lingered; its drain then takes the first batch of every partition it leads, the one still open
+    // too, in one Produce request.
+    #[test]
+    fn a_ready_partition_takes_the_brokers_open_batches_along() {
+        let mut h = Harness::new();
+        h.append_open(1);
+        h.run(|p, ctx| p.run_sender(ctx));
+        assert!(h.sent.is_empty(), "an open batch alone, not lingered: the broker is not ready");
+        h.send_to(0);
+        assert_eq!((h.sent.len(), h.partitions(0)), (1, vec![0, 1]), "orders-0's closed batch takes orders-1's along");
+    }
+
+    // drainBatchesForOneNode: a batch that would take the request past max.request.size stays (the first always
+    // goes), and the broker's next drain starts at it (nodesDrainIndex keeps the partition visited last), so a
+    // partition with many batches does not starve the others: orders-0's second batch waits for orders-1's.
+    #[test]
+    fn max_request_size_splits_a_drain_and_the_next_starts_where_it_stopped() {
+        let mut h = Harness::with("max.request.size = 150\n");
+        for index in [0, 0, 1] {
+            h.append_open(index);
+            let partition = h.producer.partitions[index];
+            h.producer.mem.queues[index].close_open_batch(partition);
+        }
+        h.run(|p, ctx| p.run_sender(ctx));
+        let requests: Vec<Vec<u32>> = (0..h.sent.len()).map(|r| h.partitions(r)).collect();
+        assert_eq!(requests, [vec![0], vec![1], vec![0]], "each 100-byte batch alone, orders-1 second");
     }
 
     // The confirmed duplicate of the fidelity issue: a retry whose first attempt may be in the log keeps its

@@ -590,6 +590,11 @@ fn read_producers(
         let poison_every = t.u64_in("poison_every", 1, u64::MAX)?;
         let types = read_types(&mut t)?;
         let config = read_producer_config(&mut t, model)?;
+        if u64::from(record_size_bytes) > config.max_request_size {
+            // KafkaProducer.ensureValidRecordSize: every larger record would fail with RecordTooLargeException.
+            let expected = format!("at most max.request.size ({} bytes)", config.max_request_size);
+            return Err(t.error_at("record_size", &expected, record_size_bytes.to_string()));
+        }
         t.finish()?;
         producers.push(ProducerSpec {
             name,
@@ -652,6 +657,9 @@ fn read_producer_config(t: &mut TableReader<'_>, model: &Model) -> Result<Produc
     }
     if let Some(v) = t.u64_in("max.in.flight.requests.per.connection", 1, 1_000)? {
         c.max_in_flight_requests_per_connection = v as u32;
+    }
+    if let Some(v) = t.u64_in("max.request.size", 0, i32::MAX as u64)? {
+        c.max_request_size = v;
     }
     resolve_idempotence(t, &mut c, idempotence, model.in_flight_over_5_is_an_error)?;
     // KafkaProducer.configureDeliveryTimeout: an explicit delivery.timeout.ms below linger.ms +

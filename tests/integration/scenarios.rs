@@ -390,3 +390,30 @@ fn an_unclean_leader_is_recovering_until_its_first_isr_change() {
     let (_, clean) = run("unclean-election-off");
     assert!(!cluster_events(&clean).iter().any(|(_, o)| matches!(o, Obs::LeaderRecovered { .. })));
 }
+
+/// Produce requests the one producer of a fault-free 3-broker, 12-partition run sent, and its sends invoked and
+/// acknowledged, with `extra` producer keys.
+fn produce_requests_and_acks(extra: &str) -> (u64, u64, u64) {
+    let text = format!(
+        "name = \"drain\"\nduration = \"10s\"\n\n[cluster]\nbrokers = 3\n\n[[topics]]\nname = \"orders\"\n\
+         partitions = 12\nreplication.factor = 3\n\n[[producers]]\nname = \"p\"\ntopic = \"orders\"\nrate = 3000\nstop = \"8s\"\n{extra}"
+    );
+    let s = insync::scenario::load_str("drain.toml", &text).expect("loads");
+    let outcome = insync::sim::run(&s.sim, s.seed, false);
+    let node = s.sim.cluster.producer_node(insync::kafka::ids::ClientId(0)).0 as usize;
+    let stats = &outcome.stats;
+    (stats.messages_sent_by_node[node], stats.sends_invoked, stats.sends_acked)
+}
+
+// RecordAccumulator.drainBatchesForOneNode: one Produce request carries the first batch of every partition the
+// broker leads, up to max.request.size (the first batch always goes). With 12 partitions on 3 leaders a request
+// carries several partitions' batches; at max.request.size = one record each batch goes alone, in more requests,
+// and every send is still acknowledged.
+#[test]
+fn a_produce_request_carries_every_partition_of_its_broker_up_to_max_request_size() {
+    let (requests, invoked, acked) = produce_requests_and_acks("");
+    let (alone_requests, alone_invoked, alone_acked) = produce_requests_and_acks("max.request.size = 100\n");
+    let counts = (invoked, acked, alone_invoked, alone_acked);
+    assert!(invoked > 15_000 && acked == invoked && alone_invoked == invoked && alone_acked == invoked, "{counts:?}");
+    assert!(requests * 2 < alone_requests, "{requests} messages with whole drains, {alone_requests} batch by batch");
+}

@@ -214,19 +214,18 @@ impl Broker {
     /// The high watermark of `p` moved: held consumer fetches that read it may be answerable now
     /// (DelayedFetch.tryComplete).
     pub(super) fn complete_consumer_fetches(&mut self, p: PartitionId, ctx: &mut KafkaCtx<'_>) {
-        if !self.mem.parked_consumer_fetches.iter().any(|f| f.fetch.partitions.iter().any(|&(q, _)| q == p)) {
-            return;
-        }
-        let parked = std::mem::take(&mut self.mem.parked_consumer_fetches);
-        for fetch in parked {
-            if fetch.fetch.partitions.iter().any(|&(q, _)| q == p) {
-                let read = self.read_for_consumer(&fetch.fetch);
+        let mut i = 0;
+        while i < self.mem.parked_consumer_fetches.len() {
+            let fetch = &self.mem.parked_consumer_fetches[i].fetch;
+            if fetch.partitions.iter().any(|&(q, _)| q == p) {
+                let read = self.read_for_consumer(fetch);
                 if read.complete {
-                    Self::answer_consumer_fetch(&fetch, read.partitions, ctx);
+                    let parked = self.mem.parked_consumer_fetches.remove(i);
+                    Self::answer_consumer_fetch(&parked, read.partitions, ctx);
                     continue;
                 }
             }
-            self.mem.parked_consumer_fetches.push(fetch);
+            i += 1;
         }
     }
 

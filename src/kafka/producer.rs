@@ -757,10 +757,8 @@ impl Producer {
             if bytes + first_bytes > self.config.max_request_size && !batches.is_empty() {
                 break;
             }
-            if let Some(front) = queue.ready.front()
-                && self.config.enable_idempotence
-                && !self.may_drain_idempotent(index, front)
-            {
+            let first_stamp = queue.ready.front().and_then(|front| front.stamp);
+            if self.config.enable_idempotence && !self.may_drain_idempotent(index, first_stamp) {
                 break;
             }
             let queue = &mut self.mem.queues[index];
@@ -804,11 +802,12 @@ impl Producer {
     /// RecordAccumulator.shouldStopDrainBatchesForPartition for an idempotent producer: a retry goes only when it
     /// holds the partition's lowest outstanding sequence; a new batch waits while the partition has batches of an
     /// older epoch outstanding, or an expired retry left its sequences unresolved.
-    fn may_drain_idempotent(&self, index: usize, front: &ProducerBatch) -> bool {
+    /// `stamp` is the first batch's, `None` for a batch never sent (the open one too).
+    fn may_drain_idempotent(&self, index: usize, stamp: Option<ProducerStamp>) -> bool {
         let sequences = &self.mem.queues[index].sequences;
-        match front.stamp {
+        match stamp {
             Some(stamp) => {
-                let partition = front.partition;
+                let partition = self.partitions[index];
                 let in_flight =
                     self.mem.in_flight.values().flat_map(|f| &f.batches).filter(|b| b.partition == partition);
                 in_flight.filter_map(|b| b.stamp).all(|s| s.base_sequence > stamp.base_sequence)
@@ -1216,10 +1215,11 @@ impl Producer {
         self.mem.holding.indices().map(|i| &self.mem.queues[i])
     }
 
+    /// The queue of a partition this producer writes to: every batch it holds is of one.
     fn queue_index(&self, p: PartitionId) -> usize {
         match self.queue_of.get(p.index()) {
             Some(&index) if index != u32::MAX => index as usize,
-            _ => 0,
+            _ => unreachable!("{:?} holds a batch of {p:?}, which none of its topics has", self.id),
         }
     }
 
@@ -1430,6 +1430,21 @@ acks = "all"
         assert_eq!(h.sent.len(), 3, "once orders-0's epoch-0 batch completed, one request carries both");
         assert_eq!(h.partitions(2), [0, 1]);
         assert_eq!(h.stamps(2), [(1, 0), (1, 0)], "each starts the new epoch at sequence 0");
+    }
+
+    // shouldStopDrainBatchesForPartition applies to the first batch of the deque, the open one too: a partition
+    // with an older epoch's batch outstanding stops the drain before its open batch is stamped in the new epoch.
+    #[test]
+    fn an_open_batch_behind_an_older_epoch_stops_the_drain() {
+        let mut h = Harness::new();
+        h.send_to(0);
+        h.send_to(1);
+        h.answer(1, Err(KafkaError::INVALID_PRODUCER_EPOCH));
+        h.append_open(0);
+        h.send_to(1);
+        assert_eq!((h.sent.len(), h.partitions(2)), (3, vec![1]), "orders-1 goes; orders-0's open batch stays");
+        assert_eq!(h.stamps(2), [(1, 0)]);
+        assert_eq!(h.producer.mem.queues[0].open.records.len(), 1, "still open, unstamped");
     }
 
     // RecordAccumulator.ready / drainBatchesForOneNode: a broker is ready once one of its partitions has a batch

@@ -172,8 +172,9 @@ struct ConsumerMemory {
     last_poll: SimTime,
     last_auto_commit: SimTime,
     pending: Vec<Pending>,
-    /// `send_fetches`'s scratch: which partitions have records buffered.
+    /// `send_fetches`'s scratch: which partitions have records buffered, and which brokers a fetch in flight.
     fetch_busy: Vec<bool>,
+    fetching_brokers: Vec<bool>,
     next_correlation: u64,
     bootstrap_cursor: u32,
     started: bool,
@@ -209,6 +210,7 @@ impl ConsumerMemory {
             last_auto_commit: SimTime::ZERO,
             pending: Vec::new(),
             fetch_busy: Vec::new(),
+            fetching_brokers: Vec::new(),
             next_correlation: 0,
             bootstrap_cursor: index,
             started: false,
@@ -887,7 +889,14 @@ impl Consumer {
         for &(p, _, _) in &self.mem.buffer {
             buffered[p.index()] = true;
         }
-        let fetching = |b: BrokerId| self.mem.pending.iter().any(|pending| pending.kind == PendingKind::Fetch(b));
+        let mut fetching = std::mem::take(&mut self.mem.fetching_brokers);
+        fetching.clear();
+        fetching.resize(self.spec.broker_count as usize, false);
+        for pending in &self.mem.pending {
+            if let PendingKind::Fetch(b) = pending.kind {
+                fetching[b.index()] = true;
+            }
+        }
         let mut requests: Vec<(BrokerId, Vec<(PartitionId, u64)>)> = Vec::new();
         let mut leaderless = false;
         for (&p, pos) in &self.mem.positions {
@@ -900,11 +909,12 @@ impl Consumer {
             };
             match requests.iter_mut().find(|(b, _)| *b == leader) {
                 Some((_, partitions)) => partitions.push((p, offset)),
-                None if !fetching(leader) => requests.push((leader, vec![(p, offset)])),
+                None if !fetching[leader.index()] => requests.push((leader, vec![(p, offset)])),
                 None => {}
             }
         }
         self.mem.fetch_busy = buffered;
+        self.mem.fetching_brokers = fetching;
         if leaderless {
             self.request_metadata(ctx);
         }
